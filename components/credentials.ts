@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { renderHtpasswd } from "./render/htpasswd";
+
+export interface RegistryCredentialsArgs {
+    /** Usernames to create, each with a random password. Default: `["admin"]`. */
+    usernames?: string[];
+    /** Password length. Default: 32 (letters and digits only, safe to paste into any shell or YAML). */
+    passwordLength?: number;
+}
+
+export interface UserCredential {
+    username: string;
+    password: string;
+}
+
+/**
+ * Registry users with random passwords, and the htpasswd file the registry checks them against.
+ * The bcrypt hashes come from `RandomPassword.bcryptHash`, computed once and kept in state, so a
+ * second `pulumi up` sees the same file (a fresh salt each run would be a perpetual diff).
+ */
+export class RegistryCredentials extends pulumi.ComponentResource {
+    /** Secret: every user with their password. */
+    readonly users: pulumi.Output<UserCredential[]>;
+    /** Secret: the htpasswd file. */
+    readonly htpasswd: pulumi.Output<string>;
+    /** Secret: the registry's `http.secret`, shared by all its instances to sign upload state. */
+    readonly httpSecret: pulumi.Output<string>;
+
+    constructor(name: string, args: RegistryCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:RegistryCredentials", name, {}, opts);
+        const length = args.passwordLength ?? 32;
+        const passwords = (args.usernames ?? ["admin"]).map((username) => ({
+            username,
+            password: new random.RandomPassword(`${name}-${username}`, { length, special: false }, { parent: this }),
+        }));
+        this.users = pulumi.secret(
+            pulumi.all(passwords.map(({ username, password }) => password.result.apply((p) => ({ username, password: p })))),
+        );
+        this.htpasswd = pulumi.secret(
+            pulumi.all(passwords.map(({ username, password }) => password.bcryptHash.apply((bcryptHash) => ({ username, bcryptHash })))).apply(renderHtpasswd),
+        );
+        this.httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result;
+        this.registerOutputs({ users: this.users, htpasswd: this.htpasswd, httpSecret: this.httpSecret });
+    }
+}

@@ -1,0 +1,85 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ServerCertificate } from "./contracts";
+import { containerNetworkArgs, ContainerNetworking, httpHealthcheck } from "./networking";
+import { EdgeTuning, renderEdgeConfig, Upstream } from "./render/edgeConfig";
+
+export const EDGE_IMAGE = "nginx:1.28.0-alpine";
+const TLS_DIR = "/etc/nginx/tls";
+
+export interface EdgeArgs {
+    provider: docker.Provider;
+    namePrefix: string;
+    networking: ContainerNetworking;
+    /** Names and IPs the registry answers to. */
+    serverNames: string[];
+    /** The UI's own name, if it has one. Default: the UI is served at `/` of the registry's name. */
+    uiServerName?: string;
+    /** The HTTPS port clients use. */
+    httpsPort: number;
+    /** The plain HTTP port; it only redirects to HTTPS. */
+    httpPort: number;
+    registry: Upstream;
+    ui: Upstream;
+    certificate: ServerCertificate;
+    /** nginx knobs; defaults are the benchmarked ones (docs/benchmarks.md). */
+    tuning?: Partial<EdgeTuning>;
+    /** Image reference. Default: `nginx:1.28.0-alpine`. */
+    image?: string;
+    dependsOn?: pulumi.Resource[];
+}
+
+/**
+ * The only container reachable from outside: nginx terminating TLS and routing `/v2/` to the
+ * registry and `/` to the UI. The certificate and key are uploaded files, so a renewed
+ * certificate replaces this (stateless) container and nginx starts with it.
+ */
+export class Edge extends pulumi.ComponentResource {
+    readonly nginxConf: string;
+    readonly containerName: pulumi.Output<string>;
+    readonly container: docker.Container;
+
+    constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:Edge", name, {}, opts);
+        const childOpts = { parent: this, provider: args.provider };
+        const onHostNetwork = args.networking.mode === "host";
+        // In a private network nginx listens on the standard ports and Docker publishes them.
+        const listenHttpsPort = onHostNetwork ? args.httpsPort : 443;
+        const listenHttpPort = onHostNetwork ? args.httpPort : 80;
+        this.nginxConf = renderEdgeConfig({
+            serverNames: args.serverNames,
+            uiServerName: args.uiServerName,
+            listenHttpsPort,
+            listenHttpPort,
+            publicHttpsPort: args.httpsPort,
+            listenIpv6: onHostNetwork,
+            registry: args.registry,
+            ui: args.ui,
+            certificatePath: `${TLS_DIR}/server.crt`,
+            privateKeyPath: `${TLS_DIR}/server.key`,
+            pidPath: "/var/run/nginx.pid",
+            tuning: args.tuning,
+        });
+
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image ?? EDGE_IMAGE, keepLocally: true }, childOpts);
+        this.container = new docker.Container(name, {
+            name: `${args.namePrefix}-edge`,
+            image: image.imageId,
+            restart: "unless-stopped",
+            uploads: [
+                { file: "/etc/nginx/nginx.conf", content: this.nginxConf },
+                { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
+                { file: `${TLS_DIR}/server.key`, content: args.certificate.privateKeyPem, permissions: "0600" },
+            ],
+            ports: onHostNetwork ? undefined : [
+                { internal: 443, external: args.httpsPort },
+                { internal: 80, external: args.httpPort },
+            ],
+            healthcheck: httpHealthcheck(`http://127.0.0.1:${listenHttpPort}/healthz`),
+            ...containerNetworkArgs(args.networking, "edge"),
+        }, { ...childOpts, deleteBeforeReplace: true, dependsOn: args.dependsOn });
+
+        this.containerName = this.container.name;
+        this.registerOutputs({ containerName: this.containerName });
+    }
+}

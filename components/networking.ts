@@ -1,0 +1,42 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Upstream } from "./render/edgeConfig";
+
+/**
+ * Where the containers talk to each other. `bridge`: a private Docker network, only the edge
+ * publishes ports, upstreams are found through Docker's DNS. `host`: the host's own network
+ * (for daemons without a bridge, e.g. `dockerd --bridge=none`), the registry and the UI bound to
+ * loopback ports so that, again, only the edge is reachable from outside.
+ */
+export type ContainerNetworking =
+    | { mode: "bridge"; networkName: pulumi.Input<string> }
+    | { mode: "host"; loopbackAddress: string };
+
+/** Docker's embedded DNS server inside user-defined networks. */
+const DOCKER_DNS = "127.0.0.11";
+
+/** The container's network inputs; `alias` is its DNS name inside a bridge network. */
+export function containerNetworkArgs(networking: ContainerNetworking, alias: string) {
+    if (networking.mode === "host") return { networkMode: "host" };
+    return {
+        networkMode: networking.networkName,
+        networksAdvanced: [{ name: networking.networkName, aliases: [alias] }],
+    };
+}
+
+/** Where a service listens (`bind`, empty for all addresses) and how the edge reaches it. */
+export function serviceEndpoint(networking: ContainerNetworking, alias: string, bridgePort: number, hostPort: number) {
+    if (networking.mode === "host") {
+        const address = `${networking.loopbackAddress}:${hostPort}`;
+        return { listen: address, local: address, upstream: { address } as Upstream };
+    }
+    return {
+        listen: `:${bridgePort}`,
+        local: `127.0.0.1:${bridgePort}`,
+        upstream: { address: `${alias}:${bridgePort}`, resolver: DOCKER_DNS } as Upstream,
+    };
+}
+
+/** A container health check: a plain HTTP GET from inside the container (busybox wget). */
+export function httpHealthcheck(url: string) {
+    return { tests: ["CMD", "wget", "-q", "-O", "/dev/null", url], interval: "15s", timeout: "5s", retries: 3, startPeriod: "10s" };
+}

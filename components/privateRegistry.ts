@@ -1,0 +1,177 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { RegistryHost, ServerCertificate } from "./contracts";
+import { RegistryCredentials, UserCredential } from "./credentials";
+import { Edge } from "./edge";
+import { ContainerNetworking } from "./networking";
+import { Registry } from "./registry";
+import { RegistryUi } from "./registryUi";
+import {
+    ClientSnippet,
+    ContainerdSnippet,
+    renderContainerdSnippet,
+    renderDockerSnippet,
+    renderImagePullSecret,
+    renderK3sSnippet,
+    renderNodeSetup,
+} from "./render/clientSnippets";
+import { EdgeTuning } from "./render/edgeConfig";
+import { hostPort, httpsUrl } from "./render/endpoint";
+
+export interface PrivateRegistryArgs {
+    /** The Docker host to deploy to (any mode). */
+    host: RegistryHost;
+    /** The edge's certificate (private CA or Let's Encrypt). */
+    certificate: ServerCertificate;
+    /** DNS names clients use; the first names the endpoint. Default: none (then an IP is used). */
+    hostnames: string[];
+    /** IP addresses clients may use. Default: none. */
+    ipAddresses?: string[];
+    /** Serve the UI on its own name. Default: at `/` of the registry's name. */
+    uiHostname?: string;
+    /** Public HTTPS port. Default: 443. */
+    httpsPort?: number;
+    /** Public HTTP port (redirects only). Default: 80. */
+    httpPort?: number;
+    /** Registry users. Default: `["admin"]`. */
+    users?: string[];
+    /** Allow deletes through the API and the UI. Default: false. */
+    deleteEnabled?: boolean;
+    /** Keep the data volume on `pulumi destroy`. Default: true. */
+    retainDataOnDestroy?: boolean;
+    /** `bridge` (a private network, default) or `host` (loopback ports, for bridgeless daemons). */
+    containerNetwork?: "bridge" | "host";
+    /** Host networking: loopback ports of the registry and UI. Default: 5000 and 5080. */
+    registryPort?: number;
+    uiPort?: number;
+    /** Prefix of Docker object names. Default: `private-registry`. */
+    namePrefix?: string;
+    /** Namespace written into the imagePullSecret manifest. Default: `default`. */
+    pullSecretNamespace?: string;
+    /** nginx knobs. Default: the benchmarked ones. */
+    edgeTuning?: Partial<EdgeTuning>;
+}
+
+export interface ClientSnippets {
+    docker: pulumi.Output<ClientSnippet>;
+    containerd: pulumi.Output<ContainerdSnippet>;
+    /** Secret: carries a password. */
+    k3s: pulumi.Output<ClientSnippet>;
+    /** Secret. */
+    imagePullSecret: pulumi.Output<string>;
+    /** Secret. */
+    nodeSetup: pulumi.Output<string>;
+}
+
+/**
+ * The registry, its UI and the TLS edge on one Docker host, plus everything clients need. Every
+ * host mode composes this same component; only the host and the certificate differ.
+ */
+export class PrivateRegistry extends pulumi.ComponentResource {
+    /** `host[:port]`, what goes in front of image names. */
+    readonly registryEndpoint: string;
+    readonly uiEndpoint: string;
+    readonly caCertificate: pulumi.Output<string | undefined>;
+    /** Secret. */
+    readonly credentials: pulumi.Output<UserCredential[]>;
+    readonly clientSnippets: ClientSnippets;
+    readonly registry: Registry;
+    readonly ui: RegistryUi;
+    readonly edge: Edge;
+
+    constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:PrivateRegistry", name, {}, opts);
+        const namePrefix = args.namePrefix ?? "private-registry";
+        const httpsPort = args.httpsPort ?? 443;
+        const ipAddresses = args.ipAddresses ?? [];
+        const clientHost = args.hostnames[0] ?? ipAddresses[0];
+        if (clientHost === undefined) throw new Error("PrivateRegistry needs at least one hostname or IP address");
+        this.registryEndpoint = hostPort(clientHost, httpsPort);
+        this.uiEndpoint = httpsUrl(args.uiHostname ?? clientHost, httpsPort);
+        const registryOrigin = httpsUrl(clientHost, httpsPort, "");
+        const uiOrigin = args.uiHostname === undefined ? undefined : httpsUrl(args.uiHostname, httpsPort, "");
+
+        const provider = args.host.provider;
+        const childOpts = { parent: this, provider };
+        const networking: ContainerNetworking = args.containerNetwork === "host"
+            ? { mode: "host", loopbackAddress: "127.0.0.1" }
+            : { mode: "bridge", networkName: new docker.Network(`${name}-network`, { name: namePrefix, driver: "bridge" }, { ...childOpts, dependsOn: args.host.ready }).name };
+
+        const credentials = new RegistryCredentials(`${name}-credentials`, { usernames: args.users }, { parent: this });
+        this.registry = new Registry(`${name}-registry`, {
+            provider,
+            namePrefix,
+            networking,
+            hostPort: args.registryPort,
+            htpasswd: credentials.htpasswd,
+            httpSecret: credentials.httpSecret,
+            deleteEnabled: args.deleteEnabled,
+            uiOrigin,
+            retainDataOnDestroy: args.retainDataOnDestroy,
+            dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
+            dependsOn: args.host.ready,
+        }, { parent: this });
+        this.ui = new RegistryUi(`${name}-ui`, {
+            provider,
+            namePrefix,
+            networking,
+            hostPort: args.uiPort,
+            deleteImages: args.deleteEnabled,
+            registryOrigin: uiOrigin === undefined ? undefined : registryOrigin,
+            dependsOn: args.host.ready,
+        }, { parent: this });
+        this.edge = new Edge(`${name}-edge`, {
+            provider,
+            namePrefix,
+            networking,
+            serverNames: [...args.hostnames, ...ipAddresses],
+            uiServerName: args.uiHostname,
+            httpsPort,
+            httpPort: args.httpPort ?? 80,
+            registry: this.registry.upstream,
+            ui: this.ui.upstream,
+            certificate: args.certificate,
+            tuning: args.edgeTuning,
+            dependsOn: [this.registry.container, this.ui.container],
+        }, { parent: this });
+
+        this.credentials = credentials.users;
+        this.caCertificate = pulumi.output(args.certificate.caCertificatePem);
+        this.clientSnippets = clientSnippets(this.registryEndpoint, this.caCertificate, credentials.users, {
+            name: namePrefix,
+            namespace: args.pullSecretNamespace ?? "default",
+        });
+        this.registerOutputs({
+            registryEndpoint: this.registryEndpoint,
+            uiEndpoint: this.uiEndpoint,
+            caCertificate: this.caCertificate,
+            credentials: this.credentials,
+            clientSnippets: this.clientSnippets,
+        });
+    }
+}
+
+/** Lifts the pure snippet renderers; only the ones that embed a password become secret. */
+function clientSnippets(
+    endpoint: string,
+    caCertificate: pulumi.Output<string | undefined>,
+    users: pulumi.Output<UserCredential[]>,
+    pullSecret: { name: string; namespace: string },
+): ClientSnippets {
+    const firstUsername = users.apply((all) => all[0].username);
+    const withCredentials = pulumi.secret(pulumi.all([caCertificate, users]).apply(([ca, all]) => ({
+        endpoint,
+        caCertificate: ca,
+        username: all[0].username,
+        password: all[0].password,
+    })));
+    return {
+        // The username alone is no secret: unwrap it so the Docker snippet stays readable.
+        docker: pulumi.all([caCertificate, pulumi.unsecret(firstUsername)]).apply(([ca, username]) =>
+            renderDockerSnippet({ endpoint, caCertificate: ca, username })),
+        containerd: caCertificate.apply((ca) => renderContainerdSnippet({ endpoint, caCertificate: ca })),
+        k3s: withCredentials.apply(renderK3sSnippet),
+        imagePullSecret: withCredentials.apply((input) => renderImagePullSecret({ ...input, ...pullSecret })),
+        nodeSetup: withCredentials.apply(renderNodeSetup),
+    };
+}

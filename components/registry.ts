@@ -1,0 +1,89 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { containerNetworkArgs, ContainerNetworking, httpHealthcheck, serviceEndpoint } from "./networking";
+import { Upstream } from "./render/edgeConfig";
+import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "./render/registryConfig";
+
+/** The newest 2.8 patch release; the tests run Debian's Distribution 2.8 against the same config. */
+export const REGISTRY_IMAGE = "registry:2.8.3";
+const HTPASSWD_PATH = "/auth/htpasswd";
+
+export interface RegistryArgs {
+    /** The host's Docker provider. */
+    provider: docker.Provider;
+    /** Prefix of the container and volume names. */
+    namePrefix: string;
+    networking: ContainerNetworking;
+    /** Loopback port in host networking. Default: 5000. */
+    hostPort?: number;
+    /** Secret: the htpasswd file (bcrypt entries). */
+    htpasswd: pulumi.Input<string>;
+    /** Secret: `http.secret`. */
+    httpSecret: pulumi.Input<string>;
+    /** Allow deleting manifests through the API. Default: false. */
+    deleteEnabled?: boolean;
+    /** The UI's origin when served from its own name (CORS). Default: none, same origin. */
+    uiOrigin?: string;
+    /** Keep the data volume on `pulumi destroy`. Default: true. */
+    retainDataOnDestroy?: boolean;
+    /** Driver options of the data volume (e.g. a bind to a data disk). Default: a plain volume. */
+    dataVolumeDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Image reference. Default: `registry:2.8.3`. */
+    image?: string;
+    /** Resources to wait for (the host being ready). */
+    dependsOn?: pulumi.Resource[];
+}
+
+/**
+ * The Distribution registry: its image, the data volume that outlives every container, and the
+ * container with the rendered `config.yml` and htpasswd. Changing either file replaces the
+ * container (Docker cannot edit a created container's files); the volume, and every image in it,
+ * stays.
+ */
+export class Registry extends pulumi.ComponentResource {
+    readonly containerName: pulumi.Output<string>;
+    readonly volumeName: pulumi.Output<string>;
+    readonly configYaml: string;
+    /** How the edge reaches the registry. */
+    readonly upstream: Upstream;
+    readonly container: docker.Container;
+
+    constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:Registry", name, {}, opts);
+        const childOpts = { parent: this, provider: args.provider };
+        const endpoint = serviceEndpoint(args.networking, "registry", 5000, args.hostPort ?? 5000);
+        this.upstream = endpoint.upstream;
+        this.configYaml = renderRegistryConfig({
+            listenAddress: endpoint.listen,
+            htpasswdPath: HTPASSWD_PATH,
+            realm: args.namePrefix,
+            deleteEnabled: args.deleteEnabled ?? false,
+            uiOrigin: args.uiOrigin,
+        });
+
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image ?? REGISTRY_IMAGE, keepLocally: true }, childOpts);
+        const volume = new docker.Volume(`${name}-data`, {
+            name: `${args.namePrefix}-data`,
+            driverOpts: args.dataVolumeDriverOpts,
+            labels: [{ label: "private-registry.role", value: "registry-data" }],
+        }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? true, dependsOn: args.dependsOn });
+
+        this.container = new docker.Container(name, {
+            name: `${args.namePrefix}-registry`,
+            image: image.imageId,
+            restart: "unless-stopped",
+            envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`],
+            uploads: [
+                { file: REGISTRY_CONFIG_PATH, content: this.configYaml },
+                { file: HTPASSWD_PATH, content: args.htpasswd },
+            ],
+            volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
+            healthcheck: httpHealthcheck(`http://${endpoint.local}/`),
+            ...containerNetworkArgs(args.networking, "registry"),
+        }, { ...childOpts, deleteBeforeReplace: true, dependsOn: args.dependsOn });
+
+        this.containerName = this.container.name;
+        this.volumeName = volume.name;
+        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName });
+    }
+}

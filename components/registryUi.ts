@@ -1,0 +1,65 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { containerNetworkArgs, ContainerNetworking, httpHealthcheck, serviceEndpoint } from "./networking";
+import { Upstream } from "./render/edgeConfig";
+
+export const REGISTRY_UI_IMAGE = "joxit/docker-registry-ui:2.5.7";
+
+export interface RegistryUiArgs {
+    provider: docker.Provider;
+    namePrefix: string;
+    networking: ContainerNetworking;
+    /** Loopback port in host networking. Default: 5080. */
+    hostPort?: number;
+    /** Title shown in the page. Default: the name prefix. */
+    title?: string;
+    /** Offer a delete button (the registry must allow deletes). Default: false. */
+    deleteImages?: boolean;
+    /**
+     * The registry's origin when the UI is on its own name. Default: none: the page calls `/v2/`
+     * on its own origin, which the edge routes to the registry, so no CORS is involved.
+     */
+    registryOrigin?: string;
+    /** Image reference. Default: `joxit/docker-registry-ui:2.5.7`. */
+    image?: string;
+    dependsOn?: pulumi.Resource[];
+}
+
+/** The joxit registry UI: static pages that call the registry API from the browser. */
+export class RegistryUi extends pulumi.ComponentResource {
+    readonly containerName: pulumi.Output<string>;
+    readonly upstream: Upstream;
+    readonly container: docker.Container;
+
+    constructor(name: string, args: RegistryUiArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:RegistryUi", name, {}, opts);
+        const childOpts = { parent: this, provider: args.provider };
+        const endpoint = serviceEndpoint(args.networking, "ui", 80, args.hostPort ?? 5080);
+        this.upstream = endpoint.upstream;
+
+        const settings: Record<string, string | undefined> = {
+            SINGLE_REGISTRY: "true",
+            REGISTRY_TITLE: args.title ?? args.namePrefix,
+            REGISTRY_URL: args.registryOrigin,
+            // The registry asks for Basic auth; saying so up front halves the UI's requests.
+            REGISTRY_SECURED: "true",
+            DELETE_IMAGES: String(args.deleteImages ?? false),
+            SHOW_CONTENT_DIGEST: "true",
+            SHOW_CATALOG_NB_TAGS: "true",
+            // The image substitutes this into `listen ...;`, so an address:port binds loopback only.
+            NGINX_LISTEN_PORT: args.networking.mode === "host" ? endpoint.listen : undefined,
+        };
+        const image = new docker.RemoteImage(`${name}-image`, { name: args.image ?? REGISTRY_UI_IMAGE, keepLocally: true }, childOpts);
+        this.container = new docker.Container(name, {
+            name: `${args.namePrefix}-ui`,
+            image: image.imageId,
+            restart: "unless-stopped",
+            envs: Object.entries(settings).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`),
+            healthcheck: httpHealthcheck(`http://${endpoint.local}/`),
+            ...containerNetworkArgs(args.networking, "ui"),
+        }, { ...childOpts, deleteBeforeReplace: true, dependsOn: args.dependsOn });
+
+        this.containerName = this.container.name;
+        this.registerOutputs({ containerName: this.containerName });
+    }
+}

@@ -1,0 +1,158 @@
+import { stringify as toToml } from "smol-toml";
+import { stringify as toYaml } from "yaml";
+
+/** A file a client node needs, at its absolute path on that node. */
+export interface ClientFile {
+    path: string;
+    /** Octal, e.g. `0644`; credentials get `0600`. */
+    mode: string;
+    content: string;
+}
+
+/** One client's setup: the files, the commands, and both as one POSIX `sh` script. */
+export interface ClientSnippet {
+    description: string;
+    files: ClientFile[];
+    commands: string[];
+    /** Writes `files` under `$ROOT` (default `/`), then runs `commands`. Run as root. */
+    script: string;
+}
+
+export interface ContainerdSnippet extends ClientSnippet {
+    /** The one `config_path` setting containerd needs once, by major version. */
+    configPathToml: { "containerd-1.x": string; "containerd-2.x": string };
+}
+
+export interface TrustInput {
+    /** How clients name the registry: `host` or `host:port`. */
+    endpoint: string;
+    /** PEM of the private CA; absent when the certificate is from a public CA. */
+    caCertificate?: string;
+}
+
+export interface CredentialInput extends TrustInput {
+    username: string;
+    password: string;
+}
+
+const DOCKER_CERTS_DIR = "/etc/docker/certs.d";
+export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
+const K3S_DIR = "/etc/rancher/k3s";
+const HEREDOC = "PRIVATE_REGISTRY_EOF";
+
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function caFile(dir: string, input: TrustInput): ClientFile[] {
+    return input.caCertificate === undefined ? [] : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
+}
+
+/** The one renderer behind every `script`: files via here-documents, modes set, then commands. */
+export function renderScript(description: string, files: ClientFile[], commands: string[]): string {
+    const lines = ["#!/bin/sh", `# ${description}`, "set -eu", "umask 077", 'ROOT="${ROOT:-}"'];
+    for (const file of files) {
+        if (file.content.includes(HEREDOC)) throw new Error(`${file.path} contains the here-document marker`);
+        const target = `"$ROOT"${shellQuote(file.path)}`;
+        const dir = `"$ROOT"${shellQuote(file.path.slice(0, file.path.lastIndexOf("/")))}`;
+        const body = file.content.endsWith("\n") ? file.content : `${file.content}\n`;
+        lines.push(`mkdir -p ${dir}`, `cat > ${target} <<'${HEREDOC}'`, `${body}${HEREDOC}`, `chmod ${file.mode} ${target}`);
+    }
+    return `${[...lines, ...commands].join("\n")}\n`;
+}
+
+function snippet(description: string, files: ClientFile[], commands: string[]): ClientSnippet {
+    return { description, files, commands, script: renderScript(description, files, commands) };
+}
+
+/** Docker reads `certs.d/HOST[:PORT]/ca.crt` per registry: no daemon restart, no insecure-registries. */
+export function renderDockerSnippet(input: TrustInput & { username: string }): ClientSnippet {
+    const trust = input.caCertificate === undefined ? "the certificate is from a public CA, nothing to trust" : `trust the CA in ${DOCKER_CERTS_DIR}`;
+    return snippet(
+        `Docker: ${trust}, then log in (pipe the password in: the login reads it from standard input).`,
+        caFile(DOCKER_CERTS_DIR, input),
+        [`docker login ${shellQuote(input.endpoint)} --username ${shellQuote(input.username)} --password-stdin`],
+    );
+}
+
+/** `hosts.toml` with a relative `ca`: containerd resolves it against the host's own directory. */
+export function renderHostsToml(input: TrustInput): string {
+    const host: Record<string, unknown> = { capabilities: ["pull", "resolve", "push"] };
+    if (input.caCertificate !== undefined) host.ca = "ca.crt";
+    const url = `https://${input.endpoint}`;
+    return toToml({ server: url, host: { [url]: host } });
+}
+
+export function renderContainerdSnippet(input: TrustInput): ContainerdSnippet {
+    const dir = `${CONTAINERD_CERTS_DIR}/${input.endpoint}`;
+    const registry = { config_path: CONTAINERD_CERTS_DIR };
+    return {
+        ...snippet(
+            `containerd: ${dir}/hosts.toml${input.caCertificate === undefined ? "" : " and the CA beside it"}; needs config_path set once (configPathToml).`,
+            [{ path: `${dir}/hosts.toml`, mode: "0644", content: renderHostsToml(input) }, ...caFile(CONTAINERD_CERTS_DIR, input)],
+            [],
+        ),
+        configPathToml: {
+            "containerd-1.x": toToml({ plugins: { "io.containerd.grpc.v1.cri": { registry } } }),
+            "containerd-2.x": toToml({ plugins: { "io.containerd.cri.v1.images": { registry } } }),
+        },
+    };
+}
+
+export function renderK3sRegistriesYaml(input: CredentialInput, caPath: string | undefined): string {
+    const config: Record<string, unknown> = { auth: { username: input.username, password: input.password } };
+    if (caPath !== undefined) config.tls = { ca_file: caPath };
+    return toYaml({
+        mirrors: { [input.endpoint]: { endpoint: [`https://${input.endpoint}`] } },
+        configs: { [input.endpoint]: config },
+    });
+}
+
+/** k3s reads only its own `registries.yaml` (not certs.d), and only when it starts. */
+export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
+    const ca = caFile(`${K3S_DIR}/certs.d`, input);
+    return snippet(
+        `k3s: ${K3S_DIR}/registries.yaml (replaces an existing one: merge by hand if you have one), then restart k3s.`,
+        [{ path: `${K3S_DIR}/registries.yaml`, mode: "0600", content: renderK3sRegistriesYaml(input, ca[0]?.path) }, ...ca],
+        ['if [ -z "$ROOT" ]; then systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent; fi'],
+    );
+}
+
+export function renderDockerConfigJson(input: CredentialInput): string {
+    const auth = Buffer.from(`${input.username}:${input.password}`).toString("base64");
+    return JSON.stringify({ auths: { [input.endpoint]: { username: input.username, password: input.password, auth } } });
+}
+
+/** A `kubernetes.io/dockerconfigjson` Secret, for `imagePullSecrets` on clusters that are not k3s. */
+export function renderImagePullSecret(input: CredentialInput & { name: string; namespace: string }): string {
+    return toYaml({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: input.name, namespace: input.namespace },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": Buffer.from(renderDockerConfigJson(input)).toString("base64") },
+    });
+}
+
+/**
+ * One script for a node: trust and credentials for whichever of Docker, containerd and k3s it
+ * runs. Files are written for all three (harmless where a runtime is absent); commands only run
+ * for runtimes present, and not when `ROOT` points elsewhere (building an image, a test).
+ */
+export function renderNodeSetup(input: CredentialInput): string {
+    const docker = renderDockerSnippet(input);
+    const containerd = renderContainerdSnippet(input);
+    const k3s = renderK3sSnippet(input);
+    const login = `printf '%s' ${shellQuote(input.password)} | ${docker.commands[0]}`;
+    return renderScript(
+        `Node setup for ${input.endpoint}: Docker, containerd and k3s trust and credentials.`,
+        [...docker.files, ...containerd.files, ...k3s.files],
+        [
+            'if [ -n "$ROOT" ]; then exit 0; fi',
+            `if command -v docker >/dev/null 2>&1; then ${login}; fi`,
+            "if systemctl cat k3s.service >/dev/null 2>&1; then systemctl restart k3s; fi",
+            "if systemctl cat k3s-agent.service >/dev/null 2>&1; then systemctl restart k3s-agent; fi",
+            `echo "containerd: set config_path = \\"${CONTAINERD_CERTS_DIR}\\" once if not done (see clientSnippets.containerd.configPathToml)."`,
+        ],
+    );
+}

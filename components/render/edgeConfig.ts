@@ -1,0 +1,200 @@
+import { hostPort } from "./endpoint";
+import { block, comment, directive, NginxDirective, NginxNodes, renderNginx, verbatim } from "./nginxSyntax";
+
+/** Where the edge forwards to. `resolver` set: the name is looked up again at request time. */
+export interface Upstream {
+    /** `host:port`, e.g. `127.0.0.1:5000` or `registry:5000`. */
+    address: string;
+    /**
+     * A DNS server to re-resolve `address` with (Docker's embedded DNS is `127.0.0.11`). A
+     * container's address changes when it is replaced or restarted; nginx resolves names in an
+     * `upstream` block only once at start, so a named upstream needs this to never go stale.
+     */
+    resolver?: string;
+}
+
+/** Knobs measured by `npm run bench` (docs/benchmarks.md); the defaults are the measured best. */
+export interface EdgeTuning {
+    /** `worker_processes`; default `auto` (one per core). */
+    workerProcesses: number | "auto";
+    /** Buffer upstream responses (pull side); default off: blobs stream straight to the client. */
+    proxyBuffering: boolean;
+    /** `ssl_buffer_size`; default `16k`, fewer TLS records for big blobs. */
+    sslBufferSize: string;
+    /** Idle keepalive connections to each static upstream; default 32. */
+    upstreamKeepalive: number;
+}
+
+export const DEFAULT_EDGE_TUNING: EdgeTuning = {
+    workerProcesses: "auto",
+    proxyBuffering: false,
+    sslBufferSize: "16k",
+    upstreamKeepalive: 32,
+};
+
+export interface EdgeConfigInput {
+    /** Names and IP addresses the registry answers to (`server_name`). */
+    serverNames: string[];
+    /** If set, the UI answers on this name only and the registry's `/` redirects there. */
+    uiServerName?: string;
+    /** Ports nginx listens on (inside the container in bridge mode). */
+    listenHttpsPort: number;
+    listenHttpPort: number;
+    /** The HTTPS port clients use (differs from the listen port when Docker publishes it). */
+    publicHttpsPort: number;
+    /** Also listen on IPv6 (`[::]`); off inside a bridge network, where IPv6 is usually disabled. */
+    listenIpv6: boolean;
+    registry: Upstream;
+    ui: Upstream;
+    certificatePath: string;
+    privateKeyPath: string;
+    pidPath: string;
+    tuning?: Partial<EdgeTuning>;
+}
+
+/** Mozilla "intermediate" ciphers for TLS 1.2 (TLS 1.3 suites are not configurable here). */
+const TLS12_CIPHERS = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** Registry clients may hold a connection for a whole multi-GiB layer. */
+const LONG_TIMEOUT = "900s";
+
+export function renderEdgeConfig(input: EdgeConfigInput): string {
+    const tuning = { ...DEFAULT_EDGE_TUNING, ...input.tuning };
+    const resolvers = [...new Set([input.registry.resolver, input.ui.resolver].filter((r): r is string => !!r))];
+    return renderNginx([
+        comment("Rendered by private-registry (components/render/edgeConfig.ts); edit the stack, not this file."),
+        directive("worker_processes", tuning.workerProcesses),
+        directive("pid", input.pidPath),
+        directive("error_log", "/dev/stderr", "warn"),
+        block("events", [], [directive("worker_connections", 1024)]),
+        block("http", [], [
+            directive("access_log", "/dev/stdout"),
+            directive("server_tokens", "off"),
+            directive("sendfile", "on"),
+            directive("tcp_nodelay", "on"),
+            ...resolvers.map((address) => directive("resolver", address, "valid=10s", "ipv6=off")),
+            comment("Distribution answers 401 itself; this fills the header in on the edge's own errors."),
+            block("map", ["$upstream_http_docker_distribution_api_version", "$docker_distribution_api_version"], [
+                directive("''", "registry/2.0"),
+            ]),
+            staticUpstream("registry_backend", input.registry, tuning),
+            staticUpstream("ui_backend", input.ui, tuning),
+            redirectServer(input),
+            registryServer(input, tuning),
+            input.uiServerName !== undefined && uiServer(input, tuning),
+        ]),
+    ]);
+}
+
+function listen(port: number, ipv6: boolean, ...flags: string[]): NginxNodes {
+    return [directive("listen", port, ...flags), ipv6 && directive("listen", `[::]:${port}`, ...flags)];
+}
+
+function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): NginxDirective | undefined {
+    if (upstream.resolver !== undefined) return undefined;
+    return block("upstream", [name], [directive("server", upstream.address), directive("keepalive", tuning.upstreamKeepalive)]);
+}
+
+/** `proxy_pass` target: the keepalive pool, or a variable so nginx re-resolves the name. */
+function proxyTarget(name: string, upstream: Upstream): NginxNodes {
+    if (upstream.resolver === undefined) return [directive("proxy_pass", `http://${name}`)];
+    const variable = `$${name}`;
+    return [directive("set", variable, `http://${upstream.address}`), directive("proxy_pass", variable)];
+}
+
+function redirectServer(input: EdgeConfigInput): NginxDirective {
+    const httpsHost = input.publicHttpsPort === 443 ? "$host" : `$host:${input.publicHttpsPort}`;
+    return block("server", [], [
+        ...listen(input.listenHttpPort, input.listenIpv6, "default_server"),
+        directive("server_name", "_"),
+        block("location", ["=", "/healthz"], [directive("access_log", "off"), directive("return", 200, "ok")]),
+        comment("Plain HTTP never serves the registry: every request goes to HTTPS."),
+        block("location", ["/"], [directive("return", 301, `https://${httpsHost}$request_uri`)]),
+    ]);
+}
+
+function tlsDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {
+    return [
+        directive("ssl_certificate", input.certificatePath),
+        directive("ssl_certificate_key", input.privateKeyPath),
+        directive("ssl_protocols", "TLSv1.2", "TLSv1.3"),
+        directive("ssl_ciphers", TLS12_CIPHERS),
+        directive("ssl_prefer_server_ciphers", "off"),
+        directive("ssl_session_cache", "shared:TLS:10m"),
+        directive("ssl_session_timeout", "1d"),
+        directive("ssl_session_tickets", "off"),
+        directive("ssl_buffer_size", tuning.sslBufferSize),
+        directive("add_header", "Strict-Transport-Security", "max-age=31536000", "always"),
+    ];
+}
+
+/** Everything a registry behind a proxy needs, learned from 413s and broken upload URLs. */
+function proxyDirectives(tuning: EdgeTuning): NginxNodes {
+    return [
+        directive("proxy_http_version", "1.1"),
+        directive("proxy_set_header", "Connection", ""),
+        // The registry writes upload Location URLs from these: host with port, and https.
+        directive("proxy_set_header", "Host", "$http_host"),
+        directive("proxy_set_header", "X-Forwarded-Proto", "$scheme"),
+        directive("proxy_set_header", "X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+        directive("proxy_set_header", "X-Real-IP", "$remote_addr"),
+        directive("proxy_buffering", tuning.proxyBuffering ? "on" : "off"),
+        directive("proxy_read_timeout", LONG_TIMEOUT),
+        directive("proxy_send_timeout", LONG_TIMEOUT),
+    ];
+}
+
+function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirective {
+    const uiOrigin = input.uiServerName && `https://${hostPort(input.uiServerName, input.publicHttpsPort)}`;
+    return block("server", [], [
+        ...listen(input.listenHttpsPort, input.listenIpv6, "ssl", "default_server"),
+        directive("server_name", ...input.serverNames),
+        ...tlsDirectives(input, tuning),
+        comment("Layers are GiBs: no size limit, stream uploads instead of spooling them to disk."),
+        directive("client_max_body_size", 0),
+        directive("client_body_timeout", LONG_TIMEOUT),
+        directive("send_timeout", LONG_TIMEOUT),
+        directive("proxy_request_buffering", "off"),
+        directive("chunked_transfer_encoding", "on"),
+        block("location", ["/v2/"], [
+            uiOrigin !== undefined && corsPreflight(uiOrigin),
+            directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
+            ...proxyDirectives(tuning),
+            ...proxyTarget("registry_backend", input.registry),
+        ]),
+        uiOrigin !== undefined
+            ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
+            : block("location", ["/"], [...proxyDirectives(tuning), ...proxyTarget("ui_backend", input.ui)]),
+    ]);
+}
+
+/**
+ * The registry answers an unauthenticated preflight with 401, which browsers reject; the edge
+ * answers it instead. The registry itself adds the CORS headers to real responses.
+ */
+function corsPreflight(origin: string): NginxDirective {
+    return block("if", [verbatim("($request_method = OPTIONS)")], [
+        directive("add_header", "Access-Control-Allow-Origin", origin, "always"),
+        directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
+        directive("add_header", "Access-Control-Allow-Methods", "HEAD, GET, OPTIONS, DELETE", "always"),
+        directive("add_header", "Access-Control-Allow-Headers", "Authorization, Accept, Cache-Control", "always"),
+        directive("add_header", "Access-Control-Max-Age", 600, "always"),
+        directive("return", 204),
+    ]);
+}
+
+function uiServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirective {
+    return block("server", [], [
+        ...listen(input.listenHttpsPort, input.listenIpv6, "ssl"),
+        directive("server_name", input.uiServerName as string),
+        ...tlsDirectives(input, tuning),
+        block("location", ["/"], [...proxyDirectives(tuning), ...proxyTarget("ui_backend", input.ui)]),
+    ]);
+}

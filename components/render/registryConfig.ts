@@ -1,0 +1,49 @@
+import { stringify } from "yaml";
+
+export interface RegistryConfigInput {
+    /** `http.addr`: `:5000` in a private network, `127.0.0.1:5000` on the host's network. */
+    listenAddress: string;
+    /** Where the htpasswd file is mounted in the container. */
+    htpasswdPath: string;
+    realm: string;
+    /** Allow `DELETE` of manifests and blobs (garbage collection still runs offline). */
+    deleteEnabled: boolean;
+    /** The UI's origin when it is served from its own name; the registry then sends CORS headers. */
+    uiOrigin?: string;
+}
+
+/** Fixed by the image; the data volume is mounted here. */
+export const REGISTRY_DATA_DIR = "/var/lib/registry";
+/** Distribution 2.8's default config path (3.x moved it to /etc/distribution/config.yml). */
+export const REGISTRY_CONFIG_PATH = "/etc/docker/registry/config.yml";
+
+/**
+ * `config.yml` for Distribution 2.8. The `http.secret` is not in the file: it arrives as the
+ * REGISTRY_HTTP_SECRET environment variable, so the file stays readable in a preview.
+ */
+export function renderRegistryConfig(input: RegistryConfigInput): string {
+    const cors = input.uiOrigin === undefined ? {} : {
+        "Access-Control-Allow-Origin": [input.uiOrigin],
+        "Access-Control-Allow-Credentials": ["true"],
+        "Access-Control-Allow-Headers": ["Authorization", "Accept", "Cache-Control"],
+        "Access-Control-Allow-Methods": ["HEAD", "GET", "OPTIONS", "DELETE"],
+        "Access-Control-Expose-Headers": ["Docker-Content-Digest"],
+    };
+    const config = {
+        version: 0.1,
+        log: { level: "info", formatter: "text", fields: { service: "registry" } },
+        storage: {
+            filesystem: { rootdirectory: REGISTRY_DATA_DIR },
+            delete: { enabled: input.deleteEnabled },
+            cache: { blobdescriptor: "inmemory" },
+            maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
+        },
+        http: {
+            addr: input.listenAddress,
+            headers: { "X-Content-Type-Options": ["nosniff"], ...cors },
+        },
+        auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
+        health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
+    };
+    return `# Rendered by private-registry (components/render/registryConfig.ts).\n${stringify(config)}`;
+}
