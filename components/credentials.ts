@@ -40,7 +40,9 @@ export class RegistryCredentials extends pulumi.ComponentResource {
         this.htpasswd = pulumi.secret(
             pulumi.all(passwords.map(({ username, password }) => password.bcryptHash.apply((bcryptHash) => ({ username, bcryptHash })))).apply(renderHtpasswd),
         );
-        this.httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result;
+        this.httpSecret = pulumi.secret(
+            new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result,
+        );
         this.registerOutputs({ users: this.users, htpasswd: this.htpasswd, httpSecret: this.httpSecret });
     }
 }

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, isCidr, isIpAddress, parseStackConfig } from "../../components/config/parse";
+
+/** Parses and returns the problems, failing the test if the config was accepted. */
+function problems(raw: Record<string, string>): string[] {
+    try {
+        parseStackConfig(raw);
+    } catch (error) {
+        assert.ok(error instanceof ConfigError, String(error));
+        return error.problems;
+    }
+    assert.fail(`config was accepted: ${JSON.stringify(raw)}`);
+}
+
+function assertRejected(raw: Record<string, string>, expected: RegExp): void {
+    const found = problems(raw);
+    assert.ok(found.some((p) => expected.test(p)), `no problem matched ${expected}; got:\n${found.join("\n")}`);
+}
+
+describe("stack config", () => {
+    it("applies defaults for local mode", () => {
+        const config = parseStackConfig({});
+        assert.equal(config.mode, "local");
+        assert.deepEqual(config.hostnames, ["localhost"]);
+        assert.equal(config.httpsPort, 443);
+        assert.equal(config.httpPort, 80);
+        assert.deepEqual(config.users, ["admin"]);
+        assert.equal(config.retainDataOnDestroy, true);
+        assert.equal(config.deleteEnabled, false);
+        assert.equal(config.containerNetwork, "bridge");
+    });
+
+    it("reads lists stored as JSON text, as Pulumi stores YAML lists", () => {
+        const config = parseStackConfig({ hostnames: '["registry.lan","reg.example.com"]', ipAddresses: '["192.168.1.10","fd00::10"]', users: '["ci","alice"]', httpsPort: "8443" });
+        assert.deepEqual(config.hostnames, ["registry.lan", "reg.example.com"]);
+        assert.deepEqual(config.ipAddresses, ["192.168.1.10", "fd00::10"]);
+        assert.deepEqual(config.users, ["ci", "alice"]);
+        assert.equal(config.httpsPort, 8443);
+    });
+
+    it("rejects an unknown mode, naming the key and the choices", () => {
+        assertRejected({ mode: "aws" }, /private-registry:mode must be one of "local", "ssh", "alicloud"; got "aws"/);
+    });
+
+    it("rejects a bad hostname", () => {
+        assertRejected({ hostnames: '["Registry_1.lan"]' }, /private-registry:hostnames must be a list of DNS names/);
+        assertRejected({ hostnames: "registry.lan" }, /private-registry:hostnames must be a list/);
+    });
+
+    it("rejects a bad IP address", () => {
+        assertRejected({ ipAddresses: '["192.168.1.300"]' }, /private-registry:ipAddresses must be a list of IPv4\/IPv6 addresses/);
+        assertRejected({ ipAddresses: '["fd00:::1"]' }, /private-registry:ipAddresses/);
+    });
+
+    it("rejects ports out of range or not integers", () => {
+        assertRejected({ httpsPort: "70000" }, /private-registry:httpsPort must be an integer port 1-65535; got "70000"/);
+        assertRejected({ httpPort: "8o" }, /private-registry:httpPort must be an integer port 1-65535/);
+        assertRejected({ httpsPort: "8080", httpPort: "8080" }, /httpsPort and private-registry:httpPort must differ/);
+    });
+
+    it("rejects colliding loopback ports on the host network", () => {
+        assertRejected({ containerNetwork: "host", registryPort: "8443", httpsPort: "8443" }, /registryPort \(8443\) collides/);
+    });
+
+    it("rejects bad usernames and repeated ones", () => {
+        assertRejected({ users: '["ad:min"]' }, /private-registry:users must be a list of usernames: 1-64 of a-z A-Z 0-9 \. _ -/);
+        assertRejected({ users: '["-x"]' }, /private-registry:users/);
+        assertRejected({ users: '["ci","ci"]' }, /must not repeat a name/);
+        assertRejected({ users: "[]" }, /must name at least one user/);
+    });
+
+    it("rejects a bad container network and name prefix", () => {
+        assertRejected({ containerNetwork: "overlay" }, /private-registry:containerNetwork must be one of "bridge", "host"/);
+        assertRejected({ namePrefix: "My Registry" }, /private-registry:namePrefix must be 1-40 of a-z 0-9 -/);
+    });
+
+    it("rejects a renewal window not shorter than the validity", () => {
+        assertRejected({ certificateValidityDays: "30", certificateRenewBeforeDays: "30" }, /certificateRenewBeforeDays must be an integer number of days, smaller than certificateValidityDays/);
+    });
+
+    it("rejects non-boolean switches", () => {
+        assertRejected({ deleteEnabled: "yes" }, /private-registry:deleteEnabled must be true or false; got "yes"/);
+    });
+
+    it("names an unknown key and suggests the near one", () => {
+        assertRejected({ hostname: '["a.lan"]' }, /private-registry:hostname is not a known key \(did you mean hostnames\?\)/);
+    });
+
+    it("reports every problem at once", () => {
+        assert.equal(problems({ mode: "x", httpsPort: "0", users: '["a b"]' }).length, 3);
+    });
+
+    it("requires an ssh object in ssh mode", () => {
+        assertRejected({ mode: "ssh" }, /private-registry:ssh is required: an object \{host, port\?, user\?\}/);
+        assertRejected({ mode: "ssh", ssh: '{"host":"bad host"}' }, /private-registry:ssh.host must be a DNS name or IP address/);
+        const config = parseStackConfig({ mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.1.5","user":"debian"}' });
+        assert.deepEqual(config.ssh, { host: "192.168.1.5", port: 22, user: "debian" });
+    });
+
+    it("requires alicloud settings: admin CIDR, zone, names under the zone, ACME email", () => {
+        const base = { mode: "alicloud", hostnames: '["registry.example.com"]', acme: '{"email":"ops@example.com"}' };
+        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com"}' }, /private-registry:alicloud.adminCidr is required/);
+        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7"}' }, /alicloud.adminCidr must be a CIDR/);
+        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"0.0.0.0/0"}' }, /must not open SSH to the whole internet/);
+        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.org","adminCidr":"203.0.113.7/32"}' }, /"registry.example.com" is not under private-registry:alicloud.dnsZone "example.org"/);
+        assertRejected({ ...base, acme: '{"server":"production"}', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /private-registry:acme.email is required/);
+        assertRejected({ mode: "alicloud", hostnames: '["registry.example.com"]', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /private-registry:acme is required/);
+        assertRejected({ ...base, acme: '{"email":"nope"}', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /acme.email must be an email address/);
+    });
+
+    it("keeps ACME away from local mode and from IP addresses", () => {
+        assertRejected({ acme: '{"email":"ops@example.com"}' }, /acme needs a public host/);
+        assertRejected({ mode: "ssh", ssh: '{"host":"h.example.com"}', hostnames: '["h.example.com"]', ipAddresses: '["192.168.1.2"]', acme: '{"email":"ops@example.com"}' }, /ipAddresses must be empty with acme/);
+    });
+
+    it("checks addresses and CIDRs by their real grammar", () => {
+        for (const ok of ["10.0.0.1", "::1", "fd00::10", "2001:db8::1:2", "::ffff:192.168.1.1", "1:2:3:4:5:6:7:8"]) assert.ok(isIpAddress(ok), ok);
+        for (const bad of ["10.0.0", "256.1.1.1", "1:2:3:4:5:6:7:8:9", "fd00::1::2", "registry"]) assert.ok(!isIpAddress(bad), bad);
+        assert.ok(isCidr("203.0.113.0/24") && isCidr("2001:db8::/32"));
+        assert.ok(!isCidr("203.0.113.0/33") && !isCidr("203.0.113.0"));
+    });
+});

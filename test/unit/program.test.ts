@@ -1,0 +1,198 @@
+/**
+ * The program under mocks: what `pulumi preview` of each configuration would declare. Each
+ * evaluation runs index.ts in its own process with realistic fake providers.
+ */
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { parse as parseYaml } from "yaml";
+import { devStackConfig, evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+
+const CONTAINER = "docker:index/container:Container";
+const VOLUME = "docker:index/volume:Volume";
+
+type Inputs = Record<string, any>;
+const inputsOf = (result: EvaluationResult, type: string, name: string): Inputs => findResource(result, type, name).inputs as Inputs;
+const upload = (container: Inputs, file: string): string => {
+    const found = (container.uploads as { file: string; content: string }[]).find((u) => u.file === file);
+    assert.ok(found, `no upload of ${file}`);
+    return found.content;
+};
+const envOf = (container: Inputs): Record<string, string> =>
+    Object.fromEntries((container.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+
+describe("local mode, dev stack", () => {
+    let first: EvaluationResult;
+    let second: EvaluationResult;
+
+    before(async () => {
+        first = await evaluateProgram({ config: devStackConfig() });
+        assert.equal(first.error, undefined);
+        second = await evaluateProgram({ config: devStackConfig(), previousState: first.state });
+        assert.equal(second.error, undefined);
+    });
+
+    it("declares exactly the expected resources, with readable names", () => {
+        const declared = first.resources.map((r) => `${r.type} ${r.name}`).sort();
+        assert.deepEqual(declared, [
+            "docker:index/container:Container registry-edge",
+            "docker:index/container:Container registry-registry",
+            "docker:index/container:Container registry-ui",
+            "docker:index/network:Network registry-network",
+            "docker:index/remoteImage:RemoteImage registry-edge-image",
+            "docker:index/remoteImage:RemoteImage registry-registry-image",
+            "docker:index/remoteImage:RemoteImage registry-ui-image",
+            "docker:index/volume:Volume registry-registry-data",
+            "private-registry:host:LocalDocker local",
+            "private-registry:index:Edge registry-edge",
+            "private-registry:index:PrivateRegistry registry",
+            "private-registry:index:Registry registry-registry",
+            "private-registry:index:RegistryCredentials registry-credentials",
+            "private-registry:index:RegistryUi registry-ui",
+            "private-registry:index:SelfSignedCertificate tls",
+            "pulumi:providers:docker local-docker",
+            "pulumi:pulumi:Stack private-registry-dev",
+            "random:index/randomPassword:RandomPassword registry-credentials-admin",
+            "random:index/randomPassword:RandomPassword registry-credentials-http-secret",
+            "tls:index/certRequest:CertRequest tls-server-csr",
+            "tls:index/locallySignedCert:LocallySignedCert tls-server",
+            "tls:index/privateKey:PrivateKey tls-ca-key",
+            "tls:index/privateKey:PrivateKey tls-server-key",
+            "tls:index/selfSignedCert:SelfSignedCert tls-ca",
+        ]);
+    });
+
+    it("parents every child to its component", () => {
+        const expectations: [string, string][] = [
+            ["docker:index/container:Container::registry-registry", "private-registry:index:Registry::registry-registry"],
+            ["docker:index/volume:Volume::registry-registry-data", "private-registry:index:Registry::registry-registry"],
+            ["docker:index/container:Container::registry-ui", "private-registry:index:RegistryUi::registry-ui"],
+            ["docker:index/container:Container::registry-edge", "private-registry:index:Edge::registry-edge"],
+            ["docker:index/network:Network::registry-network", "private-registry:index:PrivateRegistry::registry"],
+            ["random:index/randomPassword:RandomPassword::registry-credentials-admin", "private-registry:index:RegistryCredentials::registry-credentials"],
+            ["tls:index/locallySignedCert:LocallySignedCert::tls-server", "private-registry:index:SelfSignedCertificate::tls"],
+            ["pulumi:providers:docker::local-docker", "private-registry:host:LocalDocker::local"],
+        ];
+        for (const [child, parent] of expectations) {
+            const [parentType, parentName] = parent.split("::");
+            assert.match(first.parents[child] ?? "", new RegExp(`\\$?${parentType.replace(/[$:/]/g, "\\$&")}::${parentName}$`), child);
+        }
+        const orphans = Object.entries(first.parents).filter(([key, parent]) => parent === null && !key.startsWith("private-registry:"));
+        assert.deepEqual(orphans, [], "only components sit at the top level");
+        const unprovided = Object.entries(first.options).filter(([key, o]) => key.startsWith("docker:") && !o.hasProvider);
+        assert.deepEqual(unprovided, [], "every Docker resource uses the host's provider");
+    });
+
+    it("keeps the registry's data in a retained volume that survives container replacement", () => {
+        const registry = inputsOf(first, CONTAINER, "registry-registry");
+        const volume = inputsOf(first, VOLUME, "registry-registry-data");
+        assert.equal(volume.name, "private-registry-data");
+        assert.deepEqual(registry.volumes, [{ volumeName: "private-registry-data", containerPath: "/var/lib/registry" }]);
+        assert.equal(first.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
+        for (const name of ["registry-registry", "registry-ui", "registry-edge"]) {
+            assert.equal(first.options[`${CONTAINER}::${name}`].deleteBeforeReplace, true, `${name}: fixed name needs delete-before-replace`);
+            assert.equal(inputsOf(first, CONTAINER, name).restart, "unless-stopped");
+            assert.ok(inputsOf(first, CONTAINER, name).healthcheck.tests.length > 0, `${name} has a health check`);
+        }
+    });
+
+    it("publishes only the edge, and the registry reads its rendered config and htpasswd", () => {
+        const registry = inputsOf(first, CONTAINER, "registry-registry");
+        const ui = inputsOf(first, CONTAINER, "registry-ui");
+        const edge = inputsOf(first, CONTAINER, "registry-edge");
+        assert.equal(registry.ports, undefined);
+        assert.equal(ui.ports, undefined);
+        assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080]]);
+        for (const container of [registry, ui, edge]) assert.equal(container.networkMode, "private-registry");
+
+        const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
+        assert.equal(config.http.addr, ":5000");
+        assert.equal(config.http.secret, undefined, "the http secret stays out of the readable file");
+        assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
+        assert.equal(config.storage.delete.enabled, false);
+        assert.match(upload(registry, "/auth/htpasswd"), /^admin:\$2[aby]\$10\$.{53}\n$/);
+        assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
+
+        const nginx = upload(edge, "/etc/nginx/nginx.conf");
+        assert.match(nginx, /server_name localhost 127\.0\.0\.1;/);
+        assert.match(nginx, /return 301 "?https:\/\/\$host:8443\$request_uri"?;/);
+        assert.match(nginx, /set \$registry_backend http:\/\/registry:5000;/);
+        assert.match(nginx, /resolver 127\.0\.0\.11 valid=10s ipv6=off;/);
+    });
+
+    it("issues a server certificate for every name and IP, signed by the exported CA", () => {
+        const csr = inputsOf(first, "tls:index/certRequest:CertRequest", "tls-server-csr");
+        assert.deepEqual(csr.dnsNames, ["localhost"]);
+        assert.deepEqual(csr.ipAddresses, ["127.0.0.1"]);
+        const server = inputsOf(first, "tls:index/locallySignedCert:LocallySignedCert", "tls-server");
+        assert.equal(server.validityPeriodHours, 365 * 24);
+        assert.equal(server.earlyRenewalHours, 30 * 24);
+        assert.deepEqual(server.allowedUses, ["digital_signature", "key_encipherment", "server_auth"]);
+        assert.equal(server.caCertPem, first.outputs.caCertificate.value);
+    });
+
+    it("marks every secret secret, and leaves the rest readable", () => {
+        const { outputs } = first;
+        assert.equal(outputs.credentials.secret, true);
+        assert.equal(outputs.registryEndpoint.secret, false);
+        assert.equal(outputs.registryEndpoint.value, "localhost:8443");
+        assert.equal(outputs.uiEndpoint.value, "https://localhost:8443/");
+        assert.equal(outputs.caCertificate.secret, false);
+        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, k3s: true, imagePullSecret: true, nodeSetup: true });
+        const [admin] = outputs.credentials.value as { username: string; password: string }[];
+        assert.equal(admin.username, "admin");
+        const plain = JSON.stringify({ docker: (outputs.clientSnippets.value as Inputs).docker, containerd: (outputs.clientSnippets.value as Inputs).containerd });
+        assert.ok(!plain.includes(admin.password), "no password in the plain snippets");
+
+        const secretInputs = (name: string) => findResource(first, CONTAINER, name).secretInputPaths.sort();
+        assert.deepEqual(secretInputs("registry-registry"), ["envs", "uploads"].sort(), "http secret and htpasswd are secret");
+        assert.ok(secretInputs("registry-edge").some((p) => p.startsWith("uploads")), "the TLS key upload is secret");
+    });
+
+    it("is deterministic: a second evaluation declares identical inputs (no perpetual diff)", () => {
+        assert.equal(second.resources.length, first.resources.length);
+        for (const resource of first.resources) {
+            const again = findResource(second, resource.type, resource.name);
+            assert.deepEqual(again.inputs, resource.inputs, `${resource.type} ${resource.name} changed between runs`);
+        }
+    });
+});
+
+describe("local mode variants", () => {
+    it("host networking binds the registry and UI to loopback and drops the private network", async () => {
+        const result = await evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", registryPort: 15000, uiPort: 15080 } });
+        assert.equal(result.error, undefined);
+        assert.ok(!result.resources.some((r) => r.type === "docker:index/network:Network"));
+        const registry = inputsOf(result, CONTAINER, "registry-registry");
+        const ui = inputsOf(result, CONTAINER, "registry-ui");
+        const edge = inputsOf(result, CONTAINER, "registry-edge");
+        for (const container of [registry, ui, edge]) assert.equal(container.networkMode, "host");
+        assert.equal(edge.ports, undefined);
+        assert.equal(parseYaml(upload(registry, "/etc/docker/registry/config.yml")).http.addr, "127.0.0.1:15000");
+        assert.equal(envOf(ui).NGINX_LISTEN_PORT, "127.0.0.1:15080");
+        const nginx = upload(edge, "/etc/nginx/nginx.conf");
+        assert.match(nginx, /listen 8443 ssl default_server;\n\s+listen \[::\]:8443 ssl default_server;/);
+        assert.match(nginx, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:15000;/);
+    });
+
+    it("a UI on its own name gets CORS from the registry and a preflight answer from the edge", async () => {
+        const result = await evaluateProgram({ config: { ...devStackConfig(), hostnames: ["registry.lan"], uiHostname: "ui.registry.lan", users: ["ci", "alice"], deleteEnabled: true, retainDataOnDestroy: false } });
+        assert.equal(result.error, undefined);
+        const registry = inputsOf(result, CONTAINER, "registry-registry");
+        const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
+        assert.deepEqual(config.http.headers["Access-Control-Allow-Origin"], ["https://ui.registry.lan:8443"]);
+        assert.equal(config.storage.delete.enabled, true);
+        assert.equal(envOf(inputsOf(result, CONTAINER, "registry-ui")).REGISTRY_URL, "https://registry.lan:8443");
+        assert.match(upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"), /Access-Control-Allow-Origin https:\/\/ui\.registry\.lan:8443 always;/);
+        assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, ["registry.lan", "ui.registry.lan"]);
+        assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, false);
+        assert.match(upload(registry, "/auth/htpasswd"), /^ci:\$2.*\nalice:\$2.*\n$/);
+        assert.equal(result.outputs.uiEndpoint.value, "https://ui.registry.lan:8443/");
+    });
+
+    it("stops at preview with the key named when the config is bad", async () => {
+        const result = await evaluateProgram({ config: { ...devStackConfig(), httpsPort: "99999", mode: "moon" } });
+        assert.match(result.error ?? "", /private-registry:mode must be one of "local", "ssh", "alicloud"; got "moon"/);
+        assert.match(result.error ?? "", /private-registry:httpsPort must be an integer port 1-65535; got "99999"/);
+        assert.equal(result.resources.filter((r) => r.type.startsWith("docker:")).length, 0, "nothing planned");
+    });
+});
