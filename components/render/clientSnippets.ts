@@ -14,7 +14,7 @@ export interface ClientSnippet {
     description: string;
     files: ClientFile[];
     commands: string[];
-    /** Writes `files` under `$ROOT` (default `/`), then runs `commands`. Run as root. */
+    /** Writes `files` under `$ROOT` (default `/`), then runs `commands` unless `ROOT` is set. Run as root. */
     script: string;
 }
 
@@ -58,7 +58,9 @@ export function renderScript(description: string, files: ClientFile[], commands:
         const body = file.content.endsWith("\n") ? file.content : `${file.content}\n`;
         lines.push(`mkdir -p ${dir}`, `cat > ${target} <<'${HEREDOC}'`, `${body}${HEREDOC}`, `chmod ${file.mode} ${target}`);
     }
-    return `${[...lines, ...commands].join("\n")}\n`;
+    // Writing under another root (an image being built, a test) is not this node: no commands.
+    const guarded = commands.length === 0 ? [] : ['if [ -n "$ROOT" ]; then exit 0; fi', ...commands];
+    return `${[...lines, ...guarded].join("\n")}\n`;
 }
 
 function snippet(description: string, files: ClientFile[], commands: string[]): ClientSnippet {
@@ -114,7 +116,7 @@ export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
     return snippet(
         `k3s: ${K3S_DIR}/registries.yaml (replaces an existing one: merge by hand if you have one), then restart k3s.`,
         [{ path: `${K3S_DIR}/registries.yaml`, mode: "0600", content: renderK3sRegistriesYaml(input, ca[0]?.path) }, ...ca],
-        ['if [ -z "$ROOT" ]; then systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent; fi'],
+        ["systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent"],
     );
 }
 
@@ -148,7 +150,6 @@ export function renderNodeSetup(input: CredentialInput): string {
         `Node setup for ${input.endpoint}: Docker, containerd and k3s trust and credentials.`,
         [...docker.files, ...containerd.files, ...k3s.files],
         [
-            'if [ -n "$ROOT" ]; then exit 0; fi',
             `if command -v docker >/dev/null 2>&1; then ${login}; fi`,
             "if systemctl cat k3s.service >/dev/null 2>&1; then systemctl restart k3s; fi",
             "if systemctl cat k3s-agent.service >/dev/null 2>&1; then systemctl restart k3s-agent; fi",

@@ -49,6 +49,8 @@ export interface EdgeConfigInput {
     certificatePath: string;
     privateKeyPath: string;
     pidPath: string;
+    /** Where nginx may spool bodies. Default: the build's own paths. Tests point it at a temp dir. */
+    tempDir?: string;
     tuning?: Partial<EdgeTuning>;
 }
 
@@ -72,13 +74,15 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
         comment("Rendered by private-registry (components/render/edgeConfig.ts); edit the stack, not this file."),
         directive("worker_processes", tuning.workerProcesses),
         directive("pid", input.pidPath),
-        directive("error_log", "/dev/stderr", "warn"),
+        directive("error_log", "stderr", "warn"),
         block("events", [], [directive("worker_connections", 1024)]),
         block("http", [], [
             directive("access_log", "/dev/stdout"),
             directive("server_tokens", "off"),
             directive("sendfile", "on"),
             directive("tcp_nodelay", "on"),
+            ...(input.tempDir === undefined ? [] : (["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] as const).map((kind) =>
+                directive(`${kind}_temp_path`, `${input.tempDir}/${kind}`))),
             ...resolvers.map((address) => directive("resolver", address, "valid=10s", "ipv6=off")),
             comment("Distribution answers 401 itself; this fills the header in on the edge's own errors."),
             block("map", ["$upstream_http_docker_distribution_api_version", "$docker_distribution_api_version"], [

@@ -237,3 +237,30 @@ export class FakeProviders implements pulumi.runtime.Mocks {
         return Object.fromEntries(this.resources.map((r) => [key(r.type, r.name), r]));
     }
 }
+
+/** A CA and a server certificate, issued the same way the program's TLS resources are. */
+export function issueTestCertificates(dnsNames: string[], ipAddresses: string[]): { caPem: string; certificatePem: string; privateKeyPem: string } {
+    const caKey = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const ca = computeOutputs("tls:index/selfSignedCert:SelfSignedCert", "ca", {
+        privateKeyPem: caKey.privateKeyPem,
+        isCaCertificate: true,
+        subject: { commonName: "test CA" },
+        validityPeriodHours: 48,
+        allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+    });
+    const serverKey = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const csr = computeOutputs("tls:index/certRequest:CertRequest", "csr", {
+        privateKeyPem: serverKey.privateKeyPem,
+        subject: { commonName: dnsNames[0] },
+        dnsNames,
+        ipAddresses,
+    });
+    const server = computeOutputs("tls:index/locallySignedCert:LocallySignedCert", "server", {
+        certRequestPem: csr.certRequestPem,
+        caPrivateKeyPem: caKey.privateKeyPem,
+        caCertPem: ca.certPem,
+        validityPeriodHours: 48,
+        allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+    });
+    return { caPem: ca.certPem as string, certificatePem: server.certPem as string, privateKeyPem: serverKey.privateKeyPem as string };
+}

@@ -291,6 +291,8 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (pid !== undefined) runningChildren.delete(pid);
+      // Stop a generator (e.g. a gigabyte of random data) that nobody reads any more.
+      if (options.input instanceof Readable) options.input.destroy();
       const result: RunResult = {
         code: code ?? 128,
         stdout: Buffer.concat(stdout).toString('utf8'),

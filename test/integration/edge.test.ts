@@ -1,0 +1,221 @@
+/**
+ * The rendered nginx.conf, config.yml and htpasswd, run by the real software: Debian's nginx in
+ * front of Debian's Distribution registry on loopback, spoken to by curl over TLS with the CA.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { hashSync } from "bcryptjs";
+import { createServer, Server } from "http";
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { join } from "path";
+import { renderEdgeConfig, Upstream } from "../../components/render/edgeConfig";
+import { renderHtpasswd } from "../../components/render/htpasswd";
+import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { makeTempDir, run, runCleanups } from "../e2e/support/processes";
+import { issueTestCertificates } from "../harness/fakeProviders";
+import { freePort, startNginx, startRegistry } from "../support/loopbackServers";
+
+const HOST = "registry.test";
+const UI_HOST = "ui.registry.test";
+const PASSWORD = "s3cret-Passw0rd";
+const TOOL_PASSWORD = "made-by-htpasswd";
+
+interface Edge {
+    dir: string;
+    httpsPort: number;
+    httpPort: number;
+    caPath: string;
+}
+
+async function curl(edge: Edge, args: string[], host = HOST): Promise<{ code: number; status: number; headers: string; body: string }> {
+    const result = await run("curl", [
+        "-sS", "-D", "-", "--max-time", "30",
+        "--resolve", `${host}:${edge.httpsPort}:127.0.0.1`, "--resolve", `${host}:${edge.httpPort}:127.0.0.1`,
+        ...args,
+    ], { allowFailure: true });
+    const [headers, ...body] = result.stdout.replace(/^(HTTP\/[\d.]+ 100 [^\r]*\r\n\r\n)+/, "").split(/\r\n\r\n/);
+    const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers)?.[1] ?? 0);
+    return { code: result.code, status, headers, body: body.join("\r\n\r\n") + result.stderr };
+}
+
+const https = (edge: Edge, path: string, host = HOST) => `https://${host}:${edge.httpsPort}${path}`;
+const withCa = (edge: Edge) => ["--cacert", edge.caPath];
+
+function serveUiPage(port: number): Promise<Server> {
+    const server = createServer((_, response) => response.writeHead(200, { "content-type": "text/html" }).end("<title>registry ui</title>"));
+    return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}
+
+/** Registry, UI page and nginx, all from the renderers; `uiHost` set: the UI on its own name. */
+async function startEdge(uiHost?: string): Promise<Edge & { ui: Server }> {
+    const dir = makeTempDir("pr-edge-");
+    const [registryPort, uiPort, httpsPort, httpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const pki = issueTestCertificates([HOST, UI_HOST], ["127.0.0.1", "::1"]);
+    writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+    writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+    writeFileSync(join(dir, "ca.crt"), pki.caPem);
+
+    // One entry hashed as RandomPassword.bcryptHash does, one by Apache's own htpasswd tool.
+    const tool = await run("htpasswd", ["-nbB", "tool", TOOL_PASSWORD]);
+    const toolHash = tool.stdout.trim().split(":")[1];
+    writeFileSync(join(dir, "htpasswd"), renderHtpasswd([
+        { username: "admin", bcryptHash: hashSync(PASSWORD, 10) },
+        { username: "tool", bcryptHash: toolHash },
+    ]));
+
+    const uiOrigin = uiHost === undefined ? undefined : `https://${uiHost}:${httpsPort}`;
+    await startRegistry(dir, renderRegistryConfig({
+        listenAddress: `127.0.0.1:${registryPort}`,
+        htpasswdPath: join(dir, "htpasswd"),
+        realm: "private-registry",
+        deleteEnabled: false,
+        uiOrigin,
+    }), registryPort);
+    const ui = await serveUiPage(uiPort);
+    mkdirSync(join(dir, "temp"));
+    const upstream = (port: number): Upstream => ({ address: `127.0.0.1:${port}` });
+    await startNginx(dir, renderEdgeConfig({
+        serverNames: [HOST, "127.0.0.1", "::1"],
+        uiServerName: uiHost,
+        listenHttpsPort: httpsPort,
+        listenHttpPort: httpPort,
+        publicHttpsPort: httpsPort,
+        listenIpv6: true,
+        registry: upstream(registryPort),
+        ui: upstream(uiPort),
+        certificatePath: join(dir, "server.crt"),
+        privateKeyPath: join(dir, "server.key"),
+        pidPath: join(dir, "nginx.pid"),
+        tempDir: join(dir, "temp"),
+    }), httpPort);
+    return { dir, httpsPort, httpPort, caPath: join(dir, "ca.crt"), ui };
+}
+
+function bytesUnder(dir: string): number {
+    let total = 0;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        total += entry.isDirectory() ? bytesUnder(path) : statSync(path).size;
+    }
+    return total;
+}
+
+describe("edge + registry, same-origin UI (the default)", () => {
+    let edge: Edge & { ui: Server };
+    before(async () => {
+        edge = await startEdge();
+    });
+    after(async () => {
+        edge?.ui.close();
+        await runCleanups();
+    });
+
+    it("answers /v2/ with 401 and the registry's headers when no credentials are sent", async () => {
+        const response = await curl(edge, [...withCa(edge), https(edge, "/v2/")]);
+        assert.equal(response.status, 401);
+        assert.match(response.headers, /www-authenticate: Basic realm="private-registry"/i);
+        assert.match(response.headers, /docker-distribution-api-version: registry\/2\.0/i);
+    });
+
+    it("rejects a wrong password and accepts both bcrypt flavours", async () => {
+        assert.equal((await curl(edge, [...withCa(edge), "-u", "admin:wrong", https(edge, "/v2/")])).status, 401);
+        assert.equal((await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, https(edge, "/v2/")])).status, 200);
+        assert.equal((await curl(edge, [...withCa(edge), "-u", `tool:${TOOL_PASSWORD}`, https(edge, "/v2/")])).status, 200);
+    });
+
+    it("the rendered htpasswd verifies with Apache's htpasswd", async () => {
+        await run("htpasswd", ["-vb", join(edge.dir, "htpasswd"), "admin", PASSWORD]);
+        const wrong = await run("htpasswd", ["-vb", join(edge.dir, "htpasswd"), "admin", "nope"], { allowFailure: true });
+        assert.notEqual(wrong.code, 0);
+    });
+
+    it("fails certificate verification for a client without the CA", async () => {
+        const response = await curl(edge, [https(edge, "/v2/")]);
+        assert.equal(response.code, 60, response.body);
+        assert.match(response.body, /certificate/i);
+    });
+
+    it("speaks TLS 1.2 and 1.3 only", async () => {
+        assert.equal((await curl(edge, [...withCa(edge), "--tlsv1.2", "--tls-max", "1.2", https(edge, "/v2/")])).status, 401);
+        assert.equal((await curl(edge, [...withCa(edge), "--tlsv1.3", https(edge, "/v2/")])).status, 401);
+        const old = await curl(edge, [...withCa(edge), "--tlsv1.1", "--tls-max", "1.1", https(edge, "/v2/")]);
+        assert.notEqual(old.code, 0, "TLS 1.1 must be refused");
+    });
+
+    it("redirects plain HTTP to HTTPS and never serves the registry over it", async () => {
+        const response = await curl(edge, [`http://${HOST}:${edge.httpPort}/v2/_catalog`]);
+        assert.equal(response.status, 301);
+        assert.match(response.headers, new RegExp(`location: https://${HOST}:${edge.httpsPort}/v2/_catalog`, "i"));
+        assert.doesNotMatch(response.body, /repositories/);
+    });
+
+    it("writes upload Location URLs with https and the public port", async () => {
+        const response = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-X", "POST", https(edge, "/v2/smoke/blobs/uploads/")]);
+        assert.equal(response.status, 202);
+        assert.match(response.headers, new RegExp(`location: https://${HOST}:${edge.httpsPort}/v2/smoke/blobs/uploads/`, "i"));
+    });
+
+    it("streams a 96 MiB blob through without a 413 and without spooling to disk", async () => {
+        const blob = join(edge.dir, "blob.bin");
+        await run("sh", ["-c", `head -c ${96 * 1024 * 1024} /dev/urandom > ${blob}`], { timeoutMs: 60_000 });
+        const digest = `sha256:${(await run("sha256sum", [blob])).stdout.split(" ")[0]}`;
+        const start = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-X", "POST", https(edge, "/v2/big/blobs/uploads/")]);
+        const location = /location: (\S+)/i.exec(start.headers)?.[1];
+        assert.ok(location, start.headers);
+        const put = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary", `@${blob}`, `${location}&digest=${digest}`]);
+        assert.equal(put.status, 201, put.headers + put.body);
+        const head = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-I", https(edge, `/v2/big/blobs/${digest}`)]);
+        assert.equal(head.status, 200);
+        assert.match(head.headers, new RegExp(`content-length: ${96 * 1024 * 1024}`, "i"));
+        assert.equal(bytesUnder(join(edge.dir, "temp")), 0, "nginx spooled request or response bodies to its temp dirs");
+    });
+
+    it("serves the UI at / on the same origin", async () => {
+        const response = await curl(edge, [...withCa(edge), https(edge, "/")]);
+        assert.equal(response.status, 200);
+        assert.match(response.body, /registry ui/);
+    });
+
+    it("answers the health check the registry container uses, without credentials", async () => {
+        const registryUrl = /server (127\.0\.0\.1:\d+);/.exec(readFileSync(join(edge.dir, "nginx.conf"), "utf8"))?.[1];
+        const response = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://${registryUrl}/`]);
+        assert.equal(response.stdout, "200");
+    });
+});
+
+describe("edge + registry, UI on its own name (CORS)", () => {
+    let edge: Edge & { ui: Server };
+    before(async () => {
+        edge = await startEdge(UI_HOST);
+    });
+    after(async () => {
+        edge?.ui.close();
+        await runCleanups();
+    });
+
+    it("answers the browser's preflight itself, for the UI origin only", async () => {
+        const origin = `https://${UI_HOST}:${edge.httpsPort}`;
+        const response = await curl(edge, [...withCa(edge), "-X", "OPTIONS", "-H", `Origin: ${origin}`, "-H", "Access-Control-Request-Method: GET", https(edge, "/v2/_catalog")]);
+        assert.equal(response.status, 204);
+        assert.match(response.headers, new RegExp(`access-control-allow-origin: ${origin}`, "i"));
+        assert.match(response.headers, /access-control-allow-credentials: true/i);
+        assert.match(response.headers, /access-control-allow-headers: Authorization/i);
+    });
+
+    it("has the registry send the CORS headers on real responses", async () => {
+        const origin = `https://${UI_HOST}:${edge.httpsPort}`;
+        const response = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-H", `Origin: ${origin}`, https(edge, "/v2/_catalog")]);
+        assert.equal(response.status, 200);
+        assert.match(response.headers, new RegExp(`access-control-allow-origin: ${origin}`, "i"));
+        assert.match(response.headers, /access-control-expose-headers: Docker-Content-Digest/i);
+    });
+
+    it("serves the UI on its name and sends the registry's / there", async () => {
+        const ui = await curl(edge, [...withCa(edge), https(edge, "/", UI_HOST)], UI_HOST);
+        assert.equal(ui.status, 200);
+        assert.match(ui.body, /registry ui/);
+        const root = await curl(edge, [...withCa(edge), https(edge, "/")]);
+        assert.equal(root.status, 302);
+        assert.match(root.headers, new RegExp(`location: https://${UI_HOST}:${edge.httpsPort}/`, "i"));
+    });
+});

@@ -1,0 +1,72 @@
+/**
+ * Debian's nginx and Distribution registry, started directly on loopback ports with what the
+ * stack renders. Shared by the integration tests and the benchmark.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { createServer } from "net";
+import { join } from "path";
+import { Daemon, run, startDaemon, waitFor } from "../e2e/support/processes";
+
+export const NGINX = "/usr/sbin/nginx";
+export const REGISTRY = "/usr/bin/docker-registry";
+
+/** A port nobody listens on right now (the kernel's pick). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+        });
+    });
+}
+
+async function waitForPort(description: string, port: number, daemon: Daemon): Promise<void> {
+    await waitFor(`${description} on port ${port}`, async () => {
+        const code = await Promise.race([daemon.exited.then((c) => `exited with ${c}`), Promise.resolve(undefined)]);
+        if (code) throw new Error(`${description} ${code}; see ${daemon.logFile}`);
+        const result = await run("curl", ["-s", "-o", "/dev/null", "-k", `http://127.0.0.1:${port}/`], { allowFailure: true, timeoutMs: 5_000 });
+        return result.code === 0;
+    }, 20_000);
+}
+
+export interface RegistryProcess {
+    daemon: Daemon;
+    dataDir: string;
+}
+
+/**
+ * Runs the registry with a rendered config.yml. The storage root and the secret are set through
+ * Distribution's environment overrides, as the container gets its secret.
+ */
+export async function startRegistry(dir: string, configYaml: string, port: number, env: Record<string, string> = {}): Promise<RegistryProcess> {
+    const dataDir = join(dir, "data");
+    mkdirSync(dataDir, { recursive: true });
+    const configPath = join(dir, "config.yml");
+    writeFileSync(configPath, configYaml);
+    const daemon = startDaemon("registry", REGISTRY, ["serve", configPath], {
+        logFile: join(dir, "registry.log"),
+        env: {
+            ...process.env,
+            REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: dataDir,
+            REGISTRY_HTTP_SECRET: "integration-test-secret",
+            ...env,
+        },
+    });
+    await waitForPort("registry", port, daemon);
+    return { daemon, dataDir };
+}
+
+/** Runs nginx in the foreground with a rendered nginx.conf, after `nginx -t` accepts it. */
+export async function startNginx(dir: string, conf: string, httpPort: number): Promise<Daemon> {
+    const confPath = join(dir, "nginx.conf");
+    writeFileSync(confPath, conf);
+    // Through a file, not a pipe: Node's pipes are sockets, which /dev/stdout cannot reopen
+    // (a container's stdout is a FIFO, which can).
+    const check = await run("sh", ["-c", `exec ${NGINX} -t -p "$1" -c "$2" >"$1/nginx-t.log" 2>&1`, "sh", dir, confPath], { allowFailure: true });
+    if (check.code !== 0) throw new Error(`nginx -t rejected ${confPath}:\n${readFileSync(join(dir, "nginx-t.log"), "utf8")}`);
+    const daemon = startDaemon("nginx", NGINX, ["-p", dir, "-c", confPath, "-g", "daemon off;"], { logFile: join(dir, "nginx.log") });
+    await waitForPort("nginx", httpPort, daemon);
+    return daemon;
+}
