@@ -64,6 +64,9 @@ const TLS12_CIPHERS = [
     "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
 
+/** Repeated wherever a location adds headers: nginx drops inherited `add_header`s there. */
+const HSTS = directive("add_header", "Strict-Transport-Security", "max-age=31536000", "always");
+
 /** Registry clients may hold a connection for a whole multi-GiB layer. */
 const LONG_TIMEOUT = "900s";
 
@@ -135,7 +138,7 @@ function tlsDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {
         directive("ssl_session_timeout", "1d"),
         directive("ssl_session_tickets", "off"),
         directive("ssl_buffer_size", tuning.sslBufferSize),
-        directive("add_header", "Strict-Transport-Security", "max-age=31536000", "always"),
+        HSTS,
     ];
 }
 
@@ -170,6 +173,7 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirect
         block("location", ["/v2/"], [
             uiOrigin !== undefined && corsPreflight(uiOrigin),
             directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
+            HSTS,
             ...proxyDirectives(tuning),
             ...proxyTarget("registry_backend", input.registry),
         ]),

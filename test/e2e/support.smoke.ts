@@ -13,7 +13,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { startDockerd, PrivateDockerd } from './support/dockerd';
-import { describeError, makeTempDir, run, runCleanups, waitFor } from './support/processes';
+import { describeError, makeTempDir, run, runCleanups, waitFor } from '../support/processes';
 import { buildStandInImages, buildTestImage } from './support/standins';
 
 const NAMES = {

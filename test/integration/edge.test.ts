@@ -11,9 +11,10 @@ import { join } from "path";
 import { renderEdgeConfig, Upstream } from "../../components/render/edgeConfig";
 import { renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { makeTempDir, run, runCleanups } from "../e2e/support/processes";
+import { makeTempDir, run, runCleanups } from "../support/processes";
 import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, startNginx, startRegistry } from "../support/loopbackServers";
+import { BRIDGE_EDGE } from "../support/fixtures";
+import { checkNginxConfig, freePort, startNginx, startRegistry } from "../support/loopbackServers";
 
 const HOST = "registry.test";
 const UI_HOST = "ui.registry.test";
@@ -217,5 +218,24 @@ describe("edge + registry, UI on its own name (CORS)", () => {
         const root = await curl(edge, [...withCa(edge), https(edge, "/")]);
         assert.equal(root.status, 302);
         assert.match(root.headers, new RegExp(`location: https://${UI_HOST}:${edge.httpsPort}/`, "i"));
+    });
+});
+
+describe("nginx -t", () => {
+    after(runCleanups);
+
+    it("accepts the bridge-network variant (upstreams re-resolved through Docker's DNS)", async () => {
+        const dir = makeTempDir("pr-nginx-t-");
+        const pki = issueTestCertificates(["registry.lan"], ["192.168.1.10"]);
+        writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+        writeFileSync(join(dir, "server.key"), pki.privateKeyPem);
+        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, certificatePath: join(dir, "server.crt"), privateKeyPath: join(dir, "server.key"), pidPath: join(dir, "nginx.pid") });
+        await checkNginxConfig(dir, conf);
+    });
+
+    it("rejects a broken certificate path, so the check above proves something", async () => {
+        const dir = makeTempDir("pr-nginx-t-");
+        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, certificatePath: join(dir, "missing.crt"), privateKeyPath: join(dir, "missing.key"), pidPath: join(dir, "nginx.pid") });
+        await assert.rejects(checkNginxConfig(dir, conf), /nginx -t rejected/);
     });
 });

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { join } from "path";
-import { Daemon, run, startDaemon, waitFor } from "../e2e/support/processes";
+import { Daemon, run, startDaemon, waitFor } from "./processes";
 
 export const NGINX = "/usr/sbin/nginx";
 export const REGISTRY = "/usr/bin/docker-registry";
@@ -58,14 +58,20 @@ export async function startRegistry(dir: string, configYaml: string, port: numbe
     return { daemon, dataDir };
 }
 
-/** Runs nginx in the foreground with a rendered nginx.conf, after `nginx -t` accepts it. */
-export async function startNginx(dir: string, conf: string, httpPort: number): Promise<Daemon> {
+/** `nginx -t` on a rendered config; returns its path. */
+export async function checkNginxConfig(dir: string, conf: string): Promise<string> {
     const confPath = join(dir, "nginx.conf");
     writeFileSync(confPath, conf);
     // Through a file, not a pipe: Node's pipes are sockets, which /dev/stdout cannot reopen
     // (a container's stdout is a FIFO, which can).
     const check = await run("sh", ["-c", `exec ${NGINX} -t -p "$1" -c "$2" >"$1/nginx-t.log" 2>&1`, "sh", dir, confPath], { allowFailure: true });
     if (check.code !== 0) throw new Error(`nginx -t rejected ${confPath}:\n${readFileSync(join(dir, "nginx-t.log"), "utf8")}`);
+    return confPath;
+}
+
+/** Runs nginx in the foreground with a rendered nginx.conf, after `nginx -t` accepts it. */
+export async function startNginx(dir: string, conf: string, httpPort: number): Promise<Daemon> {
+    const confPath = await checkNginxConfig(dir, conf);
     const daemon = startDaemon("nginx", NGINX, ["-p", dir, "-c", confPath, "-g", "daemon off;"], { logFile: join(dir, "nginx.log") });
     await waitForPort("nginx", httpPort, daemon);
     return daemon;

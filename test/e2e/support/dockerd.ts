@@ -35,7 +35,7 @@ import {
   sleepSync,
   startDaemon,
   waitFor,
-} from './processes';
+} from '../../support/processes';
 
 /** The Debian client matches the Debian daemon (API 1.41); /usr/local/bin/docker is a newer, unrelated build. */
 export const DOCKER_CLI = '/usr/bin/docker';

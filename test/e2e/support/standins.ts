@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import type { PrivateDockerd } from './dockerd';
-import { run } from './processes';
+import { run } from '../../support/processes';
 
 export interface StandInNames {
   registry: string;

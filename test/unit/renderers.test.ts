@@ -1,0 +1,61 @@
+/** The rendered files as a reviewer sees them, plus the properties each must keep. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parse as parseYaml } from "yaml";
+import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { renderHtpasswd } from "../../components/render/htpasswd";
+import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { BRIDGE_EDGE } from "../support/fixtures";
+import { matchSnapshot } from "../support/snapshot";
+
+describe("renderers", () => {
+    it("edge nginx.conf, bridge network", () => {
+        const conf = renderEdgeConfig(BRIDGE_EDGE);
+        matchSnapshot("edge-bridge.nginx.conf", conf);
+        assert.match(conf, /client_max_body_size 0;/);
+        assert.match(conf, /proxy_request_buffering off;/);
+        assert.match(conf, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
+        assert.match(conf, /proxy_set_header Host \$http_host;/);
+        assert.match(conf, /proxy_set_header X-Forwarded-Proto \$scheme;/);
+        assert.match(conf, /return 301 "https:\/\/\$host:8443\$request_uri";|return 301 https:\/\/\$host:8443\$request_uri;/);
+        assert.doesNotMatch(conf, /listen \[::\]/, "no IPv6 listener inside a bridge network");
+        const v2 = conf.slice(conf.indexOf("location /v2/"));
+        assert.match(v2.slice(0, v2.indexOf("}")), /Strict-Transport-Security/, "HSTS survives the location's own add_header");
+    });
+
+    it("edge nginx.conf, host network, UI on its own name", () => {
+        const conf = renderEdgeConfig({
+            ...BRIDGE_EDGE,
+            uiServerName: "ui.registry.lan",
+            listenHttpsPort: 8443,
+            listenHttpPort: 8080,
+            listenIpv6: true,
+            registry: { address: "127.0.0.1:5000" },
+            ui: { address: "127.0.0.1:5080" },
+        });
+        matchSnapshot("edge-host-cors.nginx.conf", conf);
+        assert.match(conf, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:5000;\n\s+keepalive 32;/);
+        assert.doesNotMatch(conf, /resolver/);
+        assert.match(conf, /server_name ui\.registry\.lan;/);
+    });
+
+    it("quotes values nginx would otherwise split", () => {
+        assert.match(renderEdgeConfig(BRIDGE_EDGE), /proxy_set_header Connection "";/);
+    });
+
+    it("registry config.yml", () => {
+        const yaml = renderRegistryConfig({ listenAddress: ":5000", htpasswdPath: "/auth/htpasswd", realm: "private-registry", deleteEnabled: false });
+        matchSnapshot("registry-config.yml", yaml);
+        const config = parseYaml(yaml);
+        assert.equal(config.version, 0.1);
+        assert.equal(config.storage.filesystem.rootdirectory, "/var/lib/registry");
+        assert.equal(config.http.headers["Access-Control-Allow-Origin"], undefined, "no CORS for a same-origin UI");
+    });
+
+    it("htpasswd accepts only bcrypt entries", () => {
+        const hash = `$2y$05$${"a".repeat(53)}`;
+        assert.equal(renderHtpasswd([{ username: "ci", bcryptHash: hash }]), `ci:${hash}\n`);
+        assert.throws(() => renderHtpasswd([{ username: "ci", bcryptHash: "{SHA}abc" }]), /not a bcrypt hash/);
+        assert.throws(() => renderHtpasswd([{ username: "c:i", bcryptHash: hash }]), /must not contain ':'/);
+    });
+});
