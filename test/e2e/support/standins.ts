@@ -445,8 +445,8 @@ set -e
 port="\${NGINX_LISTEN_PORT:-80}"
 {
     echo 'server {'
+    # Like joxit's image: one listen line, so NGINX_LISTEN_PORT may also be address:port.
     echo "    listen $port;"
-    if [ -f /proc/net/if_inet6 ]; then echo "    listen [::]:$port;"; fi
     echo '    server_name localhost;'
     echo '    root /usr/share/nginx/html;'
     echo '    location / { index index.html; }'

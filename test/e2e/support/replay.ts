@@ -1,0 +1,144 @@
+/**
+ * Replays what the program declared (recorded by the mock harness) on a real dockerd: the
+ * volumes and containers, with their uploads, env, command, volumes, health checks and restart
+ * policy taken from the recorded inputs, never from a second hand-written copy.
+ *
+ * An input this replay does not know makes it throw: a new container setting in the program
+ * cannot be silently left out of the end-to-end proof.
+ */
+import { createReadStream, mkdirSync, rmSync, writeFileSync } from "fs";
+import { dirname, join } from "path";
+import type { RecordedResource } from "../../harness/fakeProviders";
+import type { EvaluationResult } from "../../harness/evaluate";
+import { run, waitFor } from "../../support/processes";
+import { DOCKER_CLI, PrivateDockerd } from "./dockerd";
+
+const CONTAINER = "docker:index/container:Container";
+const VOLUME = "docker:index/volume:Volume";
+const IMAGE = "docker:index/remoteImage:RemoteImage";
+
+interface Upload {
+    file: string;
+    content: string;
+    permissions?: string;
+    executable?: boolean;
+}
+
+interface Healthcheck {
+    tests: string[];
+    interval?: string;
+    timeout?: string;
+    retries?: number;
+    startPeriod?: string;
+}
+
+/** Container inputs the replay turns into `docker create` flags; anything else is refused. */
+const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "command", "entrypoints", "ports", "labels"]);
+
+function quoteForShell(arg: string): string {
+    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The image tag behind a recorded image ID (the RemoteImage the container points at). */
+function imageName(result: EvaluationResult, imageId: string): string {
+    const image = result.resources.find((r) => r.type === IMAGE && r.state.imageId === imageId);
+    if (!image) throw new Error(`no RemoteImage with imageId ${imageId}`);
+    return image.inputs.name as string;
+}
+
+export function imageNames(result: EvaluationResult): Record<string, string> {
+    return Object.fromEntries(result.resources.filter((r) => r.type === IMAGE).map((r) => [r.name, r.inputs.name as string]));
+}
+
+export function containers(result: EvaluationResult): RecordedResource[] {
+    return result.resources.filter((r) => r.type === CONTAINER);
+}
+
+export function containerInputs(result: EvaluationResult, name: string): Record<string, any> {
+    const found = containers(result).find((c) => c.inputs.name === name);
+    if (!found) throw new Error(`no container named ${name} was declared`);
+    return found.inputs as Record<string, any>;
+}
+
+function createArgs(result: EvaluationResult, inputs: Record<string, any>): string[] {
+    const unknown = Object.keys(inputs).filter((key) => !HANDLED.has(key));
+    if (unknown.length > 0) throw new Error(`the replay does not know container input(s) ${unknown.join(", ")} of ${inputs.name}`);
+    const args = ["create", "--name", inputs.name];
+    if (inputs.restart) args.push("--restart", inputs.restart);
+    if (inputs.networkMode !== "host") throw new Error(`${inputs.name}: the replay runs host networking only (this machine has no bridge); got ${inputs.networkMode}`);
+    args.push("--network", "host");
+    for (const env of (inputs.envs as string[] | undefined) ?? []) args.push("--env", env);
+    for (const volume of (inputs.volumes as { volumeName: string; containerPath: string }[] | undefined) ?? []) args.push("--volume", `${volume.volumeName}:${volume.containerPath}`);
+    for (const label of (inputs.labels as { label: string; value: string }[] | undefined) ?? []) args.push("--label", `${label.label}=${label.value}`);
+    const health = inputs.healthcheck as Healthcheck | undefined;
+    if (health) {
+        const [kind, ...command] = health.tests;
+        // The CLI only sets CMD-SHELL checks; the exec form runs the same command through sh.
+        const shellCommand = kind === "CMD" ? command.map(quoteForShell).join(" ") : command.join(" ");
+        args.push("--health-cmd", shellCommand);
+        if (health.interval) args.push("--health-interval", health.interval);
+        if (health.timeout) args.push("--health-timeout", health.timeout);
+        if (health.retries !== undefined) args.push("--health-retries", String(health.retries));
+        if (health.startPeriod) args.push("--health-start-period", health.startPeriod);
+    }
+    if (inputs.entrypoints) args.push("--entrypoint", (inputs.entrypoints as string[])[0]);
+    args.push(imageName(result, inputs.image));
+    if (inputs.entrypoints) args.push(...(inputs.entrypoints as string[]).slice(1));
+    if (inputs.command) args.push(...(inputs.command as string[]));
+    return args;
+}
+
+/** Uploads as the provider does them: a tar of the files at their absolute paths, extracted at `/`. */
+async function upload(dockerd: PrivateDockerd, container: string, uploads: Upload[], workDir: string): Promise<void> {
+    if (uploads.length === 0) return;
+    const staging = join(workDir, `uploads-${container}`);
+    rmSync(staging, { recursive: true, force: true });
+    for (const file of uploads) {
+        const path = join(staging, file.file);
+        mkdirSync(dirname(path), { recursive: true });
+        const mode = file.permissions ? parseInt(file.permissions, 8) : file.executable ? 0o755 : 0o644;
+        writeFileSync(path, file.content, { mode });
+    }
+    const archive = `${staging}.tar`;
+    await run("tar", ["-C", staging, "--owner=0", "--group=0", "-cf", archive, "."]);
+    await run(DOCKER_CLI, ["cp", "-", `${container}:/`], { env: dockerd.env, input: createReadStream(archive) });
+}
+
+/** Creates, fills and starts one declared container. */
+export async function startContainer(dockerd: PrivateDockerd, result: EvaluationResult, inputs: Record<string, any>, workDir: string): Promise<void> {
+    await dockerd.docker(createArgs(result, inputs));
+    await upload(dockerd, inputs.name, (inputs.uploads as Upload[] | undefined) ?? [], workDir);
+    await dockerd.docker(["start", inputs.name]);
+}
+
+export async function waitHealthy(dockerd: PrivateDockerd, name: string, timeoutMs = 60_000): Promise<void> {
+    await waitFor(`${name} to be healthy`, async () => {
+        const status = (await dockerd.docker(["inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name])).stdout.trim();
+        if (status.startsWith("exited")) {
+            const logs = await dockerd.docker(["logs", "--tail", "30", name], { allowFailure: true });
+            throw new Error(`${name} exited: ${logs.stdout}${logs.stderr}`);
+        }
+        return status === "running healthy" || undefined;
+    }, timeoutMs, 500);
+}
+
+/** Replays every declared volume and container, in declaration order, and waits for health. */
+export async function replay(dockerd: PrivateDockerd, result: EvaluationResult, workDir: string): Promise<void> {
+    for (const volume of result.resources.filter((r) => r.type === VOLUME)) {
+        const labels = ((volume.inputs.labels as { label: string; value: string }[] | undefined) ?? []).flatMap((l) => ["--label", `${l.label}=${l.value}`]);
+        const opts = Object.entries((volume.inputs.driverOpts as Record<string, string> | undefined) ?? {}).flatMap(([k, v]) => ["--opt", `${k}=${v}`]);
+        await dockerd.docker(["volume", "create", ...labels, ...opts, volume.inputs.name as string]);
+    }
+    for (const container of containers(result)) await startContainer(dockerd, result, container.inputs, workDir);
+    for (const container of containers(result)) await waitHealthy(dockerd, container.inputs.name as string);
+}
+
+/**
+ * What `pulumi up` does to a container whose inputs changed: delete it (deleteBeforeReplace, as
+ * the program asks), then create the new one. Volumes are left alone, as the engine leaves them.
+ */
+export async function replaceContainer(dockerd: PrivateDockerd, result: EvaluationResult, name: string, workDir: string): Promise<void> {
+    await dockerd.docker(["rm", "-f", name]);
+    await startContainer(dockerd, result, containerInputs(result, name), workDir);
+    await waitHealthy(dockerd, name);
+}
