@@ -1,8 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "./contracts";
-import { containerNetworkArgs, ContainerNetworking, httpHealthcheck } from "./networking";
+import { ContainerNetworking } from "./networking";
 import { EdgeTuning, renderEdgeConfig, Upstream } from "./render/edgeConfig";
+import { serviceContainer } from "./serviceContainer";
 
 export const EDGE_IMAGE = "nginx:1.28.0-alpine";
 const TLS_DIR = "/etc/nginx/tls";
@@ -41,7 +42,6 @@ export class Edge extends pulumi.ComponentResource {
 
     constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:Edge", name, {}, opts);
-        const childOpts = { parent: this, provider: args.provider };
         const onHostNetwork = args.networking.mode === "host";
         // In a private network nginx listens on the standard ports and Docker publishes them.
         const listenHttpsPort = onHostNetwork ? args.httpsPort : 443;
@@ -61,23 +61,26 @@ export class Edge extends pulumi.ComponentResource {
             tuning: args.tuning,
         });
 
-        const image = new docker.RemoteImage(`${name}-image`, { name: args.image ?? EDGE_IMAGE, keepLocally: true }, childOpts);
-        this.container = new docker.Container(name, {
-            name: `${args.namePrefix}-edge`,
-            image: image.imageId,
-            restart: "unless-stopped",
-            uploads: [
-                { file: "/etc/nginx/nginx.conf", content: this.nginxConf },
-                { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
-                { file: `${TLS_DIR}/server.key`, content: args.certificate.privateKeyPem, permissions: "0600" },
-            ],
-            ports: onHostNetwork ? undefined : [
-                { internal: 443, external: args.httpsPort },
-                { internal: 80, external: args.httpPort },
-            ],
-            healthcheck: httpHealthcheck(`http://127.0.0.1:${listenHttpPort}/healthz`),
-            ...containerNetworkArgs(args.networking, "edge"),
-        }, { ...childOpts, deleteBeforeReplace: true, dependsOn: args.dependsOn });
+        this.container = serviceContainer(name, {
+            provider: args.provider,
+            namePrefix: args.namePrefix,
+            networking: args.networking,
+            role: "edge",
+            image: args.image ?? EDGE_IMAGE,
+            healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
+            settings: {
+                uploads: [
+                    { file: "/etc/nginx/nginx.conf", content: this.nginxConf },
+                    { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
+                    { file: `${TLS_DIR}/server.key`, content: args.certificate.privateKeyPem, permissions: "0600" },
+                ],
+                ports: onHostNetwork ? undefined : [
+                    { internal: 443, external: args.httpsPort },
+                    { internal: 80, external: args.httpPort },
+                ],
+            },
+            dependsOn: args.dependsOn,
+        }, this);
 
         this.containerName = this.container.name;
         this.registerOutputs({ containerName: this.containerName });

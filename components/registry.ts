@@ -1,8 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { containerNetworkArgs, ContainerNetworking, httpHealthcheck, serviceEndpoint } from "./networking";
+import { ContainerNetworking, serviceEndpoint } from "./networking";
 import { Upstream } from "./render/edgeConfig";
 import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "./render/registryConfig";
+import { serviceContainer } from "./serviceContainer";
 
 /** The newest 2.8 patch release; the tests run Debian's Distribution 2.8 against the same config. */
 export const REGISTRY_IMAGE = "registry:2.8.3";
@@ -61,26 +62,29 @@ export class Registry extends pulumi.ComponentResource {
             uiOrigin: args.uiOrigin,
         });
 
-        const image = new docker.RemoteImage(`${name}-image`, { name: args.image ?? REGISTRY_IMAGE, keepLocally: true }, childOpts);
         const volume = new docker.Volume(`${name}-data`, {
             name: `${args.namePrefix}-data`,
             driverOpts: args.dataVolumeDriverOpts,
             labels: [{ label: "private-registry.role", value: "registry-data" }],
         }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? true, dependsOn: args.dependsOn });
 
-        this.container = new docker.Container(name, {
-            name: `${args.namePrefix}-registry`,
-            image: image.imageId,
-            restart: "unless-stopped",
-            envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`],
-            uploads: [
-                { file: REGISTRY_CONFIG_PATH, content: this.configYaml },
-                { file: HTPASSWD_PATH, content: args.htpasswd },
-            ],
-            volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
-            healthcheck: httpHealthcheck(`http://${endpoint.local}/`),
-            ...containerNetworkArgs(args.networking, "registry"),
-        }, { ...childOpts, deleteBeforeReplace: true, dependsOn: args.dependsOn });
+        this.container = serviceContainer(name, {
+            provider: args.provider,
+            namePrefix: args.namePrefix,
+            networking: args.networking,
+            role: "registry",
+            image: args.image ?? REGISTRY_IMAGE,
+            healthUrl: `http://${endpoint.local}/`,
+            settings: {
+                envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`],
+                uploads: [
+                    { file: REGISTRY_CONFIG_PATH, content: this.configYaml },
+                    { file: HTPASSWD_PATH, content: args.htpasswd },
+                ],
+                volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
+            },
+            dependsOn: args.dependsOn,
+        }, this);
 
         this.containerName = this.container.name;
         this.volumeName = volume.name;

@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { containerNetworkArgs, ContainerNetworking, httpHealthcheck, serviceEndpoint } from "./networking";
+import { ContainerNetworking, serviceEndpoint } from "./networking";
 import { Upstream } from "./render/edgeConfig";
+import { serviceContainer } from "./serviceContainer";
 
 export const REGISTRY_UI_IMAGE = "joxit/docker-registry-ui:2.5.7";
 
@@ -33,7 +34,6 @@ export class RegistryUi extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryUiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryUi", name, {}, opts);
-        const childOpts = { parent: this, provider: args.provider };
         const endpoint = serviceEndpoint(args.networking, "ui", 80, args.hostPort ?? 5080);
         this.upstream = endpoint.upstream;
 
@@ -49,15 +49,16 @@ export class RegistryUi extends pulumi.ComponentResource {
             // The image substitutes this into `listen ...;`, so an address:port binds loopback only.
             NGINX_LISTEN_PORT: args.networking.mode === "host" ? endpoint.listen : undefined,
         };
-        const image = new docker.RemoteImage(`${name}-image`, { name: args.image ?? REGISTRY_UI_IMAGE, keepLocally: true }, childOpts);
-        this.container = new docker.Container(name, {
-            name: `${args.namePrefix}-ui`,
-            image: image.imageId,
-            restart: "unless-stopped",
-            envs: Object.entries(settings).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`),
-            healthcheck: httpHealthcheck(`http://${endpoint.local}/`),
-            ...containerNetworkArgs(args.networking, "ui"),
-        }, { ...childOpts, deleteBeforeReplace: true, dependsOn: args.dependsOn });
+        this.container = serviceContainer(name, {
+            provider: args.provider,
+            namePrefix: args.namePrefix,
+            networking: args.networking,
+            role: "ui",
+            image: args.image ?? REGISTRY_UI_IMAGE,
+            healthUrl: `http://${endpoint.local}/`,
+            settings: { envs: Object.entries(settings).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`) },
+            dependsOn: args.dependsOn,
+        }, this);
 
         this.containerName = this.container.name;
         this.registerOutputs({ containerName: this.containerName });
