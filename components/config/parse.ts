@@ -16,6 +16,8 @@ export interface SshConnection {
     host: string;
     port: number;
     user: string;
+    /** The server's host key (`ssh-ed25519 AAAA...`); unset: the first key seen is pinned. */
+    hostKey?: string;
 }
 
 export interface AlicloudSettings {
@@ -86,7 +88,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     certificateValidityDays: "an integer number of days, 1-3650",
     certificateRenewBeforeDays: "an integer number of days, smaller than certificateValidityDays",
     dockerHost: "a Docker host URL, e.g. unix:///var/run/docker.sock or ssh://user@host",
-    ssh: "an object {host, port?, user?}",
+    ssh: "an object {host, port?, user?, hostKey?}",
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, vpcCidr?, vswitchCidr?}",
     acme: 'an object {email, server?: "staging" | "production"}',
@@ -103,6 +105,9 @@ const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_PREFIX = /^[a-z][a-z0-9-]{0,39}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
+/** Let's Encrypt certificates live 90 days, falling to 45: more than 30 would soon renew on every run (and hit rate limits), fewer than 7 can miss a weekly renewal job. */
+const ACME_RENEW_BEFORE_DAYS = { min: 7, max: 30 };
 
 /** Collects problems instead of stopping at the first, so one preview shows every bad key. */
 class Reader {
@@ -238,9 +243,11 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
 
     const mode = read.choice<HostMode>("mode", ["local", "ssh", "alicloud"], "local");
     const ipAddresses = read.list("ipAddresses", [], isIpAddress);
-    // Only a registry on this machine may go without a name: "localhost" reaches it.
+    // Only a registry on this machine may go without a name: "localhost" reaches it. An empty
+    // list counts as unset: it is the default Pulumi.yaml declares.
     const defaultNames = mode === "local" && ipAddresses.length === 0 ? ["localhost"] : [];
-    const hostnames = read.list("hostnames", defaultNames, isHostname);
+    const listedNames = read.list("hostnames", [], isHostname);
+    const hostnames = listedNames.length > 0 ? listedNames : defaultNames;
     read.check(
         hostnames.length + ipAddresses.length > 0,
         `${CONFIG_NAMESPACE}:hostnames or ${CONFIG_NAMESPACE}:ipAddresses must name at least one address clients use`,
@@ -299,6 +306,11 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     if (config.acme) {
         read.check(ipAddresses.length === 0, `${CONFIG_NAMESPACE}:ipAddresses must be empty with acme: Let's Encrypt does not certify IP addresses`);
         read.check(hostnames.length > 0, `${CONFIG_NAMESPACE}:hostnames is required with acme: ${CONFIG_KEYS.hostnames}`);
+        const { min, max } = ACME_RENEW_BEFORE_DAYS;
+        read.check(
+            renewBeforeDays >= min && renewBeforeDays <= max,
+            `${CONFIG_NAMESPACE}:certificateRenewBeforeDays must be ${min}-${max} with acme (Let's Encrypt certificates live 90 days, soon 45; renewal runs on pulumi up); got ${renewBeforeDays}`,
+        );
     }
     if (read.problems.length > 0) throw new ConfigError(read.problems);
     return config;
@@ -314,8 +326,12 @@ function readSsh(read: Reader): SshConnection | undefined {
     if (host !== undefined) ssh.check(isHostname(host) || isIpAddress(host), `${CONFIG_NAMESPACE}:ssh.host must be a DNS name or IP address; got ${JSON.stringify(host)}`);
     const port = ssh.port("port", 22);
     const user = ssh.string("user") ?? "root";
+    const hostKey = ssh.string("hostKey")?.trim();
+    if (hostKey !== undefined) {
+        ssh.check(SSH_PUBLIC_KEY.test(hostKey), `${CONFIG_NAMESPACE}:ssh.hostKey must be a public key such as "ssh-ed25519 AAAA..." (what ssh-keyscan -t ed25519 HOST prints after the host name); got ${JSON.stringify(hostKey)}`);
+    }
     read.problems.push(...ssh.problems);
-    return host === undefined ? undefined : { host, port, user };
+    return host === undefined ? undefined : { host, port, user, ...(hostKey === undefined ? {} : { hostKey }) };
 }
 
 function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | undefined): AlicloudSettings | undefined {

@@ -188,8 +188,21 @@ function extraOutputs(type: string, name: string, inputs: Record<string, any>): 
             return { publicIp: `203.0.113.${10 + (digest[0] % 200)}`, privateIp: `172.31.1.${10 + (digest[1] % 200)}` };
         case "alicloud:ecs/eipAddress:EipAddress":
             return { ipAddress: `198.51.100.${10 + (digest[0] % 200)}` };
+        case "alicloud:ecs/ecsKeyPair:EcsKeyPair":
+            return { keyPairName: `${inputs.keyNamePrefix ?? ""}${digest.toString("hex").slice(0, 10)}` };
+        case "acme:index/registration:Registration":
+            return { registrationUrl: `https://acme.invalid/acct/${digest.readUInt32BE(0)}` };
         case "acme:index/certificate:Certificate":
-            return { certificatePem: "-----BEGIN CERTIFICATE-----\nFAKE-LEAF\n-----END CERTIFICATE-----\n", issuerPem: "-----BEGIN CERTIFICATE-----\nFAKE-ISSUER\n-----END CERTIFICATE-----\n", privateKeyPem: "FAKE-KEY", certificateDomain: inputs.commonName };
+            // A real key, so a leak into a plain output is found by its text.
+            return {
+                certificatePem: "-----BEGIN CERTIFICATE-----\nFAKE-LEAF\n-----END CERTIFICATE-----\n",
+                issuerPem: "-----BEGIN CERTIFICATE-----\nFAKE-ISSUER\n-----END CERTIFICATE-----\n",
+                privateKeyPem: generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({ format: "pem", type: "pkcs8" }),
+                certificateDomain: inputs.commonName,
+                certificateUrl: `https://acme.invalid/cert/${digest.toString("hex").slice(0, 16)}`,
+            };
+        case "command:remote:Command":
+            return { stdout: `ran ${name}`, stderr: "" };
         default:
             return {};
     }

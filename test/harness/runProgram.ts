@@ -64,6 +64,9 @@ async function main(): Promise<void> {
             result.importMs = Number(process.hrtime.bigint() - started) / 1e6;
             return exports;
         });
+        // Registrations no export depends on (containers behind a host that takes longer than
+        // the exports) would otherwise be cut off by the exit below: let every one finish.
+        await pulumi.runtime.disconnect();
         for (const [name, value] of Object.entries(exports)) {
             if (name === "default" || name === "__esModule") continue;
             result.outputs[name] = await exportedValue(value);

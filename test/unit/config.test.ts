@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readFileSync } from "fs";
+import { join } from "path";
+import { parse as parseYaml } from "yaml";
 import { ConfigError, isCidr, isIpAddress, parseStackConfig } from "../../components/config/parse";
+
+/** Pulumi.yaml's declared keys, each as the string Pulumi hands the program for its default. */
+function declaredDefaults(): Record<string, string | undefined> {
+    const project = parseYaml(readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    return Object.fromEntries(Object.entries(project.config).map(([key, spec]) => [
+        key.replace(/^private-registry:/, ""),
+        spec.default === undefined ? undefined : typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default),
+    ]));
+}
 
 /** Parses and returns the problems, failing the test if the config was accepted. */
 function problems(raw: Record<string, string>): string[] {
@@ -92,10 +104,28 @@ describe("stack config", () => {
     });
 
     it("requires an ssh object in ssh mode", () => {
-        assertRejected({ mode: "ssh" }, /private-registry:ssh is required: an object \{host, port\?, user\?\}/);
+        assertRejected({ mode: "ssh" }, /private-registry:ssh is required: an object \{host, port\?, user\?, hostKey\?\}/);
         assertRejected({ mode: "ssh", ssh: '{"host":"bad host"}' }, /private-registry:ssh.host must be a DNS name or IP address/);
         const config = parseStackConfig({ mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.1.5","user":"debian"}' });
         assert.deepEqual(config.ssh, { host: "192.168.1.5", port: 22, user: "debian" });
+    });
+
+    it("reads an ssh host key to pin, and rejects one that is not a public key line", () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGQVrdeYJUgYAbqMyIi0G1UI3VsUxxpeSFf/wLbW0gof";
+        const config = parseStackConfig({ mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `${key}\n` }) });
+        assert.deepEqual(config.ssh, { host: "192.168.1.5", port: 22, user: "root", hostKey: key });
+        assertRejected({ mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `192.168.1.5 ${key}` }) }, /private-registry:ssh.hostKey must be a public key such as "ssh-ed25519 AAAA..."/);
+        assertRejected({ mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: "SHA256:8f2c4b" }) }, /private-registry:ssh.hostKey must be/);
+    });
+
+    it("keeps the ACME renewal window inside a Let's Encrypt certificate's life and a weekly job's reach", () => {
+        const base = { mode: "ssh", hostnames: '["registry.example.com"]', ssh: '{"host":"registry.example.com"}', acme: '{"email":"ops@example.com"}' };
+        assert.equal(parseStackConfig(base).certificateRenewBeforeDays, 30);
+        assert.equal(parseStackConfig({ ...base, certificateRenewBeforeDays: "7" }).certificateRenewBeforeDays, 7);
+        assertRejected({ ...base, certificateRenewBeforeDays: "45" }, /private-registry:certificateRenewBeforeDays must be 7-30 with acme .*; got 45/);
+        assertRejected({ ...base, certificateRenewBeforeDays: "3" }, /private-registry:certificateRenewBeforeDays must be 7-30 with acme .*; got 3/);
+        // Without ACME the self-signed certificate's own window applies.
+        assert.equal(parseStackConfig({ certificateRenewBeforeDays: "60" }).certificateRenewBeforeDays, 60);
     });
 
     it("requires alicloud settings: admin CIDR, zone, names under the zone, ACME email", () => {
@@ -112,6 +142,29 @@ describe("stack config", () => {
     it("keeps ACME away from local mode and from IP addresses", () => {
         assertRejected({ acme: '{"email":"ops@example.com"}' }, /acme needs a public host/);
         assertRejected({ mode: "ssh", ssh: '{"host":"h.example.com"}', hostnames: '["h.example.com"]', ipAddresses: '["192.168.1.2"]', acme: '{"email":"ops@example.com"}' }, /ipAddresses must be empty with acme/);
+    });
+
+    it("Pulumi.yaml gives every declared key a default, else Pulumi would demand it in every stack", () => {
+        const defaults = declaredDefaults();
+        assert.ok(Object.keys(defaults).length >= 15);
+        assert.deepEqual(Object.entries(defaults).filter(([, value]) => value === undefined).map(([key]) => key), []);
+    });
+
+    it("Pulumi.yaml's defaults mean the same as leaving the keys out, in every mode", () => {
+        const defaults = declaredDefaults() as Record<string, string>;
+        const stacks: Record<string, string>[] = [
+            {},
+            { ipAddresses: '["192.168.1.10"]' },
+            { mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.1.5"}' },
+            {
+                mode: "alicloud",
+                hostnames: '["registry.example.com"]',
+                alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}',
+                acme: '{"email":"ops@example.com"}',
+            },
+        ];
+        for (const stack of stacks) assert.deepEqual(parseStackConfig({ ...defaults, ...stack }), parseStackConfig(stack), JSON.stringify(stack));
+        assert.deepEqual(parseStackConfig(defaults).hostnames, ["localhost"], "local mode still defaults to localhost");
     });
 
     it("checks addresses and CIDRs by their real grammar", () => {

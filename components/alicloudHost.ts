@@ -1,0 +1,204 @@
+import * as alicloud from "@pulumi/alicloud";
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { RegistryHost } from "./contracts";
+import { dockerOverSsh, sshConnection } from "./dockerOverSsh";
+import { alicloudDiskSerial, renderCloudInit } from "./render/cloudInit";
+import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "./render/hostScripts";
+import { ingressRules } from "./render/securityRules";
+
+export interface AlicloudHostArgs {
+    /** Alibaba Cloud region ID, e.g. `cn-hongkong`. Required. */
+    region: string;
+    /** The only CIDR allowed to reach SSH, e.g. `203.0.113.7/32`. Required (no open default). */
+    adminCidr: string;
+    /** ECS instance type. Default: `ecs.t6-c1m2.large`. */
+    instanceType?: string;
+    /** Image ID. Default: the newest public Debian 12 x86-64 image, looked up once and then kept. */
+    imageId?: string;
+    /** Zone. Default: the first zone offering `instanceType` with ESSD disks, looked up once and then kept. */
+    zoneId?: string;
+    /** Size of the registry's data disk in GiB; it can grow later, never shrink. Default: 100. */
+    dataDiskGiB?: number;
+    /** Disk category of the data disk. Default: `cloud_essd` (performance level PL0). */
+    dataDiskCategory?: string;
+    /** The VPC's address range. Default: `172.31.0.0/16`. */
+    vpcCidr?: string;
+    /** The vSwitch's address range, inside `vpcCidr`. Default: `172.31.1.0/24`. */
+    vswitchCidr?: string;
+    /** Public ports the security group opens to everyone. Default: 443 and 80. */
+    httpsPort?: number;
+    httpPort?: number;
+    /** Outbound bandwidth cap in Mbit/s of the VM's public IP, billed by traffic. Default: 100. */
+    internetMaxBandwidthOut?: number;
+    /**
+     * Keep the data disk whatever happens to the stack: `protect` (an update that would replace
+     * or delete it fails instead) and `retainOnDelete` (`pulumi destroy` leaves it). False: the
+     * disk is deleted with the stack. Default: true.
+     */
+    retainDataOnDestroy?: boolean;
+    /** Where the data disk is mounted on the VM. Default: `/srv/registry-data`. */
+    dataMountPath?: string;
+    /** Prefix of every cloud resource name. Default: `private-registry`. */
+    namePrefix?: string;
+}
+
+const DEBIAN_12_X64 = "^debian_12_\\d+_x64_";
+const DATA_DISK_CATEGORY = "cloud_essd";
+
+/**
+ * An ECS VM running Docker for the registry: its own VPC, a security group that opens only the
+ * edge's ports (and SSH to the admin network), and a separate data disk that outlives the VM.
+ *
+ * The data disk is protected and retained (unless `retainDataOnDestroy` is false): replacing or
+ * destroying the VM never deletes it (the new VM mounts the same filesystem), and a change that
+ * would replace the disk itself stops the update instead (docs/cloud.md says how to really delete
+ * it). The registry's Docker volume binds the disk's mount point.
+ *
+ * Docker is driven over SSH as root with a key pair generated here; the VM's SSH host key is
+ * generated here too and handed to cloud-init, so even the first connection is verified.
+ */
+export class AlicloudHost extends pulumi.ComponentResource implements RegistryHost {
+    readonly provider: docker.Provider;
+    readonly ready: pulumi.Resource[];
+    readonly dataVolumeDriverOpts: Record<string, string>;
+    /** The VM's public IPv4 address. */
+    readonly address: pulumi.Output<string>;
+    /** The Alibaba Cloud provider of this host's region, for resources beside it (DNS records). */
+    readonly alicloudProvider: alicloud.Provider;
+    /** Replacing it means a new, empty Docker daemon: everything deployed to it must follow. */
+    readonly instance: alicloud.ecs.Instance;
+    readonly dataDisk: alicloud.ecs.EcsDisk;
+
+    constructor(name: string, args: AlicloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:host:Alicloud", name, {}, opts);
+        const namePrefix = args.namePrefix ?? "private-registry";
+        const instanceType = args.instanceType ?? "ecs.t6-c1m2.large";
+        const dataMountPath = args.dataMountPath ?? "/srv/registry-data";
+        const tags = { "managed-by": "pulumi", "private-registry": namePrefix };
+        const keepData = args.retainDataOnDestroy ?? true;
+        const dataDiskCategory = args.dataDiskCategory ?? DATA_DISK_CATEGORY;
+
+        this.alicloudProvider = new alicloud.Provider(`${name}-provider`, { region: args.region }, { parent: this });
+        const cloudOpts = { parent: this, provider: this.alicloudProvider };
+
+        // Looked-up values change when Alibaba publishes an image or a zone sells out; a running
+        // registry must not follow them (a new zone would mean a new, empty data disk).
+        const zoneId = args.zoneId ?? alicloud.getZonesOutput(
+            { availableInstanceType: instanceType, availableDiskCategory: dataDiskCategory },
+            cloudOpts,
+        ).apply((found) => firstOf(found.ids, `no zone in ${args.region} offers ${instanceType} with ${dataDiskCategory} disks; set alicloud.zoneId or alicloud.instanceType`));
+        const keepLookedUpZone = args.zoneId === undefined ? ["zoneId"] : [];
+        const imageId = args.imageId ?? alicloud.ecs.getImagesOutput(
+            { owners: "system", nameRegex: DEBIAN_12_X64, mostRecent: true, instanceType },
+            cloudOpts,
+        ).apply((found) => firstOf(found.ids, `no public Debian 12 image in ${args.region} fits ${instanceType}; set alicloud.imageId`));
+
+        const vpc = new alicloud.vpc.Network(`${name}-vpc`, { vpcName: namePrefix, cidrBlock: args.vpcCidr ?? "172.31.0.0/16", tags }, cloudOpts);
+        const vswitch = new alicloud.vpc.Switch(`${name}-vswitch`, {
+            vswitchName: namePrefix,
+            vpcId: vpc.id,
+            cidrBlock: args.vswitchCidr ?? "172.31.1.0/24",
+            zoneId,
+            tags,
+        }, { ...cloudOpts, ignoreChanges: keepLookedUpZone });
+
+        const securityGroup = new alicloud.ecs.SecurityGroup(`${name}-security-group`, {
+            securityGroupName: namePrefix,
+            description: "private-registry: HTTPS and the HTTP redirect from anywhere, SSH from the admin network",
+            vpcId: vpc.id,
+            // Nothing but the rules below, not even from other members of the group.
+            innerAccessPolicy: "Drop",
+            tags,
+        }, cloudOpts);
+        for (const rule of ingressRules({ httpsPort: args.httpsPort ?? 443, httpPort: args.httpPort ?? 80, adminCidr: args.adminCidr })) {
+            new alicloud.ecs.SecurityGroupRule(`${name}-allow-${rule.name}`, {
+                securityGroupId: securityGroup.id,
+                type: "ingress",
+                ipProtocol: rule.protocol,
+                portRange: `${rule.port}/${rule.port}`,
+                cidrIp: rule.cidr,
+                nicType: "intranet",
+                policy: "accept",
+                priority: 1,
+                description: rule.description,
+            }, cloudOpts);
+        }
+
+        // Alibaba Cloud imports RSA and ECDSA key pairs, not ED25519.
+        const loginKey = new tls.PrivateKey(`${name}-login-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
+        const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
+        const keyPair = new alicloud.ecs.EcsKeyPair(`${name}-key-pair`, { keyNamePrefix: `${namePrefix}-`, publicKey: loginKey.publicKeyOpenssh, tags }, cloudOpts);
+
+        this.dataDisk = new alicloud.ecs.EcsDisk(`${name}-data`, {
+            diskName: `${namePrefix}-data`,
+            description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
+            zoneId,
+            size: args.dataDiskGiB ?? 100,
+            category: dataDiskCategory,
+            performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
+            deleteWithInstance: false,
+            deleteAutoSnapshot: false,
+            tags,
+        }, { ...cloudOpts, protect: keepData, retainOnDelete: keepData, ignoreChanges: keepLookedUpZone });
+
+        // Secret: it carries the VM's SSH host private key.
+        const userData = pulumi.secret(pulumi.all([this.dataDisk.id, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([diskId, privateKeyOpenssh, publicKeyOpenssh]) =>
+            Buffer.from(renderCloudInit({ dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath, hostKey: { privateKeyOpenssh, publicKeyOpenssh } })).toString("base64")));
+        this.instance = new alicloud.ecs.Instance(`${name}-vm`, {
+            instanceName: namePrefix,
+            hostName: namePrefix,
+            instanceType,
+            imageId,
+            vswitchId: vswitch.id,
+            securityGroups: [securityGroup.id],
+            keyName: keyPair.keyPairName,
+            userData,
+            internetChargeType: "PayByTraffic",
+            internetMaxBandwidthOut: args.internetMaxBandwidthOut ?? 100,
+            systemDiskCategory: "cloud_essd",
+            systemDiskSize: 40,
+            tags,
+        }, {
+            ...cloudOpts,
+            // cloud-init runs once per instance, and an in-place image change wipes the system
+            // disk under Pulumi's feet: both mean a new VM, so say so (the data disk stays).
+            replaceOnChanges: ["userData", ...(args.imageId === undefined ? [] : ["imageId"])],
+            ignoreChanges: args.imageId === undefined ? ["imageId"] : [],
+        });
+
+        // Detaching must wait for the old VM's disk to be released: delete before replace.
+        const attachment = new alicloud.ecs.EcsDiskAttachment(`${name}-data-attachment`, {
+            diskId: this.dataDisk.id,
+            instanceId: this.instance.id,
+        }, { ...cloudOpts, deleteBeforeReplace: true });
+
+        const endpoint = {
+            host: this.instance.publicIp,
+            user: "root",
+            privateKey: loginKey.privateKeyOpenssh,
+            hostPublicKey: hostKey.publicKeyOpenssh,
+        };
+        // Replaced with the VM; its delete (on the old VM, before the disk is detached) stops
+        // Docker and unmounts the disk, so the filesystem leaves clean.
+        const ready = new command.remote.Command(`${name}-ready`, {
+            connection: sshConnection(endpoint),
+            create: renderWaitUntilReadyScript({ dataMountPath }),
+            delete: renderReleaseDataDiskScript({ dataMountPath }),
+            triggers: [this.instance.id, this.dataDisk.id],
+        }, { parent: this, dependsOn: [attachment], deleteBeforeReplace: true });
+
+        this.provider = dockerOverSsh(`${name}-docker`, { ...endpoint, readyWhen: ready.stdout }, this);
+        this.ready = [ready];
+        this.dataVolumeDriverOpts = { type: "none", o: "bind", device: dataMountPath };
+        this.address = this.instance.publicIp;
+        this.registerOutputs({ address: this.address, dataDiskId: this.dataDisk.id });
+    }
+}
+
+function firstOf(ids: string[], problem: string): string {
+    if (ids.length === 0) throw new Error(problem);
+    return ids[0];
+}
