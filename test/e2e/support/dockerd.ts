@@ -21,43 +21,43 @@
  *   stop() if they did not exist before and are empty.
  * - Container cgroups go under /docker/<id>, shared with any other dockerd.
  */
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
-  RunOptions,
-  RunResult,
-  isAlive,
-  killGroup,
-  registerCleanup,
-  run,
-  runSync,
-  sleepSync,
-  startDaemon,
-  waitFor,
-} from '../../support/processes';
+    RunOptions,
+    RunResult,
+    isAlive,
+    killGroup,
+    registerCleanup,
+    run,
+    runSync,
+    sleepSync,
+    startDaemon,
+    waitFor,
+} from "../../support/processes";
 
 /** The Debian client matches the Debian daemon (API 1.41); /usr/local/bin/docker is a newer, unrelated build. */
-export const DOCKER_CLI = '/usr/bin/docker';
-export const DOCKERD = '/usr/sbin/dockerd';
+export const DOCKER_CLI = "/usr/bin/docker";
+export const DOCKERD = "/usr/sbin/dockerd";
 
 export interface PrivateDockerd {
-  /** For DOCKER_HOST or the Pulumi docker provider's `host`, e.g. unix:///tmp/x/docker.sock. */
-  host: string;
-  socket: string;
-  /** The containerd that dockerd starts for itself: <exec-root>/containerd/containerd.sock, namespace "moby". */
-  containerdSocket: string;
-  pid: number;
-  workDir: string;
-  /** Private client config dir (auths from `docker login` land here, not in ~/.docker). */
-  dockerConfig: string;
-  /** Environment for any docker client that should talk to this daemon. */
-  env: NodeJS.ProcessEnv;
-  logFile: string;
-  /** Runs the docker CLI against this daemon. */
-  docker(args: string[], options?: RunOptions): Promise<RunResult>;
-  /** Removes all containers, stops dockerd and its containerd, and undoes the mounts it leaves behind. */
-  stop(): Promise<void>;
+    /** For DOCKER_HOST or the Pulumi docker provider's `host`, e.g. unix:///tmp/x/docker.sock. */
+    host: string;
+    socket: string;
+    /** The containerd that dockerd starts for itself: <exec-root>/containerd/containerd.sock, namespace "moby". */
+    containerdSocket: string;
+    pid: number;
+    workDir: string;
+    /** Private client config dir (auths from `docker login` land here, not in ~/.docker). */
+    dockerConfig: string;
+    /** Environment for any docker client that should talk to this daemon. */
+    env: NodeJS.ProcessEnv;
+    logFile: string;
+    /** Runs the docker CLI against this daemon. */
+    docker(args: string[], options?: RunOptions): Promise<RunResult>;
+    /** Removes all containers, stops dockerd and its containerd, and undoes the mounts it leaves behind. */
+    stop(): Promise<void>;
 }
 
 /** Unix socket paths are limited to 107 bytes, and containerd's sits deepest. */
@@ -68,102 +68,100 @@ const MAX_SOCKET_PATH = 107;
  * the API answers. Registers its own cleanup; stop() may also be called directly.
  */
 export async function startDockerd(workDir: string, options: { extraArgs?: string[] } = {}): Promise<PrivateDockerd> {
-  workDir = path.resolve(workDir);
-  const socket = path.join(workDir, 'docker.sock');
-  const dataRoot = path.join(workDir, 'data');
-  const execRoot = path.join(workDir, 'exec');
-  const containerdSocket = path.join(execRoot, 'containerd', 'containerd.sock');
-  const dockerConfig = path.join(workDir, 'client-config');
-  const configFile = path.join(workDir, 'daemon.json');
-  const logFile = path.join(workDir, 'dockerd.log');
-  if (Buffer.byteLength(containerdSocket) > MAX_SOCKET_PATH) {
-    throw new Error(`work dir ${workDir} is too deep: ${containerdSocket} exceeds the unix socket path limit`);
-  }
-  for (const dir of [dataRoot, execRoot, dockerConfig]) fs.mkdirSync(dir, { recursive: true });
-  // Without a config file of its own, dockerd would read /etc/docker/daemon.json and write /etc/docker/key.json.
-  fs.writeFileSync(configFile, JSON.stringify({ 'deprecated-key-path': path.join(workDir, 'key.json') }, null, 2));
-  fs.writeFileSync(path.join(dockerConfig, 'config.json'), '{}\n');
-
-  const globalDirs = ['/run/docker/plugins', '/run/docker', '/run/containerd/s', '/run/containerd'].filter(
-    (dir) => !fs.existsSync(dir),
-  );
-
-  const args = [
-    `--config-file=${configFile}`,
-    '--iptables=false',
-    '--ip6tables=false',
-    '--bridge=none',
-    '--storage-driver=vfs',
-    `--host=unix://${socket}`,
-    `--data-root=${dataRoot}`,
-    `--exec-root=${execRoot}`,
-    `--pidfile=${path.join(workDir, 'docker.pid')}`,
-    ...(options.extraArgs ?? []),
-  ];
-  const daemon = startDaemon('dockerd', DOCKERD, args, { logFile, stopTimeoutMs: 30_000 });
-
-  const host = `unix://${socket}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig };
-  delete env.DOCKER_CONTEXT;
-  delete env.DOCKER_TLS_VERIFY;
-  delete env.DOCKER_CERT_PATH;
-  const docker = (dockerArgs: string[], runOptions: RunOptions = {}) =>
-    run(DOCKER_CLI, dockerArgs, { ...runOptions, env: { ...env, ...runOptions.env } });
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      unregister();
-      if (isAlive(daemon.pid)) {
-        // Removing containers first keeps shutdown fast: on SIGTERM dockerd would give each one its full stop timeout.
-        const listed = await docker(['ps', '-aq'], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
-        const ids = listed?.stdout.split(/\s+/).filter(Boolean) ?? [];
-        if (ids.length > 0) {
-          await docker(['rm', '-f', '-v', ...ids], { allowFailure: true, timeoutMs: 60_000 }).catch(() => undefined);
-        }
-      }
-      await daemon.stop();
-      sweep(workDir, containerdSocket, globalDirs);
-    })();
-    return stopping;
-  };
-  const unregister = registerCleanup(`stop private dockerd in ${workDir}`, stop, () => {
-    if (isAlive(daemon.pid)) {
-      const ids = listContainerIdsSync(socket);
-      if (ids.length > 0) runSync(DOCKER_CLI, ['-H', host, 'rm', '-f', '-v', ...ids], 30_000);
-      killGroup(daemon.pid, 'SIGTERM');
-      for (let waited = 0; waited < 30_000 && isAlive(daemon.pid); waited += 100) sleepSync(100);
-      killGroup(daemon.pid, 'SIGKILL');
+    workDir = path.resolve(workDir);
+    const socket = path.join(workDir, "docker.sock");
+    const dataRoot = path.join(workDir, "data");
+    const execRoot = path.join(workDir, "exec");
+    const containerdSocket = path.join(execRoot, "containerd", "containerd.sock");
+    const dockerConfig = path.join(workDir, "client-config");
+    const configFile = path.join(workDir, "daemon.json");
+    const logFile = path.join(workDir, "dockerd.log");
+    if (Buffer.byteLength(containerdSocket) > MAX_SOCKET_PATH) {
+        throw new Error(`work dir ${workDir} is too deep: ${containerdSocket} exceeds the unix socket path limit`);
     }
-    sweep(workDir, containerdSocket, globalDirs);
-  });
+    for (const dir of [dataRoot, execRoot, dockerConfig]) fs.mkdirSync(dir, { recursive: true });
+    // Without a config file of its own, dockerd would read /etc/docker/daemon.json and write /etc/docker/key.json.
+    fs.writeFileSync(configFile, JSON.stringify({ "deprecated-key-path": path.join(workDir, "key.json") }, null, 2));
+    fs.writeFileSync(path.join(dockerConfig, "config.json"), "{}\n");
 
-  try {
-    await waitFor(
-      `dockerd to answer on ${socket} (log: ${logFile})`,
-      async () => {
-        if (!isAlive(daemon.pid)) throw new Error(`dockerd exited; last log lines:\n${lastLines(logFile, 15)}`);
-        return (await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 10_000 })).stdout.trim();
-      },
-      60_000,
-      250,
-    );
-  } catch (error) {
-    await stop().catch(() => undefined);
-    throw error;
-  }
+    const globalDirs = ["/run/docker/plugins", "/run/docker", "/run/containerd/s", "/run/containerd"].filter((dir) => !fs.existsSync(dir));
 
-  return { host, socket, containerdSocket, pid: daemon.pid, workDir, dockerConfig, env, logFile, docker, stop };
+    const args = [
+        `--config-file=${configFile}`,
+        "--iptables=false",
+        "--ip6tables=false",
+        "--bridge=none",
+        "--storage-driver=vfs",
+        `--host=unix://${socket}`,
+        `--data-root=${dataRoot}`,
+        `--exec-root=${execRoot}`,
+        `--pidfile=${path.join(workDir, "docker.pid")}`,
+        ...(options.extraArgs ?? []),
+    ];
+    const daemon = startDaemon("dockerd", DOCKERD, args, { logFile, stopTimeoutMs: 30_000 });
+
+    const host = `unix://${socket}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig };
+    delete env.DOCKER_CONTEXT;
+    delete env.DOCKER_TLS_VERIFY;
+    delete env.DOCKER_CERT_PATH;
+    const docker = (dockerArgs: string[], runOptions: RunOptions = {}) =>
+        run(DOCKER_CLI, dockerArgs, { ...runOptions, env: { ...env, ...runOptions.env } });
+
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
+        stopping ??= (async () => {
+            unregister();
+            if (isAlive(daemon.pid)) {
+                // Removing containers first keeps shutdown fast: on SIGTERM dockerd would give each one its full stop timeout.
+                const listed = await docker(["ps", "-aq"], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined);
+                const ids = listed?.stdout.split(/\s+/).filter(Boolean) ?? [];
+                if (ids.length > 0) {
+                    await docker(["rm", "-f", "-v", ...ids], { allowFailure: true, timeoutMs: 60_000 }).catch(() => undefined);
+                }
+            }
+            await daemon.stop();
+            sweep(workDir, containerdSocket, globalDirs);
+        })();
+        return stopping;
+    };
+    const unregister = registerCleanup(`stop private dockerd in ${workDir}`, stop, () => {
+        if (isAlive(daemon.pid)) {
+            const ids = listContainerIdsSync(socket);
+            if (ids.length > 0) runSync(DOCKER_CLI, ["-H", host, "rm", "-f", "-v", ...ids], 30_000);
+            killGroup(daemon.pid, "SIGTERM");
+            for (let waited = 0; waited < 30_000 && isAlive(daemon.pid); waited += 100) sleepSync(100);
+            killGroup(daemon.pid, "SIGKILL");
+        }
+        sweep(workDir, containerdSocket, globalDirs);
+    });
+
+    try {
+        await waitFor(
+            `dockerd to answer on ${socket} (log: ${logFile})`,
+            async () => {
+                if (!isAlive(daemon.pid)) throw new Error(`dockerd exited; last log lines:\n${lastLines(logFile, 15)}`);
+                return (await docker(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 })).stdout.trim();
+            },
+            60_000,
+            250,
+        );
+    } catch (error) {
+        await stop().catch(() => undefined);
+        throw error;
+    }
+
+    return { host, socket, containerdSocket, pid: daemon.pid, workDir, dockerConfig, env, logFile, docker, stop };
 }
 
 /** `docker ps -aq` for exit paths, where only synchronous calls still run. */
 function listContainerIdsSync(socket: string): string[] {
-  const result = spawnSync(DOCKER_CLI, ['-H', `unix://${socket}`, 'ps', '-aq'], {
-    encoding: 'utf8',
-    timeout: 10_000,
-    killSignal: 'SIGKILL',
-  });
-  return result.status === 0 ? result.stdout.split(/\s+/).filter(Boolean) : [];
+    const result = spawnSync(DOCKER_CLI, ["-H", `unix://${socket}`, "ps", "-aq"], {
+        encoding: "utf8",
+        timeout: 10_000,
+        killSignal: "SIGKILL",
+    });
+    return result.status === 0 ? result.stdout.split(/\s+/).filter(Boolean) : [];
 }
 
 /**
@@ -174,71 +172,71 @@ function listContainerIdsSync(socket: string): string[] {
  * it does not always unmount). Without this, removing workDir fails with EBUSY.
  */
 function sweep(workDir: string, containerdSocket: string, globalDirs: string[]): void {
-  const processes = listProcesses();
-  const containerdConfig = path.join(path.dirname(containerdSocket), 'containerd.toml');
-  // Shims name our containerd's socket in -address; our containerd names its config.
-  const ours = processes.filter((p) => p.cmdline.includes(containerdSocket) || p.cmdline.includes(containerdConfig));
-  const ourPids = new Set(ours.map((p) => p.pid));
-  // A container's init is a shim's child; SIGKILL to it ends the container's whole PID namespace.
-  const containerInits = processes.filter((p) => ourPids.has(p.ppid) && !ourPids.has(p.pid));
-  for (const p of [...containerInits, ...ours]) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // already gone
+    const processes = listProcesses();
+    const containerdConfig = path.join(path.dirname(containerdSocket), "containerd.toml");
+    // Shims name our containerd's socket in -address; our containerd names its config.
+    const ours = processes.filter((p) => p.cmdline.includes(containerdSocket) || p.cmdline.includes(containerdConfig));
+    const ourPids = new Set(ours.map((p) => p.pid));
+    // A container's init is a shim's child; SIGKILL to it ends the container's whole PID namespace.
+    const containerInits = processes.filter((p) => ourPids.has(p.ppid) && !ourPids.has(p.pid));
+    for (const p of [...containerInits, ...ours]) {
+        try {
+            process.kill(p.pid, "SIGKILL");
+        } catch {
+            // already gone
+        }
     }
-  }
-  for (let waited = 0; waited < 5_000 && ours.some((p) => isAlive(p.pid)); waited += 100) sleepSync(100);
+    for (let waited = 0; waited < 5_000 && ours.some((p) => isAlive(p.pid)); waited += 100) sleepSync(100);
 
-  for (const mountPoint of mountsUnder(workDir)) runSync('umount', ['-l', mountPoint], 10_000);
+    for (const mountPoint of mountsUnder(workDir)) runSync("umount", ["-l", mountPoint], 10_000);
 
-  for (const dir of globalDirs) {
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      // not empty (someone else uses it) or already gone: leave it
+    for (const dir of globalDirs) {
+        try {
+            fs.rmdirSync(dir);
+        } catch {
+            // not empty (someone else uses it) or already gone: leave it
+        }
     }
-  }
 }
 
 interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  cmdline: string;
+    pid: number;
+    ppid: number;
+    cmdline: string;
 }
 
 function listProcesses(): ProcessInfo[] {
-  const result: ProcessInfo[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name in parentheses may itself contain spaces and parentheses.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      result.push({ pid: Number(entry), ppid, cmdline });
-    } catch {
-      // exited while we looked
+    const result: ProcessInfo[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            // The command name in parentheses may itself contain spaces and parentheses.
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+            result.push({ pid: Number(entry), ppid, cmdline });
+        } catch {
+            // exited while we looked
+        }
     }
-  }
-  return result;
+    return result;
 }
 
 /** Mount points at or below dir, deepest first so that nested ones go before their parents. */
 function mountsUnder(dir: string): string[] {
-  const decode = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-  return fs
-    .readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((line) => decode(line.split(' ')[1] ?? ''))
-    .filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
+    const decode = (field: string) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+    return fs
+        .readFileSync("/proc/self/mounts", "utf8")
+        .split("\n")
+        .map((line) => decode(line.split(" ")[1] ?? ""))
+        .filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`))
+        .sort((a, b) => b.length - a.length);
 }
 
 function lastLines(file: string, count: number): string {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
-  } catch {
-    return '(no log)';
-  }
+    try {
+        return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-count).join("\n");
+    } catch {
+        return "(no log)";
+    }
 }
