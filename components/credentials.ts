@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { renderHtpasswd } from "./render/htpasswd";
+import { bcryptWithSalt, renderHtpasswd } from "./render/htpasswd";
 
 export interface RegistryCredentialsArgs {
     /** Usernames to create, each with a random password. Default: `["admin"]`. */
@@ -16,8 +16,9 @@ export interface UserCredential {
 
 /**
  * Registry users with random passwords, and the htpasswd file the registry checks them against.
- * The bcrypt hashes come from `RandomPassword.bcryptHash`, computed once and kept in state, so a
- * second `pulumi up` sees the same file (a fresh salt each run would be a perpetual diff).
+ * Each hash is bcrypt with a salt kept in state (a `RandomString`), at a low cost (BCRYPT_COST
+ * says why): the same file on every run, so no perpetual diff, and cheap per request.
+ * `RandomPassword.bcryptHash` would be stable too, but its fixed cost 10 costs 77 ms a request.
  */
 export class RegistryCredentials extends pulumi.ComponentResource {
     /** Secret: every user with their password. */
@@ -33,12 +34,14 @@ export class RegistryCredentials extends pulumi.ComponentResource {
         const passwords = (args.usernames ?? ["admin"]).map((username) => ({
             username,
             password: new random.RandomPassword(`${name}-${username}`, { length, special: false }, { parent: this }),
+            salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false }, { parent: this }),
         }));
         this.users = pulumi.secret(
             pulumi.all(passwords.map(({ username, password }) => password.result.apply((p) => ({ username, password: p })))),
         );
         this.htpasswd = pulumi.secret(
-            pulumi.all(passwords.map(({ username, password }) => password.bcryptHash.apply((bcryptHash) => ({ username, bcryptHash })))).apply(renderHtpasswd),
+            pulumi.all(passwords.map(({ username, password, salt }) =>
+                pulumi.all([password.result, salt.result]).apply(([p, s]) => ({ username, bcryptHash: bcryptWithSalt(p, s) })))).apply(renderHtpasswd),
         );
         this.httpSecret = pulumi.secret(
             new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result,

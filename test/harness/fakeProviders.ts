@@ -136,14 +136,19 @@ function rsaOpenssh(jwk: { n: string; e: string }): string {
     return `ssh-rsa ${Buffer.concat([sshString(Buffer.from("ssh-rsa")), mpint(jwk.e), mpint(jwk.n)]).toString("base64")}\n`;
 }
 
-function randomPassword(inputs: Record<string, any>): Record<string, unknown> {
+/** What random's RandomString and RandomPassword draw from their character-set inputs. */
+function randomString(inputs: Record<string, any>): string {
     const sets = [
         inputs.upper !== false ? "ABCDEFGHIJKLMNOPQRSTUVWXYZ" : "",
         inputs.lower !== false ? "abcdefghijklmnopqrstuvwxyz" : "",
         inputs.numeric !== false ? "0123456789" : "",
         inputs.special !== false ? (inputs.overrideSpecial ?? "!@#$%&*()-_=+[]{}<>:?") : "",
     ].join("");
-    const result = Array.from({ length: inputs.length }, () => sets[randomInt(sets.length)]).join("");
+    return Array.from({ length: inputs.length }, () => sets[randomInt(sets.length)]).join("");
+}
+
+function randomPassword(inputs: Record<string, any>): Record<string, unknown> {
+    const result = randomString(inputs);
     return { result, bcryptHash: hashSync(result, 10) };
 }
 
@@ -152,6 +157,8 @@ function computeOutputs(type: string, name: string, inputs: Record<string, any>)
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
             return randomPassword(inputs);
+        case "random:index/randomString:RandomString":
+            return { result: randomString(inputs) };
         case "tls:index/privateKey:PrivateKey":
             return privateKey(inputs);
         case "tls:index/selfSignedCert:SelfSignedCert": {

@@ -4,12 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { hashSync } from "bcryptjs";
 import { createServer, Server } from "http";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderEdgeConfig, Upstream } from "../../components/render/edgeConfig";
-import { renderHtpasswd } from "../../components/render/htpasswd";
+import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { makeTempDir, run, runCleanups } from "../support/processes";
 import { issueTestCertificates } from "../harness/fakeProviders";
@@ -56,11 +55,11 @@ async function startEdge(uiHost?: string): Promise<Edge & { ui: Server }> {
     writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
     writeFileSync(join(dir, "ca.crt"), pki.caPem);
 
-    // One entry hashed as RandomPassword.bcryptHash does, one by Apache's own htpasswd tool.
+    // One entry hashed as the stack does (bcryptWithSalt), one by Apache's own htpasswd tool.
     const tool = await run("htpasswd", ["-nbB", "tool", TOOL_PASSWORD]);
     const toolHash = tool.stdout.trim().split(":")[1];
     writeFileSync(join(dir, "htpasswd"), renderHtpasswd([
-        { username: "admin", bcryptHash: hashSync(PASSWORD, 10) },
+        { username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") },
         { username: "tool", bcryptHash: toolHash },
     ]));
 

@@ -147,6 +147,7 @@ describe("alicloud mode", () => {
             "pulumi:pulumi:Stack private-registry-dev",
             "random:index/randomPassword:RandomPassword registry-credentials-admin",
             "random:index/randomPassword:RandomPassword registry-credentials-http-secret",
+            "random:index/randomString:RandomString registry-credentials-admin-salt",
             "tls:index/privateKey:PrivateKey alicloud-host-key",
             "tls:index/privateKey:PrivateKey alicloud-login-key",
             "tls:index/privateKey:PrivateKey tls-account-key",

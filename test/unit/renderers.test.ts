@@ -1,9 +1,10 @@
 /** The rendered files as a reviewer sees them, plus the properties each must keep. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { compareSync } from "bcryptjs";
 import { parse as parseYaml } from "yaml";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
-import { renderHtpasswd } from "../../components/render/htpasswd";
+import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { BRIDGE_EDGE } from "../support/fixtures";
 import { matchSnapshot } from "../support/snapshot";
@@ -50,6 +51,16 @@ describe("renderers", () => {
         assert.equal(config.version, 0.1);
         assert.equal(config.storage.filesystem.rootdirectory, "/var/lib/registry");
         assert.equal(config.http.headers["Access-Control-Allow-Origin"], undefined, "no CORS for a same-origin UI");
+    });
+
+    it("bcrypt with a kept salt gives the same hash every run, at the per-request cost", () => {
+        const salt = "abcdefghijklmnopqrstuv";
+        const hash = bcryptWithSalt("password", salt);
+        assert.equal(bcryptWithSalt("password", salt), hash);
+        assert.match(hash, /^\$2b\$05\$abcdefghijklmnopqrstu/);
+        assert.notEqual(bcryptWithSalt("password", "bbcdefghijklmnopqrstuv"), hash);
+        assert.ok(compareSync("password", hash) && !compareSync("Password", hash));
+        assert.throws(() => bcryptWithSalt("password", "short"), /22 characters/);
     });
 
     it("htpasswd accepts only bcrypt entries", () => {
