@@ -1,0 +1,200 @@
+/**
+ * `npm run bench`: what the edge costs, measured against the registry alone and against the two
+ * published nginx setups (seed 000's block, the Distribution docs' recipe), on loopback with
+ * Debian's nginx and Distribution registry configured by the stack's own renderers.
+ *
+ * Prints the tables and writes docs/benchmarks.md. Not a test: nothing here passes or fails.
+ * `BENCH_QUICK=1 npm run bench` shrinks sizes and runs to check the script itself in two minutes
+ * (printing only: docs/benchmarks.md keeps the real figures).
+ */
+import { writeFileSync } from "fs";
+import { loadavg } from "os";
+import { resolve } from "path";
+import { DEFAULT_EDGE_TUNING, EdgeTuning } from "../components/render/edgeConfig";
+import { describeError, makeTempDir, runCleanups } from "../test/support/processes";
+import { renderDocument } from "./bench/document";
+import { describeMachine } from "./bench/machine";
+import { BUFFER_SETTINGS, describeTuning, OTHER_SETTINGS, PLAN, QUICK, TUNING_BEFORE } from "./bench/plan";
+import { modeCases, timeEvaluations } from "./bench/programEvaluation";
+import { startDistributionRecipe, startSeed000 } from "./bench/recipes";
+import { Endpoint, repeatRequest } from "./bench/registryClient";
+import { AuthRow, SweepRow, SweepRows } from "./bench/report";
+import { concurrentPull, interleaved, Measurement, pushThenPull, Results, Target } from "./bench/scenarios";
+import { Pki, ProxyUnderTest, Registries, RegistryServer, startRegistries, startStackEdge, Users, writeCertificates } from "./bench/servers";
+import { MIB, spread } from "./bench/stats";
+import { measureTlsLimit, negotiatedCipher } from "./bench/tlsLimit";
+import { Workload, writeWorkload } from "./bench/workload";
+
+const USERS: Users = {
+    stack: { username: "admin", password: "bench-Stack-passw0rd" },
+    // The Distribution recipe's own example user.
+    recipe: { username: "testuser", password: "testpassword" },
+};
+
+const progress = (text: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+
+function directTarget(registry: RegistryServer): Target {
+    return { name: "direct", slug: "direct", endpoint: registry.endpoint, fallbackPush: registry.endpoint, registryPid: registry.daemon.pid };
+}
+
+function proxyTarget(name: string, slug: string, proxy: ProxyUnderTest): Target {
+    return { name, slug, endpoint: proxy.endpoint, fallbackPush: proxy.registry.endpoint, nginx: proxy.nginx, registryPid: proxy.registry.daemon.pid };
+}
+
+/** Items 1-5: every scenario over every target, interleaved. */
+async function compare(targets: Target[], workload: Workload): Promise<Results> {
+    const results = new Results();
+    progress(`1. one ${PLAN.bigLayerBytes / MIB} MiB layer: ${PLAN.runs.big} runs × ${targets.length} targets`);
+    await interleaved(targets, PLAN.runs.big, (target, i) =>
+        pushThenPull(target, `bench/${target.slug}/big-${i}`, [workload.bigLayer], results.get(target.name, "bigPush"), results.get(target.name, "bigPull")), progress);
+    progress(`2. ${PLAN.smallLayerCount} small layers: ${PLAN.runs.small} runs`);
+    await interleaved(targets, PLAN.runs.small, (target, i) =>
+        pushThenPull(target, `bench/${target.slug}/small-${i}`, workload.smallLayers, results.get(target.name, "smallPush"), results.get(target.name, "smallPull")), progress);
+    progress(`3. ${PLAN.clients} concurrent pulls: ${PLAN.runs.concurrent} runs`);
+    await interleaved(targets, PLAN.runs.concurrent, (target) =>
+        concurrentPull(target, `bench/${target.slug}/shared`, workload.sharedLayer, PLAN.clients, results.get(target.name, "concurrentPull")), progress);
+    return results;
+}
+
+/** The edges of the settings table: "before", each buffer size on it, the new defaults, each other knob on them. */
+interface SweepEdges {
+    before: ProxyUnderTest;
+    buffers: ProxyUnderTest[];
+    newDefaults: ProxyUnderTest;
+    others: ProxyUnderTest[];
+}
+
+async function startSweepEdges(dir: string, pki: Pki, registry: RegistryServer, newDefaults: ProxyUnderTest): Promise<SweepEdges> {
+    const start = (name: string, tuning: EdgeTuning) => startStackEdge(dir, name, pki, registry, USERS.stack, tuning);
+    const before = await start("edge-before", TUNING_BEFORE);
+    const buffers: ProxyUnderTest[] = [];
+    for (const [i, { tuning }] of BUFFER_SETTINGS.entries()) buffers.push(await start(`edge-buffers-${i}`, { ...TUNING_BEFORE, ...tuning }));
+    const others: ProxyUnderTest[] = [];
+    for (const [i, { tuning }] of OTHER_SETTINGS.entries()) others.push(await start(`edge-other-${i}`, { ...DEFAULT_EDGE_TUNING, ...tuning }));
+    return { before, buffers, newDefaults, others };
+}
+
+/** Before/after per setting on the shared layer: push and pull on one connection, then concurrent pulls. */
+async function sweep(direct: Target, edges: SweepEdges, workload: Workload): Promise<SweepRows> {
+    const row = (label: string): SweepRow => ({ label, push: new Measurement(), pull: new Measurement(), concurrent: new Measurement() });
+    const rows: SweepRows = {
+        direct: row("direct (no edge)"),
+        before: row("before"),
+        buffers: BUFFER_SETTINGS.map(({ label }) => row(`before + ${label}`)),
+        newDefaults: row(`new defaults (${describeTuning(DEFAULT_EDGE_TUNING)})`),
+        others: OTHER_SETTINGS.map(({ label }) => row(`new defaults + ${label}`)),
+    };
+    const visits: { target: Target; into: SweepRow }[] = [
+        { target: direct, into: rows.direct },
+        { target: proxyTarget("before", "before", edges.before), into: rows.before },
+        ...edges.buffers.map((proxy, i) => ({ target: proxyTarget(rows.buffers[i].label, `buffers-${i}`, proxy), into: rows.buffers[i] })),
+        { target: proxyTarget("new defaults", "edge", edges.newDefaults), into: rows.newDefaults },
+        ...edges.others.map((proxy, i) => ({ target: proxyTarget(rows.others[i].label, `other-${i}`, proxy), into: rows.others[i] })),
+    ];
+    progress(`settings: ${visits.length - 1} edges + direct, ${PLAN.runs.sweep} runs`);
+    const targets = visits.map((v) => v.target);
+    await interleaved(targets, PLAN.runs.sweep, async (target, i) => {
+        const into = visits[targets.indexOf(target)].into;
+        const repository = `bench/${target.slug}/sweep-${i}`;
+        await pushThenPull(target, repository, [workload.sharedLayer], into.push, into.pull);
+        await concurrentPull(target, repository, workload.sweepConcurrentLayer, PLAN.clients, into.concurrent);
+    }, progress);
+    return rows;
+}
+
+/** The fixed cost of one request with each kind of auth: what bounds the small-layer figures. */
+async function measureAuthCost(registries: Registries, edge: ProxyUnderTest): Promise<AuthRow[]> {
+    const recipeUser = ["-u", `${USERS.recipe.username}:${USERS.recipe.password}`];
+    const cases: { label: string; endpoint: Endpoint }[] = [
+        { label: "registry, no auth (direct)", endpoint: registries.open.endpoint },
+        { label: "registry, bcrypt cost 5 (`htpasswd -B`, the seeds' tool)", endpoint: { baseUrl: registries.withAuth.endpoint.baseUrl, curlOptions: recipeUser } },
+        { label: "registry, bcrypt cost 10 (`RandomPassword.bcryptHash`, the stack)", endpoint: registries.withAuth.endpoint },
+        { label: "edge (TLS) → registry, bcrypt cost 10: the stack as deployed", endpoint: edge.endpoint },
+    ];
+    const rows: AuthRow[] = [];
+    for (const { label, endpoint } of cases) {
+        const samples: number[] = [];
+        let failure: string | undefined;
+        for (let i = 0; i < PLAN.runs.auth; i++) {
+            const outcome = await repeatRequest(endpoint, "/v2/", PLAN.authRequests);
+            if (outcome.ok) samples.push((outcome.seconds * 1000) / PLAN.authRequests);
+            else failure = outcome.reason;
+        }
+        rows.push({ label, msPerRequest: spread(samples), failure });
+    }
+    return rows;
+}
+
+async function main(): Promise<void> {
+    const started = Date.now();
+    const machine = await describeMachine();
+    const dir = makeTempDir("pr-bench-");
+    const total = PLAN.bigLayerBytes + PLAN.smallLayerCount * PLAN.smallLayerBytes + PLAN.sharedLayerBytes + PLAN.sweepConcurrentLayerBytes;
+    progress(`writing ${(total / MIB).toFixed(0)} MiB of random layers under ${dir}`);
+    const workload = writeWorkload(dir, PLAN);
+    const pki = writeCertificates(dir);
+    const registries = await startRegistries(dir, USERS);
+
+    progress("starting nginx: the stack's edge (new defaults, before, and each setting tried), seed 000, the Distribution recipe");
+    const edge = await startStackEdge(dir, "edge", pki, registries.withAuth, USERS.stack);
+    const sweepEdges = await startSweepEdges(dir, pki, registries.withAuth, edge);
+    // A published setup that cannot even start here (e.g. port 443 taken) is reported, not fatal.
+    const notStarted: Record<string, string> = {};
+    const optional = (name: string, start: () => Promise<ProxyUnderTest>) => start().catch((error: unknown) => {
+        notStarted[name] = describeError(error).split("\n")[0];
+        return undefined;
+    });
+    const seed = await optional("seed 000", () => startSeed000(dir, pki, registries.withAuth, USERS.recipe));
+    const recipe = await optional("Distribution recipe", () => startDistributionRecipe(dir, pki, registries.open, USERS.recipe, registries.nginxHtpasswdPath));
+
+    const direct = directTarget(registries.open);
+    const targets = [direct, proxyTarget("edge", "edge", edge)];
+    if (seed) targets.push(proxyTarget("seed 000", "seed", seed));
+    if (recipe) targets.push(proxyTarget("Distribution recipe", "recipe", recipe));
+    const ciphers: Record<string, string> = {};
+    for (const target of targets.filter((t) => t.nginx)) ciphers[target.name] = await negotiatedCipher(target.endpoint);
+
+    const results = await compare(targets, workload);
+    progress("TLS limit: openssl speed, then TLS-only transfers alternating with edge pulls");
+    const ktlsEdge = sweepEdges.others[OTHER_SETTINGS.findIndex((setting) => setting.tuning.kernelTls === true)];
+    const tlsLimit = await measureTlsLimit(dir, workload.bigLayer, pki, [
+        { label: "before", proxy: sweepEdges.before },
+        { label: "new defaults", proxy: edge },
+    ], ktlsEdge, PLAN.runs.tls, progress);
+    const sweepRows = await sweep(direct, sweepEdges, workload);
+    progress("per-request cost of auth");
+    const authRows = await measureAuthCost(registries, edge);
+
+    // Servers down first: they would compete with the evaluations for the same two cores.
+    await runCleanups();
+    progress(`6. program evaluation under mocks: ${PLAN.runs.evaluation} runs per mode`);
+    const evaluations = await timeEvaluations(modeCases(), PLAN.runs.evaluation);
+
+    const document = renderDocument({
+        date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        command: QUICK ? "BENCH_QUICK=1 npm run bench" : "npm run bench",
+        machine,
+        loadAtEnd: loadavg()[0],
+        durationSeconds: (Date.now() - started) / 1000,
+        plan: PLAN,
+        results,
+        targets: targets.map((t) => t.name),
+        notStarted,
+        ciphers,
+        tlsLimit,
+        sweepRows,
+        authRows,
+        evaluations,
+    });
+    process.stdout.write(document);
+    // A quick run checks the script; its toy figures must not replace the real ones.
+    if (!QUICK) writeFileSync(resolve(__dirname, "../docs/benchmarks.md"), document);
+    progress(`${QUICK ? "quick run: docs/benchmarks.md left alone" : "wrote docs/benchmarks.md"}; the bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main()
+    .catch((error: unknown) => {
+        process.stderr.write(`bench failed: ${describeError(error)}\n`);
+        process.exitCode = 1;
+    })
+    .finally(runCleanups);

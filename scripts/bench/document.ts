@@ -1,0 +1,255 @@
+/** docs/benchmarks.md: the tables, how they were made, the goals, and what bounds each figure. */
+import type { Machine } from "./machine";
+import { comparisonRows, figureBytes, formatSize, Plan } from "./plan";
+import type { ModeTiming } from "./programEvaluation";
+import {
+    AuthRow, authTable, comparisonTable, cpuTable, evaluationTable, machineLines, resourceTable, SweepRows, sweepTable, tlsTable,
+} from "./report";
+import type { Figure, Results } from "./scenarios";
+import type { TlsLimit } from "./tlsLimit";
+import { formatBytes, spread } from "./stats";
+
+export interface BenchOutcome {
+    date: string;
+    command: string;
+    machine: Machine;
+    loadAtEnd: number;
+    durationSeconds: number;
+    plan: Plan;
+    results: Results;
+    /** Column order of the comparison: "direct" first. */
+    targets: string[];
+    notStarted: Record<string, string>;
+    /** Protocol and cipher curl negotiated with each TLS target. */
+    ciphers: Record<string, string>;
+    tlsLimit: TlsLimit;
+    sweepRows: SweepRows;
+    authRows: AuthRow[];
+    evaluations: ModeTiming[];
+}
+
+const median = (rates: number[]) => spread(rates)?.median;
+const fixed = (n: number | undefined, digits = 0) => (n === undefined ? "?" : n.toFixed(digits));
+
+function ratio(results: Results, target: string, figure: Figure): number | undefined {
+    const top = median(results.get(target, figure).rates);
+    const bottom = median(results.get("direct", figure).rates);
+    return top === undefined || bottom === undefined ? undefined : top / bottom;
+}
+
+function goals(outcome: BenchOutcome): string {
+    const { results, tlsLimit } = outcome;
+    const pushRatio = ratio(results, "edge", "bigPush");
+    const pair = tlsLimit.pairs.find((p) => p.label === "new defaults");
+    const ofLimit = pair?.edgePull && pair.tlsOnly ? pair.edgePull.median / pair.tlsOnly.median : undefined;
+    const pushSpool = results.get("edge", "bigPush").peak((u) => u.nginxPeakTempBytes);
+    const pullSpool = results.get("edge", "bigPull").peak((u) => u.nginxPeakTempBytes);
+    const verdict = (met: boolean | undefined) => (met === undefined ? "not measured" : met ? "**met**" : "**not met**");
+    const lines = [
+        `- Push ratio ≥ 0.95 (edge/direct, ${formatSize(outcome.plan.bigLayerBytes)}): ${fixed(pushRatio, 2)}: ${verdict(pushRatio === undefined ? undefined : pushRatio >= 0.95)}. `
+        + "The two sides push into two registry processes with the same config, so anything within ±0.1 of 1 reads as equal.",
+        `- Pull within 90% of the TLS limit: the edge's pull is ${ofLimit === undefined ? "?" : `${(ofLimit * 100).toFixed(0)}%`} of a TLS-only transfer with the same TLS settings (${fixed(pair?.edgePull?.median)} vs ${fixed(pair?.tlsOnly?.median)} MiB/s, alternating rounds): ${verdict(ofLimit === undefined ? undefined : ofLimit >= 0.9)}.`,
+        `- 0 bytes spooled to nginx temp files: push ${formatBytes(pushSpool)}, pull ${formatBytes(pullSpool)}: ${verdict(pushSpool === undefined ? undefined : pushSpool === 0 && pullSpool === 0)}.`,
+    ];
+    if (ofLimit !== undefined && ofLimit < 0.9 && pair) {
+        lines.push(`\nWhere the pull's gap goes: per pulled GiB the edge spends ${fixed(pair.edgeNginxCpu, 2)} CPU-s in nginx and ${fixed(pair.edgeRegistryCpu, 2)} in the registry, `
+            + `where TLS alone costs nginx ${fixed(pair.tlsOnlyNginxCpu, 2)}; on two cores that the client's decryption shares, the registry's copy is the difference. `
+            + "None of the settings tried touches that copy (their effects are in the tables above). Closing the gap needs less work per byte: "
+            + "kTLS (unavailable on this kernel) moves the encryption into the kernel, or nginx could serve blob files itself instead of relaying the registry's copy.");
+    }
+    return lines.join("\n");
+}
+
+/** Settings whose row differs from its reference by more than `threshold` in any throughput column. */
+function settingsThatMoved(outcome: BenchOutcome, threshold = 0.1): string {
+    const { sweepRows } = outcome;
+    const groups = [
+        { reference: sweepRows.before, rows: sweepRows.buffers },
+        { reference: sweepRows.newDefaults, rows: sweepRows.others },
+    ];
+    const moved: string[] = [];
+    for (const { reference, rows } of groups) {
+        for (const row of rows) {
+            const changes = (["push", "pull", "concurrent"] as const).flatMap((column) => {
+                const value = spread(row[column].rates);
+                const base = spread(reference[column].rates);
+                if (value === undefined || base === undefined) return [];
+                const change = value.median / base.median - 1;
+                // Beyond the threshold and beyond the noise: the two rows' min–max ranges do not overlap.
+                const separate = value.min > base.max || value.max < base.min;
+                return Math.abs(change) > threshold && separate ? [`${column} ${change > 0 ? "+" : ""}${(change * 100).toFixed(0)}%`] : [];
+            });
+            if (changes.length > 0) moved.push(`${row.label}: ${changes.join(", ")}`);
+        }
+    }
+    const newDefaults = (["push", "pull", "concurrent"] as const).map((column) => {
+        const value = median(sweepRows.newDefaults[column].rates);
+        const base = median(sweepRows.before[column].rates);
+        return `${column} ${value === undefined || base === undefined ? "?" : `${(value / base).toFixed(2)}x`}`;
+    });
+    return [
+        `Settings that moved a figure by more than ${threshold * 100}% against their reference, with the min–max ranges of the two rows apart: ${moved.length === 0 ? "none." : ""}`,
+        ...moved.map((line) => `- ${line}`),
+        "",
+        `The new defaults against before: ${newDefaults.join(", ")}. Every other change stayed inside the run-to-run spread.`,
+    ].join("\n");
+}
+
+/** The paragraph the issue asks for, with this run's numbers in it. */
+function limits(outcome: BenchOutcome): string {
+    const { results, tlsLimit, authRows, plan } = outcome;
+    const rateOf = (target: string, figure: Figure) => median(results.get(target, figure).rates);
+    const rate = (target: string, figure: Figure) => fixed(rateOf(target, figure));
+    const busy = (target: string, figure: Figure) => {
+        const value = spread(results.get(target, figure).uses.map((u) => u.machineBusy))?.median;
+        return value === undefined ? "?" : `${(value * 100).toFixed(0)}%`;
+    };
+    const cpuOf = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds") => {
+        const value = spread(results.get(target, figure).uses.map((u) => u[who] ?? 0))?.median;
+        return value === undefined ? undefined : value / (figureBytes(plan, figure) / 2 ** 30);
+    };
+    const cpu = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds") => fixed(cpuOf(target, figure, who), 2);
+    /** CPU-s per GiB × GiB per second: how much of one core a process kept busy. */
+    const coreShare = (target: string, figure: Figure) => {
+        const seconds = cpuOf(target, figure, "registryCpuSeconds");
+        const mibPerSecond = rateOf(target, figure);
+        return seconds === undefined || mibPerSecond === undefined ? "?" : ((seconds * mibPerSecond) / 1024).toFixed(2);
+    };
+    const speed = (cipher: string) => fixed(tlsLimit.speeds.find((s) => s.cipher === cipher)?.mibPerSecond);
+    const auth = (i: number) => authRows[i]?.msPerRequest?.median;
+    const pair = tlsLimit.pairs.find((p) => p.label === "new defaults");
+    const ofLimit = pair?.edgePull && pair.tlsOnly ? `${((pair.edgePull.median / pair.tlsOnly.median) * 100).toFixed(0)}%` : "?";
+    const requests = plan.smallLayerCount * 3;
+    const authSeconds = auth(2) === undefined ? "?" : ((requests * (auth(2) as number)) / 1000).toFixed(0);
+    const recipePush = ratio(results, "Distribution recipe", "bigPush");
+    return [
+        `CPU bounds every figure, and the same two cores carry the client, nginx, the registry and whatever else runs (all cores were ${busy("edge", "bigPull")} busy during the edge's pulls). `,
+        `**Push**: the registry hashes (sha256) and writes every byte in one stream, ${cpu("direct", "bigPush", "registryCpuSeconds")} CPU-s per GiB, `,
+        `which at the direct ${rate("direct", "bigPush")} MiB/s keeps ${coreShare("direct", "bigPush")} of a core busy: one stream, one core, the push's bound. `,
+        `The edge's TLS decryption and relaying (${cpu("edge", "bigPush", "nginxCpuSeconds")} CPU-s/GiB in nginx) and curl's encryption need the other core, `,
+        (ratio(results, "edge", "bigPush") ?? 0) >= 0.95
+            ? `and got it: the edge keeps up (ratio ${fixed(ratio(results, "edge", "bigPush"), 2)}, all cores ${busy("edge", "bigPush")} busy). `
+            : `which neighbours also wanted: ratio ${fixed(ratio(results, "edge", "bigPush"), 2)}, all cores ${busy("edge", "bigPush")} busy. `,
+        `Writes land in the page cache (20% of RAM may be dirty before writers wait: more than a push), so the disk's speed only enters where nginx spools: the Distribution recipe writes each pushed layer to a temp file before the registry sees it (${fixed(recipePush, 2)} of direct). `,
+        `**Pull**: TLS. A TLS-only transfer (nginx encrypting a file from the page cache, curl decrypting) reaches ${fixed(pair?.tlsOnly?.median)} MiB/s with nginx at ${fixed(pair?.tlsOnlyNginxCpu, 2)} CPU-s/GiB, `,
+        `far below \`openssl speed\` (${speed("aes-256-gcm")} MiB/s per core for AES-256-GCM, which curl negotiates) because every 16 KiB record costs system calls and copies on both ends. `,
+        `The edge's pull does that TLS work plus the registry's copy into a socket (${fixed(pair?.edgeRegistryCpu, 2)} CPU-s/GiB) and nginx's reads from it (${fixed(pair?.edgeNginxCpu, 2)} CPU-s/GiB in nginx against ${fixed(pair?.tlsOnlyNginxCpu, 2)}), on the same two cores: ${ofLimit} of the TLS limit. `,
+        `The direct pull (${rate("direct", "bigPull")} MiB/s) has no TLS: the registry's copy alone keeps ${coreShare("direct", "bigPull")} of a core busy. `,
+        `**Concurrent pulls**: the same work per GiB (edge: nginx ${cpu("edge", "concurrentPull", "nginxCpuSeconds")}, registry ${cpu("edge", "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy("edge", "concurrentPull")} busy): more clients share the same CPU, they do not add any. `,
+        `**Small layers**: one core's worth of bcrypt, one request at a time: ${requests} requests per run, each verifying the htpasswd hash in the registry, ${fixed(auth(2), 1)} ms per request at the stack's cost 10 `,
+        `(${fixed(auth(1), 1)} ms at the seeds' cost 5, ${fixed(auth(0), 1)} ms without auth): about ${authSeconds} s per run of bcrypt alone, the whole gap to the other columns; TLS adds nothing measurable per request on a kept-alive connection. `,
+        `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure.`,
+    ].join("");
+}
+
+/** How the published setups behave, in words, under the table that shows it. */
+const SETUP_NOTES = `- seed 000 sets no \`client_max_body_size\`: nginx's default (1m) refuses every larger layer with 413 (1 MiB layers
+  just fit), so its pulls were measured on blobs put into its registry directly. Its stock settings also buffer
+  responses (\`proxy_buffering on\`), to temp files when the client falls behind.
+- The Distribution recipe leaves \`proxy_request_buffering\` on (each pushed layer is written to a temp file in full
+  before the registry sees a byte), runs one worker (no \`worker_processes\`) and speaks TLS 1.2 only.
+- The stack's edge relays pushes as they arrive and buffers pulls in RAM only, never in a temp file; it does no auth
+  itself: the registry checks the bcrypt hash on every request.
+- curl negotiates AES-256-GCM where the server lets it choose; docker and containerd (Go) pick AES-128-GCM on CPUs
+  with AES instructions.`;
+
+export function renderDocument(outcome: BenchOutcome): string {
+    const { plan, results, targets, machine, tlsLimit } = outcome;
+    const rows = comparisonRows(plan);
+    const runs = plan.runs;
+    const cipherLines = Object.entries(outcome.ciphers).map(([target, cipher]) => `${target}: ${cipher}`).join("; ");
+    const kernelTls = tlsLimit.kernelTls;
+    return `# Benchmarks: what the edge costs
+
+Generated by \`${outcome.command}\` (scripts/bench.ts) on ${outcome.date}; the run took ${(outcome.durationSeconds / 60).toFixed(1)} minutes.
+
+## Machine
+
+${machineLines(machine)}
+- 1-minute load average when it ended: ${outcome.loadAtEnd.toFixed(2)}. Other engineers' test suites share these 2 cores at times: every
+  figure below is a median (min–max) of runs that visited all targets in turn, and each ratio compares
+  medians from this one bench run, so both sides saw the same conditions.
+
+## How
+
+- Servers on loopback only: Debian's Distribution registry with the stack's rendered \`config.yml\` and
+  htpasswd, Debian's nginx with the rendered \`nginx.conf\` (\`renderEdgeConfig\`, default tuning), and one
+  ECDSA P-256 certificate from a private CA for every TLS endpoint.
+- One client everywhere, curl: push = \`POST /v2/<name>/blobs/uploads/\`, then a monolithic \`PUT\` with the digest;
+  pull = \`GET /v2/<name>/blobs/<digest>\`. A batch of layers is one curl process with \`--next\`, so it reuses one
+  connection as docker and containerd do. Random (incompressible) data; blobs are served from the page cache.
+- **direct**: the registry with the stack's config minus \`auth\`, plain HTTP. **edge**: the stack's nginx (TLS 1.2/1.3,
+  HSTS, no temp files either way) in front of the registry with the stack's htpasswd (bcrypt cost 10, as
+  \`RandomPassword.bcryptHash\` makes it). **seed 000**: the post's \`location /\` block as published, inside Debian's stock
+  \`nginx.conf\`, listening on 443 (its \`Host $host\` drops the port from upload URLs) in front of a registry with htpasswd
+  (\`htpasswd -Bbn\`, cost 5, as in the post). **Distribution recipe**: the whole \`nginx.conf\` of the Distribution docs'
+  "Authenticate proxy with nginx" recipe (nginx does \`auth_basic\`, the registry has none). Only certificate paths,
+  addresses, ports and the htpasswd path are substituted; the harness adds pid/log/temp paths.
+- Runs: ${runs.big} of scenario 1, ${runs.small} of 2, ${runs.concurrent} of 3, ${runs.tls} alternating TLS-only/edge pulls, ${runs.sweep} per setting tried,
+  ${runs.evaluation} evaluations per mode. Where a push fails, its pull is measured on a blob put into the registry directly.
+- MiB/s = 2^20 bytes per second of wall time, from the first request to the last byte.
+
+## 1–4. Throughput: the edge, the registry alone, and the published setups
+
+${comparisonTable(results, targets, rows, outcome.notStarted)}
+
+Negotiated TLS: ${cipherLines || "–"}.
+
+${SETUP_NOTES}
+
+## 5. Spooling and memory
+
+${resourceTable(results, targets, formatSize(plan.bigLayerBytes))}
+
+Temp-file bytes are the largest total size of the temp files nginx held open (sampled every 100 ms; nginx unlinks
+them at once, so the directory itself always looks empty); "bytes nginx wrote" is the kernel's count of file pages
+nginx dirtied (\`/proc/<pid>/io\` write_bytes, access-log lines included). RSS is sampled every 100 ms over all scenarios.
+
+Where the CPU went (median per run, CPU-seconds per GiB moved; "all cores busy" includes curl and anyone else):
+
+${cpuTable(results, targets, rows, (figure) => figureBytes(plan, figure))}
+
+## The TLS limit on this CPU
+
+${tlsTable(tlsLimit, formatSize(plan.bigLayerBytes))}
+
+kTLS: OpenSSL ${tlsLimit.opensslKtls ? "is built with KTLS" : "is built without KTLS"}; the kernel ${kernelTls.kernelModule ? "offers" : "does **not** offer"} the \`tls\` upper-layer protocol
+(\`/proc/sys/net/ipv4/tcp_available_ulp\`${kernelTls.kernelModule ? "" : ": CONFIG_TLS is not set, and this VM's kernel loads no modules"}), and nginx with \`ssl_conf_command Options KTLS\`
+${kernelTls.engagedInNginx ? "did" : "did **not**"} log \`BIO_get_ktls_send(): 1\`. ${kernelTls.engagedInNginx ? "" : "kTLS therefore cannot be measured here; its row below shows the setting is harmless when unavailable."}
+
+## Settings tried: before/after
+
+Measured on the ${formatSize(plan.sharedLayerBytes)} layer (push, then pull, on one connection) and ${plan.clients} concurrent pulls of a ${formatSize(plan.sweepConcurrentLayerBytes)} layer
+(each client's TLS handshake and bcrypt check weigh more on this smaller layer), all rows interleaved.
+"before" is the edge as it was before this benchmark: \`proxy_buffering off\` with nginx's default \`proxy_buffer_size\`
+(4k) and \`client_body_buffer_size\` (16k), the client's choice of cipher. nginx CPU-s/GiB is steadier than MiB/s when
+neighbours load the machine.
+
+Buffer sizes, one at a time on top of "before", then the new defaults (which also buffer responses in RAM: the next
+table shows that part alone):
+
+${sweepTable([outcome.sweepRows.direct, outcome.sweepRows.before, ...outcome.sweepRows.buffers, outcome.sweepRows.newDefaults], outcome.sweepRows.before, plan)}
+
+Every other knob, one at a time on top of the new defaults (on top of "before", its 4 KiB reads would hide them):
+
+${sweepTable([outcome.sweepRows.newDefaults, ...outcome.sweepRows.others], outcome.sweepRows.newDefaults, plan)}
+
+${settingsThatMoved(outcome)}
+
+## Per-request cost of auth
+
+${authTable(outcome.authRows)}
+
+## 6. Program evaluation under mocks (what \`pulumi preview\` pays before any provider call)
+
+${evaluationTable(outcome.evaluations)}
+
+## Goals
+
+${goals(outcome)}
+
+## What limits each figure
+
+${limits(outcome)}
+`;
+}

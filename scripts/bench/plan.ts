@@ -1,0 +1,96 @@
+/** What the bench runs: sizes, run counts, and the edge settings it tries. */
+import type { EdgeTuning } from "../../components/render/edgeConfig";
+import type { ComparisonRow } from "./report";
+import { GIB, MIB } from "./stats";
+
+export const QUICK = process.env.BENCH_QUICK === "1";
+
+/**
+ * The full plan keeps the whole bench near 15 minutes on 2 cores: 3 runs per scenario (the small
+ * layers through the stack's auth alone take ~50 s a run), 5 where a run takes seconds. The
+ * settings table pulls a smaller layer concurrently: 13 edges × 3 runs × 2 GiB would take longer
+ * than everything else together.
+ */
+export const PLAN = QUICK
+    ? {
+        bigLayerBytes: 64 * MIB, smallLayerCount: 10, smallLayerBytes: MIB, sharedLayerBytes: 16 * MIB, sweepConcurrentLayerBytes: 4 * MIB,
+        clients: 8, authRequests: 5, runs: { big: 1, small: 1, concurrent: 1, sweep: 1, tls: 1, auth: 1, evaluation: 1 },
+    }
+    : {
+        bigLayerBytes: GIB, smallLayerCount: 200, smallLayerBytes: MIB, sharedLayerBytes: 256 * MIB, sweepConcurrentLayerBytes: 64 * MIB,
+        clients: 8, authRequests: 20, runs: { big: 3, small: 3, concurrent: 3, sweep: 3, tls: 5, auth: 3, evaluation: 5 },
+    };
+export type Plan = typeof PLAN;
+
+/** The edge as it was before this benchmark: nginx's own buffer sizes, the client's cipher. */
+export const TUNING_BEFORE: EdgeTuning = {
+    workerProcesses: "auto",
+    proxyBuffering: "off",
+    proxyBufferSize: "4k",
+    clientBodyBufferSize: "16k",
+    sslBufferSize: "16k",
+    tlsCipherOrder: "client",
+    kernelTls: false,
+    upstreamKeepalive: 32,
+};
+
+export interface Setting {
+    label: string;
+    tuning: Partial<EdgeTuning>;
+}
+
+/** Buffer sizes, each alone on top of TUNING_BEFORE: they decide how many syscalls a GiB costs. */
+export const BUFFER_SETTINGS: Setting[] = [
+    { label: "proxy_buffer_size 64k", tuning: { proxyBufferSize: "64k" } },
+    { label: "proxy_buffer_size 256k", tuning: { proxyBufferSize: "256k" } },
+    { label: "client_body_buffer_size 256k", tuning: { clientBodyBufferSize: "256k" } },
+];
+
+/**
+ * The other knobs, each alone on top of the new defaults: on top of "before", 4 KiB proxy reads
+ * would hide whatever they do.
+ */
+export const OTHER_SETTINGS: Setting[] = [
+    { label: "proxy_buffering off (as before)", tuning: { proxyBuffering: "off" } },
+    { label: "proxy_buffering on with temp files (nginx's default)", tuning: { proxyBuffering: "disk" } },
+    { label: "ssl_buffer_size 4k", tuning: { sslBufferSize: "4k" } },
+    { label: "ciphers: AES-128-GCM first (server order)", tuning: { tlsCipherOrder: "aes-128-gcm-first" } },
+    { label: "ciphers: ChaCha20-Poly1305 first", tuning: { tlsCipherOrder: "chacha20-first" } },
+    { label: "kTLS (ssl_conf_command Options KTLS)", tuning: { kernelTls: true } },
+    { label: "no upstream keepalive", tuning: { upstreamKeepalive: 0 } },
+    { label: "worker_processes 1", tuning: { workerProcesses: 1 } },
+    { label: "worker_processes 4", tuning: { workerProcesses: 4 } },
+];
+
+/** Only what differs from `base`, as `key: value`. */
+export function describeTuning(tuning: EdgeTuning, base: EdgeTuning = TUNING_BEFORE): string {
+    const changed = (Object.keys(tuning) as (keyof EdgeTuning)[]).filter((key) => tuning[key] !== base[key]);
+    return changed.length === 0 ? "nothing changed" : changed.map((key) => `${key} ${String(tuning[key])}`).join(", ");
+}
+
+/** `1 GiB`, `256 MiB`: layer sizes as the tables name them. */
+export const formatSize = (bytes: number) => (bytes >= GIB ? `${bytes / GIB} GiB` : `${bytes / MIB} MiB`);
+
+/** Rows of the comparison table, in the issue's order. */
+export function comparisonRows(plan: Plan): ComparisonRow[] {
+    return [
+        { label: `1. push, one ${formatSize(plan.bigLayerBytes)} layer`, figure: "bigPush" },
+        { label: `1. pull, one ${formatSize(plan.bigLayerBytes)} layer`, figure: "bigPull" },
+        { label: `2. push, ${plan.smallLayerCount} × ${formatSize(plan.smallLayerBytes)} layers`, figure: "smallPush" },
+        { label: `2. pull, ${plan.smallLayerCount} × ${formatSize(plan.smallLayerBytes)} layers`, figure: "smallPull" },
+        { label: `3. ${plan.clients} concurrent pulls of ${formatSize(plan.sharedLayerBytes)}, aggregate`, figure: "concurrentPull" },
+    ];
+}
+
+export function figureBytes(plan: Plan, figure: ComparisonRow["figure"]): number {
+    switch (figure) {
+        case "bigPush":
+        case "bigPull":
+            return plan.bigLayerBytes;
+        case "smallPush":
+        case "smallPull":
+            return plan.smallLayerCount * plan.smallLayerBytes;
+        case "concurrentPull":
+            return plan.clients * plan.sharedLayerBytes;
+    }
+}
