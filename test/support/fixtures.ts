@@ -13,3 +13,23 @@ export const BRIDGE_EDGE: EdgeConfigInput = {
     privateKeyPath: "/etc/nginx/tls/server.key",
     pidPath: "/var/run/nginx.pid",
 };
+
+/** What PrivateRegistry declares in every mode (`type name`): host and certificate come on top. */
+export const REGISTRY_CORE_RESOURCES = [
+    "docker:index/container:Container registry-edge",
+    "docker:index/container:Container registry-registry",
+    "docker:index/container:Container registry-ui",
+    "docker:index/network:Network registry-network",
+    "docker:index/remoteImage:RemoteImage registry-edge-image",
+    "docker:index/remoteImage:RemoteImage registry-registry-image",
+    "docker:index/remoteImage:RemoteImage registry-ui-image",
+    "docker:index/volume:Volume registry-registry-data",
+    "private-registry:index:Edge registry-edge",
+    "private-registry:index:PrivateRegistry registry",
+    "private-registry:index:Registry registry-registry",
+    "private-registry:index:RegistryCredentials registry-credentials",
+    "private-registry:index:RegistryUi registry-ui",
+    "random:index/randomPassword:RandomPassword registry-credentials-admin",
+    "random:index/randomPassword:RandomPassword registry-credentials-http-secret",
+    "random:index/randomString:RandomString registry-credentials-admin-salt",
+];

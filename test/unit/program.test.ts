@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { devStackConfig, evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import { REGISTRY_CORE_RESOURCES } from "../support/fixtures";
 
 const CONTAINER = "docker:index/container:Container";
 const VOLUME = "docker:index/volume:Volume";
@@ -34,32 +35,17 @@ describe("local mode, dev stack", () => {
     it("declares exactly the expected resources, with readable names", () => {
         const declared = first.resources.map((r) => `${r.type} ${r.name}`).sort();
         assert.deepEqual(declared, [
-            "docker:index/container:Container registry-edge",
-            "docker:index/container:Container registry-registry",
-            "docker:index/container:Container registry-ui",
-            "docker:index/network:Network registry-network",
-            "docker:index/remoteImage:RemoteImage registry-edge-image",
-            "docker:index/remoteImage:RemoteImage registry-registry-image",
-            "docker:index/remoteImage:RemoteImage registry-ui-image",
-            "docker:index/volume:Volume registry-registry-data",
+            ...REGISTRY_CORE_RESOURCES,
             "private-registry:host:LocalDocker local",
-            "private-registry:index:Edge registry-edge",
-            "private-registry:index:PrivateRegistry registry",
-            "private-registry:index:Registry registry-registry",
-            "private-registry:index:RegistryCredentials registry-credentials",
-            "private-registry:index:RegistryUi registry-ui",
             "private-registry:index:SelfSignedCertificate tls",
             "pulumi:providers:docker local-docker",
             "pulumi:pulumi:Stack private-registry-dev",
-            "random:index/randomPassword:RandomPassword registry-credentials-admin",
-            "random:index/randomPassword:RandomPassword registry-credentials-http-secret",
-            "random:index/randomString:RandomString registry-credentials-admin-salt",
             "tls:index/certRequest:CertRequest tls-server-csr",
             "tls:index/locallySignedCert:LocallySignedCert tls-server",
             "tls:index/privateKey:PrivateKey tls-ca-key",
             "tls:index/privateKey:PrivateKey tls-server-key",
             "tls:index/selfSignedCert:SelfSignedCert tls-ca",
-        ]);
+        ].sort());
     });
 
     it("parents every child to its component", () => {
