@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { parse, stringify } from "yaml";
 import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig";
-import { renderHtpasswd } from "../../components/render/htpasswd";
+import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../../test/harness/fakeProviders";
 import { checkNginxConfig, freePort, NGINX, startRegistry } from "../../test/support/loopbackServers";
@@ -40,14 +40,16 @@ export interface User {
 }
 
 /**
- * Who logs in where, each hashed the way its recipe hashes: the stack's user as
- * `RandomPassword.bcryptHash` does (bcrypt cost 10), the recipes' user by `htpasswd -Bbn`, as
- * seed 000 and the Distribution recipe do (Apache's default cost, 5). bcrypt is verified on every
- * request, so the cost shows in the small-layer figures.
+ * Who logs in where, each hashed the way its recipe hashes: the stack's user as the stack does
+ * (`bcryptWithSalt`, cost 5), the recipes' user by `htpasswd -Bbn`, as seed 000 and the
+ * Distribution recipe do (Apache's default cost, 5), and `former` as `RandomPassword.bcryptHash`
+ * does (cost 10, what the stack used before). bcrypt is verified on every request, so the cost
+ * shows in the small-layer figures.
  */
 export interface Users {
     stack: User;
     recipe: User;
+    former: User;
 }
 
 export interface RegistryServer {
@@ -71,8 +73,9 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
     const toolHash = (await run("htpasswd", ["-nbB", users.recipe.username, users.recipe.password])).stdout.trim().split(":")[1];
     const htpasswdPath = join(dir, "registry.htpasswd");
     writeFileSync(htpasswdPath, renderHtpasswd([
-        { username: users.stack.username, bcryptHash: hashSync(users.stack.password, 10) },
+        { username: users.stack.username, bcryptHash: bcryptWithSalt(users.stack.password, "benchSaltKeptInState01") },
         { username: users.recipe.username, bcryptHash: toolHash },
+        { username: users.former.username, bcryptHash: hashSync(users.former.password, 10) },
     ]));
     // nginx workers run as nobody and read the recipe's htpasswd per request.
     const nginxHtpasswdPath = join(dir, "nginx.htpasswd");
