@@ -5,6 +5,7 @@
  */
 import { hashSync } from "bcryptjs";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import { createServer } from "net";
 import { join } from "path";
 import { parse, stringify } from "yaml";
 import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig";
@@ -117,10 +118,24 @@ export interface NginxServer {
 }
 
 /**
+ * Fails unless `address:port` can be bound right now. Without this, a port held by someone else
+ * (a second bench run holding seed 000's 443) answers the readiness probe while our nginx is
+ * still retrying its bind, and every request then reaches the wrong server.
+ */
+function assertPortFree(address: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", (error: NodeJS.ErrnoException) => reject(new Error(`${address}:${port} is in use (${error.code}): is another bench running?`)));
+        server.listen(port, address, () => server.close(() => resolve()));
+    });
+}
+
+/**
  * `nginx -t`, then nginx in the foreground, waiting until `address:port` answers (any HTTP
  * answer, even a 400 for plain HTTP on a TLS port, means it listens).
  */
 export async function startNginxAt(name: string, dir: string, conf: string, address: string, port: number): Promise<NginxServer> {
+    await assertPortFree(address, port);
     const confPath = await checkNginxConfig(dir, conf);
     const daemon = startDaemon(name, NGINX, ["-p", dir, "-c", confPath, "-g", "daemon off;"], { logFile: join(dir, "nginx.log") });
     await waitFor(`${name} on ${address}:${port}`, async () => {
