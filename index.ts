@@ -1,15 +1,93 @@
-import { readStackConfig } from "./components/config";
-import { certificateFor, hostFor, registryOptionsFor } from "./components/hostModes";
+/**
+ * The composition root: stack config → the host for the chosen mode (and its DNS records) →
+ * the certificate → one PrivateRegistry → the stack outputs. Every mode composes the same
+ * PrivateRegistry; only the host and the certificate differ.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { AcmeCertificate } from "./components/certificates/acmeCertificate";
+import { SelfSignedCertificate } from "./components/certificates/selfSignedCertificate";
+import { readSshPrivateKey, readStackConfig } from "./components/config";
+import { RegistryHost, ServerCertificate } from "./components/contracts";
+import { AlidnsRecords } from "./components/dns/alidnsRecords";
+import { AlicloudHost } from "./components/hosts/alicloudHost";
+import { followingDaemon } from "./components/hosts/daemonReplacement";
+import { LocalDockerHost } from "./components/hosts/localHost";
+import { SshHost } from "./components/hosts/sshHost";
 import { PrivateRegistry } from "./components/privateRegistry";
 
 const config = readStackConfig();
-const modeHost = hostFor(config);
+/** Every name the certificate and the DNS records cover. */
+const servedNames = [...config.hostnames, ...(config.uiHostname ? [config.uiHostname] : [])];
 
+/**
+ * The Docker host of the chosen mode, and the resources whose replacement brings up a new, empty
+ * daemon (a new VM): every Docker resource is replaced with them.
+ */
+function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[] } {
+    switch (config.mode) {
+        case "local":
+            return { host: new LocalDockerHost("local", { dockerHost: config.dockerHost }), replacesDaemon: [] };
+        case "ssh": {
+            const ssh = config.ssh!; // parseStackConfig guarantees it in ssh mode
+            const host = new SshHost("ssh", {
+                host: ssh.host,
+                port: ssh.port,
+                user: ssh.user,
+                privateKey: readSshPrivateKey(),
+                hostPublicKey: ssh.hostKey,
+            });
+            return { host, replacesDaemon: [] };
+        }
+        case "alicloud": {
+            const cloud = config.alicloud!; // parseStackConfig guarantees it in alicloud mode
+            const host = new AlicloudHost("alicloud", {
+                ...cloud,
+                httpsPort: config.httpsPort,
+                httpPort: config.httpPort,
+                namePrefix: config.namePrefix,
+                retainDataOnDestroy: config.retainDataOnDestroy,
+            });
+            new AlidnsRecords("dns", { zone: cloud.dnsZone, hostnames: servedNames, address: host.address, provider: host.alicloudProvider });
+            return { host, replacesDaemon: [host.instance] };
+        }
+    }
+}
+
+function serverCertificate(): ServerCertificate {
+    if (config.acme !== undefined) {
+        return new AcmeCertificate("tls", {
+            dnsNames: servedNames,
+            email: config.acme.email,
+            server: config.acme.server,
+            renewBeforeDays: config.certificateRenewBeforeDays,
+            dnsRegion: config.alicloud?.region,
+        });
+    }
+    return new SelfSignedCertificate("tls", {
+        dnsNames: servedNames,
+        ipAddresses: config.ipAddresses,
+        validityDays: config.certificateValidityDays,
+        renewBeforeDays: config.certificateRenewBeforeDays,
+    });
+}
+
+const target = deployTarget();
 const registry = new PrivateRegistry("registry", {
-    host: modeHost.host,
-    certificate: certificateFor(config),
-    ...config,
-}, registryOptionsFor(modeHost));
+    host: target.host,
+    certificate: serverCertificate(),
+    hostnames: config.hostnames,
+    ipAddresses: config.ipAddresses,
+    uiHostname: config.uiHostname,
+    httpsPort: config.httpsPort,
+    httpPort: config.httpPort,
+    users: config.users,
+    deleteEnabled: config.deleteEnabled,
+    retainDataOnDestroy: config.retainDataOnDestroy,
+    containerNetwork: config.containerNetwork,
+    registryPort: config.registryPort,
+    uiPort: config.uiPort,
+    namePrefix: config.namePrefix,
+}, followingDaemon(target.replacesDaemon));
 
 export const registryEndpoint = registry.registryEndpoint;
 export const uiEndpoint = registry.uiEndpoint;

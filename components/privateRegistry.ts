@@ -1,11 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { RegistryHost, ServerCertificate } from "./contracts";
-import { RegistryCredentials, UserCredential } from "./credentials";
-import { Edge } from "./edge";
-import { ContainerNetworking } from "./networking";
-import { Registry } from "./registry";
-import { RegistryUi } from "./registryUi";
+import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
+import { Edge } from "./services/edge";
+import { ContainerNetworking } from "./services/networking";
+import { Registry } from "./services/registry";
+import { RegistryUi } from "./services/registryUi";
 import {
     ClientSnippet,
     ContainerdSnippet,

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "fs";
 import { homedir } from "os";
 import { join } from "path";
-import { dockerSshOptions, dockerSshUrl, knownHostsLine, SshKeyFiles } from "./render/sshAccess";
+import { dockerSshOptions, dockerSshUrl, knownHostsLine, SshKeyFiles } from "../render/sshAccess";
 
 export interface SshEndpoint {
     /** The server's DNS name or IP address. */

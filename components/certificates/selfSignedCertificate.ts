@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { ServerCertificate } from "./contracts";
+import { ServerCertificate } from "../contracts";
 
 export interface SelfSignedCertificateArgs {
     /** DNS names the server certificate covers (subjectAltName). */

@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { ServerCertificate } from "./contracts";
+import { ServerCertificate } from "../contracts";
 import { ContainerNetworking } from "./networking";
-import { EdgeTuning, renderEdgeConfig, Upstream } from "./render/edgeConfig";
+import { EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
 
 export const EDGE_IMAGE = "nginx:1.28.0-alpine";

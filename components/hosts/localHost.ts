@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryHost } from "./contracts";
+import { RegistryHost } from "../contracts";
 
 export interface LocalDockerHostArgs {
     /** The daemon's address. Default: `DOCKER_HOST`, else the platform's default socket. */

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
-import { Upstream } from "./render/edgeConfig";
+import { Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
 
 export const REGISTRY_UI_IMAGE = "joxit/docker-registry-ui:2.5.7";

@@ -1,6 +1,6 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { zoneRecords } from "./render/dnsRecords";
+import { zoneRecords } from "../render/dnsRecords";
 
 export interface AlidnsRecordsArgs {
     /** The Alidns zone (domain) the names live in, e.g. `example.com`. Required. */

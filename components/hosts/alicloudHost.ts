@@ -3,11 +3,11 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { RegistryHost } from "./contracts";
+import { RegistryHost } from "../contracts";
 import { dockerOverSsh, sshConnection } from "./dockerOverSsh";
-import { alicloudDiskSerial, renderCloudInit } from "./render/cloudInit";
-import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "./render/hostScripts";
-import { ingressRules } from "./render/securityRules";
+import { alicloudDiskSerial, renderCloudInit } from "../render/cloudInit";
+import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../render/hostScripts";
+import { ingressRules } from "../render/securityRules";
 
 export interface AlicloudHostArgs {
     /** Alibaba Cloud region ID, e.g. `cn-hongkong`. Required. */

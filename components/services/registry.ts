@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
-import { Upstream } from "./render/edgeConfig";
-import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "./render/registryConfig";
+import { Upstream } from "../render/edgeConfig";
+import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 
 /** The newest 2.8 patch release; the tests run Debian's Distribution 2.8 against the same config. */

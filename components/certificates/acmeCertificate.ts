@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as acme from "@pulumiverse/acme";
-import { AcmeServer } from "./config";
-import { ServerCertificate } from "./contracts";
+import { AcmeServer } from "../config";
+import { ServerCertificate } from "../contracts";
 
 /** Let's Encrypt's ACME directories. Staging certificates are not trusted by clients. */
 export const ACME_DIRECTORIES: Record<AcmeServer, string> = {

@@ -1,9 +1,9 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryHost } from "./contracts";
+import { RegistryHost } from "../contracts";
 import { dockerOverSsh, sshConnection } from "./dockerOverSsh";
-import { renderInstallDockerScript } from "./render/hostScripts";
+import { renderInstallDockerScript } from "../render/hostScripts";
 
 export interface SshHostArgs {
     /** The server's DNS name or IP address. Required. */

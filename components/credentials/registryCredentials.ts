@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { bcryptWithSalt, renderHtpasswd } from "./render/htpasswd";
+import { bcryptWithSalt, renderHtpasswd } from "../render/htpasswd";
 
 export interface RegistryCredentialsArgs {
     /** Usernames to create, each with a random password. Default: `["admin"]`. */
