@@ -14,13 +14,16 @@ export type ContainerNetworking =
 /** Docker's embedded DNS server inside user-defined networks. */
 const DOCKER_DNS = "127.0.0.11";
 
-/** The container's network inputs; `alias` is its DNS name inside a bridge network. */
-export function containerNetworkArgs(networking: ContainerNetworking, alias: string) {
+/**
+ * The container's network inputs; `alias` is its DNS name inside a bridge network.
+ *
+ * Bridge mode sets `networksAdvanced` only, never `networkMode` as well: with both, the Docker
+ * provider attaches the container through `networkMode` and drops the aliases, Docker's DNS then
+ * knows no `registry` or `ui`, and the edge answers every request with 502.
+ */
+export function containerNetworkArgs(networking: ContainerNetworking, alias: string): { networkMode?: string; networksAdvanced?: { name: pulumi.Input<string>; aliases: string[] }[] } {
     if (networking.mode === "host") return { networkMode: "host" };
-    return {
-        networkMode: networking.networkName,
-        networksAdvanced: [{ name: networking.networkName, aliases: [alias] }],
-    };
+    return { networksAdvanced: [{ name: networking.networkName, aliases: [alias] }] };
 }
 
 /** Where a service listens (`bind`, empty for all addresses) and how the edge reaches it. */
