@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as acme from "@pulumiverse/acme";
-import { AcmeServer } from "../config";
 import { ServerCertificate } from "../contracts";
+
+/** Which Let's Encrypt: `staging` (untrusted certificates, generous rate limits) or `production`. */
+export type AcmeServer = "staging" | "production";
 
 /** Let's Encrypt's ACME directories. Staging certificates are not trusted by clients. */
 export const ACME_DIRECTORIES: Record<AcmeServer, string> = {

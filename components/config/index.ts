@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, parseStackConfig, StackConfig } from "./parse";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, keyName, parseStackConfig, StackConfig } from "./parse";
 
 export * from "./parse";
 
@@ -10,8 +10,8 @@ export * from "./parse";
 export function readStackConfig(): StackConfig {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const present = Object.keys(pulumi.runtime.allConfig())
-        .filter((key) => key.startsWith(`${CONFIG_NAMESPACE}:`))
-        .map((key) => key.slice(CONFIG_NAMESPACE.length + 1));
+        .filter((key) => key.startsWith(keyName("")))
+        .map((key) => key.slice(keyName("").length));
     // Secrets are read apart (readSshPrivateKey), so a raw key never lands in a plain value.
     const raw = Object.fromEntries(
         [...new Set([...Object.keys(CONFIG_KEYS), ...present])]
@@ -31,8 +31,8 @@ export function readSshPrivateKey(): pulumi.Output<string> {
     const key = new pulumi.Config(CONFIG_NAMESPACE).getSecret("sshPrivateKey");
     if (key === undefined) {
         throw new pulumi.RunError(
-            `${CONFIG_NAMESPACE}:sshPrivateKey is required in ssh mode: ${CONFIG_KEYS.sshPrivateKey}, e.g. ` +
-                `pulumi config set --secret ${CONFIG_NAMESPACE}:sshPrivateKey < ~/.ssh/id_ed25519`,
+            `${keyName("sshPrivateKey")} is required in ssh mode: ${CONFIG_KEYS.sshPrivateKey}, e.g. ` +
+                `pulumi config set --secret ${keyName("sshPrivateKey")} < ~/.ssh/id_ed25519`,
         );
     }
     return key;

@@ -3,14 +3,21 @@
  *
  * Pure: takes the raw strings Pulumi hands us (`key -> string`, arrays and objects as JSON text)
  * and returns a typed `StackConfig`, or throws a `ConfigError` listing every bad key with the
- * form it expects. Kept free of `@pulumi/*` imports so the tests can call it directly.
+ * form it expects. Kept free of `@pulumi/*` imports (types aside) so the tests can call it directly.
  */
+import { isIP } from "net";
+import type { AcmeServer } from "../certificates/acmeCertificate";
+import { DEFAULTS } from "./defaults";
 
 export const CONFIG_NAMESPACE = "private-registry";
 
+/** A key as the user writes it: `private-registry:httpsPort`, `private-registry:ssh.port`. */
+export function keyName(key: string): string {
+    return `${CONFIG_NAMESPACE}:${key}`;
+}
+
 export type HostMode = "local" | "ssh" | "alicloud";
 export type ContainerNetwork = "bridge" | "host";
-export type AcmeServer = "staging" | "production";
 
 export interface SshConnection {
     host: string;
@@ -70,20 +77,22 @@ export interface StackConfig {
     acme?: AcmeSettings;
 }
 
-/** Every key this project reads, with the form it expects (used in errors and for typo hints). */
+const PORT = "an integer port 1-65535";
+
+/** Every top-level key this project reads, with the form it expects (used in errors and for typo hints). */
 export const CONFIG_KEYS: Record<string, string> = {
     mode: 'one of "local", "ssh", "alicloud"',
     hostnames: "a list of DNS names, e.g. [registry.example.com]",
     ipAddresses: "a list of IPv4/IPv6 addresses, e.g. [192.168.1.10]",
     uiHostname: "a DNS name, e.g. registry-ui.example.com",
-    httpsPort: "an integer port 1-65535",
-    httpPort: "an integer port 1-65535",
+    httpsPort: PORT,
+    httpPort: PORT,
     users: "a list of usernames: 1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit",
     deleteEnabled: "true or false",
     retainDataOnDestroy: "true or false",
     containerNetwork: 'one of "bridge", "host"',
-    registryPort: "an integer port 1-65535",
-    uiPort: "an integer port 1-65535",
+    registryPort: PORT,
+    uiPort: PORT,
     namePrefix: "1-40 of a-z 0-9 -, starting with a letter",
     certificateValidityDays: "an integer number of days, 1-3650",
     certificateRenewBeforeDays: "an integer number of days, smaller than certificateValidityDays",
@@ -92,6 +101,31 @@ export const CONFIG_KEYS: Record<string, string> = {
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, vpcCidr?, vswitchCidr?}",
     acme: 'an object {email, server?: "staging" | "production"}',
+};
+
+/** The fields of each object key, with their forms: errors name them as `ssh.port`. */
+export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
+    ssh: {
+        host: "a DNS name or IP address of the server",
+        port: PORT,
+        user: "a login name",
+        hostKey: 'a public key such as "ssh-ed25519 AAAA..." (what ssh-keyscan -t ed25519 HOST prints after the host name)',
+    },
+    alicloud: {
+        region: 'an Alibaba Cloud region ID, e.g. "cn-hongkong"',
+        dnsZone: "the Alidns domain the registry names live under, e.g. example.com",
+        adminCidr: "the CIDR allowed to reach SSH, e.g. 203.0.113.7/32 (no open default)",
+        instanceType: "an ECS instance type, e.g. ecs.g7.large",
+        imageId: "an ECS image ID",
+        zoneId: 'a zone ID of the region, e.g. "cn-hongkong-b"',
+        dataDiskGiB: "an integer size in GiB, 20-32768",
+        vpcCidr: "a CIDR such as 172.31.0.0/16",
+        vswitchCidr: "a CIDR such as 172.31.1.0/24",
+    },
+    acme: {
+        email: "an email address, the ACME account's contact, e.g. ops@example.com",
+        server: 'one of "staging", "production"',
+    },
 };
 
 export class ConfigError extends Error {
@@ -108,36 +142,72 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
 /** Let's Encrypt certificates live 90 days, falling to 45: more than 30 would soon renew on every run (and hit rate limits), fewer than 7 can miss a weekly renewal job. */
 const ACME_RENEW_BEFORE_DAYS = { min: 7, max: 30 };
+/** Every `AcmeServer`, checked both ways by the type: parse.ts must not import the component itself. */
+const ACME_SERVERS = Object.keys({ staging: true, production: true } satisfies Record<AcmeServer, true>) as AcmeServer[];
 
-/** Collects problems instead of stopping at the first, so one preview shows every bad key. */
+/**
+ * Reads one level of the configuration: the stack's keys, or the fields of one object key.
+ * Collects problems instead of stopping at the first, so one preview shows every bad key; every
+ * problem goes through `fail`, which names the key the way the user writes it.
+ */
 class Reader {
-    readonly problems: string[] = [];
+    constructor(
+        private readonly raw: Record<string, string | undefined>,
+        readonly problems: string[],
+        /** `""` for the stack's keys, `"ssh."` for the fields of `ssh`. */
+        private readonly path = "",
+    ) {}
 
-    constructor(private readonly raw: Record<string, string | undefined>, private readonly prefix: string) {}
+    /** The key as a user writes it: `private-registry:ssh.port`. */
+    name(key: string): string {
+        return keyName(`${this.path}${key}`);
+    }
 
-    private fail(key: string, got: unknown): undefined {
-        this.problems.push(`${this.prefix}${key} must be ${CONFIG_KEYS[key] ?? "valid"}; got ${JSON.stringify(got)}`);
+    /** Records a problem with `key`; `message` continues the sentence after the key's name. */
+    fail(key: string, message: string): undefined {
+        this.problems.push(`${this.name(key)} ${message}`);
         return undefined;
     }
 
-    has(key: string): boolean {
-        return this.raw[key] !== undefined && this.raw[key] !== "";
+    /** `KEY must be FORM; got VALUE`, the form taken from CONFIG_KEYS or CONFIG_FIELDS. */
+    invalid(key: string, got: unknown): undefined {
+        return this.fail(key, `must be ${this.form(key)}; got ${JSON.stringify(got)}`);
+    }
+
+    form(key: string): string {
+        const form = this.path === "" ? CONFIG_KEYS[key] : CONFIG_FIELDS[this.path.slice(0, -1)]?.[key];
+        if (form === undefined) throw new Error(`no form declared for ${this.name(key)}`);
+        return form;
     }
 
     string(key: string): string | undefined {
-        return this.has(key) ? this.raw[key] : undefined;
+        const value = this.raw[key];
+        return value === undefined || value === "" ? undefined : value;
+    }
+
+    /** A string that must be set; `why` says when, e.g. "in alicloud mode". */
+    required(key: string, why = ""): string | undefined {
+        const value = this.string(key);
+        if (value === undefined) this.fail(key, `is required${why}: ${this.form(key)}`);
+        return value;
+    }
+
+    /** A string that, when set, must pass `valid`. */
+    matching(key: string, valid: (value: string) => boolean): string | undefined {
+        const value = this.string(key);
+        return value === undefined || valid(value) ? value : this.invalid(key, value);
     }
 
     choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
         const value = this.string(key) ?? fallback;
-        return (choices as readonly string[]).includes(value) ? (value as T) : (this.fail(key, value), fallback);
+        return (choices as readonly string[]).includes(value) ? (value as T) : (this.invalid(key, value), fallback);
     }
 
     integer(key: string, fallback: number, min: number, max: number): number {
         const text = this.string(key);
         if (text === undefined) return fallback;
         const value = Number(text);
-        return /^\d+$/.test(text.trim()) && value >= min && value <= max ? value : (this.fail(key, text), fallback);
+        return /^\d+$/.test(text.trim()) && value >= min && value <= max ? value : (this.invalid(key, text), fallback);
     }
 
     port(key: string, fallback: number): number {
@@ -148,43 +218,43 @@ class Reader {
         const text = this.string(key);
         if (text === undefined) return fallback;
         if (text === "true" || text === "false") return text === "true";
-        this.fail(key, text);
+        this.invalid(key, text);
         return fallback;
     }
 
     /** A list of strings, each checked with `valid`. Pulumi stores YAML lists as JSON text. */
-    list(key: string, fallback: string[], valid: (item: string) => boolean): string[] {
+    list(key: string, fallback: readonly string[], valid: (item: string) => boolean): string[] {
         const value = this.json(key);
-        if (value === undefined) return fallback;
+        if (value === undefined) return [...fallback];
         if (!Array.isArray(value) || !value.every((item) => typeof item === "string" && valid(item))) {
-            this.fail(key, value);
-            return fallback;
+            this.invalid(key, value);
+            return [...fallback];
         }
         return value as string[];
     }
 
-    /** An object whose own keys are then read by a nested Reader (errors name `key.field`). */
+    /**
+     * An object key, whose fields are then read by the Reader returned (errors name `key.field`).
+     * A field CONFIG_FIELDS does not declare is reported, as a top-level typo is.
+     */
     object(key: string): Reader | undefined {
         const value = this.json(key);
         if (value === undefined) return undefined;
-        if (typeof value !== "object" || value === null || Array.isArray(value)) {
-            this.fail(key, value);
-            return undefined;
-        }
+        if (typeof value !== "object" || value === null || Array.isArray(value)) return this.invalid(key, value);
         const fields = Object.fromEntries(
-            Object.entries(value).map(([k, v]) => [k, v === null || v === undefined ? undefined : String(v)]),
+            Object.entries(value).map(([k, v]) => [k, v === null || v === undefined ? undefined : typeof v === "string" ? v : JSON.stringify(v)]),
         );
-        return new Reader(fields, `${this.prefix}${key}.`);
+        const nested = new Reader(fields, this.problems, `${this.path}${key}.`);
+        nested.reportUnknown(Object.keys(fields), CONFIG_FIELDS[key] ?? {});
+        return nested;
     }
 
-    require(key: string, form: string): string | undefined {
-        const value = this.string(key);
-        if (value === undefined) this.problems.push(`${this.prefix}${key} is required: ${form}`);
-        return value;
-    }
-
-    check(ok: boolean, message: string): void {
-        if (!ok) this.problems.push(message);
+    /** Names each key that `known` does not list, with the nearest known one as a hint. */
+    reportUnknown(keys: string[], known: Record<string, string>): void {
+        for (const key of keys.filter((k) => !(k in known))) {
+            const near = nearestKey(key, Object.keys(known));
+            this.fail(key, `is not a known key${near ? ` (did you mean ${near}?)` : ""}`);
+        }
     }
 
     private json(key: string): unknown {
@@ -199,88 +269,77 @@ class Reader {
     }
 }
 
+/** The known key a typo most likely meant: same first four letters, or two edits away at most. */
+function nearestKey(typo: string, known: string[]): string | undefined {
+    const lower = typo.toLowerCase();
+    return known.find((k) => k.toLowerCase().startsWith(lower.slice(0, 4))) ?? known.find((k) => editDistance(lower, k.toLowerCase()) <= 2);
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and swapped neighbours. */
+function editDistance(a: string, b: string): number {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+        for (let j = 1; j <= b.length; j++) {
+            const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    }
+    return d[a.length][b.length];
+}
+
 export function isHostname(value: string): boolean {
     return HOSTNAME.test(value);
 }
 
+/** An IPv4 or IPv6 address as the tls provider (Go's net.ParseIP) reads it: no zone, no leading zeros. */
 export function isIpAddress(value: string): boolean {
-    return isIPv4(value) || isIPv6(value);
-}
-
-function isIPv4(value: string): boolean {
-    const parts = value.split(".");
-    return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-}
-
-function isIPv6(value: string): boolean {
-    if (!/^[0-9a-fA-F:.]+$/.test(value) || !value.includes(":")) return false;
-    const halves = value.split("::");
-    if (halves.length > 2) return false;
-    const groups = halves.flatMap((half) => (half === "" ? [] : half.split(":")));
-    const last = groups[groups.length - 1];
-    const embeddedV4 = last !== undefined && last.includes(".");
-    if (embeddedV4 && !isIPv4(last)) return false;
-    const hexGroups = embeddedV4 ? groups.slice(0, -1) : groups;
-    if (!hexGroups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return false;
-    const width = hexGroups.length + (embeddedV4 ? 2 : 0);
-    return halves.length === 2 ? width < 8 : width === 8;
+    return isIP(value) !== 0 && !value.includes("%");
 }
 
 export function isCidr(value: string): boolean {
     const [address, bits, ...rest] = value.split("/");
-    if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
-    if (isIPv4(address)) return Number(bits) <= 32;
-    return isIPv6(address) && Number(bits) <= 128;
+    if (rest.length > 0 || bits === undefined || !/^\d{1,3}$/.test(bits) || !isIpAddress(address)) return false;
+    return Number(bits) <= (isIP(address) === 4 ? 32 : 128);
 }
 
 /** `keys` are the config keys present in our namespace, to catch typos such as `hostname`. */
 export function parseStackConfig(raw: Record<string, string | undefined>, keys: string[] = Object.keys(raw)): StackConfig {
-    const read = new Reader(raw, `${CONFIG_NAMESPACE}:`);
-    for (const key of keys.filter((k) => !(k in CONFIG_KEYS))) {
-        const near = Object.keys(CONFIG_KEYS).find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 4)));
-        read.check(false, `${CONFIG_NAMESPACE}:${key} is not a known key${near ? ` (did you mean ${near}?)` : ""}`);
-    }
+    const read = new Reader(raw, []);
+    read.reportUnknown(keys, CONFIG_KEYS);
 
-    const mode = read.choice<HostMode>("mode", ["local", "ssh", "alicloud"], "local");
-    const ipAddresses = read.list("ipAddresses", [], isIpAddress);
+    const mode = read.choice<HostMode>("mode", ["local", "ssh", "alicloud"], DEFAULTS.mode);
+    const ipAddresses = read.list("ipAddresses", DEFAULTS.ipAddresses, isIpAddress);
     // Only a registry on this machine may go without a name: "localhost" reaches it. An empty
     // list counts as unset: it is the default Pulumi.yaml declares.
-    const defaultNames = mode === "local" && ipAddresses.length === 0 ? ["localhost"] : [];
+    const defaultNames = mode === "local" && ipAddresses.length === 0 ? DEFAULTS.hostnames : [];
     const listedNames = read.list("hostnames", [], isHostname);
-    const hostnames = listedNames.length > 0 ? listedNames : defaultNames;
-    read.check(
-        hostnames.length + ipAddresses.length > 0,
-        `${CONFIG_NAMESPACE}:hostnames or ${CONFIG_NAMESPACE}:ipAddresses must name at least one address clients use`,
-    );
-    const uiHostname = read.string("uiHostname");
-    if (uiHostname !== undefined && !isHostname(uiHostname)) read.check(false, `${CONFIG_NAMESPACE}:uiHostname must be ${CONFIG_KEYS.uiHostname}; got ${JSON.stringify(uiHostname)}`);
+    const hostnames = listedNames.length > 0 ? listedNames : [...defaultNames];
+    if (hostnames.length + ipAddresses.length === 0) read.fail("hostnames", `or ${read.name("ipAddresses")} must name at least one address clients use`);
+    const uiHostname = read.matching("uiHostname", isHostname);
 
-    const containerNetwork = read.choice<ContainerNetwork>("containerNetwork", ["bridge", "host"], "bridge");
-    const httpsPort = read.port("httpsPort", 443);
-    const httpPort = read.port("httpPort", 80);
-    const registryPort = read.port("registryPort", 5000);
-    const uiPort = read.port("uiPort", 5080);
+    const containerNetwork = read.choice<ContainerNetwork>("containerNetwork", ["bridge", "host"], DEFAULTS.containerNetwork);
+    const httpsPort = read.port("httpsPort", DEFAULTS.httpsPort);
+    const httpPort = read.port("httpPort", DEFAULTS.httpPort);
+    const registryPort = read.port("registryPort", DEFAULTS.registryPort);
+    const uiPort = read.port("uiPort", DEFAULTS.uiPort);
     if (containerNetwork === "host") {
         const ports = { httpsPort, httpPort, registryPort, uiPort };
         const taken = Object.entries(ports).filter(([, p], i, all) => all.findIndex(([, q]) => q === p) !== i);
-        for (const [key, port] of taken) read.check(false, `${CONFIG_NAMESPACE}:${key} (${port}) collides with another port; with containerNetwork "host" all four ports must differ`);
-    } else {
-        read.check(httpsPort !== httpPort, `${CONFIG_NAMESPACE}:httpsPort and ${CONFIG_NAMESPACE}:httpPort must differ; both are ${httpsPort}`);
+        for (const [key, port] of taken) read.fail(key, `(${port}) collides with another port; with containerNetwork "host" all four ports must differ`);
+    } else if (httpsPort === httpPort) {
+        read.fail("httpsPort", `and ${read.name("httpPort")} must differ; both are ${httpsPort}`);
     }
 
-    const users = read.list("users", ["admin"], (u) => USERNAME.test(u));
-    read.check(users.length > 0, `${CONFIG_NAMESPACE}:users must name at least one user`);
-    read.check(new Set(users).size === users.length, `${CONFIG_NAMESPACE}:users must not repeat a name; got ${JSON.stringify(users)}`);
+    const users = read.list("users", DEFAULTS.users, (u) => USERNAME.test(u));
+    if (users.length === 0) read.fail("users", "must name at least one user");
+    if (new Set(users).size !== users.length) read.fail("users", `must not repeat a name; got ${JSON.stringify(users)}`);
 
-    const validityDays = read.integer("certificateValidityDays", 365, 1, 3650);
-    const renewBeforeDays = read.integer("certificateRenewBeforeDays", 30, 0, 3650);
-    read.check(
-        renewBeforeDays < validityDays,
-        `${CONFIG_NAMESPACE}:certificateRenewBeforeDays must be ${CONFIG_KEYS.certificateRenewBeforeDays}; got ${renewBeforeDays} with validity ${validityDays}`,
-    );
-
-    const namePrefix = read.string("namePrefix") ?? "private-registry";
-    if (!NAME_PREFIX.test(namePrefix)) read.check(false, `${CONFIG_NAMESPACE}:namePrefix must be ${CONFIG_KEYS.namePrefix}; got ${JSON.stringify(namePrefix)}`);
+    const validityDays = read.integer("certificateValidityDays", DEFAULTS.certificateValidityDays, 1, 3650);
+    const renewBeforeDays = read.integer("certificateRenewBeforeDays", DEFAULTS.certificateRenewBeforeDays, 0, 3650);
+    if (renewBeforeDays >= validityDays) {
+        read.fail("certificateRenewBeforeDays", `must be ${read.form("certificateRenewBeforeDays")}; got ${renewBeforeDays} with validity ${validityDays}`);
+    }
 
     const config: StackConfig = {
         mode,
@@ -290,12 +349,12 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         httpsPort,
         httpPort,
         users,
-        deleteEnabled: read.boolean("deleteEnabled", false),
-        retainDataOnDestroy: read.boolean("retainDataOnDestroy", true),
+        deleteEnabled: read.boolean("deleteEnabled", DEFAULTS.deleteEnabled),
+        retainDataOnDestroy: read.boolean("retainDataOnDestroy", DEFAULTS.retainDataOnDestroy),
         containerNetwork,
         registryPort,
         uiPort,
-        namePrefix,
+        namePrefix: read.matching("namePrefix", (p) => NAME_PREFIX.test(p)) ?? DEFAULTS.namePrefix,
         certificateValidityDays: validityDays,
         certificateRenewBeforeDays: renewBeforeDays,
         dockerHost: read.string("dockerHost"),
@@ -304,13 +363,12 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         acme: readAcme(read, mode),
     };
     if (config.acme) {
-        read.check(ipAddresses.length === 0, `${CONFIG_NAMESPACE}:ipAddresses must be empty with acme: Let's Encrypt does not certify IP addresses`);
-        read.check(hostnames.length > 0, `${CONFIG_NAMESPACE}:hostnames is required with acme: ${CONFIG_KEYS.hostnames}`);
+        if (ipAddresses.length > 0) read.fail("ipAddresses", "must be empty with acme: Let's Encrypt does not certify IP addresses");
+        if (hostnames.length === 0) read.fail("hostnames", `is required with acme: ${read.form("hostnames")}`);
         const { min, max } = ACME_RENEW_BEFORE_DAYS;
-        read.check(
-            renewBeforeDays >= min && renewBeforeDays <= max,
-            `${CONFIG_NAMESPACE}:certificateRenewBeforeDays must be ${min}-${max} with acme (Let's Encrypt certificates live 90 days, soon 45; renewal runs on pulumi up); got ${renewBeforeDays}`,
-        );
+        if (renewBeforeDays < min || renewBeforeDays > max) {
+            read.fail("certificateRenewBeforeDays", `must be ${min}-${max} with acme (Let's Encrypt certificates live 90 days, soon 45; renewal runs on pulumi up); got ${renewBeforeDays}`);
+        }
     }
     if (read.problems.length > 0) throw new ConfigError(read.problems);
     return config;
@@ -319,76 +377,63 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
 function readSsh(read: Reader): SshConnection | undefined {
     const ssh = read.object("ssh");
     if (ssh === undefined) {
-        read.require("ssh", CONFIG_KEYS.ssh);
+        read.required("ssh");
         return undefined;
     }
-    const host = ssh.require("host", "a DNS name or IP address of the server");
-    if (host !== undefined) ssh.check(isHostname(host) || isIpAddress(host), `${CONFIG_NAMESPACE}:ssh.host must be a DNS name or IP address; got ${JSON.stringify(host)}`);
-    const port = ssh.port("port", 22);
-    const user = ssh.string("user") ?? "root";
+    const host = ssh.required("host");
+    if (host !== undefined && !isHostname(host) && !isIpAddress(host)) ssh.invalid("host", host);
+    const port = ssh.port("port", DEFAULTS.ssh.port);
+    const user = ssh.string("user") ?? DEFAULTS.ssh.user;
     const hostKey = ssh.string("hostKey")?.trim();
-    if (hostKey !== undefined) {
-        ssh.check(SSH_PUBLIC_KEY.test(hostKey), `${CONFIG_NAMESPACE}:ssh.hostKey must be a public key such as "ssh-ed25519 AAAA..." (what ssh-keyscan -t ed25519 HOST prints after the host name); got ${JSON.stringify(hostKey)}`);
-    }
-    read.problems.push(...ssh.problems);
+    if (hostKey !== undefined && !SSH_PUBLIC_KEY.test(hostKey)) ssh.invalid("hostKey", hostKey);
     return host === undefined ? undefined : { host, port, user, ...(hostKey === undefined ? {} : { hostKey }) };
 }
 
 function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | undefined): AlicloudSettings | undefined {
     const ali = read.object("alicloud");
     if (ali === undefined) {
-        read.require("alicloud", CONFIG_KEYS.alicloud);
+        read.required("alicloud");
         return undefined;
     }
-    const field = `${CONFIG_NAMESPACE}:alicloud.`;
-    const region = ali.require("region", 'an Alibaba Cloud region ID, e.g. "cn-hongkong"');
-    const dnsZone = ali.require("dnsZone", "the Alidns domain the registry names live under, e.g. example.com");
-    const adminCidr = ali.require("adminCidr", "the CIDR allowed to reach SSH, e.g. 203.0.113.7/32 (no open default)");
+    const region = ali.required("region");
+    const dnsZone = ali.required("dnsZone");
+    const adminCidr = ali.required("adminCidr");
     if (adminCidr !== undefined) {
-        ali.check(isCidr(adminCidr), `${field}adminCidr must be a CIDR such as 203.0.113.7/32; got ${JSON.stringify(adminCidr)}`);
-        ali.check(!/\/0$/.test(adminCidr), `${field}adminCidr must not open SSH to the whole internet; got ${JSON.stringify(adminCidr)}`);
+        if (!isCidr(adminCidr)) ali.fail("adminCidr", `must be a CIDR such as 203.0.113.7/32; got ${JSON.stringify(adminCidr)}`);
+        if (/\/0$/.test(adminCidr)) ali.fail("adminCidr", `must not open SSH to the whole internet; got ${JSON.stringify(adminCidr)}`);
     }
     if (dnsZone !== undefined) {
-        ali.check(isHostname(dnsZone), `${field}dnsZone must be a DNS name; got ${JSON.stringify(dnsZone)}`);
-        for (const name of [...hostnames, ...(uiHostname ? [uiHostname] : [])]) {
-            ali.check(
-                name === dnsZone || name.endsWith(`.${dnsZone}`),
-                `${CONFIG_NAMESPACE}:hostnames entry ${JSON.stringify(name)} is not under ${field}dnsZone ${JSON.stringify(dnsZone)}`,
-            );
+        if (!isHostname(dnsZone)) ali.fail("dnsZone", `must be a DNS name; got ${JSON.stringify(dnsZone)}`);
+        const served: [string, string][] = [...hostnames.map((name) => ["hostnames", name] as [string, string]), ...(uiHostname ? [["uiHostname", uiHostname] as [string, string]] : [])];
+        for (const [key, name] of served) {
+            if (name !== dnsZone && !name.endsWith(`.${dnsZone}`)) read.fail(key, `entry ${JSON.stringify(name)} is not under ${ali.name("dnsZone")} ${JSON.stringify(dnsZone)}`);
         }
     }
-    const vpcCidr = ali.string("vpcCidr") ?? "172.31.0.0/16";
-    const vswitchCidr = ali.string("vswitchCidr") ?? "172.31.1.0/24";
-    for (const [key, value] of [["vpcCidr", vpcCidr], ["vswitchCidr", vswitchCidr]]) {
-        ali.check(isCidr(value), `${field}${key} must be a CIDR such as 172.31.0.0/16; got ${JSON.stringify(value)}`);
-    }
-    const settings = {
+    const vpcCidr = ali.matching("vpcCidr", isCidr) ?? DEFAULTS.alicloud.vpcCidr;
+    const vswitchCidr = ali.matching("vswitchCidr", isCidr) ?? DEFAULTS.alicloud.vswitchCidr;
+    if (hostnames.length === 0) read.fail("hostnames", `is required in alicloud mode: ${read.form("hostnames")}`);
+    return {
         region: region ?? "",
         dnsZone: dnsZone ?? "",
         adminCidr: adminCidr ?? "",
-        instanceType: ali.string("instanceType") ?? "ecs.t6-c1m2.large",
+        instanceType: ali.string("instanceType") ?? DEFAULTS.alicloud.instanceType,
         imageId: ali.string("imageId"),
         zoneId: ali.string("zoneId"),
-        dataDiskGiB: ali.integer("dataDiskGiB", 100, 20, 32768),
+        dataDiskGiB: ali.integer("dataDiskGiB", DEFAULTS.alicloud.dataDiskGiB, 20, 32768),
         vpcCidr,
         vswitchCidr,
     };
-    read.problems.push(...ali.problems);
-    read.check(hostnames.length > 0, `${CONFIG_NAMESPACE}:hostnames is required in alicloud mode: ${CONFIG_KEYS.hostnames}`);
-    return settings;
 }
 
 function readAcme(read: Reader, mode: HostMode): AcmeSettings | undefined {
     const acme = read.object("acme");
     if (acme === undefined) {
-        if (mode === "alicloud") read.require("acme", `${CONFIG_KEYS.acme}; alicloud mode uses Let's Encrypt`);
+        if (mode === "alicloud") read.required("acme", " in alicloud mode, which uses Let's Encrypt");
         return undefined;
     }
-    const email = acme.require("email", "the ACME account email, e.g. ops@example.com");
-    if (email !== undefined) acme.check(EMAIL.test(email), `${CONFIG_NAMESPACE}:acme.email must be an email address; got ${JSON.stringify(email)}`);
-    const server = acme.string("server") ?? "staging";
-    acme.check(server === "staging" || server === "production", `${CONFIG_NAMESPACE}:acme.server must be "staging" or "production"; got ${JSON.stringify(server)}`);
-    read.check(mode !== "local", `${CONFIG_NAMESPACE}:acme needs a public host (mode "ssh" or "alicloud"); local mode uses the private CA`);
-    read.problems.push(...acme.problems);
-    return email === undefined ? undefined : { email, server: server as AcmeServer };
+    const email = acme.required("email");
+    if (email !== undefined && !EMAIL.test(email)) acme.invalid("email", email);
+    const server = acme.choice<AcmeServer>("server", ACME_SERVERS, DEFAULTS.acme.server);
+    if (mode === "local") read.fail("acme", 'needs a public host (mode "ssh" or "alicloud"); local mode uses the private CA');
+    return email === undefined ? undefined : { email, server };
 }

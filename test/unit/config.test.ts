@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { readFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";
+import { DEFAULTS } from "../../components/config/defaults";
 import { ConfigError, isCidr, isIpAddress, parseStackConfig } from "../../components/config/parse";
 
 /** Pulumi.yaml's declared keys, each as the string Pulumi hands the program for its default. */
@@ -118,6 +119,15 @@ describe("stack config", () => {
         assertRejected({ mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: "SHA256:8f2c4b" }) }, /private-registry:ssh.hostKey must be/);
     });
 
+    it("names a nested key with its full path and the form it expects", () => {
+        const ssh = { mode: "ssh", hostnames: '["registry.lan"]' };
+        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","port":0}' }, /^private-registry:ssh\.port must be an integer port 1-65535; got "0"$/);
+        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","prot":2222}' }, /^private-registry:ssh\.prot is not a known key \(did you mean port\?\)$/);
+        const acme = { mode: "ssh", hostnames: '["registry.example.com"]', ssh: '{"host":"registry.example.com"}' };
+        assertRejected({ ...acme, acme: '{"email":"ops@example.com","server":"prod"}' }, /^private-registry:acme\.server must be one of "staging", "production"; got "prod"$/);
+        assert.equal(parseStackConfig({ ...acme, acme: '{"email":"ops@example.com","server":"production"}' }).acme?.server, "production");
+    });
+
     it("keeps the ACME renewal window inside a Let's Encrypt certificate's life and a weekly job's reach", () => {
         const base = { mode: "ssh", hostnames: '["registry.example.com"]', ssh: '{"host":"registry.example.com"}', acme: '{"email":"ops@example.com"}' };
         assert.equal(parseStackConfig(base).certificateRenewBeforeDays, 30);
@@ -165,6 +175,17 @@ describe("stack config", () => {
         ];
         for (const stack of stacks) assert.deepEqual(parseStackConfig({ ...defaults, ...stack }), parseStackConfig(stack), JSON.stringify(stack));
         assert.deepEqual(parseStackConfig(defaults).hostnames, ["localhost"], "local mode still defaults to localhost");
+    });
+
+    it("declares in Pulumi.yaml the very defaults parse.ts applies (DEFAULTS)", () => {
+        const declared = declaredDefaults();
+        const scalars = Object.entries(DEFAULTS).filter(([, value]) => typeof value !== "object");
+        assert.ok(scalars.length >= 10);
+        for (const [key, value] of scalars) assert.equal(declared[key], String(value), key);
+        assert.equal(declared.users, JSON.stringify(DEFAULTS.users));
+        // Unset lists and strings: the list means the defaults above, the string means none.
+        assert.equal(declared.hostnames, "[]");
+        assert.equal(declared.ipAddresses, JSON.stringify(DEFAULTS.ipAddresses));
     });
 
     it("checks addresses and CIDRs by their real grammar", () => {

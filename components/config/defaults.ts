@@ -1,0 +1,32 @@
+/**
+ * Every default of the stack, in one place. parse.ts applies them to the stack config, the
+ * components fall back to them when used on their own, Pulumi.yaml declares the same values and
+ * the README's configuration table shows them (test/unit/config.test.ts checks both).
+ *
+ * Pure: no `@pulumi/*` import, so the config validator and the tests can read it directly.
+ */
+export const DEFAULTS = {
+    mode: "local",
+    /** Local mode without `ipAddresses` only: the one name that always reaches this machine. */
+    hostnames: ["localhost"],
+    ipAddresses: [],
+    httpsPort: 443,
+    httpPort: 80,
+    users: ["admin"],
+    deleteEnabled: false,
+    retainDataOnDestroy: true,
+    containerNetwork: "bridge",
+    registryPort: 5000,
+    uiPort: 5080,
+    namePrefix: "private-registry",
+    certificateValidityDays: 365,
+    certificateRenewBeforeDays: 30,
+    ssh: { port: 22, user: "root" },
+    alicloud: {
+        instanceType: "ecs.t6-c1m2.large",
+        dataDiskGiB: 100,
+        vpcCidr: "172.31.0.0/16",
+        vswitchCidr: "172.31.1.0/24",
+    },
+    acme: { server: "staging" },
+} as const;
