@@ -89,7 +89,7 @@ describe("local mode, dev stack", () => {
         assert.equal(registry.ports, undefined);
         assert.equal(ui.ports, undefined);
         assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080]]);
-        for (const [container, alias] of [[registry, "registry"], [ui, "ui"], [edge, "edge"]]) {
+        for (const [container, alias] of [[registry, "registry"], [ui, "ui"], [edge, "edge"]] as [Inputs, string][]) {
             // networkMode beside networksAdvanced makes the provider drop the aliases (502 at the edge).
             assert.equal(container.networkMode, undefined, `${alias}: no networkMode in bridge mode`);
             assert.deepEqual(container.networksAdvanced, [{ name: "private-registry", aliases: [alias] }]);
