@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "./config/defaults";
 import { RegistryHost, ServerCertificate } from "./contracts";
 import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
 import { Edge } from "./services/edge";
@@ -81,8 +82,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
-        const namePrefix = args.namePrefix ?? "private-registry";
-        const httpsPort = args.httpsPort ?? 443;
+        const namePrefix = args.namePrefix ?? DEFAULTS.namePrefix;
+        const httpsPort = args.httpsPort ?? DEFAULTS.httpsPort;
         const ipAddresses = args.ipAddresses ?? [];
         const clientHost = args.hostnames[0] ?? ipAddresses[0];
         if (clientHost === undefined) throw new Error("PrivateRegistry needs at least one hostname or IP address");
@@ -127,7 +128,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             serverNames: [...args.hostnames, ...ipAddresses],
             uiServerName: args.uiHostname,
             httpsPort,
-            httpPort: args.httpPort ?? 80,
+            httpPort: args.httpPort ?? DEFAULTS.httpPort,
             registry: this.registry.upstream,
             ui: this.ui.upstream,
             certificate: args.certificate,

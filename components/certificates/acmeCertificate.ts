@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as acme from "@pulumiverse/acme";
+import { DEFAULTS } from "../config/defaults";
 import { ServerCertificate } from "../contracts";
 
 /** Which Let's Encrypt: `staging` (untrusted certificates, generous rate limits) or `production`. */
@@ -48,7 +49,7 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
         super("private-registry:index:AcmeCertificate", name, {}, opts);
         const [commonName, ...alternativeNames] = args.dnsNames;
         if (commonName === undefined) throw new Error("AcmeCertificate needs at least one DNS name");
-        const server = args.server ?? "staging";
+        const server = args.server ?? DEFAULTS.acme.server;
         this.dnsNames = args.dnsNames;
 
         const accountKey = new tls.PrivateKey(`${name}-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
@@ -72,7 +73,7 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
             commonName,
             subjectAlternativeNames: alternativeNames,
             keyType: "P256",
-            minDaysRemaining: args.renewBeforeDays ?? 30,
+            minDaysRemaining: args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays,
             dnsChallenges: [{ provider: "alidns", config: dnsConfig }],
         }, acmeOpts);
 

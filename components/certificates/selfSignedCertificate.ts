@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { DEFAULTS } from "../config/defaults";
 import { ServerCertificate } from "../contracts";
 
 export interface SelfSignedCertificateArgs {
@@ -55,8 +56,8 @@ export class SelfSignedCertificate extends pulumi.ComponentResource implements S
             certRequestPem: request.certRequestPem,
             caPrivateKeyPem: caKey.privateKeyPem,
             caCertPem: ca.certPem,
-            validityPeriodHours: (args.validityDays ?? 365) * HOURS_PER_DAY,
-            earlyRenewalHours: (args.renewBeforeDays ?? 30) * HOURS_PER_DAY,
+            validityPeriodHours: (args.validityDays ?? DEFAULTS.certificateValidityDays) * HOURS_PER_DAY,
+            earlyRenewalHours: (args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays) * HOURS_PER_DAY,
             allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
         }, { parent: this });
 

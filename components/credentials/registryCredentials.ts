@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { DEFAULTS } from "../config/defaults";
 import { bcryptWithSalt, renderHtpasswd } from "../render/htpasswd";
 
 export interface RegistryCredentialsArgs {
@@ -31,7 +32,7 @@ export class RegistryCredentials extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryCredentials", name, {}, opts);
         const length = args.passwordLength ?? 32;
-        const passwords = (args.usernames ?? ["admin"]).map((username) => ({
+        const passwords = (args.usernames ?? DEFAULTS.users).map((username) => ({
             username,
             password: new random.RandomPassword(`${name}-${username}`, { length, special: false }, { parent: this }),
             salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false }, { parent: this }),

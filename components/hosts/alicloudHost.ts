@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { DEFAULTS } from "../config/defaults";
 import { RegistryHost } from "../contracts";
 import { dockerOverSsh, sshConnection } from "./dockerOverSsh";
 import { alicloudDiskSerial, renderCloudInit } from "../render/cloudInit";
@@ -74,11 +75,11 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
 
     constructor(name: string, args: AlicloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:Alicloud", name, {}, opts);
-        const namePrefix = args.namePrefix ?? "private-registry";
-        const instanceType = args.instanceType ?? "ecs.t6-c1m2.large";
+        const namePrefix = args.namePrefix ?? DEFAULTS.namePrefix;
+        const instanceType = args.instanceType ?? DEFAULTS.alicloud.instanceType;
         const dataMountPath = args.dataMountPath ?? "/srv/registry-data";
         const tags = { "managed-by": "pulumi", "private-registry": namePrefix };
-        const keepData = args.retainDataOnDestroy ?? true;
+        const keepData = args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy;
         const dataDiskCategory = args.dataDiskCategory ?? DATA_DISK_CATEGORY;
 
         this.alicloudProvider = new alicloud.Provider(`${name}-provider`, { region: args.region }, { parent: this });
@@ -96,11 +97,11 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             cloudOpts,
         ).apply((found) => firstOf(found.ids, `no public Debian 12 image in ${args.region} fits ${instanceType}; set alicloud.imageId`));
 
-        const vpc = new alicloud.vpc.Network(`${name}-vpc`, { vpcName: namePrefix, cidrBlock: args.vpcCidr ?? "172.31.0.0/16", tags }, cloudOpts);
+        const vpc = new alicloud.vpc.Network(`${name}-vpc`, { vpcName: namePrefix, cidrBlock: args.vpcCidr ?? DEFAULTS.alicloud.vpcCidr, tags }, cloudOpts);
         const vswitch = new alicloud.vpc.Switch(`${name}-vswitch`, {
             vswitchName: namePrefix,
             vpcId: vpc.id,
-            cidrBlock: args.vswitchCidr ?? "172.31.1.0/24",
+            cidrBlock: args.vswitchCidr ?? DEFAULTS.alicloud.vswitchCidr,
             zoneId,
             tags,
         }, { ...cloudOpts, ignoreChanges: keepLookedUpZone });
@@ -113,7 +114,7 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             innerAccessPolicy: "Drop",
             tags,
         }, cloudOpts);
-        for (const rule of ingressRules({ httpsPort: args.httpsPort ?? 443, httpPort: args.httpPort ?? 80, adminCidr: args.adminCidr })) {
+        for (const rule of ingressRules({ httpsPort: args.httpsPort ?? DEFAULTS.httpsPort, httpPort: args.httpPort ?? DEFAULTS.httpPort, adminCidr: args.adminCidr })) {
             new alicloud.ecs.SecurityGroupRule(`${name}-allow-${rule.name}`, {
                 securityGroupId: securityGroup.id,
                 type: "ingress",
@@ -136,7 +137,7 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             diskName: `${namePrefix}-data`,
             description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
             zoneId,
-            size: args.dataDiskGiB ?? 100,
+            size: args.dataDiskGiB ?? DEFAULTS.alicloud.dataDiskGiB,
             category: dataDiskCategory,
             performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
             deleteWithInstance: false,

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "../config/defaults";
 import { RegistryHost } from "../contracts";
 import { dockerOverSsh, sshConnection } from "./dockerOverSsh";
 import { renderInstallDockerScript } from "../render/hostScripts";
@@ -35,8 +36,8 @@ export class SshHost extends pulumi.ComponentResource implements RegistryHost {
         super("private-registry:host:Ssh", name, {}, opts);
         const endpoint = {
             host: args.host,
-            port: args.port ?? 22,
-            user: args.user ?? "root",
+            port: args.port ?? DEFAULTS.ssh.port,
+            user: args.user ?? DEFAULTS.ssh.user,
             privateKey: args.privateKey,
             hostPublicKey: args.hostPublicKey,
         };

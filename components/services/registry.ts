@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
 import { Upstream } from "../render/edgeConfig";
 import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../render/registryConfig";
@@ -52,13 +53,13 @@ export class Registry extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:Registry", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
-        const endpoint = serviceEndpoint(args.networking, "registry", 5000, args.hostPort ?? 5000);
+        const endpoint = serviceEndpoint(args.networking, "registry", 5000, args.hostPort ?? DEFAULTS.registryPort);
         this.upstream = endpoint.upstream;
         this.configYaml = renderRegistryConfig({
             listenAddress: endpoint.listen,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
-            deleteEnabled: args.deleteEnabled ?? false,
+            deleteEnabled: args.deleteEnabled ?? DEFAULTS.deleteEnabled,
             uiOrigin: args.uiOrigin,
         });
 
@@ -66,7 +67,7 @@ export class Registry extends pulumi.ComponentResource {
             name: `${args.namePrefix}-data`,
             driverOpts: args.dataVolumeDriverOpts,
             labels: [{ label: "private-registry.role", value: "registry-data" }],
-        }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? true, dependsOn: args.dependsOn });
+        }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
 
         this.container = serviceContainer(name, {
             provider: args.provider,

@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
 import { Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
@@ -34,7 +35,7 @@ export class RegistryUi extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryUiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryUi", name, {}, opts);
-        const endpoint = serviceEndpoint(args.networking, "ui", 80, args.hostPort ?? 5080);
+        const endpoint = serviceEndpoint(args.networking, "ui", 80, args.hostPort ?? DEFAULTS.uiPort);
         this.upstream = endpoint.upstream;
 
         const settings: Record<string, string | undefined> = {
@@ -43,7 +44,7 @@ export class RegistryUi extends pulumi.ComponentResource {
             REGISTRY_URL: args.registryOrigin,
             // The registry asks for Basic auth; saying so up front halves the UI's requests.
             REGISTRY_SECURED: "true",
-            DELETE_IMAGES: String(args.deleteImages ?? false),
+            DELETE_IMAGES: String(args.deleteImages ?? DEFAULTS.deleteEnabled),
             SHOW_CONTENT_DIGEST: "true",
             SHOW_CATALOG_NB_TAGS: "true",
             // The image substitutes this into `listen ...;`, so an address:port binds loopback only.

@@ -188,6 +188,20 @@ describe("stack config", () => {
         assert.equal(declared.ipAddresses, JSON.stringify(DEFAULTS.ipAddresses));
     });
 
+    it("shows in the README's configuration table the very defaults parse.ts applies (DEFAULTS)", () => {
+        const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
+        const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
+        const shown: Record<string, string> = {};
+        for (const row of table.split("\n").filter((line) => line.startsWith("| `"))) {
+            const [keys, defaults] = row.split("|").slice(1, 3).map((cell) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]));
+            keys.forEach((key, i) => (shown[key] = defaults[i]));
+        }
+        const asShown = (value: unknown) => (Array.isArray(value) ? `[${value.join(", ")}]` : String(value));
+        for (const [key, value] of Object.entries(DEFAULTS).filter(([, v]) => typeof v !== "object" || Array.isArray(v))) {
+            assert.equal(shown[key], asShown(value), `README row for ${key}`);
+        }
+    });
+
     it("checks addresses and CIDRs by their real grammar", () => {
         for (const ok of ["10.0.0.1", "::1", "fd00::10", "2001:db8::1:2", "::ffff:192.168.1.1", "1:2:3:4:5:6:7:8"]) assert.ok(isIpAddress(ok), ok);
         for (const bad of ["10.0.0", "256.1.1.1", "1:2:3:4:5:6:7:8:9", "fd00::1::2", "registry"]) assert.ok(!isIpAddress(bad), bad);
