@@ -126,6 +126,9 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
             directive("server_tokens", "off"),
             directive("sendfile", "on"),
             directive("tcp_nodelay", "on"),
+            // nginx's own redirects (`/v2` -> `/v2/`) would name the port it listens on (443 in a
+            // container), not the published one; a relative Location keeps the client's.
+            directive("absolute_redirect", "off"),
             ...(input.tempDir === undefined ? [] : (["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] as const).map((kind) =>
                 directive(`${kind}_temp_path`, `${input.tempDir}/${kind}`))),
             ...resolvers.map((address) => directive("resolver", address, "valid=10s", "ipv6=off")),
