@@ -1,13 +1,8 @@
 import { stringify as toToml } from "smol-toml";
 import { stringify as toYaml } from "yaml";
+import { ClientFile, renderScript, shellQuote } from "./snippets/nodeScript";
 
-/** A file a client node needs, at its absolute path on that node. */
-export interface ClientFile {
-    path: string;
-    /** Octal, e.g. `0644`; credentials get `0600`. */
-    mode: string;
-    content: string;
-}
+export { ClientFile, renderScript, shellQuote, YamlMapsMerge } from "./snippets/nodeScript";
 
 /** One client's setup: the files, the commands, and both as one POSIX `sh` script. */
 export interface ClientSnippet {
@@ -38,29 +33,9 @@ export interface CredentialInput extends TrustInput {
 const DOCKER_CERTS_DIR = "/etc/docker/certs.d";
 export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
 const K3S_DIR = "/etc/rancher/k3s";
-const HEREDOC = "PRIVATE_REGISTRY_EOF";
-
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 function caFile(dir: string, input: TrustInput): ClientFile[] {
     return input.caCertificate === undefined ? [] : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
-}
-
-/** The one renderer behind every `script`: files via here-documents, modes set, then commands. */
-export function renderScript(description: string, files: ClientFile[], commands: string[]): string {
-    const lines = ["#!/bin/sh", `# ${description}`, "set -eu", "umask 077", 'ROOT="${ROOT:-}"'];
-    for (const file of files) {
-        if (file.content.includes(HEREDOC)) throw new Error(`${file.path} contains the here-document marker`);
-        const target = `"$ROOT"${shellQuote(file.path)}`;
-        const dir = `"$ROOT"${shellQuote(file.path.slice(0, file.path.lastIndexOf("/")))}`;
-        const body = file.content.endsWith("\n") ? file.content : `${file.content}\n`;
-        lines.push(`mkdir -p ${dir}`, `cat > ${target} <<'${HEREDOC}'`, `${body}${HEREDOC}`, `chmod ${file.mode} ${target}`);
-    }
-    // Writing under another root (an image being built, a test) is not this node: no commands.
-    const guarded = commands.length === 0 ? [] : ['if [ -n "$ROOT" ]; then exit 0; fi', ...commands];
-    return `${[...lines, ...guarded].join("\n")}\n`;
 }
 
 function snippet(description: string, files: ClientFile[], commands: string[]): ClientSnippet {
@@ -101,21 +76,37 @@ export function renderContainerdSnippet(input: TrustInput): ContainerdSnippet {
     };
 }
 
-export function renderK3sRegistriesYaml(input: CredentialInput, caPath: string | undefined): string {
+/** Our `mirrors` and `configs` entries for k3s's `registries.yaml`, each as YAML with its key at column 0. */
+export function renderK3sRegistryEntries(input: CredentialInput, caPath: string | undefined): { mirrors: string; configs: string } {
     const config: Record<string, unknown> = { auth: { username: input.username, password: input.password } };
     if (caPath !== undefined) config.tls = { ca_file: caPath };
-    return toYaml({
-        mirrors: { [input.endpoint]: { endpoint: [`https://${input.endpoint}`] } },
-        configs: { [input.endpoint]: config },
-    });
+    // Every string double-quoted: a password is never read as a number, an alias or a comment.
+    const yaml = (value: unknown) => toYaml({ [input.endpoint]: value }, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 });
+    return { mirrors: yaml({ endpoint: [`https://${input.endpoint}`] }), configs: yaml(config) };
 }
 
-/** k3s reads only its own `registries.yaml` (not certs.d), and only when it starts. */
+/** What `registries.yaml` must hold for this registry: the whole file on a node that has none. */
+export function renderK3sRegistriesYaml(input: CredentialInput, caPath: string | undefined): string {
+    const entries = renderK3sRegistryEntries(input, caPath);
+    const indent = (entry: string) => entry.replace(/^(?=.)/gm, "  ");
+    return `mirrors:\n${indent(entries.mirrors)}configs:\n${indent(entries.configs)}`;
+}
+
+/**
+ * k3s reads only its own `registries.yaml` (not certs.d), and only when it starts. The file is
+ * shared: the script merges our two entries into it and keeps every other one (see nodeScript.ts).
+ */
 export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
     const ca = caFile(`${K3S_DIR}/certs.d`, input);
+    const caPath = ca[0]?.path;
     return snippet(
-        `k3s: ${K3S_DIR}/registries.yaml (replaces an existing one: merge by hand if you have one), then restart k3s.`,
-        [{ path: `${K3S_DIR}/registries.yaml`, mode: "0600", content: renderK3sRegistriesYaml(input, ca[0]?.path) }, ...ca],
+        `k3s: our mirror and credentials merged into ${K3S_DIR}/registries.yaml (a backup kept), then restart k3s.`,
+        [{
+            path: `${K3S_DIR}/registries.yaml`,
+            mode: "0600",
+            content: renderK3sRegistriesYaml(input, caPath),
+            merge: { key: input.endpoint, entries: renderK3sRegistryEntries(input, caPath) },
+        }, ...ca],
         ["systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent"],
     );
 }
