@@ -14,7 +14,14 @@ export interface ClientSnippet {
 }
 
 export interface ContainerdSnippet extends ClientSnippet {
-    /** The one `config_path` setting containerd needs once, by major version. */
+    /**
+     * Where containerd's CRI plugin (what kubelet pulls through) finds `certs.d`, by major version,
+     * each a whole `config.toml` for a node that has none. 1.x needs `version = 2` (a config
+     * without it is read as version 1, which ignores this table). 2.x needs the line too: its
+     * built-in default, `/etc/containerd/certs.d:/etc/docker/certs.d`, is a list its default pull
+     * path (the transfer service) takes as one directory name, finding nothing (containerd issue
+     * 12808). In an existing config, set `config_path` in its table of this name.
+     */
     configPathToml: { "containerd-1.x": string; "containerd-2.x": string };
 }
 
@@ -60,19 +67,58 @@ export function renderHostsToml(input: TrustInput): string {
     return toToml({ server: url, host: { [url]: host } });
 }
 
+const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
+const CRI_REGISTRY = { config_path: CONTAINERD_CERTS_DIR };
+/** The CRI registry table in a version 2 config (containerd 1.x's, which 2.x migrates). */
+const CRI_TABLE_V2 = toToml({ plugins: { "io.containerd.grpc.v1.cri": { registry: CRI_REGISTRY } } });
+/** The CRI image plugin's table in containerd 2.x's own config (version 3 and later, or none). */
+const CRI_TABLE_V3 = toToml({ plugins: { "io.containerd.cri.v1.images": { registry: CRI_REGISTRY } } });
+
+/**
+ * A read-only check run on the node: does containerd's config give the CRI plugin `config_path`?
+ * If not, it says exactly what to set where, by the config's own `version` (the table's name
+ * depends on it, not on the binary) or, without a config, by containerd's major version. Editing
+ * a node's config.toml and restarting containerd is left to whoever owns both.
+ */
+function containerdConfigCheck(configPathToml: ContainerdSnippet["configPathToml"]): string[] {
+    // Exactly our directory, in either quote: containerd 2.x's pulls ignore a ':' list.
+    const setToOurs = `^[[:space:]]*config_path[[:space:]]*=[[:space:]]*["']${CONTAINERD_CERTS_DIR.replace(/\./g, "\\.")}/?["']`;
+    const q = shellQuote;
+    return [
+        "if command -v containerd >/dev/null 2>&1; then",
+        "    pr_major=$(containerd --version 2>/dev/null | awk '{ v = $3; sub(/^v/, \"\", v); split(v, p, \".\"); print p[1] + 0 }')",
+        `    pr_version=$(awk '/^[ \\t]*version[ \\t]*=/ { sub(/^[^=]*=[ \\t]*/, ""); print $1 + 0; exit }' ${CONTAINERD_CONFIG} 2>/dev/null || true)`,
+        `    if ! grep -Eqs ${q(setToOurs)} ${CONTAINERD_CONFIG}; then`,
+        `        if [ ! -f ${CONTAINERD_CONFIG} ]; then`,
+        `            pr_what=${q(`create ${CONTAINERD_CONFIG} holding`)}`,
+        `            if [ "$pr_major" -ge 2 ]; then pr_table=${q(configPathToml["containerd-2.x"])}; else pr_table=${q(configPathToml["containerd-1.x"])}; fi`,
+        "        else",
+        `            pr_what=${q(`set config_path in this table of ${CONTAINERD_CONFIG} (it may be there already, empty or with a ':' list; add it at the end if not)`)}`,
+        '            case "${pr_version:-0}" in',
+        `            2) pr_table=${q(CRI_TABLE_V2)} ;;`,
+        `            0 | 1) if [ "$pr_major" -ge 2 ]; then pr_table=${q(CRI_TABLE_V3)}; else pr_table=${q(`${CRI_TABLE_V2}(and make "version = 2" its first line: without it containerd 1.x reads version 1 and ignores this table)\n`)}; fi ;;`,
+        `            *) pr_table=${q(CRI_TABLE_V3)} ;;`,
+        "            esac",
+        "        fi",
+        `        printf '%s\\n\\n%s\\n%s\\n' "containerd: kubelet's pulls read ${CONTAINERD_CERTS_DIR} only once config_path names it: $pr_what:" "$pr_table" 'then: systemctl restart containerd' >&2`,
+        "    fi",
+        "fi",
+    ];
+}
+
 export function renderContainerdSnippet(input: TrustInput): ContainerdSnippet {
     const dir = `${CONTAINERD_CERTS_DIR}/${input.endpoint}`;
-    const registry = { config_path: CONTAINERD_CERTS_DIR };
+    const configPathToml = {
+        "containerd-1.x": `${toToml({ version: 2 })}\n${CRI_TABLE_V2}`,
+        "containerd-2.x": CRI_TABLE_V3,
+    };
     return {
         ...snippet(
-            `containerd: ${dir}/hosts.toml${input.caCertificate === undefined ? "" : " and the CA beside it"}; needs config_path set once (configPathToml).`,
+            `containerd: ${dir}/hosts.toml${input.caCertificate === undefined ? "" : " and the CA beside it"}; the CRI plugin reads them once config_path is set (configPathToml).`,
             [{ path: `${dir}/hosts.toml`, mode: "0644", content: renderHostsToml(input) }, ...caFile(CONTAINERD_CERTS_DIR, input)],
-            [],
+            containerdConfigCheck(configPathToml),
         ),
-        configPathToml: {
-            "containerd-1.x": toToml({ plugins: { "io.containerd.grpc.v1.cri": { registry } } }),
-            "containerd-2.x": toToml({ plugins: { "io.containerd.cri.v1.images": { registry } } }),
-        },
+        configPathToml,
     };
 }
 
@@ -144,7 +190,7 @@ export function renderNodeSetup(input: CredentialInput): string {
             `if command -v docker >/dev/null 2>&1; then ${login}; fi`,
             "if systemctl cat k3s.service >/dev/null 2>&1; then systemctl restart k3s; fi",
             "if systemctl cat k3s-agent.service >/dev/null 2>&1; then systemctl restart k3s-agent; fi",
-            `echo "containerd: set config_path = \\"${CONTAINERD_CERTS_DIR}\\" once if not done (see clientSnippets.containerd.configPathToml)."`,
+            ...containerd.commands,
         ],
     );
 }

@@ -83,6 +83,9 @@ describe("client snippets", () => {
         const v1 = parseToml(snippet.configPathToml["containerd-1.x"]) as any;
         const v2 = parseToml(snippet.configPathToml["containerd-2.x"]) as any;
         assert.equal(v1.plugins["io.containerd.grpc.v1.cri"].registry.config_path, "/etc/containerd/certs.d");
+        // Without it, containerd 1.x reads a version 1 config and ignores the table (test/integration/criPull.test.ts).
+        assert.equal(v1.version, 2);
+        assert.equal(v2.version, undefined, "containerd 2.x takes its own table in a config of any version");
         assert.equal(v2.plugins["io.containerd.cri.v1.images"].registry.config_path, "/etc/containerd/certs.d");
         assert.equal((parseToml(renderContainerdSnippet({ endpoint: "r.example.com" }).files[0].content) as any).host["https://r.example.com"].ca, undefined);
     });
