@@ -145,16 +145,21 @@ export function renderK3sRegistriesYaml(input: CredentialInput, caPath: string |
 export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
     const ca = caFile(`${K3S_DIR}/certs.d`, input);
     const caPath = ca[0]?.path;
-    return snippet(
-        `k3s: our mirror and credentials merged into ${K3S_DIR}/registries.yaml (a backup kept), then restart k3s.`,
-        [{
-            path: `${K3S_DIR}/registries.yaml`,
-            mode: "0600",
-            content: renderK3sRegistriesYaml(input, caPath),
-            merge: { key: input.endpoint, entries: renderK3sRegistryEntries(input, caPath) },
-        }, ...ca],
-        ["systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent"],
-    );
+    const description = `k3s: our mirror and credentials merged into ${K3S_DIR}/registries.yaml (a backup kept), then restart k3s.`;
+    const files: ClientFile[] = [{
+        path: `${K3S_DIR}/registries.yaml`,
+        mode: "0600",
+        content: renderK3sRegistriesYaml(input, caPath),
+        merge: { key: input.endpoint, entries: renderK3sRegistryEntries(input, caPath) },
+    }, ...ca];
+    const commands = ["systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent"];
+    // The script restarts k3s only when it changed what k3s reads: a second run disturbs nothing.
+    return { description, files, commands, script: renderScript(description, files, [`if ${k3sChanged(files)}; then ${commands[0]}; fi`]) };
+}
+
+/** Shell condition: did the script rewrite any of these files? */
+function k3sChanged(files: ClientFile[]): string {
+    return `pr_changed ${files.map((file) => shellQuote(file.path)).join(" ")}`;
 }
 
 export function renderDockerConfigJson(input: CredentialInput): string {
@@ -188,8 +193,8 @@ export function renderNodeSetup(input: CredentialInput): string {
         [...docker.files, ...containerd.files, ...k3s.files],
         [
             `if command -v docker >/dev/null 2>&1; then ${login}; fi`,
-            "if systemctl cat k3s.service >/dev/null 2>&1; then systemctl restart k3s; fi",
-            "if systemctl cat k3s-agent.service >/dev/null 2>&1; then systemctl restart k3s-agent; fi",
+            `if ${k3sChanged(k3s.files)} && systemctl cat k3s.service >/dev/null 2>&1; then systemctl restart k3s; fi`,
+            `if ${k3sChanged(k3s.files)} && systemctl cat k3s-agent.service >/dev/null 2>&1; then systemctl restart k3s-agent; fi`,
             ...containerd.commands,
         ],
     );

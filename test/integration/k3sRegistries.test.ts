@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "fs";
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { join } from "path";
-import { renderNodeSetup } from "../../components/render/clientSnippets";
+import { renderK3sSnippet, renderNodeSetup } from "../../components/render/clientSnippets";
 import { k3sRegistriesCheck } from "../go/builds";
 import { makeTempDir, run, runCleanups } from "../support/processes";
 
@@ -89,5 +89,18 @@ describe("registries.yaml as k3s reads it (wharfie)", () => {
         assert.equal(readFileSync(join(root, REGISTRIES), "utf8"), first);
         assert.equal(statSync(join(root, REGISTRIES)).mtimeMs, mtime);
         assert.deepEqual(await k3sView(join(root, REGISTRIES)), view);
+    });
+
+    it("on the node itself, the k3s snippet restarts k3s when it changed registries.yaml, and not on a second run", async () => {
+        // /etc is an empty tmpfs in a private mount namespace; systemctl is a stub that logs.
+        const stubs = join(work, "stubs");
+        mkdirSync(stubs);
+        writeFileSync(join(stubs, "systemctl"), `#!/bin/sh\necho "systemctl $*" >>${join(work, "systemctl.log")}\n`, { mode: 0o755 });
+        // Debian's awk is a link through /etc/alternatives, which the empty /etc hides.
+        symlinkSync("/usr/bin/mawk", join(stubs, "awk"));
+        writeFileSync(join(work, "k3s-only.sh"), renderK3sSnippet(creds).script);
+        const script = `mount -t tmpfs none /etc && for run in 1 2; do sh ${join(work, "k3s-only.sh")}; echo "run $run" >>${join(work, "systemctl.log")}; done`;
+        await run("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], { env: { ...process.env, PATH: `${stubs}:/usr/bin:/bin` } });
+        assert.equal(readFileSync(join(work, "systemctl.log"), "utf8"), "systemctl restart k3s\nrun 1\nrun 2\n");
     });
 });

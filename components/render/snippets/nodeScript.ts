@@ -63,6 +63,14 @@ pr_install() {
     cp "$2" "$3.private-registry-new"
     chmod "$1" "$3.private-registry-new"
     mv -f "$3.private-registry-new" "$3"
+    PR_CHANGED="$PR_CHANGED|$3|"
+}
+# pr_changed PATH...: did this run rewrite any of them? (Restart a daemon only then.)
+pr_changed() {
+    for pr_path in "$@"; do
+        case "$PR_CHANGED" in *"|$pr_path|"*) return 0 ;; esac
+    done
+    return 1
 }
 pr_kept() {
     for pr_path in $PRIVATE_REGISTRY_KEEP; do
@@ -116,6 +124,7 @@ export function renderScript(description: string, files: ClientFile[], commands:
         "umask 077",
         'ROOT="${ROOT:-}"',
         `${KEEP_VARIABLE}="\${${KEEP_VARIABLE}:-}"`,
+        "PR_CHANGED=",
         'STAGE=$(mktemp -d 2>/dev/null) || { STAGE="${TMPDIR:-/tmp}/private-registry.$$" && mkdir "$STAGE"; }',
         "trap 'rm -rf \"$STAGE\"' EXIT",
         "trap 'exit 130' HUP INT TERM",
