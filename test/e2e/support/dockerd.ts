@@ -1,10 +1,16 @@
 /**
  * A private Docker daemon for the end-to-end tests.
  *
- * The tests must neither need nor disturb a system dockerd, and the machine
- * has only loopback networking, so this daemon gets its own socket, data
- * root, exec root, config file and trust key, creates no bridge and touches
- * no iptables. Containers must therefore run with `--network host`.
+ * The tests must neither need nor disturb a system dockerd, so this daemon
+ * gets its own socket, data root, exec root, config file and trust key.
+ * Tests may not send traffic on the machine's real network, so it runs in one
+ * of two ways:
+ * - On the host's network, with no bridge and no iptables rules: containers
+ *   must run with `--network host`.
+ * - Inside a network namespace of the test's own (test/support/netns.ts):
+ *   with Docker's bridge, iptables rules and published ports, all inside the
+ *   namespace. Clients that reach containers or published ports must run in
+ *   it too (`runClient`); the API socket is reachable from anywhere.
  *
  * What stays global, checked on Debian 12's docker.io 20.10.24 / containerd 1.6.20:
  * - Registry CA files: dockerd reads /etc/docker/certs.d/<host:port>/ca.crt,
@@ -31,11 +37,13 @@ import {
     killGroup,
     registerCleanup,
     run,
+    runCleanups,
     runSync,
     sleepSync,
     startDaemon,
     waitFor,
 } from "../../support/processes";
+import type { NetworkNamespace } from "../../support/netns";
 
 /** The Debian client matches the Debian daemon (API 1.41); /usr/local/bin/docker is a newer, unrelated build. */
 export const DOCKER_CLI = "/usr/bin/docker";
@@ -54,6 +62,13 @@ export interface PrivateDockerd {
     /** Environment for any docker client that should talk to this daemon. */
     env: NodeJS.ProcessEnv;
     logFile: string;
+    /** The namespace the daemon runs in, or undefined on the host's network (no bridge). */
+    networkNamespace?: NetworkNamespace;
+    /**
+     * Runs a client where this daemon's network is: inside its namespace, or directly. Only
+     * from there are its containers and published ports reachable.
+     */
+    runClient(command: string, args: string[], options?: RunOptions): Promise<RunResult>;
     /** Runs the docker CLI against this daemon. */
     docker(args: string[], options?: RunOptions): Promise<RunResult>;
     /** Removes all containers, stops dockerd and its containerd, and undoes the mounts it leaves behind. */
@@ -63,11 +78,20 @@ export interface PrivateDockerd {
 /** Unix socket paths are limited to 107 bytes, and containerd's sits deepest. */
 const MAX_SOCKET_PATH = 107;
 
+export interface DockerdOptions {
+    extraArgs?: string[];
+    /**
+     * Run inside this namespace with a bridge and iptables on (the rules land in the namespace's
+     * own tables). Default: the host's network, no bridge, no iptables.
+     */
+    networkNamespace?: NetworkNamespace;
+}
+
 /**
  * Starts dockerd with every piece of its state under workDir and waits until
  * the API answers. Registers its own cleanup; stop() may also be called directly.
  */
-export async function startDockerd(workDir: string, options: { extraArgs?: string[] } = {}): Promise<PrivateDockerd> {
+export async function startDockerd(workDir: string, options: DockerdOptions = {}): Promise<PrivateDockerd> {
     workDir = path.resolve(workDir);
     const socket = path.join(workDir, "docker.sock");
     const dataRoot = path.join(workDir, "data");
@@ -86,11 +110,10 @@ export async function startDockerd(workDir: string, options: { extraArgs?: strin
 
     const globalDirs = ["/run/docker/plugins", "/run/docker", "/run/containerd/s", "/run/containerd"].filter((dir) => !fs.existsSync(dir));
 
+    const namespace = options.networkNamespace;
     const args = [
         `--config-file=${configFile}`,
-        "--iptables=false",
-        "--ip6tables=false",
-        "--bridge=none",
+        ...(namespace ? [] : ["--iptables=false", "--ip6tables=false", "--bridge=none"]),
         "--storage-driver=vfs",
         `--host=unix://${socket}`,
         `--data-root=${dataRoot}`,
@@ -98,7 +121,9 @@ export async function startDockerd(workDir: string, options: { extraArgs?: strin
         `--pidfile=${path.join(workDir, "docker.pid")}`,
         ...(options.extraArgs ?? []),
     ];
-    const daemon = startDaemon("dockerd", DOCKERD, args, { logFile, stopTimeoutMs: 30_000 });
+    // nsenter execs dockerd in place: the PID (and process group) stays dockerd's.
+    const line = namespace ? namespace.command(DOCKERD, args) : { command: DOCKERD, args };
+    const daemon = startDaemon("dockerd", line.command, line.args, { logFile, stopTimeoutMs: 30_000 });
 
     const host = `unix://${socket}`;
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig };
@@ -107,6 +132,8 @@ export async function startDockerd(workDir: string, options: { extraArgs?: strin
     delete env.DOCKER_CERT_PATH;
     const docker = (dockerArgs: string[], runOptions: RunOptions = {}) =>
         run(DOCKER_CLI, dockerArgs, { ...runOptions, env: { ...env, ...runOptions.env } });
+    const runClient = (command: string, clientArgs: string[], runOptions?: RunOptions) =>
+        namespace ? namespace.run(command, clientArgs, runOptions) : run(command, clientArgs, runOptions);
 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> => {
@@ -151,7 +178,27 @@ export async function startDockerd(workDir: string, options: { extraArgs?: strin
         throw error;
     }
 
-    return { host, socket, containerdSocket, pid: daemon.pid, workDir, dockerConfig, env, logFile, docker, stop };
+    return { host, socket, containerdSocket, pid: daemon.pid, workDir, dockerConfig, env, logFile, networkNamespace: namespace, runClient, docker, stop };
+}
+
+/**
+ * Runs every registered cleanup (runCleanups), then asserts that the dockerd, whatever ran in
+ * its namespace, its mounts under workDir, workDir itself and the namespace are gone.
+ */
+export async function stopAndAssertNothingLeft(dockerd: PrivateDockerd, workDir: string): Promise<void> {
+    const namespace = dockerd.networkNamespace;
+    const inside = namespace?.processesInside() ?? [];
+    if (namespace && !inside.includes(dockerd.pid)) throw new Error(`dockerd (pid ${dockerd.pid}) is not among the processes in ${namespace.name}: ${inside.join(", ")}`);
+    await runCleanups();
+    const left: string[] = [];
+    if (isAlive(dockerd.pid)) left.push(`dockerd (pid ${dockerd.pid})`);
+    left.push(...mountsUnder(workDir).map((mountPoint) => `mount ${mountPoint}`));
+    if (fs.existsSync(workDir)) left.push(workDir);
+    if (namespace) {
+        left.push(...[...new Set([...inside.filter(isAlive), ...namespace.processesInside()])].map((pid) => `pid ${pid} of namespace ${namespace.name}`));
+        if (fs.existsSync(namespace.path)) left.push(namespace.path);
+    }
+    if (left.length > 0) throw new Error(`left behind: ${left.join("; ")}`);
 }
 
 /** `docker ps -aq` for exit paths, where only synchronous calls still run. */

@@ -1,7 +1,8 @@
 /**
  * Replays what the program declared (recorded by the mock harness) on a real dockerd: the
- * volumes and containers, with their uploads, env, command, volumes, health checks and restart
- * policy taken from the recorded inputs, never from a second hand-written copy.
+ * networks, volumes and containers, with their uploads, env, command, volumes, health checks,
+ * restart policy, network attachments and published ports taken from the recorded inputs, never
+ * from a second hand-written copy.
  *
  * An input this replay does not know makes it throw: a new container setting in the program
  * cannot be silently left out of the end-to-end proof.
@@ -16,12 +17,25 @@ import { DOCKER_CLI, PrivateDockerd } from "./dockerd";
 const CONTAINER = "docker:index/container:Container";
 const VOLUME = "docker:index/volume:Volume";
 const IMAGE = "docker:index/remoteImage:RemoteImage";
+const NETWORK = "docker:index/network:Network";
 
 interface Upload {
     file: string;
     content: string;
     permissions?: string;
     executable?: boolean;
+}
+
+interface Port {
+    internal: number;
+    external?: number;
+    ip?: string;
+    protocol?: string;
+}
+
+interface NetworkAttachment {
+    name: string;
+    aliases?: string[];
 }
 
 interface Healthcheck {
@@ -33,7 +47,9 @@ interface Healthcheck {
 }
 
 /** Container inputs the replay turns into `docker create` flags; anything else is refused. */
-const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "command", "entrypoints", "ports", "labels"]);
+const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "networksAdvanced", "command", "entrypoints", "ports", "labels"]);
+/** Network inputs the replay turns into `docker network create` flags. */
+const HANDLED_NETWORK = new Set(["name", "driver"]);
 
 function quoteForShell(arg: string): string {
     return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -65,8 +81,12 @@ function createArgs(result: EvaluationResult, inputs: Record<string, any>): stri
     if (unknown.length > 0) throw new Error(`the replay does not know container input(s) ${unknown.join(", ")} of ${inputs.name}`);
     const args = ["create", "--name", inputs.name];
     if (inputs.restart) args.push("--restart", inputs.restart);
-    if (inputs.networkMode !== "host") throw new Error(`${inputs.name}: the replay runs host networking only (this machine has no bridge); got ${inputs.networkMode}`);
-    args.push("--network", "host");
+    // As the Docker provider creates a container: HostConfig.NetworkMode as given (Docker's
+    // default bridge when unset), the ports with the provider's defaults (IPv4 0.0.0.0, tcp).
+    if (inputs.networkMode) args.push("--network", inputs.networkMode);
+    for (const port of (inputs.ports as Port[] | undefined) ?? []) {
+        args.push("--publish", `${port.ip ?? "0.0.0.0"}:${port.external ?? ""}:${port.internal}/${port.protocol ?? "tcp"}`);
+    }
     for (const env of (inputs.envs as string[] | undefined) ?? []) args.push("--env", env);
     for (const volume of (inputs.volumes as { volumeName: string; containerPath: string }[] | undefined) ?? []) args.push("--volume", `${volume.volumeName}:${volume.containerPath}`);
     for (const label of (inputs.labels as { label: string; value: string }[] | undefined) ?? []) args.push("--label", `${label.label}=${label.value}`);
@@ -104,9 +124,26 @@ async function upload(dockerd: PrivateDockerd, container: string, uploads: Uploa
     await run(DOCKER_CLI, ["cp", "-", `${container}:/`], { env: dockerd.env, input: createReadStream(archive) });
 }
 
+/**
+ * `networksAdvanced` as the Docker provider applies it after creating the container: off
+ * Docker's default bridge, then one `network connect` per entry, with its aliases. These API
+ * calls, not a model of them, decide which names Docker's DNS knows.
+ */
+async function connectNetworks(dockerd: PrivateDockerd, container: string, networks: NetworkAttachment[]): Promise<void> {
+    if (networks.length === 0) return;
+    const disconnect = await dockerd.docker(["network", "disconnect", "bridge", container], { allowFailure: true });
+    if (disconnect.code !== 0 && !/is not connected to the network bridge/.test(disconnect.stderr)) {
+        throw new Error(`could not take ${container} off the default bridge: ${disconnect.stderr}`);
+    }
+    for (const network of networks) {
+        await dockerd.docker(["network", "connect", ...(network.aliases ?? []).flatMap((alias) => ["--alias", alias]), network.name, container]);
+    }
+}
+
 /** Creates, fills and starts one declared container. */
 export async function startContainer(dockerd: PrivateDockerd, result: EvaluationResult, inputs: Record<string, any>, workDir: string): Promise<void> {
     await dockerd.docker(createArgs(result, inputs));
+    await connectNetworks(dockerd, inputs.name, (inputs.networksAdvanced as NetworkAttachment[] | undefined) ?? []);
     await upload(dockerd, inputs.name, (inputs.uploads as Upload[] | undefined) ?? [], workDir);
     await dockerd.docker(["start", inputs.name]);
 }
@@ -122,8 +159,14 @@ export async function waitHealthy(dockerd: PrivateDockerd, name: string, timeout
     }, timeoutMs, 500);
 }
 
-/** Replays every declared volume and container, in declaration order, and waits for health. */
+/** Replays every declared network, volume and container, in declaration order, and waits for health. */
 export async function replay(dockerd: PrivateDockerd, result: EvaluationResult, workDir: string): Promise<void> {
+    for (const network of result.resources.filter((r) => r.type === NETWORK)) {
+        const unknown = Object.keys(network.inputs).filter((key) => !HANDLED_NETWORK.has(key));
+        if (unknown.length > 0) throw new Error(`the replay does not know network input(s) ${unknown.join(", ")} of ${network.name}`);
+        if (!dockerd.networkNamespace) throw new Error(`${network.name}: a bridge network needs a dockerd in a network namespace (startDockerd's networkNamespace)`);
+        await dockerd.docker(["network", "create", "--driver", (network.inputs.driver as string | undefined) ?? "bridge", network.inputs.name as string]);
+    }
     for (const volume of result.resources.filter((r) => r.type === VOLUME)) {
         const labels = ((volume.inputs.labels as { label: string; value: string }[] | undefined) ?? []).flatMap((l) => ["--label", `${l.label}=${l.value}`]);
         const opts = Object.entries((volume.inputs.driverOpts as Record<string, string> | undefined) ?? {}).flatMap(([k, v]) => ["--opt", `${k}=${v}`]);
@@ -136,9 +179,11 @@ export async function replay(dockerd: PrivateDockerd, result: EvaluationResult, 
 /**
  * What `pulumi up` does to a container whose inputs changed: delete it (deleteBeforeReplace, as
  * the program asks), then create the new one. Volumes are left alone, as the engine leaves them.
+ * `betweenDeleteAndCreate` runs in the gap (a test taking the old container's address there).
  */
-export async function replaceContainer(dockerd: PrivateDockerd, result: EvaluationResult, name: string, workDir: string): Promise<void> {
+export async function replaceContainer(dockerd: PrivateDockerd, result: EvaluationResult, name: string, workDir: string, betweenDeleteAndCreate?: () => Promise<void>): Promise<void> {
     await dockerd.docker(["rm", "-f", name]);
+    await betweenDeleteAndCreate?.();
     await startContainer(dockerd, result, containerInputs(result, name), workDir);
     await waitHealthy(dockerd, name);
 }
