@@ -134,6 +134,7 @@ describe("alicloud mode", () => {
             "pulumi:providers:alicloud alicloud-provider",
             "pulumi:providers:docker alicloud-docker",
             "pulumi:pulumi:Stack private-registry-dev",
+            "pulumi:pulumi:StackReference alicloud-previous-placement",
             "tls:index/privateKey:PrivateKey alicloud-host-key",
             "tls:index/privateKey:PrivateKey alicloud-login-key",
             "tls:index/privateKey:PrivateKey tls-account-key",
