@@ -9,7 +9,7 @@ import { SelfSignedCertificate } from "./components/certificates/selfSignedCerti
 import { readSshPrivateKey, readStackConfig } from "./components/config";
 import { RegistryHost, ServerCertificate } from "./components/contracts";
 import { AlidnsRecords } from "./components/dns/alidnsRecords";
-import { AlicloudHost } from "./components/hosts/alicloudHost";
+import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost";
 import { followingDaemon } from "./components/hosts/daemonReplacement";
 import { LocalDockerHost } from "./components/hosts/localHost";
 import { SshHost } from "./components/hosts/sshHost";
@@ -23,7 +23,7 @@ const servedNames = [...config.hostnames, ...(config.uiHostname ? [config.uiHost
  * The Docker host of the chosen mode, and the resources whose replacement brings up a new, empty
  * daemon (a new VM): every Docker resource is replaced with them.
  */
-function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[] } {
+function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]; placement?: pulumi.Output<AlicloudPlacement> } {
     switch (config.mode) {
         case "local":
             return { host: new LocalDockerHost("local", { dockerHost: config.dockerHost }), replacesDaemon: [] };
@@ -48,7 +48,7 @@ function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]
                 retainDataOnDestroy: config.retainDataOnDestroy,
             });
             new AlidnsRecords("dns", { zone: cloud.dnsZone, hostnames: servedNames, address: host.address, provider: host.alicloudProvider });
-            return { host, replacesDaemon: [host.instance] };
+            return { host, replacesDaemon: [host.instance], placement: host.placement };
         }
     }
 }
@@ -94,3 +94,5 @@ export const uiEndpoint = registry.uiEndpoint;
 export const caCertificate = registry.caCertificate;
 export const credentials = registry.credentials;
 export const clientSnippets = registry.clientSnippets;
+/** alicloud mode: the instance type, zone and image the VM runs on, read back by the next run (PLACEMENT_OUTPUT). */
+export const alicloudPlacement = target.placement;

@@ -23,7 +23,8 @@ export const DEFAULTS = {
     certificateRenewBeforeDays: 30,
     ssh: { port: 22, user: "root" },
     alicloud: {
-        instanceType: "ecs.t6-c1m2.large",
+        // instanceType: none; the cheapest non-burstable type sold with ESSD disks is looked up
+        // once and kept (components/hosts/alicloudHost.ts).
         dataDiskGiB: 100,
         vpcCidr: "172.31.0.0/16",
         vswitchCidr: "172.31.1.0/24",

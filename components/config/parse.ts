@@ -33,7 +33,8 @@ export interface AlicloudSettings {
     dnsZone: string;
     /** Who may reach the VM's SSH port, e.g. `203.0.113.7/32`. Required: no open default. */
     adminCidr: string;
-    instanceType: string;
+    /** Unset: the cheapest non-burstable type with 2 vCPUs and 4 GiB, looked up once and kept. */
+    instanceType?: string;
     /** An image ID; unset looks up the newest Debian 12 image. */
     imageId?: string;
     /** Empty means: the first zone that offers the instance type. */
@@ -416,7 +417,7 @@ function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | un
         region: region ?? "",
         dnsZone: dnsZone ?? "",
         adminCidr: adminCidr ?? "",
-        instanceType: ali.string("instanceType") ?? DEFAULTS.alicloud.instanceType,
+        instanceType: ali.string("instanceType"),
         imageId: ali.string("imageId"),
         zoneId: ali.string("zoneId"),
         dataDiskGiB: ali.integer("dataDiskGiB", DEFAULTS.alicloud.dataDiskGiB, 20, 32768),

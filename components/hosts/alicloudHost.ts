@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { DEFAULTS } from "../config/defaults";
 import { RegistryHost } from "../contracts";
-import { dockerOverSsh, sshConnection } from "./dockerOverSsh";
+import { dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
 import { alicloudDiskSerial, renderCloudInit } from "../render/cloudInit";
 import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../render/hostScripts";
 import { ingressRules } from "../render/securityRules";
@@ -15,11 +15,15 @@ export interface AlicloudHostArgs {
     region: string;
     /** The only CIDR allowed to reach SSH, e.g. `203.0.113.7/32`. Required (no open default). */
     adminCidr: string;
-    /** ECS instance type. Default: `ecs.t6-c1m2.large`. */
+    /**
+     * ECS instance type; checked to be sold in the region with an ESSD system disk. Default: the
+     * cheapest non-burstable type with 2 vCPUs and 4 GiB (burstable `ecs.t*` types throttle a
+     * busy registry once their CPU credits run out), looked up once and then kept.
+     */
     instanceType?: string;
     /** Image ID. Default: the newest public Debian 12 x86-64 image, looked up once and then kept. */
     imageId?: string;
-    /** Zone. Default: the first zone offering `instanceType` with ESSD disks, looked up once and then kept. */
+    /** Zone. Default: the first zone offering the instance type with ESSD disks, looked up once and then kept. */
     zoneId?: string;
     /** Size of the registry's data disk in GiB; it can grow later, never shrink. Default: 100. */
     dataDiskGiB?: number;
@@ -48,6 +52,52 @@ export interface AlicloudHostArgs {
 
 const DEBIAN_12_X64 = "^debian_12_\\d+_x64_";
 const DATA_DISK_CATEGORY = "cloud_essd";
+const SYSTEM_DISK_CATEGORY = "cloud_essd";
+/** The size the default instance type is chosen by: enough for Distribution, nginx and the UI. */
+const DEFAULT_SHAPE = { cpuCoreCount: 2, memorySize: 4 };
+/** The stack output the chosen placement is exported as, and read back from on the next run. */
+export const PLACEMENT_OUTPUT = "alicloudPlacement";
+
+/** Where the VM runs: each value configured, or looked up on the stack's first deployment. */
+export interface AlicloudPlacement {
+    instanceType: string;
+    zoneId: string;
+    imageId: string;
+}
+
+/** One candidate of `ecs.getInstanceTypes`, the fields the choice reads. */
+export interface InstanceTypeOffer {
+    id: string;
+    family: string;
+    availabilityZones: string[];
+    burstableInstance?: { initialCredit?: string; baselineCredit?: string };
+}
+
+/**
+ * Burstable (credit-based) types: the `ecs.t*` families, or any type reporting CPU credits. A
+ * registry busy for an hour (a CI pushing layers) would run out of credits and crawl.
+ */
+export function isBurstable(offer: InstanceTypeOffer): boolean {
+    const credit = (value: string | undefined) => value !== undefined && value !== "" && value !== "0";
+    return /^ecs\.t\d/.test(offer.family) || credit(offer.burstableInstance?.initialCredit) || credit(offer.burstableInstance?.baselineCredit);
+}
+
+/** The first offer (they come sorted by price) that is not burstable and is sold in some zone. */
+export function chooseInstanceType(offers: InstanceTypeOffer[], region: string): string {
+    const chosen = offers.find((offer) => !isBurstable(offer) && offer.availabilityZones.length > 0);
+    if (chosen === undefined) {
+        throw new Error(`no non-burstable instance type with ${DEFAULT_SHAPE.cpuCoreCount} vCPUs, ${DEFAULT_SHAPE.memorySize} GiB and an ESSD system disk is sold in ${region}; set alicloud.instanceType`);
+    }
+    return chosen.id;
+}
+
+/** A placement read back from the previous deployment's outputs, if it holds all three values. */
+export function previousPlacement(value: unknown): Partial<AlicloudPlacement> {
+    if (typeof value !== "object" || value === null) return {};
+    const record = value as Record<string, unknown>;
+    const text = (key: keyof AlicloudPlacement) => (typeof record[key] === "string" && record[key] !== "" ? { [key]: record[key] as string } : {});
+    return { ...text("instanceType"), ...text("zoneId"), ...text("imageId") };
+}
 
 /**
  * An ECS VM running Docker for the registry: its own VPC, a security group that opens only the
@@ -72,11 +122,16 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
     /** Replacing it means a new, empty Docker daemon: everything deployed to it must follow. */
     readonly instance: alicloud.ecs.Instance;
     readonly dataDisk: alicloud.ecs.EcsDisk;
+    /**
+     * Where the VM runs, as deployed (the kept values, not a fresh lookup). Exported by the stack
+     * as `alicloudPlacement`, which the next run reads back instead of looking up again.
+     */
+    readonly placement: pulumi.Output<AlicloudPlacement>;
 
     constructor(name: string, args: AlicloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:Alicloud", name, {}, opts);
+        refuseRedirectingDockerEnvironment("the VM's Docker daemon over SSH");
         const namePrefix = args.namePrefix ?? DEFAULTS.namePrefix;
-        const instanceType = args.instanceType ?? DEFAULTS.alicloud.instanceType;
         const dataMountPath = args.dataMountPath ?? "/srv/registry-data";
         const tags = { "managed-by": "pulumi", "private-registry": namePrefix };
         const keepData = args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy;
@@ -85,17 +140,19 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         this.alicloudProvider = new alicloud.Provider(`${name}-provider`, { region: args.region }, { parent: this });
         const cloudOpts = { parent: this, provider: this.alicloudProvider };
 
-        // Looked-up values change when Alibaba publishes an image or a zone sells out; a running
-        // registry must not follow them (a new zone would mean a new, empty data disk).
-        const zoneId = args.zoneId ?? alicloud.getZonesOutput(
-            { availableInstanceType: instanceType, availableDiskCategory: dataDiskCategory },
-            cloudOpts,
-        ).apply((found) => firstOf(found.ids, `no zone in ${args.region} offers ${instanceType} with ${dataDiskCategory} disks; set alicloud.zoneId or alicloud.instanceType`));
+        // Looked-up values change when a type sells out, a zone fills up or Alibaba publishes an
+        // image; a running registry must not follow them (a new zone means a new, empty data disk).
+        // The first deployment looks them up and exports what it chose; every later run reads
+        // that export back and looks nothing up, so a type sold out since cannot fail the preview
+        // of a stack already running on it. ignoreChanges below keeps them even without the export.
+        const previous = new pulumi.StackReference(`${name}-previous-placement`, {
+            name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+        }, { parent: this });
+        const placement = previous.getOutput(PLACEMENT_OUTPUT).apply((value) => choosePlacement(args, previousPlacement(value), dataDiskCategory, cloudOpts));
+        const instanceType = placement.instanceType;
+        const zoneId = placement.zoneId;
+        const imageId = placement.imageId;
         const keepLookedUpZone = args.zoneId === undefined ? ["zoneId"] : [];
-        const imageId = args.imageId ?? alicloud.ecs.getImagesOutput(
-            { owners: "system", nameRegex: DEBIAN_12_X64, mostRecent: true, instanceType },
-            cloudOpts,
-        ).apply((found) => firstOf(found.ids, `no public Debian 12 image in ${args.region} fits ${instanceType}; set alicloud.imageId`));
 
         const vpc = new alicloud.vpc.Network(`${name}-vpc`, { vpcName: namePrefix, cidrBlock: args.vpcCidr ?? DEFAULTS.alicloud.vpcCidr, tags }, cloudOpts);
         const vswitch = new alicloud.vpc.Switch(`${name}-vswitch`, {
@@ -142,6 +199,9 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
             deleteWithInstance: false,
             deleteAutoSnapshot: false,
+            // Grow the disk while the VM runs: an offline resize only takes effect after a restart
+            // from the console, so the documented `resize2fs` would find no new space.
+            type: "online",
             tags,
         }, { ...cloudOpts, protect: keepData, retainOnDelete: keepData, ignoreChanges: keepLookedUpZone });
 
@@ -167,7 +227,8 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             // cloud-init runs once per instance, and an in-place image change wipes the system
             // disk under Pulumi's feet: both mean a new VM, so say so (the data disk stays).
             replaceOnChanges: ["userData", ...(args.imageId === undefined ? [] : ["imageId"])],
-            ignoreChanges: args.imageId === undefined ? ["imageId"] : [],
+            // A looked-up type is kept too: changing it stops the VM.
+            ignoreChanges: [...(args.imageId === undefined ? ["imageId"] : []), ...(args.instanceType === undefined ? ["instanceType"] : [])],
         });
 
         // Detaching must wait for the old VM's disk to be released: delete before replace.
@@ -183,20 +244,76 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             hostPublicKey: hostKey.publicKeyOpenssh,
         };
         // Replaced with the VM; its delete (on the old VM, before the disk is detached) stops
-        // Docker and unmounts the disk, so the filesystem leaves clean.
+        // Docker and unmounts the disk, so the filesystem leaves clean. The attachment's ID is an
+        // input, not only a `dependsOn`: a property dependency is what makes the engine replace
+        // this command together with the attachment and delete it first (deleteBeforeReplace on
+        // both), so the release runs while the disk is still attached to the old VM.
         const ready = new command.remote.Command(`${name}-ready`, {
             connection: sshConnection(endpoint),
             create: renderWaitUntilReadyScript({ dataMountPath }),
             delete: renderReleaseDataDiskScript({ dataMountPath }),
-            triggers: [this.instance.id, this.dataDisk.id],
+            triggers: [this.instance.id, this.dataDisk.id, attachment.id],
         }, { parent: this, dependsOn: [attachment], deleteBeforeReplace: true });
 
         this.provider = dockerOverSsh(`${name}-docker`, { ...endpoint, readyWhen: ready.stdout }, this);
         this.ready = [ready];
         this.dataVolumeDriverOpts = { type: "none", o: "bind", device: dataMountPath };
         this.address = this.instance.publicIp;
-        this.registerOutputs({ address: this.address, dataDiskId: this.dataDisk.id });
+        this.placement = pulumi.all([this.instance.instanceType, this.dataDisk.zoneId, this.instance.imageId])
+            .apply(([type, zone, image]) => ({ instanceType: type, zoneId: zone, imageId: image }));
+        this.registerOutputs({ address: this.address, dataDiskId: this.dataDisk.id, placement: this.placement });
     }
+}
+
+/**
+ * The instance type, zone and image: configured, else kept from the previous deployment, else
+ * looked up. Only what is neither configured nor kept is looked up; a configured type is checked
+ * against the ECS offer (ESSD system disk, in the zone when it is known) only when it is new.
+ */
+function choosePlacement(
+    args: AlicloudHostArgs,
+    kept: Partial<AlicloudPlacement>,
+    dataDiskCategory: string,
+    opts: pulumi.InvokeOutputOptions,
+): pulumi.Output<AlicloudPlacement> {
+    const region = args.region;
+    const knownZone = args.zoneId ?? kept.zoneId;
+    const offers = (filter: alicloud.ecs.GetInstanceTypesOutputArgs) => alicloud.ecs.getInstanceTypesOutput({
+        systemDiskCategory: SYSTEM_DISK_CATEGORY,
+        instanceChargeType: "PostPaid",
+        networkType: "Vpc",
+        ...filter,
+    }, opts).apply((found) => found.instanceTypes as InstanceTypeOffer[]);
+
+    let instanceType: pulumi.Output<string>;
+    if (args.instanceType !== undefined && args.instanceType === kept.instanceType) {
+        instanceType = pulumi.output(args.instanceType);
+    } else if (args.instanceType !== undefined) {
+        const configured = args.instanceType;
+        instanceType = offers({ instanceType: configured, availabilityZone: knownZone }).apply((found) => {
+            if (!found.some((offer) => offer.id === configured)) {
+                const where = knownZone === undefined ? region : `zone ${knownZone}`;
+                throw new Error(`alicloud.instanceType ${configured} is not sold in ${where} with an ESSD system disk; pick another type (\`aliyun ecs DescribeAvailableResource\` lists them)`);
+            }
+            return configured;
+        });
+    } else if (kept.instanceType !== undefined) {
+        instanceType = pulumi.output(kept.instanceType);
+    } else {
+        instanceType = offers({ ...DEFAULT_SHAPE, availabilityZone: knownZone, sortedBy: "Price" }).apply((found) => chooseInstanceType(found, region));
+    }
+
+    const zoneId = knownZone !== undefined ? pulumi.output(knownZone) : instanceType.apply((type) => alicloud.getZonesOutput(
+        { availableInstanceType: type, availableDiskCategory: dataDiskCategory },
+        opts,
+    ).apply((found) => firstOf(found.ids, `no zone in ${region} offers ${type} with ${dataDiskCategory} disks; set alicloud.zoneId or alicloud.instanceType`)));
+
+    const imageId = args.imageId ?? kept.imageId ?? instanceType.apply((type) => alicloud.ecs.getImagesOutput(
+        { owners: "system", nameRegex: DEBIAN_12_X64, mostRecent: true, instanceType: type },
+        opts,
+    ).apply((found) => firstOf(found.ids, `no public Debian 12 image in ${region} fits ${type}; set alicloud.imageId`)));
+
+    return pulumi.all([instanceType, zoneId, imageId]).apply(([type, zone, image]) => ({ instanceType: type, zoneId: zone, imageId: image }));
 }
 
 function firstOf(ids: string[], problem: string): string {

@@ -9,7 +9,27 @@ import * as pulumi from "@pulumi/pulumi";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "fs";
 import { homedir } from "os";
 import { join } from "path";
-import { dockerSshOptions, dockerSshUrl, knownHostsLine, SshKeyFiles } from "../render/sshAccess";
+import {
+    dockerEnvironmentProblem,
+    dockerSshOptions,
+    dockerSshUrl,
+    knownHostsLine,
+    redirectingDockerVariables,
+    renderSshConfig,
+    SshKeyFiles,
+} from "../render/sshAccess";
+
+/**
+ * Thrown in `ssh` and `alicloud` mode while DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CERT_PATH or
+ * DOCKER_TLS_VERIFY is set in the environment of `pulumi`: the deploy stops before anything is
+ * created rather than risk reaching another daemon.
+ */
+export class DockerEnvironmentError extends Error {
+    constructor(readonly variables: string[], target: string) {
+        super(dockerEnvironmentProblem(variables, target));
+        this.name = "DockerEnvironmentError";
+    }
+}
 
 export interface SshEndpoint {
     /** The server's DNS name or IP address. */
@@ -36,10 +56,20 @@ export interface DockerOverSshArgs extends SshEndpoint {
     readyWhen: pulumi.Input<unknown>;
 }
 
+/**
+ * Throws DockerEnvironmentError if the environment could redirect the Docker provider. Hosts
+ * call it first, before they declare any resource, so the refusal comes before any remote step
+ * (the engine starts creating resources while the program still runs).
+ */
+export function refuseRedirectingDockerEnvironment(target: string, env: Record<string, string | undefined> = process.env): void {
+    const redirecting = redirectingDockerVariables(env);
+    if (redirecting.length > 0) throw new DockerEnvironmentError(redirecting, target);
+}
+
 /** Where this stack keeps the key files of the host component `hostName`. */
-export function sshKeyFiles(hostName: string): SshKeyFiles & { dir: string } {
+export function sshKeyFiles(hostName: string): SshKeyFiles & { dir: string; sshConfigFile: string } {
     const dir = join(homedir(), ".private-registry", pulumi.getProject(), pulumi.getStack(), hostName);
-    return { dir, identityFile: join(dir, "id_key"), knownHostsFile: join(dir, "known_hosts") };
+    return { dir, identityFile: join(dir, "id_key"), knownHostsFile: join(dir, "known_hosts"), sshConfigFile: join(dir, "ssh_config") };
 }
 
 /** Writes `content` with mode 0600 by rename, so a concurrent reader never sees half a key. */
@@ -92,6 +122,8 @@ export function dockerOverSsh(name: string, args: DockerOverSshArgs, parent: pul
         writePrivateFile(files.identityFile, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`);
         // Unpinned, the file belongs to ssh (accept-new appends to it): never overwrite it.
         if (hostPublicKey !== undefined) writePrivateFile(files.knownHostsFile, knownHostsLine(host, port, hostPublicKey));
+        // For logging in by hand (docs/cloud.md): `ssh -F <dir>/ssh_config registry`.
+        writePrivateFile(files.sshConfigFile, renderSshConfig({ files, host, port, user: args.user, pinned: hostPublicKey !== undefined }));
         return true;
     });
     // The URL holds no secret; only its timing depends on the (secret) key having been written.

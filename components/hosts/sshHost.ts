@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../config/defaults";
 import { RegistryHost } from "../contracts";
-import { dockerOverSsh, sshConnection } from "./dockerOverSsh";
+import { dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
 import { renderInstallDockerScript } from "../render/hostScripts";
 
 export interface SshHostArgs {
@@ -34,6 +34,7 @@ export class SshHost extends pulumi.ComponentResource implements RegistryHost {
 
     constructor(name: string, args: SshHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:Ssh", name, {}, opts);
+        refuseRedirectingDockerEnvironment("the server's Docker daemon over SSH");
         const endpoint = {
             host: args.host,
             port: args.port ?? DEFAULTS.ssh.port,

@@ -80,6 +80,13 @@ mountpoint -q "$mount_path" || mount "$mount_path"
 echo "$device (UUID $uuid) is mounted at $mount_path"
 `;
 
+/**
+ * Wait up to 10 minutes for apt's and dpkg's locks instead of failing at once: on a fresh VM,
+ * cloud-init's own package steps and the apt-daily/unattended-upgrades timers hold them for
+ * minutes after boot.
+ */
+export const APT_LOCK_WAIT = "-o DPkg::Lock::Timeout=600";
+
 export interface InstallDockerInput {
     /** Run the privileged steps through `sudo -n` (the SSH user is not root). */
     sudo: boolean;
@@ -101,8 +108,8 @@ export function renderInstallDockerScript(input: InstallDockerInput): string {
         '        echo "Docker is missing and there is no apt-get here: install Docker on this server, then run pulumi up again" >&2',
         "        exit 1",
         "    fi",
-        `    ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get update -q`,
-        `    ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io`,
+        `    ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get ${APT_LOCK_WAIT} update -q`,
+        `    ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get ${APT_LOCK_WAIT} install -y -q docker.io`,
         "fi",
         `${sudo}systemctl enable --now docker.service >/dev/null 2>&1 || true`,
     ];

@@ -14,6 +14,10 @@ export interface EvaluationJob {
     preview?: boolean;
     /** A previous evaluation's state: unchanged resources keep their outputs (a second `up`). */
     previousState?: ProviderState;
+    /** The stack's outputs from its last deployment (what a StackReference to itself reads). */
+    previousOutputs?: Record<string, unknown>;
+    /** Lookup answers replacing the canned ones, by token. */
+    invokeResults?: Record<string, Record<string, unknown>>;
 }
 
 export interface ExportedValue {
@@ -32,6 +36,8 @@ export interface EvaluationResult {
     options: Record<string, { deleteBeforeReplace: boolean; retainOnDelete: boolean; protect: boolean; hasProvider: boolean }>;
     outputs: Record<string, ExportedValue>;
     state: ProviderState;
+    /** Every lookup (invoke) the program made. */
+    invokes?: { token: string; inputs: Record<string, unknown> }[];
     importMs?: number;
 }
 

@@ -117,7 +117,8 @@ function privateKey(inputs: Record<string, any>): Record<string, unknown> {
         const raw = (publicKey.export({ format: "der", type: "spki" }) as Buffer).subarray(-32);
         const openssh = `ssh-ed25519 ${Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(raw)]).toString("base64")}\n`;
         const pkcs8 = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
-        return { privateKeyPem: pkcs8, privateKeyPemPkcs8: pkcs8, privateKeyOpenssh: pkcs8, publicKeyPem: publicKey.export({ format: "pem", type: "spki" }), publicKeyOpenssh: openssh };
+        const seed = (privateKey.export({ format: "der", type: "pkcs8" }) as Buffer).subarray(-32);
+        return { privateKeyPem: pkcs8, privateKeyPemPkcs8: pkcs8, privateKeyOpenssh: ed25519OpensshPrivateKey(seed, raw), publicKeyPem: publicKey.export({ format: "pem", type: "spki" }), publicKeyOpenssh: openssh };
     }
     const pair = algorithm === "ECDSA"
         ? generateKeyPairSync("ec", { namedCurve: inputs.ecdsaCurve === "P384" ? "secp384r1" : "prime256v1" })
@@ -126,6 +127,30 @@ function privateKey(inputs: Record<string, any>): Record<string, unknown> {
     const pkcs8 = pair.privateKey.export({ format: "pem", type: "pkcs8" }) as string;
     const publicKeyOpenssh = algorithm === "RSA" ? rsaOpenssh(pair.publicKey.export({ format: "jwk" }) as { n: string; e: string }) : "";
     return { privateKeyPem: pem, privateKeyPemPkcs8: pkcs8, privateKeyOpenssh: pkcs8, publicKeyPem: pair.publicKey.export({ format: "pem", type: "spki" }), publicKeyOpenssh };
+}
+
+/**
+ * `-----BEGIN OPENSSH PRIVATE KEY-----`, unencrypted, as the tls provider writes `privateKeyOpenssh`
+ * for ED25519 (and what sshd and cloud-init's `ssh_keys` read): openssh-key-v1 with one key.
+ */
+function ed25519OpensshPrivateKey(seed: Buffer, publicRaw: Buffer): string {
+    const uint32 = (n: number) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(n);
+        return b;
+    };
+    const keyType = sshString(Buffer.from("ssh-ed25519"));
+    const publicBlob = Buffer.concat([keyType, sshString(publicRaw)]);
+    const check = uint32(0x5eed5eed);
+    let secret = Buffer.concat([check, check, keyType, sshString(publicRaw), sshString(Buffer.concat([seed, publicRaw])), sshString(Buffer.alloc(0))]);
+    for (let pad = 1; secret.length % 8 !== 0; pad++) secret = Buffer.concat([secret, Buffer.from([pad])]);
+    const body = Buffer.concat([
+        Buffer.from("openssh-key-v1\0"),
+        sshString(Buffer.from("none")), sshString(Buffer.from("none")), sshString(Buffer.alloc(0)),
+        uint32(1), sshString(publicBlob), sshString(secret),
+    ]);
+    const lines = body.toString("base64").match(/.{1,70}/g) ?? [];
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
 function rsaOpenssh(jwk: { n: string; e: string }): string {
@@ -220,9 +245,28 @@ function secretWrap(type: string, outputs: Record<string, unknown>): Record<stri
     return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, secretNames.includes(k) ? pulumi.secret(v) : v]));
 }
 
+/**
+ * What `ecs.getInstanceTypes` answers in the fake region, cheapest first: a burstable type ahead
+ * of two non-burstable ones, as the real price order puts them.
+ */
+export const FAKE_INSTANCE_TYPES = [
+    { id: "ecs.t6-c1m2.large", family: "ecs.t6", cpuCoreCount: 2, memorySize: 4, availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"], burstableInstance: { initialCredit: "60", baselineCredit: "20" } },
+    { id: "ecs.u1-c1m2.large", family: "ecs.u1", cpuCoreCount: 2, memorySize: 4, availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"], burstableInstance: { initialCredit: "", baselineCredit: "" } },
+    { id: "ecs.c7.large", family: "ecs.c7", cpuCoreCount: 2, memorySize: 4, availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"], burstableInstance: { initialCredit: "", baselineCredit: "" } },
+    { id: "ecs.g7.large", family: "ecs.g7", cpuCoreCount: 2, memorySize: 8, availabilityZones: ["cn-hongkong-c"], burstableInstance: { initialCredit: "", baselineCredit: "" } },
+];
+
 /** Canned answers for data-source lookups (invokes). */
 function invoke(token: string, inputs: Record<string, any>): Record<string, unknown> {
     switch (token) {
+        case "alicloud:ecs/getInstanceTypes:getInstanceTypes": {
+            const offered = FAKE_INSTANCE_TYPES.filter((t) =>
+                (inputs.instanceType === undefined || t.id === inputs.instanceType)
+                && (inputs.availabilityZone === undefined || t.availabilityZones.includes(inputs.availabilityZone))
+                && (inputs.cpuCoreCount === undefined || t.cpuCoreCount === inputs.cpuCoreCount)
+                && (inputs.memorySize === undefined || t.memorySize === inputs.memorySize));
+            return { instanceTypes: offered, ids: offered.map((t) => t.id) };
+        }
         case "alicloud:ecs/getImages:getImages":
             return { images: [{ id: "debian_12_8_x64_20G_alibase_20250101.vhd", name: "debian_12_8_x64" }], ids: ["debian_12_8_x64_20G_alibase_20250101.vhd"] };
         case "alicloud:index/getZones:getZones":
@@ -232,25 +276,39 @@ function invoke(token: string, inputs: Record<string, any>): Record<string, unkn
     }
 }
 
+export interface FakeProviderOptions {
+    /** The stack's outputs from its last deployment: what a StackReference to the stack itself reads. */
+    previousOutputs?: Record<string, unknown>;
+    /** Lookup answers that replace the canned ones, by token (a sold-out type, a missing image). */
+    invokeResults?: Record<string, Record<string, unknown>>;
+}
+
 /** The Mocks plus the record of every resource the program registered. */
 export class FakeProviders implements pulumi.runtime.Mocks {
     readonly resources: RecordedResource[] = [];
+    /** Every lookup the program made, in order. */
+    readonly invokes: { token: string; inputs: Record<string, unknown> }[] = [];
 
-    constructor(private readonly previous: ProviderState = {}) {}
+    constructor(private readonly previous: ProviderState = {}, private readonly options: FakeProviderOptions = {}) {}
 
     async newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string; state: Record<string, any> }> {
         const { value, paths } = unwrapSecrets(args.inputs);
         const inputs = value as Record<string, unknown>;
         const before = this.previous[key(args.type, args.name)];
         const unchanged = before !== undefined && JSON.stringify(before.inputs) === JSON.stringify(inputs);
-        const id = unchanged ? before.id : `${args.name}-${createHash("sha256").update(`${args.type}${args.name}${Math.random()}`).digest("hex").slice(0, 12)}`;
-        const computed = unchanged ? before.state : computeOutputs(args.type, args.name, inputs);
+        const fresh = createHash("sha256").update(`${args.type}${args.name}${Math.random()}`).digest("hex");
+        // Disk IDs as ECS makes them (`d-` and 20 characters): the VM sees the rest as the serial.
+        const id = unchanged ? before.id : args.type === "alicloud:ecs/ecsDisk:EcsDisk" ? `d-${fresh.slice(0, 20)}` : `${args.name}-${fresh.slice(0, 12)}`;
+        const computed = args.type === "pulumi:pulumi:StackReference"
+            ? { outputs: this.options.previousOutputs ?? {}, secretOutputNames: [] }
+            : unchanged ? before.state : computeOutputs(args.type, args.name, inputs);
         this.resources.push({ type: args.type, name: args.name, id, inputs, secretInputPaths: paths, state: computed });
         return { id, state: { ...args.inputs, ...secretWrap(args.type, computed) } };
     }
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
-        return invoke(args.token, args.inputs);
+        this.invokes.push({ token: args.token, inputs: args.inputs });
+        return this.options.invokeResults?.[args.token] ?? invoke(args.token, args.inputs);
     }
 
     state(): ProviderState {

@@ -36,10 +36,11 @@ async function exportedValue(value: unknown): Promise<ExportedValue> {
 async function main(): Promise<void> {
     const [jobPath, resultPath] = process.argv.slice(2);
     const job: EvaluationJob = JSON.parse(readFileSync(jobPath, "utf8"));
-    const providers = new FakeProviders(job.previousState ?? {});
+    const providers = new FakeProviders(job.previousState ?? {}, { previousOutputs: job.previousOutputs, invokeResults: job.invokeResults });
     const result: EvaluationResult = { resources: [], parents: {}, options: {}, outputs: {}, state: {} };
     try {
-        await pulumi.runtime.setMocks(providers, job.project ?? "private-registry", job.stack ?? "dev", job.preview ?? false);
+        // "organization" is what the DIY backend calls every organization.
+        await pulumi.runtime.setMocks(providers, job.project ?? "private-registry", job.stack ?? "dev", job.preview ?? false, "organization");
         pulumi.runtime.setAllConfig(
             Object.fromEntries(Object.entries(job.config).map(([k, v]) => [`private-registry:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
             (job.secretKeys ?? []).map((k) => `private-registry:${k}`),
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
         }
         result.resources = providers.resources;
         result.state = providers.state();
+        result.invokes = providers.invokes;
     } catch (error) {
         result.error = error instanceof Error ? error.message : String(error);
     }

@@ -134,6 +134,7 @@ describe("alicloud mode", () => {
             "pulumi:providers:alicloud alicloud-provider",
             "pulumi:providers:docker alicloud-docker",
             "pulumi:pulumi:Stack private-registry-dev",
+            "pulumi:pulumi:StackReference alicloud-previous-placement",
             "tls:index/privateKey:PrivateKey alicloud-host-key",
             "tls:index/privateKey:PrivateKey alicloud-login-key",
             "tls:index/privateKey:PrivateKey tls-account-key",
@@ -219,7 +220,7 @@ describe("alicloud mode", () => {
         assert.equal(inputs.connection.hostKey, stateOf(result, PRIVATE_KEY, "alicloud-host-key").publicKeyOpenssh.trim(), "even the first connection is verified");
         assert.equal(inputs.create, renderWaitUntilReadyScript({ dataMountPath: "/srv/registry-data" }));
         assert.equal(inputs.delete, renderReleaseDataDiskScript({ dataMountPath: "/srv/registry-data" }));
-        assert.deepEqual(inputs.triggers, [findResource(result, INSTANCE).id, findResource(result, DISK).id]);
+        assert.deepEqual(inputs.triggers, [findResource(result, INSTANCE).id, findResource(result, DISK).id, findResource(result, "alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment").id]);
         assert.equal(result.options[`${COMMAND}::alicloud-ready`].deleteBeforeReplace, true, "the old VM lets go of the disk before the new one takes it");
 
         const provider = inputsOf(result, "pulumi:providers:docker", "alicloud-docker");
