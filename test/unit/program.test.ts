@@ -6,20 +6,8 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { devStackConfig, evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import { assertSecretsStayHidden, CONTAINER, envOf, Inputs, inputsOf, upload, VOLUME } from "../harness/inspect";
 import { REGISTRY_CORE_RESOURCES } from "../support/fixtures";
-
-const CONTAINER = "docker:index/container:Container";
-const VOLUME = "docker:index/volume:Volume";
-
-type Inputs = Record<string, any>;
-const inputsOf = (result: EvaluationResult, type: string, name: string): Inputs => findResource(result, type, name).inputs as Inputs;
-const upload = (container: Inputs, file: string): string => {
-    const found = (container.uploads as { file: string; content: string }[]).find((u) => u.file === file);
-    assert.ok(found, `no upload of ${file}`);
-    return found.content;
-};
-const envOf = (container: Inputs): Record<string, string> =>
-    Object.fromEntries((container.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 
 describe("local mode, dev stack", () => {
     let first: EvaluationResult;
@@ -133,6 +121,8 @@ describe("local mode, dev stack", () => {
         assert.equal(admin.username, "admin");
         const plain = JSON.stringify({ docker: (outputs.clientSnippets.value as Inputs).docker, containerd: (outputs.clientSnippets.value as Inputs).containerd });
         assert.ok(!plain.includes(admin.password), "no password in the plain snippets");
+
+        assert.ok(assertSecretsStayHidden(first) >= 5, "no key or password in a plain output or input");
 
         const secretInputs = (name: string) => findResource(first, CONTAINER, name).secretInputPaths.sort();
         assert.deepEqual(secretInputs("registry-registry"), ["envs", "uploads"].sort(), "http secret and htpasswd are secret");

@@ -1,13 +1,11 @@
 /**
- * The `alicloud` and `ssh` modes under mocks: what `pulumi preview` of each would declare. The
- * Pulumi engine cannot reach Alibaba Cloud or Let's Encrypt from here; these tests check what
- * the program asks of them, and the pure pieces (DNS names, rules, SSH options) directly.
+ * The `alicloud` mode under mocks: what `pulumi preview` would declare. The Pulumi engine cannot
+ * reach Alibaba Cloud or Let's Encrypt from here; these tests check what the program asks of
+ * them, and the pure pieces (DNS names, security rules, daemon replacement) directly.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { generateKeyPairSync } from "crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
-import { tmpdir } from "os";
+import { before, describe, it } from "node:test";
+import { readFileSync, statSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
@@ -15,26 +13,32 @@ import { ACME_DIRECTORIES } from "../../components/certificates/acmeCertificate"
 import { followDaemonReplacement, followingDaemon } from "../../components/hosts/daemonReplacement";
 import { alicloudDiskSerial } from "../../components/render/cloudInit";
 import { relativeRecordName, zoneRecords } from "../../components/render/dnsRecords";
-import { renderInstallDockerScript, renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../../components/render/hostScripts";
+import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../../components/render/hostScripts";
 import { ingressRules } from "../../components/render/securityRules";
-import { dockerSshOptions, dockerSshUrl, knownHostsLine } from "../../components/render/sshAccess";
-import { evaluateProgram, EvaluationResult, ExportedValue, findResource } from "../harness/evaluate";
+import { dockerSshOptions, dockerSshUrl } from "../../components/render/sshAccess";
+import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import {
+    ACME_CERTIFICATE,
+    assertNoSecretIn,
+    assertSecretsStayHidden,
+    CONTAINER,
+    declared,
+    Inputs,
+    inputsOf,
+    isolateHome,
+    PRIVATE_KEY,
+    secretsOf,
+    stateOf,
+    upload,
+    VOLUME,
+} from "../harness/inspect";
 import { REGISTRY_CORE_RESOURCES } from "../support/fixtures";
-
-type Inputs = Record<string, any>;
 
 const INSTANCE = "alicloud:ecs/instance:Instance";
 const DISK = "alicloud:ecs/ecsDisk:EcsDisk";
-const VOLUME = "docker:index/volume:Volume";
-const CONTAINER = "docker:index/container:Container";
 const COMMAND = "command:remote:Command";
-const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
-const ACME_CERTIFICATE = "acme:index/certificate:Certificate";
 
-// The program writes the SSH key for the Docker CLI under ~/.private-registry: keep it here.
-const HOME = mkdtempSync(join(tmpdir(), "pr-hosts-home-"));
-process.env.HOME = HOME;
-after(() => rmSync(HOME, { recursive: true, force: true }));
+const HOME = isolateHome("pr-alicloud-home-");
 
 const ALICLOUD = {
     mode: "alicloud",
@@ -44,60 +48,6 @@ const ALICLOUD = {
     alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" },
     acme: { email: "ops@example.com" },
 };
-
-const SSH_PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string;
-const SSH_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGQVrdeYJUgYAbqMyIi0G1UI3VsUxxpeSFf/wLbW0gof";
-
-const inputsOf = (result: EvaluationResult, type: string, name?: string): Inputs => findResource(result, type, name).inputs as Inputs;
-const stateOf = (result: EvaluationResult, type: string, name?: string): Inputs => findResource(result, type, name).state as Inputs;
-const upload = (container: Inputs, file: string): string => {
-    const found = (container.uploads as { file: string; content: string }[]).find((u) => u.file === file);
-    assert.ok(found, `no upload of ${file}`);
-    return found.content;
-};
-const declared = (result: EvaluationResult) => result.resources.map((r) => `${r.type} ${r.name}`).sort();
-
-/** Everything a reader of `pulumi stack output` sees without --show-secrets. */
-function plainOutputText(outputs: Record<string, ExportedValue>): string {
-    const visible = Object.entries(outputs).flatMap(([name, output]) => {
-        if (output.secret) return [];
-        const children = output.secretChildren;
-        if (children && typeof output.value === "object" && output.value !== null) {
-            const value = output.value as Record<string, unknown>;
-            return [[name, Object.fromEntries(Object.entries(value).filter(([key]) => !(children as Record<string, boolean>)[key]))]];
-        }
-        return [[name, output.value]];
-    });
-    return JSON.stringify(Object.fromEntries(visible));
-}
-
-/**
- * What would betray a secret in JSON text: the whole value, raw or JSON-escaped, and a PEM's inner
- * body lines (found whatever the newlines became). The first and last lines are left out: they
- * can hold only a fixed header or public-key bytes, which public certificates share.
- */
-function secretFragments(secret: string): string[] {
-    const body = secret.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith("-----"));
-    return [secret.trim(), JSON.stringify(secret.trim()).slice(1, -1), ...body.slice(1, -1)];
-}
-
-function assertNoSecretIn(text: string, secrets: Record<string, string>): void {
-    for (const [what, secret] of Object.entries(secrets)) {
-        for (const fragment of secretFragments(secret)) assert.ok(!text.includes(fragment), `${what} leaks into a plain value`);
-    }
-}
-
-/** Private keys and passwords the program holds, by where they come from. */
-function secretsOf(result: EvaluationResult): Record<string, string> {
-    const secrets: Record<string, string> = {};
-    for (const key of result.resources.filter((r) => r.type === PRIVATE_KEY)) {
-        secrets[`${key.name} (PEM)`] = (key.state as Inputs).privateKeyPem;
-        secrets[`${key.name} (OpenSSH)`] = (key.state as Inputs).privateKeyOpenssh;
-    }
-    for (const certificate of result.resources.filter((r) => r.type === ACME_CERTIFICATE)) secrets[`${certificate.name} key`] = (certificate.state as Inputs).privateKeyPem;
-    for (const password of result.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword")) secrets[password.name] = (password.state as Inputs).result;
-    return secrets;
-}
 
 describe("alicloud mode", () => {
     let result: EvaluationResult;
@@ -289,11 +239,8 @@ describe("alicloud mode", () => {
         assert.equal(outputs.credentials.secret, true);
 
         const secrets = secretsOf(result);
-        assert.ok(Object.keys(secrets).length >= 8, "the check looks at every key and password");
         assert.throws(() => assertNoSecretIn(JSON.stringify({ leaked: secrets["alicloud-login-key (OpenSSH)"] }), secrets), /leaks into a plain value/, "the check can fail");
-        assertNoSecretIn(plainOutputText(outputs), secrets);
-        assertNoSecretIn(JSON.stringify(inputsOf(result, "pulumi:providers:docker")), secrets);
-        assertNoSecretIn(JSON.stringify(result.resources.filter((r) => r.type.startsWith("alicloud:dns/")).map((r) => r.inputs)), secrets);
+        assert.ok(assertSecretsStayHidden(result) >= 8, "the check looks at every key and password");
     });
 
     it("is deterministic: a second run with the first one's state declares identical inputs (no perpetual diff)", async () => {
@@ -339,113 +286,7 @@ describe("alicloud mode variant", () => {
     });
 });
 
-describe("ssh mode", () => {
-    let selfSigned: EvaluationResult;
-    let withAcme: EvaluationResult;
-
-    before(async () => {
-        [selfSigned, withAcme] = await Promise.all([
-            evaluateProgram({
-                config: {
-                    mode: "ssh",
-                    hostnames: ["registry.lan"],
-                    ipAddresses: ["192.168.1.5"],
-                    ssh: { host: "192.168.1.5", port: 2222, user: "debian", hostKey: SSH_HOST_KEY },
-                    sshPrivateKey: SSH_PRIVATE_KEY,
-                },
-                secretKeys: ["sshPrivateKey"],
-            }),
-            evaluateProgram({
-                config: {
-                    mode: "ssh",
-                    hostnames: ["registry.example.net"],
-                    ssh: { host: "registry.example.net" },
-                    acme: { email: "ops@example.net", server: "production" },
-                    sshPrivateKey: SSH_PRIVATE_KEY,
-                },
-                secretKeys: ["sshPrivateKey"],
-                stack: "edge",
-            }),
-        ]);
-        assert.equal(selfSigned.error, undefined);
-        assert.equal(withAcme.error, undefined);
-    });
-
-    it("installs Docker on the server if missing, then deploys the same registry to it over SSH", () => {
-        const cloudResources = selfSigned.resources.filter((r) => r.type.startsWith("alicloud:") || r.type.startsWith("acme:"));
-        assert.deepEqual(cloudResources, [], "nothing in any cloud");
-        assert.deepEqual(declared(selfSigned).filter((d) => !d.startsWith("docker:") && !d.startsWith("random:") && !d.startsWith("tls:")), [
-            "command:remote:Command ssh-install-docker",
-            "private-registry:host:Ssh ssh",
-            "private-registry:index:Edge registry-edge",
-            "private-registry:index:PrivateRegistry registry",
-            "private-registry:index:Registry registry-registry",
-            "private-registry:index:RegistryCredentials registry-credentials",
-            "private-registry:index:RegistryUi registry-ui",
-            "private-registry:index:SelfSignedCertificate tls",
-            "pulumi:providers:docker ssh-docker",
-            "pulumi:pulumi:Stack private-registry-dev",
-        ]);
-        assert.equal(declared(selfSigned).filter((d) => d.startsWith("docker:index/container:Container")).length, 3);
-
-        const install = findResource(selfSigned, COMMAND, "ssh-install-docker");
-        const inputs = install.inputs as Inputs;
-        assert.equal(inputs.create, renderInstallDockerScript({ sudo: true }), "a non-root user installs through sudo");
-        assert.match(inputs.create, /if ! command -v docker >\/dev\/null 2>&1; then/);
-        assert.deepEqual([inputs.connection.host, inputs.connection.port, inputs.connection.user], ["192.168.1.5", 2222, "debian"]);
-        assert.equal(inputs.connection.privateKey, SSH_PRIVATE_KEY);
-        assert.equal(inputs.connection.hostKey, SSH_HOST_KEY);
-        assert.ok(install.secretInputPaths.includes("connection"));
-
-        const provider = inputsOf(selfSigned, "pulumi:providers:docker", "ssh-docker");
-        assert.equal(provider.host, "ssh://debian@192.168.1.5:2222");
-        assert.ok((JSON.parse(provider.sshOpts) as string[]).includes("StrictHostKeyChecking=yes"), "a configured host key is enforced");
-        const dir = join(HOME, ".private-registry", "private-registry", "dev", "ssh-docker");
-        assert.equal(readFileSync(join(dir, "id_key"), "utf8"), SSH_PRIVATE_KEY);
-        assert.equal(statSync(join(dir, "id_key")).mode & 0o777, 0o600);
-        assert.equal(readFileSync(join(dir, "known_hosts"), "utf8"), `[192.168.1.5]:2222 ${SSH_HOST_KEY}\n`);
-        assert.equal(selfSigned.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
-        assert.equal(inputsOf(selfSigned, VOLUME).driverOpts, undefined, "a plain named volume on the server");
-    });
-
-    it("defaults to the self-signed CA, which the snippets then install", () => {
-        assert.deepEqual(inputsOf(selfSigned, "tls:index/certRequest:CertRequest").dnsNames, ["registry.lan"]);
-        assert.deepEqual(inputsOf(selfSigned, "tls:index/certRequest:CertRequest").ipAddresses, ["192.168.1.5"]);
-        assert.match(String(selfSigned.outputs.caCertificate.value), /^-----BEGIN CERTIFICATE-----/);
-        assert.deepEqual((selfSigned.outputs.clientSnippets.value as Inputs).docker.files.map((f: Inputs) => f.path), ["/etc/docker/certs.d/registry.lan/ca.crt"]);
-    });
-
-    it("with acme: a production Let's Encrypt certificate, root without sudo, the first host key pinned on first use", () => {
-        assert.equal(inputsOf(withAcme, "pulumi:providers:acme").serverUrl, ACME_DIRECTORIES.production);
-        assert.ok(declared(withAcme).includes("acme:index/certificate:Certificate tls-production-certificate"));
-        const certificate = inputsOf(withAcme, ACME_CERTIFICATE);
-        assert.equal(certificate.commonName, "registry.example.net");
-        assert.deepEqual(certificate.subjectAlternativeNames, []);
-        assert.equal(certificate.dnsChallenges[0].provider, "alidns");
-        assert.equal(certificate.dnsChallenges[0].config.ALICLOUD_REGION_ID, undefined, "no alicloud settings: lego's default region");
-        assert.ok(!withAcme.resources.some((r) => r.type.startsWith("alicloud:")), "ssh mode manages no DNS records");
-        assert.equal(withAcme.outputs.caCertificate.value ?? null, null);
-
-        const install = inputsOf(withAcme, COMMAND, "ssh-install-docker");
-        assert.equal(install.create, renderInstallDockerScript({ sudo: false }));
-        assert.ok(!install.create.includes("sudo"));
-        assert.equal(install.connection.hostKey, undefined);
-        const provider = inputsOf(withAcme, "pulumi:providers:docker");
-        assert.equal(provider.host, "ssh://root@registry.example.net:22");
-        assert.ok((JSON.parse(provider.sshOpts) as string[]).includes("StrictHostKeyChecking=accept-new"));
-    });
-
-    it("never shows the SSH key, the TLS keys or the passwords in a plain output", () => {
-        for (const result of [selfSigned, withAcme]) {
-            const secrets = { ...secretsOf(result), sshPrivateKey: SSH_PRIVATE_KEY };
-            assertNoSecretIn(plainOutputText(result.outputs), secrets);
-            assertNoSecretIn(JSON.stringify(inputsOf(result, "pulumi:providers:docker")), secrets);
-            assert.equal(result.outputs.credentials.secret, true);
-        }
-    });
-});
-
-describe("bad configuration stops at preview, naming the key", () => {
+describe("alicloud: bad configuration stops at preview, naming the key", () => {
     it("alicloud: a missing admin CIDR, a missing ACME email and a name outside the zone are all reported", async () => {
         const result = await evaluateProgram({
             config: { ...ALICLOUD, uiHostname: "ui.example.org", alicloud: { region: "cn-hongkong", dnsZone: "example.com" }, acme: { server: "production" } },
@@ -465,15 +306,9 @@ describe("bad configuration stops at preview, naming the key", () => {
         assert.match(everyone.error ?? "", /private-registry:alicloud\.adminCidr must not open SSH to the whole internet/);
         for (const result of [notCidr, everyone]) assert.ok(!result.resources.some((r) => r.type.startsWith("alicloud:")));
     });
-
-    it("ssh: no sshPrivateKey", async () => {
-        const result = await evaluateProgram({ config: { mode: "ssh", hostnames: ["registry.lan"], ssh: { host: "192.168.1.5" } } });
-        assert.match(result.error ?? "", /private-registry:sshPrivateKey is required in ssh mode/);
-        assert.ok(!result.resources.some((r) => r.type.startsWith("command:") || r.type.startsWith("docker:")));
-    });
 });
 
-describe("pure pieces of the cloud modes", () => {
+describe("pure pieces of the alicloud mode", () => {
     it("names DNS records relative to the zone", () => {
         assert.equal(relativeRecordName("registry.example.com", "example.com"), "registry");
         assert.equal(relativeRecordName("example.com", "example.com"), "@");
@@ -493,13 +328,7 @@ describe("pure pieces of the cloud modes", () => {
         ]);
     });
 
-    it("writes SSH addresses the way ssh and Docker read them", () => {
-        assert.equal(dockerSshUrl("root", "2001:db8::5", 22), "ssh://root@[2001:db8::5]:22");
-        assert.equal(knownHostsLine("203.0.113.5", 22, `${SSH_HOST_KEY}\n`), `203.0.113.5 ${SSH_HOST_KEY}\n`);
-        assert.equal(knownHostsLine("registry.lan", 2222, SSH_HOST_KEY), `[registry.lan]:2222 ${SSH_HOST_KEY}\n`);
-        const files = { identityFile: "/k/id", knownHostsFile: "/k/known hosts" };
-        assert.ok(dockerSshOptions(files, false).includes("StrictHostKeyChecking=accept-new"));
-        assert.ok(dockerSshOptions(files, true).includes('UserKnownHostsFile="/k/known hosts"'), "quoted: ssh splits -o values on spaces");
+    it("reads the data disk's serial from its ID", () => {
         assert.equal(alicloudDiskSerial("d-bp1abcdefghijklmnopq"), "bp1abcdefghijklmnopq");
     });
 
