@@ -85,7 +85,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     mode: 'one of "local", "ssh", "alicloud"',
     hostnames: "a list of DNS names, e.g. [registry.example.com]",
     ipAddresses: "a list of IPv4/IPv6 addresses, e.g. [192.168.1.10]",
-    uiHostname: "a DNS name, e.g. registry-ui.example.com",
+    uiHostname: "a DNS name of its own, e.g. registry-ui.example.com",
     httpsPort: PORT,
     httpPort: PORT,
     users: "a list of usernames: 1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit",
@@ -94,10 +94,10 @@ export const CONFIG_KEYS: Record<string, string> = {
     containerNetwork: 'one of "bridge", "host"',
     registryPort: PORT,
     uiPort: PORT,
-    namePrefix: "1-40 of a-z 0-9 -, starting with a letter",
-    certificateValidityDays: "an integer number of days, 1-3650",
+    namePrefix: "2-40 of a-z 0-9 -, starting with a letter (ECS names need 2)",
+    certificateValidityDays: "an integer number of days, 1-825 (Apple clients refuse TLS server certificates valid longer)",
     certificateRenewBeforeDays: "an integer number of days, smaller than certificateValidityDays",
-    dockerHost: "a Docker host URL, e.g. unix:///var/run/docker.sock or ssh://user@host",
+    dockerHost: "a Docker host URL, unix:// tcp:// ssh:// or npipe://, e.g. unix:///var/run/docker.sock or ssh://user@host",
     ssh: "an object {host, port?, user?, hostKey?}",
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, vpcCidr?, vswitchCidr?}",
@@ -109,19 +109,19 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
     ssh: {
         host: "a DNS name or IP address of the server",
         port: PORT,
-        user: "a login name",
+        user: "a login name: 1-32 of a-z A-Z 0-9 . _ -, not starting with - or .",
         hostKey: 'a public key such as "ssh-ed25519 AAAA..." (what ssh-keyscan -t ed25519 HOST prints after the host name)',
     },
     alicloud: {
-        region: 'an Alibaba Cloud region ID, e.g. "cn-hongkong"',
+        region: 'an Alibaba Cloud region ID, e.g. "cn-hongkong" or "ap-southeast-1"',
         dnsZone: "the Alidns domain the registry names live under, e.g. example.com",
-        adminCidr: "the CIDR allowed to reach SSH, e.g. 203.0.113.7/32 (no open default)",
+        adminCidr: "an IPv4 CIDR such as 203.0.113.7/32, the network allowed to reach SSH (no open default; the security group rule takes IPv4 only)",
         instanceType: "an ECS instance type, e.g. ecs.g7.large",
         imageId: "an ECS image ID",
         zoneId: 'a zone ID of the region, e.g. "cn-hongkong-b"',
         dataDiskGiB: "an integer size in GiB, 20-32768",
-        vpcCidr: "a CIDR such as 172.31.0.0/16",
-        vswitchCidr: "a CIDR such as 172.31.1.0/24",
+        vpcCidr: "an IPv4 CIDR such as 172.31.0.0/16",
+        vswitchCidr: "an IPv4 CIDR inside vpcCidr, such as 172.31.1.0/24",
     },
     acme: {
         email: "an email address, the ACME account's contact, e.g. ops@example.com",
@@ -138,7 +138,13 @@ export class ConfigError extends Error {
 
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const NAME_PREFIX = /^[a-z][a-z0-9-]{0,39}$/;
+const NAME_PREFIX = /^[a-z][a-z0-9-]{1,39}$/;
+/** A login name as useradd takes it; never a leading `-`, which ssh would read as an option. */
+const LOGIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$/;
+const DOCKER_HOST = /^(unix|tcp|ssh|npipe):\/\/\S+$/;
+const ALICLOUD_REGION = /^[a-z]{2}(-[a-z0-9]+)+$/;
+/** Apple's limit for TLS server certificates issued after 2020-09 is 398 days; 825 is the hard limit of older clients and private CAs. */
+const MAX_VALIDITY_DAYS = 825;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
 /** Let's Encrypt certificates live 90 days, falling to 45: more than 30 would soon renew on every run (and hit rate limits), fewer than 7 can miss a weekly renewal job. */
@@ -223,15 +229,29 @@ class Reader {
         return fallback;
     }
 
-    /** A list of strings, each checked with `valid`. Pulumi stores YAML lists as JSON text. */
-    list(key: string, fallback: readonly string[], valid: (item: string) => boolean): string[] {
+    /**
+     * A list of distinct strings, each checked with `valid`; `explain` may say what is wrong with
+     * an entry more precisely than the form does. Pulumi stores YAML lists as JSON text.
+     * `same` says which entries count as one (e.g. two spellings of an IPv6 address).
+     */
+    list(
+        key: string,
+        fallback: readonly string[],
+        valid: (item: string) => boolean,
+        explain: (item: string) => string | undefined = () => undefined,
+        same: (item: string) => string = (item) => item,
+    ): string[] {
         const value = this.json(key);
         if (value === undefined) return [...fallback];
-        if (!Array.isArray(value) || !value.every((item) => typeof item === "string" && valid(item))) {
-            this.invalid(key, value);
-            return [...fallback];
-        }
-        return value as string[];
+        if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) return (this.invalid(key, value), [...fallback]);
+        const items = value as string[];
+        const bad = items.filter((item) => !valid(item));
+        const unexplained = bad.filter((item) => explain(item) === undefined);
+        for (const item of bad.filter((i) => !unexplained.includes(i))) this.fail(key, `entry ${JSON.stringify(item)} ${explain(item)}`);
+        if (unexplained.length > 0) this.invalid(key, value);
+        const repeated = items.filter((item, i) => items.findIndex((other) => same(other) === same(item)) !== i);
+        if (repeated.length > 0) this.fail(key, `must not repeat an entry; ${repeated.map((r) => JSON.stringify(r)).join(", ")} is listed twice`);
+        return bad.length > 0 || repeated.length > 0 ? [...fallback] : items;
     }
 
     /**
@@ -289,8 +309,52 @@ function editDistance(a: string, b: string): number {
     return d[a.length][b.length];
 }
 
+/** A DNS name; one whose last label is all digits (`123`, `10.0.0.1`) is an IP address to clients. */
 export function isHostname(value: string): boolean {
-    return HOSTNAME.test(value);
+    return HOSTNAME.test(value) && !/(^|\.)\d+$/.test(value);
+}
+
+/** What a client would read as an IP address rather than a name: a certificate cannot name it as DNS. */
+function looksLikeIpAddress(value: string): boolean {
+    return isIP(value) !== 0 || (value.includes(":") && /^[0-9a-fA-F:.%]+$/.test(value)) || /(^|\.)\d+$/.test(value);
+}
+
+/** Why a hostname entry is refused, where the form alone does not say. */
+function ipInsteadOfName(value: string): string | undefined {
+    if (looksLikeIpAddress(value)) return "is an IP address, not a DNS name: list it in ipAddresses (a certificate's DNS names never match an IP)";
+    if (/[:/]/.test(value)) return "must be a bare DNS name, no scheme, port or path (the port is httpsPort)";
+    if (isHostname(value.toLowerCase())) return `must be lowercase: write ${value.toLowerCase()}`;
+    return undefined;
+}
+
+/** Why an ipAddresses entry is refused, where the form alone does not say. */
+function ipAddressProblem(value: string): string | undefined {
+    if (/^\d+(\.\d+){3}$/.test(value) && value.split(".").some((part) => /^0\d/.test(part))) {
+        return `has a leading zero, which Go's address parser (the tls provider's) rejects: write ${value.split(".").map(Number).join(".")}`;
+    }
+    if (value.includes("%")) return "has a zone (%...), which a certificate cannot name";
+    return undefined;
+}
+
+/** One spelling per address: `fd00:0::10` and `fd00::10` are the same IPv6 address. */
+function canonicalIp(value: string): string {
+    return isIP(value) === 6 ? new URL(`http://[${value}]/`).hostname : value;
+}
+
+/** An IPv4 CIDR, its prefix read as a number, or undefined if it is not one. */
+function parseIpv4Cidr(value: string): { network: number; prefix: number } | undefined {
+    const match = /^([\d.]+)\/(0|[1-9]\d?|0\d)$/.exec(value);
+    if (match === null || isIP(match[1]) !== 4) return undefined;
+    const prefix = Number(match[2]);
+    if (prefix > 32) return undefined;
+    const address = match[1].split(".").reduce((sum, octet) => sum * 256 + Number(octet), 0);
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    return { network: (address & mask) >>> 0, prefix };
+}
+
+function cidrContains(outer: { network: number; prefix: number }, inner: { network: number; prefix: number }): boolean {
+    const mask = outer.prefix === 0 ? 0 : (0xffffffff << (32 - outer.prefix)) >>> 0;
+    return inner.prefix >= outer.prefix && ((inner.network & mask) >>> 0) === outer.network;
 }
 
 /** An IPv4 or IPv6 address as the tls provider (Go's net.ParseIP) reads it: no zone, no leading zeros. */
@@ -310,14 +374,14 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     read.reportUnknown(keys, CONFIG_KEYS);
 
     const mode = read.choice<HostMode>("mode", ["local", "ssh", "alicloud"], DEFAULTS.mode);
-    const ipAddresses = read.list("ipAddresses", DEFAULTS.ipAddresses, isIpAddress);
+    const ipAddresses = read.list("ipAddresses", DEFAULTS.ipAddresses, isIpAddress, ipAddressProblem, canonicalIp);
     // Only a registry on this machine may go without a name: "localhost" reaches it. An empty
     // list counts as unset: it is the default Pulumi.yaml declares.
     const defaultNames = mode === "local" && ipAddresses.length === 0 ? DEFAULTS.hostnames : [];
-    const listedNames = read.list("hostnames", [], isHostname);
+    const listedNames = read.list("hostnames", [], isHostname, ipInsteadOfName);
     const hostnames = listedNames.length > 0 ? listedNames : [...defaultNames];
     if (hostnames.length + ipAddresses.length === 0) read.fail("hostnames", `or ${read.name("ipAddresses")} must name at least one address clients use`);
-    const uiHostname = read.matching("uiHostname", isHostname);
+    const uiHostname = readUiHostname(read, hostnames, ipAddresses, listedNames.length === 0);
 
     const containerNetwork = read.choice<ContainerNetwork>("containerNetwork", ["bridge", "host"], DEFAULTS.containerNetwork);
     const httpsPort = read.port("httpsPort", DEFAULTS.httpsPort);
@@ -334,9 +398,8 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
 
     const users = read.list("users", DEFAULTS.users, (u) => USERNAME.test(u));
     if (users.length === 0) read.fail("users", "must name at least one user");
-    if (new Set(users).size !== users.length) read.fail("users", `must not repeat a name; got ${JSON.stringify(users)}`);
 
-    const validityDays = read.integer("certificateValidityDays", DEFAULTS.certificateValidityDays, 1, 3650);
+    const validityDays = read.integer("certificateValidityDays", DEFAULTS.certificateValidityDays, 1, MAX_VALIDITY_DAYS);
     const renewBeforeDays = read.integer("certificateRenewBeforeDays", DEFAULTS.certificateRenewBeforeDays, 0, 3650);
     if (renewBeforeDays >= validityDays) {
         read.fail("certificateRenewBeforeDays", `must be ${read.form("certificateRenewBeforeDays")}; got ${renewBeforeDays} with validity ${validityDays}`);
@@ -358,7 +421,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         namePrefix: read.matching("namePrefix", (p) => NAME_PREFIX.test(p)) ?? DEFAULTS.namePrefix,
         certificateValidityDays: validityDays,
         certificateRenewBeforeDays: renewBeforeDays,
-        dockerHost: read.string("dockerHost"),
+        dockerHost: readDockerHost(read, mode),
         ssh: mode === "ssh" ? readSsh(read) : undefined,
         alicloud: mode === "alicloud" ? readAlicloud(read, hostnames, uiHostname) : undefined,
         acme: readAcme(read, mode),
@@ -375,6 +438,29 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     return config;
 }
 
+/** The UI's own name: a DNS name no other server block already answers to. */
+function readUiHostname(read: Reader, hostnames: string[], ipAddresses: string[], namesImplied: boolean): string | undefined {
+    const uiHostname = read.string("uiHostname");
+    if (uiHostname === undefined) return undefined;
+    if (looksLikeIpAddress(uiHostname)) return read.fail("uiHostname", `${JSON.stringify(uiHostname)} is an IP address, not a DNS name: the UI needs a DNS name of its own`);
+    if (!isHostname(uiHostname)) {
+        const why = ipInsteadOfName(uiHostname);
+        return why === undefined ? read.invalid("uiHostname", uiHostname) : read.fail("uiHostname", `${JSON.stringify(uiHostname)} ${why}`);
+    }
+    if (hostnames.includes(uiHostname) || ipAddresses.includes(uiHostname)) {
+        const where = namesImplied ? `the name local mode implies when ${read.name("hostnames")} is unset` : `a ${read.name("hostnames")} entry`;
+        return read.fail("uiHostname", `must differ from every registry name (the UI redirects from those to its own): ${JSON.stringify(uiHostname)} is ${where}`);
+    }
+    return uiHostname;
+}
+
+/** Local mode's daemon; the other modes reach their host's daemon themselves. */
+function readDockerHost(read: Reader, mode: HostMode): string | undefined {
+    const dockerHost = read.matching("dockerHost", (h) => DOCKER_HOST.test(h));
+    if (dockerHost !== undefined && mode !== "local") return read.fail("dockerHost", `applies to local mode only; mode "${mode}" reaches its host's daemon over SSH`);
+    return dockerHost;
+}
+
 function readSsh(read: Reader): SshConnection | undefined {
     const ssh = read.object("ssh");
     if (ssh === undefined) {
@@ -384,7 +470,7 @@ function readSsh(read: Reader): SshConnection | undefined {
     const host = ssh.required("host");
     if (host !== undefined && !isHostname(host) && !isIpAddress(host)) ssh.invalid("host", host);
     const port = ssh.port("port", DEFAULTS.ssh.port);
-    const user = ssh.string("user") ?? DEFAULTS.ssh.user;
+    const user = ssh.matching("user", (u) => LOGIN_NAME.test(u)) ?? DEFAULTS.ssh.user;
     const hostKey = ssh.string("hostKey")?.trim();
     if (hostKey !== undefined && !SSH_PUBLIC_KEY.test(hostKey)) ssh.invalid("hostKey", hostKey);
     return host === undefined ? undefined : { host, port, user, ...(hostKey === undefined ? {} : { hostKey }) };
@@ -397,12 +483,12 @@ function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | un
         return undefined;
     }
     const region = ali.required("region");
+    if (region !== undefined && !ALICLOUD_REGION.test(region)) ali.invalid("region", region);
     const dnsZone = ali.required("dnsZone");
     const adminCidr = ali.required("adminCidr");
-    if (adminCidr !== undefined) {
-        if (!isCidr(adminCidr)) ali.fail("adminCidr", `must be a CIDR such as 203.0.113.7/32; got ${JSON.stringify(adminCidr)}`);
-        if (/\/0$/.test(adminCidr)) ali.fail("adminCidr", `must not open SSH to the whole internet; got ${JSON.stringify(adminCidr)}`);
-    }
+    const adminRange = adminCidr === undefined ? undefined : parseIpv4Cidr(adminCidr);
+    if (adminCidr !== undefined && adminRange === undefined) ali.invalid("adminCidr", adminCidr);
+    if (adminRange?.prefix === 0) ali.fail("adminCidr", `must not open SSH to the whole internet (prefix length 0); got ${JSON.stringify(adminCidr)}`);
     if (dnsZone !== undefined) {
         if (!isHostname(dnsZone)) ali.fail("dnsZone", `must be a DNS name; got ${JSON.stringify(dnsZone)}`);
         const served: [string, string][] = [...hostnames.map((name) => ["hostnames", name] as [string, string]), ...(uiHostname ? [["uiHostname", uiHostname] as [string, string]] : [])];
@@ -410,8 +496,12 @@ function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | un
             if (name !== dnsZone && !name.endsWith(`.${dnsZone}`)) read.fail(key, `entry ${JSON.stringify(name)} is not under ${ali.name("dnsZone")} ${JSON.stringify(dnsZone)}`);
         }
     }
-    const vpcCidr = ali.matching("vpcCidr", isCidr) ?? DEFAULTS.alicloud.vpcCidr;
-    const vswitchCidr = ali.matching("vswitchCidr", isCidr) ?? DEFAULTS.alicloud.vswitchCidr;
+    const vpcCidr = ali.matching("vpcCidr", (c) => parseIpv4Cidr(c) !== undefined) ?? DEFAULTS.alicloud.vpcCidr;
+    const vswitchCidr = ali.matching("vswitchCidr", (c) => parseIpv4Cidr(c) !== undefined) ?? DEFAULTS.alicloud.vswitchCidr;
+    const [vpcRange, vswitchRange] = [parseIpv4Cidr(vpcCidr), parseIpv4Cidr(vswitchCidr)];
+    if (vpcRange && vswitchRange && !cidrContains(vpcRange, vswitchRange)) {
+        ali.fail("vswitchCidr", `must lie inside ${ali.name("vpcCidr")} ${JSON.stringify(vpcCidr)}; got ${JSON.stringify(vswitchCidr)}`);
+    }
     if (hostnames.length === 0) read.fail("hostnames", `is required in alicloud mode: ${read.form("hostnames")}`);
     return {
         region: region ?? "",

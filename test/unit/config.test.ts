@@ -79,13 +79,13 @@ describe("stack config", () => {
     it("rejects bad usernames and repeated ones", () => {
         assertRejected({ users: '["ad:min"]' }, /private-registry:users must be a list of usernames: 1-64 of a-z A-Z 0-9 \. _ -/);
         assertRejected({ users: '["-x"]' }, /private-registry:users/);
-        assertRejected({ users: '["ci","ci"]' }, /must not repeat a name/);
+        assertRejected({ users: '["ci","ci"]' }, /private-registry:users must not repeat an entry; "ci" is listed twice/);
         assertRejected({ users: "[]" }, /must name at least one user/);
     });
 
     it("rejects a bad container network and name prefix", () => {
         assertRejected({ containerNetwork: "overlay" }, /private-registry:containerNetwork must be one of "bridge", "host"/);
-        assertRejected({ namePrefix: "My Registry" }, /private-registry:namePrefix must be 1-40 of a-z 0-9 -/);
+        assertRejected({ namePrefix: "My Registry" }, /private-registry:namePrefix must be 2-40 of a-z 0-9 -/);
     });
 
     it("rejects a renewal window not shorter than the validity", () => {
@@ -141,7 +141,7 @@ describe("stack config", () => {
     it("requires alicloud settings: admin CIDR, zone, names under the zone, ACME email", () => {
         const base = { mode: "alicloud", hostnames: '["registry.example.com"]', acme: '{"email":"ops@example.com"}' };
         assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com"}' }, /private-registry:alicloud.adminCidr is required/);
-        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7"}' }, /alicloud.adminCidr must be a CIDR/);
+        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7"}' }, /alicloud.adminCidr must be an IPv4 CIDR such as 203\.0\.113\.7\/32, /);
         assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"0.0.0.0/0"}' }, /must not open SSH to the whole internet/);
         assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.org","adminCidr":"203.0.113.7/32"}' }, /"registry.example.com" is not under private-registry:alicloud.dnsZone "example.org"/);
         assertRejected({ ...base, acme: '{"server":"production"}', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /private-registry:acme.email is required/);
@@ -207,5 +207,84 @@ describe("stack config", () => {
         for (const bad of ["10.0.0", "256.1.1.1", "1:2:3:4:5:6:7:8:9", "fd00::1::2", "registry"]) assert.ok(!isIpAddress(bad), bad);
         assert.ok(isCidr("203.0.113.0/24") && isCidr("2001:db8::/32"));
         assert.ok(!isCidr("203.0.113.0/33") && !isCidr("203.0.113.0"));
+    });
+});
+
+describe("stack config: values that used to pass and deploy something broken", () => {
+    const ssh = { mode: "ssh", hostnames: '["registry.lan"]' };
+    const alicloud = (fields: Record<string, unknown>) => ({
+        mode: "alicloud",
+        hostnames: '["registry.example.com"]',
+        acme: '{"email":"ops@example.com"}',
+        alicloud: JSON.stringify({ region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32", ...fields }),
+    });
+
+    it("refuses a uiHostname that a registry name already uses, even the implied localhost", () => {
+        assertRejected({ hostnames: '["registry.lan"]', uiHostname: "registry.lan" }, /^private-registry:uiHostname must differ from every registry name .*: "registry\.lan" is a private-registry:hostnames entry$/);
+        assertRejected({ uiHostname: "localhost" }, /^private-registry:uiHostname must differ .*: "localhost" is the name local mode implies when private-registry:hostnames is unset$/);
+        assertRejected({ ipAddresses: '["192.168.1.10"]', uiHostname: "192.168.1.10" }, /^private-registry:uiHostname "192\.168\.1\.10" is an IP address, not a DNS name: the UI needs a DNS name of its own/);
+        assert.equal(parseStackConfig({ hostnames: '["registry.lan"]', uiHostname: "ui.registry.lan" }).uiHostname, "ui.registry.lan");
+    });
+
+    it("refuses an IP address or an all-numeric name as a DNS name, pointing to ipAddresses", () => {
+        for (const name of ["192.168.1.10", "123", "010.0.0.1", "registry.123", "::1"]) {
+            assertRejected({ hostnames: JSON.stringify([name]) }, new RegExp(`^private-registry:hostnames entry ${JSON.stringify(name).replace(/[.]/g, "\\.")} is an IP address, not a DNS name: list it in ipAddresses`));
+        }
+        assertRejected({ hostnames: '["registry.lan"]', uiHostname: "123" }, /^private-registry:uiHostname "123" is an IP address/);
+        assert.deepEqual(parseStackConfig({ hostnames: '["123.example.com","1a.lan"]' }).hostnames, ["123.example.com", "1a.lan"], "digits inside a name are fine");
+        assertRejected({ hostnames: '["abc.lan:5000"]' }, /^private-registry:hostnames entry "abc\.lan:5000" must be a bare DNS name, no scheme, port or path/);
+        assertRejected({ hostnames: '["Registry.lan"]' }, /^private-registry:hostnames entry "Registry\.lan" must be lowercase: write registry\.lan$/);
+    });
+
+    it("refuses IPv4 with leading zeros, which Go's parser (the tls provider) rejects", () => {
+        assertRejected({ ipAddresses: '["010.0.0.1"]' }, /^private-registry:ipAddresses entry "010\.0\.0\.1" has a leading zero, which Go's address parser .* rejects: write 10\.0\.0\.1$/);
+        assertRejected({ mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.001.5"}' }, /^private-registry:ssh\.host must be a DNS name or IP address/);
+        assert.ok(!isIpAddress("fe80::1%eth0"), "no zone: a certificate cannot name it");
+    });
+
+    it("refuses repeated hostnames and IP addresses, however an IPv6 address is spelled", () => {
+        assertRejected({ hostnames: '["a.lan","b.lan","a.lan"]' }, /^private-registry:hostnames must not repeat an entry; "a\.lan" is listed twice$/);
+        assertRejected({ ipAddresses: '["fd00::10","fd00:0:0::10"]' }, /^private-registry:ipAddresses must not repeat an entry; "fd00:0:0::10" is listed twice$/);
+    });
+
+    it("takes alicloud.adminCidr only as a real IPv4 CIDR with a non-zero prefix, read as a number", () => {
+        assertRejected(alicloud({ adminCidr: "0.0.0.0/00" }), /^private-registry:alicloud\.adminCidr must not open SSH to the whole internet \(prefix length 0\); got "0\.0\.0\.0\/00"$/);
+        assertRejected(alicloud({ adminCidr: "10.0.0.0/0" }), /adminCidr must not open SSH to the whole internet/);
+        for (const bad of ["2001:db8::/32", "203.0.113.7/33", "203.0.113/24", "203.0.113.07/32", "203.0.113.7/ 32"]) {
+            assertRejected(alicloud({ adminCidr: bad }), /^private-registry:alicloud\.adminCidr must be an IPv4 CIDR .*\(no open default; the security group rule takes IPv4 only\); got/);
+        }
+        assert.equal(parseStackConfig(alicloud({ adminCidr: "198.51.100.0/24" })).alicloud?.adminCidr, "198.51.100.0/24");
+    });
+
+    it("checks the alicloud region's form and that the vSwitch lies inside the VPC", () => {
+        assertRejected(alicloud({ region: "Hong Kong" }), /^private-registry:alicloud\.region must be an Alibaba Cloud region ID, e\.g\. "cn-hongkong" or "ap-southeast-1"; got "Hong Kong"$/);
+        assert.equal(parseStackConfig(alicloud({ region: "ap-southeast-1" })).alicloud?.region, "ap-southeast-1");
+        assertRejected(alicloud({ vswitchCidr: "10.1.0.0/24" }), /^private-registry:alicloud\.vswitchCidr must lie inside private-registry:alicloud\.vpcCidr "172\.31\.0\.0\/16"; got "10\.1\.0\.0\/24"$/);
+        assertRejected(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.0.0/8" }), /vswitchCidr must lie inside/);
+        assertRejected(alicloud({ vpcCidr: "fd00::/48" }), /^private-registry:alicloud\.vpcCidr must be an IPv4 CIDR/);
+        assert.equal(parseStackConfig(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.3.0/24" })).alicloud?.vswitchCidr, "10.0.3.0/24");
+    });
+
+    it("takes ssh.user only as a login name, never one ssh would read as an option", () => {
+        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","user":"-oProxyCommand=id"}' }, /^private-registry:ssh\.user must be a login name: .*not starting with - or \.; got "-oProxyCommand=id"$/);
+        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","user":"deb ian"}' }, /ssh\.user must be a login name/);
+        assert.equal(parseStackConfig({ ...ssh, ssh: '{"host":"192.168.1.5","user":"ci_deploy"}' }).ssh?.user, "ci_deploy");
+    });
+
+    it("takes dockerHost only as a Docker host URL, and only in local mode", () => {
+        assertRejected({ dockerHost: "/var/run/docker.sock" }, /^private-registry:dockerHost must be a Docker host URL, unix:\/\/ tcp:\/\/ ssh:\/\/ or npipe:\/\/.*; got "\/var\/run\/docker\.sock"$/);
+        assertRejected({ dockerHost: "http://127.0.0.1:2375" }, /dockerHost must be a Docker host URL/);
+        for (const ok of ["unix:///run/docker.sock", "tcp://127.0.0.1:2376", "ssh://me@build.lan", "npipe:////./pipe/docker_engine"]) assert.equal(parseStackConfig({ dockerHost: ok }).dockerHost, ok);
+        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5"}', dockerHost: "unix:///run/docker.sock" }, /^private-registry:dockerHost applies to local mode only/);
+    });
+
+    it("needs a namePrefix of at least 2 characters (ECS names need 2)", () => {
+        assertRejected({ namePrefix: "r" }, /^private-registry:namePrefix must be 2-40 of a-z 0-9 -, starting with a letter \(ECS names need 2\); got "r"$/);
+        assert.equal(parseStackConfig({ namePrefix: "rg" }).namePrefix, "rg");
+    });
+
+    it("keeps certificateValidityDays at 825 or less, the most Apple clients accept", () => {
+        assertRejected({ certificateValidityDays: "826" }, /^private-registry:certificateValidityDays must be an integer number of days, 1-825 \(Apple clients refuse TLS server certificates valid longer\); got "826"$/);
+        assert.equal(parseStackConfig({ certificateValidityDays: "825" }).certificateValidityDays, 825);
     });
 });

@@ -302,7 +302,7 @@ describe("alicloud: bad configuration stops at preview, naming the key", () => {
             evaluateProgram({ config: { ...ALICLOUD, alicloud: { ...ALICLOUD.alicloud, adminCidr: "203.0.113.7" } } }),
             evaluateProgram({ config: { ...ALICLOUD, alicloud: { ...ALICLOUD.alicloud, adminCidr: "0.0.0.0/0" } } }),
         ]);
-        assert.match(notCidr.error ?? "", /private-registry:alicloud\.adminCidr must be a CIDR such as 203\.0\.113\.7\/32; got "203\.0\.113\.7"/);
+        assert.match(notCidr.error ?? "", /private-registry:alicloud\.adminCidr must be an IPv4 CIDR such as 203\.0\.113\.7\/32, .*; got "203\.0\.113\.7"/);
         assert.match(everyone.error ?? "", /private-registry:alicloud\.adminCidr must not open SSH to the whole internet/);
         for (const result of [notCidr, everyone]) assert.ok(!result.resources.some((r) => r.type.startsWith("alicloud:")));
     });
