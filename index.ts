@@ -86,6 +86,7 @@ const registry = new PrivateRegistry("registry", {
     containerNetwork: config.containerNetwork,
     registryPort: config.registryPort,
     uiPort: config.uiPort,
+    listenIpv6: config.listenIpv6,
     namePrefix: config.namePrefix,
 }, followingDaemon(target.replacesDaemon));
 

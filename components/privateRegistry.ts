@@ -45,6 +45,8 @@ export interface PrivateRegistryArgs {
     /** Host networking: loopback ports of the registry and UI. Default: 5000 and 5080. */
     registryPort?: number;
     uiPort?: number;
+    /** Host networking: the edge also listens on IPv6. Default: false (nginx fails where IPv6 is off). */
+    listenIpv6?: boolean;
     /** Prefix of Docker object names. Default: `private-registry`. */
     namePrefix?: string;
     /** Namespace written into the imagePullSecret manifest. Default: `default`. */
@@ -129,6 +131,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             uiServerName: args.uiHostname,
             httpsPort,
             httpPort: args.httpPort ?? DEFAULTS.httpPort,
+            listenIpv6: args.listenIpv6,
             registry: this.registry.upstream,
             ui: this.ui.upstream,
             certificate: args.certificate,

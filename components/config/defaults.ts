@@ -18,6 +18,8 @@ export const DEFAULTS = {
     containerNetwork: "bridge",
     registryPort: 5000,
     uiPort: 5080,
+    /** Off: nginx does not start on a host whose kernel has IPv6 off. An IPv6 entry in ipAddresses turns it on. */
+    listenIpv6: false,
     namePrefix: "private-registry",
     certificateValidityDays: 365,
     certificateRenewBeforeDays: 30,

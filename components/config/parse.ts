@@ -66,6 +66,8 @@ export interface StackConfig {
     /** Host networking only: loopback ports the registry and the UI listen on, behind the edge. */
     registryPort: number;
     uiPort: number;
+    /** Host networking only: the edge also listens on IPv6 (always, when an ipAddresses entry is IPv6). */
+    listenIpv6: boolean;
     /** Prefix of every Docker object name, so two stacks can share one daemon. */
     namePrefix: string;
     certificateValidityDays: number;
@@ -94,6 +96,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     containerNetwork: 'one of "bridge", "host"',
     registryPort: PORT,
     uiPort: PORT,
+    listenIpv6: "true or false",
     namePrefix: "2-40 of a-z 0-9 -, starting with a letter (ECS names need 2)",
     certificateValidityDays: "an integer number of days, 1-825 (Apple clients refuse TLS server certificates valid longer)",
     certificateRenewBeforeDays: "an integer number of days, smaller than certificateValidityDays",
@@ -418,6 +421,8 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         containerNetwork,
         registryPort,
         uiPort,
+        // Clients told to use an IPv6 address must find the edge there.
+        listenIpv6: read.boolean("listenIpv6", DEFAULTS.listenIpv6) || ipAddresses.some((ip) => isIP(ip) === 6),
         namePrefix: read.matching("namePrefix", (p) => NAME_PREFIX.test(p)) ?? DEFAULTS.namePrefix,
         certificateValidityDays: validityDays,
         certificateRenewBeforeDays: renewBeforeDays,

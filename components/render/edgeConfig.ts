@@ -84,7 +84,10 @@ export interface EdgeConfigInput {
     listenHttpPort: number;
     /** The HTTPS port clients use (differs from the listen port when Docker publishes it). */
     publicHttpsPort: number;
-    /** Also listen on IPv6 (`[::]`); off inside a bridge network, where IPv6 is usually disabled. */
+    /**
+     * Also listen on IPv6 (`[::]`). nginx does not start where the kernel has IPv6 off, so this is
+     * a choice; inside a bridge network it stays off (Docker publishes the ports on both families).
+     */
     listenIpv6: boolean;
     registry: Upstream;
     ui: Upstream;
@@ -108,6 +111,18 @@ const TLS12_CIPHERS = [
 
 /** Repeated wherever a location adds headers: nginx drops inherited `add_header`s there. */
 const HSTS = directive("add_header", "Strict-Transport-Security", "max-age=31536000", "always");
+
+/**
+ * The UI can delete images while the browser holds Basic credentials for the registry: no other
+ * site may frame it (clickjacking), guess its content types, or learn its URLs from a Referer.
+ */
+const UI_HEADERS: NginxNodes = [
+    HSTS,
+    directive("add_header", "X-Frame-Options", "DENY", "always"),
+    directive("add_header", "Content-Security-Policy", "frame-ancestors 'none'", "always"),
+    directive("add_header", "X-Content-Type-Options", "nosniff", "always"),
+    directive("add_header", "Referrer-Policy", "same-origin", "always"),
+];
 
 /** Registry clients may hold a connection for a whole multi-GiB layer. */
 const LONG_TIMEOUT = "900s";
@@ -207,14 +222,20 @@ function cipherOrder(order: EdgeTuning["tlsCipherOrder"]): NginxNodes {
 }
 
 /** Everything a registry behind a proxy needs, learned from 413s and broken upload URLs. */
-function proxyDirectives(tuning: EdgeTuning): NginxNodes {
+function proxyDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {
     return [
         directive("proxy_http_version", "1.1"),
         directive("proxy_set_header", "Connection", ""),
-        // The registry writes upload Location URLs from these: host with port, and https.
+        // The registry writes upload Location URLs from these: host with port, and https. It
+        // believes a `Forwarded` header first, then X-Forwarded-Host: what a client sends there
+        // must never reach it. The edge is the only way in, so it says itself what it knows, and
+        // drops `Forwarded` (an empty value removes the header).
         directive("proxy_set_header", "Host", "$http_host"),
+        directive("proxy_set_header", "Forwarded", ""),
+        directive("proxy_set_header", "X-Forwarded-Host", "$http_host"),
+        directive("proxy_set_header", "X-Forwarded-Port", input.publicHttpsPort),
         directive("proxy_set_header", "X-Forwarded-Proto", "$scheme"),
-        directive("proxy_set_header", "X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+        directive("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
         directive("proxy_set_header", "X-Real-IP", "$remote_addr"),
         directive("proxy_buffering", tuning.proxyBuffering === "off" ? "off" : "on"),
         tuning.proxyBuffering === "memory" && directive("proxy_max_temp_file_size", 0),
@@ -244,21 +265,23 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirect
             uiOrigin !== undefined && corsPreflight(uiOrigin),
             directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
             HSTS,
-            ...proxyDirectives(tuning),
+            ...proxyDirectives(input, tuning),
             ...proxyTarget("registry_backend", input.registry),
         ]),
         uiOrigin !== undefined
             ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
-            : block("location", ["/"], [...proxyDirectives(tuning), ...proxyTarget("ui_backend", input.ui)]),
+            : block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
     ]);
 }
 
 /**
  * The registry answers an unauthenticated preflight with 401, which browsers reject; the edge
- * answers it instead. The registry itself adds the CORS headers to real responses.
+ * answers it instead. The registry itself adds the CORS headers to real responses. HSTS again:
+ * `add_header` inside the `if` replaces every inherited one.
  */
 function corsPreflight(origin: string): NginxDirective {
     return block("if", [verbatim("($request_method = OPTIONS)")], [
+        HSTS,
         directive("add_header", "Access-Control-Allow-Origin", origin, "always"),
         directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
         directive("add_header", "Access-Control-Allow-Methods", "HEAD, GET, OPTIONS, DELETE", "always"),
@@ -273,6 +296,6 @@ function uiServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirective {
         ...listen(input.listenHttpsPort, input.listenIpv6, "ssl"),
         directive("server_name", input.uiServerName as string),
         ...tlsDirectives(input, tuning),
-        block("location", ["/"], [...proxyDirectives(tuning), ...proxyTarget("ui_backend", input.ui)]),
+        block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
     ]);
 }

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
+import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking } from "./networking";
 import { EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
@@ -20,6 +21,8 @@ export interface EdgeArgs {
     httpsPort: number;
     /** The plain HTTP port; it only redirects to HTTPS. */
     httpPort: number;
+    /** Host networking: also listen on IPv6. Default: false (nginx does not start where IPv6 is off). */
+    listenIpv6?: boolean;
     registry: Upstream;
     ui: Upstream;
     certificate: ServerCertificate;
@@ -52,7 +55,7 @@ export class Edge extends pulumi.ComponentResource {
             listenHttpsPort,
             listenHttpPort,
             publicHttpsPort: args.httpsPort,
-            listenIpv6: onHostNetwork,
+            listenIpv6: onHostNetwork && (args.listenIpv6 ?? DEFAULTS.listenIpv6),
             registry: args.registry,
             ui: args.ui,
             certificatePath: `${TLS_DIR}/server.crt`,

@@ -6,14 +6,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createServer, Server } from "http";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
-import { join } from "path";
-import { renderEdgeConfig, Upstream } from "../../components/render/edgeConfig";
+import { join, resolve } from "path";
+import { EdgeConfigInput, renderEdgeConfig, Upstream } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { BRIDGE_EDGE } from "../support/fixtures";
-import { checkNginxConfig, freePort, startNginx, startRegistry } from "../support/loopbackServers";
+import { checkNginxConfig, freePort, NGINX, startNginx, startRegistry } from "../support/loopbackServers";
 
 const HOST = "registry.test";
 const UI_HOST = "ui.registry.test";
@@ -41,10 +41,26 @@ async function curl(edge: Edge, args: string[], host = HOST): Promise<{ code: nu
 const https = (edge: Edge, path: string, host = HOST) => `https://${host}:${edge.httpsPort}${path}`;
 const withCa = (edge: Edge) => ["--cacert", edge.caPath];
 
+/** The UI stand-in: a page at `/`, and at `/request-headers` the headers the edge sent it, as JSON. */
 function serveUiPage(port: number): Promise<Server> {
-    const server = createServer((_, response) => response.writeHead(200, { "content-type": "text/html" }).end("<title>registry ui</title>"));
+    const server = createServer((request, response) => {
+        if (request.url === "/request-headers") response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(request.headers));
+        else response.writeHead(200, { "content-type": "text/html" }).end("<title>registry ui</title>");
+    });
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
+
+/** What a client may claim about where it connected; none of it may reach the registry or UI. */
+const SPOOFED_FORWARDING = ["-H", "Forwarded: for=198.51.100.1;host=evil.example;proto=http", "-H", "X-Forwarded-Host: evil.example", "-H", "X-Forwarded-Port: 1", "-H", "X-Forwarded-For: 198.51.100.1"];
+
+/** Headers the UI must carry, so no other site can frame it while the browser holds credentials. */
+const UI_SECURITY_HEADERS = [
+    /x-frame-options: DENY/i,
+    /content-security-policy: frame-ancestors 'none'/i,
+    /x-content-type-options: nosniff/i,
+    /referrer-policy: same-origin/i,
+    /strict-transport-security: max-age=31536000/i,
+];
 
 /** Registry, UI page and nginx, all from the renderers; `uiHost` set: the UI on its own name. */
 async function startEdge(uiHost?: string): Promise<Edge & { ui: Server }> {
@@ -170,10 +186,34 @@ describe("edge + registry, same-origin UI (the default)", () => {
         assert.equal(bytesUnder(join(edge.dir, "temp")), 0, "nginx spooled request or response bodies to its temp dirs");
     });
 
-    it("serves the UI at / on the same origin", async () => {
+    it("serves the UI at / on the same origin, with headers that forbid framing it", async () => {
         const response = await curl(edge, [...withCa(edge), https(edge, "/")]);
         assert.equal(response.status, 200);
         assert.match(response.body, /registry ui/);
+        for (const header of UI_SECURITY_HEADERS) assert.match(response.headers, header);
+    });
+
+    it("writes upload URLs from what nginx knows, whatever Forwarded or X-Forwarded-* the client sends", async () => {
+        const response = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, ...SPOOFED_FORWARDING, "-X", "POST", https(edge, "/v2/spoof/blobs/uploads/")]);
+        assert.equal(response.status, 202);
+        assert.match(response.headers, new RegExp(`location: https://${HOST}:${edge.httpsPort}/v2/spoof/blobs/uploads/`, "i"));
+        assert.doesNotMatch(response.headers, /evil\.example/);
+    });
+
+    it("hands the upstream the host, port, scheme and client address nginx saw, never the client's claims", async () => {
+        const response = await curl(edge, [...withCa(edge), ...SPOOFED_FORWARDING, https(edge, "/request-headers")]);
+        assert.equal(response.status, 200);
+        const seen = JSON.parse(response.body) as Record<string, string>;
+        assert.equal(seen.forwarded, undefined);
+        assert.equal(seen["x-forwarded-host"], `${HOST}:${edge.httpsPort}`);
+        assert.equal(seen["x-forwarded-port"], String(edge.httpsPort));
+        assert.equal(seen["x-forwarded-proto"], "https");
+        assert.equal(seen["x-forwarded-for"], "127.0.0.1");
+    });
+
+    it("answers on IPv6 too when listenIpv6 is on", async () => {
+        const response = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", edge.caPath, `https://[::1]:${edge.httpsPort}/v2/`], { allowFailure: true });
+        assert.equal(response.stdout, "401", response.stderr);
     });
 
     it("answers the health check the registry container uses, without credentials", async () => {
@@ -200,6 +240,7 @@ describe("edge + registry, UI on its own name (CORS)", () => {
         assert.match(response.headers, new RegExp(`access-control-allow-origin: ${origin}`, "i"));
         assert.match(response.headers, /access-control-allow-credentials: true/i);
         assert.match(response.headers, /access-control-allow-headers: Authorization/i);
+        assert.match(response.headers, /strict-transport-security: max-age=31536000/i, "HSTS on the preflight reply too");
     });
 
     it("has the registry send the CORS headers on real responses", async () => {
@@ -214,9 +255,68 @@ describe("edge + registry, UI on its own name (CORS)", () => {
         const ui = await curl(edge, [...withCa(edge), https(edge, "/", UI_HOST)], UI_HOST);
         assert.equal(ui.status, 200);
         assert.match(ui.body, /registry ui/);
+        for (const header of UI_SECURITY_HEADERS) assert.match(ui.headers, header);
         const root = await curl(edge, [...withCa(edge), https(edge, "/")]);
         assert.equal(root.status, 302);
         assert.match(root.headers, new RegExp(`location: https://${UI_HOST}:${edge.httpsPort}/`, "i"));
+    });
+});
+
+describe("listenIpv6 with real nginx", () => {
+    after(runCleanups);
+    const WITHOUT_IPV6 = resolve(__dirname, "../support/withoutIpv6.py");
+
+    /** The edge with only loopback upstreams nobody serves: reachability is all these tests ask. */
+    async function renderedEdge(listenIpv6: boolean): Promise<{ dir: string; conf: string; httpsPort: number; httpPort: number }> {
+        const dir = makeTempDir("pr-edge-v6-");
+        const [httpsPort, httpPort, registryPort, uiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+        const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
+        writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+        writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+        const input: EdgeConfigInput = {
+            serverNames: [HOST, "127.0.0.1"],
+            listenHttpsPort: httpsPort,
+            listenHttpPort: httpPort,
+            publicHttpsPort: httpsPort,
+            listenIpv6,
+            registry: { address: `127.0.0.1:${registryPort}` },
+            ui: { address: `127.0.0.1:${uiPort}` },
+            certificatePath: join(dir, "server.crt"),
+            privateKeyPath: join(dir, "server.key"),
+            pidPath: join(dir, "nginx.pid"),
+        };
+        return { dir, conf: renderEdgeConfig(input), httpsPort, httpPort };
+    }
+
+    const healthz = (address: string, port: number) =>
+        run("curl", ["-sS", "--max-time", "5", `http://${address}:${port}/healthz`], { allowFailure: true });
+
+    it("off (the default): nginx listens on IPv4 only", async () => {
+        const edge = await renderedEdge(false);
+        await startNginx(edge.dir, edge.conf, edge.httpPort);
+        assert.equal((await healthz("127.0.0.1", edge.httpPort)).stdout, "ok");
+        const v6 = await healthz("[::1]", edge.httpPort);
+        assert.equal(v6.code, 7, `nothing may answer on [::1]: ${v6.stdout}${v6.stderr}`);
+    });
+
+    it("on a host whose kernel has IPv6 off: nginx refuses to start with it on, and starts with it off", async () => {
+        const on = await renderedEdge(true);
+        writeFileSync(join(on.dir, "nginx.conf"), on.conf);
+        // Output through a file: nginx reopens /dev/stdout, which a Node pipe (a socket) cannot be.
+        const refused = await run("sh", ["-c", `exec python3 "$2" ${NGINX} -t -p "$1" -c "$1/nginx.conf" >"$1/nginx-t.log" 2>&1`, "sh", on.dir, WITHOUT_IPV6], { allowFailure: true });
+        assert.notEqual(refused.code, 0);
+        assert.match(readFileSync(join(on.dir, "nginx-t.log"), "utf8"), /socket\(\) \[::\]:\d+ failed \(97: Address family not supported by protocol\)/);
+
+        const off = await renderedEdge(false);
+        writeFileSync(join(off.dir, "nginx.conf"), off.conf);
+        const daemon = startDaemon("nginx without IPv6", "python3", [WITHOUT_IPV6, NGINX, "-p", off.dir, "-c", join(off.dir, "nginx.conf"), "-g", "daemon off;"], { logFile: join(off.dir, "nginx.log") });
+        await waitFor("nginx without IPv6 on its HTTP port", async () => {
+            const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}: ${readFileSync(daemon.logFile, "utf8")}`), Promise.resolve(undefined)]);
+            if (exited) throw new Error(`nginx ${exited}`);
+            return (await healthz("127.0.0.1", off.httpPort)).stdout === "ok";
+        }, 20_000);
+        const tls = await run("curl", ["-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", `https://127.0.0.1:${off.httpsPort}/v2/`], { allowFailure: true });
+        assert.equal(tls.stdout, "502", "TLS served; the upstream is deliberately absent");
     });
 });
 

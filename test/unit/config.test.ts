@@ -42,6 +42,14 @@ describe("stack config", () => {
         assert.equal(config.retainDataOnDestroy, true);
         assert.equal(config.deleteEnabled, false);
         assert.equal(config.containerNetwork, "bridge");
+        assert.equal(config.listenIpv6, false);
+    });
+
+    it("listens on IPv6 when asked, or when an ipAddresses entry is IPv6", () => {
+        assert.equal(parseStackConfig({ listenIpv6: "true" }).listenIpv6, true);
+        assert.equal(parseStackConfig({ ipAddresses: '["192.168.1.10"]' }).listenIpv6, false);
+        assert.equal(parseStackConfig({ ipAddresses: '["192.168.1.10","fd00::10"]' }).listenIpv6, true);
+        assertRejected({ listenIpv6: "yes" }, /^private-registry:listenIpv6 must be true or false; got "yes"$/);
     });
 
     it("reads lists stored as JSON text, as Pulumi stores YAML lists", () => {

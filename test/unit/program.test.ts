@@ -70,6 +70,17 @@ describe("local mode, dev stack", () => {
         }
     });
 
+    it("rotates every container's logs, so a busy registry cannot fill the disk", () => {
+        const containers = first.resources.filter((r) => r.type === CONTAINER);
+        assert.equal(containers.length, 3);
+        for (const container of containers) {
+            const inputs = container.inputs as Inputs;
+            assert.equal(inputs.logDriver, "json-file", container.name);
+            assert.match(inputs.logOpts["max-size"], /^\d+m$/, `${container.name}: max-size`);
+            assert.ok(Number(inputs.logOpts["max-file"]) >= 2, `${container.name}: max-file`);
+        }
+    });
+
     it("publishes only the edge, and the registry reads its rendered config and htpasswd", () => {
         const registry = inputsOf(first, CONTAINER, "registry-registry");
         const ui = inputsOf(first, CONTAINER, "registry-ui");
@@ -151,8 +162,26 @@ describe("local mode variants", () => {
         assert.equal(parseYaml(upload(registry, "/etc/docker/registry/config.yml")).http.addr, "127.0.0.1:15000");
         assert.equal(envOf(ui).NGINX_LISTEN_PORT, "127.0.0.1:15080");
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
-        assert.match(nginx, /listen 8443 ssl default_server;\n\s+listen \[::\]:8443 ssl default_server;/);
+        assert.match(nginx, /listen 8443 ssl default_server;/);
+        assert.doesNotMatch(nginx, /listen \[::\]/, "no IPv6 listener unless asked: nginx fails where IPv6 is off");
         assert.match(nginx, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:15000;/);
+    });
+
+    it("host networking listens on IPv6 when listenIpv6 says so, or when clients are given an IPv6 address", async () => {
+        const host = { ...devStackConfig(), containerNetwork: "host" };
+        const [asked, byAddress, bridge] = await Promise.all([
+            evaluateProgram({ config: { ...host, listenIpv6: true } }),
+            evaluateProgram({ config: { ...host, ipAddresses: ["127.0.0.1", "::1"] } }),
+            evaluateProgram({ config: { ...devStackConfig(), listenIpv6: true } }),
+        ]);
+        for (const result of [asked, byAddress]) {
+            assert.equal(result.error, undefined);
+            const nginx = upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
+            assert.match(nginx, /listen 8443 ssl default_server;\n\s+listen \[::\]:8443 ssl default_server;/);
+            assert.match(nginx, /listen 8080 default_server;\n\s+listen \[::\]:8080 default_server;/);
+        }
+        assert.equal(bridge.error, undefined);
+        assert.doesNotMatch(upload(inputsOf(bridge, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"), /listen \[::\]/, "in a bridge network Docker publishes the ports");
     });
 
     it("a UI on its own name gets CORS from the registry and a preflight answer from the edge", async () => {

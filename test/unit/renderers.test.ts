@@ -22,6 +22,15 @@ describe("renderers", () => {
         assert.doesNotMatch(conf, /listen \[::\]/, "no IPv6 listener inside a bridge network");
         const v2 = conf.slice(conf.indexOf("location /v2/"));
         assert.match(v2.slice(0, v2.indexOf("}")), /Strict-Transport-Security/, "HSTS survives the location's own add_header");
+        // What a client says about the host or port never reaches the registry's URL builder.
+        assert.match(conf, /proxy_set_header Forwarded "";/);
+        assert.match(conf, /proxy_set_header X-Forwarded-Host \$http_host;/);
+        assert.match(conf, /proxy_set_header X-Forwarded-Port 8443;/);
+        assert.doesNotMatch(conf, /proxy_add_x_forwarded_for/);
+        const ui = conf.slice(conf.lastIndexOf("location / {"));
+        for (const header of ["X-Frame-Options DENY", `Content-Security-Policy "frame-ancestors 'none'"`, "X-Content-Type-Options nosniff", "Referrer-Policy same-origin", "Strict-Transport-Security"]) {
+            assert.ok(ui.slice(0, ui.indexOf("}")).includes(`add_header ${header}`), `the UI gets ${header}`);
+        }
     });
 
     it("edge nginx.conf, host network, UI on its own name", () => {
@@ -38,6 +47,11 @@ describe("renderers", () => {
         assert.match(conf, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:5000;\n\s+keepalive 32;/);
         assert.doesNotMatch(conf, /resolver/);
         assert.match(conf, /server_name ui\.registry\.lan;/);
+        const preflight = conf.slice(conf.indexOf("if ($request_method = OPTIONS)"));
+        assert.match(preflight.slice(0, preflight.indexOf("}")), /add_header Strict-Transport-Security/, "HSTS on the preflight reply too");
+        const ui = conf.slice(conf.indexOf("server_name ui.registry.lan;"));
+        assert.match(ui, /add_header X-Frame-Options DENY always;/);
+        assert.match(ui, /add_header Content-Security-Policy "frame-ancestors 'none'" always;/);
     });
 
     it("quotes values nginx would otherwise split", () => {
