@@ -47,7 +47,7 @@ interface Healthcheck {
 }
 
 /** Container inputs the replay turns into `docker create` flags; anything else is refused. */
-const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "networksAdvanced", "command", "entrypoints", "ports", "labels"]);
+const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "networksAdvanced", "command", "entrypoints", "ports", "labels", "logDriver", "logOpts"]);
 /** Network inputs the replay turns into `docker network create` flags. */
 const HANDLED_NETWORK = new Set(["name", "driver"]);
 
@@ -87,6 +87,8 @@ function createArgs(result: EvaluationResult, inputs: Record<string, any>): stri
     for (const port of (inputs.ports as Port[] | undefined) ?? []) {
         args.push("--publish", `${port.ip ?? "0.0.0.0"}:${port.external ?? ""}:${port.internal}/${port.protocol ?? "tcp"}`);
     }
+    if (inputs.logDriver) args.push("--log-driver", inputs.logDriver);
+    for (const [key, value] of Object.entries((inputs.logOpts as Record<string, string> | undefined) ?? {})) args.push("--log-opt", `${key}=${value}`);
     for (const env of (inputs.envs as string[] | undefined) ?? []) args.push("--env", env);
     for (const volume of (inputs.volumes as { volumeName: string; containerPath: string }[] | undefined) ?? []) args.push("--volume", `${volume.volumeName}:${volume.containerPath}`);
     for (const label of (inputs.labels as { label: string; value: string }[] | undefined) ?? []) args.push("--label", `${label.label}=${label.value}`);
