@@ -44,6 +44,18 @@ export const HOST_BINARIES = {
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /**
+ * The stand-ins' own files (configs, entrypoints, pages), kept as files under test/e2e/standins/
+ * so they read, diff and lint as what they are: base/ for every image, registry/ like
+ * registry:2.8's, nginx/ like nginx:alpine's, ui/ for joxit's configuration step and a page that
+ * lists the same-origin /v2/_catalog (what the browser test checks).
+ */
+const STAND_IN_FILES = path.resolve(__dirname, "../standins");
+
+function standInFile(name: string): string {
+    return fs.readFileSync(path.join(STAND_IN_FILES, name), "utf8");
+}
+
+/**
  * Builds and tags the three stand-in images. Each is built in its own
  * directory under workDir, which the caller owns and removes.
  */
@@ -68,8 +80,8 @@ async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string)
     await rootfs.base();
     await rootfs.copyBinary(HOST_BINARIES.registry, "/bin/registry");
     rootfs.mkdir("/var/lib/registry");
-    rootfs.file("/etc/docker/registry/config.yml", REGISTRY_CONFIG);
-    rootfs.file("/entrypoint.sh", REGISTRY_ENTRYPOINT, 0o755);
+    rootfs.file("/etc/docker/registry/config.yml", standInFile("registry/config.yml"));
+    rootfs.file("/entrypoint.sh", standInFile("registry/entrypoint.sh"), 0o755);
     await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
         `ENV ${PATH_ENV}`,
         'VOLUME ["/var/lib/registry"]',
@@ -83,7 +95,7 @@ async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string)
 async function buildEdge(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
     const rootfs = new RootFs(path.join(dir, "rootfs"));
     await nginxBase(rootfs);
-    rootfs.file("/etc/nginx/conf.d/default.conf", NGINX_DEFAULT_SITE);
+    rootfs.file("/etc/nginx/conf.d/default.conf", standInFile("nginx/default.conf"));
     await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [...NGINX_CHANGES, "EXPOSE 80/tcp"]);
 }
 
@@ -96,8 +108,8 @@ async function buildEdge(dockerd: PrivateDockerd, name: string, dir: string): Pr
 async function buildUi(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
     const rootfs = new RootFs(path.join(dir, "rootfs"));
     await nginxBase(rootfs);
-    rootfs.file("/etc/registry-ui/index.html.template", UI_INDEX_HTML);
-    rootfs.file("/docker-entrypoint.d/90-docker-registry-ui.sh", UI_ENTRYPOINT_SCRIPT, 0o755);
+    rootfs.file("/etc/registry-ui/index.html.template", standInFile("ui/index.html.template"));
+    rootfs.file("/docker-entrypoint.d/90-docker-registry-ui.sh", standInFile("ui/90-docker-registry-ui.sh"), 0o755);
     await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
         ...NGINX_CHANGES,
         'ENV REGISTRY_TITLE="Docker Registry UI"',
@@ -112,7 +124,7 @@ async function nginxBase(rootfs: RootFs): Promise<void> {
     await rootfs.base();
     await rootfs.copyBinary(HOST_BINARIES.nginx, "/usr/sbin/nginx");
     rootfs.copyFile(HOST_BINARIES.nginxMimeTypes, "/etc/nginx/mime.types");
-    rootfs.file("/etc/nginx/nginx.conf", NGINX_CONF);
+    rootfs.file("/etc/nginx/nginx.conf", standInFile("nginx/nginx.conf"));
     rootfs.mkdir("/etc/nginx/conf.d");
     // Debian's compiled-in prefix, modules path and temp paths; nginx creates the leaves itself.
     rootfs.mkdir("/usr/lib/nginx/modules");
@@ -124,9 +136,9 @@ async function nginxBase(rootfs: RootFs): Promise<void> {
     rootfs.mkdir("/var/log/nginx");
     rootfs.symlink("/dev/stdout", "/var/log/nginx/access.log");
     rootfs.symlink("/dev/stderr", "/var/log/nginx/error.log");
-    rootfs.file("/usr/share/nginx/html/index.html", NGINX_WELCOME);
-    rootfs.file("/usr/share/nginx/html/50x.html", "<!DOCTYPE html><html><body><h1>An error occurred.</h1></body></html>\n");
-    rootfs.file("/docker-entrypoint.sh", NGINX_ENTRYPOINT, 0o755);
+    rootfs.file("/usr/share/nginx/html/index.html", standInFile("nginx/index.html"));
+    rootfs.file("/usr/share/nginx/html/50x.html", standInFile("nginx/50x.html"));
+    rootfs.file("/docker-entrypoint.sh", standInFile("nginx/docker-entrypoint.sh"), 0o755);
     rootfs.mkdir("/docker-entrypoint.d");
 }
 
@@ -201,13 +213,13 @@ class RootFs {
                 fs.symlinkSync("busybox", this.host(`/bin/${applet}`));
             }
         }
-        this.file("/etc/passwd", PASSWD);
-        this.file("/etc/group", GROUP);
-        this.file("/etc/shadow", "root:*::0:::::\n", 0o640);
+        this.file("/etc/passwd", standInFile("base/passwd"));
+        this.file("/etc/group", standInFile("base/group"));
+        this.file("/etc/shadow", standInFile("base/shadow"), 0o640);
         // glibc's defaults differ from musl's: without this, lookups could try NIS-style "compat" first.
-        this.file("/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n");
+        this.file("/etc/nsswitch.conf", standInFile("base/nsswitch.conf"));
         // docker bind-mounts these; they exist in the real images too.
-        this.file("/etc/hosts", "127.0.0.1\tlocalhost\n");
+        this.file("/etc/hosts", standInFile("base/hosts"));
         this.file("/etc/hostname", "");
         this.file("/etc/resolv.conf", "");
     }
@@ -317,171 +329,3 @@ function tarHeader(name: string, size: number): Buffer {
     put(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
     return header;
 }
-
-const PASSWD = `root:x:0:0:root:/root:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
-www-data:x:33:33:www-data:/var/www:/sbin/nologin
-nginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin
-`;
-
-const GROUP = `root:x:0:
-www-data:x:33:
-nginx:x:101:nginx
-nogroup:x:65534:
-nobody:x:65534:
-`;
-
-/** registry:2.8's /etc/docker/registry/config.yml. */
-const REGISTRY_CONFIG = `version: 0.1
-log:
-  fields:
-    service: registry
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: /var/lib/registry
-http:
-  addr: :5000
-  headers:
-    X-Content-Type-Options: [nosniff]
-health:
-  storagedriver:
-    enabled: true
-    interval: 10s
-    threshold: 3
-`;
-
-/** registry:2.8's /entrypoint.sh: a config file argument means "serve it". */
-const REGISTRY_ENTRYPOINT = `#!/bin/sh
-set -e
-case "$1" in
-    *.yaml|*.yml) set -- registry serve "$@" ;;
-    serve|garbage-collect|help|-*) set -- registry "$@" ;;
-esac
-exec "$@"
-`;
-
-/** nginx:alpine's /etc/nginx/nginx.conf. */
-const NGINX_CONF = `user  nginx;
-worker_processes  auto;
-
-error_log  /var/log/nginx/error.log notice;
-pid        /var/run/nginx.pid;
-
-events {
-    worker_connections  1024;
-}
-
-http {
-    include       /etc/nginx/mime.types;
-    default_type  application/octet-stream;
-
-    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
-                      '$status $body_bytes_sent "$http_referer" '
-                      '"$http_user_agent" "$http_x_forwarded_for"';
-
-    access_log  /var/log/nginx/access.log  main;
-
-    sendfile        on;
-    keepalive_timeout  65;
-
-    include /etc/nginx/conf.d/*.conf;
-}
-`;
-
-/** nginx:alpine's /etc/nginx/conf.d/default.conf. */
-const NGINX_DEFAULT_SITE = `server {
-    listen       80;
-    server_name  localhost;
-
-    location / {
-        root   /usr/share/nginx/html;
-        index  index.html index.htm;
-    }
-
-    error_page   500 502 503 504  /50x.html;
-    location = /50x.html {
-        root   /usr/share/nginx/html;
-    }
-}
-`;
-
-const NGINX_WELCOME = "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1></body></html>\n";
-
-/** Like nginx's /docker-entrypoint.sh: hooks in /docker-entrypoint.d run only when starting nginx itself. */
-const NGINX_ENTRYPOINT = `#!/bin/sh
-set -e
-if [ "$1" = "nginx" ] || [ "$1" = "nginx-debug" ]; then
-    for hook in /docker-entrypoint.d/*.sh; do
-        [ -x "$hook" ] || continue
-        echo "$0: running $hook"
-        "$hook"
-    done
-fi
-exec "$@"
-`;
-
-/**
- * The joxit UI's configuration step: listen port, optional /v2 proxy, title.
- * The page is rewritten from a template on each start, so a restart with a
- * changed title shows the new one.
- */
-const UI_ENTRYPOINT_SCRIPT = `#!/bin/sh
-set -e
-port="\${NGINX_LISTEN_PORT:-80}"
-{
-    echo 'server {'
-    # Like joxit's image: one listen line, so NGINX_LISTEN_PORT may also be address:port.
-    echo "    listen $port;"
-    echo '    server_name localhost;'
-    echo '    root /usr/share/nginx/html;'
-    echo '    location / { index index.html; }'
-    if [ -n "\${NGINX_PROXY_PASS_URL}" ]; then
-        echo '    location /v2 {'
-        echo "        proxy_pass \${NGINX_PROXY_PASS_URL};"
-        echo '        proxy_set_header Host $http_host;'
-        echo '        proxy_set_header X-Forwarded-Proto $scheme;'
-        echo '        client_max_body_size 0;'
-        echo '    }'
-    fi
-    echo '}'
-} > /etc/nginx/conf.d/default.conf
-title=$(printf '%s' "\${REGISTRY_TITLE:-Docker Registry UI}" \\
-    | sed -e 's/&/\\&amp;/g' -e 's/</\\&lt;/g' -e 's/>/\\&gt;/g' -e 's/"/\\&quot;/g' -e 's/[\\\\|&]/\\\\&/g')
-sed "s|__REGISTRY_TITLE__|$title|g" /etc/registry-ui/index.html.template > /usr/share/nginx/html/index.html
-`;
-
-/** Stand-in for the joxit single-page app: lists the repositories of the same-origin /v2/_catalog. */
-const UI_INDEX_HTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>__REGISTRY_TITLE__</title>
-</head>
-<body>
-<h1 id="title">__REGISTRY_TITLE__</h1>
-<p>Catalog status: <span id="status">loading</span></p>
-<ul id="repositories"></ul>
-<script>
-fetch('/v2/_catalog', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
-  .then(async function (response) {
-    document.getElementById('status').textContent = String(response.status);
-    if (!response.ok) return;
-    var body = await response.json();
-    var list = document.getElementById('repositories');
-    (body.repositories || []).forEach(function (name) {
-      var item = document.createElement('li');
-      item.className = 'repository';
-      item.textContent = name;
-      list.appendChild(item);
-    });
-    list.setAttribute('data-loaded', 'true');
-  })
-  .catch(function (error) {
-    document.getElementById('status').textContent = 'error: ' + error;
-  });
-</script>
-</body>
-</html>
-`;
