@@ -12,8 +12,6 @@ export interface RegistryHost {
      * VM. Unset: a plain Docker named volume.
      */
     dataVolumeDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** The address clients reach the host at (public IP of a VM); informational. */
-    address?: pulumi.Output<string>;
 }
 
 /** What every certificate variant (private CA, Let's Encrypt) hands the edge. */

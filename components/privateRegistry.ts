@@ -24,9 +24,9 @@ export interface PrivateRegistryArgs {
     host: RegistryHost;
     /** The edge's certificate (private CA or Let's Encrypt). */
     certificate: ServerCertificate;
-    /** DNS names clients use; the first names the endpoint. Default: none (then an IP is used). */
+    /** DNS names clients use; the first names the endpoint. Required; may be empty when `ipAddresses` is not (its first entry then names the endpoint). */
     hostnames: string[];
-    /** IP addresses clients may use. Default: none. */
+    /** IP addresses clients may use. Default: `[]`. */
     ipAddresses?: string[];
     /** Serve the UI on its own name. Default: at `/` of the registry's name. */
     uiHostname?: string;
@@ -78,9 +78,6 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     /** Secret. */
     readonly credentials: pulumi.Output<UserCredential[]>;
     readonly clientSnippets: ClientSnippets;
-    readonly registry: Registry;
-    readonly ui: RegistryUi;
-    readonly edge: Edge;
 
     constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
@@ -101,7 +98,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             : { mode: "bridge", networkName: new docker.Network(`${name}-network`, { name: namePrefix, driver: "bridge" }, { ...childOpts, dependsOn: args.host.ready }).name };
 
         const credentials = new RegistryCredentials(`${name}-credentials`, { usernames: args.users }, { parent: this });
-        this.registry = new Registry(`${name}-registry`, {
+        const registry = new Registry(`${name}-registry`, {
             provider,
             namePrefix,
             networking,
@@ -114,7 +111,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
             dependsOn: args.host.ready,
         }, { parent: this });
-        this.ui = new RegistryUi(`${name}-ui`, {
+        const ui = new RegistryUi(`${name}-ui`, {
             provider,
             namePrefix,
             networking,
@@ -123,7 +120,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             registryOrigin: uiOrigin === undefined ? undefined : registryOrigin,
             dependsOn: args.host.ready,
         }, { parent: this });
-        this.edge = new Edge(`${name}-edge`, {
+        new Edge(`${name}-edge`, {
             provider,
             namePrefix,
             networking,
@@ -132,11 +129,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             httpsPort,
             httpPort: args.httpPort ?? DEFAULTS.httpPort,
             listenIpv6: args.listenIpv6,
-            registry: this.registry.upstream,
-            ui: this.ui.upstream,
+            registry: registry.upstream,
+            ui: ui.upstream,
             certificate: args.certificate,
             tuning: args.edgeTuning,
-            dependsOn: [this.registry.container, this.ui.container],
+            dependsOn: [registry.container, ui.container],
         }, { parent: this });
 
         this.credentials = credentials.users;

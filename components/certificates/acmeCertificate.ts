@@ -42,15 +42,12 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
     readonly privateKeyPem: pulumi.Output<string>;
     /** Public CA: clients trust it already. */
     readonly caCertificatePem: undefined = undefined;
-    /** The names the certificate was requested for. */
-    readonly dnsNames: string[];
 
     constructor(name: string, args: AcmeCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:AcmeCertificate", name, {}, opts);
         const [commonName, ...alternativeNames] = args.dnsNames;
         if (commonName === undefined) throw new Error("AcmeCertificate needs at least one DNS name");
         const server = args.server ?? DEFAULTS.acme.server;
-        this.dnsNames = args.dnsNames;
 
         const accountKey = new tls.PrivateKey(`${name}-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // The server is in the names: an account and its certificates belong to one CA, so

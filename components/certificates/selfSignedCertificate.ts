@@ -6,7 +6,7 @@ import { ServerCertificate } from "../contracts";
 export interface SelfSignedCertificateArgs {
     /** DNS names the server certificate covers (subjectAltName). */
     dnsNames: string[];
-    /** IP addresses it covers, e.g. a LAN IP that boards pull from. Default: none. */
+    /** IP addresses it covers, e.g. a LAN IP that boards pull from. Default: `[]`. */
     ipAddresses?: string[];
     /** Server certificate lifetime in days. Default: 365. */
     validityDays?: number;

@@ -17,12 +17,10 @@ export interface AlidnsRecordsArgs {
 
 /** One Alidns A record per name, relative to the zone (`registry`, or `@` for the apex). */
 export class AlidnsRecords extends pulumi.ComponentResource {
-    /** `hostname` -> the record's ID. */
-    readonly recordIds: Record<string, pulumi.Output<string>>;
-
     constructor(name: string, args: AlidnsRecordsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:dns:AlidnsRecords", name, {}, opts);
-        this.recordIds = {};
+        // `hostname` -> the record's ID, registered as this component's output.
+        const recordIds: Record<string, pulumi.Output<string>> = {};
         for (const record of zoneRecords(args.hostnames, args.zone)) {
             const resource = new alicloud.dns.AlidnsRecord(`${name}-${record.hostname}`, {
                 domainName: args.zone,
@@ -32,8 +30,8 @@ export class AlidnsRecords extends pulumi.ComponentResource {
                 ttl: args.ttl ?? 600,
                 remark: "private-registry",
             }, { parent: this, provider: args.provider });
-            this.recordIds[record.hostname] = resource.id;
+            recordIds[record.hostname] = resource.id;
         }
-        this.registerOutputs({ recordIds: this.recordIds });
+        this.registerOutputs({ recordIds });
     }
 }

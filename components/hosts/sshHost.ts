@@ -30,7 +30,6 @@ export interface SshHostArgs {
 export class SshHost extends pulumi.ComponentResource implements RegistryHost {
     readonly provider: docker.Provider;
     readonly ready: pulumi.Resource[];
-    readonly address: pulumi.Output<string>;
 
     constructor(name: string, args: SshHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:Ssh", name, {}, opts);
@@ -50,7 +49,6 @@ export class SshHost extends pulumi.ComponentResource implements RegistryHost {
 
         this.provider = dockerOverSsh(`${name}-docker`, { ...endpoint, readyWhen: installDocker.stdout }, this);
         this.ready = [installDocker];
-        this.address = pulumi.output(args.host);
-        this.registerOutputs({ address: this.address });
+        this.registerOutputs({});
     }
 }

@@ -39,8 +39,6 @@ export interface EdgeArgs {
  * certificate replaces this (stateless) container and nginx starts with it.
  */
 export class Edge extends pulumi.ComponentResource {
-    readonly nginxConf: string;
-    readonly containerName: pulumi.Output<string>;
     readonly container: docker.Container;
 
     constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -49,7 +47,7 @@ export class Edge extends pulumi.ComponentResource {
         // In a private network nginx listens on the standard ports and Docker publishes them.
         const listenHttpsPort = onHostNetwork ? args.httpsPort : 443;
         const listenHttpPort = onHostNetwork ? args.httpPort : 80;
-        this.nginxConf = renderEdgeConfig({
+        const nginxConf = renderEdgeConfig({
             serverNames: args.serverNames,
             uiServerName: args.uiServerName,
             listenHttpsPort,
@@ -73,7 +71,7 @@ export class Edge extends pulumi.ComponentResource {
             healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
             settings: {
                 uploads: [
-                    { file: "/etc/nginx/nginx.conf", content: this.nginxConf },
+                    { file: "/etc/nginx/nginx.conf", content: nginxConf },
                     { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
                     { file: `${TLS_DIR}/server.key`, content: args.certificate.privateKeyPem, permissions: "0600" },
                 ],
@@ -85,7 +83,6 @@ export class Edge extends pulumi.ComponentResource {
             dependsOn: args.dependsOn,
         }, this);
 
-        this.containerName = this.container.name;
-        this.registerOutputs({ containerName: this.containerName });
+        this.registerOutputs({ containerName: this.container.name });
     }
 }

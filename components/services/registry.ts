@@ -43,9 +43,6 @@ export interface RegistryArgs {
  * stays.
  */
 export class Registry extends pulumi.ComponentResource {
-    readonly containerName: pulumi.Output<string>;
-    readonly volumeName: pulumi.Output<string>;
-    readonly configYaml: string;
     /** How the edge reaches the registry. */
     readonly upstream: Upstream;
     readonly container: docker.Container;
@@ -55,7 +52,7 @@ export class Registry extends pulumi.ComponentResource {
         const childOpts = { parent: this, provider: args.provider };
         const endpoint = serviceEndpoint(args.networking, "registry", 5000, args.hostPort ?? DEFAULTS.registryPort);
         this.upstream = endpoint.upstream;
-        this.configYaml = renderRegistryConfig({
+        const configYaml = renderRegistryConfig({
             listenAddress: endpoint.listen,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
@@ -79,7 +76,7 @@ export class Registry extends pulumi.ComponentResource {
             settings: {
                 envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`],
                 uploads: [
-                    { file: REGISTRY_CONFIG_PATH, content: this.configYaml },
+                    { file: REGISTRY_CONFIG_PATH, content: configYaml },
                     { file: HTPASSWD_PATH, content: args.htpasswd },
                 ],
                 volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
@@ -87,8 +84,6 @@ export class Registry extends pulumi.ComponentResource {
             dependsOn: args.dependsOn,
         }, this);
 
-        this.containerName = this.container.name;
-        this.volumeName = volume.name;
-        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName });
+        this.registerOutputs({ containerName: this.container.name, volumeName: volume.name });
     }
 }

@@ -29,7 +29,6 @@ export interface RegistryUiArgs {
 
 /** The joxit registry UI: static pages that call the registry API from the browser. */
 export class RegistryUi extends pulumi.ComponentResource {
-    readonly containerName: pulumi.Output<string>;
     readonly upstream: Upstream;
     readonly container: docker.Container;
 
@@ -61,7 +60,6 @@ export class RegistryUi extends pulumi.ComponentResource {
             dependsOn: args.dependsOn,
         }, this);
 
-        this.containerName = this.container.name;
-        this.registerOutputs({ containerName: this.containerName });
+        this.registerOutputs({ containerName: this.container.name });
     }
 }
