@@ -8,6 +8,7 @@ import { after } from "node:test";
 import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
+import { DOCKER_REDIRECTING_VARIABLES } from "../../components/render/sshAccess";
 import { EvaluationResult, ExportedValue, findResource } from "./evaluate";
 
 // Provider objects are untyped JSON here; `any` keeps the assertions readable.
@@ -38,12 +39,15 @@ export function envOf(container: Inputs): Record<string, string> {
 export const declared = (result: EvaluationResult): string[] => result.resources.map((r) => `${r.type} ${r.name}`).sort();
 
 /**
- * The program writes SSH keys for the Docker CLI under ~/.private-registry: point HOME at a temp
- * dir for this test file (the evaluations run in child processes, which inherit it).
+ * The environment the evaluations of this test file inherit (they run in child processes): HOME
+ * in a temp dir, because the program writes SSH keys for the Docker CLI under ~/.private-registry,
+ * and none of the developer's or CI's DOCKER_* variables, which the ssh and alicloud modes refuse.
+ * Returns the HOME.
  */
 export function isolateHome(prefix: string): string {
     const home = mkdtempSync(join(tmpdir(), prefix));
     process.env.HOME = home;
+    for (const variable of DOCKER_REDIRECTING_VARIABLES) delete process.env[variable];
     after(() => rmSync(home, { recursive: true, force: true }));
     return home;
 }

@@ -5,7 +5,7 @@
  * that docs/cloud.md's manual login uses.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { execFileSync } from "child_process";
 import { generateKeyPairSync } from "crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
@@ -19,8 +19,7 @@ import { APT_LOCK_WAIT, renderInstallDockerScript } from "../../components/rende
 import { DOCKER_REDIRECTING_VARIABLES, redirectingDockerVariables, renderSshConfig, SSH_CONFIG_ALIAS } from "../../components/render/sshAccess";
 import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
 import { FAKE_INSTANCE_TYPES } from "../harness/fakeProviders";
-
-type Inputs = Record<string, any>;
+import { assertSecretsStayHidden, inputsOf, isolateHome } from "../harness/inspect";
 
 const ROOT = resolve(__dirname, "../..");
 const INSTANCE = "alicloud:ecs/instance:Instance";
@@ -31,12 +30,9 @@ const INSTANCE_TYPES = "alicloud:ecs/getInstanceTypes:getInstanceTypes";
 const ZONES = "alicloud:index/getZones:getZones";
 const IMAGES = "alicloud:ecs/getImages:getImages";
 
-// The program writes the SSH key files under ~/.private-registry: keep them here.
-const HOME = mkdtempSync(join(tmpdir(), "pr-remote-home-"));
-process.env.HOME = HOME;
-// A developer's or CI's own Docker settings must not decide these tests (see the refusal below).
-for (const variable of DOCKER_REDIRECTING_VARIABLES) delete process.env[variable];
-after(() => rmSync(HOME, { recursive: true, force: true }));
+// The SSH key files stay under a temp HOME; a developer's or CI's own Docker settings must not
+// decide these tests (see the refusal below).
+const HOME = isolateHome("pr-remote-home-");
 
 const ALICLOUD = {
     mode: "alicloud",
@@ -52,7 +48,6 @@ const SSH = {
     sshPrivateKey: SSH_PRIVATE_KEY,
 };
 
-const inputsOf = (result: EvaluationResult, type: string, name?: string): Inputs => findResource(result, type, name).inputs as Inputs;
 const tokens = (result: EvaluationResult) => (result.invokes ?? []).map((i) => i.token);
 
 /** Runs `evaluate` with `variables` set in the environment the program inherits. */
@@ -71,6 +66,10 @@ describe("alicloud mode: replacing the VM releases the data disk first", () => {
     before(async () => {
         result = await evaluateProgram({ config: ALICLOUD });
         assert.equal(result.error, undefined);
+    });
+
+    it("keeps every key and password out of plain outputs and inputs", () => {
+        assert.ok(assertSecretsStayHidden(result) >= 8);
     });
 
     it("the readiness command takes the disk attachment's ID as an input (a property dependency), not only dependsOn", () => {
@@ -216,6 +215,7 @@ describe("the stack's ssh_config, for logging in by hand", () => {
     it("is written 0600 beside the key on every run, and docs/cloud.md logs in with it as written", async () => {
         const result = await evaluateProgram({ config: SSH, secretKeys: ["sshPrivateKey"], stack: "lan" });
         assert.equal(result.error, undefined);
+        assert.ok(assertSecretsStayHidden(result, { sshPrivateKey: SSH_PRIVATE_KEY }) >= 5, "the ssh_config names the key file, never the key");
         const dir = join(HOME, ".private-registry", "private-registry", "lan", "ssh-docker");
         const written = readFileSync(join(dir, "ssh_config"), "utf8");
         assert.equal(written, renderSshConfig({ files: { identityFile: join(dir, "id_key"), knownHostsFile: join(dir, "known_hosts") }, host: "192.168.1.5", port: 2222, user: "debian", pinned: true }));
