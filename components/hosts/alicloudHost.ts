@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { DEFAULTS } from "../config/defaults";
 import { RegistryHost } from "../contracts";
-import { dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
+import { DIAL_ATTEMPTS, dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
 import { alicloudDiskSerial, renderCloudInit } from "../render/cloudInit";
 import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../render/hostScripts";
 import { ingressRules } from "../render/securityRules";
@@ -249,7 +249,7 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         // this command together with the attachment and delete it first (deleteBeforeReplace on
         // both), so the release runs while the disk is still attached to the old VM.
         const ready = new command.remote.Command(`${name}-ready`, {
-            connection: sshConnection(endpoint),
+            connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
             create: renderWaitUntilReadyScript({ dataMountPath }),
             delete: renderReleaseDataDiskScript({ dataMountPath }),
             triggers: [this.instance.id, this.dataDisk.id, attachment.id],

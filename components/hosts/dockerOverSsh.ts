@@ -83,15 +83,23 @@ function writePrivateFile(path: string, content: string): void {
     renameSync(temporary, path);
 }
 
-/** The remote-command connection; a new VM's sshd may take minutes, so dialing is patient. */
-export function sshConnection(endpoint: SshEndpoint): command.types.input.remote.ConnectionArgs {
+/**
+ * How many failed dials a remote command tolerates (15 s each). A new VM's sshd may take minutes
+ * to come up, so dialing it is patient; an existing server answers at once, and a dial error
+ * there (most often a host key that does not match the pinned one) should stop the deploy in
+ * seconds, not after ten minutes of retries.
+ */
+export const DIAL_ATTEMPTS = { newVm: 40, existingServer: 3 } as const;
+
+/** The remote-command connection. */
+export function sshConnection(endpoint: SshEndpoint, dialErrorLimit: number): command.types.input.remote.ConnectionArgs {
     return {
         host: endpoint.host,
         port: endpoint.port ?? 22,
         user: endpoint.user,
         privateKey: endpoint.privateKey,
         hostKey: endpoint.hostPublicKey === undefined ? undefined : pulumi.output(endpoint.hostPublicKey).apply((key) => key.trim()),
-        dialErrorLimit: 40,
+        dialErrorLimit,
         perDialTimeout: 15,
     };
 }

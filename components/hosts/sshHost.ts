@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../config/defaults";
 import { RegistryHost } from "../contracts";
-import { dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
+import { DIAL_ATTEMPTS, dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
 import { renderInstallDockerScript } from "../render/hostScripts";
 
 export interface SshHostArgs {
@@ -43,7 +43,7 @@ export class SshHost extends pulumi.ComponentResource implements RegistryHost {
         };
         // No update command: a changed script (a newer version of this project) runs again.
         const installDocker = new command.remote.Command(`${name}-install-docker`, {
-            connection: sshConnection(endpoint),
+            connection: sshConnection(endpoint, DIAL_ATTEMPTS.existingServer),
             create: renderInstallDockerScript({ sudo: endpoint.user !== "root" }),
         }, { parent: this });
 

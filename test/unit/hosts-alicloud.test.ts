@@ -166,6 +166,7 @@ describe("alicloud mode", () => {
         assert.ok(ready.secretInputPaths.includes("connection"), "the connection holds the private key");
         assert.equal(inputs.connection.host, publicIp);
         assert.equal(inputs.connection.user, "root");
+        assert.equal(inputs.connection.dialErrorLimit, 40, "a new VM's sshd may take minutes");
         assert.equal(inputs.connection.privateKey, stateOf(result, PRIVATE_KEY, "alicloud-login-key").privateKeyOpenssh);
         assert.equal(inputs.connection.hostKey, stateOf(result, PRIVATE_KEY, "alicloud-host-key").publicKeyOpenssh.trim(), "even the first connection is verified");
         assert.equal(inputs.create, renderWaitUntilReadyScript({ dataMountPath: "/srv/registry-data" }));

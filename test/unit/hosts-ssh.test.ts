@@ -76,6 +76,7 @@ describe("ssh mode", () => {
         assert.deepEqual([inputs.connection.host, inputs.connection.port, inputs.connection.user], ["192.168.1.5", 2222, "debian"]);
         assert.equal(inputs.connection.privateKey, SSH_PRIVATE_KEY);
         assert.equal(inputs.connection.hostKey, SSH_HOST_KEY);
+        assert.equal(inputs.connection.dialErrorLimit, 3, "an existing server answers at once: a wrong host key fails in seconds");
         assert.ok(install.secretInputPaths.includes("connection"));
 
         const provider = inputsOf(selfSigned, "pulumi:providers:docker", "ssh-docker");
