@@ -1,11 +1,84 @@
 #!/usr/bin/env bash
-# `npm test`: type-check, then every test layer. The engine test needs the Pulumi engine built
-# from source (scripts/build-engine.sh: ~23 min the first time on 2 cores, cached afterwards).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# `npm test`: every test layer, the fast ones first, so the unit results show within seconds.
+#
+#   scripts/test.sh [PHASE...]    PHASE: types unit integration e2e engine (default: all, in order)
+#
+#   types        tsc --noEmit
+#   unit         test/unit/*.test.ts          (one `node --test` run per phase)
+#   integration  test/integration/*.test.ts
+#   e2e          test/e2e/*.test.ts
+#   engine       scripts/build-engine.sh (~23 min the first time on 2 cores, cached afterwards),
+#                then test/engine/*.test.ts with PULUMI_ENGINE_BIN set to the built bin dir
+#
+# A failing phase does not stop the later ones: every phase runs and prints its own results, then
+# a summary lists each phase's outcome and time, and a last line totals the tests of all phases
+# ("total: N passed, N failed, N skipped"; cancelled tests count as failed). The exit status is
+# non-zero if any phase failed, including a type error or an engine build failure (the engine
+# tests are then not run, and the summary says so).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+shopt -s nullglob
 
-npx tsc --noEmit
-PULUMI_ENGINE_BIN=$(bash scripts/build-engine.sh)
-export PULUMI_ENGINE_BIN
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec \
-    test/unit/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts test/engine/*.test.ts
+ALL=(types unit integration e2e engine)
+PHASES=("$@")
+[ ${#PHASES[@]} -gt 0 ] || PHASES=("${ALL[@]}")
+for phase in "${PHASES[@]}"; do
+    case " ${ALL[*]} " in *" $phase "*) ;; *) echo "test.sh: unknown phase '$phase' (phases: ${ALL[*]})" >&2; exit 2 ;; esac
+done
+
+LOGDIR=$(mktemp -d)
+trap 'rm -rf "$LOGDIR"' EXIT
+SUMMARY=() FAILED=0 PASS=0 FAIL=0 SKIP=0
+
+banner() { printf '\n=== %s ===\n' "$*"; }
+
+# node_tests PHASE FILE...: one node --test run; adds its counts to the totals.
+node_tests() {
+    local phase=$1 rc=0 log="$LOGDIR/$1.log"
+    shift
+    node --import tsx --test --test-concurrency=1 --test-reporter=spec "$@" 2>&1 | tee "$log" || rc=$?
+    local pass fail cancelled skipped
+    pass=$(sed -nE 's/^ℹ pass ([0-9]+)$/\1/p' "$log" | tail -1)
+    fail=$(sed -nE 's/^ℹ fail ([0-9]+)$/\1/p' "$log" | tail -1)
+    cancelled=$(sed -nE 's/^ℹ cancelled ([0-9]+)$/\1/p' "$log" | tail -1)
+    skipped=$(sed -nE 's/^ℹ skipped ([0-9]+)$/\1/p' "$log" | tail -1)
+    PASS=$((PASS + ${pass:-0})) FAIL=$((FAIL + ${fail:-0} + ${cancelled:-0})) SKIP=$((SKIP + ${skipped:-0}))
+    PHASE_NOTE="${pass:-0} passed, $((${fail:-0} + ${cancelled:-0})) failed, ${skipped:-0} skipped"
+    return "$rc"
+}
+
+for phase in "${PHASES[@]}"; do
+    t0=$SECONDS rc=0 PHASE_NOTE=""
+    case "$phase" in
+        types)
+            banner "types: tsc --noEmit"
+            npx tsc --noEmit || rc=$?
+            ;;
+        engine)
+            files=(test/engine/*.test.ts)
+            banner "engine: scripts/build-engine.sh, then ${files[*]}"
+            if PULUMI_ENGINE_BIN=$(bash scripts/build-engine.sh); then
+                export PULUMI_ENGINE_BIN
+                node_tests engine "${files[@]}" || rc=$?
+            else
+                rc=1 PHASE_NOTE="scripts/build-engine.sh failed: engine tests not run"
+            fi
+            ;;
+        *)
+            files=(test/"$phase"/*.test.ts)
+            banner "$phase: ${files[*]}"
+            if [ ${#files[@]} -eq 0 ]; then
+                PHASE_NOTE="no test files"
+            else
+                node_tests "$phase" "${files[@]}" || rc=$?
+            fi
+            ;;
+    esac
+    if [ "$rc" = 0 ]; then status=ok; else status="FAILED (exit $rc)"; FAILED=1; fi
+    SUMMARY+=("$(printf '%-12s %-18s %5ss  %s' "$phase" "$status" "$((SECONDS - t0))" "$PHASE_NOTE")")
+done
+
+banner "summary"
+printf '%s\n' "${SUMMARY[@]}"
+echo "total: $PASS passed, $FAIL failed, $SKIP skipped"
+exit "$FAILED"
