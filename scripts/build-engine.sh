@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the Pulumi engine (CLI), the Node.js language host and the resource providers this
-# project's npm SDKs ask for, from Go source only, through the Go module proxy (no prebuilt
-# binaries, no plugin downloads). Each component is cached on its own, keyed by its version, the Go version and
+# project's npm SDKs ask for, from Go source only: modules through the Go module proxy, and the
+# upstream snapshots in shared/vendor for what the proxy does not serve (no prebuilt binaries, no
+# plugin downloads). Each component is cached on its own, keyed by its version, the Go version and
 # its recipe number, so adding or bumping one never rebuilds another (scripts/engine/lib.sh).
 #
 #   scripts/build-engine.sh [--install-plugins] [--force] [--help]
@@ -25,6 +26,7 @@ Environment:
   PULUMI_ENGINE_JOBS   go build -p value (default 2)
   PULUMI_ENGINE_KEEP_WORK=1  keep the scratch build dirs (under <cache>/work/)
   PULUMI_CLI_VERSION   build exactly this pulumi/pkg/v3 version instead of the npm SDK's
+  PRIVATE_REGISTRY_VENDOR  the upstream snapshots (default: shared/vendor beside the clone)
   GOPROXY              the Go module proxy (from `go env GOPROXY`; "direct" and "off" are dropped)
   GO                   go binary (default: go on PATH, else /usr/local/go/bin/go)
 EOF
@@ -57,6 +59,7 @@ recipe() {
   case "$1" in
     cli | langhost) echo 2 ;;
     tls | random | docker) echo 2 ;;
+    command | acme) echo 1 ;;
   esac
 }
 
@@ -79,12 +82,17 @@ TFSDK_FORK=${PULUMI_TFSDK_FORK:-github.com/pulumi/terraform-plugin-sdk/v2@v2.0.0
 # module sdk/nodejs/cmd/pulumi-language-nodejs/v3 is not served by the module proxy).
 LANGHOST_FALLBACK_SDK=${PULUMI_LANGHOST_FALLBACK_SDK:-3.68.0}
 CLI_SCAN_DEPTH=${PULUMI_CLI_SCAN_DEPTH:-40}
+# Upstream snapshots (shared/vendor) for the providers the module proxy does not serve.
+COMMAND_SNAPSHOT=pulumi-command-010bd8e0dd8a.tar.gz
+ACME_SNAPSHOT=pulumi-acme-18f9d0c50a63.tar.gz
+ACME_TF_SNAPSHOT=terraform-provider-acme-v2.48.1.tar.gz
+VENDOR=$(vendor_dir)
 
 # --- versions: what the installed npm SDKs ask for ----------------------------------------------
 # One source: node_modules/<package>/package.json, plugin name and version from its "pulumi"
 # field ({name, version}) when present, else the package's own name and version. That is what the
 # SDK sends the engine (utilities getVersion / resourceOptsDefaults).
-PACKAGES=(@pulumi/pulumi @pulumi/tls @pulumi/random @pulumi/docker)
+PACKAGES=(@pulumi/pulumi @pulumi/tls @pulumi/random @pulumi/docker @pulumi/command @pulumiverse/acme)
 command -v node >/dev/null || die "node is needed to read the SDK versions from node_modules"
 declare -A PLUGIN_VERSION=()
 # shellcheck disable=SC2016 # the node -e program is JavaScript, not shell
@@ -108,6 +116,21 @@ COMPONENTS=("cli|$CLI_WANT|pulumi|build_cli" "langhost|$SDK_VERSION|pulumi-langu
 for p in tls random docker; do
   [ -n "${PLUGIN_VERSION[$p]:-}" ] && COMPONENTS+=("$p|${PLUGIN_VERSION[$p]}|pulumi-resource-$p|build_bridged")
 done
+vendored() { # name snapshot...: in the vendor dir, or a warning
+  local f
+  for f in "${@:2}"; do
+    [ -f "$VENDOR/$f" ] || {
+      log "WARNING: $1 not built: no upstream snapshot $VENDOR/$f (set PRIVATE_REGISTRY_VENDOR)"
+      return 1
+    }
+  done
+}
+if [ -n "${PLUGIN_VERSION[command]:-}" ] && vendored command "$COMMAND_SNAPSHOT"; then
+  COMPONENTS+=("command|${PLUGIN_VERSION[command]}|pulumi-resource-command|build_command")
+fi
+if [ -n "${PLUGIN_VERSION[acme]:-}" ] && vendored acme "$ACME_SNAPSHOT" "$ACME_TF_SNAPSHOT"; then
+  COMPONENTS+=("acme|${PLUGIN_VERSION[acme]}|pulumi-resource-acme|build_acme")
+fi
 
 # --- pulumi CLI (github.com/pulumi/pulumi/pkg/v3 ./cmd/pulumi) ---------------------------------
 # The CLI version is the npm SDK's, or, when the module proxy refuses that pkg/v3 version, the
@@ -240,6 +263,37 @@ build_bridged() {
   gobuild "$n" "$d" "$C_BIN/pulumi-resource-$n" "$ld" "./cmd/pulumi-resource-$n" || return 1
   cp "$d/cmd/pulumi-resource-$n/schema.json" "$C_DIR/schema.json"
   set_status "ok pulumi-resource-$n $v (bridged: $um@$uv + pulumi-terraform-bridge $BRIDGE_VERSION + pulumi v$CLI_VERSION)"
+}
+
+# --- command provider (native, pulumi-go-provider), from the vendor snapshot ---------------------
+build_command() {
+  local v=$C_VERSION d="$C_WORK/pulumi-command"
+  tar -xzf "$VENDOR/$COMMAND_SNAPSHOT" -C "$C_WORK" || return 1
+  heal_deps "$d" ./provider/cmd/pulumi-resource-command || return 1
+  gobuild command "$d" "$C_BIN/pulumi-resource-command" \
+    "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$v" ./provider/cmd/pulumi-resource-command || return 1
+  set_status "ok pulumi-resource-command $v (vendor snapshot $COMMAND_SNAPSHOT)"
+}
+
+# --- acme provider (pulumiverse, bridged), from the vendor snapshots -----------------------------
+# Its go.mod pins pulumi-terraform-bridge v3.125.0, which the module proxy refuses: build it with
+# BRIDGE_VERSION, against the terraform-provider-acme snapshot. schema-embed.json is made from the
+# committed schema.json by the snapshot's own generate.go (what its go:generate line runs).
+build_acme() {
+  local v=$C_VERSION d="$C_WORK/pulumi-acme/provider"
+  tar -xzf "$VENDOR/$ACME_SNAPSHOT" -C "$C_WORK" || return 1
+  tar -xzf "$VENDOR/$ACME_TF_SNAPSHOT" -C "$C_WORK" || return 1
+  (cd "$d" && "$GO" mod edit -require="github.com/pulumi/pulumi-terraform-bridge/v3@$BRIDGE_VERSION" \
+    -replace="github.com/vancluever/terraform-provider-acme/v2=$C_WORK/terraform-provider-acme") || return 1
+  echo '{}' >"$d/cmd/pulumi-resource-acme/schema-embed.json" # so that `go list` resolves the embed
+  heal_deps "$d" ./cmd/pulumi-resource-acme || return 1
+  (cd "$d/cmd/pulumi-resource-acme" && VERSION=$v "$GO" run -p "$JOBS" ./generate.go) >>"$C_LOGS/generate.log" 2>&1 || {
+    tail -20 "$C_LOGS/generate.log" >&2
+    return 1
+  }
+  gobuild acme "$d" "$C_BIN/pulumi-resource-acme" \
+    "-X github.com/pulumiverse/pulumi-acme/provider/pkg/version.Version=$v" ./cmd/pulumi-resource-acme || return 1
+  set_status "ok pulumi-resource-acme $v (vendor snapshots $ACME_SNAPSHOT + $ACME_TF_SNAPSHOT, pulumi-terraform-bridge $BRIDGE_VERSION)"
 }
 
 # --- run (biggest first, one at a time: peak memory stays around 2 GB) ---------------------------
