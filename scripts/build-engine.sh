@@ -114,7 +114,7 @@ done < <(node -e '
 CLI_WANT=${PULUMI_CLI_VERSION:-$SDK_VERSION}
 COMPONENTS=("cli|$CLI_WANT|pulumi|build_cli" "langhost|$SDK_VERSION|pulumi-language-nodejs|build_langhost")
 for p in tls random docker; do
-  [ -n "${PLUGIN_VERSION[$p]:-}" ] && COMPONENTS+=("$p|${PLUGIN_VERSION[$p]}|pulumi-resource-$p|build_bridged")
+  if [ -n "${PLUGIN_VERSION[$p]:-}" ]; then COMPONENTS+=("$p|${PLUGIN_VERSION[$p]}|pulumi-resource-$p|build_bridged"); fi
 done
 vendored() { # name snapshot...: in the vendor dir, or a warning
   local f
@@ -313,11 +313,13 @@ done
 for entry in "${COMPONENTS[@]}"; do
   IFS='|' read -r name ver bin builder <<<"$entry"
   comp_init "$name" "$ver" "$(recipe "$name")"
-  log "  $name (wanted $ver): $(head -1 "$C_DIR/status" 2>/dev/null || echo "FAILED, logs in $C_LOGS")"
+  if [ -f "$C_DIR/status" ]; then status=$(head -1 "$C_DIR/status"); else status="FAILED, logs in $C_LOGS"; fi
+  log "  $name (wanted $ver): $status"
 done
 [ "${#FAILED[@]}" = 0 ] || die "failed: ${FAILED[*]}"
 
-# One bin dir per set of component builds (hard links), so a new set never changes an old one.
+# One bin dir per set of component builds (hard links, relinked on every run): adding or bumping a
+# component gives a new dir and leaves the old one as it was.
 BIN="$CACHE_ROOT/bin/engine-$(printf '%s\n' "${KEYS[@]}" | sha256sum | cut -c1-12)"
 link_set "$BIN" "${BINDIRS[@]}"
 

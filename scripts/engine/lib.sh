@@ -105,7 +105,7 @@ build_component() {
   comp_init "$name" "$version" "$recipe"
   # shellcheck disable=SC2086 # bins is a word list
   if [ "$FORCE" != 1 ] && comp_cached $bins; then
-    log "$name $version: cached ($(cut -c4- "$C_DIR/status" | cut -c1-100))"
+    log "$name $version: cached"
     return 0
   fi
   mkdir -p "$C_BIN" "$C_LOGS"
