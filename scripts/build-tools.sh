@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Build test tools from Go source through the Go module proxy, only the ones asked for, each
+# cached on its own like the engine components (scripts/engine/lib.sh): the first call builds,
+# later calls only check the cache.
+#
+#   scripts/build-tools.sh [--force] TOOL...      TOOL: pebble crictl containerd2 actionlint registry3
+#   scripts/build-tools.sh --list
+#
+# Last line on stdout: a bin dir holding exactly the requested tools' binaries, under their
+# upstream names (pebble + pebble-challtestsrv, crictl, containerd + ctr + containerd-shim-runc-v2,
+# actionlint, registry). Use absolute paths, or put it first on PATH for the process that needs it:
+# containerd and ctr would shadow Debian's. Everything else goes to stderr. docs/real-engine.md
+# lists versions and cold build times.
+set -euo pipefail
+SELF=build-tools
+
+# name|module|version|recipe|binaries|packages|build tags|ldflags (VERSION is replaced by the version)
+TOOLS=(
+  "pebble|github.com/letsencrypt/pebble/v2|v2.10.3|1|pebble pebble-challtestsrv|./cmd/pebble ./cmd/pebble-challtestsrv||-X main.version=VERSION"
+  "crictl|sigs.k8s.io/cri-tools|v1.37.0|1|crictl|./cmd/crictl||-X sigs.k8s.io/cri-tools/pkg/version.Version=VERSION"
+  "containerd2|github.com/containerd/containerd/v2|v2.4.2|1|containerd ctr containerd-shim-runc-v2|./cmd/containerd ./cmd/ctr ./cmd/containerd-shim-runc-v2|urfave_cli_no_docs,no_btrfs|-X github.com/containerd/containerd/v2/version.Version=VERSION -X github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2"
+  "actionlint|github.com/rhysd/actionlint|v1.7.12|1|actionlint|./cmd/actionlint||-X github.com/rhysd/actionlint.version=VERSION"
+  "registry3|github.com/distribution/distribution/v3|v3.1.2|1|registry|./cmd/registry||-X github.com/distribution/distribution/v3/version.version=VERSION -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3"
+)
+
+usage() {
+  cat >&2 <<'EOF'
+Usage: scripts/build-tools.sh [--force] TOOL...
+       scripts/build-tools.sh --list
+  TOOL        one or more of: pebble crictl containerd2 actionlint registry3
+  --force     rebuild the named tools, ignoring the cache.
+  --list      print the tools, their modules and versions.
+Environment: PULUMI_ENGINE_CACHE, PULUMI_ENGINE_JOBS, PULUMI_ENGINE_KEEP_WORK, GOPROXY, GO, as
+for scripts/build-engine.sh.
+EOF
+}
+
+FORCE=0 WANT=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --force) FORCE=1 ;;
+    --list)
+      printf '%s\n' "${TOOLS[@]}" | awk -F'|' '{printf "%-12s %s@%s -> %s\n", $1, $2, $3, $5}'
+      exit 0
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    -*)
+      echo "build-tools: unknown option: $1" >&2
+      usage
+      exit 2
+      ;;
+    *) WANT+=("$1") ;;
+  esac
+  shift
+done
+[ "${#WANT[@]}" -gt 0 ] || {
+  usage
+  exit 2
+}
+
+# shellcheck source=scripts/engine/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/engine/lib.sh"
+
+# build_tool MODULE PACKAGES TAGS LDFLAGS: `go install`-style: the module's own go.mod and go.sum,
+# at the pinned version, copied from the module cache (a refused dependency is healed).
+build_tool() {
+  local mod=$1 pkgs=$2 tags=$3 ldflags=$4 d="$C_WORK/src" pkg flags=()
+  copy_module "$mod@$C_VERSION" "$d" || {
+    log "$mod@$C_VERSION: $DL_ERR"
+    return 1
+  }
+  [ -z "$tags" ] || flags=(-tags "$tags")
+  # shellcheck disable=SC2086 # pkgs is a word list
+  heal_deps "$d" "${flags[@]}" $pkgs || return 1
+  for pkg in $pkgs; do
+    gobuild "$C_NAME-${pkg##*/}" "$d" "$C_BIN/${pkg##*/}" "$ldflags" "$pkg" "${flags[@]}" || return 1
+  done
+  set_status "ok $C_NAME: $mod@$C_VERSION $pkgs${tags:+ (tags $tags)}"
+}
+
+FAILED=() BINDIRS=() NAMES=()
+for want in "${WANT[@]}"; do
+  entry=$(printf '%s\n' "${TOOLS[@]}" | grep "^$want|") || die "unknown tool: $want (known: $(printf '%s\n' "${TOOLS[@]}" | cut -d'|' -f1 | tr '\n' ' '))"
+  IFS='|' read -r name mod ver recipe bins pkgs tags ldflags <<<"$entry"
+  if build_component "$name" "$ver" "$recipe" "$bins" build_tool "$mod" "$pkgs" "$tags" "${ldflags//VERSION/$ver}"; then
+    BINDIRS+=("$C_BIN")
+    NAMES+=("$name")
+  else
+    FAILED+=("$name")
+  fi
+done
+[ "${#FAILED[@]}" = 0 ] || die "failed: ${FAILED[*]} (logs under $CACHE_ROOT/<tool>/*/logs)"
+
+# One bin dir per set of tools, relinked on every call (hard links to the cached binaries).
+BIN="$CACHE_ROOT/bin/tools-$(printf '%s\n' "${NAMES[@]}" | sort -u | paste -sd+ -)"
+link_set "$BIN" "${BINDIRS[@]}"
+echo "$BIN"
