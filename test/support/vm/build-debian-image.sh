@@ -29,6 +29,10 @@ PACKAGES=(systemd-sysv udev dbus linux-image-cloud-amd64 initramfs-tools cloud-i
     ifupdown isc-dhcp-client e2fsprogs sudo iproute2 ca-certificates procps less)
 
 log() { echo "build-debian-image: $*" >&2; }
+export DEBIAN_LOG_PREFIX=build-debian-image
+# debian_mirror, debian_minbase, debian_unmount, debian_in_root: shared with sshServer/build-rootfs.sh.
+# shellcheck source=../debian-rootfs.sh
+source "$(dirname "$0")/../debian-rootfs.sh"
 
 mkdir -p "$CACHE_ROOT"
 exec 9>"$CACHE_ROOT/.lock-$RECIPE"
@@ -42,51 +46,17 @@ for tool in debootstrap mkfs.ext4 dpkg-scanpackages qemu-img; do
     command -v "$tool" >/dev/null || { log "$tool is missing (.ci/run installs debootstrap, e2fsprogs, dpkg-dev, qemu-utils)"; exit 1; }
 done
 
-# The mirror this machine's apt already uses (deb822 .sources or a one-line sources.list).
-mirror="${DEBIAN_MIRROR:-}"
-if [ -z "$mirror" ]; then
-    mirror=$(awk '/^URIs:/ && !/security/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-fi
-if [ -z "$mirror" ]; then
-    mirror=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null || true)
-fi
-[ -n "$mirror" ] || { log "no Debian mirror found in /etc/apt; set DEBIAN_MIRROR"; exit 1; }
-
 work="$CACHE_ROOT/work-$RECIPE"
 rootfs="$work/rootfs"
-cleanup() {
-    for mountpoint in "$rootfs/dev/pts" "$rootfs/dev" "$rootfs/sys" "$rootfs/proc"; do
-        mountpoint -q "$mountpoint" 2>/dev/null && umount -l "$mountpoint"
-    done
-    return 0
-}
+cleanup() { debian_unmount "$rootfs"; }
 trap cleanup EXIT
 cleanup
 rm -rf "$work" "$OUT"
 mkdir -p "$work" "$OUT"
 started=$SECONDS
 
-log "debootstrap --variant=minbase $SUITE from the local apt configuration's mirror"
-debootstrap --variant=minbase "$SUITE" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-    { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
-
-cat >"$rootfs/etc/apt/sources.list" <<EOF
-deb $mirror $SUITE main
-deb $mirror $SUITE-updates main
-EOF
-mount -t proc proc "$rootfs/proc"
-mount -t sysfs sysfs "$rootfs/sys"
-mount --bind /dev "$rootfs/dev"
-mount --bind /dev/pts "$rootfs/dev/pts"
-# No service starts inside the chroot.
-printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
-chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
-in_root() { chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
-
-log "apt-get install ${PACKAGES[*]}"
-in_root apt-get update -q >"$work/apt.log" 2>&1
-in_root apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" >>"$work/apt.log" 2>&1 ||
-    { tail -n 30 "$work/apt.log" >&2; exit 1; }
+debian_minbase "$rootfs" "$work" "$SUITE" "${PACKAGES[@]}"
+in_root() { debian_in_root "$rootfs" "$@"; }
 
 log "downloading docker.io into the local repository"
 in_root apt-get clean
