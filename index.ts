@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AcmeCertificate } from "./components/certificates/acmeCertificate";
 import { SelfSignedCertificate } from "./components/certificates/selfSignedCertificate";
-import { readSshPrivateKey, readStackConfig } from "./components/config";
+import { readMirrorPassword, readSshPrivateKey, readStackConfig } from "./components/config";
 import { RegistryHost, ServerCertificate } from "./components/contracts";
 import { AlidnsRecords } from "./components/dns/alidnsRecords";
 import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost";
@@ -17,7 +17,7 @@ import { PrivateRegistry } from "./components/privateRegistry";
 
 const config = readStackConfig();
 /** Every name the certificate and the DNS records cover. */
-const servedNames = [...config.hostnames, ...(config.uiHostname ? [config.uiHostname] : [])];
+const servedNames = [...config.hostnames, ...(config.uiHostname ? [config.uiHostname] : []), ...(config.mirror?.hostname ? [config.mirror.hostname] : [])];
 
 /**
  * The Docker host of the chosen mode, and the resources whose replacement brings up a new, empty
@@ -88,6 +88,15 @@ const registry = new PrivateRegistry("registry", {
     uiPort: config.uiPort,
     listenIpv6: config.listenIpv6,
     namePrefix: config.namePrefix,
+    images: config.images,
+    mirror: config.mirror && {
+        upstream: config.mirror.upstream,
+        username: config.mirror.username,
+        password: config.mirror.hasPassword ? readMirrorPassword() : undefined,
+        hostname: config.mirror.hostname,
+        httpsPort: config.mirror.httpsPort,
+        k3sRewrites: config.mirror.k3sRewrites,
+    },
 }, followingDaemon(target.replacesDaemon));
 
 export const registryEndpoint = registry.registryEndpoint;
@@ -97,3 +106,4 @@ export const credentials = registry.credentials;
 export const clientSnippets = registry.clientSnippets;
 /** alicloud mode: the instance type, zone and image the VM runs on, read back by the next run (PLACEMENT_OUTPUT). */
 export const alicloudPlacement = target.placement;
+export const mirrorEndpoint = registry.mirrorEndpoint;

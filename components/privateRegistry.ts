@@ -4,6 +4,7 @@ import { DEFAULTS } from "./config/defaults";
 import { RegistryHost, ServerCertificate } from "./contracts";
 import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
 import { Edge } from "./services/edge";
+import { Mirror } from "./services/mirror";
 import { ContainerNetworking } from "./services/networking";
 import { Registry } from "./services/registry";
 import { RegistryUi } from "./services/registryUi";
@@ -53,6 +54,25 @@ export interface PrivateRegistryArgs {
     pullSecretNamespace?: string;
     /** nginx knobs. Default: the benchmarked ones. */
     edgeTuning?: Partial<EdgeTuning>;
+    /** Image references. Default: DEFAULTS.images (today's Docker Hub pins). */
+    images?: Partial<Record<"registry" | "ui" | "edge" | "mirror", string>>;
+    /** A pull-through mirror behind the same edge. Default: none. */
+    mirror?: PrivateRegistryMirrorArgs;
+}
+
+export interface PrivateRegistryMirrorArgs {
+    /** The registry pulled through. Default: `https://registry-1.docker.io`. */
+    upstream?: string;
+    /** The upstream account. Default: anonymous. */
+    username?: string;
+    /** Secret: its password. */
+    password?: pulumi.Input<string>;
+    /** The mirror's own name (the certificate must cover it). Default: its own port instead. */
+    hostname?: string;
+    /** Its public port when it has no name. Default: 5443. */
+    httpsPort?: number;
+    /** k3s `rewrite` rules for docker.io. Default: none. */
+    k3sRewrites?: Record<string, string>;
 }
 
 export interface ClientSnippets {
@@ -78,6 +98,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     /** Secret. */
     readonly credentials: pulumi.Output<UserCredential[]>;
     readonly clientSnippets: ClientSnippets;
+    /** `host[:port]` of the pull-through mirror, if any. */
+    readonly mirrorEndpoint?: string;
 
     constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
@@ -109,6 +131,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             uiOrigin,
             retainDataOnDestroy: args.retainDataOnDestroy,
             dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
+            image: args.images?.registry,
             dependsOn: args.host.ready,
         }, { parent: this });
         const ui = new RegistryUi(`${name}-ui`, {
@@ -118,8 +141,28 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             hostPort: args.uiPort,
             deleteImages: args.deleteEnabled,
             registryOrigin: uiOrigin === undefined ? undefined : registryOrigin,
+            image: args.images?.ui,
             dependsOn: args.host.ready,
         }, { parent: this });
+        const mirrorArgs = args.mirror;
+        const mirrorHttpsPort = mirrorArgs?.hostname !== undefined ? httpsPort : mirrorArgs?.httpsPort ?? DEFAULTS.mirror.httpsPort;
+        let mirror: Mirror | undefined;
+        if (mirrorArgs !== undefined) {
+            this.mirrorEndpoint = hostPort(mirrorArgs.hostname ?? clientHost, mirrorHttpsPort);
+            mirror = new Mirror(`${name}-mirror`, {
+                provider,
+                namePrefix,
+                networking,
+                htpasswd: credentials.htpasswd,
+                httpSecret: credentials.httpSecret,
+                upstream: mirrorArgs.upstream,
+                upstreamUsername: mirrorArgs.username,
+                upstreamPassword: mirrorArgs.password,
+                retainDataOnDestroy: args.retainDataOnDestroy,
+                image: args.images?.mirror,
+                dependsOn: args.host.ready,
+            }, { parent: this });
+        }
         new Edge(`${name}-edge`, {
             provider,
             namePrefix,
@@ -133,7 +176,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             ui: ui.upstream,
             certificate: args.certificate,
             tuning: args.edgeTuning,
-            dependsOn: [registry.container, ui.container],
+            mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
+            image: args.images?.edge,
+            dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.container] : [])],
         }, { parent: this });
 
         this.credentials = credentials.users;
@@ -148,6 +193,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             caCertificate: this.caCertificate,
             credentials: this.credentials,
             clientSnippets: this.clientSnippets,
+            mirrorEndpoint: this.mirrorEndpoint,
         });
     }
 }

@@ -32,4 +32,17 @@ export const DEFAULTS = {
         vswitchCidr: "172.31.1.0/24",
     },
     acme: { server: "staging" },
+    /**
+     * What each container runs: today's pins on Docker Hub, by tag only (no digest could be
+     * established from a machine that cannot pull; docs/mainland-china.md says how to pin one).
+     */
+    images: {
+        registry: "registry:2.8.3",
+        ui: "joxit/docker-registry-ui:2.5.7",
+        edge: "nginx:1.28.0-alpine",
+        mirror: "registry:2.8.3",
+    },
+    /** ssh and alicloud modes: the host daemon's own `registry-mirrors`; none by default. */
+    hostRegistryMirrors: [],
+    mirror: { upstream: "https://registry-1.docker.io", httpsPort: 5443 },
 } as const;

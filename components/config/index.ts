@@ -37,3 +37,12 @@ export function readSshPrivateKey(): pulumi.Output<string> {
     }
     return key;
 }
+
+/**
+ * The mirror's upstream password (`mirror.password`), kept secret from the moment it is read:
+ * set with `--secret --path`, it makes the whole `mirror` object secret in the stack's config.
+ */
+export function readMirrorPassword(): pulumi.Output<string> | undefined {
+    const mirror = new pulumi.Config(CONFIG_NAMESPACE).getSecretObject<{ password?: unknown }>("mirror");
+    return mirror?.apply((value) => (typeof value.password === "string" ? value.password : ""));
+}

@@ -49,6 +49,30 @@ export interface AcmeSettings {
     server: AcmeServer;
 }
 
+/** What each container runs: any pinned reference a host's daemon can pull (a copy in ACR, say). */
+export interface ImageSettings {
+    registry: string;
+    ui: string;
+    edge: string;
+    mirror: string;
+}
+
+/** The opt-in pull-through mirror: a second Distribution in proxy mode behind the same edge. */
+export interface MirrorSettings {
+    /** The registry it pulls through, `https://HOST[:PORT]`; default Docker Hub. */
+    upstream: string;
+    /** The upstream account (Docker Hub: raises the anonymous pull limit). */
+    username?: string;
+    /** A password is set (`mirror.password`, a secret): read it with readMirrorPassword, never from here. */
+    hasPassword: boolean;
+    /** The mirror's own name at the edge (in the certificate); unset: its own port, `httpsPort`. */
+    hostname?: string;
+    /** The edge port the mirror answers on when it has no name of its own. */
+    httpsPort: number;
+    /** k3s `rewrite` rules for docker.io: a Go regular expression → its replacement. */
+    k3sRewrites: Record<string, string>;
+}
+
 export interface StackConfig {
     mode: HostMode;
     /** DNS names the registry answers to; the first one names the endpoint. */
@@ -78,9 +102,14 @@ export interface StackConfig {
     alicloud?: AlicloudSettings;
     /** Set: certificates come from Let's Encrypt (DNS-01 on Alidns) instead of the private CA. */
     acme?: AcmeSettings;
+    images: ImageSettings;
+    /** ssh and alicloud modes: `registry-mirrors` for the host's own Docker daemon, set before the first pull. */
+    hostRegistryMirrors: string[];
+    mirror?: MirrorSettings;
 }
 
 const PORT = "an integer port 1-65535";
+const IMAGE_REFERENCE = "a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
 
 /** Every top-level key this project reads, with the form it expects (used in errors and for typo hints). */
 export const CONFIG_KEYS: Record<string, string> = {
@@ -105,6 +134,9 @@ export const CONFIG_KEYS: Record<string, string> = {
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, vpcCidr?, vswitchCidr?}",
     acme: 'an object {email, server?: "staging" | "production"}',
+    images: "an object {registry?, ui?, edge?, mirror?}, each a pinned image reference",
+    hostRegistryMirrors: "a list of https:// URLs of registry mirrors, e.g. [https://xxxx.mirror.aliyuncs.com]",
+    mirror: "an object {upstream?, username?, password? (--secret), hostname?, httpsPort?, k3sRewrites?}",
 };
 
 /** The fields of each object key, with their forms: errors name them as `ssh.port`. */
@@ -129,6 +161,20 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
     acme: {
         email: "an email address, the ACME account's contact, e.g. ops@example.com",
         server: 'one of "staging", "production"',
+    },
+    images: {
+        registry: IMAGE_REFERENCE,
+        ui: IMAGE_REFERENCE,
+        edge: IMAGE_REFERENCE,
+        mirror: IMAGE_REFERENCE,
+    },
+    mirror: {
+        upstream: "an https:// URL of a registry, e.g. https://registry-1.docker.io",
+        username: "the upstream account's username",
+        password: "the upstream account's password or token (pulumi config set --secret --path mirror.password ...)",
+        hostname: "a DNS name for the mirror, e.g. mirror.example.com (added to the certificate)",
+        httpsPort: `${PORT}, the edge port the mirror answers on when it has no hostname`,
+        k3sRewrites: 'an object of Go regular expression -> replacement, e.g. {"^rancher/mirrored-(.*)": "riscv64/mirrored-$1"}',
     },
 };
 
@@ -430,6 +476,9 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         ssh: mode === "ssh" ? readSsh(read) : undefined,
         alicloud: mode === "alicloud" ? readAlicloud(read, hostnames, uiHostname) : undefined,
         acme: readAcme(read, mode),
+        images: readImages(read),
+        hostRegistryMirrors: readHostRegistryMirrors(read, mode),
+        mirror: readMirror(read, mode, hostnames, [httpsPort, httpPort]),
     };
     if (config.acme) {
         if (ipAddresses.length > 0) read.fail("ipAddresses", "must be empty with acme: Let's Encrypt does not certify IP addresses");
@@ -532,4 +581,90 @@ function readAcme(read: Reader, mode: HostMode): AcmeSettings | undefined {
     const server = acme.choice<AcmeServer>("server", ACME_SERVERS, DEFAULTS.acme.server);
     if (mode === "local") read.fail("acme", 'needs a public host (mode "ssh" or "alicloud"); local mode uses the private CA');
     return email === undefined ? undefined : { email, server };
+}
+
+/**
+ * Docker's reference grammar (distribution/reference): an optional registry host[:port], path
+ * components of lower-case letters, digits and separators, then a tag, a digest or both. A bare
+ * name (an implicit `latest`) is refused: a setting must say what runs.
+ */
+const IMAGE_DOMAIN = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d{1,5})?/)`;
+const IMAGE_PATH = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const IMAGE_REFERENCE_PATTERN = new RegExp(String.raw`^(${IMAGE_DOMAIN}?${IMAGE_PATH}(?:/${IMAGE_PATH})*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`);
+
+export function isPinnedImageReference(value: string): boolean {
+    const match = IMAGE_REFERENCE_PATTERN.exec(value);
+    return match !== null && match[1].length <= 255 && (match[2] !== undefined || match[3] !== undefined);
+}
+
+function readImages(read: Reader): ImageSettings {
+    const images = read.object("images");
+    const image = (key: keyof ImageSettings) => images?.matching(key, isPinnedImageReference) ?? DEFAULTS.images[key];
+    return { registry: image("registry"), ui: image("ui"), edge: image("edge"), mirror: image("mirror") };
+}
+
+/** `https://host[:port][/path]`: what dockerd's `registry-mirrors` accepts (no query, no credentials). */
+export function isHttpsUrl(value: string): boolean {
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return false;
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    return url.protocol === "https:" && url.username === "" && url.password === "" && url.search === "" && url.hash === "" &&
+        (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/[\s]/.test(value);
+}
+
+function readHostRegistryMirrors(read: Reader, mode: HostMode): string[] {
+    const mirrors = read.list("hostRegistryMirrors", DEFAULTS.hostRegistryMirrors, isHttpsUrl);
+    if (mirrors.length > 0 && mode === "local") {
+        read.fail("hostRegistryMirrors", "applies to the daemon this stack installs (ssh and alicloud modes); in local mode set registry-mirrors in your own daemon.json");
+    }
+    return mirrors;
+}
+
+function readMirror(read: Reader, mode: HostMode, hostnames: string[], takenPorts: number[]): MirrorSettings | undefined {
+    const mirror = read.object("mirror");
+    if (mirror === undefined) return undefined;
+    const upstream = (mirror.matching("upstream", isHttpsUrl) ?? DEFAULTS.mirror.upstream).replace(/\/+$/, "");
+    const username = mirror.string("username");
+    const hasPassword = mirror.string("password") !== undefined;
+    if (hasPassword && username === undefined) mirror.fail("username", `is required with ${mirror.name("password")}: ${mirror.form("username")}`);
+    if (username !== undefined && !hasPassword) mirror.fail("password", `is required with ${mirror.name("username")}: ${mirror.form("password")}`);
+    const hostname = mirror.matching("hostname", isHostname);
+    if (hostname !== undefined && hostnames.includes(hostname)) mirror.fail("hostname", `must differ from the registry's own names; got ${JSON.stringify(hostname)}`);
+    if (hostname !== undefined && mode === "alicloud") mirror.fail("hostname", "is not supported in alicloud mode yet (its DNS records and certificate cover hostnames and uiHostname); use mirror.httpsPort");
+    const httpsPort = mirror.port("httpsPort", DEFAULTS.mirror.httpsPort);
+    if (hostname === undefined && takenPorts.includes(httpsPort)) mirror.fail("httpsPort", `(${httpsPort}) must differ from httpsPort and httpPort, or give the mirror a hostname`);
+    return { upstream, username, hasPassword, hostname, httpsPort, k3sRewrites: readRewrites(mirror) };
+}
+
+/** k3s compiles each pattern with Go's regexp (RE2): no lookaround, no backreferences. */
+function readRewrites(mirror: Reader): Record<string, string> {
+    const text = mirror.string("k3sRewrites");
+    if (text === undefined) return {};
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        value = text;
+    }
+    const entries = typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value) : undefined;
+    const valid = entries?.every(([pattern, replacement]) => typeof replacement === "string" && replacement !== "" && isRe2Pattern(pattern));
+    if (entries === undefined || !valid) {
+        mirror.invalid("k3sRewrites", value);
+        return {};
+    }
+    return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function isRe2Pattern(pattern: string): boolean {
+    if (pattern === "" || /\(\?[=!<]|\\[1-9]/.test(pattern)) return false;
+    try {
+        new RegExp(pattern);
+        return true;
+    } catch {
+        return false;
+    }
 }

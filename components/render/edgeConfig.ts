@@ -97,6 +97,16 @@ export interface EdgeConfigInput {
     /** Where nginx may spool bodies. Default: the build's own paths. Tests point it at a temp dir. */
     tempDir?: string;
     tuning?: Partial<EdgeTuning>;
+    /** The pull-through mirror, if any: its own server, same certificate, pulls only. */
+    mirror?: EdgeMirror;
+}
+
+export interface EdgeMirror {
+    upstream: Upstream;
+    /** Its own name on the registry's port; unset: every name on `listenHttpsPort` below. */
+    serverName?: string;
+    /** The port nginx listens on for it (the registry's, when it has a name). */
+    listenHttpsPort: number;
 }
 
 /** Mozilla "intermediate" ciphers for TLS 1.2 (TLS 1.3 suites are not configurable here). */
@@ -129,7 +139,7 @@ const LONG_TIMEOUT = "900s";
 
 export function renderEdgeConfig(input: EdgeConfigInput): string {
     const tuning = { ...DEFAULT_EDGE_TUNING, ...input.tuning };
-    const resolvers = [...new Set([input.registry.resolver, input.ui.resolver].filter((r): r is string => !!r))];
+    const resolvers = [...new Set([input.registry.resolver, input.ui.resolver, input.mirror?.upstream.resolver].filter((r): r is string => !!r))];
     return renderNginx([
         comment("Rendered by private-registry (components/render/edgeConfig.ts); edit the stack, not this file."),
         directive("worker_processes", tuning.workerProcesses),
@@ -156,6 +166,7 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
             redirectServer(input),
             registryServer(input, tuning),
             input.uiServerName !== undefined && uiServer(input, tuning),
+            ...(input.mirror === undefined ? [] : [staticUpstream("mirror_backend", input.mirror.upstream, tuning), mirrorServer(input, input.mirror, tuning)]),
         ]),
     ]);
 }
@@ -297,5 +308,27 @@ function uiServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirective {
         directive("server_name", input.uiServerName as string),
         ...tlsDirectives(input, tuning),
         block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
+    ]);
+}
+
+/**
+ * The pull-through mirror: `/v2/` to the mirror (which checks the same users' passwords), and
+ * only reads. Distribution's proxy mode refuses pushes itself; the edge refuses every other
+ * method first (403), so no upload ever reaches it.
+ */
+function mirrorServer(input: EdgeConfigInput, mirror: EdgeMirror, tuning: EdgeTuning): NginxDirective {
+    const ownName = mirror.serverName !== undefined;
+    return block("server", [], [
+        ...listen(mirror.listenHttpsPort, input.listenIpv6, "ssl", ...(ownName ? [] : ["default_server"])),
+        directive("server_name", ...(ownName ? [mirror.serverName as string] : input.serverNames)),
+        ...tlsDirectives(input, tuning),
+        block("location", ["/v2/"], [
+            block("limit_except", ["GET"], [directive("deny", "all")]),
+            directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
+            HSTS,
+            ...proxyDirectives(input, tuning),
+            ...proxyTarget("mirror_backend", mirror.upstream),
+        ]),
+        block("location", ["/"], [directive("return", 404)]),
     ]);
 }

@@ -3,10 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking } from "./networking";
-import { EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { EdgeMirror, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
 
-export const EDGE_IMAGE = "nginx:1.28.0-alpine";
+export const EDGE_IMAGE = DEFAULTS.images.edge;
 const TLS_DIR = "/etc/nginx/tls";
 
 export interface EdgeArgs {
@@ -26,6 +26,11 @@ export interface EdgeArgs {
     registry: Upstream;
     ui: Upstream;
     certificate: ServerCertificate;
+    /**
+     * The pull-through mirror: on its own name (on `httpsPort`), or else on its own public port.
+     * Default: none.
+     */
+    mirror?: { upstream: Upstream; serverName?: string; httpsPort: number };
     /** nginx knobs; defaults are the benchmarked ones (docs/benchmarks.md). */
     tuning?: Partial<EdgeTuning>;
     /** Image reference. Default: `nginx:1.28.0-alpine`. */
@@ -47,6 +52,13 @@ export class Edge extends pulumi.ComponentResource {
         // In a private network nginx listens on the standard ports and Docker publishes them.
         const listenHttpsPort = onHostNetwork ? args.httpsPort : 443;
         const listenHttpPort = onHostNetwork ? args.httpPort : 80;
+        // A mirror without a name of its own listens on its public port (published as itself).
+        const mirrorPort = args.mirror === undefined || args.mirror.serverName !== undefined ? undefined : args.mirror.httpsPort;
+        const mirror: EdgeMirror | undefined = args.mirror && {
+            upstream: args.mirror.upstream,
+            serverName: args.mirror.serverName,
+            listenHttpsPort: mirrorPort ?? listenHttpsPort,
+        };
         const nginxConf = renderEdgeConfig({
             serverNames: args.serverNames,
             uiServerName: args.uiServerName,
@@ -60,6 +72,7 @@ export class Edge extends pulumi.ComponentResource {
             privateKeyPath: `${TLS_DIR}/server.key`,
             pidPath: "/var/run/nginx.pid",
             tuning: args.tuning,
+            mirror,
         });
 
         this.container = serviceContainer(name, {
@@ -78,6 +91,7 @@ export class Edge extends pulumi.ComponentResource {
                 ports: onHostNetwork ? undefined : [
                     { internal: 443, external: args.httpsPort },
                     { internal: 80, external: args.httpPort },
+                    ...(mirrorPort === undefined ? [] : [{ internal: mirrorPort, external: mirrorPort }]),
                 ],
             },
             dependsOn: args.dependsOn,

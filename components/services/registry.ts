@@ -7,7 +7,7 @@ import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from ".
 import { serviceContainer } from "./serviceContainer";
 
 /** The newest 2.8 patch release; the tests run Debian's Distribution 2.8 against the same config. */
-export const REGISTRY_IMAGE = "registry:2.8.3";
+export const REGISTRY_IMAGE = DEFAULTS.images.registry;
 const HTPASSWD_PATH = "/auth/htpasswd";
 
 export interface RegistryArgs {

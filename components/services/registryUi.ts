@@ -5,7 +5,7 @@ import { ContainerNetworking, serviceEndpoint } from "./networking";
 import { Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
 
-export const REGISTRY_UI_IMAGE = "joxit/docker-registry-ui:2.5.7";
+export const REGISTRY_UI_IMAGE = DEFAULTS.images.ui;
 
 export interface RegistryUiArgs {
     provider: docker.Provider;

@@ -4,7 +4,7 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULTS } from "../../components/config/defaults";
-import { ConfigError, isCidr, isIpAddress, parseStackConfig } from "../../components/config/parse";
+import { ConfigError, isCidr, isIpAddress, isPinnedImageReference, parseStackConfig } from "../../components/config/parse";
 
 /** Pulumi.yaml's declared keys, each as the string Pulumi hands the program for its default. */
 function declaredDefaults(): Record<string, string | undefined> {
@@ -208,6 +208,51 @@ describe("stack config", () => {
         for (const [key, value] of Object.entries(DEFAULTS).filter(([, v]) => typeof v !== "object" || Array.isArray(v))) {
             assert.equal(shown[key], asShown(value), `README row for ${key}`);
         }
+    });
+
+    it("reads image references as settings, defaulting to today's pins, and names a bad one's key", () => {
+        assert.deepEqual(parseStackConfig({}).images, DEFAULTS.images);
+        const acr = "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
+        const digest = `nginx:1.28.0-alpine@sha256:${"a".repeat(64)}`;
+        const images = parseStackConfig({ images: JSON.stringify({ registry: acr, edge: digest, mirror: "localhost:5000/mirror@sha256:" + "0".repeat(64) }) }).images;
+        assert.deepEqual(images, { registry: acr, ui: DEFAULTS.images.ui, edge: digest, mirror: `localhost:5000/mirror@sha256:${"0".repeat(64)}` });
+        for (const ok of Object.values(DEFAULTS.images)) assert.ok(isPinnedImageReference(ok), ok);
+        for (const bad of ["nginx", "Nginx:1", "nginx:", "registry:2.8.3@sha256:abc", "a//b:1", "-x/y:1", "x:1 y", "x:.1"]) {
+            assert.ok(!isPinnedImageReference(bad), bad);
+        }
+        assertRejected({ images: '{"ui":"joxit/docker-registry-ui"}' }, /^private-registry:images\.ui must be a pinned Docker image reference, NAME:TAG or .*; got "joxit\/docker-registry-ui"$/);
+        assertRejected({ images: '{"registy":"registry:2"}' }, /images\.registy is not a known key \(did you mean registry\?\)/);
+    });
+
+    it("takes host registry mirrors in ssh and alicloud modes only, as https URLs", () => {
+        const ssh = { mode: "ssh", ssh: '{"host":"192.168.1.5"}', hostnames: '["registry.lan"]' };
+        assert.deepEqual(parseStackConfig({ ...ssh, hostRegistryMirrors: '["https://abc123.mirror.aliyuncs.com"]' }).hostRegistryMirrors, ["https://abc123.mirror.aliyuncs.com"]);
+        assert.deepEqual(parseStackConfig(ssh).hostRegistryMirrors, []);
+        assertRejected({ ...ssh, hostRegistryMirrors: '["http://abc.mirror.aliyuncs.com"]' }, /hostRegistryMirrors must be a list of https:\/\/ URLs/);
+        assertRejected({ ...ssh, hostRegistryMirrors: '["https://u:p@abc.example.com"]' }, /hostRegistryMirrors must be/);
+        assertRejected({ hostRegistryMirrors: '["https://abc.mirror.aliyuncs.com"]' }, /hostRegistryMirrors applies to the daemon this stack installs/);
+    });
+
+    it("reads the mirror: Docker Hub by default, its own port unless named, credentials in pairs, k3s rewrites as RE2 patterns", () => {
+        assert.equal(parseStackConfig({}).mirror, undefined);
+        assert.deepEqual(parseStackConfig({ mirror: "{}" }).mirror, {
+            upstream: "https://registry-1.docker.io", username: undefined, hasPassword: false, hostname: undefined, httpsPort: 5443, k3sRewrites: {},
+        });
+        const named = parseStackConfig({
+            hostnames: '["registry.lan"]',
+            mirror: JSON.stringify({ upstream: "https://hub.example.com:8443/", username: "bot", password: "pw", hostname: "mirror.lan", k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" } }),
+        }).mirror;
+        assert.deepEqual(named, { upstream: "https://hub.example.com:8443", username: "bot", hasPassword: true, hostname: "mirror.lan", httpsPort: 5443, k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" } });
+        assert.ok(!JSON.stringify(named).includes("pw"), "the password never lands in the plain config");
+        assertRejected({ mirror: '{"upstream":"http://hub.example.com"}' }, /mirror\.upstream must be an https:\/\/ URL/);
+        assertRejected({ mirror: '{"username":"bot"}' }, /mirror\.password is required with private-registry:mirror\.username/);
+        assertRejected({ mirror: '{"password":"pw"}' }, /mirror\.username is required with private-registry:mirror\.password/);
+        assertRejected({ mirror: '{"httpsPort":443}' }, /mirror\.httpsPort \(443\) must differ from httpsPort and httpPort/);
+        assertRejected({ hostnames: '["registry.lan"]', mirror: '{"hostname":"registry.lan"}' }, /mirror\.hostname must differ from the registry's own names/);
+        assertRejected({ mirror: '{"k3sRewrites":{"(?=x)a":"b"}}' }, /mirror\.k3sRewrites must be an object of Go regular expression/);
+        assertRejected({ mirror: '{"k3sRewrites":{"(a":"b"}}' }, /mirror\.k3sRewrites must be/);
+        assertRejected({ mirror: '{"k3sRewrites":["a"]}' }, /mirror\.k3sRewrites must be/);
+        assertRejected({ mirror: '{"ttl":"24h"}' }, /mirror\.ttl is not a known key/);
     });
 
     it("checks addresses and CIDRs by their real grammar", () => {

@@ -1,0 +1,91 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "../config/defaults";
+import { ContainerNetworking, serviceEndpoint } from "./networking";
+import { Upstream } from "../render/edgeConfig";
+import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
+import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR } from "../render/registryConfig";
+import { serviceContainer } from "./serviceContainer";
+
+const HTPASSWD_PATH = "/auth/htpasswd";
+/** Host networking: the mirror's loopback port (the registry's is 5000, the UI's 5080). */
+export const MIRROR_LOOPBACK_PORT = 5001;
+
+export interface MirrorArgs {
+    provider: docker.Provider;
+    namePrefix: string;
+    networking: ContainerNetworking;
+    /** Loopback port in host networking. Default: 5001. */
+    hostPort?: number;
+    /** Secret: the registry's htpasswd; every user may pull through the mirror. */
+    htpasswd: pulumi.Input<string>;
+    /** Secret: `http.secret`. */
+    httpSecret: pulumi.Input<string>;
+    /** The registry pulled through. Default: `https://registry-1.docker.io` (Docker Hub). */
+    upstream?: string;
+    /** The upstream account. Default: none (anonymous pulls). */
+    upstreamUsername?: string;
+    /** Secret: the upstream account's password. Default: none. */
+    upstreamPassword?: pulumi.Input<string>;
+    /** Keep the cache volume on `pulumi destroy`. Default: true. */
+    retainDataOnDestroy?: boolean;
+    /** Image reference. Default: `registry:2.8.3`. */
+    image?: string;
+    dependsOn?: pulumi.Resource[];
+}
+
+/**
+ * A second Distribution in proxy mode: pulls through to the upstream and keeps what it fetched
+ * in its own volume (never the registry's), so nodes pull public images from the edge even when
+ * the upstream is slow or gone. Pulls only: proxy mode refuses pushes.
+ */
+export class Mirror extends pulumi.ComponentResource {
+    readonly containerName: pulumi.Output<string>;
+    readonly volumeName: pulumi.Output<string>;
+    readonly configYaml: string;
+    readonly upstream: Upstream;
+    readonly container: docker.Container;
+
+    constructor(name: string, args: MirrorArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("private-registry:index:Mirror", name, {}, opts);
+        const childOpts = { parent: this, provider: args.provider };
+        const endpoint = serviceEndpoint(args.networking, "mirror", 5000, args.hostPort ?? MIRROR_LOOPBACK_PORT);
+        this.upstream = endpoint.upstream;
+        this.configYaml = renderMirrorConfig({
+            listenAddress: endpoint.listen,
+            htpasswdPath: HTPASSWD_PATH,
+            realm: args.namePrefix,
+            upstream: args.upstream ?? DEFAULTS.mirror.upstream,
+            upstreamUsername: args.upstreamUsername,
+        });
+
+        const volume = new docker.Volume(`${name}-data`, {
+            name: `${args.namePrefix}-mirror-data`,
+            labels: [{ label: "private-registry.role", value: "mirror-data" }],
+        }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
+
+        const envs: pulumi.Input<string>[] = [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`];
+        if (args.upstreamPassword !== undefined) envs.push(pulumi.interpolate`${PROXY_PASSWORD_ENV}=${args.upstreamPassword}`);
+        this.container = serviceContainer(name, {
+            provider: args.provider,
+            namePrefix: args.namePrefix,
+            networking: args.networking,
+            role: "mirror",
+            image: args.image ?? DEFAULTS.images.mirror,
+            healthUrl: `http://${endpoint.local}/`,
+            settings: {
+                envs,
+                uploads: [
+                    { file: REGISTRY_CONFIG_PATH, content: this.configYaml },
+                    { file: HTPASSWD_PATH, content: args.htpasswd },
+                ],
+                volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
+            },
+            dependsOn: args.dependsOn,
+        }, this);
+
+        this.containerName = this.container.name;
+        this.volumeName = volume.name;
+        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName });
+    }
+}
