@@ -12,6 +12,9 @@ export interface MirrorConfigInput {
     /**
      * The upstream account's username. Its password is not in the file: it arrives as the
      * REGISTRY_PROXY_PASSWORD environment variable (a secret), so the file stays readable.
+     * Distribution 2.8 offers them only to the upstream's Bearer token realm (Docker Hub's token
+     * service), never as Basic auth; and with them set it asks the upstream for that realm when
+     * it starts, so it does not start while the upstream is unreachable.
      */
     upstreamUsername?: string;
 }

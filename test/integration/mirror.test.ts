@@ -1,0 +1,175 @@
+/**
+ * The pull-through mirror, run by the real software: Debian's Distribution registry plays Docker
+ * Hub on loopback (its own TLS CA, an account, a pre-loaded image), a second one runs the
+ * rendered mirror config.yml (proxy mode, the upstream's CA trusted through SSL_CERT_FILE), and
+ * Debian's nginx runs the
+ * rendered nginx.conf in front. Clients: curl and skopeo with the edge's CA.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { join } from "path";
+import { stringify } from "yaml";
+import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
+import { renderMirrorConfig } from "../../components/render/mirrorConfig";
+import { issueTestCertificates } from "../harness/fakeProviders";
+import { freePort, RegistryProcess, startNginx, startRegistry } from "../support/loopbackServers";
+import { writeOciLayout } from "../support/ociLayout";
+import { makeTempDir, run, runCleanups } from "../support/processes";
+
+const USER = "puller";
+const PASSWORD = "mirror-Pass-1";
+const IMAGE = "library/small:1";
+
+interface Setup {
+    work: string;
+    hub: RegistryProcess;
+    hubPort: number;
+    mirrorPort: number;
+    /** The edge's port for the mirror, and the one for the registry (nothing listens behind it). */
+    edgeMirrorPort: number;
+    edgeCertDir: string;
+    pushedDigest: string;
+}
+
+const salt = "abcdefghijklmnopqrstuv";
+
+/**
+ * Docker Hub's stand-in: TLS with its own CA, anonymous pulls, the image pushed by skopeo. No
+ * account: Distribution 2.8's proxy sends `proxy.username`/`password` only to a Bearer token
+ * realm (Docker Hub's token service), never as Basic auth, so an htpasswd upstream cannot stand
+ * in for an account here.
+ */
+async function startHub(work: string): Promise<{ hub: RegistryProcess; port: number; caPath: string; digest: string }> {
+    const dir = join(work, "hub");
+    mkdirSync(dir);
+    const port = await freePort();
+    const pki = issueTestCertificates(["hub.test"], ["127.0.0.1"]);
+    writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+    writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+    const caDir = join(dir, "ca");
+    mkdirSync(caDir);
+    writeFileSync(join(caDir, "ca.crt"), pki.caPem);
+    const hub = await startRegistry(dir, stringify({
+        version: 0.1,
+        storage: { filesystem: { rootdirectory: join(dir, "data") } },
+        http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "server.crt"), key: join(dir, "server.key") } },
+    }), port);
+    const layout = join(work, "layout");
+    const digest = writeOciLayout(layout, "served by the mirror\n");
+    await run("skopeo", [
+        "copy", "--quiet", "--dest-cert-dir", caDir,
+        `oci:${layout}:1`, `docker://127.0.0.1:${port}/${IMAGE}`,
+    ]);
+    return { hub, port, caPath: join(caDir, "ca.crt"), digest };
+}
+
+async function startMirrorBehindEdge(work: string, hubPort: number, hubCa: string): Promise<{ mirrorPort: number; edgeMirrorPort: number; edgeCertDir: string }> {
+    const dir = join(work, "mirror");
+    mkdirSync(dir);
+    const [mirrorPort, registryPort, uiPort, httpsPort, httpPort, edgeMirrorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: USER, bcryptHash: bcryptWithSalt(PASSWORD, salt) }]));
+    await startRegistry(dir, renderMirrorConfig({
+        listenAddress: `127.0.0.1:${mirrorPort}`,
+        htpasswdPath: join(dir, "htpasswd"),
+        realm: "private-registry",
+        upstream: `https://127.0.0.1:${hubPort}`,
+    }), mirrorPort, { SSL_CERT_FILE: hubCa });
+
+    const pki = issueTestCertificates(["registry.test"], ["127.0.0.1"]);
+    writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+    writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+    const edgeCertDir = join(dir, "edge-ca");
+    mkdirSync(edgeCertDir);
+    writeFileSync(join(edgeCertDir, "ca.crt"), pki.caPem);
+    mkdirSync(join(dir, "temp"));
+    await startNginx(dir, renderEdgeConfig({
+        serverNames: ["registry.test", "127.0.0.1"],
+        listenHttpsPort: httpsPort,
+        listenHttpPort: httpPort,
+        publicHttpsPort: httpsPort,
+        listenIpv6: false,
+        registry: { address: `127.0.0.1:${registryPort}` },
+        ui: { address: `127.0.0.1:${uiPort}` },
+        certificatePath: join(dir, "server.crt"),
+        privateKeyPath: join(dir, "server.key"),
+        pidPath: join(dir, "nginx.pid"),
+        tempDir: join(dir, "temp"),
+        mirror: { upstream: { address: `127.0.0.1:${mirrorPort}` }, listenHttpsPort: edgeMirrorPort },
+    }), httpPort);
+    return { mirrorPort, edgeMirrorPort, edgeCertDir };
+}
+
+async function curl(args: string[]): Promise<{ status: number; body: string }> {
+    const result = await run("curl", ["-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", "30", ...args], { allowFailure: true });
+    const lines = result.stdout.split("\n");
+    return { status: Number(lines.pop()), body: lines.join("\n") + result.stderr };
+}
+
+describe("pull-through mirror: Distribution in proxy mode behind the edge", () => {
+    let setup: Setup;
+    const edge = (path: string) => `https://127.0.0.1:${setup.edgeMirrorPort}${path}`;
+    const withCa = () => ["--cacert", join(setup.edgeCertDir, "ca.crt")];
+    const skopeoFromMirror = (dest: string, creds = `${USER}:${PASSWORD}`) => run("skopeo", [
+        "copy", "--quiet", "--src-creds", creds, "--src-cert-dir", setup.edgeCertDir,
+        `docker://127.0.0.1:${setup.edgeMirrorPort}/${IMAGE}`, `oci:${dest}:1`,
+    ], { allowFailure: true });
+
+    before(async () => {
+        const work = makeTempDir("pr-mirror-");
+        const hub = await startHub(work);
+        const mirror = await startMirrorBehindEdge(work, hub.port, hub.caPath);
+        setup = { work, hub: hub.hub, hubPort: hub.port, ...mirror, pushedDigest: hub.digest };
+    });
+    after(runCleanups);
+
+    it("asks for the registry's users: 401 without or with a wrong password, 200 with", async () => {
+        assert.equal((await curl([...withCa(), edge("/v2/")])).status, 401);
+        assert.equal((await curl([...withCa(), "-u", `${USER}:wrong`, edge("/v2/")])).status, 401);
+        assert.equal((await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, edge("/v2/")])).status, 200);
+        const noCa = await run("curl", ["-sS", "-o", "/dev/null", edge("/v2/")], { allowFailure: true });
+        assert.equal(noCa.code, 60, "the mirror presents the stack's certificate, which needs its CA");
+    });
+
+    it("serves the upstream's image with the upstream's digest (skopeo, through the edge)", async () => {
+        const copied = await skopeoFromMirror(join(setup.work, "first"));
+        assert.equal(copied.code, 0, copied.stderr + readFileSync(join(setup.work, "mirror/registry.log"), "utf8").slice(-3000));
+        const head = await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, "-I", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", edge(`/v2/${IMAGE.replace(":", "/manifests/")}`)]);
+        assert.equal(head.status, 200);
+        assert.match(head.body, new RegExp(`docker-content-digest: ${setup.pushedDigest}`, "i"));
+    });
+
+    it("refuses every push: 403 at the edge, and Distribution's proxy mode refuses on its own (405)", async () => {
+        const atEdge = await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, "-X", "POST", edge("/v2/library/pushed/blobs/uploads/")]);
+        assert.equal(atEdge.status, 403, atEdge.body);
+        const put = await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data", "{}", edge("/v2/library/pushed/manifests/1")]);
+        assert.equal(put.status, 403, put.body);
+        const direct = await curl(["-u", `${USER}:${PASSWORD}`, "-X", "POST", `http://127.0.0.1:${setup.mirrorPort}/v2/library/pushed/blobs/uploads/`]);
+        assert.equal(direct.status, 405, direct.body);
+        assert.match(direct.body, /UNSUPPORTED/);
+        const layout = join(setup.work, "first");
+        const pushed = await run("skopeo", [
+            "copy", "--quiet", "--dest-creds", `${USER}:${PASSWORD}`, "--dest-cert-dir", setup.edgeCertDir,
+            `oci:${layout}:1`, `docker://127.0.0.1:${setup.edgeMirrorPort}/library/pushed:1`,
+        ], { allowFailure: true });
+        assert.notEqual(pushed.code, 0, "skopeo pushed to the mirror");
+        const catalog = await curl(["-u", `${USER}:${PASSWORD}`, `http://127.0.0.1:${setup.mirrorPort}/v2/_catalog`]);
+        assert.doesNotMatch(catalog.body, /pushed/);
+    });
+
+    it("serves the second pull from its cache with the upstream stopped", async () => {
+        await setup.hub.daemon.stop();
+        const hubGone = await run("curl", ["-sS", "-k", "-o", "/dev/null", `https://127.0.0.1:${setup.hubPort}/v2/`], { allowFailure: true });
+        assert.equal(hubGone.code, 7, "the upstream still answers");
+        const copied = await skopeoFromMirror(join(setup.work, "second"));
+        assert.equal(copied.code, 0, copied.stderr);
+        const inspect = await run("skopeo", ["inspect", "--raw", `oci:${join(setup.work, "second")}:1`]);
+        assert.match(inspect.stdout, /application\/vnd\.oci\.image\.layer\.v1\.tar\+gzip/);
+        const digest = await run("sh", ["-c", `skopeo inspect --format '{{.Digest}}' oci:${join(setup.work, "second")}:1`]);
+        assert.equal(digest.stdout.trim(), setup.pushedDigest);
+        // An image the mirror never fetched is not there: the cache is what served the one above.
+        const other = await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, "-I", edge("/v2/library/other/manifests/1")]);
+        assert.notEqual(other.status, 200);
+    });
+});

@@ -1,0 +1,60 @@
+/** A small image written as an OCI layout, for tests that push one with skopeo. */
+import { createHash } from "crypto";
+import { mkdirSync, writeFileSync } from "fs";
+import { join } from "path";
+import { gzipSync } from "zlib";
+
+const sha256 = (data: Buffer | string) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
+
+/** A one-layer linux/amd64 image as an OCI layout; returns its manifest digest. */
+export function writeOciLayout(dir: string, text = "pulled through containerd's CRI\n"): string {
+    mkdirSync(join(dir, "blobs/sha256"), { recursive: true });
+    const blob = (data: Buffer | string) => {
+        const digest = sha256(data);
+        writeFileSync(join(dir, "blobs/sha256", digest.slice(7)), data);
+        return { digest, size: Buffer.byteLength(data) };
+    };
+    const layerTar = tarOneFile("hello.txt", text);
+    const layer = blob(gzipSync(layerTar));
+    const config = blob(JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        config: {},
+        rootfs: { type: "layers", diff_ids: [sha256(layerTar)] },
+    }));
+    const manifest = blob(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+        layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
+    }));
+    writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    writeFileSync(join(dir, "index.json"), JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, annotations: { "org.opencontainers.image.ref.name": "1" } }],
+    }));
+    return manifest.digest;
+}
+
+/** A ustar archive holding one regular file (what `tar` would write, without depending on its version). */
+function tarOneFile(name: string, content: string): Buffer {
+    const header = Buffer.alloc(512);
+    const field = (offset: number, length: number, value: string) => header.write(value, offset, length, "ascii");
+    const octal = (offset: number, length: number, value: number) => field(offset, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
+    field(0, 100, name);
+    octal(100, 8, 0o644);
+    octal(108, 8, 0);
+    octal(116, 8, 0);
+    octal(124, 12, Buffer.byteLength(content));
+    octal(136, 12, 0);
+    field(148, 8, "        ");
+    field(156, 1, "0");
+    field(257, 6, "ustar\0");
+    field(263, 2, "00");
+    let checksum = 0;
+    for (const byte of header) checksum += byte;
+    field(148, 8, `${checksum.toString(8).padStart(6, "0")}\0 `);
+    const body = Buffer.alloc(Math.ceil(Buffer.byteLength(content) / 512) * 512);
+    body.write(content);
+    return Buffer.concat([header, body, Buffer.alloc(1024)]);
+}
