@@ -18,6 +18,7 @@ import {
     renderNodeSetup,
 } from "./render/clientSnippets";
 import { EdgeTuning } from "./render/edgeConfig";
+import { MirrorSnippets, renderMirrorSnippets } from "./render/mirrorSnippets";
 import { hostPort, httpsUrl } from "./render/endpoint";
 
 export interface PrivateRegistryArgs {
@@ -84,6 +85,8 @@ export interface ClientSnippets {
     imagePullSecret: pulumi.Output<string>;
     /** Secret. */
     nodeSetup: pulumi.Output<string>;
+    /** Secret (containerd's and k3s's carry a password): the pull-through mirror's, if any. */
+    mirror?: pulumi.Output<MirrorSnippets>;
 }
 
 /**
@@ -187,6 +190,17 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             name: namePrefix,
             namespace: args.pullSecretNamespace ?? "default",
         });
+        if (this.mirrorEndpoint !== undefined) {
+            const mirrorEndpoint = this.mirrorEndpoint;
+            this.clientSnippets.mirror = pulumi.secret(pulumi.all([this.caCertificate, credentials.users]).apply(([ca, all]) => renderMirrorSnippets({
+                endpoint: mirrorEndpoint,
+                caCertificate: ca,
+                username: all[0].username,
+                password: all[0].password,
+                registryEndpoint: this.registryEndpoint,
+                k3sRewrites: mirrorArgs?.k3sRewrites,
+            })));
+        }
         this.registerOutputs({
             registryEndpoint: this.registryEndpoint,
             uiEndpoint: this.uiEndpoint,

@@ -10,7 +10,8 @@
  * documents, quoted strings spanning lines) makes it print a reason and exit 3, so the script can
  * refuse, print what to add by hand, and change nothing.
  *
- * Environment (ENVIRON, so no escape processing): PR_KEY, the entry key (`host[:port]`); PR_MAPS,
+ * Environment (ENVIRON, so no escape processing): PR_KEY, the entry key (`host[:port]`), or
+ * PR_KEY_<map> for one map whose entry has another key (`mirrors` → `docker.io`); PR_MAPS,
  * the top-level map names separated by spaces; PR_ENTRIES, a path prefix: the entry for map M is
  * the file PR_ENTRIES + M, the entry's key at column 0 (it is indented to the map's own indent).
  * Input: the existing file (or /dev/null). Output: the merged file.
@@ -124,6 +125,7 @@ END {
     tail = ""
     for (m = 1; m <= mapCount; m++) {
         name = maps[m]
+        mapKey = (("PR_KEY_" name) in ENVIRON) ? ENVIRON["PR_KEY_" name] : key
         if (!(name in topLine)) {
             tail = tail name ":\n" entryText(name, 2)
             continue
@@ -141,8 +143,8 @@ END {
             if (indent[I] == entryIndent) {
                 if (line[I] ~ /^[ ]*-( |$)/ || !splitKey(substr(line[I], entryIndent + 1))) refuse(name ": is not a mapping of keys", I)
                 if (found && !foundEnd) foundEnd = lastContent
-                if (KEY == key) {
-                    if (found) refuse(name ": names " key " twice", I)
+                if (KEY == mapKey) {
+                    if (found) refuse(name ": names " mapKey " twice", I)
                     found = I
                 }
             }

@@ -6,6 +6,8 @@ import { MERGE_YAML_MAPS_AWK } from "./mergeYamlMaps";
  */
 export interface YamlMapsMerge {
     key: string;
+    /** Map name → the key of our entry in that map, where it is not `key`. */
+    mapKeys?: Record<string, string>;
     /** Top-level map name → our entry, as YAML with the entry's key at column 0. */
     entries: Record<string, string>;
 }
@@ -19,6 +21,20 @@ export interface ClientFile {
     content: string;
     /** Set on a file other software shares: the script merges these entries instead of replacing the file. */
     merge?: YamlMapsMerge;
+    /**
+     * Set on a shared file merged by its own awk program (Docker's daemon.json): `content` is the
+     * fragment to add by hand when the program refuses (exit 3, the reason on stderr).
+     */
+    awkMerge?: AwkMerge;
+}
+
+/** An awk program run on the existing file (or /dev/null) under LC_ALL=C, printing the merged file. */
+export interface AwkMerge {
+    program: string;
+    /** Environment the program reads through ENVIRON, e.g. `PR_MIRROR`. */
+    env: Record<string, string>;
+    /** What the program handles, for the refusal: "a JSON object". */
+    handles: string;
 }
 
 /** The one marker every here-document in a script ends with; no file content may contain it. */
@@ -88,6 +104,37 @@ pr_refuse() {
         echo "then run this script again with ${KEEP_VARIABLE}=$1 to write the rest and leave that file as it is."
     } >>"$STAGE/refused"
 }
+# pr_merge_awk PATH STAGED PROGRAM HANDLES ENV...: STAGED.merged is PROGRAM's merge, unless refused or kept.
+pr_merge_awk() {
+    pr_path="$1" pr_staged="$2" pr_program="$3" pr_handles="$4"
+    shift 4
+    if pr_kept "$pr_path"; then
+        echo "private-registry: leaving $pr_path as it is (${KEEP_VARIABLE})" >&2
+        return 0
+    fi
+    pr_why=""
+    if [ -L "$ROOT$pr_path" ] || { [ -e "$ROOT$pr_path" ] && [ ! -f "$ROOT$pr_path" ]; }; then
+        pr_why="not a regular file"
+    elif ! command -v awk >/dev/null 2>&1; then
+        pr_why="there is no awk on this node to merge it"
+    else
+        pr_input="$ROOT$pr_path"
+        [ -e "$pr_input" ] || pr_input=/dev/null
+        if ! env LC_ALL=C "$@" awk -f "$pr_program" <"$pr_input" >"$pr_staged.merged" 2>"$STAGE/why"; then
+            rm -f "$pr_staged.merged"
+            pr_why=$(cat "$STAGE/why")
+        fi
+    fi
+    [ -n "$pr_why" ] || return 0
+    {
+        echo "private-registry: $pr_path: $pr_why; this script edits only $pr_handles, so it changed nothing on this node."
+        echo "Add this to $pr_path by hand:"
+        echo
+        cat "$pr_staged"
+        echo
+        echo "then run this script again with ${KEEP_VARIABLE}=$pr_path to write the rest and leave that file as it is."
+    } >>"$STAGE/refused"
+}
 # pr_merge PATH STAGED KEY MAPS: STAGED.merged is the merged file, unless refused or kept.
 pr_merge() {
     if pr_kept "$1"; then
@@ -138,6 +185,17 @@ export function renderScript(description: string, files: ClientFile[], commands:
         const target = `"$ROOT"${shellQuote(file.path)}`;
         const dir = `"$ROOT"${shellQuote(file.path.slice(0, file.path.lastIndexOf("/")) || "/")}`;
         lines.push(...hereDocument(staged, file.content));
+        if (file.awkMerge !== undefined) {
+            const program = `"$STAGE/${index}.awk"`;
+            lines.push(...hereDocument(program, file.awkMerge.program.trimStart()));
+            const env = Object.entries(file.awkMerge.env).map(([name, value]) => {
+                if (!/^[A-Z_]+$/.test(name)) throw new Error(`${file.path}: ${JSON.stringify(name)} is not a plain variable name`);
+                return shellQuote(`${name}=${value}`);
+            });
+            lines.push(`pr_merge_awk ${shellQuote(file.path)} ${staged} ${program} ${shellQuote(file.awkMerge.handles)} ${env.join(" ")}`);
+            installs.push(`if [ -f "$STAGE/${index}.merged" ]; then pr_install ${file.mode} "$STAGE/${index}.merged" ${target} shared ${dir}; fi`);
+            return;
+        }
         if (file.merge === undefined) {
             installs.push(`pr_install ${file.mode} ${staged} ${target} own ${dir}`);
             return;
@@ -146,7 +204,10 @@ export function renderScript(description: string, files: ClientFile[], commands:
             if (!/^[a-z_]+$/.test(map)) throw new Error(`${file.path}: map name ${JSON.stringify(map)} is not a plain key`);
             lines.push(...hereDocument(`"$STAGE/${index}.${map}"`, entry));
         }
+        const mapKeys = Object.entries(file.merge.mapKeys ?? {});
+        for (const [map, key] of mapKeys) lines.push(`PR_KEY_${map}=${shellQuote(key)} && export PR_KEY_${map}`);
         lines.push(`pr_merge ${shellQuote(file.path)} ${staged} ${shellQuote(file.merge.key)} ${shellQuote(Object.keys(file.merge.entries).join(" "))}`);
+        for (const [map] of mapKeys) lines.push(`unset PR_KEY_${map}`);
         installs.push(`if [ -f "$STAGE/${index}.merged" ]; then pr_install ${file.mode} "$STAGE/${index}.merged" ${target} shared ${dir}; fi`);
     });
     lines.push(
