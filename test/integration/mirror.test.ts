@@ -16,11 +16,16 @@ import { renderMirrorConfig } from "../../components/render/mirrorConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { freePort, RegistryProcess, startNginx, startRegistry } from "../support/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups, waitFor } from "../support/processes";
+import { renderContainerdMirrorSnippet, renderDockerMirrorSnippet, renderK3sMirrorSnippet } from "../../components/render/mirrorSnippets";
+import { k3sRegistriesCheck } from "../go/builds";
+import { startDockerd } from "../e2e/support/dockerd";
 
 const USER = "puller";
 const PASSWORD = "mirror-Pass-1";
 const IMAGE = "library/small:1";
+/** The private registry's endpoint in the k3s snippet (nothing listens there; only the mirror is pulled from). */
+const REGISTRY_ENDPOINT = "127.0.0.1:9";
 
 interface Setup {
     work: string;
@@ -116,6 +121,15 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         `docker://127.0.0.1:${setup.edgeMirrorPort}/${IMAGE}`, `oci:${dest}:1`,
     ], { allowFailure: true });
 
+    const mirrorEndpoint = () => `127.0.0.1:${setup.edgeMirrorPort}`;
+    const snippetInput = () => ({
+        endpoint: mirrorEndpoint(),
+        registryEndpoint: REGISTRY_ENDPOINT,
+        caCertificate: readFileSync(join(setup.edgeCertDir, "ca.crt"), "utf8"),
+        username: USER,
+        password: PASSWORD,
+    });
+
     before(async () => {
         const work = makeTempDir("pr-mirror-");
         const hub = await startHub(work);
@@ -156,6 +170,57 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         assert.notEqual(pushed.code, 0, "skopeo pushed to the mirror");
         const catalog = await curl(["-u", `${USER}:${PASSWORD}`, `http://127.0.0.1:${setup.mirrorPort}/v2/_catalog`]);
         assert.doesNotMatch(catalog.body, /pushed/);
+    });
+
+    it("k3s's own pull path (wharfie) fetches docker.io/library/small:1 through the mirror with the snippet's merged registries.yaml", async () => {
+        const check = await k3sRegistriesCheck();
+        const root = join(setup.work, "k3s-node");
+        mkdirSync(join(root, "etc"), { recursive: true });
+        const script = join(setup.work, "k3s-mirror.sh");
+        writeFileSync(script, renderK3sMirrorSnippet({ ...snippetInput(), k3sRewrites: { "^library/renamed-(.*)": "library/$1" } }).script);
+        await run("busybox", ["sh", script], { env: { ...process.env, ROOT: root } });
+        const view = await run(check, ["-root", root, "-image", `docker.io/${IMAGE}`, "/etc/rancher/k3s/registries.yaml", "docker.io"]);
+        const parsed = JSON.parse(view.stdout) as { digest: string; resolved: Record<string, { endpoints: string[]; rewrites?: Record<string, string> }> };
+        assert.equal(parsed.digest, setup.pushedDigest);
+        assert.deepEqual(parsed.resolved["docker.io"].endpoints, [`https://${REGISTRY_ENDPOINT}`, `https://${mirrorEndpoint()}`]);
+        assert.deepEqual(parsed.resolved["docker.io"].rewrites, { "^library/renamed-(.*)": "library/$1" });
+    });
+
+    it("dockerd pulls Docker Hub's name through registry-mirrors merged into its daemon.json by the snippet and reloaded (SIGHUP); ctr pulls it through the snippet's hosts.toml", async () => {
+        const dockerd = await startDockerd(join(setup.work, "d"));
+        // The snippet merges into the daemon's own config file (it holds another key), run as on a node.
+        const node = join(setup.work, "docker-node");
+        mkdirSync(join(node, "etc/docker"), { recursive: true });
+        const configFile = join(setup.work, "d/daemon.json");
+        const before = JSON.parse(readFileSync(configFile, "utf8"));
+        writeFileSync(join(node, "etc/docker/daemon.json"), readFileSync(configFile));
+        writeFileSync(join(setup.work, "docker-mirror.sh"), renderDockerMirrorSnippet(snippetInput()).script);
+        await run("busybox", ["sh", join(setup.work, "docker-mirror.sh")], { env: { ...process.env, ROOT: node } });
+        const merged = readFileSync(join(node, "etc/docker/daemon.json"), "utf8");
+        assert.deepEqual(JSON.parse(merged), { ...before, "registry-mirrors": [`https://${mirrorEndpoint()}`] });
+        writeFileSync(configFile, merged);
+        process.kill(dockerd.pid, "SIGHUP");
+        await waitFor("dockerd to reload registry-mirrors", async () => (await dockerd.docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"])).stdout.includes(mirrorEndpoint()), 20_000);
+
+        // dockerd sends a mirror the credentials it holds for Docker Hub: none, then the mirror's.
+        const anonymous = await dockerd.docker(["pull", "--quiet", IMAGE], { allowFailure: true, timeoutMs: 90_000 });
+        assert.notEqual(anonymous.code, 0, "pulled without credentials");
+        writeFileSync(join(dockerd.dockerConfig, "config.json"), JSON.stringify({ auths: { "https://index.docker.io/v1/": { auth: Buffer.from(`${USER}:${PASSWORD}`).toString("base64") } } }));
+        const pulled = await dockerd.docker(["pull", "--quiet", IMAGE], { allowFailure: true, timeoutMs: 90_000 });
+        assert.equal(pulled.code, 0, pulled.stderr + readFileSync(dockerd.logFile, "utf8").slice(-2000));
+        const digests = await dockerd.docker(["image", "inspect", "--format", "{{json .RepoDigests}}", IMAGE]);
+        assert.match(digests.stdout, new RegExp(`small@${setup.pushedDigest}`));
+
+        const containerdRoot = join(setup.work, "containerd-node");
+        writeFileSync(join(setup.work, "containerd-mirror.sh"), renderContainerdMirrorSnippet(snippetInput()).script);
+        await run("busybox", ["sh", join(setup.work, "containerd-mirror.sh")], { env: { ...process.env, ROOT: containerdRoot } });
+        const ctr = (args: string[]) => run("ctr", ["--address", dockerd.containerdSocket, "--namespace", "mirror-test", ...args], { allowFailure: true, timeoutMs: 90_000 });
+        const ctrPull = await ctr(["images", "pull", "--hosts-dir", join(containerdRoot, "etc/containerd/certs.d"), `docker.io/${IMAGE}`]);
+        assert.equal(ctrPull.code, 0, ctrPull.stdout + ctrPull.stderr);
+        const listed = await ctr(["images", "ls"]);
+        assert.match(listed.stdout, new RegExp(`docker\\.io/${IMAGE}\\s+\\S+\\s+${setup.pushedDigest}`));
+        await ctr(["images", "rm", `docker.io/${IMAGE}`]);
+        await ctr(["content", "prune", "references"]);
     });
 
     it("serves the second pull from its cache with the upstream stopped", async () => {
