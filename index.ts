@@ -35,6 +35,7 @@ function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]
                 user: ssh.user,
                 privateKey: readSshPrivateKey(),
                 hostPublicKey: ssh.hostKey,
+                registryMirrors: config.hostRegistryMirrors,
             });
             return { host, replacesDaemon: [] };
         }
@@ -46,6 +47,8 @@ function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]
                 httpPort: config.httpPort,
                 namePrefix: config.namePrefix,
                 retainDataOnDestroy: config.retainDataOnDestroy,
+                registryMirrors: config.hostRegistryMirrors,
+                mirrorHttpsPort: config.mirror && config.mirror.hostname === undefined ? config.mirror.httpsPort : undefined,
             });
             new AlidnsRecords("dns", { zone: cloud.dnsZone, hostnames: servedNames, address: host.address, provider: host.alicloudProvider });
             return { host, replacesDaemon: [host.instance], placement: host.placement };

@@ -46,6 +46,10 @@ export interface AlicloudHostArgs {
     retainDataOnDestroy?: boolean;
     /** Where the data disk is mounted on the VM. Default: `/srv/registry-data`. */
     dataMountPath?: string;
+    /** Docker's `registry-mirrors` on the VM (e.g. the region's accelerator URL), set before the first pull. Default: none. */
+    registryMirrors?: string[];
+    /** The mirror's own public HTTPS port, opened like httpsPort. Default: none. */
+    mirrorHttpsPort?: number;
     /** Prefix of every cloud resource name. Default: `private-registry`. */
     namePrefix?: string;
 }
@@ -171,7 +175,7 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             innerAccessPolicy: "Drop",
             tags,
         }, cloudOpts);
-        for (const rule of ingressRules({ httpsPort: args.httpsPort ?? DEFAULTS.httpsPort, httpPort: args.httpPort ?? DEFAULTS.httpPort, adminCidr: args.adminCidr })) {
+        for (const rule of ingressRules({ httpsPort: args.httpsPort ?? DEFAULTS.httpsPort, httpPort: args.httpPort ?? DEFAULTS.httpPort, adminCidr: args.adminCidr, mirrorHttpsPort: args.mirrorHttpsPort })) {
             new alicloud.ecs.SecurityGroupRule(`${name}-allow-${rule.name}`, {
                 securityGroupId: securityGroup.id,
                 type: "ingress",
@@ -207,7 +211,7 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
 
         // Secret: it carries the VM's SSH host private key.
         const userData = pulumi.secret(pulumi.all([this.dataDisk.id, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([diskId, privateKeyOpenssh, publicKeyOpenssh]) =>
-            Buffer.from(renderCloudInit({ dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath, hostKey: { privateKeyOpenssh, publicKeyOpenssh } })).toString("base64")));
+            Buffer.from(renderCloudInit({ dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath, hostKey: { privateKeyOpenssh, publicKeyOpenssh }, registryMirrors: args.registryMirrors })).toString("base64")));
         this.instance = new alicloud.ecs.Instance(`${name}-vm`, {
             instanceName: namePrefix,
             hostName: namePrefix,

@@ -20,6 +20,8 @@ export interface SshHostArgs {
      * none: remote commands do not check it, and the Docker CLI pins the first key it sees.
      */
     hostPublicKey?: string;
+    /** Docker's `registry-mirrors` on the server, merged into its daemon.json before the first pull. Default: none. */
+    registryMirrors?: string[];
 }
 
 /**
@@ -44,7 +46,7 @@ export class SshHost extends pulumi.ComponentResource implements RegistryHost {
         // No update command: a changed script (a newer version of this project) runs again.
         const installDocker = new command.remote.Command(`${name}-install-docker`, {
             connection: sshConnection(endpoint, DIAL_ATTEMPTS.existingServer),
-            create: renderInstallDockerScript({ sudo: endpoint.user !== "root" }),
+            create: renderInstallDockerScript({ sudo: endpoint.user !== "root", registryMirrors: args.registryMirrors }),
         }, { parent: this });
 
         this.provider = dockerOverSsh(`${name}-docker`, { ...endpoint, readyWhen: installDocker.stdout }, this);

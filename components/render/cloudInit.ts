@@ -26,6 +26,8 @@ export interface CloudInitInput {
      * is already verified (no trust-on-first-use). Unset: the image's own keys.
      */
     hostKey?: HostKeyPair;
+    /** Docker's `registry-mirrors`, set before the first pull. Default: none. */
+    registryMirrors?: string[];
 }
 
 /** Disk ID `d-bp1abc...` -> serial `bp1abc...`, what the guest sees under /dev/disk/by-id. */
@@ -63,7 +65,7 @@ export function renderCloudInit(input: CloudInitInput): string {
         }),
         write_files: [
             { path: PREPARE_DATA_DISK_PATH, owner: "root:root", permissions: "0755", content: PREPARE_DATA_DISK_SCRIPT },
-            { path: INSTALL_DOCKER_PATH, owner: "root:root", permissions: "0755", content: renderInstallDockerScript({ sudo: false }) },
+            { path: INSTALL_DOCKER_PATH, owner: "root:root", permissions: "0755", content: renderInstallDockerScript({ sudo: false, registryMirrors: input.registryMirrors }) },
             {
                 path: "/etc/systemd/system/docker.service.d/10-registry-data.conf",
                 owner: "root:root",

@@ -6,6 +6,7 @@
  * be dash. The data-disk script is bash (cloud-init runs it by its shebang).
  */
 import { shellQuote } from "./clientSnippets";
+import { MERGE_DAEMON_JSON_AWK } from "./snippets/mergeDaemonJson";
 
 /** Where cloud-init installs the data-disk script on the VM. */
 export const PREPARE_DATA_DISK_PATH = "/usr/local/sbin/prepare-registry-data-disk";
@@ -90,6 +91,46 @@ export const APT_LOCK_WAIT = "-o DPkg::Lock::Timeout=600";
 export interface InstallDockerInput {
     /** Run the privileged steps through `sudo -n` (the SSH user is not root). */
     sudo: boolean;
+    /**
+     * `registry-mirrors` for this daemon (e.g. an Alibaba Cloud accelerator URL), merged into
+     * /etc/docker/daemon.json and reloaded before anything is pulled. Default: none.
+     */
+    registryMirrors?: string[];
+}
+
+/**
+ * Merges the mirrors into daemon.json with the node snippets' awk (every other setting kept), and
+ * reloads dockerd only when the file changed (SIGHUP: it re-reads registry-mirrors, no container
+ * stops). A file it cannot merge stops the deploy with what to add by hand.
+ */
+function registryMirrorLines(mirrors: string[], sudo: string): string[] {
+    if (mirrors.length === 0) return [];
+    const marker = "PRIVATE_REGISTRY_AWK";
+    if (MERGE_DAEMON_JSON_AWK.includes(marker)) throw new Error("the awk program contains its here-document marker");
+    return [
+        'pr_tmp=$(mktemp -d)',
+        'trap \'rm -rf "$pr_tmp"\' EXIT',
+        `cat > "$pr_tmp/merge.awk" <<'${marker}'`,
+        `${MERGE_DAEMON_JSON_AWK.trim()}`,
+        marker,
+        `${sudo}cat /etc/docker/daemon.json >"$pr_tmp/before" 2>/dev/null || : >"$pr_tmp/before"`,
+        'cp "$pr_tmp/before" "$pr_tmp/merged"',
+        `for pr_mirror in ${mirrors.map(shellQuote).join(" ")}; do`,
+        '    if ! LC_ALL=C PR_MIRROR="$pr_mirror" awk -f "$pr_tmp/merge.awk" <"$pr_tmp/merged" >"$pr_tmp/next" 2>"$pr_tmp/why"; then',
+        '        echo "private-registry: /etc/docker/daemon.json: $(cat "$pr_tmp/why"); nothing was changed. Add this to it by hand, then run pulumi up again:" >&2',
+        `        echo ${shellQuote(`"registry-mirrors": [${mirrors.map((m) => JSON.stringify(m)).join(", ")}]`)} >&2`,
+        "        exit 1",
+        "    fi",
+        '    mv "$pr_tmp/next" "$pr_tmp/merged"',
+        "done",
+        'if ! cmp -s "$pr_tmp/before" "$pr_tmp/merged"; then',
+        `    ${sudo}mkdir -p /etc/docker`,
+        `    ${sudo}cp "$pr_tmp/merged" /etc/docker/daemon.json.private-registry-new`,
+        `    ${sudo}chmod 644 /etc/docker/daemon.json.private-registry-new`,
+        `    ${sudo}mv -f /etc/docker/daemon.json.private-registry-new /etc/docker/daemon.json`,
+        `    ${sudo}systemctl reload docker.service`,
+        "fi",
+    ];
 }
 
 /**
@@ -112,6 +153,7 @@ export function renderInstallDockerScript(input: InstallDockerInput): string {
         `    ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get ${APT_LOCK_WAIT} install -y -q docker.io`,
         "fi",
         `${sudo}systemctl enable --now docker.service >/dev/null 2>&1 || true`,
+        ...registryMirrorLines(input.registryMirrors ?? [], sudo),
     ];
     if (input.sudo) {
         lines.push(

@@ -16,6 +16,8 @@ export interface IngressRulesInput {
     httpPort: number;
     /** The only network allowed to reach SSH, e.g. `203.0.113.7/32`. */
     adminCidr: string;
+    /** The pull-through mirror's own HTTPS port, if it has one. */
+    mirrorHttpsPort?: number;
 }
 
 const ANYWHERE = "0.0.0.0/0";
@@ -29,5 +31,6 @@ export function ingressRules(input: IngressRulesInput): IngressRule[] {
         { name: "https", protocol: "tcp", port: input.httpsPort, cidr: ANYWHERE, description: "registry and UI over HTTPS" },
         { name: "http", protocol: "tcp", port: input.httpPort, cidr: ANYWHERE, description: "redirect to HTTPS only" },
         { name: "ssh", protocol: "tcp", port: 22, cidr: input.adminCidr, description: "administration and the Docker connection" },
+        ...(input.mirrorHttpsPort === undefined ? [] : [{ name: "mirror", protocol: "tcp" as const, port: input.mirrorHttpsPort, cidr: ANYWHERE, description: "the pull-through mirror over HTTPS" }]),
     ];
 }
