@@ -172,6 +172,38 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         assert.doesNotMatch(catalog.body, /pushed/);
     });
 
+    it("on its own name (mirror.hostname): the same port as the registry, routed by name, the certificate covering it", async () => {
+        const dir = join(setup.work, "named");
+        mkdirSync(join(dir, "temp"), { recursive: true });
+        const [httpsPort, httpPort, registryPort, uiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+        const pki = issueTestCertificates(["registry.test", "mirror.test"], []);
+        writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+        writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+        writeFileSync(join(dir, "ca.crt"), pki.caPem);
+        await startNginx(dir, renderEdgeConfig({
+            serverNames: ["registry.test"],
+            listenHttpsPort: httpsPort,
+            listenHttpPort: httpPort,
+            publicHttpsPort: httpsPort,
+            listenIpv6: false,
+            registry: { address: `127.0.0.1:${registryPort}` },
+            ui: { address: `127.0.0.1:${uiPort}` },
+            certificatePath: join(dir, "server.crt"),
+            privateKeyPath: join(dir, "server.key"),
+            pidPath: join(dir, "nginx.pid"),
+            tempDir: join(dir, "temp"),
+            mirror: { upstream: { address: `127.0.0.1:${setup.mirrorPort}` }, serverName: "mirror.test", listenHttpsPort: httpsPort },
+        }), httpPort);
+        const byName = (name: string, path: string) => curl([
+            "--cacert", join(dir, "ca.crt"), "--resolve", `${name}:${httpsPort}:127.0.0.1`, "-u", `${USER}:${PASSWORD}`,
+            "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${name}:${httpsPort}${path}`,
+        ]);
+        assert.equal((await byName("mirror.test", "/v2/")).status, 200);
+        assert.equal((await byName("mirror.test", `/v2/${IMAGE.replace(":", "/manifests/")}`)).status, 200);
+        // The registry's name on the same port never reaches the mirror (nothing listens behind it here: 502).
+        assert.equal((await byName("registry.test", "/v2/")).status, 502);
+    });
+
     it("k3s's own pull path (wharfie) fetches docker.io/library/small:1 through the mirror with the snippet's merged registries.yaml", async () => {
         const check = await k3sRegistriesCheck();
         const root = join(setup.work, "k3s-node");

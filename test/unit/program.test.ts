@@ -199,6 +199,36 @@ describe("local mode variants", () => {
         assert.equal(result.outputs.uiEndpoint.value, "https://ui.registry.lan:8443/");
     });
 
+    it("the mirror: its own Distribution in proxy mode with its own volume, behind the edge on its own port; image references from the config; secrets stay secret", async () => {
+        const images = { registry: "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3", ui: "registry.cn-hangzhou.aliyuncs.com/team/ui:2.5.7", edge: "registry.cn-hangzhou.aliyuncs.com/team/nginx:1.28.0-alpine", mirror: "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3" };
+        const result = await evaluateProgram({
+            config: { ...devStackConfig(), images, mirror: { username: "hub-bot", password: "hub-Token-9", k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" } } },
+            secretKeys: ["mirror"],
+        });
+        assert.equal(result.error, undefined);
+        const names = result.resources.filter((r) => r.type === "docker:index/remoteImage:RemoteImage").map((r) => (r.inputs as Inputs).name).sort();
+        assert.deepEqual(names, [images.edge, images.mirror, images.registry, images.ui].sort());
+        const mirror = inputsOf(result, CONTAINER, "registry-mirror");
+        assert.equal(mirror.name, "private-registry-mirror");
+        const config = parseYaml(upload(mirror, "/etc/docker/registry/config.yml"));
+        assert.deepEqual(config.proxy, { remoteurl: "https://registry-1.docker.io", username: "hub-bot" });
+        assert.equal(envOf(mirror).REGISTRY_PROXY_PASSWORD, "hub-Token-9");
+        assert.ok(findResource(result, CONTAINER, "registry-mirror").secretInputPaths.includes("envs"), "the upstream password is secret");
+        assert.equal(upload(mirror, "/auth/htpasswd"), upload(inputsOf(result, CONTAINER, "registry-registry"), "/auth/htpasswd"), "the registry's users read the mirror");
+        assert.deepEqual(mirror.volumes, [{ volumeName: "private-registry-mirror-data", containerPath: "/var/lib/registry" }]);
+        assert.equal(inputsOf(result, VOLUME, "registry-mirror-data").name, "private-registry-mirror-data");
+        const edge = inputsOf(result, CONTAINER, "registry-edge");
+        assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080], [5443, 5443]]);
+        assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 5443 ssl default_server;[\s\S]*limit_except GET \{\n\s+deny all;/);
+        assert.equal(result.outputs.mirrorEndpoint.value, "localhost:5443");
+        assert.deepEqual(result.outputs.clientSnippets.secretChildren, { docker: false, containerd: false, k3s: true, imagePullSecret: true, nodeSetup: true, mirror: true });
+        const snippets = (result.outputs.clientSnippets.value as Inputs).mirror;
+        assert.deepEqual(parseYaml(snippets.k3s.files[0].content).mirrors["docker.io"], {
+            endpoint: ["https://localhost:8443", "https://localhost:5443"],
+            rewrite: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" },
+        });
+    });
+
     it("stops at preview with the key named when the config is bad", async () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), httpsPort: "99999", mode: "moon" } });
         assert.match(result.error ?? "", /private-registry:mode must be one of "local", "ssh", "alicloud"; got "moon"/);
