@@ -326,7 +326,8 @@ function mirrorServer(input: EdgeConfigInput, mirror: EdgeMirror, tuning: EdgeTu
             block("limit_except", ["GET"], [directive("deny", "all")]),
             directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
             HSTS,
-            ...proxyDirectives(input, tuning),
+            // Published as itself when it has its own port; the registry's port when it has a name.
+            ...proxyDirectives({ ...input, publicHttpsPort: ownName ? input.publicHttpsPort : mirror.listenHttpsPort }, tuning),
             ...proxyTarget("mirror_backend", mirror.upstream),
         ]),
         block("location", ["/"], [directive("return", 404)]),
