@@ -44,5 +44,6 @@ export const DEFAULTS = {
     },
     /** ssh and alicloud modes: the host daemon's own `registry-mirrors`; none by default. */
     hostRegistryMirrors: [],
-    mirror: { upstream: "https://registry-1.docker.io", httpsPort: 5443 },
+    /** `loopbackPort`: where the mirror listens with `containerNetwork: host` (not a setting). */
+    mirror: { upstream: "https://registry-1.docker.io", httpsPort: 5443, loopbackPort: 5001 },
 } as const;

@@ -480,6 +480,16 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         hostRegistryMirrors: readHostRegistryMirrors(read, mode),
         mirror: readMirror(read, mode, hostnames, [httpsPort, httpPort]),
     };
+    if (config.mirror && containerNetwork === "host") {
+        // On the host's network the mirror also takes a loopback port of its own.
+        const ports = { httpsPort, httpPort, registryPort, uiPort };
+        for (const [key, port] of Object.entries(ports).filter(([, p]) => p === DEFAULTS.mirror.loopbackPort)) {
+            read.fail(key, `(${port}) is the mirror's loopback port with containerNetwork "host"; choose another`);
+        }
+        if (config.mirror.hostname === undefined && [registryPort, uiPort, DEFAULTS.mirror.loopbackPort].includes(config.mirror.httpsPort)) {
+            read.fail("mirror.httpsPort", `(${config.mirror.httpsPort}) collides with a loopback port; with containerNetwork "host" all ports must differ`);
+        }
+    }
     if (config.acme) {
         if (ipAddresses.length > 0) read.fail("ipAddresses", "must be empty with acme: Let's Encrypt does not certify IP addresses");
         if (hostnames.length === 0) read.fail("hostnames", `is required with acme: ${read.form("hostnames")}`);

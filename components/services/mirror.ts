@@ -9,7 +9,7 @@ import { serviceContainer } from "./serviceContainer";
 
 const HTPASSWD_PATH = "/auth/htpasswd";
 /** Host networking: the mirror's loopback port (the registry's is 5000, the UI's 5080). */
-export const MIRROR_LOOPBACK_PORT = 5001;
+export const MIRROR_LOOPBACK_PORT = DEFAULTS.mirror.loopbackPort;
 
 export interface MirrorArgs {
     provider: docker.Provider;

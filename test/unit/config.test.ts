@@ -253,6 +253,9 @@ describe("stack config", () => {
         assertRejected({ mirror: '{"k3sRewrites":{"(a":"b"}}' }, /mirror\.k3sRewrites must be/);
         assertRejected({ mirror: '{"k3sRewrites":["a"]}' }, /mirror\.k3sRewrites must be/);
         assertRejected({ mirror: '{"ttl":"24h"}' }, /mirror\.ttl is not a known key/);
+        assertRejected({ containerNetwork: "host", uiPort: "5001", mirror: "{}" }, /uiPort \(5001\) is the mirror's loopback port/);
+        assertRejected({ containerNetwork: "host", mirror: '{"httpsPort":5000}' }, /mirror\.httpsPort \(5000\) collides with a loopback port/);
+        assert.equal(parseStackConfig({ containerNetwork: "host", uiPort: "5001" }).uiPort, 5001, "5001 is free without a mirror");
     });
 
     it("checks addresses and CIDRs by their real grammar", () => {
