@@ -229,6 +229,16 @@ describe("local mode variants", () => {
         });
     });
 
+    it("a mirror on its own name: in the certificate, on the registry's port, nothing more published", async () => {
+        const result = await evaluateProgram({ config: { ...devStackConfig(), hostnames: ["registry.lan"], mirror: { hostname: "mirror.registry.lan" } } });
+        assert.equal(result.error, undefined);
+        assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, ["registry.lan", "mirror.registry.lan"]);
+        const edge = inputsOf(result, CONTAINER, "registry-edge");
+        assert.deepEqual(edge.ports.map((p: Inputs) => p.external), [8443, 8080]);
+        assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 443 ssl;\n\s+server_name mirror\.registry\.lan;/);
+        assert.equal(result.outputs.mirrorEndpoint.value, "mirror.registry.lan:8443");
+    });
+
     it("stops at preview with the key named when the config is bad", async () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), httpsPort: "99999", mode: "moon" } });
         assert.match(result.error ?? "", /private-registry:mode must be one of "local", "ssh", "alicloud"; got "moon"/);
