@@ -417,6 +417,92 @@ export function isCidr(value: string): boolean {
     return Number(bits) <= (isIP(address) === 4 ? 32 : 128);
 }
 
+/**
+ * Docker's reference grammar (distribution/reference): an optional registry host[:port], path
+ * components of lower-case letters, digits and separators, then a tag, a digest or both. A bare
+ * name (an implicit `latest`) is refused: a setting must say what runs.
+ */
+const IMAGE_DOMAIN = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d{1,5})?/)`;
+const IMAGE_PATH = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const IMAGE_REFERENCE_PATTERN = new RegExp(String.raw`^(${IMAGE_DOMAIN}?${IMAGE_PATH}(?:/${IMAGE_PATH})*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`);
+
+export function isPinnedImageReference(value: string): boolean {
+    const match = IMAGE_REFERENCE_PATTERN.exec(value);
+    return match !== null && match[1].length <= 255 && (match[2] !== undefined || match[3] !== undefined);
+}
+
+function readImages(read: Reader): ImageSettings {
+    const images = read.object("images");
+    const image = (key: keyof ImageSettings) => images?.matching(key, isPinnedImageReference) ?? DEFAULTS.images[key];
+    return { registry: image("registry"), ui: image("ui"), edge: image("edge"), mirror: image("mirror") };
+}
+
+/** `https://host[:port][/path]`: what dockerd's `registry-mirrors` accepts (no query, no credentials). */
+export function isHttpsUrl(value: string): boolean {
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return false;
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    return url.protocol === "https:" && url.username === "" && url.password === "" && url.search === "" && url.hash === "" &&
+        (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/[\s]/.test(value);
+}
+
+function readHostRegistryMirrors(read: Reader, mode: HostMode): string[] {
+    const mirrors = read.list("hostRegistryMirrors", DEFAULTS.hostRegistryMirrors, isHttpsUrl);
+    if (mirrors.length > 0 && mode === "local") {
+        read.fail("hostRegistryMirrors", "applies to the daemon this stack installs (ssh and alicloud modes); in local mode set registry-mirrors in your own daemon.json");
+    }
+    return mirrors;
+}
+
+function readMirror(read: Reader, mode: HostMode, hostnames: string[], takenPorts: number[]): MirrorSettings | undefined {
+    const mirror = read.object("mirror");
+    if (mirror === undefined) return undefined;
+    const upstream = (mirror.matching("upstream", isHttpsUrl) ?? DEFAULTS.mirror.upstream).replace(/\/+$/, "");
+    const username = mirror.string("username");
+    const hasPassword = mirror.string("password") !== undefined;
+    if (hasPassword && username === undefined) mirror.fail("username", `is required with ${mirror.name("password")}: ${mirror.form("username")}`);
+    if (username !== undefined && !hasPassword) mirror.fail("password", `is required with ${mirror.name("username")}: ${mirror.form("password")}`);
+    const hostname = mirror.matching("hostname", isHostname);
+    if (hostname !== undefined && hostnames.includes(hostname)) mirror.fail("hostname", `must differ from the registry's own names; got ${JSON.stringify(hostname)}`);
+    if (hostname !== undefined && mode === "alicloud") mirror.fail("hostname", "is not supported in alicloud mode yet (its DNS records and certificate cover hostnames and uiHostname); use mirror.httpsPort");
+    const httpsPort = mirror.port("httpsPort", DEFAULTS.mirror.httpsPort);
+    if (hostname === undefined && takenPorts.includes(httpsPort)) mirror.fail("httpsPort", `(${httpsPort}) must differ from httpsPort and httpPort, or give the mirror a hostname`);
+    return { upstream, username, hasPassword, hostname, httpsPort, k3sRewrites: readRewrites(mirror) };
+}
+
+/** k3s compiles each pattern with Go's regexp (RE2): no lookaround, no backreferences. */
+function readRewrites(mirror: Reader): Record<string, string> {
+    const text = mirror.string("k3sRewrites");
+    if (text === undefined) return {};
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        value = text;
+    }
+    const entries = typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value) : undefined;
+    const valid = entries?.every(([pattern, replacement]) => typeof replacement === "string" && replacement !== "" && isRe2Pattern(pattern));
+    if (entries === undefined || !valid) {
+        mirror.invalid("k3sRewrites", value);
+        return {};
+    }
+    return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function isRe2Pattern(pattern: string): boolean {
+    if (pattern === "" || /\(\?[=!<]|\\[1-9]/.test(pattern)) return false;
+    try {
+        new RegExp(pattern);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 /** `keys` are the config keys present in our namespace, to catch typos such as `hostname`. */
 export function parseStackConfig(raw: Record<string, string | undefined>, keys: string[] = Object.keys(raw)): StackConfig {
     const read = new Reader(raw, []);
@@ -591,90 +677,4 @@ function readAcme(read: Reader, mode: HostMode): AcmeSettings | undefined {
     const server = acme.choice<AcmeServer>("server", ACME_SERVERS, DEFAULTS.acme.server);
     if (mode === "local") read.fail("acme", 'needs a public host (mode "ssh" or "alicloud"); local mode uses the private CA');
     return email === undefined ? undefined : { email, server };
-}
-
-/**
- * Docker's reference grammar (distribution/reference): an optional registry host[:port], path
- * components of lower-case letters, digits and separators, then a tag, a digest or both. A bare
- * name (an implicit `latest`) is refused: a setting must say what runs.
- */
-const IMAGE_DOMAIN = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d{1,5})?/)`;
-const IMAGE_PATH = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
-const IMAGE_REFERENCE_PATTERN = new RegExp(String.raw`^(${IMAGE_DOMAIN}?${IMAGE_PATH}(?:/${IMAGE_PATH})*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`);
-
-export function isPinnedImageReference(value: string): boolean {
-    const match = IMAGE_REFERENCE_PATTERN.exec(value);
-    return match !== null && match[1].length <= 255 && (match[2] !== undefined || match[3] !== undefined);
-}
-
-function readImages(read: Reader): ImageSettings {
-    const images = read.object("images");
-    const image = (key: keyof ImageSettings) => images?.matching(key, isPinnedImageReference) ?? DEFAULTS.images[key];
-    return { registry: image("registry"), ui: image("ui"), edge: image("edge"), mirror: image("mirror") };
-}
-
-/** `https://host[:port][/path]`: what dockerd's `registry-mirrors` accepts (no query, no credentials). */
-export function isHttpsUrl(value: string): boolean {
-    let url: URL;
-    try {
-        url = new URL(value);
-    } catch {
-        return false;
-    }
-    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    return url.protocol === "https:" && url.username === "" && url.password === "" && url.search === "" && url.hash === "" &&
-        (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/[\s]/.test(value);
-}
-
-function readHostRegistryMirrors(read: Reader, mode: HostMode): string[] {
-    const mirrors = read.list("hostRegistryMirrors", DEFAULTS.hostRegistryMirrors, isHttpsUrl);
-    if (mirrors.length > 0 && mode === "local") {
-        read.fail("hostRegistryMirrors", "applies to the daemon this stack installs (ssh and alicloud modes); in local mode set registry-mirrors in your own daemon.json");
-    }
-    return mirrors;
-}
-
-function readMirror(read: Reader, mode: HostMode, hostnames: string[], takenPorts: number[]): MirrorSettings | undefined {
-    const mirror = read.object("mirror");
-    if (mirror === undefined) return undefined;
-    const upstream = (mirror.matching("upstream", isHttpsUrl) ?? DEFAULTS.mirror.upstream).replace(/\/+$/, "");
-    const username = mirror.string("username");
-    const hasPassword = mirror.string("password") !== undefined;
-    if (hasPassword && username === undefined) mirror.fail("username", `is required with ${mirror.name("password")}: ${mirror.form("username")}`);
-    if (username !== undefined && !hasPassword) mirror.fail("password", `is required with ${mirror.name("username")}: ${mirror.form("password")}`);
-    const hostname = mirror.matching("hostname", isHostname);
-    if (hostname !== undefined && hostnames.includes(hostname)) mirror.fail("hostname", `must differ from the registry's own names; got ${JSON.stringify(hostname)}`);
-    if (hostname !== undefined && mode === "alicloud") mirror.fail("hostname", "is not supported in alicloud mode yet (its DNS records and certificate cover hostnames and uiHostname); use mirror.httpsPort");
-    const httpsPort = mirror.port("httpsPort", DEFAULTS.mirror.httpsPort);
-    if (hostname === undefined && takenPorts.includes(httpsPort)) mirror.fail("httpsPort", `(${httpsPort}) must differ from httpsPort and httpPort, or give the mirror a hostname`);
-    return { upstream, username, hasPassword, hostname, httpsPort, k3sRewrites: readRewrites(mirror) };
-}
-
-/** k3s compiles each pattern with Go's regexp (RE2): no lookaround, no backreferences. */
-function readRewrites(mirror: Reader): Record<string, string> {
-    const text = mirror.string("k3sRewrites");
-    if (text === undefined) return {};
-    let value: unknown;
-    try {
-        value = JSON.parse(text);
-    } catch {
-        value = text;
-    }
-    const entries = typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value) : undefined;
-    const valid = entries?.every(([pattern, replacement]) => typeof replacement === "string" && replacement !== "" && isRe2Pattern(pattern));
-    if (entries === undefined || !valid) {
-        mirror.invalid("k3sRewrites", value);
-        return {};
-    }
-    return Object.fromEntries(entries) as Record<string, string>;
-}
-
-function isRe2Pattern(pattern: string): boolean {
-    if (pattern === "" || /\(\?[=!<]|\\[1-9]/.test(pattern)) return false;
-    try {
-        new RegExp(pattern);
-        return true;
-    } catch {
-        return false;
-    }
 }
