@@ -23,15 +23,6 @@ export const DEFAULTS = {
     namePrefix: "private-registry",
     certificateValidityDays: 365,
     certificateRenewBeforeDays: 30,
-    ssh: { port: 22, user: "root" },
-    alicloud: {
-        // instanceType: none; the cheapest non-burstable type sold with ESSD disks is looked up
-        // once and kept (components/hosts/alicloudHost.ts).
-        dataDiskGiB: 100,
-        vpcCidr: "172.31.0.0/16",
-        vswitchCidr: "172.31.1.0/24",
-    },
-    acme: { server: "staging" },
     /**
      * What each container runs: today's pins on Docker Hub, by tag only (no digest could be
      * established from a machine that cannot pull; docs/mainland-china.md says how to pin one).
@@ -46,4 +37,13 @@ export const DEFAULTS = {
     hostRegistryMirrors: [],
     /** `loopbackPort`: where the mirror listens with `containerNetwork: host` (not a setting). */
     mirror: { upstream: "https://registry-1.docker.io", httpsPort: 5443, loopbackPort: 5001 },
+    ssh: { port: 22, user: "root" },
+    alicloud: {
+        // instanceType: none; the cheapest non-burstable type sold with ESSD disks is looked up
+        // once and kept (components/hosts/alicloudHost.ts).
+        dataDiskGiB: 100,
+        vpcCidr: "172.31.0.0/16",
+        vswitchCidr: "172.31.1.0/24",
+    },
+    acme: { server: "staging" },
 } as const;

@@ -129,18 +129,32 @@ export const CONFIG_KEYS: Record<string, string> = {
     namePrefix: "2-40 of a-z 0-9 -, starting with a letter (ECS names need 2)",
     certificateValidityDays: "an integer number of days, 1-825 (Apple clients refuse TLS server certificates valid longer)",
     certificateRenewBeforeDays: "an integer number of days, smaller than certificateValidityDays",
+    images: "an object {registry?, ui?, edge?, mirror?}, each a pinned image reference",
+    hostRegistryMirrors: "a list of https:// URLs of registry mirrors, e.g. [https://xxxx.mirror.aliyuncs.com]",
+    mirror: "an object {upstream?, username?, password? (--secret), hostname?, httpsPort?, k3sRewrites?}",
     dockerHost: "a Docker host URL, unix:// tcp:// ssh:// or npipe://, e.g. unix:///var/run/docker.sock or ssh://user@host",
     ssh: "an object {host, port?, user?, hostKey?}",
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, vpcCidr?, vswitchCidr?}",
     acme: 'an object {email, server?: "staging" | "production"}',
-    images: "an object {registry?, ui?, edge?, mirror?}, each a pinned image reference",
-    hostRegistryMirrors: "a list of https:// URLs of registry mirrors, e.g. [https://xxxx.mirror.aliyuncs.com]",
-    mirror: "an object {upstream?, username?, password? (--secret), hostname?, httpsPort?, k3sRewrites?}",
 };
 
 /** The fields of each object key, with their forms: errors name them as `ssh.port`. */
 export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
+    images: {
+        registry: IMAGE_REFERENCE,
+        ui: IMAGE_REFERENCE,
+        edge: IMAGE_REFERENCE,
+        mirror: IMAGE_REFERENCE,
+    },
+    mirror: {
+        upstream: "an https:// URL of a registry, e.g. https://registry-1.docker.io",
+        username: "the upstream account's username",
+        password: "the upstream account's password or token (pulumi config set --secret --path mirror.password ...)",
+        hostname: "a DNS name for the mirror, e.g. mirror.example.com (added to the certificate)",
+        httpsPort: `${PORT}, the edge port the mirror answers on when it has no hostname`,
+        k3sRewrites: 'an object of Go regular expression -> replacement, e.g. {"^rancher/mirrored-(.*)": "riscv64/mirrored-$1"}',
+    },
     ssh: {
         host: "a DNS name or IP address of the server",
         port: PORT,
@@ -161,20 +175,6 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
     acme: {
         email: "an email address, the ACME account's contact, e.g. ops@example.com",
         server: 'one of "staging", "production"',
-    },
-    images: {
-        registry: IMAGE_REFERENCE,
-        ui: IMAGE_REFERENCE,
-        edge: IMAGE_REFERENCE,
-        mirror: IMAGE_REFERENCE,
-    },
-    mirror: {
-        upstream: "an https:// URL of a registry, e.g. https://registry-1.docker.io",
-        username: "the upstream account's username",
-        password: "the upstream account's password or token (pulumi config set --secret --path mirror.password ...)",
-        hostname: "a DNS name for the mirror, e.g. mirror.example.com (added to the certificate)",
-        httpsPort: `${PORT}, the edge port the mirror answers on when it has no hostname`,
-        k3sRewrites: 'an object of Go regular expression -> replacement, e.g. {"^rancher/mirrored-(.*)": "riscv64/mirrored-$1"}',
     },
 };
 
