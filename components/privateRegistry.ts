@@ -178,9 +178,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             registry: registry.upstream,
             ui: ui.upstream,
             certificate: args.certificate,
-            tuning: args.edgeTuning,
             mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
             image: args.images?.edge,
+            tuning: args.edgeTuning,
             dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.container] : [])],
         }, { parent: this });
 

@@ -96,17 +96,9 @@ export interface EdgeConfigInput {
     pidPath: string;
     /** Where nginx may spool bodies. Default: the build's own paths. Tests point it at a temp dir. */
     tempDir?: string;
-    tuning?: Partial<EdgeTuning>;
     /** The pull-through mirror, if any: its own server, same certificate, pulls only. */
     mirror?: EdgeMirror;
-}
-
-export interface EdgeMirror {
-    upstream: Upstream;
-    /** Its own name on the registry's port; unset: every name on `listenHttpsPort` below. */
-    serverName?: string;
-    /** The port nginx listens on for it (the registry's, when it has a name). */
-    listenHttpsPort: number;
+    tuning?: Partial<EdgeTuning>;
 }
 
 /** Mozilla "intermediate" ciphers for TLS 1.2 (TLS 1.3 suites are not configurable here). */
@@ -309,6 +301,14 @@ function uiServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirective {
         ...tlsDirectives(input, tuning),
         block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
     ]);
+}
+
+export interface EdgeMirror {
+    upstream: Upstream;
+    /** Its own name on the registry's port; unset: every name on `listenHttpsPort` below. */
+    serverName?: string;
+    /** The port nginx listens on for it (the registry's, when it has a name). */
+    listenHttpsPort: number;
 }
 
 /**

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking } from "./networking";
-import { EdgeMirror, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
 
 export const EDGE_IMAGE = DEFAULTS.images.edge;
@@ -54,7 +54,7 @@ export class Edge extends pulumi.ComponentResource {
         const listenHttpPort = onHostNetwork ? args.httpPort : 80;
         // A mirror without a name of its own listens on its public port (published as itself).
         const mirrorPort = args.mirror === undefined || args.mirror.serverName !== undefined ? undefined : args.mirror.httpsPort;
-        const mirror: EdgeMirror | undefined = args.mirror && {
+        const mirror = args.mirror && {
             upstream: args.mirror.upstream,
             serverName: args.mirror.serverName,
             listenHttpsPort: mirrorPort ?? listenHttpsPort,
@@ -71,8 +71,8 @@ export class Edge extends pulumi.ComponentResource {
             certificatePath: `${TLS_DIR}/server.crt`,
             privateKeyPath: `${TLS_DIR}/server.key`,
             pidPath: "/var/run/nginx.pid",
-            tuning: args.tuning,
             mirror,
+            tuning: args.tuning,
         });
 
         this.container = serviceContainer(name, {
