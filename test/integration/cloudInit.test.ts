@@ -215,8 +215,8 @@ describe("host scripts", () => {
         const result = await run("/bin/sh", [join(dir, "install")], { allowFailure: true, env: { PATH: bin } });
         assert.equal(result.code, 0, result.stderr);
         const calls = readFileSync(join(dir, "calls.log"), "utf8");
-        assert.match(calls, /sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q\n/);
-        assert.match(calls, /sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker\.io\n/);
+        assert.match(calls, /sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q\n/, "apt waits for the dpkg lock");
+        assert.match(calls, /sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q docker\.io\n/);
         assert.match(calls, /sudo usermod -aG docker alice\n/);
         assert.match(result.stdout, /docker 24\.0/);
     });
