@@ -63,6 +63,9 @@ function serverCertificate(): ServerCertificate {
             email: config.acme.email,
             server: config.acme.server,
             renewBeforeDays: config.certificateRenewBeforeDays,
+            dnsProvider: config.acme.dnsProvider,
+            recursiveNameservers: config.acme.recursiveNameservers,
+            disableCompletePropagation: config.acme.disableCompletePropagation,
             dnsRegion: config.alicloud?.region,
         });
     }

@@ -45,5 +45,5 @@ export const DEFAULTS = {
         vpcCidr: "172.31.0.0/16",
         vswitchCidr: "172.31.1.0/24",
     },
-    acme: { server: "staging" },
+    acme: { server: "staging", dnsProvider: "alidns", recursiveNameservers: [], disableCompletePropagation: false },
 } as const;

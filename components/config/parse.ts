@@ -47,6 +47,12 @@ export interface AlicloudSettings {
 export interface AcmeSettings {
     email: string;
     server: AcmeServer;
+    /** The lego DNS provider publishing the DNS-01 TXT records; its credentials come from the environment. */
+    dnsProvider: string;
+    /** Resolvers (`host[:port]`) lego uses instead of the system's; empty: the system's. */
+    recursiveNameservers: string[];
+    /** Do not query the zone's authoritative nameservers for the TXT record before validation. */
+    disableCompletePropagation: boolean;
 }
 
 /** What each container runs: any pinned reference a host's daemon can pull (a copy in ACR, say). */
@@ -100,7 +106,7 @@ export interface StackConfig {
     dockerHost?: string;
     ssh?: SshConnection;
     alicloud?: AlicloudSettings;
-    /** Set: certificates come from Let's Encrypt (DNS-01 on Alidns) instead of the private CA. */
+    /** Set: certificates come from Let's Encrypt (or another ACME CA) by DNS-01 instead of the private CA. */
     acme?: AcmeSettings;
     images: ImageSettings;
     /** ssh and alicloud modes: `registry-mirrors` for the host's own Docker daemon, set before the first pull. */
@@ -136,7 +142,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     ssh: "an object {host, port?, user?, hostKey?}",
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, vpcCidr?, vswitchCidr?}",
-    acme: 'an object {email, server?: "staging" | "production"}',
+    acme: 'an object {email, server?: "staging" | "production" | an https:// ACME directory URL, dnsProvider?, recursiveNameservers?, disableCompletePropagation?}',
 };
 
 /** The fields of each object key, with their forms: errors name them as `ssh.port`. */
@@ -174,7 +180,10 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
     },
     acme: {
         email: "an email address, the ACME account's contact, e.g. ops@example.com",
-        server: 'one of "staging", "production"',
+        server: '"staging", "production" or an ACME directory URL starting with https://',
+        dnsProvider: 'a lego DNS provider name such as "alidns", "tencentcloud", "cloudflare", "route53" or "exec" (not "manual": nobody is there to type)',
+        recursiveNameservers: "a list of resolvers, host or host:port, e.g. [1.1.1.1:53]",
+        disableCompletePropagation: "true or false",
     },
 };
 
@@ -195,11 +204,13 @@ const ALICLOUD_REGION = /^[a-z]{2}(-[a-z0-9]+)+$/;
 /** Apple's limit for TLS server certificates issued after 2020-09 is 398 days; 825 is the hard limit of older clients and private CAs. */
 const MAX_VALIDITY_DAYS = 825;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** lego's DNS provider names: lower case, digits, dots and dashes (`alidns`, `acme-dns`, `yandex360`). */
+const LEGO_DNS_PROVIDER = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
 /** Let's Encrypt certificates live 90 days, falling to 45: more than 30 would soon renew on every run (and hit rate limits), fewer than 7 can miss a weekly renewal job. */
 const ACME_RENEW_BEFORE_DAYS = { min: 7, max: 30 };
-/** Every `AcmeServer`, checked both ways by the type: parse.ts must not import the component itself. */
-const ACME_SERVERS = Object.keys({ staging: true, production: true } satisfies Record<AcmeServer, true>) as AcmeServer[];
+/** Every `AcmeServer` given by name, checked both ways by the type: parse.ts must not import the component itself. */
+const ACME_SERVER_NAMES = Object.keys({ staging: true, production: true } satisfies Record<Exclude<AcmeServer, `https://${string}`>, true>);
 
 /**
  * Reads one level of the configuration: the stack's keys, or the fields of one object key.
@@ -578,7 +589,8 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     }
     if (config.acme) {
         if (ipAddresses.length > 0) read.fail("ipAddresses", "must be empty with acme: Let's Encrypt does not certify IP addresses");
-        if (hostnames.length === 0) read.fail("hostnames", `is required with acme: ${read.form("hostnames")}`);
+        // Not the local default "localhost": no public CA certifies it.
+        if (listedNames.length === 0) read.fail("hostnames", `is required with acme: ${read.form("hostnames")}`);
         const { min, max } = ACME_RENEW_BEFORE_DAYS;
         if (renewBeforeDays < min || renewBeforeDays > max) {
             read.fail("certificateRenewBeforeDays", `must be ${min}-${max} with acme (Let's Encrypt certificates live 90 days, soon 45; renewal runs on pulumi up); got ${renewBeforeDays}`);
@@ -674,7 +686,28 @@ function readAcme(read: Reader, mode: HostMode): AcmeSettings | undefined {
     }
     const email = acme.required("email");
     if (email !== undefined && !EMAIL.test(email)) acme.invalid("email", email);
-    const server = acme.choice<AcmeServer>("server", ACME_SERVERS, DEFAULTS.acme.server);
-    if (mode === "local") read.fail("acme", 'needs a public host (mode "ssh" or "alicloud"); local mode uses the private CA');
-    return email === undefined ? undefined : { email, server };
+    const server = acme.matching("server", isAcmeServer) ?? DEFAULTS.acme.server;
+    const dnsProvider = acme.matching("dnsProvider", (p) => LEGO_DNS_PROVIDER.test(p) && p !== "manual") ?? DEFAULTS.acme.dnsProvider;
+    const recursiveNameservers = acme.list("recursiveNameservers", DEFAULTS.acme.recursiveNameservers, isNameserver);
+    const disableCompletePropagation = acme.boolean("disableCompletePropagation", DEFAULTS.acme.disableCompletePropagation);
+    return email === undefined || !isAcmeServer(server) ? undefined : { email, server, dnsProvider, recursiveNameservers, disableCompletePropagation };
+}
+
+/** A Let's Encrypt server by name, or any ACME directory URL over https (no credentials in it). */
+function isAcmeServer(value: string): value is AcmeServer {
+    if (ACME_SERVER_NAMES.includes(value)) return true;
+    try {
+        const url = new URL(value);
+        return url.protocol === "https:" && url.hostname !== "" && url.username === "" && url.password === "";
+    } catch {
+        return false;
+    }
+}
+
+/** `host`, `host:port` or `[IPv6]:port`, as lego takes resolvers (port 53 when left out). */
+function isNameserver(value: string): boolean {
+    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(value);
+    const [host, port] = bracketed ? [bracketed[1], bracketed[2]] : isIP(value) === 6 ? [value, undefined] : value.split(/:(?=\d+$)/);
+    const portOk = port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+    return portOk && (bracketed ? isIP(host) === 6 : isIpAddress(host) || isHostname(host));
 }

@@ -132,7 +132,7 @@ describe("stack config", () => {
         assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","port":0}' }, /^private-registry:ssh\.port must be an integer port 1-65535; got "0"$/);
         assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","prot":2222}' }, /^private-registry:ssh\.prot is not a known key \(did you mean port\?\)$/);
         const acme = { mode: "ssh", hostnames: '["registry.example.com"]', ssh: '{"host":"registry.example.com"}' };
-        assertRejected({ ...acme, acme: '{"email":"ops@example.com","server":"prod"}' }, /^private-registry:acme\.server must be one of "staging", "production"; got "prod"$/);
+        assertRejected({ ...acme, acme: '{"email":"ops@example.com","server":"prod"}' }, /^private-registry:acme\.server must be "staging", "production" or an ACME directory URL starting with https:\/\/; got "prod"$/);
         assert.equal(parseStackConfig({ ...acme, acme: '{"email":"ops@example.com","server":"production"}' }).acme?.server, "production");
     });
 
@@ -157,9 +157,43 @@ describe("stack config", () => {
         assertRejected({ ...base, acme: '{"email":"nope"}', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /acme.email must be an email address/);
     });
 
-    it("keeps ACME away from local mode and from IP addresses", () => {
-        assertRejected({ acme: '{"email":"ops@example.com"}' }, /acme needs a public host/);
+    it("keeps ACME away from IP addresses and the default localhost, not from local mode (DNS-01 needs no open port)", () => {
+        assertRejected({ acme: '{"email":"ops@example.com"}' }, /private-registry:hostnames is required with acme/);
         assertRejected({ mode: "ssh", ssh: '{"host":"h.example.com"}', hostnames: '["h.example.com"]', ipAddresses: '["192.168.1.2"]', acme: '{"email":"ops@example.com"}' }, /ipAddresses must be empty with acme/);
+        const lan = parseStackConfig({ hostnames: '["registry.lan.example.com"]', acme: '{"email":"ops@example.com","dnsProvider":"cloudflare"}' });
+        assert.equal(lan.mode, "local");
+        assert.deepEqual(lan.acme, { email: "ops@example.com", server: "staging", dnsProvider: "cloudflare", recursiveNameservers: [], disableCompletePropagation: false });
+    });
+
+    it("takes the ACME server by name or https URL, any lego DNS provider, and resolvers for the propagation check", () => {
+        const base = { hostnames: '["registry.example.com"]' };
+        const acmeWith = (fields: Record<string, unknown>) => ({ ...base, acme: JSON.stringify({ email: "ops@example.com", ...fields }) });
+        assert.equal(parseStackConfig(acmeWith({})).acme?.dnsProvider, "alidns", "Alidns by default, as in alicloud mode");
+        const pebble = parseStackConfig(acmeWith({
+            server: "https://localhost:14000/dir",
+            dnsProvider: "exec",
+            recursiveNameservers: ["127.0.0.1:8053", "[::1]:8053", "ns1.example.net", "fd00::53"],
+            disableCompletePropagation: true,
+        })).acme;
+        assert.deepEqual(pebble, {
+            email: "ops@example.com",
+            server: "https://localhost:14000/dir",
+            dnsProvider: "exec",
+            recursiveNameservers: ["127.0.0.1:8053", "[::1]:8053", "ns1.example.net", "fd00::53"],
+            disableCompletePropagation: true,
+        });
+        for (const provider of ["tencentcloud", "route53", "rfc2136", "acme-dns", "yandex360"]) assert.equal(parseStackConfig(acmeWith({ dnsProvider: provider })).acme?.dnsProvider, provider);
+
+        for (const server of ["http://localhost:14000/dir", "ftp://ca.example.com/", "https://user:pw@ca.example.com/dir", "letsencrypt", "https://"]) {
+            assertRejected(acmeWith({ server }), /private-registry:acme.server must be "staging", "production" or an ACME directory URL starting with https:\/\/; got/);
+        }
+        for (const dnsProvider of ["Cloudflare", "manual", "ali dns", "-exec"]) {
+            assertRejected(acmeWith({ dnsProvider }), /private-registry:acme.dnsProvider must be a lego DNS provider name/);
+        }
+        for (const recursiveNameservers of [["127.0.0.1:99999"], ["[::1"], ["ns1.example.net:dns"], "127.0.0.1:53"]) {
+            assertRejected(acmeWith({ recursiveNameservers }), /private-registry:acme.recursiveNameservers must be a list of resolvers, host or host:port/);
+        }
+        assertRejected(acmeWith({ disableCompletePropagation: "yes" }), /private-registry:acme.disableCompletePropagation must be true or false; got "yes"/);
     });
 
     it("Pulumi.yaml gives every declared key a default, else Pulumi would demand it in every stack", () => {
