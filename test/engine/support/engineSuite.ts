@@ -16,34 +16,26 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import { readFileSync, rmSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { EDGE_IMAGE } from "../../../components/services/edge";
-import { REGISTRY_IMAGE } from "../../../components/services/registry";
-import { REGISTRY_UI_IMAGE } from "../../../components/services/registryUi";
+import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/clientSnippets";
 import { freePort } from "../../support/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
-import { makeTempDir, registerCleanup, run, RunOptions, RunResult, runCleanups } from "../../support/processes";
-import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
+import { makeTempDir, registerCleanup, run, RunOptions, runCleanups } from "../../support/processes";
+import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";
-import { buildStandInImages, buildTestImage } from "../../e2e/support/standins";
+import { buildTestImage } from "../../e2e/support/standins";
+import { changedSteps, createEngineProject, EngineProject, startDockerdWithStandIns } from "./engineProject";
 
 const ROOT = resolve(__dirname, "../../..");
 const STACK = "engine";
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json"];
 
 interface StackOutputs {
     registryEndpoint: string;
     caCertificate: string;
     credentials: { username: string; password: string }[];
     clientSnippets: { docker: ClientSnippet; containerd: ContainerdSnippet };
-}
-
-interface PreviewStep {
-    op: string;
-    urn: string;
 }
 
 export function describeEngineDeploy(network: "host" | "bridge"): void {
@@ -53,16 +45,14 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
 
     describe(`the real Pulumi engine deploys the dev stack (local mode, ${network} networking)`, () => {
         let work: string;
-        let project: string;
+        let engine: EngineProject;
         let namespace: NetworkNamespace | undefined;
         let dockerd: PrivateDockerd;
-        let env: NodeJS.ProcessEnv;
         let outputs: StackOutputs;
         let endpoint: string;
         let digest: string;
 
-        const pulumi = (args: string[], options: { allowFailure?: boolean; timeoutMs?: number } = {}): Promise<RunResult> =>
-            run("pulumi", [...args, "--non-interactive", "--stack", STACK], { env, cwd: project, timeoutMs: options.timeoutMs ?? 600_000, allowFailure: options.allowFailure });
+        const pulumi = (args: string[], options?: { allowFailure?: boolean; timeoutMs?: number }) => engine.pulumi(args, options);
         const docker = (args: string[], timeoutMs = 120_000) => dockerd.docker(args, { timeoutMs });
         const ours = async (list: string[]) => (await docker(list)).stdout.split("\n").filter((n) => n.startsWith(PREFIX)).sort();
         /** A client, run where the dockerd's network is (its namespace in bridge mode). */
@@ -70,14 +60,6 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
         /** curl's status code for a URL through the edge; longer than nginx's 30 s resolver timeout, so a lost alias shows as 502. */
         const status = async (url: string, args: string[] = []) =>
             (await client("curl", ["-sS", "--max-time", "45", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(work, "ca.crt"), ...args, url], { allowFailure: true })).stdout;
-
-        /** Sets config the way a user does, so Pulumi.yaml's declared types apply. */
-        async function setConfig(values: Record<string, unknown>): Promise<void> {
-            const file = join(project, `Pulumi.${STACK}.yaml`);
-            const stackFile = parseYaml(readFileSync(file, "utf8")) ?? {};
-            stackFile.config = { ...stackFile.config, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`private-registry:${k}`, v])) };
-            writeFileSync(file, toYaml(stackFile));
-        }
 
         /** The registry container's id and its address on the stack's network (bridge mode). */
         async function registryContainer(): Promise<{ id: string; address: string }> {
@@ -87,44 +69,18 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
         }
 
         before(async () => {
-            const bin = process.env.PULUMI_ENGINE_BIN;
-            assert.ok(bin && existsSync(join(bin, "pulumi")), "PULUMI_ENGINE_BIN must name the engine's bin dir: run `npm test` (it runs scripts/build-engine.sh) or export PULUMI_ENGINE_BIN=$(scripts/build-engine.sh)");
             work = makeTempDir("pr-eng-");
-            project = join(work, "project");
-            mkdirSync(project);
-            for (const file of PROJECT_FILES) cpSync(join(ROOT, file), join(project, file), { recursive: true });
-            symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
-            const home = join(work, "pulumi-home");
-            env = {
-                ...process.env,
-                PATH: `${bin}:${process.env.PATH}`,
-                PULUMI_HOME: home,
-                PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
-                PULUMI_CONFIG_PASSPHRASE: "engine-test",
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-                PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-                PULUMI_SKIP_CONFIRMATIONS: "true",
-            };
-            mkdirSync(join(work, "state"));
-            await run("bash", [join(ROOT, "scripts/build-engine.sh"), "--install-plugins"], { env, timeoutMs: 60_000 });
-
             const address = bridge ? NAMESPACE_SERVICE_ADDRESS : "::1";
             if (bridge) {
                 namespace = await createNetworkNamespace("pr-engine");
                 await namespace.run("ip", ["address", "add", `${NAMESPACE_SERVICE_ADDRESS}/32`, "dev", "lo"]);
             }
-            dockerd = await startDockerd(join(work, "d"), { networkNamespace: namespace });
-            await buildStandInImages(dockerd, { registry: REGISTRY_IMAGE, ui: REGISTRY_UI_IMAGE, edge: EDGE_IMAGE }, work);
+            dockerd = await startDockerdWithStandIns(work, { networkNamespace: namespace });
             addHostsEntry(address, NAME);
-            registerCleanup("destroy the engine stack if a test left it up", async () => {
-                await pulumi(["destroy", "--yes"], { allowFailure: true });
-            });
-
-            await pulumi(["stack", "init"]);
+            engine = await createEngineProject({ stack: STACK, work });
             const ports = { httpsPort: await freePort(), httpPort: await freePort(), ...(bridge ? {} : { registryPort: await freePort(), uiPort: await freePort() }) };
             const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
-            await setConfig({
+            engine.setConfig({
                 ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
                 hostnames: [NAME],
                 ipAddresses: [address],
@@ -201,10 +157,8 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
         });
 
         it("adding a user keeps the data volume: only the registry container is replaced, and the edge finds the new one", async () => {
-            await setConfig({ users: ["admin", "ci"] });
-            const preview = await pulumi(["preview", "--json"]);
-            const steps = (JSON.parse(preview.stdout).steps as PreviewStep[]).filter((s) => s.op !== "same");
-            const changed = steps.map((s) => `${s.op} ${s.urn.split("::").pop()}`).sort();
+            engine.setConfig({ users: ["admin", "ci"] });
+            const changed = changedSteps((await pulumi(["preview", "--json"])).stdout);
             assert.ok(!changed.some((c) => c.endsWith("registry-registry-data")), `the data volume would change: ${changed.join(", ")}`);
             assert.ok(changed.includes("create registry-credentials-ci"), changed.join(", "));
             assert.ok(changed.some((c) => /^(replace|create-replacement) registry-registry$/.test(c)), changed.join(", "));

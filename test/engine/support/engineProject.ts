@@ -1,0 +1,105 @@
+/**
+ * A copy of this project run by the real Pulumi engine (scripts/build-engine.sh's build), with a
+ * private file backend and PULUMI_HOME, its plugins linked in, and no plugin downloads; and a
+ * private dockerd with the stand-in images, for it to deploy to. Shared by the engine tests.
+ */
+import assert from "node:assert/strict";
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
+import { join, resolve } from "path";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { EDGE_IMAGE } from "../../../components/services/edge";
+import { REGISTRY_IMAGE } from "../../../components/services/registry";
+import { REGISTRY_UI_IMAGE } from "../../../components/services/registryUi";
+import { DockerdOptions, PrivateDockerd, startDockerd } from "../../e2e/support/dockerd";
+import { buildStandInImages } from "../../e2e/support/standins";
+import { registerCleanup, run, RunResult } from "../../support/processes";
+
+const ROOT = resolve(__dirname, "../../..");
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json"];
+
+export interface EngineProject {
+    /** The test's scratch directory (the project, state and PULUMI_HOME live under it). */
+    work: string;
+    project: string;
+    stack: string;
+    /** What `pulumi` runs with; the engine's plugins inherit it. */
+    env: NodeJS.ProcessEnv;
+    /** `pulumi ARGS --non-interactive --stack STACK` in the project. */
+    pulumi(args: string[], options?: { allowFailure?: boolean; timeoutMs?: number }): Promise<RunResult>;
+    /** Sets config the way a user does, so Pulumi.yaml's declared types apply (keys without the namespace). */
+    setConfig(values: Record<string, unknown>): void;
+}
+
+export interface EngineProjectOptions {
+    stack: string;
+    /** The test's scratch directory (makeTempDir); the project goes in its `project/`. */
+    work: string;
+    /** Added to the environment of every `pulumi` run, e.g. a DNS provider's credentials. */
+    env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Copies the project, installs the engine's plugins into a private PULUMI_HOME, creates the
+ * stack, and registers a `pulumi destroy` for a test that ends with the stack still up. Start
+ * what the stack talks to (dockerd, a CA) before: cleanups run newest first, so the destroy
+ * then runs while they are still there.
+ */
+export async function createEngineProject(options: EngineProjectOptions): Promise<EngineProject> {
+    const bin = process.env.PULUMI_ENGINE_BIN;
+    assert.ok(bin && existsSync(join(bin, "pulumi")), "PULUMI_ENGINE_BIN must name the engine's bin dir: run `npm test` (it runs scripts/build-engine.sh) or export PULUMI_ENGINE_BIN=$(scripts/build-engine.sh)");
+    const { work } = options;
+    const project = join(work, "project");
+    mkdirSync(project);
+    for (const file of PROJECT_FILES) cpSync(join(ROOT, file), join(project, file), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...options.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        PULUMI_HOME: join(work, "pulumi-home"),
+        PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: "engine-test",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
+        PULUMI_SKIP_CONFIRMATIONS: "true",
+    };
+    mkdirSync(join(work, "state"));
+    await run("bash", [join(ROOT, "scripts/build-engine.sh"), "--install-plugins"], { env, timeoutMs: 60_000 });
+
+    const { stack } = options;
+    const pulumi: EngineProject["pulumi"] = (args, runOptions = {}) =>
+        run("pulumi", [...args, "--non-interactive", "--stack", stack], { env, cwd: project, timeoutMs: runOptions.timeoutMs ?? 600_000, allowFailure: runOptions.allowFailure });
+    const setConfig = (values: Record<string, unknown>): void => {
+        const file = join(project, `Pulumi.${stack}.yaml`);
+        const stackFile = existsSync(file) ? parseYaml(readFileSync(file, "utf8")) ?? {} : {};
+        stackFile.config = { ...stackFile.config, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`private-registry:${k}`, v])) };
+        writeFileSync(file, toYaml(stackFile));
+    };
+    await pulumi(["stack", "init"]);
+    registerCleanup(`destroy the engine stack ${stack} if a test left it up`, async () => {
+        await pulumi(["destroy", "--yes"], { allowFailure: true });
+    });
+    return { work, project, stack, env, pulumi, setConfig };
+}
+
+/** A private dockerd (see test/e2e/support/dockerd.ts) with the stand-ins tagged as the images the stack pulls. */
+export async function startDockerdWithStandIns(work: string, options: DockerdOptions = {}): Promise<PrivateDockerd> {
+    const dockerd = await startDockerd(join(work, "d"), options);
+    await buildStandInImages(dockerd, { registry: REGISTRY_IMAGE, ui: REGISTRY_UI_IMAGE, edge: EDGE_IMAGE }, work);
+    return dockerd;
+}
+
+/** One step of `pulumi preview --json`. */
+export interface PreviewStep {
+    op: string;
+    urn: string;
+}
+
+/** The steps of a `pulumi preview --json` that change something, as `op name`, sorted. */
+export function changedSteps(previewJson: string): string[] {
+    return (JSON.parse(previewJson).steps as PreviewStep[])
+        .filter((s) => s.op !== "same")
+        .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
+        .sort();
+}
