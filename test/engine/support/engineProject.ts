@@ -103,3 +103,24 @@ export function changedSteps(previewJson: string): string[] {
         .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
         .sort();
 }
+
+/** What `pulumi up --json` (a stream of engine events, one JSON object a line) says it did. */
+export interface UpdateRecord {
+    /** Every finished step that changed something, as `op name`, sorted. */
+    steps: string[];
+    /** The summary's count per operation, e.g. `{ same: 17, update: 1, replace: 1 }`. */
+    resourceChanges: Record<string, number>;
+    result: string;
+}
+
+export function updateRecord(upJsonLines: string): UpdateRecord {
+    const events = upJsonLines.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+    const steps = events
+        .map((e) => e.resOutputsEvent?.metadata as PreviewStep | undefined)
+        .filter((m): m is PreviewStep => m !== undefined && m.op !== "same")
+        .map((m) => `${m.op} ${m.urn.split("::").pop()}`)
+        .sort();
+    const summary = events.find((e) => e.summaryEvent)?.summaryEvent;
+    assert.ok(summary, "pulumi up --json printed no summary event");
+    return { steps, resourceChanges: summary.resourceChanges, result: summary.result };
+}
