@@ -83,7 +83,7 @@ describe("the real Pulumi engine issues and renews the edge certificate from an 
         pebbleRoot = await pebble.rootCertificatePem();
         writeFileSync(join(work, "pebble-root.pem"), pebbleRoot);
         dockerd = await startDockerdWithStandIns(work);
-        addHostsEntry("::1", NAME);
+        addHostsEntry("127.0.0.1", NAME);
 
         // The DNS provider's hook (lego's exec provider calls it with present|cleanup FQDN VALUE):
         // it needs its API address and a credential from the environment, like any DNS API.
