@@ -17,7 +17,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { acmeServerLabel } from "../../components/certificates/acmeCertificate";
 import { changedSteps, createEngineProject, EngineProject, startDockerdWithStandIns, updateRecord } from "./support/engineProject";
-import { freePort } from "../support/loopbackServers";
+import { freePorts } from "../support/loopbackServers";
 import { DNS_TYPE_TXT, Pebble, startPebble } from "../support/pebble";
 import { makeTempDir, run, runCleanups, sleep } from "../support/processes";
 import { PrivateDockerd } from "../e2e/support/dockerd";
@@ -115,7 +115,8 @@ echo "$1 $2" >>${hookLog}
                 LEGO_CA_CERTIFICATES: pebble.httpsCaFile,
             },
         });
-        httpsPort = await freePort();
+        const [https, httpPort, registryPort, uiPort] = await freePorts(4);
+        httpsPort = https;
         certificateName = `tls-${acmeServerLabel(pebble.directoryUrl)}-certificate`;
         engine.setConfig({
             hostnames: [NAME],
@@ -123,9 +124,9 @@ echo "$1 $2" >>${hookLog}
             dockerHost: dockerd.host,
             namePrefix: PREFIX,
             httpsPort,
-            httpPort: await freePort(),
-            registryPort: await freePort(),
-            uiPort: await freePort(),
+            httpPort,
+            registryPort,
+            uiPort,
             certificateRenewBeforeDays: RENEW_BEFORE_DAYS,
             acme: {
                 email: "ops@example.com",

@@ -22,6 +22,16 @@ export function freePort(): Promise<number> {
     });
 }
 
+/**
+ * `count` different free ports. The kernel may hand out a port it just handed out (each probe
+ * closes its socket again), so consecutive freePort() calls can collide.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+    const ports = new Set<number>();
+    while (ports.size < count) ports.add(await freePort());
+    return [...ports];
+}
+
 async function waitForPort(description: string, port: number, daemon: Daemon): Promise<void> {
     await waitFor(`${description} on port ${port}`, async () => {
         const code = await Promise.race([daemon.exited.then((c) => `exited with ${c}`), Promise.resolve(undefined)]);

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { freePort } from "./loopbackServers";
+import { freePorts } from "./loopbackServers";
 import { run, startDaemon, waitFor } from "./processes";
 
 const ROOT = resolve(__dirname, "../..");
@@ -60,7 +60,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     const bin = await pebbleBinDir();
     const { workDir } = options;
     const httpsCaFile = await makeHttpsCertificate(workDir);
-    const [acmePort, managementPort, dnsPort, challengeManagementPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [acmePort, managementPort, dnsPort, challengeManagementPort, validationHttpPort, validationTlsPort] = await freePorts(6);
     const dnsServer = `127.0.0.1:${dnsPort}`;
     const challengeServerUrl = `http://127.0.0.1:${challengeManagementPort}`;
 
@@ -82,8 +82,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
             certificate: join(workDir, "pebble-https.crt"),
             privateKey: join(workDir, "pebble-https.key"),
             // Ports Pebble's validator would dial for HTTP-01 and TLS-ALPN-01; only DNS-01 is used.
-            httpPort: await freePort(),
-            tlsPort: await freePort(),
+            httpPort: validationHttpPort,
+            tlsPort: validationTlsPort,
             ocspResponderURL: "",
             externalAccountBindingRequired: false,
             retryAfter: { authz: 1, order: 1 },

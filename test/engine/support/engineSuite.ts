@@ -20,7 +20,7 @@ import { readFileSync, rmSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/clientSnippets";
-import { freePort } from "../../support/loopbackServers";
+import { freePorts } from "../../support/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
 import { makeTempDir, registerCleanup, run, RunOptions, runCleanups } from "../../support/processes";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
@@ -78,7 +78,8 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
             dockerd = await startDockerdWithStandIns(work, { networkNamespace: namespace });
             addHostsEntry(address, NAME);
             engine = await createEngineProject({ stack: STACK, work });
-            const ports = { httpsPort: await freePort(), httpPort: await freePort(), ...(bridge ? {} : { registryPort: await freePort(), uiPort: await freePort() }) };
+            const [httpsPort, httpPort, registryPort, uiPort] = await freePorts(4);
+            const ports = { httpsPort, httpPort, ...(bridge ? {} : { registryPort, uiPort }) };
             const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
             engine.setConfig({
                 ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
