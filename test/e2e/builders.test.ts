@@ -62,6 +62,30 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
     const ctr = (args: string[], options: { allowFailure?: boolean } = {}) =>
         run("ctr", ["--address", dockerd.containerdSocket, "--namespace", "builders", ...args], { timeoutMs: 180_000, ...options });
 
+
+    /** Headless Chromium trusting the stack's CA (NSS db under its $HOME), logged in as `user`. */
+    async function browserAs(user: Credential) {
+        const { chromium } = await import("playwright-core");
+        const home = join(work, `chromium-${user.username}`);
+        const nssDb = join(home, ".pki/nssdb");
+        mkdirSync(nssDb, { recursive: true });
+        await run("certutil", ["-d", `sql:${nssDb}`, "-N", "--empty-password"]);
+        await run("certutil", ["-d", `sql:${nssDb}`, "-A", "-t", "C,,", "-n", "private-registry-ca", "-i", join(caDir, "ca.crt")]);
+        const context = await chromium.launchPersistentContext(join(home, "profile"), {
+            executablePath: "/usr/bin/chromium",
+            env: { ...process.env, HOME: home },
+            httpCredentials: { username: user.username, password: user.password },
+            viewport: { width: 1600, height: 900 },
+            args: [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-quic",
+                `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${NAME}`,
+            ],
+        });
+        registerCleanup(`close chromium (${user.username})`, () => context.close());
+        return context;
+    }
+
     before(async () => {
         const missing = REQUIRED.filter((path) => !existsSync(path));
         assert.deepEqual(missing, [], `missing prerequisites (install them as .ci/run does): ${missing.join(", ")}`);
@@ -149,5 +173,38 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         const content = (await ctr(["content", "ls", "-q"])).stdout;
         assert.match(content, new RegExp(platformDigests.riscv64));
         assert.doesNotMatch(content, new RegExp(platformDigests.arm64), "ctr fetched the arm64 image too");
+    });
+
+    it("the real UI, as the node: the repository list, the tags, a tag's digest and platforms", async () => {
+        const context = await browserAs(node);
+        const page = await context.newPage();
+        await page.goto(`https://${endpoint}/`);
+        await page.locator("catalog-element", { hasText: "builders/multi" }).waitFor({ timeout: 20_000 });
+        await page.screenshot({ path: join(OUTPUT_DIR, "ui-catalog.png"), fullPage: true });
+
+        await page.locator("catalog-element", { hasText: "builders/multi" }).click();
+        await page.waitForURL(/#!\/taglist\/builders\/multi/);
+        const row = page.locator("tag-table tbody tr", { has: page.locator("image-tag", { hasText: /^1$/ }) });
+        await row.locator("architectures .architecture").first().waitFor({ timeout: 20_000 });
+        // Wide enough, the UI shows the whole digest; narrower, it shortens it and puts it in `title`.
+        const digest = row.locator("image-content-digest div", { hasText: /^sha256:/ });
+        await digest.waitFor({ timeout: 20_000 });
+        // For an index, joxit 2.5.7 describes its first image (here linux/amd64): that image's digest.
+        assert.equal((await digest.getAttribute("title")) ?? (await digest.textContent()), platformDigests.amd64, "the UI shows the first platform's digest");
+        assert.deepEqual(await row.locator("architectures .architecture").allTextContents(), [...PLATFORMS]);
+        await page.screenshot({ path: join(OUTPUT_DIR, "ui-tags.png"), fullPage: true });
+
+        await row.locator("tag-history-button a").click();
+        await page.waitForURL(/#!\/taghistory\/image\/builders\/multi\/tag\/1/);
+        const tabs = page.locator("material-tabs .text");
+        await tabs.first().waitFor({ timeout: 20_000 });
+        assert.deepEqual(await tabs.allTextContents(), PLATFORMS.map((arch) => `linux/${arch}`));
+        await tabs.filter({ hasText: "linux/riscv64" }).click();
+        const architecture = page.locator("tag-history-element.architecture .value");
+        await page.waitForFunction(() => document.querySelector("tag-history-element.architecture .value")?.textContent === "riscv64", undefined, { timeout: 20_000 });
+        assert.equal(await architecture.first().textContent(), "riscv64");
+        await page.waitForTimeout(500); // the tab's underline slides over
+        await page.screenshot({ path: join(OUTPUT_DIR, "ui-tag-riscv64.png"), fullPage: true });
+        await context.close();
     });
 });
