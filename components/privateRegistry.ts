@@ -17,6 +17,7 @@ import {
     renderK3sSnippet,
     renderNodeSetup,
 } from "./render/clientSnippets";
+import { renderBuildkitSnippet } from "./render/buildkitSnippet";
 import { EdgeTuning } from "./render/edgeConfig";
 import { MirrorSnippets, renderMirrorSnippets } from "./render/mirrorSnippets";
 import { hostPort, httpsUrl } from "./render/endpoint";
@@ -79,6 +80,8 @@ export interface PrivateRegistryMirrorArgs {
 export interface ClientSnippets {
     docker: pulumi.Output<ClientSnippet>;
     containerd: pulumi.Output<ContainerdSnippet>;
+    /** For builders: buildkitd.toml trusting the CA, the buildx builder using it, the push login. */
+    buildkit: pulumi.Output<ClientSnippet>;
     /** Secret: carries a password. */
     k3s: pulumi.Output<ClientSnippet>;
     /** Secret. */
@@ -231,6 +234,8 @@ function clientSnippets(
         docker: pulumi.all([caCertificate, pulumi.unsecret(firstUsername)]).apply(([ca, username]) =>
             renderDockerSnippet({ endpoint, caCertificate: ca, username })),
         containerd: caCertificate.apply((ca) => renderContainerdSnippet({ endpoint, caCertificate: ca })),
+        buildkit: pulumi.all([caCertificate, pulumi.unsecret(firstUsername)]).apply(([ca, username]) =>
+            renderBuildkitSnippet({ endpoint, caCertificate: ca, username, builderName: pullSecret.name })),
         k3s: withCredentials.apply(renderK3sSnippet),
         imagePullSecret: withCredentials.apply((input) => renderImagePullSecret({ ...input, ...pullSecret })),
         nodeSetup: withCredentials.apply(renderNodeSetup),

@@ -127,7 +127,7 @@ describe("local mode, dev stack", () => {
         assert.equal(outputs.registryEndpoint.value, "localhost:8443");
         assert.equal(outputs.uiEndpoint.value, "https://localhost:8443/");
         assert.equal(outputs.caCertificate.secret, false);
-        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, k3s: true, imagePullSecret: true, nodeSetup: true });
+        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true });
         const [admin] = outputs.credentials.value as { username: string; password: string }[];
         assert.equal(admin.username, "admin");
         const plain = JSON.stringify({ docker: (outputs.clientSnippets.value as Inputs).docker, containerd: (outputs.clientSnippets.value as Inputs).containerd });
