@@ -99,7 +99,7 @@ describe("local mode, dev stack", () => {
         assert.equal(config.http.secret, undefined, "the http secret stays out of the readable file");
         assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
         assert.equal(config.storage.delete.enabled, false);
-        assert.match(upload(registry, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
+        assert.match(upload(registry, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
