@@ -11,14 +11,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
+import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
 import { freePort } from "../support/loopbackServers";
 import { makeTempDir, registerCleanup, run, runCleanups } from "../support/processes";
-import { PrivateDockerd, startDockerd } from "./support/dockerd";
+import { DOCKER_CLI, PrivateDockerd, startDockerd } from "./support/dockerd";
 import { addHostsEntry } from "./support/hostsFile";
 import { imageNames, replay } from "./support/replay";
-import { buildStandInImages } from "./support/standins";
+import { buildStandInImages, buildTestImage } from "./support/standins";
 
 const NAME = "registry-builders.test";
 const PREFIX = "pr-builders";
@@ -30,11 +31,13 @@ const REQUIRED = ["/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/ctr", "/usr/
 interface Credential {
     username: string;
     password: string;
+    role: "push" | "pull";
 }
 
 interface Snippets {
     docker: ClientSnippet;
     containerd: ContainerdSnippet;
+    buildkit: ClientSnippet;
     k3s: ClientSnippet;
     imagePullSecret: string;
     nodeSetup: string;
@@ -68,9 +71,11 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         const { chromium } = await import("playwright-core");
         const home = join(work, `chromium-${user.username}`);
         const nssDb = join(home, ".pki/nssdb");
-        mkdirSync(nssDb, { recursive: true });
-        await run("certutil", ["-d", `sql:${nssDb}`, "-N", "--empty-password"]);
-        await run("certutil", ["-d", `sql:${nssDb}`, "-A", "-t", "C,,", "-n", "private-registry-ca", "-i", join(caDir, "ca.crt")]);
+        if (!existsSync(join(nssDb, "cert9.db"))) {
+            mkdirSync(nssDb, { recursive: true });
+            await run("certutil", ["-d", `sql:${nssDb}`, "-N", "--empty-password"]);
+            await run("certutil", ["-d", `sql:${nssDb}`, "-A", "-t", "C,,", "-n", "private-registry-ca", "-i", join(caDir, "ca.crt")]);
+        }
         const context = await chromium.launchPersistentContext(join(home, "profile"), {
             executablePath: "/usr/bin/chromium",
             env: { ...process.env, HOME: home },
@@ -103,7 +108,7 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
                 registryPort: ports.registry,
                 uiPort: ports.ui,
                 namePrefix: PREFIX,
-                users: ["admin", "node"],
+                users: ["admin", { name: "node", role: "pull" }],
                 deleteEnabled: true,
             },
         });
@@ -175,14 +180,85 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         assert.doesNotMatch(content, new RegExp(platformDigests.arm64), "ctr fetched the arm64 image too");
     });
 
+    it("nodes' snippets carry the pull account, builders' the push account", () => {
+        assert.deepEqual(users.map((u) => [u.username, u.role]), [["admin", "push"], ["node", "pull"]]);
+        const registries = parseYaml(snippets.k3s.files.find((f) => f.path.endsWith("registries.yaml"))!.content);
+        assert.deepEqual(registries.configs[endpoint].auth, { username: node.username, password: node.password });
+        const pullSecret = parseYaml(snippets.imagePullSecret);
+        const auths = JSON.parse(Buffer.from(pullSecret.data[".dockerconfigjson"], "base64").toString()).auths;
+        assert.equal(auths[endpoint].username, node.username);
+        assert.match(snippets.nodeSetup, new RegExp(`--username 'node' --password-stdin`));
+        assert.ok(!snippets.nodeSetup.includes(builder.password), "no node carries the push password");
+        assert.match(snippets.docker.commands.join("\n"), /--username 'admin' --password-stdin/);
+        assert.match(snippets.buildkit.commands.join("\n"), /--username 'admin' --password-stdin/);
+    });
+
+    it("docker: the push user pushes; the pull user pulls it and its push is denied", async () => {
+        const certsDir = `/etc/docker/certs.d/${endpoint}`;
+        registerCleanup(`remove ${certsDir}`, () => run("rm", ["-rf", certsDir]).then(() => undefined));
+        writeFileSync(join(work, "docker.sh"), snippets.docker.script);
+        const login = await run("sh", [join(work, "docker.sh")], { env: { ...process.env, ...dockerd.env }, input: builder.password });
+        assert.match(login.stdout + login.stderr, /Login Succeeded/);
+        const image = await buildTestImage(dockerd, `${endpoint}/builders/docker:1`, 1024 * 1024, join(work, "images"));
+        await dockerd.docker(["push", image.name], { timeoutMs: 120_000 });
+
+        // The node's own Docker client config, logged in with the pull account.
+        const asNode = { ...process.env, ...dockerd.env, DOCKER_CONFIG: join(work, "node-docker") };
+        const nodeDocker = (args: string[]) => run(DOCKER_CLI, args, { env: asNode, allowFailure: true, timeoutMs: 120_000 });
+        const badLogin = await run(DOCKER_CLI, ["login", endpoint, "--username", node.username, "--password-stdin"], { env: asNode, input: `wrong-${node.password}`, allowFailure: true });
+        assert.notEqual(badLogin.code, 0, "a wrong password logs in");
+        assert.match(badLogin.stderr, /401|unauthorized/i);
+        const nodeLogin = await run(DOCKER_CLI, ["login", endpoint, "--username", node.username, "--password-stdin"], { env: asNode, input: node.password });
+        assert.match(nodeLogin.stdout + nodeLogin.stderr, /Login Succeeded/);
+        await dockerd.docker(["rmi", image.name]);
+        const pulled = await nodeDocker(["pull", image.name]);
+        assert.equal(pulled.code, 0, pulled.stderr);
+        await dockerd.docker(["tag", image.name, `${endpoint}/builders/docker:from-node`]);
+        const pushed = await nodeDocker(["push", `${endpoint}/builders/docker:from-node`]);
+        assert.notEqual(pushed.code, 0, "the pull user pushed");
+        assert.match(pushed.stderr, /denied: this account may only pull/);
+    });
+
+    it("ctr: the pull user's push is refused with 403, the push user's goes through", async () => {
+        await ctr(["images", "pull", "--hosts-dir", hostsDir, "--user", creds(node), "--snapshotter", "native", `${endpoint}/builders/docker:1`]);
+        await ctr(["images", "tag", `${endpoint}/builders/docker:1`, `${endpoint}/builders/ctr:1`]);
+        const refused = await ctr(["images", "push", "--hosts-dir", hostsDir, "--user", creds(node), `${endpoint}/builders/ctr:1`], { allowFailure: true });
+        assert.notEqual(refused.code, 0, "ctr pushed with the pull account");
+        assert.match(refused.stderr, /403 Forbidden/);
+        await ctr(["images", "push", "--hosts-dir", hostsDir, "--user", creds(builder), `${endpoint}/builders/ctr:1`]);
+    });
+
+    it("skopeo: the pull user copies out but not in; the push user copies in", async () => {
+        const layout = `oci:${join(work, "skopeo-layout")}:docker`;
+        await run("skopeo", ["copy", "--src-cert-dir", caDir, "--src-creds", creds(node), `docker://${endpoint}/builders/docker:1`, layout], { timeoutMs: 120_000 });
+        const refused = await run("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(node), layout, `docker://${endpoint}/builders/skopeo:1`], { allowFailure: true, timeoutMs: 120_000 });
+        assert.notEqual(refused.code, 0, "skopeo copied in with the pull account");
+        assert.match(refused.stderr, /denied: this account may only pull/);
+        await run("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(builder), layout, `docker://${endpoint}/builders/skopeo:1`], { timeoutMs: 120_000 });
+        await run("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(builder), layout, `docker://${endpoint}/builders/ui-delete:1`], { timeoutMs: 120_000 });
+    });
+
+    it("API DELETE: 403 for the pull user, 202 for the push user; a wrong password 401", async () => {
+        const head = await curl(["-I", "-u", creds(node), "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${endpoint}/v2/builders/skopeo/manifests/1`]);
+        const digest = /^docker-content-digest: (\S+)/im.exec(head.stdout)![1];
+        const status = (user: string) => curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-u", user, `https://${endpoint}/v2/builders/skopeo/manifests/${digest}`]);
+        assert.equal((await status(creds(node))).stdout, "403");
+        assert.equal((await status(`${builder.username}:wrong-${builder.password}`)).stdout, "401");
+        assert.equal((await status(creds(builder))).stdout, "202");
+        const gone = await curl(["-o", "/dev/null", "-w", "%{http_code}", "-u", creds(node), "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${endpoint}/v2/builders/skopeo/manifests/1`]);
+        assert.equal(gone.stdout, "404");
+    });
+
     it("the real UI, as the node: the repository list, the tags, a tag's digest and platforms", async () => {
         const context = await browserAs(node);
         const page = await context.newPage();
         await page.goto(`https://${endpoint}/`);
-        await page.locator("catalog-element", { hasText: "builders/multi" }).waitFor({ timeout: 20_000 });
+        // joxit groups repositories by their first path part: a "builders" branch holding each one.
+        const repository = page.locator("catalog-element", { hasText: "builders/multi" }).last();
+        await repository.waitFor({ timeout: 20_000 });
         await page.screenshot({ path: join(OUTPUT_DIR, "ui-catalog.png"), fullPage: true });
 
-        await page.locator("catalog-element", { hasText: "builders/multi" }).click();
+        await repository.click();
         await page.waitForURL(/#!\/taglist\/builders\/multi/);
         const row = page.locator("tag-table tbody tr", { has: page.locator("image-tag", { hasText: /^1$/ }) });
         await row.locator("architectures .architecture").first().waitFor({ timeout: 20_000 });
@@ -206,5 +282,30 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         await page.waitForTimeout(500); // the tab's underline slides over
         await page.screenshot({ path: join(OUTPUT_DIR, "ui-tag-riscv64.png"), fullPage: true });
         await context.close();
+    });
+
+    it("the real UI with deleteEnabled: the pull user's delete is refused and the tag stays, the push user's deletes it", async () => {
+        const tagStatus = async () => (await curl(["-o", "/dev/null", "-w", "%{http_code}", "-u", creds(node), "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${endpoint}/v2/builders/ui-delete/manifests/1`])).stdout;
+        assert.equal(await tagStatus(), "200");
+        const expected = { node: { status: 403, tag: "200" }, admin: { status: 202, tag: "404" } };
+        for (const user of [node, builder]) {
+            const context = await browserAs(user);
+            const page = await context.newPage();
+            await page.goto(`https://${endpoint}/#!/taglist/builders/ui-delete`);
+            const row = page.locator("tag-table tbody tr", { has: page.locator("image-tag", { hasText: /^1$/ }) });
+            await row.locator("remove-image button").click({ timeout: 20_000 });
+            const confirm = page.locator("confirm-delete-image material-popup .material-popup-action material-button", { hasText: /delete/i });
+            const deleted = page.waitForResponse((response) => response.request().method() === "DELETE", { timeout: 20_000 });
+            await confirm.click({ timeout: 10_000 });
+            const response = await deleted;
+            assert.equal(response.status(), expected[user.username as keyof typeof expected].status, `${user.username}'s DELETE`);
+            assert.match(response.url(), /\/v2\/builders\/ui-delete\/manifests\/sha256:[0-9a-f]{64}$/);
+            // The UI reports the outcome in its snackbar: the edge's refusal, word for word.
+            if (user.role === "pull") await page.locator("material-snackbar", { hasText: "this account may only pull" }).waitFor({ timeout: 10_000 });
+            else await page.locator("material-snackbar", { hasText: "Deleting builders/ui-delete:1" }).waitFor({ timeout: 10_000 });
+            await page.screenshot({ path: join(OUTPUT_DIR, `ui-delete-as-${user.role}-user.png`), fullPage: true });
+            await context.close();
+            assert.equal(await tagStatus(), expected[user.username as keyof typeof expected].tag, `the tag after ${user.username}'s delete`);
+        }
     });
 });
