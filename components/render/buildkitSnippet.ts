@@ -27,7 +27,9 @@ export function renderBuildkitdToml(input: TrustInput, caPath: string | undefine
  * `--platform linux/amd64,linux/riscv64`) runs BuildKit in its own container, which reads neither
  * /etc/docker/certs.d nor the host's trust store: it needs the CA in its `buildkitd.toml`, given
  * when the builder is created. `--config` is the flag's name in every buildx release (newer ones
- * also call it `--buildkitd-config`). The push credentials are the Docker CLI's, from `docker login`.
+ * also call it `--buildkitd-config`). `network=host`: the builder resolves and reaches the registry
+ * as this machine does (its /etc/hosts, a `localhost` registry), not from Docker's bridge. The push
+ * credentials are the Docker CLI's, from `docker login`.
  */
 export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
     const configPath = `${BUILDKIT_DIR}/buildkitd.toml`;
@@ -39,7 +41,7 @@ export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
     const commands = [
         // Run again (a renewed CA, a new builder image), it replaces its own builder, named for this registry.
         `docker buildx rm ${builder} >/dev/null 2>&1 || true`,
-        `docker buildx create --name ${builder} --driver docker-container --config ${configPath} --bootstrap --use`,
+        `docker buildx create --name ${builder} --driver docker-container --driver-opt network=host --config ${configPath} --bootstrap --use`,
         `docker login ${shellQuote(input.endpoint)} --username ${shellQuote(input.username)} --password-stdin`,
     ];
     const description = `BuildKit/buildx: ${configPath} trusting the registry, a docker-container builder using it, then log in with the push account (pipe its password in).`;

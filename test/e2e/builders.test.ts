@@ -14,6 +14,7 @@ import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { k3sRegistriesCheck } from "../go/builds";
 import { freePort } from "../support/loopbackServers";
 import { makeTempDir, registerCleanup, run, runCleanups } from "../support/processes";
 import { DOCKER_CLI, PrivateDockerd, startDockerd } from "./support/dockerd";
@@ -178,6 +179,20 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         const content = (await ctr(["content", "ls", "-q"])).stdout;
         assert.match(content, new RegExp(platformDigests.riscv64));
         assert.doesNotMatch(content, new RegExp(platformDigests.arm64), "ctr fetched the arm64 image too");
+    });
+
+    it("k3s's own loader (wharfie) reads the nodeSetup script's registries.yaml and fetches the image with the pull account", async () => {
+        const check = await k3sRegistriesCheck();
+        const root = join(work, "k3s-node");
+        mkdirSync(join(root, "etc"), { recursive: true });
+        writeFileSync(join(root, "etc/hosts"), `::1 ${NAME}\n`);
+        writeFileSync(join(work, "node-setup.sh"), snippets.nodeSetup);
+        await run("sh", [join(work, "node-setup.sh")], { env: { ...process.env, ROOT: root } });
+        const view = JSON.parse((await run(check, ["-root", root, "-image", `${endpoint}/builders/multi:1`, "/etc/rancher/k3s/registries.yaml", endpoint], { timeoutMs: 120_000 })).stdout);
+        assert.deepEqual(view.resolved[endpoint].endpoints, [`https://${endpoint}`]);
+        assert.deepEqual({ username: view.resolved[endpoint].auth.username, password: view.resolved[endpoint].auth.password }, { username: node.username, password: node.password });
+        // wharfie resolves an index to its default platform, linux/amd64, as go-containerregistry does.
+        assert.equal(view.digest, platformDigests.amd64);
     });
 
     it("nodes' snippets carry the pull account, builders' the push account", () => {

@@ -41,7 +41,7 @@ describe("buildkit snippet", () => {
         const { commands, script } = renderBuildkitSnippet(input);
         assert.deepEqual(commands, [
             "docker buildx rm 'private-registry' >/dev/null 2>&1 || true",
-            "docker buildx create --name 'private-registry' --driver docker-container --config /etc/buildkit/buildkitd.toml --bootstrap --use",
+            "docker buildx create --name 'private-registry' --driver docker-container --driver-opt network=host --config /etc/buildkit/buildkitd.toml --bootstrap --use",
             "docker login 'registry.lan:8443' --username 'admin' --password-stdin",
         ]);
         assert.ok(script.indexOf("buildx create") > script.indexOf('if [ -n "$ROOT" ]; then exit 0; fi'), "no command runs under another root");
