@@ -129,6 +129,13 @@ describe("roles at the edge: pull users read, push users write", () => {
         assert.equal((await api("GET", "/v2/_catalog")).status, 401);
     });
 
+    it("a second Authorization header is refused outright, so nginx and the registry never read different ones", async () => {
+        const basic = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+        const twice = await api("POST", "/v2/roles/app/blobs/uploads/", undefined, undefined,
+            ["-H", basic("ci.bot", "wrong"), "-H", basic("node", USERS.node.password)]);
+        assert.equal(twice.status, 400);
+    });
+
     it("a name that only resembles a push user's (regex metacharacters, case) is no push user", async () => {
         // "ci.bot" is escaped in the map: "ciXbot" must not match it.
         assert.equal((await api("POST", "/v2/roles/app/blobs/uploads/", "ciXbot", "x")).status, 403);
