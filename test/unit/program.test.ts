@@ -103,6 +103,8 @@ describe("local mode, dev stack", () => {
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
+        // Roles: only the push user (admin) may write; node, the pull user, is not in the list.
+        assert.match(nginx, /~\^\[\^:\]\+:\(admin\)\$ "";\n\s+default 403;/);
         assert.match(nginx, /server_name localhost 127\.0\.0\.1;/);
         assert.match(nginx, /return 301 "?https:\/\/\$host:8443\$request_uri"?;/);
         assert.match(nginx, /set \$registry_backend http:\/\/registry:5000;/);
