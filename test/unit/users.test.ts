@@ -40,7 +40,7 @@ describe("users and roles", () => {
         assert.match(problems('[{"name":"a b","role":"pull"}]').join("\n"), /private-registry:users must be/);
         assert.match(problems('[{"role":"pull"}]').join("\n"), /private-registry:users must be/);
         assert.match(problems('"admin"').join("\n"), /private-registry:users must be/);
-        assert.match(problems('["node",{"name":"node","role":"pull"}]').join("\n"), /must not repeat a name; got \["node","node"\]/);
+        assert.match(problems('["node",{"name":"node","role":"pull"}]').join("\n"), /private-registry:users must not repeat an entry; "node" is listed twice/);
         assert.match(problems('[{"name":"node","role":"pull"}]').join("\n"), /private-registry:users must have at least one push user/);
     });
 });
