@@ -276,7 +276,7 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirect
         directive("chunked_transfer_encoding", "on"),
         block("location", ["/v2/"], [
             uiOrigin !== undefined && corsPreflight(uiOrigin),
-            ...(input.roles === undefined ? [] : writeRefusals(input.roles)),
+            ...(input.roles === undefined ? [] : writeRefusals(input.roles, uiOrigin)),
             directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
             HSTS,
             ...proxyDirectives(input, tuning),
@@ -311,9 +311,15 @@ function writeRefusalMap(roles: EdgeRoles): NginxDirective {
 const DENIED_BODY = JSON.stringify({ errors: [{ code: "DENIED", message: "this account may only pull: pushing and deleting need a push user" }] });
 const UNAUTHORIZED_BODY = JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] });
 
-function writeRefusals(roles: EdgeRoles): NginxNodes {
-    // `add_header` in an `if` replaces the location's, so each refusal repeats what clients need.
-    const headers = [directive("add_header", "Docker-Distribution-Api-Version", "registry/2.0", "always"), HSTS];
+function writeRefusals(roles: EdgeRoles, uiOrigin: string | undefined): NginxNodes {
+    // `add_header` in an `if` replaces the location's, so each refusal repeats what clients need:
+    // a UI on its own name reads the refusal only with the CORS headers the registry would send.
+    const headers = [
+        directive("add_header", "Docker-Distribution-Api-Version", "registry/2.0", "always"),
+        HSTS,
+        uiOrigin !== undefined && directive("add_header", "Access-Control-Allow-Origin", uiOrigin, "always"),
+        uiOrigin !== undefined && directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
+    ];
     return [
         block("if", [verbatim("($registry_write_refusal = 401)")], [
             ...headers,

@@ -13,7 +13,7 @@ import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, startNginx, startRegistry } from "../support/loopbackServers";
+import { checkNginxConfig, freePort, startNginx, startRegistry } from "../support/loopbackServers";
 import { makeTempDir, run, runCleanups } from "../support/processes";
 
 const HOST = "registry.test";
@@ -147,5 +147,29 @@ describe("roles at the edge: pull users read, push users write", () => {
         const digest = readFileSync(join(dir, "manifest.digest"), "utf8");
         assert.equal((await api("DELETE", `/v2/roles/app/manifests/${digest}`, "ci.bot")).status, 202);
         assert.equal((await api("GET", "/v2/roles/app/manifests/1", "node", undefined, ["-H", "Accept: application/vnd.oci.image.manifest.v1+json"])).status, 404);
+    });
+
+    it("with the UI on its own name, nginx accepts the roles and a refusal carries the UI's CORS headers", async () => {
+        const conf = renderEdgeConfig({
+            serverNames: [HOST],
+            uiServerName: "ui.registry.test",
+            listenHttpsPort: 8443,
+            listenHttpPort: 8080,
+            publicHttpsPort: 8443,
+            listenIpv6: false,
+            registry: { address: "127.0.0.1:5000" },
+            ui: { address: "127.0.0.1:5080" },
+            certificatePath: join(dir, "server.crt"),
+            privateKeyPath: join(dir, "server.key"),
+            pidPath: join(dir, "nginx-cors.pid"),
+            tempDir: join(dir, "temp"),
+            roles: { pushUsers: ["ci.bot"], realm: "roles-test" },
+        });
+        const checkDir = join(dir, "cors-check");
+        mkdirSync(checkDir);
+        await checkNginxConfig(checkDir, conf);
+        const refusal = /if \(\$registry_write_refusal = 403\) \{[^}]*\}/.exec(conf)?.[0] ?? assert.fail("no 403 refusal block");
+        assert.match(refusal, /add_header Access-Control-Allow-Origin "?https:\/\/ui\.registry\.test:8443"? always;/);
+        assert.match(refusal, /add_header Access-Control-Allow-Credentials "?true"? always;/);
     });
 });
