@@ -223,7 +223,7 @@ describe("local mode variants", () => {
         assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080], [5443, 5443]]);
         assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 5443 ssl default_server;[\s\S]*limit_except GET \{\n\s+deny all;/);
         assert.equal(result.outputs.mirrorEndpoint.value, "localhost:5443");
-        assert.deepEqual(result.outputs.clientSnippets.secretChildren, { docker: false, containerd: false, k3s: true, imagePullSecret: true, nodeSetup: true, mirror: true });
+        assert.deepEqual(result.outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true, mirror: true });
         const snippets = (result.outputs.clientSnippets.value as Inputs).mirror;
         assert.deepEqual(parseYaml(snippets.k3s.files[0].content).mirrors["docker.io"], {
             endpoint: ["https://localhost:8443", "https://localhost:5443"],
