@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "./config/defaults";
 import { RegistryHost, ServerCertificate } from "./contracts";
+import { builderUser, DEFAULT_USERS, nodeUser, RegistryUser } from "./config/users";
 import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
 import { Edge } from "./services/edge";
 import { Mirror } from "./services/mirror";
@@ -17,6 +18,7 @@ import {
     renderK3sSnippet,
     renderNodeSetup,
 } from "./render/clientSnippets";
+import { renderBuildkitSnippet } from "./render/buildkitSnippet";
 import { EdgeTuning } from "./render/edgeConfig";
 import { MirrorSnippets, renderMirrorSnippets } from "./render/mirrorSnippets";
 import { hostPort, httpsUrl } from "./render/endpoint";
@@ -36,8 +38,8 @@ export interface PrivateRegistryArgs {
     httpsPort?: number;
     /** Public HTTP port (redirects only). Default: 80. */
     httpPort?: number;
-    /** Registry users. Default: `["admin"]`. */
-    users?: string[];
+    /** Registry users and roles. Default: `admin` (push, for builders) and `node` (pull, for nodes). */
+    users?: RegistryUser[];
     /** Allow deletes through the API and the UI. Default: false. */
     deleteEnabled?: boolean;
     /** Keep the data volume on `pulumi destroy`. Default: true. */
@@ -79,6 +81,8 @@ export interface PrivateRegistryMirrorArgs {
 export interface ClientSnippets {
     docker: pulumi.Output<ClientSnippet>;
     containerd: pulumi.Output<ContainerdSnippet>;
+    /** For builders: buildkitd.toml trusting the CA, the buildx builder using it, the push login. */
+    buildkit: pulumi.Output<ClientSnippet>;
     /** Secret: carries a password. */
     k3s: pulumi.Output<ClientSnippet>;
     /** Secret. */
@@ -122,7 +126,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             ? { mode: "host", loopbackAddress: "127.0.0.1" }
             : { mode: "bridge", networkName: new docker.Network(`${name}-network`, { name: namePrefix, driver: "bridge" }, { ...childOpts, dependsOn: args.host.ready }).name };
 
-        const credentials = new RegistryCredentials(`${name}-credentials`, { usernames: args.users }, { parent: this });
+        const users = args.users ?? DEFAULT_USERS;
+        const credentials = new RegistryCredentials(`${name}-credentials`, { users }, { parent: this });
         const registry = new Registry(`${name}-registry`, {
             provider,
             namePrefix,
@@ -181,12 +186,16 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
             image: args.images?.edge,
             tuning: args.edgeTuning,
+            roles: { pushUsers: users.filter((u) => u.role === "push").map((u) => u.name), realm: namePrefix },
             dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.container] : [])],
         }, { parent: this });
 
         this.credentials = credentials.users;
         this.caCertificate = pulumi.output(args.certificate.caCertificatePem);
         this.clientSnippets = clientSnippets(this.registryEndpoint, this.caCertificate, credentials.users, {
+            builder: builderUser(users).name,
+            node: nodeUser(users).name,
+        }, {
             name: namePrefix,
             namespace: args.pullSecretNamespace ?? "default",
         });
@@ -195,8 +204,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             this.clientSnippets.mirror = pulumi.secret(pulumi.all([this.caCertificate, credentials.users]).apply(([ca, all]) => renderMirrorSnippets({
                 endpoint: mirrorEndpoint,
                 caCertificate: ca,
-                username: all[0].username,
-                password: all[0].password,
+                // Nodes use the mirror: the pull account, as in their other snippets.
+                username: nodeUser(users).name,
+                password: all.find((u) => u.username === nodeUser(users).name)!.password,
                 registryEndpoint: this.registryEndpoint,
                 k3sRewrites: mirrorArgs?.k3sRewrites,
             })));
@@ -217,20 +227,21 @@ function clientSnippets(
     endpoint: string,
     caCertificate: pulumi.Output<string | undefined>,
     users: pulumi.Output<UserCredential[]>,
+    accounts: { builder: string; node: string },
     pullSecret: { name: string; namespace: string },
 ): ClientSnippets {
-    const firstUsername = users.apply((all) => all[0].username);
-    const withCredentials = pulumi.secret(pulumi.all([caCertificate, users]).apply(([ca, all]) => ({
-        endpoint,
-        caCertificate: ca,
-        username: all[0].username,
-        password: all[0].password,
-    })));
+    // Nodes get the pull account: a stolen board can pull, never overwrite or delete an image.
+    const withCredentials = pulumi.secret(pulumi.all([caCertificate, users]).apply(([ca, all]) => {
+        const node = all.find((u) => u.username === accounts.node)!;
+        return { endpoint, caCertificate: ca, username: node.username, password: node.password };
+    }));
+    // Builders get the push account by name only (they type or pipe its password in), so the
+    // Docker and BuildKit snippets stay readable.
+    const username = accounts.builder;
     return {
-        // The username alone is no secret: unwrap it so the Docker snippet stays readable.
-        docker: pulumi.all([caCertificate, pulumi.unsecret(firstUsername)]).apply(([ca, username]) =>
-            renderDockerSnippet({ endpoint, caCertificate: ca, username })),
+        docker: caCertificate.apply((ca) => renderDockerSnippet({ endpoint, caCertificate: ca, username })),
         containerd: caCertificate.apply((ca) => renderContainerdSnippet({ endpoint, caCertificate: ca })),
+        buildkit: caCertificate.apply((ca) => renderBuildkitSnippet({ endpoint, caCertificate: ca, username, builderName: pullSecret.name })),
         k3s: withCredentials.apply(renderK3sSnippet),
         imagePullSecret: withCredentials.apply((input) => renderImagePullSecret({ ...input, ...pullSecret })),
         nodeSetup: withCredentials.apply(renderNodeSetup),

@@ -12,7 +12,8 @@ export const DEFAULTS = {
     ipAddresses: [],
     httpsPort: 443,
     httpPort: 80,
-    users: ["admin"],
+    /** One account for builders, one for nodes (components/config/users.ts). */
+    users: [{ name: "admin", role: "push" }, { name: "node", role: "pull" }],
     deleteEnabled: false,
     retainDataOnDestroy: true,
     containerNetwork: "bridge",

@@ -8,6 +8,7 @@
 import { isIP } from "net";
 import type { AcmeServer } from "../certificates/acmeCertificate";
 import { DEFAULTS } from "./defaults";
+import { parseUsers, RegistryUser, USERS_FORM } from "./users";
 
 export const CONFIG_NAMESPACE = "private-registry";
 
@@ -89,7 +90,8 @@ export interface StackConfig {
     uiHostname?: string;
     httpsPort: number;
     httpPort: number;
-    users: string[];
+    /** Each with a role: `push` for builders, `pull` for nodes (components/config/users.ts). */
+    users: RegistryUser[];
     deleteEnabled: boolean;
     retainDataOnDestroy: boolean;
     containerNetwork: ContainerNetwork;
@@ -125,7 +127,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     uiHostname: "a DNS name of its own, e.g. registry-ui.example.com",
     httpsPort: PORT,
     httpPort: PORT,
-    users: "a list of usernames: 1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit",
+    users: USERS_FORM,
     deleteEnabled: "true or false",
     retainDataOnDestroy: "true or false",
     containerNetwork: 'one of "bridge", "host"',
@@ -195,7 +197,6 @@ export class ConfigError extends Error {
 }
 
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_PREFIX = /^[a-z][a-z0-9-]{1,39}$/;
 /** A login name as useradd takes it; never a leading `-`, which ssh would read as an option. */
 const LOGIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$/;
@@ -542,8 +543,8 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         read.fail("httpsPort", `and ${read.name("httpPort")} must differ; both are ${httpsPort}`);
     }
 
-    const users = read.list("users", DEFAULTS.users, (u) => USERNAME.test(u));
-    if (users.length === 0) read.fail("users", "must name at least one user");
+    const { users, problems: userProblems } = parseUsers(read.string("users"), read.name("users"));
+    read.problems.push(...userProblems);
 
     const validityDays = read.integer("certificateValidityDays", DEFAULTS.certificateValidityDays, 1, MAX_VALIDITY_DAYS);
     const renewBeforeDays = read.integer("certificateRenewBeforeDays", DEFAULTS.certificateRenewBeforeDays, 0, 3650);

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { DEFAULTS } from "../config/defaults";
+import { DEFAULT_USERS, RegistryUser, UserRole } from "../config/users";
 import { bcryptWithSalt, renderHtpasswd } from "../render/htpasswd";
 
 export interface RegistryCredentialsArgs {
-    /** Usernames to create, each with a random password. Default: `["admin"]`. */
-    usernames?: string[];
+    /** Users to create, each with a random password. Default: `admin` (push) and `node` (pull). */
+    users?: RegistryUser[];
     /** Password length. Default: 32 (letters and digits only, safe to paste into any shell or YAML). */
     passwordLength?: number;
 }
@@ -13,6 +13,8 @@ export interface RegistryCredentialsArgs {
 export interface UserCredential {
     username: string;
     password: string;
+    /** `push` or `pull`; the edge enforces it, the registry checks the password. */
+    role: UserRole;
 }
 
 /**
@@ -32,13 +34,15 @@ export class RegistryCredentials extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryCredentials", name, {}, opts);
         const length = args.passwordLength ?? 32;
-        const passwords = (args.usernames ?? DEFAULTS.users).map((username) => ({
+        // Resource names carry the username only: a role change keeps the password.
+        const passwords = (args.users ?? DEFAULT_USERS).map(({ name: username, role }) => ({
             username,
+            role,
             password: new random.RandomPassword(`${name}-${username}`, { length, special: false }, { parent: this }),
             salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false }, { parent: this }),
         }));
         this.users = pulumi.secret(
-            pulumi.all(passwords.map(({ username, password }) => password.result.apply((p) => ({ username, password: p })))),
+            pulumi.all(passwords.map(({ username, role, password }) => password.result.apply((p) => ({ username, password: p, role })))),
         );
         this.htpasswd = pulumi.secret(
             pulumi.all(passwords.map(({ username, password, salt }) =>

@@ -99,6 +99,15 @@ export interface EdgeConfigInput {
     /** The pull-through mirror, if any: its own server, same certificate, pulls only. */
     mirror?: EdgeMirror;
     tuning?: Partial<EdgeTuning>;
+    /** Roles: only these users may write (push, delete); everyone else GET/HEAD only. Default: no roles. */
+    roles?: EdgeRoles;
+}
+
+export interface EdgeRoles {
+    /** Usernames allowed every method; any other authenticated user is refused with 403. */
+    pushUsers: string[];
+    /** The registry's Basic auth realm, for the challenge to a write without credentials. */
+    realm: string;
 }
 
 /** Mozilla "intermediate" ciphers for TLS 1.2 (TLS 1.3 suites are not configurable here). */
@@ -153,6 +162,7 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
             block("map", ["$upstream_http_docker_distribution_api_version", "$docker_distribution_api_version"], [
                 directive("''", "registry/2.0"),
             ]),
+            input.roles !== undefined && writeRefusalMap(input.roles),
             staticUpstream("registry_backend", input.registry, tuning),
             staticUpstream("ui_backend", input.ui, tuning),
             redirectServer(input),
@@ -266,6 +276,7 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirect
         directive("chunked_transfer_encoding", "on"),
         block("location", ["/v2/"], [
             uiOrigin !== undefined && corsPreflight(uiOrigin),
+            ...(input.roles === undefined ? [] : writeRefusals(input.roles, uiOrigin)),
             directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
             HSTS,
             ...proxyDirectives(input, tuning),
@@ -275,6 +286,48 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirect
             ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
             : block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
     ]);
+}
+
+/**
+ * Roles at the edge, password at the registry. Distribution's htpasswd auth lets any valid user
+ * do anything, so the edge decides who may write from the Basic auth username ($remote_user,
+ * decoded from the same single Authorization header the registry then checks, bcrypt and all):
+ * GET, HEAD and OPTIONS pass for everyone; any other method passes only for a push user; a write
+ * without a username is challenged (401) before it reaches the registry, a pull user's is refused
+ * (403). A wrong password for a push user's name still passes here and fails at the registry
+ * (401), so nothing is allowed on a name alone, and nginx hashes nothing: the bcrypt cost per
+ * request stays the registry's one check.
+ */
+function writeRefusalMap(roles: EdgeRoles): NginxDirective {
+    const names = roles.pushUsers.map((name) => name.replace(/[.]/g, "\\."));
+    return block("map", [verbatim('"$request_method:$remote_user"'), "$registry_write_refusal"], [
+        directive("~^(GET|HEAD|OPTIONS):", ""),
+        directive("~^[^:]+:$", "401"),
+        names.length > 0 && directive(`~^[^:]+:(${names.join("|")})$`, ""),
+        directive("default", "403"),
+    ]);
+}
+
+const DENIED_BODY = JSON.stringify({ errors: [{ code: "DENIED", message: "this account may only pull: pushing and deleting need a push user" }] });
+const UNAUTHORIZED_BODY = JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] });
+
+function writeRefusals(roles: EdgeRoles, uiOrigin: string | undefined): NginxNodes {
+    // `add_header` in an `if` replaces the location's, so each refusal repeats what clients need:
+    // a UI on its own name reads the refusal only with the CORS headers the registry would send.
+    const headers = [
+        directive("add_header", "Docker-Distribution-Api-Version", "registry/2.0", "always"),
+        HSTS,
+        uiOrigin !== undefined && directive("add_header", "Access-Control-Allow-Origin", uiOrigin, "always"),
+        uiOrigin !== undefined && directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
+    ];
+    return [
+        block("if", [verbatim("($registry_write_refusal = 401)")], [
+            ...headers,
+            directive("add_header", "WWW-Authenticate", `Basic realm="${roles.realm}"`, "always"),
+            directive("return", 401, UNAUTHORIZED_BODY),
+        ]),
+        block("if", [verbatim("($registry_write_refusal = 403)")], [...headers, directive("return", 403, DENIED_BODY)]),
+    ];
 }
 
 /**

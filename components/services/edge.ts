@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking } from "./networking";
-import { EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
 
 export const EDGE_IMAGE = DEFAULTS.images.edge;
@@ -33,6 +33,8 @@ export interface EdgeArgs {
     mirror?: { upstream: Upstream; serverName?: string; httpsPort: number };
     /** nginx knobs; defaults are the benchmarked ones (docs/benchmarks.md). */
     tuning?: Partial<EdgeTuning>;
+    /** Who may write (push, delete); everyone else may only GET/HEAD. Default: no roles, every user writes. */
+    roles?: EdgeRoles;
     /** Image reference. Default: `nginx:1.28.0-alpine`. */
     image?: string;
     dependsOn?: pulumi.Resource[];
@@ -73,6 +75,7 @@ export class Edge extends pulumi.ComponentResource {
             pidPath: "/var/run/nginx.pid",
             mirror,
             tuning: args.tuning,
+            roles: args.roles,
         });
 
         this.container = serviceContainer(name, {

@@ -31,5 +31,7 @@ export const REGISTRY_CORE_RESOURCES = [
     "private-registry:index:RegistryUi registry-ui",
     "random:index/randomPassword:RandomPassword registry-credentials-admin",
     "random:index/randomPassword:RandomPassword registry-credentials-http-secret",
+    "random:index/randomPassword:RandomPassword registry-credentials-node",
     "random:index/randomString:RandomString registry-credentials-admin-salt",
+    "random:index/randomString:RandomString registry-credentials-node-salt",
 ];

@@ -38,7 +38,7 @@ describe("stack config", () => {
         assert.deepEqual(config.hostnames, ["localhost"]);
         assert.equal(config.httpsPort, 443);
         assert.equal(config.httpPort, 80);
-        assert.deepEqual(config.users, ["admin"]);
+        assert.deepEqual(config.users, [{ name: "admin", role: "push" }, { name: "node", role: "pull" }]);
         assert.equal(config.retainDataOnDestroy, true);
         assert.equal(config.deleteEnabled, false);
         assert.equal(config.containerNetwork, "bridge");
@@ -56,7 +56,7 @@ describe("stack config", () => {
         const config = parseStackConfig({ hostnames: '["registry.lan","reg.example.com"]', ipAddresses: '["192.168.1.10","fd00::10"]', users: '["ci","alice"]', httpsPort: "8443" });
         assert.deepEqual(config.hostnames, ["registry.lan", "reg.example.com"]);
         assert.deepEqual(config.ipAddresses, ["192.168.1.10", "fd00::10"]);
-        assert.deepEqual(config.users, ["ci", "alice"]);
+        assert.deepEqual(config.users, [{ name: "ci", role: "push" }, { name: "alice", role: "push" }]);
         assert.equal(config.httpsPort, 8443);
     });
 
@@ -85,7 +85,7 @@ describe("stack config", () => {
     });
 
     it("rejects bad usernames and repeated ones", () => {
-        assertRejected({ users: '["ad:min"]' }, /private-registry:users must be a list of usernames: 1-64 of a-z A-Z 0-9 \. _ -/);
+        assertRejected({ users: '["ad:min"]' }, /private-registry:users must be a list of users, each a name \(a push user\) or \{name, role: push \| pull\}; names 1-64 of a-z A-Z 0-9 \. _ -/);
         assertRejected({ users: '["-x"]' }, /private-registry:users/);
         assertRejected({ users: '["ci","ci"]' }, /private-registry:users must not repeat an entry; "ci" is listed twice/);
         assertRejected({ users: "[]" }, /must name at least one user/);
@@ -224,7 +224,8 @@ describe("stack config", () => {
         const scalars = Object.entries(DEFAULTS).filter(([, value]) => typeof value !== "object");
         assert.ok(scalars.length >= 10);
         for (const [key, value] of scalars) assert.equal(declared[key], String(value), key);
-        assert.equal(declared.users, JSON.stringify(DEFAULTS.users));
+        // Users are names or {name, role} objects, which no declared Pulumi type can say: undeclared.
+        assert.equal(declared.users, undefined);
         // Unset lists and strings: the list means the defaults above, the string means none.
         assert.equal(declared.hostnames, "[]");
         assert.equal(declared.ipAddresses, JSON.stringify(DEFAULTS.ipAddresses));
@@ -238,7 +239,8 @@ describe("stack config", () => {
             const [keys, defaults] = row.split("|").slice(1, 3).map((cell) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]));
             keys.forEach((key, i) => (shown[key] = defaults[i]));
         }
-        const asShown = (value: unknown) => (Array.isArray(value) ? `[${value.join(", ")}]` : String(value));
+        const item = (value: unknown) => (typeof value === "object" && value !== null ? `{${Object.entries(value).map(([k, v]) => `${k}: ${v}`).join(", ")}}` : String(value));
+        const asShown = (value: unknown) => (Array.isArray(value) ? `[${value.map(item).join(", ")}]` : String(value));
         for (const [key, value] of Object.entries(DEFAULTS).filter(([, v]) => typeof v !== "object" || Array.isArray(v))) {
             assert.equal(shown[key], asShown(value), `README row for ${key}`);
         }

@@ -236,7 +236,7 @@ describe("alicloud mode", () => {
         assert.deepEqual(snippets.containerd.files.map((f: Inputs) => f.path), ["/etc/containerd/certs.d/registry.example.com/hosts.toml"]);
         assert.ok(!snippets.containerd.files[0].content.includes("ca ="), "hosts.toml names no CA");
         assert.equal(parseYaml(snippets.k3s.files[0].content).configs["registry.example.com"].tls, undefined);
-        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, k3s: true, imagePullSecret: true, nodeSetup: true });
+        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true });
         assert.equal(outputs.credentials.secret, true);
 
         const secrets = secretsOf(result);

@@ -99,10 +99,12 @@ describe("local mode, dev stack", () => {
         assert.equal(config.http.secret, undefined, "the http secret stays out of the readable file");
         assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
         assert.equal(config.storage.delete.enabled, false);
-        assert.match(upload(registry, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
+        assert.match(upload(registry, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
+        // Roles: only the push user (admin) may write; node, the pull user, is not in the list.
+        assert.match(nginx, /~\^\[\^:\]\+:\(admin\)\$ "";\n\s+default 403;/);
         assert.match(nginx, /server_name localhost 127\.0\.0\.1;/);
         assert.match(nginx, /return 301 "?https:\/\/\$host:8443\$request_uri"?;/);
         assert.match(nginx, /set \$registry_backend http:\/\/registry:5000;/);
@@ -127,7 +129,7 @@ describe("local mode, dev stack", () => {
         assert.equal(outputs.registryEndpoint.value, "localhost:8443");
         assert.equal(outputs.uiEndpoint.value, "https://localhost:8443/");
         assert.equal(outputs.caCertificate.secret, false);
-        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, k3s: true, imagePullSecret: true, nodeSetup: true });
+        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true });
         const [admin] = outputs.credentials.value as { username: string; password: string }[];
         assert.equal(admin.username, "admin");
         const plain = JSON.stringify({ docker: (outputs.clientSnippets.value as Inputs).docker, containerd: (outputs.clientSnippets.value as Inputs).containerd });
@@ -221,7 +223,7 @@ describe("local mode variants", () => {
         assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080], [5443, 5443]]);
         assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 5443 ssl default_server;[\s\S]*limit_except GET \{\n\s+deny all;/);
         assert.equal(result.outputs.mirrorEndpoint.value, "localhost:5443");
-        assert.deepEqual(result.outputs.clientSnippets.secretChildren, { docker: false, containerd: false, k3s: true, imagePullSecret: true, nodeSetup: true, mirror: true });
+        assert.deepEqual(result.outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true, mirror: true });
         const snippets = (result.outputs.clientSnippets.value as Inputs).mirror;
         assert.deepEqual(parseYaml(snippets.k3s.files[0].content).mirrors["docker.io"], {
             endpoint: ["https://localhost:8443", "https://localhost:5443"],

@@ -332,8 +332,9 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             await page.goto(`https://${endpoint}/`);
             const response = await catalog;
             assert.equal(response.status(), 200);
-            await page.waitForSelector("#repositories li", { timeout: 15_000 });
-            const listed = await page.locator("#repositories li").allTextContents();
+            // joxit's own page (support/uiStandin.ts): one <catalog-element> per repository.
+            await page.waitForSelector("catalog-element", { timeout: 15_000 });
+            const listed = await page.locator("catalog-element").allTextContents();
             assert.ok(listed.some((text) => text.includes("e2e/small")), `the UI listed: ${listed.join(", ")}`);
             await page.screenshot({ path: join(OUTPUT_DIR, bridge ? "ui-bridge.png" : "ui.png"), fullPage: true });
             await context.close();

@@ -9,6 +9,8 @@
  * (same paths, entrypoints, default configs, volumes), so the containers the
  * stack creates run unchanged against them.
  *
+ * The UI is joxit's own single-page app, nginx config and entrypoint hook (uiStandin.ts).
+ *
  * Known differences from the real images, all found by running them:
  * - The edge is Debian's nginx 1.22, not 1.28: no `http2 on;` directive
  *   (use `listen ... ssl http2`), and its compiled-in temp paths are
@@ -25,6 +27,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import type { PrivateDockerd } from "./dockerd";
 import { run } from "../../support/processes";
+import { buildUiStandIn } from "./uiStandin";
 
 export interface StandInNames {
     registry: string;
@@ -46,8 +49,7 @@ const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 /**
  * The stand-ins' own files (configs, entrypoints, pages), kept as files under test/e2e/standins/
  * so they read, diff and lint as what they are: base/ for every image, registry/ like
- * registry:2.8's, nginx/ like nginx:alpine's, ui/ for joxit's configuration step and a page that
- * lists the same-origin /v2/_catalog (what the browser test checks).
+ * registry:2.8's, nginx/ like nginx:alpine's. The UI is joxit's own (uiStandin.ts).
  */
 const STAND_IN_FILES = path.resolve(__dirname, "../standins");
 
@@ -70,7 +72,7 @@ export async function buildStandInImages(dockerd: PrivateDockerd, names: StandIn
     await Promise.all([
         buildRegistry(dockerd, names.registry, path.join(root, "registry")),
         buildEdge(dockerd, names.edge, path.join(root, "edge")),
-        buildUi(dockerd, names.ui, path.join(root, "ui")),
+        buildUiStandIn(dockerd, names.ui, path.join(root, "ui")),
     ]);
 }
 
@@ -99,28 +101,10 @@ async function buildEdge(dockerd: PrivateDockerd, name: string, dir: string): Pr
     await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [...NGINX_CHANGES, "EXPOSE 80/tcp"]);
 }
 
-/**
- * Like joxit/docker-registry-ui 2.x: nginx serving a single-page app on
- * $NGINX_LISTEN_PORT (default 80), optionally proxying /v2 to
- * $NGINX_PROXY_PASS_URL. The page is a tiny stand-in for the real UI that
- * reads the same-origin /v2/_catalog, which is what the browser test checks.
- */
-async function buildUi(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
-    const rootfs = new RootFs(path.join(dir, "rootfs"));
-    await nginxBase(rootfs);
-    rootfs.file("/etc/registry-ui/index.html.template", standInFile("ui/index.html.template"));
-    rootfs.file("/docker-entrypoint.d/90-docker-registry-ui.sh", standInFile("ui/90-docker-registry-ui.sh"), 0o755);
-    await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
-        ...NGINX_CHANGES,
-        'ENV REGISTRY_TITLE="Docker Registry UI"',
-        "EXPOSE 80/tcp",
-    ]);
-}
-
-const NGINX_CHANGES = [`ENV ${PATH_ENV}`, 'ENTRYPOINT ["/docker-entrypoint.sh"]', 'CMD ["nginx","-g","daemon off;"]'];
+export const NGINX_CHANGES = [`ENV ${PATH_ENV}`, 'ENTRYPOINT ["/docker-entrypoint.sh"]', 'CMD ["nginx","-g","daemon off;"]'];
 
 /** Everything Debian's nginx needs at the paths compiled into it (see `nginx -V`), plus nginx:alpine's layout. */
-async function nginxBase(rootfs: RootFs): Promise<void> {
+export async function nginxBase(rootfs: RootFs): Promise<void> {
     await rootfs.base();
     await rootfs.copyBinary(HOST_BINARIES.nginx, "/usr/sbin/nginx");
     rootfs.copyFile(HOST_BINARIES.nginxMimeTypes, "/etc/nginx/mime.types");
@@ -143,7 +127,7 @@ async function nginxBase(rootfs: RootFs): Promise<void> {
 }
 
 /** A root filesystem being assembled in a host directory. */
-class RootFs {
+export class RootFs {
     constructor(readonly root: string) {
         fs.mkdirSync(root, { recursive: true });
     }
@@ -171,6 +155,16 @@ class RootFs {
         fs.rmSync(target, { force: true });
         fs.copyFileSync(fs.realpathSync(hostPath), target);
         fs.chmodSync(target, mode ?? fs.statSync(hostPath).mode & 0o7777);
+    }
+
+    /** Copies a host directory's files and subdirectories (no symlinks) to containerPath. */
+    copyTree(hostDir: string, containerPath: string): void {
+        this.mkdir(containerPath);
+        for (const entry of fs.readdirSync(hostDir, { withFileTypes: true })) {
+            const inContainer = path.posix.join(containerPath, entry.name);
+            if (entry.isDirectory()) this.copyTree(path.join(hostDir, entry.name), inContainer);
+            else if (entry.isFile()) this.copyFile(path.join(hostDir, entry.name), inContainer, 0o644);
+        }
     }
 
     symlink(target: string, containerPath: string): void {
@@ -226,7 +220,7 @@ class RootFs {
 }
 
 /** Packs the rootfs as root-owned files and imports it as one single-layer image under `name`. */
-async function importImage(dockerd: PrivateDockerd, rootfs: RootFs, tarball: string, name: string, changes: string[]): Promise<void> {
+export async function importImage(dockerd: PrivateDockerd, rootfs: RootFs, tarball: string, name: string, changes: string[]): Promise<void> {
     await run("tar", ["--numeric-owner", "--owner=0", "--group=0", "-C", rootfs.root, "-cf", tarball, "."], {
         timeoutMs: 120_000,
     });

@@ -1,0 +1,49 @@
+import { stringify as toToml } from "smol-toml";
+import { ClientFile, ClientSnippet, renderScript, shellQuote, TrustInput } from "./clientSnippets";
+
+/** buildkitd's own config directory (rootful), also where buildx puts it inside a builder container. */
+export const BUILDKIT_DIR = "/etc/buildkit";
+
+export interface BuildkitInput extends TrustInput {
+    /** The push account the builder logs in with. */
+    username: string;
+    /** The buildx builder's name. */
+    builderName: string;
+}
+
+/**
+ * `buildkitd.toml` trusting the private CA for this registry only. buildx reads the `ca` files it
+ * names and copies them into a `docker-container` builder under /etc/buildkit/certs, rewriting the
+ * paths, so the same file serves a standalone buildkitd and a buildx builder.
+ */
+export function renderBuildkitdToml(input: TrustInput, caPath: string | undefined): string {
+    const registry: Record<string, unknown> = {};
+    if (caPath !== undefined) registry.ca = [caPath];
+    return toToml({ registry: { [input.endpoint]: registry } });
+}
+
+/**
+ * A `docker-container` buildx builder (the one that builds for other platforms, e.g.
+ * `--platform linux/amd64,linux/riscv64`) runs BuildKit in its own container, which reads neither
+ * /etc/docker/certs.d nor the host's trust store: it needs the CA in its `buildkitd.toml`, given
+ * when the builder is created. `--config` is the flag's name in every buildx release (newer ones
+ * also call it `--buildkitd-config`). `network=host`: the builder resolves and reaches the registry
+ * as this machine does (its /etc/hosts, a `localhost` registry), not from Docker's bridge. The push
+ * credentials are the Docker CLI's, from `docker login`.
+ */
+export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
+    const configPath = `${BUILDKIT_DIR}/buildkitd.toml`;
+    const ca: ClientFile[] = input.caCertificate === undefined
+        ? []
+        : [{ path: `${BUILDKIT_DIR}/certs/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
+    const files: ClientFile[] = [{ path: configPath, mode: "0644", content: renderBuildkitdToml(input, ca[0]?.path) }, ...ca];
+    const builder = shellQuote(input.builderName);
+    const commands = [
+        // Run again (a renewed CA, a new builder image), it replaces its own builder, named for this registry.
+        `docker buildx rm ${builder} >/dev/null 2>&1 || true`,
+        `docker buildx create --name ${builder} --driver docker-container --driver-opt network=host --config ${configPath} --bootstrap --use`,
+        `docker login ${shellQuote(input.endpoint)} --username ${shellQuote(input.username)} --password-stdin`,
+    ];
+    const description = `BuildKit/buildx: ${configPath} trusting the registry, a docker-container builder using it, then log in with the push account (pipe its password in).`;
+    return { description, files, commands, script: renderScript(description, files, commands) };
+}
