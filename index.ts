@@ -87,6 +87,7 @@ const registry = new PrivateRegistry("registry", {
     httpsPort: config.httpsPort,
     httpPort: config.httpPort,
     users: config.users,
+    passwordRotation: config.passwordRotation,
     deleteEnabled: config.deleteEnabled,
     retainDataOnDestroy: config.retainDataOnDestroy,
     containerNetwork: config.containerNetwork,

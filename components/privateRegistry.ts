@@ -40,6 +40,8 @@ export interface PrivateRegistryArgs {
     httpPort?: number;
     /** Registry users and roles. Default: `admin` (push, for builders) and `node` (pull, for nodes). */
     users?: RegistryUser[];
+    /** Per username, a keeper whose change rotates that user's password. Default: `{}`. */
+    passwordRotation?: Record<string, string>;
     /** Allow deletes through the API and the UI. Default: false. */
     deleteEnabled?: boolean;
     /** Keep the data volume on `pulumi destroy`. Default: true. */
@@ -127,7 +129,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             : { mode: "bridge", networkName: new docker.Network(`${name}-network`, { name: namePrefix, driver: "bridge" }, { ...childOpts, dependsOn: args.host.ready }).name };
 
         const users = args.users ?? DEFAULT_USERS;
-        const credentials = new RegistryCredentials(`${name}-credentials`, { users }, { parent: this });
+        const credentials = new RegistryCredentials(`${name}-credentials`, { users, rotation: args.passwordRotation }, { parent: this });
         const registry = new Registry(`${name}-registry`, {
             provider,
             namePrefix,

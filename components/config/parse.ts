@@ -92,6 +92,8 @@ export interface StackConfig {
     httpPort: number;
     /** Each with a role: `push` for builders, `pull` for nodes (components/config/users.ts). */
     users: RegistryUser[];
+    /** Per user, a keeper: changing it (or setting it the first time) gives that user a new password. */
+    passwordRotation: Record<string, string>;
     deleteEnabled: boolean;
     retainDataOnDestroy: boolean;
     containerNetwork: ContainerNetwork;
@@ -128,6 +130,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     httpsPort: PORT,
     httpPort: PORT,
     users: USERS_FORM,
+    passwordRotation: 'an object {USERNAME: KEEPER}, each USERNAME one of users, each KEEPER 1-64 printable characters, e.g. {"admin": "2026-11-29"}',
     deleteEnabled: "true or false",
     retainDataOnDestroy: "true or false",
     containerNetwork: 'one of "bridge", "host"',
@@ -545,6 +548,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
 
     const { users, problems: userProblems } = parseUsers(read.string("users"), read.name("users"));
     read.problems.push(...userProblems);
+    const passwordRotation = parsePasswordRotation(read, users.map((u) => u.name));
 
     const validityDays = read.integer("certificateValidityDays", DEFAULTS.certificateValidityDays, 1, MAX_VALIDITY_DAYS);
     const renewBeforeDays = read.integer("certificateRenewBeforeDays", DEFAULTS.certificateRenewBeforeDays, 0, 3650);
@@ -560,6 +564,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         httpsPort,
         httpPort,
         users,
+        passwordRotation,
         deleteEnabled: read.boolean("deleteEnabled", DEFAULTS.deleteEnabled),
         retainDataOnDestroy: read.boolean("retainDataOnDestroy", DEFAULTS.retainDataOnDestroy),
         containerNetwork,
@@ -711,4 +716,26 @@ function isNameserver(value: string): boolean {
     const [host, port] = bracketed ? [bracketed[1], bracketed[2]] : isIP(value) === 6 ? [value, undefined] : value.split(/:(?=\d+$)/);
     const portOk = port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
     return portOk && (bracketed ? isIP(host) === 6 : isIpAddress(host) || isHostname(host));
+}
+
+/**
+ * `passwordRotation`: a keeper per user. The password and salt resources carry it as a keeper, so
+ * a new value replaces exactly that user's password and hash; a user not named keeps theirs.
+ */
+function parsePasswordRotation(read: Reader, users: string[]): Record<string, string> {
+    const text = read.string("passwordRotation");
+    if (text === undefined) return {};
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        value = text;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return (read.invalid("passwordRotation", value), {});
+    const entries = Object.entries(value);
+    const badKeepers = entries.filter(([, keeper]) => typeof keeper !== "string" || !/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(keeper));
+    if (badKeepers.length > 0) return (read.invalid("passwordRotation", value), {});
+    const strangers = entries.map(([username]) => username).filter((username) => !users.includes(username));
+    if (strangers.length > 0) return (read.fail("passwordRotation", `names ${strangers.map((s) => JSON.stringify(s)).join(", ")}, not in ${read.name("users")}`), {});
+    return Object.fromEntries(entries) as Record<string, string>;
 }

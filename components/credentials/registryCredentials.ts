@@ -6,6 +6,11 @@ import { bcryptWithSalt, renderHtpasswd } from "../render/htpasswd";
 export interface RegistryCredentialsArgs {
     /** Users to create, each with a random password. Default: `admin` (push) and `node` (pull). */
     users?: RegistryUser[];
+    /**
+     * Per username, a rotation keeper: a new value replaces that user's password and bcrypt salt
+     * (both resources carry it as a keeper), and only theirs. Default: `{}` (no keepers).
+     */
+    rotation?: Record<string, string>;
     /** Password length. Default: 32 (letters and digits only, safe to paste into any shell or YAML). */
     passwordLength?: number;
 }
@@ -35,12 +40,17 @@ export class RegistryCredentials extends pulumi.ComponentResource {
         super("private-registry:index:RegistryCredentials", name, {}, opts);
         const length = args.passwordLength ?? 32;
         // Resource names carry the username only: a role change keeps the password.
-        const passwords = (args.users ?? DEFAULT_USERS).map(({ name: username, role }) => ({
-            username,
-            role,
-            password: new random.RandomPassword(`${name}-${username}`, { length, special: false }, { parent: this }),
-            salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false }, { parent: this }),
-        }));
+        const passwords = (args.users ?? DEFAULT_USERS).map(({ name: username, role }) => {
+            // No keepers until a user is first rotated: existing passwords stay as they are.
+            const keeper = args.rotation?.[username];
+            const keepers = keeper === undefined ? {} : { keepers: { rotation: keeper } };
+            return {
+                username,
+                role,
+                password: new random.RandomPassword(`${name}-${username}`, { length, special: false, ...keepers }, { parent: this }),
+                salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false, ...keepers }, { parent: this }),
+            };
+        });
         this.users = pulumi.secret(
             pulumi.all(passwords.map(({ username, role, password }) => password.result.apply((p) => ({ username, password: p, role })))),
         );
