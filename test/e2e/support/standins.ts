@@ -77,7 +77,7 @@ export async function buildStandInImages(dockerd: PrivateDockerd, names: StandIn
 }
 
 /** Like registry:2.8.x (an Alpine image): /bin/registry behind /entrypoint.sh, config in /etc/docker/registry. */
-async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
+export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
     const rootfs = new RootFs(path.join(dir, "rootfs"));
     await rootfs.base();
     await rootfs.copyBinary(HOST_BINARIES.registry, "/bin/registry");
