@@ -43,6 +43,8 @@ export const DEFAULTS = {
         // instanceType: none; the cheapest non-burstable type sold with ESSD disks is looked up
         // once and kept (components/hosts/alicloudHost.ts).
         dataDiskGiB: 100,
+        /** Daily automatic snapshots of the data disk, kept this many days; 0: no snapshot policy. */
+        snapshotRetentionDays: 7,
         vpcCidr: "172.31.0.0/16",
         vswitchCidr: "172.31.1.0/24",
     },

@@ -41,6 +41,8 @@ export interface AlicloudSettings {
     /** Empty means: the first zone that offers the instance type. */
     zoneId?: string;
     dataDiskGiB: number;
+    /** Daily snapshots of the data disk kept this many days; 0: none. */
+    snapshotRetentionDays: number;
     vpcCidr: string;
     vswitchCidr: string;
 }
@@ -146,7 +148,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     dockerHost: "a Docker host URL, unix:// tcp:// ssh:// or npipe://, e.g. unix:///var/run/docker.sock or ssh://user@host",
     ssh: "an object {host, port?, user?, hostKey?}",
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
-    alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, vpcCidr?, vswitchCidr?}",
+    alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, snapshotRetentionDays?, vpcCidr?, vswitchCidr?}",
     acme: 'an object {email, server?: "staging" | "production" | an https:// ACME directory URL, dnsProvider?, recursiveNameservers?, disableCompletePropagation?}',
 };
 
@@ -180,6 +182,7 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
         imageId: "an ECS image ID",
         zoneId: 'a zone ID of the region, e.g. "cn-hongkong-b"',
         dataDiskGiB: "an integer size in GiB, 20-32768",
+        snapshotRetentionDays: "an integer number of days, 0-65536 (0: no automatic snapshots)",
         vpcCidr: "an IPv4 CIDR such as 172.31.0.0/16",
         vswitchCidr: "an IPv4 CIDR inside vpcCidr, such as 172.31.1.0/24",
     },
@@ -679,6 +682,7 @@ function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | un
         imageId: ali.string("imageId"),
         zoneId: ali.string("zoneId"),
         dataDiskGiB: ali.integer("dataDiskGiB", DEFAULTS.alicloud.dataDiskGiB, 20, 32768),
+        snapshotRetentionDays: ali.integer("snapshotRetentionDays", DEFAULTS.alicloud.snapshotRetentionDays, 0, 65536),
         vpcCidr,
         vswitchCidr,
     };

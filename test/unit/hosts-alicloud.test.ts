@@ -66,6 +66,8 @@ describe("alicloud mode", () => {
             "acme:index/registration:Registration tls-staging-account",
             "alicloud:dns/alidnsRecord:AlidnsRecord dns-registry.example.com",
             "alicloud:dns/alidnsRecord:AlidnsRecord dns-ui.example.com",
+            "alicloud:ecs/autoSnapshotPolicy:AutoSnapshotPolicy alicloud-snapshots",
+            "alicloud:ecs/ecsAutoSnapshotPolicyAttachment:EcsAutoSnapshotPolicyAttachment alicloud-data-snapshots",
             "alicloud:ecs/ecsDisk:EcsDisk alicloud-data",
             "alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment alicloud-data-attachment",
             "alicloud:ecs/ecsKeyPair:EcsKeyPair alicloud-key-pair",
