@@ -92,6 +92,7 @@ const registry = new PrivateRegistry("registry", {
     retainDataOnDestroy: config.retainDataOnDestroy,
     containerNetwork: config.containerNetwork,
     registryPort: config.registryPort,
+    metricsPort: config.metricsPort,
     uiPort: config.uiPort,
     listenIpv6: config.listenIpv6,
     namePrefix: config.namePrefix,

@@ -50,6 +50,8 @@ export interface PrivateRegistryArgs {
     containerNetwork?: "bridge" | "host";
     /** Host networking: loopback ports of the registry and UI. Default: 5000 and 5080. */
     registryPort?: number;
+    /** The registry's Prometheus metrics port, reachable from the host only. Default: 5001. */
+    metricsPort?: number;
     uiPort?: number;
     /** Host networking: the edge also listens on IPv6. Default: false (nginx fails where IPv6 is off). */
     listenIpv6?: boolean;
@@ -135,6 +137,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             namePrefix,
             networking,
             hostPort: args.registryPort,
+            metricsPort: args.metricsPort,
             htpasswd: credentials.htpasswd,
             httpSecret: credentials.httpSecret,
             deleteEnabled: args.deleteEnabled,

@@ -102,6 +102,8 @@ export interface StackConfig {
     /** Host networking only: loopback ports the registry and the UI listen on, behind the edge. */
     registryPort: number;
     uiPort: number;
+    /** The registry's metrics listener: loopback in host networking, unpublished in bridge networking. */
+    metricsPort: number;
     /** Host networking only: the edge also listens on IPv6 (always, when an ipAddresses entry is IPv6). */
     listenIpv6: boolean;
     /** Prefix of every Docker object name, so two stacks can share one daemon. */
@@ -137,6 +139,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     retainDataOnDestroy: "true or false",
     containerNetwork: 'one of "bridge", "host"',
     registryPort: PORT,
+    metricsPort: PORT,
     uiPort: PORT,
     listenIpv6: "true or false",
     namePrefix: "2-40 of a-z 0-9 -, starting with a letter (ECS names need 2)",
@@ -540,11 +543,12 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     const httpsPort = read.port("httpsPort", DEFAULTS.httpsPort);
     const httpPort = read.port("httpPort", DEFAULTS.httpPort);
     const registryPort = read.port("registryPort", DEFAULTS.registryPort);
+    const metricsPort = read.port("metricsPort", DEFAULTS.metricsPort);
     const uiPort = read.port("uiPort", DEFAULTS.uiPort);
     if (containerNetwork === "host") {
-        const ports = { httpsPort, httpPort, registryPort, uiPort };
+        const ports = { httpsPort, httpPort, registryPort, uiPort, metricsPort };
         const taken = Object.entries(ports).filter(([, p], i, all) => all.findIndex(([, q]) => q === p) !== i);
-        for (const [key, port] of taken) read.fail(key, `(${port}) collides with another port; with containerNetwork "host" all four ports must differ`);
+        for (const [key, port] of taken) read.fail(key, `(${port}) collides with another port; with containerNetwork "host" these ports must all differ`);
     } else if (httpsPort === httpPort) {
         read.fail("httpsPort", `and ${read.name("httpPort")} must differ; both are ${httpsPort}`);
     }
@@ -573,6 +577,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         containerNetwork,
         registryPort,
         uiPort,
+        metricsPort,
         // Clients told to use an IPv6 address must find the edge there.
         listenIpv6: read.boolean("listenIpv6", DEFAULTS.listenIpv6) || ipAddresses.some((ip) => isIP(ip) === 6),
         namePrefix: read.matching("namePrefix", (p) => NAME_PREFIX.test(p)) ?? DEFAULTS.namePrefix,

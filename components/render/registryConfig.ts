@@ -10,6 +10,11 @@ export interface RegistryConfigInput {
     deleteEnabled: boolean;
     /** The UI's origin when it is served from its own name; the registry then sends CORS headers. */
     uiOrigin?: string;
+    /**
+     * `http.debug.addr`: a second listener with Prometheus metrics at `/metrics` (and pprof),
+     * never behind the edge. Unset: none.
+     */
+    debugAddress?: string;
 }
 
 /** Fixed by the image; the data volume is mounted here. */
@@ -41,6 +46,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         http: {
             addr: input.listenAddress,
             headers: { "X-Content-Type-Options": ["nosniff"], ...cors },
+            ...(input.debugAddress === undefined ? {} : { debug: { addr: input.debugAddress, prometheus: { enabled: true, path: "/metrics" } } }),
         },
         auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },

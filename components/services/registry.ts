@@ -18,6 +18,12 @@ export interface RegistryArgs {
     networking: ContainerNetworking;
     /** Loopback port in host networking. Default: 5000. */
     hostPort?: number;
+    /**
+     * Port of the metrics listener (`/metrics`, Prometheus): on loopback in host networking; in
+     * bridge networking on the container's own address, not published and not behind the edge,
+     * so only the host (and the stack's containers) reach it. Default: 5001.
+     */
+    metricsPort?: number;
     /** Secret: the htpasswd file (bcrypt entries). */
     htpasswd: pulumi.Input<string>;
     /** Secret: `http.secret`. */
@@ -52,12 +58,15 @@ export class Registry extends pulumi.ComponentResource {
         const childOpts = { parent: this, provider: args.provider };
         const endpoint = serviceEndpoint(args.networking, "registry", 5000, args.hostPort ?? DEFAULTS.registryPort);
         this.upstream = endpoint.upstream;
+        const metricsPort = args.metricsPort ?? DEFAULTS.metricsPort;
+        const metricsAddress = args.networking.mode === "host" ? `${args.networking.loopbackAddress}:${metricsPort}` : `:${metricsPort}`;
         const configYaml = renderRegistryConfig({
             listenAddress: endpoint.listen,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
             deleteEnabled: args.deleteEnabled ?? DEFAULTS.deleteEnabled,
             uiOrigin: args.uiOrigin,
+            debugAddress: metricsAddress,
         });
 
         const volume = new docker.Volume(`${name}-data`, {

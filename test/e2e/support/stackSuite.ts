@@ -60,7 +60,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
         let declared: EvaluationResult;
         let config: Record<string, unknown>;
         let endpoint: string;
-        let ports: { https: number; http: number; registry: number; ui: number };
+        let ports: { https: number; http: number; registry: number; ui: number; metrics: number };
         let snippets: Snippets;
         let admin: Credential;
         let ca: string;
@@ -88,7 +88,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             mkdirSync(OUTPUT_DIR, { recursive: true });
             // Short: containerd's socket path under it must stay within the unix socket limit.
             work = makeTempDir("pr-e2e-");
-            ports = { https: await freePort(), http: await freePort(), registry: await freePort(), ui: await freePort() };
+            ports = { https: await freePort(), http: await freePort(), registry: await freePort(), ui: await freePort(), metrics: await freePort() };
             const address = bridge ? NAMESPACE_SERVICE_ADDRESS : "::1";
             config = {
                 ...devStackConfig(),
@@ -97,7 +97,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
                 containerNetwork: options.network,
                 httpsPort: ports.https,
                 httpPort: ports.http,
-                ...(bridge ? {} : { registryPort: ports.registry, uiPort: ports.ui }),
+                ...(bridge ? {} : { registryPort: ports.registry, uiPort: ports.ui, metricsPort: ports.metrics }),
                 namePrefix: PREFIX,
                 users: ["admin", "ci"],
             };
