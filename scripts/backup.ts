@@ -33,7 +33,7 @@ export interface Target {
 }
 
 /** Runs the docker CLI; stdin from `input`, stdout to `output` when given, else captured. */
-function docker(target: Target, args: string[], io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): Promise<string> {
+export function docker(target: Target, args: string[], io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): Promise<string> {
     const env = { ...process.env };
     if (target.dockerHost !== undefined) env.DOCKER_HOST = target.dockerHost;
     return new Promise((resolve, reject) => {
@@ -53,10 +53,10 @@ function docker(target: Target, args: string[], io: { input?: NodeJS.ReadableStr
     });
 }
 
-const names = (target: Target) => ({ container: `${target.namePrefix}-registry`, volume: `${target.namePrefix}-data` });
+export const names = (target: Target) => ({ container: `${target.namePrefix}-registry`, volume: `${target.namePrefix}-data` });
 
 /** Runs `work` with the registry container stopped, and starts it again if it was running. */
-async function withRegistryStopped<T>(target: Target, work: (image: string) => Promise<T>): Promise<T> {
+export async function withRegistryStopped<T>(target: Target, work: (image: string) => Promise<T>): Promise<T> {
     const { container } = names(target);
     const [image, running] = (await docker(target, ["inspect", "-f", "{{.Image}} {{.State.Running}}", container])).split(" ");
     if (running === "true") await docker(target, ["stop", "-t", "30", container]);
@@ -110,7 +110,7 @@ export async function restore(target: Target, file: string, replace: boolean): P
 }
 
 /** The target from the stack's config, read with `pulumi config --json`. */
-async function targetFromStack(stack: string | undefined): Promise<Target> {
+export async function targetFromStack(stack: string | undefined): Promise<Target> {
     const json = await new Promise<string>((resolve, reject) => {
         const child = spawn("pulumi", ["config", "--json", ...(stack ? ["--stack", stack] : [])], { stdio: ["ignore", "pipe", "inherit"] });
         let out = "";
@@ -133,7 +133,19 @@ async function targetFromStack(stack: string | undefined): Promise<Target> {
     }
 }
 
-function flag(args: string[], name: string): string | undefined {
+/** `--name-prefix` and `--docker-host` when both are given, else the stack's config with them on top. */
+export async function targetFromArgs(args: string[]): Promise<Target> {
+    const namePrefix = flag(args, "--name-prefix");
+    const dockerHost = flag(args, "--docker-host");
+    if (namePrefix !== undefined && dockerHost !== undefined) return { namePrefix, dockerHost };
+    return {
+        ...(await targetFromStack(flag(args, "--stack"))),
+        ...(namePrefix === undefined ? {} : { namePrefix }),
+        ...(dockerHost === undefined ? {} : { dockerHost }),
+    };
+}
+
+export function flag(args: string[], name: string): string | undefined {
     const i = args.indexOf(name);
     if (i < 0) return undefined;
     const value = args[i + 1];
@@ -143,13 +155,7 @@ function flag(args: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
     const [command, ...args] = process.argv.slice(2);
-    const namePrefix = flag(args, "--name-prefix");
-    const dockerHost = flag(args, "--docker-host");
-    const target = namePrefix !== undefined && dockerHost !== undefined ? { namePrefix, dockerHost } : {
-        ...(await targetFromStack(flag(args, "--stack"))),
-        ...(namePrefix === undefined ? {} : { namePrefix }),
-        ...(dockerHost === undefined ? {} : { dockerHost }),
-    };
+    const target = await targetFromArgs(args);
     if (command === "backup") {
         const file = flag(args, "--to");
         if (file === undefined) throw new Error("usage: npm run backup -- --to FILE");

@@ -15,6 +15,7 @@ import { buildRegistry, buildTestImage } from "./support/standins";
 const PREFIX = "pr-backup";
 const REGISTRY_IMAGE = "pr-backup-registry-standin:2.8";
 const SCRIPT = resolve(__dirname, "../../scripts/backup.ts");
+const GC_SCRIPT = resolve(__dirname, "../../scripts/gc.ts");
 
 describe("backup and restore of the data volume (local mode)", () => {
     let work: string;
@@ -25,10 +26,12 @@ describe("backup and restore of the data volume (local mode)", () => {
 
     const startRegistryContainer = () => dockerd.docker([
         "run", "-d", "--name", `${PREFIX}-registry`, "--network", "host", "--restart", "unless-stopped",
-        "-v", `${PREFIX}-data:/var/lib/registry`, "-e", `REGISTRY_HTTP_ADDR=127.0.0.1:${port}`, REGISTRY_IMAGE,
+        "-v", `${PREFIX}-data:/var/lib/registry`, "-e", `REGISTRY_HTTP_ADDR=127.0.0.1:${port}`, "-e", "REGISTRY_STORAGE_DELETE_ENABLED=true", REGISTRY_IMAGE,
     ]);
     const waitUp = () => waitFor("registry answers", async () => (await run("curl", ["-sf", `http://127.0.0.1:${port}/v2/`], { allowFailure: true })).code === 0, 30_000);
-    const script = (args: string[]) => run("node", ["--import", "tsx", SCRIPT, ...args, "--name-prefix", PREFIX, "--docker-host", dockerd.host], { allowFailure: true, timeoutMs: 180_000 });
+    const script = (args: string[], file = SCRIPT) => run("node", ["--import", "tsx", file, ...args, "--name-prefix", PREFIX, "--docker-host", dockerd.host], { allowFailure: true, timeoutMs: 180_000 });
+    /** KiB the data volume holds, measured by a throwaway container. */
+    const volumeKib = async () => Number((await dockerd.docker(["run", "--rm", "--network", "none", "--entrypoint", "du", "-v", `${PREFIX}-data:/data:ro`, REGISTRY_IMAGE, "-sk", "/data"])).stdout.split(/\s/)[0]);
     const startedAt = async () => (await dockerd.docker(["inspect", "-f", "{{.State.StartedAt}} {{.State.Running}}", `${PREFIX}-registry`])).stdout.trim();
 
     before(async () => {
@@ -94,5 +97,34 @@ describe("backup and restore of the data volume (local mode)", () => {
         assert.match(await startedAt(), / true$/, "the registry is started again after a refused restore");
         const replaced = await script(["restore", "--from", join(work, "registry.tar"), "--replace"]);
         assert.equal(replaced.code, 0, replaced.stderr);
+    });
+
+    it("npm run gc: a deleted tag's space comes back, every other image still pulls by digest", async () => {
+        const deletedDigest = pushed.get("team/app:2")!;
+        const deleted = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", `http://127.0.0.1:${port}/v2/team/app/manifests/${deletedDigest}`]);
+        assert.equal(deleted.stdout, "202");
+        const before = await volumeKib();
+        const dry = await script(["--dry-run"], GC_SCRIPT);
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.ok(Math.abs((await volumeKib()) - before) < 8, "a dry run deletes nothing");
+
+        const startedBefore = await startedAt();
+        const collected = await script([], GC_SCRIPT);
+        assert.equal(collected.code, 0, collected.stderr);
+        assert.match(collected.stdout, /garbage collection of volume pr-backup-data: [1-9]\d* blobs eligible for deletion/);
+        const after = await startedAt();
+        assert.match(after, / true$/, "running again");
+        assert.notEqual(after, startedBefore, "stopped during the collection");
+        const freed = before - (await volumeKib());
+        assert.ok(freed >= 190, `the deleted image's ~195 KiB layer is gone: freed ${freed} KiB`);
+        await waitUp();
+
+        for (const [reference, digest] of pushed) {
+            const repository = reference.split(":")[0];
+            const pulled = await run("skopeo", ["copy", "--quiet", "--src-tls-verify=false",
+                `docker://127.0.0.1:${port}/${repository}@${digest}`, `dir:${join(work, "pulled", `gc-${reference.replace(/[/:]/g, "-")}`)}`], { allowFailure: true, timeoutMs: 60_000 });
+            if (reference === "team/app:2") assert.notEqual(pulled.code, 0, "the deleted image is gone");
+            else assert.equal(pulled.code, 0, `${reference}@${digest}: ${pulled.stderr}`);
+        }
     });
 });

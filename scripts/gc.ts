@@ -1,0 +1,59 @@
+/**
+ * Garbage collection of the registry's data volume, for the local and ssh modes.
+ *
+ *   npm run gc -- [--delete-untagged] [--dry-run] [--stack NAME] [--name-prefix P] [--docker-host URL]
+ *
+ * Deleting a tag or manifest (API or UI, with `deleteEnabled`) frees no space: the blobs stay
+ * until `registry garbage-collect` sweeps what no manifest references. Distribution requires that
+ * nothing writes meanwhile (a blob uploaded during the mark phase would be swept), so the registry
+ * container is stopped for the collection and started again afterwards, also on failure, as for a
+ * backup (scripts/backup.ts says why stopped rather than read-only). The collector runs in a
+ * throwaway container of the registry's own image with the data volume and the container's own
+ * config.yml (copied out of the stopped container), so it sees the storage exactly as the registry
+ * does. `--delete-untagged` also removes manifests no tag points at (images pushed by digest only,
+ * or the old image behind a tag that was pushed again).
+ */
+import { spawn } from "child_process";
+import { docker, names, Target, targetFromArgs, withRegistryStopped } from "./backup";
+
+const DATA_DIR = "/var/lib/registry";
+const CONFIG_PATH = "/etc/docker/registry/config.yml";
+
+/** Runs the collector; returns its output (what it marked and deleted). */
+export async function collectGarbage(target: Target, options: { deleteUntagged: boolean; dryRun: boolean }): Promise<string> {
+    const { container, volume } = names(target);
+    return withRegistryStopped(target, async (image) => {
+        // `docker cp CONTAINER:FILE -` writes a tar holding the file; the collector unpacks it.
+        const env = { ...process.env, ...(target.dockerHost === undefined ? {} : { DOCKER_HOST: target.dockerHost }) };
+        const copy = spawn("/usr/bin/docker", ["cp", `${container}:${CONFIG_PATH}`, "-"], { env, stdio: ["ignore", "pipe", "inherit"] });
+        // Listened for at once: `docker cp` may be done before the collector is.
+        const copyExit = new Promise<number | null>((resolve, reject) => {
+            copy.on("error", reject);
+            copy.on("close", resolve);
+        });
+        const flags = [...(options.deleteUntagged ? ["--delete-untagged"] : []), ...(options.dryRun ? ["--dry-run"] : [])].join(" ");
+        const output = await docker(target, [
+            "run", "--rm", "-i", "--network", "none", "--entrypoint", "sh", "-v", `${volume}:${DATA_DIR}`, image,
+            "-c", `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`,
+        ], { input: copy.stdout });
+        const copied = await copyExit;
+        if (copied !== 0) throw new Error(`docker cp of ${container}:${CONFIG_PATH} exited ${copied}`);
+        return output;
+    });
+}
+
+async function main(): Promise<void> {
+    const args = process.argv.slice(2);
+    const target = await targetFromArgs(args);
+    const output = await collectGarbage(target, { deleteUntagged: args.includes("--delete-untagged"), dryRun: args.includes("--dry-run") });
+    const deleted = output.split("\n").filter((line) => /blob eligible for deletion/.test(line)).length;
+    console.log(output.split("\n").filter((line) => !/marking (manifest|blob)/.test(line)).join("\n"));
+    console.log(`garbage collection of volume ${names(target).volume}: ${deleted} blobs eligible for deletion${args.includes("--dry-run") ? " (dry run, nothing deleted)" : ""}`);
+}
+
+if (require.main === module) {
+    main().catch((error: Error) => {
+        console.error(error.message);
+        process.exit(1);
+    });
+}
