@@ -1,7 +1,7 @@
 /**
  * Garbage collection of the registry's data volume, for the local and ssh modes.
  *
- *   npm run gc -- [--delete-untagged] [--dry-run] [--stack NAME] [--name-prefix P] [--docker-host URL]
+ *   npm run gc -- [--dry-run] [--stack NAME] [--name-prefix P] [--docker-host URL]
  *
  * Deleting a tag or manifest (API or UI, with `deleteEnabled`) frees no space: the blobs stay
  * until `registry garbage-collect` sweeps what no manifest references. Distribution requires that
@@ -10,8 +10,11 @@
  * backup (scripts/backup.ts says why stopped rather than read-only). The collector runs in a
  * throwaway container of the registry's own image with the data volume and the container's own
  * config.yml (copied out of the stopped container), so it sees the storage exactly as the registry
- * does. `--delete-untagged` also removes manifests no tag points at (images pushed by digest only,
- * or the old image behind a tag that was pushed again).
+ * does.
+ *
+ * No `--delete-untagged`: Distribution 2.8's collector then also deletes the platform manifests of
+ * a multi-arch image (untagged, referenced only by their index), which breaks every pull of it
+ * (distribution/distribution issues 3004 and 3178, fixed in 3.x).
  */
 import { spawn } from "child_process";
 import { docker, names, Target, targetFromArgs, withRegistryStopped } from "./backup";
@@ -20,7 +23,7 @@ const DATA_DIR = "/var/lib/registry";
 const CONFIG_PATH = "/etc/docker/registry/config.yml";
 
 /** Runs the collector; returns its output (what it marked and deleted). */
-export async function collectGarbage(target: Target, options: { deleteUntagged: boolean; dryRun: boolean }): Promise<string> {
+export async function collectGarbage(target: Target, options: { dryRun: boolean }): Promise<string> {
     const { container, volume } = names(target);
     return withRegistryStopped(target, async (image) => {
         // `docker cp CONTAINER:FILE -` writes a tar holding the file; the collector unpacks it.
@@ -31,7 +34,7 @@ export async function collectGarbage(target: Target, options: { deleteUntagged: 
             copy.on("error", reject);
             copy.on("close", resolve);
         });
-        const flags = [...(options.deleteUntagged ? ["--delete-untagged"] : []), ...(options.dryRun ? ["--dry-run"] : [])].join(" ");
+        const flags = options.dryRun ? "--dry-run" : "";
         const output = await docker(target, [
             "run", "--rm", "-i", "--network", "none", "--entrypoint", "sh", "-v", `${volume}:${DATA_DIR}`, image,
             "-c", `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`,
@@ -44,8 +47,9 @@ export async function collectGarbage(target: Target, options: { deleteUntagged: 
 
 async function main(): Promise<void> {
     const args = process.argv.slice(2);
+    if (args.includes("--delete-untagged")) throw new Error("--delete-untagged is refused: Distribution 2.8 would delete the platform manifests of multi-arch images (docs/operations.md)");
     const target = await targetFromArgs(args);
-    const output = await collectGarbage(target, { deleteUntagged: args.includes("--delete-untagged"), dryRun: args.includes("--dry-run") });
+    const output = await collectGarbage(target, { dryRun: args.includes("--dry-run") });
     const deleted = output.split("\n").filter((line) => /blob eligible for deletion/.test(line)).length;
     console.log(output.split("\n").filter((line) => !/marking (manifest|blob)/.test(line)).join("\n"));
     console.log(`garbage collection of volume ${names(target).volume}: ${deleted} blobs eligible for deletion${args.includes("--dry-run") ? " (dry run, nothing deleted)" : ""}`);

@@ -108,6 +108,10 @@ describe("backup and restore of the data volume (local mode)", () => {
         assert.equal(dry.code, 0, dry.stderr);
         assert.ok(Math.abs((await volumeKib()) - before) < 8, "a dry run deletes nothing");
 
+        const refused = await script(["--delete-untagged"], GC_SCRIPT);
+        assert.notEqual(refused.code, 0);
+        assert.match(refused.stderr, /--delete-untagged is refused: Distribution 2\.8 would delete the platform manifests of multi-arch images/);
+
         const startedBefore = await startedAt();
         const collected = await script([], GC_SCRIPT);
         assert.equal(collected.code, 0, collected.stderr);
