@@ -50,7 +50,7 @@ export interface PrivateRegistryArgs {
     containerNetwork?: "bridge" | "host";
     /** Host networking: loopback ports of the registry and UI. Default: 5000 and 5080. */
     registryPort?: number;
-    /** The registry's Prometheus metrics port, reachable from the host only. Default: 5001. */
+    /** The registry's Prometheus metrics port, reachable from the host only. Default: 5002. */
     metricsPort?: number;
     uiPort?: number;
     /** Host networking: the edge also listens on IPv6. Default: false (nginx fails where IPv6 is off). */

@@ -20,7 +20,7 @@ export const DEFAULTS = {
     registryPort: 5000,
     uiPort: 5080,
     /** The registry's Prometheus metrics (`/metrics`), reachable from the host only. */
-    metricsPort: 5001,
+    metricsPort: 5002,
     /** Off: nginx does not start on a host whose kernel has IPv6 off. An IPv6 entry in ipAddresses turns it on. */
     listenIpv6: false,
     namePrefix: "private-registry",

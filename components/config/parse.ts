@@ -593,7 +593,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     };
     if (config.mirror && containerNetwork === "host") {
         // On the host's network the mirror also takes a loopback port of its own.
-        const ports = { httpsPort, httpPort, registryPort, uiPort };
+        const ports = { httpsPort, httpPort, registryPort, uiPort, metricsPort };
         for (const [key, port] of Object.entries(ports).filter(([, p]) => p === DEFAULTS.mirror.loopbackPort)) {
             read.fail(key, `(${port}) is the mirror's loopback port with containerNetwork "host"; choose another`);
         }

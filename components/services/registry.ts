@@ -21,7 +21,7 @@ export interface RegistryArgs {
     /**
      * Port of the metrics listener (`/metrics`, Prometheus): on loopback in host networking; in
      * bridge networking on the container's own address, not published and not behind the edge,
-     * so only the host (and the stack's containers) reach it. Default: 5001.
+     * so only the host (and the stack's containers) reach it. Default: 5002.
      */
     metricsPort?: number;
     /** Secret: the htpasswd file (bcrypt entries). */

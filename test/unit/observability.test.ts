@@ -30,14 +30,14 @@ describe("registry metrics and health", () => {
     });
 
     it("bridge networking: metrics on the container's own address, published by no container, routed by no edge", () => {
-        assert.deepEqual(registryConfig(bridge).http.debug, { addr: ":5001", prometheus: { enabled: true, path: "/metrics" } });
+        assert.deepEqual(registryConfig(bridge).http.debug, { addr: ":5002", prometheus: { enabled: true, path: "/metrics" } });
         for (const result of [bridge, host]) {
             for (const container of result.resources.filter((r) => r.type === CONTAINER)) {
                 const published = ((container.inputs as { ports?: { internal: number; external: number }[] }).ports ?? []);
-                assert.ok(!published.some((p) => [5001, 15001].includes(p.internal) || [5001, 15001].includes(p.external)), `${container.name} publishes no metrics port`);
+                assert.ok(!published.some((p) => [5002, 15001].includes(p.internal) || [5002, 15001].includes(p.external)), `${container.name} publishes no metrics port`);
             }
             const nginx = upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
-            assert.doesNotMatch(nginx, /5001|metrics|debug/, "the edge has no route to the metrics listener");
+            assert.doesNotMatch(nginx, /5002|metrics|debug/, "the edge has no route to the metrics listener");
         }
     });
 
