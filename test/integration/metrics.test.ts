@@ -13,7 +13,7 @@ import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { freePort, startNginx, startRegistry } from "../support/loopbackServers";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups, waitFor } from "../support/processes";
 
 const HOST = "registry.test";
 const PASSWORD = "metrics-test-password";
@@ -45,6 +45,8 @@ describe("registry metrics: on the debug address, not through the edge", () => {
             deleteEnabled: false,
             debugAddress: `127.0.0.1:${ports.metrics}`,
         }), ports.registry);
+        // The debug listener starts in a goroutine of its own, after the main one is waited for.
+        await waitFor("the metrics listener", async () => (await run("curl", ["-sf", "-o", "/dev/null", `http://127.0.0.1:${ports.metrics}/metrics`], { allowFailure: true })).code === 0, 20_000);
         ui = createServer((_, response) => response.writeHead(200, { "content-type": "text/html" }).end("<title>ui stand-in</title>"));
         await new Promise<void>((done) => ui.listen(ports.ui, "127.0.0.1", done));
         mkdirSync(join(dir, "temp"));
