@@ -52,7 +52,7 @@ describe("password rotation, real registry behind the real edge", () => {
     };
 
     before(async () => {
-        const config = { ...devStackConfig(), users: ["admin", "ci"] };
+        const config = { ...devStackConfig(), users: [{ name: "admin", role: "push" }, { name: "ci", role: "push" }] };
         initial = await evaluateProgram({ config });
         rotated = await evaluateProgram({ config: { ...config, passwordRotation: { admin: "2026-11-29" } }, previousState: initial.state });
         assert.equal(rotated.error, undefined);

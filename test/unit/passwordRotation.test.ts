@@ -1,6 +1,7 @@
 /**
  * Password rotation under mocks: a new `passwordRotation` keeper for one user replaces that
- * user's password and bcrypt salt, and nothing else; the snippets carry the new password.
+ * user's password and bcrypt salt, and nothing else; the nodes' snippets, which carry the pull
+ * user's password, carry the new one.
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
@@ -17,35 +18,36 @@ const htpasswdLines = (result: EvaluationResult): Record<string, string> =>
 const snippets = (result: EvaluationResult): Inputs => result.outputs.clientSnippets.value as Inputs;
 
 describe("password rotation", () => {
-    const config = { ...devStackConfig(), users: ["admin", "ci"] };
+    // admin pushes (builders), node pulls (the nodes' snippets carry its password).
+    const config = { ...devStackConfig(), users: [{ name: "admin", role: "push" }, { name: "node", role: "pull" }] };
     let initial: EvaluationResult;
     let rotated: EvaluationResult;
     let again: EvaluationResult;
-    let ciRotated: EvaluationResult;
+    let adminRotated: EvaluationResult;
 
     before(async () => {
         initial = await evaluateProgram({ config });
         assert.equal(initial.error, undefined);
-        rotated = await evaluateProgram({ config: { ...config, passwordRotation: { admin: "2026-11-29" } }, previousState: initial.state });
+        rotated = await evaluateProgram({ config: { ...config, passwordRotation: { node: "2026-11-29" } }, previousState: initial.state });
         assert.equal(rotated.error, undefined);
-        again = await evaluateProgram({ config: { ...config, passwordRotation: { admin: "2026-11-29" } }, previousState: rotated.state });
-        ciRotated = await evaluateProgram({ config: { ...config, passwordRotation: { admin: "2026-11-29", ci: "1" } }, previousState: again.state });
+        again = await evaluateProgram({ config: { ...config, passwordRotation: { node: "2026-11-29" } }, previousState: rotated.state });
+        adminRotated = await evaluateProgram({ config: { ...config, passwordRotation: { node: "2026-11-29", admin: "1" } }, previousState: again.state });
     });
 
     it("gives the rotated user a new password and hash, and leaves the other user's alone", () => {
         const [before, after] = [passwordsOf(initial), passwordsOf(rotated)];
-        assert.notEqual(after.admin, before.admin);
-        assert.match(after.admin, /^[A-Za-z0-9]{32}$/);
-        assert.equal(after.ci, before.ci);
+        assert.notEqual(after.node, before.node);
+        assert.match(after.node, /^[A-Za-z0-9]{32}$/);
+        assert.equal(after.admin, before.admin);
         const [oldLines, newLines] = [htpasswdLines(initial), htpasswdLines(rotated)];
-        assert.notEqual(newLines.admin, oldLines.admin);
-        assert.equal(newLines.ci, oldLines.ci, "ci's hash (and salt) unchanged");
-        const random = (r: EvaluationResult) => r.resources.filter((x) => x.type.startsWith("random:") && x.name.includes("-ci"));
-        assert.deepEqual(random(rotated).map((x) => x.inputs), random(initial).map((x) => x.inputs), "ci's random resources keep their inputs");
+        assert.notEqual(newLines.node, oldLines.node);
+        assert.equal(newLines.admin, oldLines.admin, "admin's hash (and salt) unchanged");
+        const random = (r: EvaluationResult) => r.resources.filter((x) => x.type.startsWith("random:") && x.name.includes("-admin"));
+        assert.deepEqual(random(rotated).map((x) => x.inputs), random(initial).map((x) => x.inputs), "admin's random resources keep their inputs");
     });
 
     it("puts the new password in the snippets that carry one, and no trace of the old", () => {
-        const [oldAdmin, newAdmin] = [passwordsOf(initial).admin, passwordsOf(rotated).admin];
+        const [oldNode, newNode] = [passwordsOf(initial).node, passwordsOf(rotated).node];
         // The pull secret holds a base64 docker config whose `auth` is base64 again: decode both.
         const decoded = (text: string) => text.replace(/[A-Za-z0-9+/]{16,}={0,2}/g, (b64) => {
             const once = Buffer.from(b64, "base64").toString("utf8");
@@ -53,9 +55,9 @@ describe("password rotation", () => {
         });
         for (const name of ["k3s", "imagePullSecret", "nodeSetup"]) {
             const text = decoded(JSON.stringify(snippets(rotated)[name]));
-            assert.ok(text.includes(newAdmin), `${name} carries the new password`);
-            assert.ok(!text.includes(oldAdmin), `${name} forgets the old`);
-            assert.ok(decoded(JSON.stringify(snippets(initial)[name])).includes(oldAdmin), `${name} carried the old one before`);
+            assert.ok(text.includes(newNode), `${name} carries the new password`);
+            assert.ok(!text.includes(oldNode), `${name} forgets the old`);
+            assert.ok(decoded(JSON.stringify(snippets(initial)[name])).includes(oldNode), `${name} carried the old one before`);
         }
         assert.ok(assertSecretsStayHidden(rotated) >= 5);
     });
@@ -65,10 +67,10 @@ describe("password rotation", () => {
         assert.deepEqual(inputsOf(again, CONTAINER, "registry-registry"), inputsOf(rotated, CONTAINER, "registry-registry"));
     });
 
-    it("rotating the second user leaves the first user's password and the snippets alone", () => {
-        assert.equal(passwordsOf(ciRotated).admin, passwordsOf(again).admin);
-        assert.notEqual(passwordsOf(ciRotated).ci, passwordsOf(again).ci);
-        assert.deepEqual(snippets(ciRotated), snippets(again));
+    it("rotating the push user leaves the pull user's password and the nodes' snippets alone", () => {
+        assert.equal(passwordsOf(adminRotated).node, passwordsOf(again).node);
+        assert.notEqual(passwordsOf(adminRotated).admin, passwordsOf(again).admin);
+        assert.deepEqual(snippets(adminRotated), snippets(again));
     });
 
     it("refuses a keeper for a user that does not exist, or a keeper that is not text", () => {
