@@ -59,7 +59,8 @@ recipe() {
   case "$1" in
     cli | langhost) echo 2 ;;
     tls | random | docker) echo 2 ;;
-    command | acme) echo 1 ;;
+    command) echo 1 ;;
+    acme) echo 3 ;;
   esac
 }
 
@@ -277,14 +278,18 @@ build_command() {
 
 # --- acme provider (pulumiverse, bridged), from the vendor snapshots -----------------------------
 # Its go.mod pins pulumi-terraform-bridge v3.125.0, which the module proxy refuses: build it with
-# BRIDGE_VERSION, against the terraform-provider-acme snapshot. schema-embed.json is made from the
-# committed schema.json by the snapshot's own generate.go (what its go:generate line runs).
+# BRIDGE_VERSION and, like the other bridged providers, the CLI's pulumi pkg/sdk (so a cold build
+# shares their compiled packages), against the terraform-provider-acme snapshot. schema-embed.json is made from the
+# committed schema.json by the snapshot's own generate.go (what its go:generate line runs). The
+# replace path is relative: the binary records it, and it must not depend on the cache's location.
 build_acme() {
   local v=$C_VERSION d="$C_WORK/pulumi-acme/provider"
+  resolve_cli_version || return 1
   tar -xzf "$VENDOR/$ACME_SNAPSHOT" -C "$C_WORK" || return 1
   tar -xzf "$VENDOR/$ACME_TF_SNAPSHOT" -C "$C_WORK" || return 1
   (cd "$d" && "$GO" mod edit -require="github.com/pulumi/pulumi-terraform-bridge/v3@$BRIDGE_VERSION" \
-    -replace="github.com/vancluever/terraform-provider-acme/v2=$C_WORK/terraform-provider-acme") || return 1
+    -require="github.com/pulumi/pulumi/pkg/v3@v$CLI_VERSION" -require="github.com/pulumi/pulumi/sdk/v3@v$CLI_VERSION" \
+    -replace="github.com/vancluever/terraform-provider-acme/v2=../../terraform-provider-acme") || return 1
   echo '{}' >"$d/cmd/pulumi-resource-acme/schema-embed.json" # so that `go list` resolves the embed
   heal_deps "$d" ./cmd/pulumi-resource-acme || return 1
   (cd "$d/cmd/pulumi-resource-acme" && VERSION=$v "$GO" run -p "$JOBS" ./generate.go) >>"$C_LOGS/generate.log" 2>&1 || {
@@ -293,7 +298,7 @@ build_acme() {
   }
   gobuild acme "$d" "$C_BIN/pulumi-resource-acme" \
     "-X github.com/pulumiverse/pulumi-acme/provider/pkg/version.Version=$v" ./cmd/pulumi-resource-acme || return 1
-  set_status "ok pulumi-resource-acme $v (vendor snapshots $ACME_SNAPSHOT + $ACME_TF_SNAPSHOT, pulumi-terraform-bridge $BRIDGE_VERSION)"
+  set_status "ok pulumi-resource-acme $v (vendor snapshots $ACME_SNAPSHOT + $ACME_TF_SNAPSHOT, pulumi-terraform-bridge $BRIDGE_VERSION + pulumi v$CLI_VERSION)"
 }
 
 # --- run (biggest first, one at a time: peak memory stays around 2 GB) ---------------------------

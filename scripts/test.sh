@@ -7,7 +7,7 @@
 #   unit         test/unit/*.test.ts          (one `node --test` run per phase)
 #   integration  test/integration/*.test.ts
 #   e2e          test/e2e/*.test.ts
-#   engine       scripts/build-engine.sh (~23 min the first time on 2 cores, cached afterwards),
+#   engine       scripts/build-engine.sh (30-45 min the first time on 2 cores, cached afterwards),
 #                then test/engine/*.test.ts with PULUMI_ENGINE_BIN set to the built bin dir
 #
 # A failing phase does not stop the later ones: every phase runs and prints its own results, then
