@@ -12,7 +12,9 @@
 #   <root>/work/<component>/   scratch copies during a build, removed afterwards
 # A component is rebuilt only when its own key changes, so adding one never rebuilds another.
 
-log() { printf '%s: %s\n' "$SELF" "$*" >&2; }
+# Go quotes the module proxy's URL in its errors; the log names no registry host (nor do notes
+# cached by earlier runs, which pass through here too).
+log() { printf '%s: %s\n' "$SELF" "$*" | sed -E 's#(reading )?https?://[^/ ]+/#the module proxy: #g' >&2; }
 die() {
   printf '%s: ERROR: %s\n' "$SELF" "$*" >&2
   exit 1
@@ -168,6 +170,9 @@ modcache_dir() {
   if [ -z "$MODDIR" ] || printf '%s' "$out" | grep -q '"Error"'; then
     DL_ERR=$(printf '%s\n' "$out" | sed -nE 's/^[[:space:]]*"Error": "(.*)",?$/\1/p' | head -1 | sed -E 's/(\\n|\\t)+/ /g')
     [ -n "$DL_ERR" ] || DL_ERR=$(printf '%s\n' "$out" | tail -1)
+    # Go quotes the proxy's URL; our logs and status files say "the module proxy" instead, so no
+    # registry host ends up in a log or a committed note.
+    DL_ERR=$(printf '%s' "$DL_ERR" | sed -E 's#(reading )?https?://[^/ ]+/#the module proxy: #g')
     MODDIR=""
     return 1
   fi
