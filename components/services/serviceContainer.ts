@@ -115,7 +115,14 @@ function secretFilesHolder(name: string, args: ServiceContainerArgs, image: dock
             content: pulumi.secret(file.content),
             permissions: file.permissions ?? "0600",
         })),
-    }, { ...childOpts, deleteBeforeReplace: true, dependsOn: args.dependsOn });
+    }, {
+        ...childOpts,
+        deleteBeforeReplace: true,
+        dependsOn: args.dependsOn,
+        // It never runs, so a new service image is no reason to rewrite the secrets (nor to show a
+        // second replacement in the diff of an image bump); it takes the new image when replaced.
+        ignoreChanges: ["image"],
+    });
     const key = new random.RandomPassword(`${name}-secrets-key`, { length: 32, special: false }, { parent });
     const fingerprint = pulumi.unsecret(pulumi.all([key.result, ...secretFiles.files.map((f) => f.content)]).apply(([hmacKey, ...contents]) =>
         secretsFingerprint(hmacKey, secretFiles.files.map((file, i) => ({ name: file.name, content: contents[i] })))));

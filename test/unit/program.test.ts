@@ -103,9 +103,7 @@ describe("local mode, dev stack", () => {
         assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
         assert.equal(config.storage.delete.enabled, false);
         const registrySecrets = inputsOf(first, CONTAINER, "registry-registry-secrets");
-        assert.match(upload(registrySecrets, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}
-node:\$2b\$05\$.{53}
-$/, "bcrypt at the cheap per-request cost");
+        assert.match(upload(registrySecrets, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
         assert.deepEqual(registry.uploads.map((u: Inputs) => u.file), ["/etc/docker/registry/config.yml"], "the htpasswd is not beside config.yml");
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
