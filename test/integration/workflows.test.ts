@@ -168,3 +168,21 @@ describe("affected stacks (scripts/affected-stacks.ts)", () => {
         assert.deepEqual(affectedStacks(stacks, undefined), stacks, "unknown base: everything");
     });
 });
+
+describe("the state bucket's RAM policy (docs/state.md)", () => {
+    it("is valid JSON and grants only object access under .pulumi/ plus listing of that one bucket", () => {
+        const doc = readFileSync(join(ROOT, "docs/state.md"), "utf8");
+        const block = /```json\n([\s\S]*?)\n```/.exec(doc)?.[1] ?? assert.fail("no json block in docs/state.md");
+        const policy = JSON.parse(block) as { Version: string; Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
+        assert.equal(policy.Version, "1");
+        const bucket = /BUCKET=([\w-]+)/.exec(doc)?.[1] ?? assert.fail("no BUCKET= in docs/state.md");
+        const granted = policy.Statement.flatMap((s) => s.Action.flatMap((action) => s.Resource.map((resource) => `${s.Effect} ${action} ${resource}`))).sort();
+        assert.deepEqual(granted, [
+            `Allow oss:DeleteObject acs:oss:*:*:${bucket}/.pulumi/*`,
+            `Allow oss:GetBucketInfo acs:oss:*:*:${bucket}`,
+            `Allow oss:GetObject acs:oss:*:*:${bucket}/.pulumi/*`,
+            `Allow oss:ListObjects acs:oss:*:*:${bucket}`,
+            `Allow oss:PutObject acs:oss:*:*:${bucket}/.pulumi/*`,
+        ]);
+    });
+});
