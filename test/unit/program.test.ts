@@ -75,7 +75,7 @@ describe("local mode, dev stack", () => {
 
     it("rotates every container's logs, so a busy registry cannot fill the disk", () => {
         const containers = first.resources.filter((r) => r.type === CONTAINER);
-        assert.equal(containers.length, 3);
+        assert.equal(containers.length, 5, "three services, two secret-file holders");
         for (const container of containers) {
             const inputs = container.inputs as Inputs;
             assert.equal(inputs.logDriver, "json-file", container.name);
