@@ -246,8 +246,12 @@ describe("local mode variants", () => {
         assert.deepEqual(config.proxy, { remoteurl: "https://registry-1.docker.io", username: "hub-bot" });
         assert.equal(envOf(mirror).REGISTRY_PROXY_PASSWORD, "hub-Token-9");
         assert.ok(findResource(result, CONTAINER, "registry-mirror").secretInputPaths.includes("envs"), "the upstream password is secret");
-        assert.equal(upload(mirror, "/auth/htpasswd"), upload(inputsOf(result, CONTAINER, "registry-registry"), "/auth/htpasswd"), "the registry's users read the mirror");
-        assert.deepEqual(mirror.volumes, [{ volumeName: "private-registry-mirror-data", containerPath: "/var/lib/registry" }]);
+        assert.equal(upload(inputsOf(result, CONTAINER, "registry-mirror-secrets"), "/auth/htpasswd"), upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"), "the registry's users read the mirror");
+        assert.deepEqual(mirror.uploads.map((u: Inputs) => u.file), ["/etc/docker/registry/config.yml"], "the htpasswd is not beside config.yml");
+        assert.deepEqual(mirror.volumes, [
+            { volumeName: "private-registry-mirror-data", containerPath: "/var/lib/registry" },
+            { volumeName: "private-registry-mirror-secrets", containerPath: "/auth", readOnly: true },
+        ]);
         assert.equal(inputsOf(result, VOLUME, "registry-mirror-data").name, "private-registry-mirror-data");
         const edge = inputsOf(result, CONTAINER, "registry-edge");
         assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080], [5443, 5443]]);
