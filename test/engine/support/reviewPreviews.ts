@@ -5,7 +5,7 @@
  * Used by test/engine/reviewing.test.ts (asserts) and scripts/docs-reviewing.ts (docs/reviewing.md).
  */
 import { createPrivateKey } from "crypto";
-import { readFileSync, writeFileSync } from "fs";
+import { writeFileSync } from "fs";
 import { join } from "path";
 import { REGISTRY_IMAGE } from "../../../components/services/registry";
 import { freePort } from "../../support/loopbackServers";
@@ -65,10 +65,6 @@ export interface ReviewCapture {
     deployedResources: string[];
 }
 
-function registryImageFile(stack: EngineStack): string {
-    return join(stack.project, "components/services/registry.ts");
-}
-
 export const REVIEW_SCENARIOS: ReviewScenario[] = [
     {
         id: "add-user",
@@ -118,19 +114,13 @@ export const REVIEW_SCENARIOS: ReviewScenario[] = [
     {
         id: "registry-image",
         title: "Bump the registry image",
-        change: `\`REGISTRY_IMAGE\` in components/services/registry.ts: \`${REGISTRY_IMAGE}\` → \`${BUMPED_REGISTRY_IMAGE}\``,
+        change: `\`images: {registry: ${REGISTRY_IMAGE}}\` (default) → \`images: {registry: ${BUMPED_REGISTRY_IMAGE}}\``,
         apply: async (stack) => {
-            const file = registryImageFile(stack);
-            const source = readFileSync(file, "utf8");
-            if (!source.includes(`"${REGISTRY_IMAGE}"`)) throw new Error(`${file} does not name ${REGISTRY_IMAGE}`);
-            writeFileSync(file, source.replace(`"${REGISTRY_IMAGE}"`, `"${BUMPED_REGISTRY_IMAGE}"`));
+            stack.setConfig({ images: { registry: BUMPED_REGISTRY_IMAGE } });
             // Preview resolves no image, but tag the stand-in anyway, as a real bump would find it.
             await stack.docker(["tag", REGISTRY_IMAGE, BUMPED_REGISTRY_IMAGE]);
         },
-        revert: async (stack) => {
-            const file = registryImageFile(stack);
-            writeFileSync(file, readFileSync(file, "utf8").replace(`"${BUMPED_REGISTRY_IMAGE}"`, `"${REGISTRY_IMAGE}"`));
-        },
+        revert: async (stack, { baseConfig }) => stack.replaceConfig(baseConfig),
     },
 ];
 
