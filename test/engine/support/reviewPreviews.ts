@@ -69,8 +69,8 @@ export const REVIEW_SCENARIOS: ReviewScenario[] = [
     {
         id: "add-user",
         title: "Add a user",
-        change: "`users: [admin]` → `users: [admin, ci]`",
-        apply: async (stack) => stack.setConfig({ users: ["admin", "ci"] }),
+        change: "`users:` the dev stack's users plus `ci`",
+        apply: async (stack, { baseConfig }) => stack.setConfig({ users: [...(baseConfig.users as unknown[]), "ci"] }),
         revert: async (stack, { baseConfig }) => stack.replaceConfig(baseConfig),
     },
     {
