@@ -48,7 +48,9 @@ export class RegistryCredentials extends pulumi.ComponentResource {
                 username,
                 role,
                 password: new random.RandomPassword(`${name}-${username}`, { length, special: false, ...keepers }, { parent: this }),
-                salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false, ...keepers }, { parent: this }),
+                // Secret: the salt is part of the bcrypt hash, and a removed user's RandomString
+                // would otherwise show its result in the preview (docs/reviewing.md).
+                salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false, ...keepers }, { parent: this, additionalSecretOutputs: ["result"] }),
             };
         });
         this.users = pulumi.secret(

@@ -8,6 +8,8 @@ import { serviceContainer } from "./serviceContainer";
 
 export const EDGE_IMAGE = DEFAULTS.images.edge;
 const TLS_DIR = "/etc/nginx/tls";
+/** The private key is a secret file: `serviceContainer` mounts it read-only here, apart from nginx.conf. */
+const SECRETS_DIR = "/etc/nginx/secrets";
 
 export interface EdgeArgs {
     provider: docker.Provider;
@@ -42,8 +44,9 @@ export interface EdgeArgs {
 
 /**
  * The only container reachable from outside: nginx terminating TLS and routing `/v2/` to the
- * registry and `/` to the UI. The certificate and key are uploaded files, so a renewed
- * certificate replaces this (stateless) container and nginx starts with it.
+ * registry and `/` to the UI. The certificate is an uploaded file beside nginx.conf, the key a
+ * secret file apart from them (so a diff shows both line by line); a renewed certificate replaces
+ * this (stateless) container and nginx starts with it.
  */
 export class Edge extends pulumi.ComponentResource {
     readonly container: docker.Container;
@@ -71,7 +74,7 @@ export class Edge extends pulumi.ComponentResource {
             registry: args.registry,
             ui: args.ui,
             certificatePath: `${TLS_DIR}/server.crt`,
-            privateKeyPath: `${TLS_DIR}/server.key`,
+            privateKeyPath: `${SECRETS_DIR}/server.key`,
             pidPath: "/var/run/nginx.pid",
             mirror,
             tuning: args.tuning,
@@ -89,7 +92,6 @@ export class Edge extends pulumi.ComponentResource {
                 uploads: [
                     { file: "/etc/nginx/nginx.conf", content: nginxConf },
                     { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
-                    { file: `${TLS_DIR}/server.key`, content: args.certificate.privateKeyPem, permissions: "0600" },
                 ],
                 ports: onHostNetwork ? undefined : [
                     { internal: 443, external: args.httpsPort },
@@ -97,6 +99,7 @@ export class Edge extends pulumi.ComponentResource {
                     ...(mirrorPort === undefined ? [] : [{ internal: mirrorPort, external: mirrorPort }]),
                 ],
             },
+            secretFiles: { directory: SECRETS_DIR, files: [{ name: "server.key", content: args.certificate.privateKeyPem }] },
             dependsOn: args.dependsOn,
         }, this);
 

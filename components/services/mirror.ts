@@ -7,7 +7,9 @@ import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
 import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 
-const HTPASSWD_PATH = "/auth/htpasswd";
+/** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
+const SECRETS_DIR = "/auth";
+const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
 /** Host networking: the mirror's loopback port (the registry's is 5000, the UI's 5080). */
 export const MIRROR_LOOPBACK_PORT = DEFAULTS.mirror.loopbackPort;
 
@@ -75,12 +77,10 @@ export class Mirror extends pulumi.ComponentResource {
             healthUrl: `http://${endpoint.local}/`,
             settings: {
                 envs,
-                uploads: [
-                    { file: REGISTRY_CONFIG_PATH, content: this.configYaml },
-                    { file: HTPASSWD_PATH, content: args.htpasswd },
-                ],
+                uploads: [{ file: REGISTRY_CONFIG_PATH, content: this.configYaml }],
                 volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
             },
+            secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
             dependsOn: args.dependsOn,
         }, this);
 

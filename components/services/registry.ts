@@ -4,11 +4,13 @@ import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
 import { Upstream } from "../render/edgeConfig";
 import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../render/registryConfig";
-import { serviceContainer } from "./serviceContainer";
+import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
 /** The newest 2.8 patch release; the tests run Debian's Distribution 2.8 against the same config. */
 export const REGISTRY_IMAGE = DEFAULTS.images.registry;
-const HTPASSWD_PATH = "/auth/htpasswd";
+/** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
+const SECRETS_DIR = "/auth";
+const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
 
 export interface RegistryArgs {
     /** The host's Docker provider. */
@@ -44,9 +46,9 @@ export interface RegistryArgs {
 
 /**
  * The Distribution registry: its image, the data volume that outlives every container, and the
- * container with the rendered `config.yml` and htpasswd. Changing either file replaces the
- * container (Docker cannot edit a created container's files); the volume, and every image in it,
- * stays.
+ * container with the rendered `config.yml` and, as a secret file apart from it (so a diff shows
+ * `config.yml` line by line), the htpasswd. Changing either replaces the container (Docker cannot
+ * edit a created container's files); the volume, and every image in it, stays.
  */
 export class Registry extends pulumi.ComponentResource {
     /** How the edge reaches the registry. */
@@ -72,7 +74,7 @@ export class Registry extends pulumi.ComponentResource {
         const volume = new docker.Volume(`${name}-data`, {
             name: `${args.namePrefix}-data`,
             driverOpts: args.dataVolumeDriverOpts,
-            labels: [{ label: "private-registry.role", value: "registry-data" }],
+            labels: [{ label: ROLE_LABEL, value: "registry-data" }],
         }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
 
         this.container = serviceContainer(name, {
@@ -84,12 +86,10 @@ export class Registry extends pulumi.ComponentResource {
             healthUrl: `http://${endpoint.local}/`,
             settings: {
                 envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`],
-                uploads: [
-                    { file: REGISTRY_CONFIG_PATH, content: configYaml },
-                    { file: HTPASSWD_PATH, content: args.htpasswd },
-                ],
+                uploads: [{ file: REGISTRY_CONFIG_PATH, content: configYaml }],
                 volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
             },
+            secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
             dependsOn: args.dependsOn,
         }, this);
 

@@ -21,7 +21,7 @@ const HOST = "registry.test";
 
 const passwordsOf = (result: EvaluationResult): Record<string, string> =>
     Object.fromEntries((result.outputs.credentials.value as { username: string; password: string }[]).map((u) => [u.username, u.password]));
-const htpasswdOf = (result: EvaluationResult): string => upload(inputsOf(result, CONTAINER, "registry-registry"), "/auth/htpasswd");
+const htpasswdOf = (result: EvaluationResult): string => upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd");
 
 describe("password rotation, real registry behind the real edge", () => {
     let dir: string;

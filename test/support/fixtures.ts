@@ -17,13 +17,17 @@ export const BRIDGE_EDGE: EdgeConfigInput = {
 /** What PrivateRegistry declares in every mode (`type name`): host and certificate come on top. */
 export const REGISTRY_CORE_RESOURCES = [
     "docker:index/container:Container registry-edge",
+    "docker:index/container:Container registry-edge-secrets",
     "docker:index/container:Container registry-registry",
+    "docker:index/container:Container registry-registry-secrets",
     "docker:index/container:Container registry-ui",
     "docker:index/network:Network registry-network",
     "docker:index/remoteImage:RemoteImage registry-edge-image",
     "docker:index/remoteImage:RemoteImage registry-registry-image",
     "docker:index/remoteImage:RemoteImage registry-ui-image",
+    "docker:index/volume:Volume registry-edge-secrets",
     "docker:index/volume:Volume registry-registry-data",
+    "docker:index/volume:Volume registry-registry-secrets",
     "private-registry:index:Edge registry-edge",
     "private-registry:index:PrivateRegistry registry",
     "private-registry:index:Registry registry-registry",
@@ -32,6 +36,8 @@ export const REGISTRY_CORE_RESOURCES = [
     "random:index/randomPassword:RandomPassword registry-credentials-admin",
     "random:index/randomPassword:RandomPassword registry-credentials-http-secret",
     "random:index/randomPassword:RandomPassword registry-credentials-node",
+    "random:index/randomPassword:RandomPassword registry-edge-secrets-key",
+    "random:index/randomPassword:RandomPassword registry-registry-secrets-key",
     "random:index/randomString:RandomString registry-credentials-admin-salt",
     "random:index/randomString:RandomString registry-credentials-node-salt",
 ];

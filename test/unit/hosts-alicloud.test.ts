@@ -139,7 +139,10 @@ describe("alicloud mode", () => {
 
         assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
         assert.deepEqual(inputsOf(result, VOLUME, "registry-registry-data").driverOpts, { type: "none", o: "bind", device: "/srv/registry-data" });
-        assert.deepEqual(inputsOf(result, CONTAINER, "registry-registry").volumes, [{ volumeName: "private-registry-data", containerPath: "/var/lib/registry" }]);
+        assert.deepEqual(inputsOf(result, CONTAINER, "registry-registry").volumes, [
+            { volumeName: "private-registry-data", containerPath: "/var/lib/registry" },
+            { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
+        ]);
     });
 
     it("boots the VM with cloud-init that pins the host key and mounts that very disk by its serial", () => {
@@ -222,8 +225,10 @@ describe("alicloud mode", () => {
         const issued = stateOf(result, ACME_CERTIFICATE);
         const edge = findResource(result, CONTAINER, "registry-edge");
         assert.equal(upload(edge.inputs as Inputs, "/etc/nginx/tls/server.crt"), `${issued.certificatePem.trimEnd()}\n${issued.issuerPem.trimEnd()}\n`);
-        assert.equal(upload(edge.inputs as Inputs, "/etc/nginx/tls/server.key"), issued.privateKeyPem);
-        assert.ok(edge.secretInputPaths.some((p) => p.startsWith("uploads")));
+        const edgeSecrets = findResource(result, CONTAINER, "registry-edge-secrets");
+        assert.equal(upload(edgeSecrets.inputs as Inputs, "/etc/nginx/secrets/server.key"), issued.privateKeyPem);
+        assert.deepEqual(edgeSecrets.secretInputPaths, ["uploads"]);
+        assert.deepEqual(edge.secretInputPaths, [], "the certificate and nginx.conf stay readable");
         assert.match(upload(edge.inputs as Inputs, "/etc/nginx/nginx.conf"), /server_name registry\.example\.com;/);
     });
 

@@ -67,7 +67,7 @@ describe("ssh mode", () => {
             "pulumi:providers:docker ssh-docker",
             "pulumi:pulumi:Stack private-registry-dev",
         ]);
-        assert.equal(declared(selfSigned).filter((d) => d.startsWith("docker:index/container:Container")).length, 3);
+        assert.equal(declared(selfSigned).filter((d) => d.startsWith("docker:index/container:Container")).length, 5, "three services, two secret-file holders");
 
         const install = findResource(selfSigned, COMMAND, "ssh-install-docker");
         const inputs = install.inputs as Inputs;
@@ -87,7 +87,7 @@ describe("ssh mode", () => {
         assert.equal(statSync(join(dir, "id_key")).mode & 0o777, 0o600);
         assert.equal(readFileSync(join(dir, "known_hosts"), "utf8"), `[192.168.1.5]:2222 ${SSH_HOST_KEY}\n`);
         assert.equal(selfSigned.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
-        assert.equal(inputsOf(selfSigned, VOLUME).driverOpts, undefined, "a plain named volume on the server");
+        assert.equal(inputsOf(selfSigned, VOLUME, "registry-registry-data").driverOpts, undefined, "a plain named volume on the server");
     });
 
     it("defaults to the self-signed CA, which the snippets then install", () => {

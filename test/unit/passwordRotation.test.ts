@@ -14,7 +14,7 @@ isolateHome("pr-rotation-");
 const passwordsOf = (result: EvaluationResult): Record<string, string> =>
     Object.fromEntries((result.outputs.credentials.value as { username: string; password: string }[]).map((u) => [u.username, u.password]));
 const htpasswdLines = (result: EvaluationResult): Record<string, string> =>
-    Object.fromEntries(upload(inputsOf(result, CONTAINER, "registry-registry"), "/auth/htpasswd").trim().split("\n").map((line) => [line.split(":")[0], line]));
+    Object.fromEntries(upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd").trim().split("\n").map((line) => [line.split(":")[0], line]));
 const snippets = (result: EvaluationResult): Inputs => result.outputs.clientSnippets.value as Inputs;
 
 describe("password rotation", () => {

@@ -61,7 +61,10 @@ describe("local mode, dev stack", () => {
         const registry = inputsOf(first, CONTAINER, "registry-registry");
         const volume = inputsOf(first, VOLUME, "registry-registry-data");
         assert.equal(volume.name, "private-registry-data");
-        assert.deepEqual(registry.volumes, [{ volumeName: "private-registry-data", containerPath: "/var/lib/registry" }]);
+        assert.deepEqual(registry.volumes, [
+            { volumeName: "private-registry-data", containerPath: "/var/lib/registry" },
+            { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
+        ]);
         assert.equal(first.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
         for (const name of ["registry-registry", "registry-ui", "registry-edge"]) {
             assert.equal(first.options[`${CONTAINER}::${name}`].deleteBeforeReplace, true, `${name}: fixed name needs delete-before-replace`);
@@ -72,7 +75,7 @@ describe("local mode, dev stack", () => {
 
     it("rotates every container's logs, so a busy registry cannot fill the disk", () => {
         const containers = first.resources.filter((r) => r.type === CONTAINER);
-        assert.equal(containers.length, 3);
+        assert.equal(containers.length, 5, "three services, two secret-file holders");
         for (const container of containers) {
             const inputs = container.inputs as Inputs;
             assert.equal(inputs.logDriver, "json-file", container.name);
@@ -99,7 +102,9 @@ describe("local mode, dev stack", () => {
         assert.equal(config.http.secret, undefined, "the http secret stays out of the readable file");
         assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
         assert.equal(config.storage.delete.enabled, false);
-        assert.match(upload(registry, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
+        const registrySecrets = inputsOf(first, CONTAINER, "registry-registry-secrets");
+        assert.match(upload(registrySecrets, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
+        assert.deepEqual(registry.uploads.map((u: Inputs) => u.file), ["/etc/docker/registry/config.yml"], "the htpasswd is not beside config.yml");
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
@@ -138,8 +143,33 @@ describe("local mode, dev stack", () => {
         assert.ok(assertSecretsStayHidden(first) >= 5, "no key or password in a plain output or input");
 
         const secretInputs = (name: string) => findResource(first, CONTAINER, name).secretInputPaths.sort();
-        assert.deepEqual(secretInputs("registry-registry"), ["envs", "uploads"].sort(), "http secret and htpasswd are secret");
-        assert.ok(secretInputs("registry-edge").some((p) => p.startsWith("uploads")), "the TLS key upload is secret");
+        assert.deepEqual(secretInputs("registry-registry"), ["envs"], "the http secret is secret, config.yml stays readable");
+        assert.deepEqual(secretInputs("registry-edge"), [], "nginx.conf and the certificate stay readable");
+        assert.deepEqual(secretInputs("registry-registry-secrets"), ["uploads"], "the htpasswd is secret");
+        assert.deepEqual(secretInputs("registry-edge-secrets"), ["uploads"], "the TLS key is secret");
+    });
+
+    it("delivers secret files through a never-started holder and a read-only volume, with a fingerprint that reveals nothing", () => {
+        for (const [service, directory, file] of [["registry", "/auth", "htpasswd"], ["edge", "/etc/nginx/secrets", "server.key"]]) {
+            const container = inputsOf(first, CONTAINER, `registry-${service}`);
+            const holder = inputsOf(first, CONTAINER, `registry-${service}-secrets`);
+            assert.equal(holder.start, false, `${service}: the holder is never started`);
+            assert.equal(holder.mustRun, false);
+            assert.equal(holder.networkMode, "none");
+            assert.deepEqual(holder.volumes, [{ volumeName: `private-registry-${service}-secrets`, containerPath: directory }]);
+            assert.deepEqual(holder.uploads.map((u: Inputs) => [u.file, u.permissions]), [[`${directory}/${file}`, "0600"]]);
+            assert.ok(container.volumes.some((v: Inputs) => v.volumeName === `private-registry-${service}-secrets` && v.containerPath === directory && v.readOnly === true));
+            assert.ok(!container.uploads.some((u: Inputs) => u.file.startsWith(`${directory}/`)), `${service}: no plain upload under the secrets mount`);
+            const [label] = container.labels as Inputs[];
+            assert.equal(label.label, "private-registry.secrets-fingerprint");
+            assert.match(label.value, /^hmac-sha256:[0-9a-f]{32}$/);
+            const secret = upload(holder, `${directory}/${file}`);
+            const pieces = secret.split(/[\s:$]+/).filter((piece) => piece.length >= 8);
+            assert.ok(pieces.length > 0);
+            for (const piece of pieces) assert.ok(!label.value.includes(piece.slice(0, 8)), `${service}: the label shows part of the secret`);
+        }
+        assert.ok(!findResource(first, CONTAINER, "registry-registry").secretInputPaths.includes("labels"), "the fingerprint is readable");
+        assert.notEqual(inputsOf(first, CONTAINER, "registry-registry").labels[0].value, inputsOf(first, CONTAINER, "registry-edge").labels[0].value);
     });
 
     it("is deterministic: a second evaluation declares identical inputs (no perpetual diff)", () => {
@@ -197,7 +227,7 @@ describe("local mode variants", () => {
         assert.match(upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"), /Access-Control-Allow-Origin https:\/\/ui\.registry\.lan:8443 always;/);
         assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, ["registry.lan", "ui.registry.lan"]);
         assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, false);
-        assert.match(upload(registry, "/auth/htpasswd"), /^ci:\$2.*\nalice:\$2.*\n$/);
+        assert.match(upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"), /^ci:\$2.*\nalice:\$2.*\n$/);
         assert.equal(result.outputs.uiEndpoint.value, "https://ui.registry.lan:8443/");
     });
 
@@ -216,8 +246,12 @@ describe("local mode variants", () => {
         assert.deepEqual(config.proxy, { remoteurl: "https://registry-1.docker.io", username: "hub-bot" });
         assert.equal(envOf(mirror).REGISTRY_PROXY_PASSWORD, "hub-Token-9");
         assert.ok(findResource(result, CONTAINER, "registry-mirror").secretInputPaths.includes("envs"), "the upstream password is secret");
-        assert.equal(upload(mirror, "/auth/htpasswd"), upload(inputsOf(result, CONTAINER, "registry-registry"), "/auth/htpasswd"), "the registry's users read the mirror");
-        assert.deepEqual(mirror.volumes, [{ volumeName: "private-registry-mirror-data", containerPath: "/var/lib/registry" }]);
+        assert.equal(upload(inputsOf(result, CONTAINER, "registry-mirror-secrets"), "/auth/htpasswd"), upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"), "the registry's users read the mirror");
+        assert.deepEqual(mirror.uploads.map((u: Inputs) => u.file), ["/etc/docker/registry/config.yml"], "the htpasswd is not beside config.yml");
+        assert.deepEqual(mirror.volumes, [
+            { volumeName: "private-registry-mirror-data", containerPath: "/var/lib/registry" },
+            { volumeName: "private-registry-mirror-secrets", containerPath: "/auth", readOnly: true },
+        ]);
         assert.equal(inputsOf(result, VOLUME, "registry-mirror-data").name, "private-registry-mirror-data");
         const edge = inputsOf(result, CONTAINER, "registry-edge");
         assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080], [5443, 5443]]);

@@ -47,9 +47,24 @@ interface Healthcheck {
 }
 
 /** Container inputs the replay turns into `docker create` flags; anything else is refused. */
-const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "networksAdvanced", "command", "entrypoints", "ports", "labels", "logDriver", "logOpts"]);
+const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "networksAdvanced", "command", "entrypoints", "ports", "labels", "logDriver", "logOpts", "start", "mustRun"]);
 /** Network inputs the replay turns into `docker network create` flags. */
 const HANDLED_NETWORK = new Set(["name", "driver"]);
+
+interface Mount {
+    volumeName: string;
+    containerPath: string;
+    readOnly?: boolean;
+}
+
+/**
+ * A container created and filled but never started (`start: false`): the holder that carries a
+ * service's secret files into their volume (components/services/serviceContainer.ts).
+ */
+function neverStarted(inputs: Record<string, any>): boolean {
+    if (inputs.start === false && inputs.mustRun !== false) throw new Error(`${inputs.name}: start: false without mustRun: false would be restarted by the provider`);
+    return inputs.start === false;
+}
 
 function quoteForShell(arg: string): string {
     return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -90,7 +105,7 @@ function createArgs(result: EvaluationResult, inputs: Record<string, any>): stri
     if (inputs.logDriver) args.push("--log-driver", inputs.logDriver);
     for (const [key, value] of Object.entries((inputs.logOpts as Record<string, string> | undefined) ?? {})) args.push("--log-opt", `${key}=${value}`);
     for (const env of (inputs.envs as string[] | undefined) ?? []) args.push("--env", env);
-    for (const volume of (inputs.volumes as { volumeName: string; containerPath: string }[] | undefined) ?? []) args.push("--volume", `${volume.volumeName}:${volume.containerPath}`);
+    for (const volume of (inputs.volumes as Mount[] | undefined) ?? []) args.push("--volume", `${volume.volumeName}:${volume.containerPath}${volume.readOnly ? ":ro" : ""}`);
     for (const label of (inputs.labels as { label: string; value: string }[] | undefined) ?? []) args.push("--label", `${label.label}=${label.value}`);
     const health = inputs.healthcheck as Healthcheck | undefined;
     if (health) {
@@ -142,12 +157,12 @@ async function connectNetworks(dockerd: PrivateDockerd, container: string, netwo
     }
 }
 
-/** Creates, fills and starts one declared container. */
+/** Creates, fills and (unless declared `start: false`) starts one declared container. */
 export async function startContainer(dockerd: PrivateDockerd, result: EvaluationResult, inputs: Record<string, any>, workDir: string): Promise<void> {
     await dockerd.docker(createArgs(result, inputs));
     await connectNetworks(dockerd, inputs.name, (inputs.networksAdvanced as NetworkAttachment[] | undefined) ?? []);
     await upload(dockerd, inputs.name, (inputs.uploads as Upload[] | undefined) ?? [], workDir);
-    await dockerd.docker(["start", inputs.name]);
+    if (!neverStarted(inputs)) await dockerd.docker(["start", inputs.name]);
 }
 
 export async function waitHealthy(dockerd: PrivateDockerd, name: string, timeoutMs = 60_000): Promise<void> {
@@ -175,15 +190,29 @@ export async function replay(dockerd: PrivateDockerd, result: EvaluationResult, 
         await dockerd.docker(["volume", "create", ...labels, ...opts, volume.inputs.name as string]);
     }
     for (const container of containers(result)) await startContainer(dockerd, result, container.inputs, workDir);
-    for (const container of containers(result)) await waitHealthy(dockerd, container.inputs.name as string);
+    for (const container of containers(result).filter((c) => !neverStarted(c.inputs))) await waitHealthy(dockerd, container.inputs.name as string);
+}
+
+/** The never-started holders whose volume the named container mounts (its secret files). */
+export function secretHolders(result: EvaluationResult, name: string): string[] {
+    const mounted = new Set(((containerInputs(result, name).volumes as Mount[] | undefined) ?? []).map((v) => v.volumeName));
+    return containers(result)
+        .filter((c) => neverStarted(c.inputs) && ((c.inputs.volumes as Mount[] | undefined) ?? []).some((v) => mounted.has(v.volumeName)))
+        .map((c) => c.inputs.name as string);
 }
 
 /**
  * What `pulumi up` does to a container whose inputs changed: delete it (deleteBeforeReplace, as
  * the program asks), then create the new one. Volumes are left alone, as the engine leaves them.
- * `betweenDeleteAndCreate` runs in the gap (a test taking the old container's address there).
+ * The holders of its secret files are replaced first, as the engine orders them (the service
+ * depends on its holder), so the new container reads the new files. `betweenDeleteAndCreate` runs
+ * in the gap (a test taking the old container's address there).
  */
 export async function replaceContainer(dockerd: PrivateDockerd, result: EvaluationResult, name: string, workDir: string, betweenDeleteAndCreate?: () => Promise<void>): Promise<void> {
+    for (const holder of secretHolders(result, name)) {
+        await dockerd.docker(["rm", "-f", holder]);
+        await startContainer(dockerd, result, containerInputs(result, holder), workDir);
+    }
     await dockerd.docker(["rm", "-f", name]);
     await betweenDeleteAndCreate?.();
     await startContainer(dockerd, result, containerInputs(result, name), workDir);

@@ -140,6 +140,17 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             assert.match(volumes, new RegExp(`^${PREFIX}-data$`, "m"));
         });
 
+        it("hands each service its secret files through the holder's volume, read-only, never running the holder", async () => {
+            for (const [role, path] of [["registry", "/auth/htpasswd"], ["edge", "/etc/nginx/secrets/server.key"]]) {
+                const holder = `${PREFIX}-${role}-secrets`;
+                assert.equal((await docker(["inspect", "-f", "{{.State.Status}}", holder])).stdout.trim(), "created", `${holder} never ran`);
+                const declaredContent = (containerInputs(declared, holder).uploads as { file: string; content: string }[]).find((u) => u.file === path)!.content;
+                assert.equal((await docker(["exec", `${PREFIX}-${role}`, "cat", path])).stdout, declaredContent, `${role} reads the holder's ${path}`);
+                const write = await dockerd.docker(["exec", `${PREFIX}-${role}`, "sh", "-c", `echo x > ${path}`], { allowFailure: true });
+                assert.notEqual(write.code, 0, `${role} cannot write its secret files`);
+            }
+        });
+
         if (bridge) {
             it("bridge: each container is on the stack's network under its role's alias", async () => {
                 for (const role of ["registry", "ui", "edge"]) {
@@ -279,7 +290,9 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             assert.equal(changed.error, undefined, changed.error);
             const before = containerInputs(declared, `${PREFIX}-registry`);
             const after = containerInputs(changed, `${PREFIX}-registry`);
-            assert.notDeepEqual(after.uploads, before.uploads, "adding a user changes the registry's htpasswd upload");
+            assert.deepEqual(after.uploads, before.uploads, "config.yml is the same");
+            assert.notDeepEqual(after.labels, before.labels, "the secrets fingerprint changes with the htpasswd");
+            assert.notDeepEqual(containerInputs(changed, `${PREFIX}-registry-secrets`).uploads, containerInputs(declared, `${PREFIX}-registry-secrets`).uploads, "adding a user changes the htpasswd the holder carries");
             assert.deepEqual(after.volumes, before.volumes, "the data volume stays the same");
             const inspect = async () => (await docker(["inspect", "-f", `{{.Id}} {{with index .NetworkSettings.Networks "${PREFIX}"}}{{.IPAddress}}{{end}}`, `${PREFIX}-registry`])).stdout.trim().split(" ");
             const [oldId, oldAddress] = await inspect();
