@@ -21,7 +21,7 @@ import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { criTools, k3sRegistriesCheck } from "../go/builds";
-import { freePort, startNginx, startRegistry } from "../support/loopbackServers";
+import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
 import { Daemon, makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
 
@@ -65,19 +65,13 @@ async function startEdge(dir: string): Promise<Registry> {
         deleteEnabled: false,
     }), registryPort);
     mkdirSync(join(dir, "temp"));
-    await startNginx(dir, renderEdgeConfig({
+    await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
         serverNames: [HOST, "127.0.0.1"],
-        listenHttpsPort: httpsPort,
-        listenHttpPort: httpPort,
-        publicHttpsPort: httpsPort,
-        listenIpv6: false,
-        registry: { address: `127.0.0.1:${registryPort}` },
-        ui: { address: `127.0.0.1:${uiPort}` },
-        certificatePath: join(dir, "server.crt"),
-        privateKeyPath: join(dir, "server.key"),
-        pidPath: join(dir, "nginx.pid"),
-        tempDir: join(dir, "temp"),
-    }), httpPort);
+        httpsPort,
+        httpPort,
+        registryPort,
+        uiPort,
+    })), httpPort);
     const hostsFile = join(dir, "hosts");
     writeFileSync(hostsFile, `127.0.0.1 localhost\n127.0.0.1 ${HOST}\n`);
     return { endpoint: `${HOST}:${httpsPort}`, caPem: pki.caPem, hostsFile };

@@ -7,13 +7,13 @@ import { after, before, describe, it } from "node:test";
 import { createServer, Server } from "http";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { EdgeConfigInput, renderEdgeConfig, Upstream } from "../../components/render/edgeConfig";
+import { EdgeConfigInput, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { BRIDGE_EDGE } from "../support/fixtures";
-import { checkNginxConfig, freePort, NGINX, startNginx, startRegistry } from "../support/loopbackServers";
+import { checkNginxConfig, freePort, NGINX, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 
 const HOST = "registry.test";
 const UI_HOST = "ui.registry.test";
@@ -89,21 +89,15 @@ async function startEdge(uiHost?: string): Promise<Edge & { ui: Server }> {
     }), registryPort);
     const ui = await serveUiPage(uiPort);
     mkdirSync(join(dir, "temp"));
-    const upstream = (port: number): Upstream => ({ address: `127.0.0.1:${port}` });
-    await startNginx(dir, renderEdgeConfig({
+    await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
         serverNames: [HOST, "127.0.0.1", "::1"],
         uiServerName: uiHost,
-        listenHttpsPort: httpsPort,
-        listenHttpPort: httpPort,
-        publicHttpsPort: httpsPort,
+        httpsPort,
+        httpPort,
         listenIpv6: true,
-        registry: upstream(registryPort),
-        ui: upstream(uiPort),
-        certificatePath: join(dir, "server.crt"),
-        privateKeyPath: join(dir, "server.key"),
-        pidPath: join(dir, "nginx.pid"),
-        tempDir: join(dir, "temp"),
-    }), httpPort);
+        registryPort,
+        uiPort,
+    })), httpPort);
     return { dir, httpsPort, httpPort, caPath: join(dir, "ca.crt"), ui };
 }
 

@@ -12,7 +12,7 @@ import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, startNginx, startRegistry } from "../support/loopbackServers";
+import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 import { makeTempDir, run, runCleanups, waitFor } from "../support/processes";
 
 const HOST = "registry.test";
@@ -50,19 +50,13 @@ describe("registry metrics: on the debug address, not through the edge", () => {
         ui = createServer((_, response) => response.writeHead(200, { "content-type": "text/html" }).end("<title>ui stand-in</title>"));
         await new Promise<void>((done) => ui.listen(ports.ui, "127.0.0.1", done));
         mkdirSync(join(dir, "temp"));
-        await startNginx(dir, renderEdgeConfig({
+        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
             serverNames: [HOST],
-            listenHttpsPort: ports.https,
-            listenHttpPort: ports.http,
-            publicHttpsPort: ports.https,
-            listenIpv6: false,
-            registry: { address: `127.0.0.1:${ports.registry}` },
-            ui: { address: `127.0.0.1:${ports.ui}` },
-            certificatePath: join(dir, "server.crt"),
-            privateKeyPath: join(dir, "server.key"),
-            pidPath: join(dir, "nginx.pid"),
-            tempDir: join(dir, "temp"),
-        }), ports.http);
+            httpsPort: ports.https,
+            httpPort: ports.http,
+            registryPort: ports.registry,
+            uiPort: ports.ui,
+        })), ports.http);
     });
     after(async () => {
         ui?.close();

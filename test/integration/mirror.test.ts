@@ -14,7 +14,7 @@ import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderMirrorConfig } from "../../components/render/mirrorConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, RegistryProcess, startNginx, startRegistry } from "../support/loopbackServers";
+import { freePort, RegistryProcess, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, waitFor } from "../support/processes";
 import { renderContainerdMirrorSnippet, renderDockerMirrorSnippet, renderK3sMirrorSnippet } from "../../components/render/mirrorSnippets";
@@ -89,20 +89,14 @@ async function startMirrorBehindEdge(work: string, hubPort: number, hubCa: strin
     mkdirSync(edgeCertDir);
     writeFileSync(join(edgeCertDir, "ca.crt"), pki.caPem);
     mkdirSync(join(dir, "temp"));
-    await startNginx(dir, renderEdgeConfig({
+    await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
         serverNames: ["registry.test", "127.0.0.1"],
-        listenHttpsPort: httpsPort,
-        listenHttpPort: httpPort,
-        publicHttpsPort: httpsPort,
-        listenIpv6: false,
-        registry: { address: `127.0.0.1:${registryPort}` },
-        ui: { address: `127.0.0.1:${uiPort}` },
-        certificatePath: join(dir, "server.crt"),
-        privateKeyPath: join(dir, "server.key"),
-        pidPath: join(dir, "nginx.pid"),
-        tempDir: join(dir, "temp"),
+        httpsPort,
+        httpPort,
+        registryPort,
+        uiPort,
         mirror: { upstream: { address: `127.0.0.1:${mirrorPort}` }, listenHttpsPort: edgeMirrorPort },
-    }), httpPort);
+    })), httpPort);
     return { mirrorPort, edgeMirrorPort, edgeCertDir };
 }
 
@@ -180,20 +174,14 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        await startNginx(dir, renderEdgeConfig({
+        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
             serverNames: ["registry.test"],
-            listenHttpsPort: httpsPort,
-            listenHttpPort: httpPort,
-            publicHttpsPort: httpsPort,
-            listenIpv6: false,
-            registry: { address: `127.0.0.1:${registryPort}` },
-            ui: { address: `127.0.0.1:${uiPort}` },
-            certificatePath: join(dir, "server.crt"),
-            privateKeyPath: join(dir, "server.key"),
-            pidPath: join(dir, "nginx.pid"),
-            tempDir: join(dir, "temp"),
+            httpsPort,
+            httpPort,
+            registryPort,
+            uiPort,
             mirror: { upstream: { address: `127.0.0.1:${setup.mirrorPort}` }, serverName: "mirror.test", listenHttpsPort: httpsPort },
-        }), httpPort);
+        })), httpPort);
         const byName = (name: string, path: string) => curl([
             "--cacert", join(dir, "ca.crt"), "--resolve", `${name}:${httpsPort}:127.0.0.1`, "-u", `${USER}:${PASSWORD}`,
             "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${name}:${httpsPort}${path}`,

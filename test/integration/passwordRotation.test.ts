@@ -13,7 +13,7 @@ import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
 import { CONTAINER, inputsOf, isolateHome, upload } from "../harness/inspect";
 import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, startNginx, startRegistry } from "../support/loopbackServers";
+import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 import { makeTempDir, run, runCleanups } from "../support/processes";
 
 isolateHome("pr-rotation-int-");
@@ -66,19 +66,13 @@ describe("password rotation, real registry behind the real edge", () => {
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
         mkdirSync(join(dir, "temp"));
-        await startNginx(dir, renderEdgeConfig({
+        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
             serverNames: [HOST],
-            listenHttpsPort: httpsPort,
-            listenHttpPort: httpPort,
-            publicHttpsPort: httpsPort,
-            listenIpv6: false,
-            registry: { address: `127.0.0.1:${registryPort}` },
-            ui: { address: `127.0.0.1:${await freePort()}` },
-            certificatePath: join(dir, "server.crt"),
-            privateKeyPath: join(dir, "server.key"),
-            pidPath: join(dir, "nginx.pid"),
-            tempDir: join(dir, "temp"),
-        }), httpPort);
+            httpsPort,
+            httpPort,
+            registryPort,
+            uiPort: await freePort(),
+        })), httpPort);
     });
     after(runCleanups);
 

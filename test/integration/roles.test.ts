@@ -13,7 +13,7 @@ import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
-import { checkNginxConfig, freePort, startNginx, startRegistry } from "../support/loopbackServers";
+import { checkNginxConfig, freePort, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 import { makeTempDir, run, runCleanups } from "../support/processes";
 
 const HOST = "registry.test";
@@ -55,20 +55,14 @@ describe("roles at the edge: pull users read, push users write", () => {
             deleteEnabled: true,
         }), registryPort);
         mkdirSync(join(dir, "temp"));
-        await startNginx(dir, renderEdgeConfig({
+        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
             serverNames: [HOST],
-            listenHttpsPort: httpsPort,
-            listenHttpPort: httpPort,
-            publicHttpsPort: httpsPort,
-            listenIpv6: false,
-            registry: { address: `127.0.0.1:${registryPort}` },
-            ui: { address: `127.0.0.1:${uiPort}` },
-            certificatePath: join(dir, "server.crt"),
-            privateKeyPath: join(dir, "server.key"),
-            pidPath: join(dir, "nginx.pid"),
-            tempDir: join(dir, "temp"),
+            httpsPort,
+            httpPort,
+            registryPort,
+            uiPort,
             roles: { pushUsers: Object.entries(USERS).filter(([, u]) => u.role === "push").map(([name]) => name), realm: "roles-test" },
-        }), httpPort);
+        })), httpPort);
     });
 
     after(async () => {

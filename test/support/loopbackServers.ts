@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { join } from "path";
+import { EdgeConfigInput } from "../../components/render/edgeConfig";
 import { Daemon, run, startDaemon, waitFor } from "./processes";
 
 export const NGINX = "/usr/sbin/nginx";
@@ -80,6 +81,38 @@ export async function checkNginxConfig(dir: string, conf: string): Promise<strin
 }
 
 /** Runs nginx in the foreground with a rendered nginx.conf, after `nginx -t` accepts it. */
+/** A test's edge on loopback: the ports it listens on and forwards to; anything else as rendered. */
+export interface LoopbackEdge extends Partial<EdgeConfigInput> {
+    serverNames: string[];
+    httpsPort: number;
+    httpPort: number;
+    registryPort: number;
+    uiPort: number;
+}
+
+/**
+ * The edge's nginx.conf input for a test on loopback, as in host networking: nginx listens on the
+ * public ports itself (IPv4 unless `listenIpv6`), forwards to the registry and UI ports on
+ * 127.0.0.1, and keeps its certificate, key, pid file and spool dir under `dir` (server.crt,
+ * server.key, nginx.pid, temp/).
+ */
+export function loopbackEdgeInput(dir: string, edge: LoopbackEdge): EdgeConfigInput {
+    const { httpsPort, httpPort, registryPort, uiPort, ...rendered } = edge;
+    return {
+        listenHttpsPort: httpsPort,
+        listenHttpPort: httpPort,
+        publicHttpsPort: httpsPort,
+        listenIpv6: false,
+        registry: { address: `127.0.0.1:${registryPort}` },
+        ui: { address: `127.0.0.1:${uiPort}` },
+        certificatePath: join(dir, "server.crt"),
+        privateKeyPath: join(dir, "server.key"),
+        pidPath: join(dir, "nginx.pid"),
+        tempDir: join(dir, "temp"),
+        ...rendered,
+    };
+}
+
 export async function startNginx(dir: string, conf: string, httpPort: number): Promise<Daemon> {
     const confPath = await checkNginxConfig(dir, conf);
     const daemon = startDaemon("nginx", NGINX, ["-p", dir, "-c", confPath, "-g", "daemon off;"], { logFile: join(dir, "nginx.log") });
