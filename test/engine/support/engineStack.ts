@@ -47,7 +47,8 @@ export async function prepareEngineStack(options: EngineStackOptions): Promise<E
     const engine = await createEngineProject({ stack: options.stack, work });
     const stackFile = join(engine.project, `Pulumi.${options.stack}.yaml`);
     const readStack = () => (existsSync(stackFile) ? parseYaml(readFileSync(stackFile, "utf8")) : null) ?? {};
-    const [httpsPort, httpPort, registryPort, uiPort] = await freePorts(4);
+    // The registry's metrics listener too: its default loopback port may be taken by another stack.
+    const [httpsPort, httpPort, registryPort, uiPort, metricsPort] = await freePorts(5);
     const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
     engine.setConfig({
         ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
@@ -60,6 +61,7 @@ export async function prepareEngineStack(options: EngineStackOptions): Promise<E
         httpPort,
         registryPort,
         uiPort,
+        metricsPort,
     });
     return {
         project: engine.project,
