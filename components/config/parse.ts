@@ -348,7 +348,8 @@ class Reader {
         }
     }
 
-    private json(key: string): unknown {
+    /** The key's value parsed as JSON (lists and objects arrive as JSON text); a bare scalar as text. */
+    json(key: string): unknown {
         const text = this.string(key);
         if (text === undefined) return undefined;
         try {
@@ -497,14 +498,8 @@ function readMirror(read: Reader, mode: HostMode, hostnames: string[], takenPort
 
 /** k3s compiles each pattern with Go's regexp (RE2): no lookaround, no backreferences. */
 function readRewrites(mirror: Reader): Record<string, string> {
-    const text = mirror.string("k3sRewrites");
-    if (text === undefined) return {};
-    let value: unknown;
-    try {
-        value = JSON.parse(text);
-    } catch {
-        value = text;
-    }
+    const value = mirror.json("k3sRewrites");
+    if (value === undefined) return {};
     const entries = typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value) : undefined;
     const valid = entries?.every(([pattern, replacement]) => typeof replacement === "string" && replacement !== "" && isRe2Pattern(pattern));
     if (entries === undefined || !valid) {
@@ -732,14 +727,8 @@ function isNameserver(value: string): boolean {
  * a new value replaces exactly that user's password and hash; a user not named keeps theirs.
  */
 function parsePasswordRotation(read: Reader, users: string[]): Record<string, string> {
-    const text = read.string("passwordRotation");
-    if (text === undefined) return {};
-    let value: unknown;
-    try {
-        value = JSON.parse(text);
-    } catch {
-        value = text;
-    }
+    const value = read.json("passwordRotation");
+    if (value === undefined) return {};
     if (typeof value !== "object" || value === null || Array.isArray(value)) return (read.invalid("passwordRotation", value), {});
     const entries = Object.entries(value);
     const badKeepers = entries.filter(([, keeper]) => typeof keeper !== "string" || !/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(keeper));
