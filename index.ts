@@ -91,7 +91,6 @@ const registry = new PrivateRegistry("registry", {
     deleteEnabled: config.deleteEnabled,
     retainDataOnDestroy: config.retainDataOnDestroy,
     containerNetwork: config.containerNetwork,
-    registryPort: config.registryPort,
     metricsPort: config.metricsPort,
     uiPort: config.uiPort,
     listenIpv6: config.listenIpv6,

@@ -48,10 +48,9 @@ export interface PrivateRegistryArgs {
     retainDataOnDestroy?: boolean;
     /** `bridge` (a private network, default) or `host` (loopback ports, for bridgeless daemons). */
     containerNetwork?: "bridge" | "host";
-    /** Host networking: loopback ports of the registry and UI. Default: 5000 and 5080. */
-    registryPort?: number;
     /** The registry's Prometheus metrics port, reachable from the host only. Default: 5002. */
     metricsPort?: number;
+    /** Host networking: the UI's loopback port. Default: 5080. (The registry has no port: a Unix socket.) */
     uiPort?: number;
     /** Host networking: the edge also listens on IPv6. Default: false (nginx fails where IPv6 is off). */
     listenIpv6?: boolean;
@@ -136,7 +135,6 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             provider,
             namePrefix,
             networking,
-            hostPort: args.registryPort,
             metricsPort: args.metricsPort,
             htpasswd: credentials.htpasswd,
             httpSecret: credentials.httpSecret,
@@ -187,6 +185,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             listenIpv6: args.listenIpv6,
             registry: registry.upstream,
             ui: ui.upstream,
+            socketMounts: [registry.socketMount],
             certificate: args.certificate,
             mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
             image: args.images?.edge,

@@ -69,7 +69,7 @@ stays, and no password, bcrypt hash, \`http.secret\` or private key appears, eve
 Captured with pulumi ${engineVersion} (built from source, docs/real-engine.md), local mode on a
 private dockerd (host networking, because this machine's daemon has no bridge; in bridge mode the
 edge's published \`ports\` change as well). Provider and Docker ID lines are left out, each URN
-is cut to the resource's name (\`[urn=…::registry-edge]\`), and the per-run free ports are shown as \`<httpsPort>\`, \`<registryPort>\`, ... Deployed
+is cut to the resource's name (\`[urn=…::registry-edge]\`), and the per-run free ports are shown as \`<httpsPort>\`, \`<uiPort>\`, ... Deployed
 in ${capture.upSeconds.toFixed(0)} s; each preview took ${Math.min(...capture.previews.map((p) => p.seconds)).toFixed(0)}–${Math.max(...capture.previews.map((p) => p.seconds)).toFixed(0)} s (text and JSON).
 
 ## How to read a preview

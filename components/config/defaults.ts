@@ -17,7 +17,6 @@ export const DEFAULTS = {
     deleteEnabled: false,
     retainDataOnDestroy: true,
     containerNetwork: "bridge",
-    registryPort: 5000,
     uiPort: 5080,
     /** The registry's Prometheus metrics (`/metrics`), reachable from the host only. */
     metricsPort: 5002,

@@ -99,8 +99,7 @@ export interface StackConfig {
     deleteEnabled: boolean;
     retainDataOnDestroy: boolean;
     containerNetwork: ContainerNetwork;
-    /** Host networking only: loopback ports the registry and the UI listen on, behind the edge. */
-    registryPort: number;
+    /** Host networking only: the loopback port the UI listens on, behind the edge. */
     uiPort: number;
     /** The registry's metrics listener: loopback in host networking, unpublished in bridge networking. */
     metricsPort: number;
@@ -138,7 +137,6 @@ export const CONFIG_KEYS: Record<string, string> = {
     deleteEnabled: "true or false",
     retainDataOnDestroy: "true or false",
     containerNetwork: 'one of "bridge", "host"',
-    registryPort: PORT,
     metricsPort: PORT,
     uiPort: PORT,
     listenIpv6: "true or false",
@@ -520,9 +518,15 @@ function isRe2Pattern(pattern: string): boolean {
 }
 
 /** `keys` are the config keys present in our namespace, to catch typos such as `hostname`. */
+/** Keys earlier versions read, and why they are gone: a stack that sets one learns what changed. */
+const REMOVED_KEYS: Record<string, string> = {
+    registryPort: "is no longer used: the registry has no TCP port, only a Unix socket the edge alone reaches (docs/roles.md); remove the key",
+};
+
 export function parseStackConfig(raw: Record<string, string | undefined>, keys: string[] = Object.keys(raw)): StackConfig {
     const read = new Reader(raw, []);
-    read.reportUnknown(keys, CONFIG_KEYS);
+    for (const key of keys.filter((k) => k in REMOVED_KEYS)) read.fail(key, REMOVED_KEYS[key]);
+    read.reportUnknown(keys.filter((k) => !(k in REMOVED_KEYS)), CONFIG_KEYS);
 
     const mode = read.choice<HostMode>("mode", ["local", "ssh", "alicloud"], DEFAULTS.mode);
     const ipAddresses = read.list("ipAddresses", DEFAULTS.ipAddresses, isIpAddress, ipAddressProblem, canonicalIp);
@@ -537,11 +541,10 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     const containerNetwork = read.choice<ContainerNetwork>("containerNetwork", ["bridge", "host"], DEFAULTS.containerNetwork);
     const httpsPort = read.port("httpsPort", DEFAULTS.httpsPort);
     const httpPort = read.port("httpPort", DEFAULTS.httpPort);
-    const registryPort = read.port("registryPort", DEFAULTS.registryPort);
     const metricsPort = read.port("metricsPort", DEFAULTS.metricsPort);
     const uiPort = read.port("uiPort", DEFAULTS.uiPort);
     if (containerNetwork === "host") {
-        const ports = { httpsPort, httpPort, registryPort, uiPort, metricsPort };
+        const ports = { httpsPort, httpPort, uiPort, metricsPort };
         const taken = Object.entries(ports).filter(([, p], i, all) => all.findIndex(([, q]) => q === p) !== i);
         for (const [key, port] of taken) read.fail(key, `(${port}) collides with another port; with containerNetwork "host" these ports must all differ`);
     } else if (httpsPort === httpPort) {
@@ -570,7 +573,6 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         deleteEnabled: read.boolean("deleteEnabled", DEFAULTS.deleteEnabled),
         retainDataOnDestroy: read.boolean("retainDataOnDestroy", DEFAULTS.retainDataOnDestroy),
         containerNetwork,
-        registryPort,
         uiPort,
         metricsPort,
         // Clients told to use an IPv6 address must find the edge there.
@@ -588,11 +590,11 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     };
     if (config.mirror && containerNetwork === "host") {
         // On the host's network the mirror also takes a loopback port of its own.
-        const ports = { httpsPort, httpPort, registryPort, uiPort, metricsPort };
+        const ports = { httpsPort, httpPort, uiPort, metricsPort };
         for (const [key, port] of Object.entries(ports).filter(([, p]) => p === DEFAULTS.mirror.loopbackPort)) {
             read.fail(key, `(${port}) is the mirror's loopback port with containerNetwork "host"; choose another`);
         }
-        if (config.mirror.hostname === undefined && [registryPort, uiPort, DEFAULTS.mirror.loopbackPort].includes(config.mirror.httpsPort)) {
+        if (config.mirror.hostname === undefined && [uiPort, metricsPort, DEFAULTS.mirror.loopbackPort].includes(config.mirror.httpsPort)) {
             read.fail("mirror.httpsPort", `(${config.mirror.httpsPort}) collides with a loopback port; with containerNetwork "host" all ports must differ`);
         }
     }

@@ -3,7 +3,7 @@ import { block, comment, directive, NginxDirective, NginxNodes, renderNginx, ver
 
 /** Where the edge forwards to. `resolver` set: the name is looked up again at request time. */
 export interface Upstream {
-    /** `host:port`, e.g. `127.0.0.1:5000` or `registry:5000`. */
+    /** `host:port`, e.g. `127.0.0.1:5080` or `ui:80`, or a Unix socket, `unix:/run/registry/registry.sock`. */
     address: string;
     /**
      * A DNS server to re-resolve `address` with (Docker's embedded DNS is `127.0.0.11`). A

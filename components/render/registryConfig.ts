@@ -1,7 +1,10 @@
 import { stringify } from "yaml";
 
 export interface RegistryConfigInput {
-    /** `http.addr`: `:5000` in a private network, `127.0.0.1:5000` on the host's network. */
+    /**
+     * Where the API listens: `unix:/path` for a Unix socket (`http.net: unix`; the stack's
+     * registry), else `http.addr` as `host:port` (`:5000`, `127.0.0.1:5000`; the mirror).
+     */
     listenAddress: string;
     /** Where the htpasswd file is mounted in the container. */
     htpasswdPath: string;
@@ -44,7 +47,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
             maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
         },
         http: {
-            addr: input.listenAddress,
+            ...listener(input.listenAddress),
             headers: { "X-Content-Type-Options": ["nosniff"], ...cors },
             ...(input.debugAddress === undefined ? {} : { debug: { addr: input.debugAddress, prometheus: { enabled: true, path: "/metrics" } } }),
         },
@@ -52,4 +55,9 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
     };
     return `# Rendered by private-registry (components/render/registryConfig.ts).\n${stringify(config)}`;
+}
+
+/** `unix:/path` (nginx's spelling, as the edge's upstream names it) or `host:port`. */
+function listener(address: string): { net?: "unix"; addr: string } {
+    return address.startsWith("unix:") ? { net: "unix", addr: address.slice("unix:".length) } : { addr: address };
 }

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { DEFAULTS } from "../config/defaults";
-import { ContainerNetworking } from "./networking";
+import { ContainerNetworking, SocketMount } from "./networking";
 import { EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
 import { serviceContainer } from "./serviceContainer";
 
@@ -27,6 +27,8 @@ export interface EdgeArgs {
     listenIpv6?: boolean;
     registry: Upstream;
     ui: Upstream;
+    /** Volumes holding upstreams' Unix sockets (the registry's), mounted read-only. Default: none. */
+    socketMounts?: SocketMount[];
     certificate: ServerCertificate;
     /**
      * The pull-through mirror: on its own name (on `httpsPort`), or else on its own public port.
@@ -89,6 +91,7 @@ export class Edge extends pulumi.ComponentResource {
             image: args.image ?? EDGE_IMAGE,
             healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
             settings: {
+                volumes: (args.socketMounts ?? []).map((mount) => ({ ...mount, readOnly: true })),
                 uploads: [
                     { file: "/etc/nginx/nginx.conf", content: nginxConf },
                     { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },

@@ -11,6 +11,12 @@ export type ContainerNetworking =
     | { mode: "bridge"; networkName: pulumi.Input<string> }
     | { mode: "host"; loopbackAddress: string };
 
+/** A volume holding a service's Unix socket, mounted at the same path wherever it is used. */
+export interface SocketMount {
+    volumeName: pulumi.Input<string>;
+    containerPath: string;
+}
+
 /** Docker's embedded DNS server inside user-defined networks. */
 const DOCKER_DNS = "127.0.0.11";
 

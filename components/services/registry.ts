@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../config/defaults";
-import { ContainerNetworking, serviceEndpoint } from "./networking";
+import { ContainerNetworking, SocketMount } from "./networking";
 import { Upstream } from "../render/edgeConfig";
 import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../render/registryConfig";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
@@ -11,6 +11,21 @@ export const REGISTRY_IMAGE = DEFAULTS.images.registry;
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
 const SECRETS_DIR = "/auth";
 const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
+/**
+ * The API's only listener: a Unix socket in a volume that only the registry and the edge mount.
+ * The registry's htpasswd holds every user, pull users too, and the edge alone tells push from
+ * pull (docs/roles.md): a TCP port, even on loopback or the private network, would let any
+ * process on the host push with a pull account. The volume's files are under Docker's data root,
+ * which only root may enter.
+ */
+export const REGISTRY_SOCKET_DIR = "/run/registry";
+export const REGISTRY_SOCKET = `unix:${REGISTRY_SOCKET_DIR}/registry.sock`;
+/**
+ * Serve with umask 000: Distribution creates the socket 0755 under the image's umask 022, and
+ * connecting needs write permission, which the edge's nginx workers (not root) would lack. Only
+ * the edge mounts the socket's volume, so 0777 opens it to nobody else.
+ */
+const SERVE_WITH_OPEN_SOCKET = ["sh", "-c", `umask 000 && exec registry serve ${REGISTRY_CONFIG_PATH}`];
 
 export interface RegistryArgs {
     /** The host's Docker provider. */
@@ -18,8 +33,6 @@ export interface RegistryArgs {
     /** Prefix of the container and volume names. */
     namePrefix: string;
     networking: ContainerNetworking;
-    /** Loopback port in host networking. Default: 5000. */
-    hostPort?: number;
     /**
      * Port of the metrics listener (`/metrics`, Prometheus): on loopback in host networking; in
      * bridge networking on the container's own address, not published and not behind the edge,
@@ -51,19 +64,20 @@ export interface RegistryArgs {
  * edit a created container's files); the volume, and every image in it, stays.
  */
 export class Registry extends pulumi.ComponentResource {
-    /** How the edge reaches the registry. */
-    readonly upstream: Upstream;
+    /** How the edge reaches the registry: its socket, in `socketMount`. */
+    readonly upstream: Upstream = { address: REGISTRY_SOCKET };
+    /** The volume holding the API's socket and where it must be mounted; the edge alone mounts it. */
+    readonly socketMount: SocketMount;
     readonly container: docker.Container;
 
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:Registry", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
-        const endpoint = serviceEndpoint(args.networking, "registry", 5000, args.hostPort ?? DEFAULTS.registryPort);
-        this.upstream = endpoint.upstream;
         const metricsPort = args.metricsPort ?? DEFAULTS.metricsPort;
         const metricsAddress = args.networking.mode === "host" ? `${args.networking.loopbackAddress}:${metricsPort}` : `:${metricsPort}`;
+        const metricsLocal = args.networking.mode === "host" ? metricsAddress : `127.0.0.1:${metricsPort}`;
         const configYaml = renderRegistryConfig({
-            listenAddress: endpoint.listen,
+            listenAddress: REGISTRY_SOCKET,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
             deleteEnabled: args.deleteEnabled ?? DEFAULTS.deleteEnabled,
@@ -77,22 +91,33 @@ export class Registry extends pulumi.ComponentResource {
             labels: [{ label: ROLE_LABEL, value: "registry-data" }],
         }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
 
+        const socketVolume = new docker.Volume(`${name}-socket`, {
+            name: `${args.namePrefix}-registry-socket`,
+            labels: [{ label: ROLE_LABEL, value: "registry-socket" }],
+        }, { ...childOpts, dependsOn: args.dependsOn });
+        this.socketMount = { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR };
+
         this.container = serviceContainer(name, {
             provider: args.provider,
             namePrefix: args.namePrefix,
             networking: args.networking,
             role: "registry",
             image: args.image ?? REGISTRY_IMAGE,
-            healthUrl: `http://${endpoint.local}/`,
+            // The debug listener's health endpoint: the storage driver's check, without a TCP API.
+            healthUrl: `http://${metricsLocal}/debug/health`,
             settings: {
+                command: SERVE_WITH_OPEN_SOCKET,
                 envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`],
                 uploads: [{ file: REGISTRY_CONFIG_PATH, content: configYaml }],
-                volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
+                volumes: [
+                    { volumeName: volume.name, containerPath: REGISTRY_DATA_DIR },
+                    { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
+                ],
             },
             secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
             dependsOn: args.dependsOn,
         }, this);
 
-        this.registerOutputs({ containerName: this.container.name, volumeName: volume.name });
+        this.registerOutputs({ containerName: this.container.name, volumeName: volume.name, socketVolumeName: socketVolume.name });
     }
 }

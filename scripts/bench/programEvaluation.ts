@@ -20,7 +20,7 @@ export function modeCases(): ModeCase[] {
     const sshPrivateKey = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string;
     return [
         { name: "local, bridge network", job: { config: devStackConfig() } },
-        { name: "local, host network", job: { config: { ...devStackConfig(), containerNetwork: "host", registryPort: 15000, uiPort: 15080 } } },
+        { name: "local, host network", job: { config: { ...devStackConfig(), containerNetwork: "host", uiPort: 15080 } } },
         {
             name: "ssh",
             job: {

@@ -97,7 +97,7 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         assert.deepEqual(missing, [], `missing prerequisites (install them as .ci/run does): ${missing.join(", ")}`);
         mkdirSync(OUTPUT_DIR, { recursive: true });
         work = makeTempDir("pr-bld-");
-        const ports = { https: await freePort(), http: await freePort(), registry: await freePort(), ui: await freePort() };
+        const ports = { https: await freePort(), http: await freePort(), ui: await freePort() };
         declared = await evaluateProgram({
             config: {
                 ...devStackConfig(),
@@ -106,7 +106,6 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
                 containerNetwork: "host",
                 httpsPort: ports.https,
                 httpPort: ports.http,
-                registryPort: ports.registry,
                 uiPort: ports.ui,
                 namePrefix: PREFIX,
                 users: ["admin", { name: "node", role: "pull" }],

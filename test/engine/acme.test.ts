@@ -119,7 +119,7 @@ echo "$1 $2" >>${hookLog}
             },
         });
         // The registry's metrics listener too: its default loopback port may be taken by another stack.
-        const [https, httpPort, registryPort, uiPort, metricsPort] = await freePorts(5);
+        const [https, httpPort, uiPort, metricsPort] = await freePorts(4);
         httpsPort = https;
         certificateName = `tls-${acmeServerLabel(pebble.directoryUrl)}-certificate`;
         engine.setConfig({
@@ -129,7 +129,6 @@ echo "$1 $2" >>${hookLog}
             namePrefix: PREFIX,
             httpsPort,
             httpPort,
-            registryPort,
             uiPort,
             metricsPort,
             certificateRenewBeforeDays: RENEW_BEFORE_DAYS,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createHash } from "crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
@@ -38,7 +38,13 @@ describe("roles at the edge: pull users read, push users write", () => {
 
     before(async () => {
         dir = makeTempDir("pr-roles-");
-        const [registryPort, uiPort, httpPort] = await Promise.all([freePort(), freePort(), freePort()]);
+        const [uiPort, httpPort] = await Promise.all([freePort(), freePort()]);
+        // As the stack runs it: the API on a Unix socket only, nginx's workers not root.
+        // (The temp dir is the test's; nginx's workers, not root, must pass through it as they pass
+        // through the socket volume's directory in the edge container.)
+        const registrySocket = join(dir, "run", "registry.sock");
+        chmodSync(dir, 0o711);
+        mkdirSync(join(dir, "run"), { mode: 0o755 });
         httpsPort = await freePort();
         const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
@@ -49,17 +55,17 @@ describe("roles at the edge: pull users read, push users write", () => {
             bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
         }))));
         await startRegistry(dir, renderRegistryConfig({
-            listenAddress: `127.0.0.1:${registryPort}`,
+            listenAddress: `unix:${registrySocket}`,
             htpasswdPath: join(dir, "htpasswd"),
             realm: "roles-test",
             deleteEnabled: true,
-        }), registryPort);
+        }), registrySocket);
         mkdirSync(join(dir, "temp"));
         await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
             serverNames: [HOST],
             httpsPort,
             httpPort,
-            registryPort,
+            registrySocket,
             uiPort,
             roles: { pushUsers: Object.entries(USERS).filter(([, u]) => u.role === "push").map(([name]) => name), realm: "roles-test" },
         })), httpPort);

@@ -28,6 +28,7 @@ export const REGISTRY_CORE_RESOURCES = [
     "docker:index/volume:Volume registry-edge-secrets",
     "docker:index/volume:Volume registry-registry-data",
     "docker:index/volume:Volume registry-registry-secrets",
+    "docker:index/volume:Volume registry-registry-socket",
     "private-registry:index:Edge registry-edge",
     "private-registry:index:PrivateRegistry registry",
     "private-registry:index:Registry registry-registry",

@@ -33,11 +33,13 @@ export async function freePorts(count: number): Promise<number[]> {
     return [...ports];
 }
 
-async function waitForPort(description: string, port: number, daemon: Daemon): Promise<void> {
-    await waitFor(`${description} on port ${port}`, async () => {
+/** `port`: a loopback TCP port, or a Unix socket's path. */
+async function waitForPort(description: string, port: number | string, daemon: Daemon): Promise<void> {
+    await waitFor(`${description} on ${port}`, async () => {
         const code = await Promise.race([daemon.exited.then((c) => `exited with ${c}`), Promise.resolve(undefined)]);
         if (code) throw new Error(`${description} ${code}; see ${daemon.logFile}`);
-        const result = await run("curl", ["-s", "-o", "/dev/null", "-k", `http://127.0.0.1:${port}/`], { allowFailure: true, timeoutMs: 5_000 });
+        const target = typeof port === "number" ? [`http://127.0.0.1:${port}/`] : ["--unix-socket", port, "http://registry/"];
+        const result = await run("curl", ["-s", "-o", "/dev/null", "-k", ...target], { allowFailure: true, timeoutMs: 5_000 });
         return result.code === 0;
     }, 20_000);
 }
@@ -49,14 +51,19 @@ export interface RegistryProcess {
 
 /**
  * Runs the registry with a rendered config.yml. The storage root and the secret are set through
- * Distribution's environment overrides, as the container gets its secret.
+ * Distribution's environment overrides, as the container gets its secret. `listen`: the loopback
+ * port of `http.addr`, or the Unix socket's path (`http.net: unix`); the registry then serves with
+ * umask 000, as the stack's container command does, so nginx's unprivileged workers may connect.
  */
-export async function startRegistry(dir: string, configYaml: string, port: number, env: Record<string, string> = {}): Promise<RegistryProcess> {
+export async function startRegistry(dir: string, configYaml: string, listen: number | string, env: Record<string, string> = {}): Promise<RegistryProcess> {
     const dataDir = join(dir, "data");
     mkdirSync(dataDir, { recursive: true });
     const configPath = join(dir, "config.yml");
     writeFileSync(configPath, configYaml);
-    const daemon = startDaemon("registry", REGISTRY, ["serve", configPath], {
+    const [command, args] = typeof listen === "number"
+        ? [REGISTRY, ["serve", configPath]]
+        : ["sh", ["-c", 'umask 000 && exec "$0" serve "$1"', REGISTRY, configPath]];
+    const daemon = startDaemon("registry", command, args, {
         logFile: join(dir, "registry.log"),
         env: {
             ...process.env,
@@ -65,7 +72,7 @@ export async function startRegistry(dir: string, configYaml: string, port: numbe
             ...env,
         },
     });
-    await waitForPort("registry", port, daemon);
+    await waitForPort("registry", listen, daemon);
     return { daemon, dataDir };
 }
 
@@ -86,7 +93,10 @@ export interface LoopbackEdge extends Partial<EdgeConfigInput> {
     serverNames: string[];
     httpsPort: number;
     httpPort: number;
-    registryPort: number;
+    /** The registry's loopback port; or, as the stack runs it, `registrySocket`. */
+    registryPort?: number;
+    /** The registry's Unix socket path, instead of `registryPort`. */
+    registrySocket?: string;
     uiPort: number;
 }
 
@@ -97,13 +107,13 @@ export interface LoopbackEdge extends Partial<EdgeConfigInput> {
  * server.key, nginx.pid, temp/).
  */
 export function loopbackEdgeInput(dir: string, edge: LoopbackEdge): EdgeConfigInput {
-    const { httpsPort, httpPort, registryPort, uiPort, ...rendered } = edge;
+    const { httpsPort, httpPort, registryPort, registrySocket, uiPort, ...rendered } = edge;
     return {
         listenHttpsPort: httpsPort,
         listenHttpPort: httpPort,
         publicHttpsPort: httpsPort,
         listenIpv6: false,
-        registry: { address: `127.0.0.1:${registryPort}` },
+        registry: { address: registrySocket === undefined ? `127.0.0.1:${registryPort}` : `unix:${registrySocket}` },
         ui: { address: `127.0.0.1:${uiPort}` },
         certificatePath: join(dir, "server.crt"),
         privateKeyPath: join(dir, "server.key"),

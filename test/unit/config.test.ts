@@ -81,7 +81,11 @@ describe("stack config", () => {
     });
 
     it("rejects colliding loopback ports on the host network", () => {
-        assertRejected({ containerNetwork: "host", registryPort: "8443", httpsPort: "8443" }, /registryPort \(8443\) collides/);
+        assertRejected({ containerNetwork: "host", uiPort: "8443", httpsPort: "8443" }, /uiPort \(8443\) collides/);
+    });
+
+    it("refuses registryPort, which earlier versions read, saying why it is gone", () => {
+        assertRejected({ registryPort: "5000" }, /^private-registry:registryPort is no longer used: the registry has no TCP port, only a Unix socket the edge alone reaches/);
     });
 
     it("rejects bad usernames and repeated ones", () => {
@@ -290,7 +294,7 @@ describe("stack config", () => {
         assertRejected({ mirror: '{"k3sRewrites":["a"]}' }, /mirror\.k3sRewrites must be/);
         assertRejected({ mirror: '{"ttl":"24h"}' }, /mirror\.ttl is not a known key/);
         assertRejected({ containerNetwork: "host", uiPort: "5001", mirror: "{}" }, /uiPort \(5001\) is the mirror's loopback port/);
-        assertRejected({ containerNetwork: "host", mirror: '{"httpsPort":5000}' }, /mirror\.httpsPort \(5000\) collides with a loopback port/);
+        assertRejected({ containerNetwork: "host", mirror: '{"httpsPort":5002}' }, /mirror\.httpsPort \(5002\) collides with a loopback port/);
         assert.equal(parseStackConfig({ containerNetwork: "host", uiPort: "5001" }).uiPort, 5001, "5001 is free without a mirror");
     });
 

@@ -141,6 +141,7 @@ describe("alicloud mode", () => {
         assert.deepEqual(inputsOf(result, VOLUME, "registry-registry-data").driverOpts, { type: "none", o: "bind", device: "/srv/registry-data" });
         assert.deepEqual(inputsOf(result, CONTAINER, "registry-registry").volumes, [
             { volumeName: "private-registry-data", containerPath: "/var/lib/registry" },
+            { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
             { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
         ]);
     });

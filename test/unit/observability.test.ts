@@ -19,7 +19,7 @@ describe("registry metrics and health", () => {
     before(async () => {
         [bridge, host] = await Promise.all([
             evaluateProgram({ config: devStackConfig() }),
-            evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", registryPort: 15000, uiPort: 15080, metricsPort: 15001 } }),
+            evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", uiPort: 15080, metricsPort: 15001 } }),
         ]);
         assert.equal(bridge.error, undefined);
         assert.equal(host.error, undefined);
@@ -48,12 +48,12 @@ describe("registry metrics and health", () => {
                 assert.equal(check.tests[0], "CMD", name);
                 assert.ok(check.retries >= 1, name);
             }
-            assert.match(inputsOf(result, CONTAINER, "registry-registry").healthcheck.tests.join(" "), /wget .*http:\/\/127\.0\.0\.1:(5000|15000)\//);
+            assert.match(inputsOf(result, CONTAINER, "registry-registry").healthcheck.tests.join(" "), /wget .*http:\/\/127\.0\.0\.1:(5002|15001)\/debug\/health$/);
         }
     });
 
     it("refuses a metrics port that collides with another in host networking", async () => {
-        const result = await evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", metricsPort: 5000 } });
-        assert.match(String(result.error), /metricsPort \(5000\) collides with another port/);
+        const result = await evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", metricsPort: 5080 } });
+        assert.match(String(result.error), /metricsPort \(5080\) collides with another port/);
     });
 });

@@ -63,6 +63,7 @@ describe("local mode, dev stack", () => {
         assert.equal(volume.name, "private-registry-data");
         assert.deepEqual(registry.volumes, [
             { volumeName: "private-registry-data", containerPath: "/var/lib/registry" },
+            { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
             { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
         ]);
         assert.equal(first.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
@@ -98,7 +99,14 @@ describe("local mode, dev stack", () => {
         }
 
         const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
-        assert.equal(config.http.addr, ":5000");
+        // No TCP port for the API: a Unix socket in a volume that only the edge mounts besides.
+        assert.deepEqual([config.http.net, config.http.addr], ["unix", "/run/registry/registry.sock"]);
+        assert.deepEqual(registry.command, ["sh", "-c", "umask 000 && exec registry serve /etc/docker/registry/config.yml"]);
+        assert.deepEqual(edge.volumes, [
+            { volumeName: "private-registry-registry-socket", containerPath: "/run/registry", readOnly: true },
+            { volumeName: "private-registry-edge-secrets", containerPath: "/etc/nginx/secrets", readOnly: true },
+        ]);
+        assert.equal(ui.volumes, undefined);
         assert.equal(config.http.secret, undefined, "the http secret stays out of the readable file");
         assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
         assert.equal(config.storage.delete.enabled, false);
@@ -112,7 +120,7 @@ describe("local mode, dev stack", () => {
         assert.match(nginx, /~\^\[\^:\]\+:\(admin\)\$ "";\n\s+default 403;/);
         assert.match(nginx, /server_name localhost 127\.0\.0\.1;/);
         assert.match(nginx, /return 301 "?https:\/\/\$host:8443\$request_uri"?;/);
-        assert.match(nginx, /set \$registry_backend http:\/\/registry:5000;/);
+        assert.match(nginx, /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;/);
         assert.match(nginx, /resolver 127\.0\.0\.11 valid=10s ipv6=off;/);
     });
 
@@ -182,8 +190,8 @@ describe("local mode, dev stack", () => {
 });
 
 describe("local mode variants", () => {
-    it("host networking binds the registry and UI to loopback and drops the private network", async () => {
-        const result = await evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", registryPort: 15000, uiPort: 15080 } });
+    it("host networking binds the UI to loopback, keeps the registry on its socket and drops the private network", async () => {
+        const result = await evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", uiPort: 15080 } });
         assert.equal(result.error, undefined);
         assert.ok(!result.resources.some((r) => r.type === "docker:index/network:Network"));
         const registry = inputsOf(result, CONTAINER, "registry-registry");
@@ -191,12 +199,17 @@ describe("local mode variants", () => {
         const edge = inputsOf(result, CONTAINER, "registry-edge");
         for (const container of [registry, ui, edge]) assert.equal(container.networkMode, "host");
         assert.equal(edge.ports, undefined);
-        assert.equal(parseYaml(upload(registry, "/etc/docker/registry/config.yml")).http.addr, "127.0.0.1:15000");
+        assert.deepEqual(parseYaml(upload(registry, "/etc/docker/registry/config.yml")).http, {
+            net: "unix",
+            addr: "/run/registry/registry.sock",
+            headers: { "X-Content-Type-Options": ["nosniff"] },
+            debug: { addr: "127.0.0.1:5002", prometheus: { enabled: true, path: "/metrics" } },
+        });
         assert.equal(envOf(ui).NGINX_LISTEN_PORT, "127.0.0.1:15080");
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
         assert.match(nginx, /listen 8443 ssl default_server;/);
         assert.doesNotMatch(nginx, /listen \[::\]/, "no IPv6 listener unless asked: nginx fails where IPv6 is off");
-        assert.match(nginx, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:15000;/);
+        assert.match(nginx, /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;/);
     });
 
     it("host networking listens on IPv6 when listenIpv6 says so, or when clients are given an IPv6 address", async () => {

@@ -13,8 +13,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { join, resolve } from "path";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/clientSnippets";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../harness/evaluate";
@@ -60,7 +60,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
         let declared: EvaluationResult;
         let config: Record<string, unknown>;
         let endpoint: string;
-        let ports: { https: number; http: number; registry: number; ui: number; metrics: number };
+        let ports: { https: number; http: number; ui: number; metrics: number };
         let snippets: Snippets;
         let admin: Credential;
         let ca: string;
@@ -88,7 +88,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             mkdirSync(OUTPUT_DIR, { recursive: true });
             // Short: containerd's socket path under it must stay within the unix socket limit.
             work = makeTempDir("pr-e2e-");
-            ports = { https: await freePort(), http: await freePort(), registry: await freePort(), ui: await freePort(), metrics: await freePort() };
+            ports = { https: await freePort(), http: await freePort(), ui: await freePort(), metrics: await freePort() };
             const address = bridge ? NAMESPACE_SERVICE_ADDRESS : "::1";
             config = {
                 ...devStackConfig(),
@@ -97,7 +97,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
                 containerNetwork: options.network,
                 httpsPort: ports.https,
                 httpPort: ports.http,
-                ...(bridge ? {} : { registryPort: ports.registry, uiPort: ports.ui, metricsPort: ports.metrics }),
+                ...(bridge ? {} : { uiPort: ports.ui, metricsPort: ports.metrics }),
                 namePrefix: PREFIX,
                 users: ["admin", "ci"],
             };
@@ -170,16 +170,39 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
                 await namespace!.assertNoRouteOut();
             });
         } else {
-            it("host: exposes only the edge: the registry and the UI listen on loopback, not on the registry's address", async () => {
+            it("host: exposes only the edge: the UI listens on loopback, not on the registry's address", async () => {
                 const listening = (await client("ss", ["-ltnH"])).stdout.split("\n").map((line) => line.split(/\s+/)[3]).filter(Boolean);
                 const on = (port: number) => listening.filter((address) => address.endsWith(`:${port}`));
-                assert.deepEqual(on(ports.registry), [`127.0.0.1:${ports.registry}`]);
                 assert.deepEqual(on(ports.ui), [`127.0.0.1:${ports.ui}`]);
+                assert.deepEqual(on(ports.metrics), [`127.0.0.1:${ports.metrics}`]);
                 assert.ok(on(ports.https).includes(`[::]:${ports.https}`), `edge listens on ${on(ports.https)}`);
-                const direct = await curl(["-o", "/dev/null", "-w", "%{http_code}", `http://[::1]:${ports.registry}/v2/`]);
-                assert.notEqual(direct.code, 0, "the registry answered on the registry name's address without the edge");
             });
         }
+
+        it("the registry's API has no TCP port: only a Unix socket in a volume the edge alone mounts, read-only", async () => {
+            const pid = (await docker(["inspect", "-f", "{{.State.Pid}}", `${PREFIX}-registry`])).stdout.trim();
+            // Every TCP socket the registry process listens on, seen from its own network namespace.
+            const listeners = (await dockerd.runClient("nsenter", [`--net=/proc/${pid}/ns/net`, "ss", "-ltnpH"])).stdout
+                .split("\n").filter((line) => line.includes(`pid=${pid},`)).map((line) => line.split(/\s+/)[3]);
+            assert.deepEqual(listeners.map((address) => Number(address.split(":").pop())), [bridge ? 5002 : ports.metrics], `registry listens on ${listeners.join(" ")}`);
+            const socketVolume = `${PREFIX}-registry-socket`;
+            const mounts: Record<string, { Name?: string; RW: boolean; Destination: string }[]> = {};
+            for (const role of ["registry", "ui", "edge"]) mounts[role] = JSON.parse((await docker(["inspect", "-f", "{{json .Mounts}}", `${PREFIX}-${role}`])).stdout);
+            const socketMounts = Object.entries(mounts).flatMap(([role, list]) => list.filter((m) => m.Name === socketVolume).map((m) => ({ role, rw: m.RW, path: m.Destination })));
+            assert.deepEqual(socketMounts, [{ role: "registry", rw: true, path: "/run/registry" }, { role: "edge", rw: false, path: "/run/registry" }]);
+            // On the host, the socket lies under the daemon's data root, which only root may enter.
+            // The test's own temp dirs above the data root are opened to others for the check, so
+            // that it is the daemon's permissions that keep a non-root process out.
+            const socket = join((await docker(["volume", "inspect", "-f", "{{.Mountpoint}}", socketVolume])).stdout.trim(), "registry.sock");
+            const dataRoot = (await docker(["info", "-f", "{{.DockerRootDir}}"])).stdout.trim();
+            assert.equal(statSync(dataRoot).mode & 0o001, 0, `others may enter the data root ${dataRoot}`);
+            for (let dir = dirname(dataRoot); dir !== "/"; dir = dirname(dir)) chmodSync(dir, statSync(dir).mode | 0o001);
+            const asRoot = await curl(["-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://registry/v2/"]);
+            assert.equal(asRoot.stdout, "401", "the socket serves the registry API");
+            const asNobody = await dockerd.runClient("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-sS", "--unix-socket", socket, "http://registry/v2/"], { allowFailure: true });
+            assert.notEqual(asNobody.code, 0, "a non-root process reached the registry's socket");
+            assert.match(asNobody.stderr, /Permission denied|Couldn't connect/i);
+        });
 
         it("redirects plain HTTP to HTTPS and never serves the registry over it", async () => {
             const response = await curl(["-i", `http://${NAME}:${ports.http}/v2/_catalog`]);

@@ -48,7 +48,7 @@ export async function prepareEngineStack(options: EngineStackOptions): Promise<E
     const stackFile = join(engine.project, `Pulumi.${options.stack}.yaml`);
     const readStack = () => (existsSync(stackFile) ? parseYaml(readFileSync(stackFile, "utf8")) : null) ?? {};
     // The registry's metrics listener too: its default loopback port may be taken by another stack.
-    const [httpsPort, httpPort, registryPort, uiPort, metricsPort] = await freePorts(5);
+    const [httpsPort, httpPort, uiPort, metricsPort] = await freePorts(4);
     const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
     engine.setConfig({
         ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
@@ -59,7 +59,6 @@ export async function prepareEngineStack(options: EngineStackOptions): Promise<E
         namePrefix: options.namePrefix,
         httpsPort,
         httpPort,
-        registryPort,
         uiPort,
         metricsPort,
     });

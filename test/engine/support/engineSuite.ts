@@ -78,8 +78,8 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
             dockerd = await startDockerdWithStandIns(work, { networkNamespace: namespace });
             addHostsEntry(address, NAME);
             engine = await createEngineProject({ stack: STACK, work });
-            const [httpsPort, httpPort, registryPort, uiPort, metricsPort] = await freePorts(5);
-            const ports = { httpsPort, httpPort, ...(bridge ? {} : { registryPort, uiPort, metricsPort }) };
+            const [httpsPort, httpPort, uiPort, metricsPort] = await freePorts(4);
+            const ports = { httpsPort, httpPort, ...(bridge ? {} : { uiPort, metricsPort }) };
             const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
             engine.setConfig({
                 ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),

@@ -223,7 +223,7 @@ export async function captureReviewPreviews(): Promise<{ stack: EngineStack; cap
         await scenario.revert(stack, context);
     }
     const placeholders: Record<string, string> = {};
-    for (const key of ["httpsPort", "httpPort", "registryPort", "uiPort", "metricsPort"]) placeholders[String(baseConfig[key])] = `<${key}>`;
+    for (const key of ["httpsPort", "httpPort", "uiPort", "metricsPort"]) placeholders[String(baseConfig[key])] = `<${key}>`;
     placeholders[String(context.newHttpsPort)] = "<newHttpsPort>";
     return { stack, capture: { previews, secrets, placeholders, upSeconds, deployedResources } };
 }
