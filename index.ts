@@ -6,8 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AcmeCertificate } from "./components/certificates/acmeCertificate";
 import { SelfSignedCertificate } from "./components/certificates/selfSignedCertificate";
-import { readMirrorPassword, readSshPrivateKey, readStackConfig } from "./components/config";
-import { RegistryHost, ServerCertificate } from "./components/contracts";
+import { readMirrorPassword, readRegistryStorage, readSshPrivateKey, readStackConfig } from "./components/config";
+import { RegistryHost, RegistryStorage, ServerCertificate } from "./components/contracts";
 import { AlidnsRecords } from "./components/dns/alidnsRecords";
 import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost";
 import { followingDaemon } from "./components/hosts/daemonReplacement";
@@ -77,6 +77,12 @@ function serverCertificate(): ServerCertificate {
     });
 }
 
+/** The bucket or the data volume; an `oss` bucket is the alicloud host's to create. */
+function registryStorage(): RegistryStorage {
+    if (config.storage.kind === "oss") throw new pulumi.RunError('private-registry:storage.kind "oss" is not built yet: use kind "s3" with an OSS bucket\'s endpoint and a Distribution 3 image (docs/scale.md)');
+    return readRegistryStorage(config.storage);
+}
+
 const target = deployTarget();
 const registry = new PrivateRegistry("registry", {
     host: target.host,
@@ -90,6 +96,7 @@ const registry = new PrivateRegistry("registry", {
     passwordRotation: config.passwordRotation,
     deleteEnabled: config.deleteEnabled,
     retainDataOnDestroy: config.retainDataOnDestroy,
+    storage: registryStorage(),
     containerNetwork: config.containerNetwork,
     metricsPort: config.metricsPort,
     uiPort: config.uiPort,

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "./config/defaults";
-import { RegistryHost, ServerCertificate } from "./contracts";
+import { RegistryHost, RegistryStorage, ServerCertificate } from "./contracts";
 import { builderUser, DEFAULT_USERS, nodeUser, RegistryUser } from "./config/users";
 import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
 import { Edge } from "./services/edge";
@@ -46,6 +46,8 @@ export interface PrivateRegistryArgs {
     deleteEnabled?: boolean;
     /** Keep the data volume on `pulumi destroy`. Default: true. */
     retainDataOnDestroy?: boolean;
+    /** Where the registry keeps blobs: the data volume or an S3-compatible bucket. Default: `{kind: "filesystem"}`. */
+    storage?: RegistryStorage;
     /** `bridge` (a private network, default) or `host` (loopback ports, for bridgeless daemons). */
     containerNetwork?: "bridge" | "host";
     /** The registry's Prometheus metrics port, reachable from the host only. Default: 5002. */
@@ -141,6 +143,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             deleteEnabled: args.deleteEnabled,
             uiOrigin,
             retainDataOnDestroy: args.retainDataOnDestroy,
+            storage: args.storage,
             dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
             image: args.images?.registry,
             dependsOn: args.host.ready,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, keyName, parseStackConfig, StackConfig } from "./parse";
+import type { RegistryStorage } from "../contracts";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, keyName, parseStackConfig, StackConfig, StorageSettings } from "./parse";
 
 export * from "./parse";
 
@@ -19,7 +20,7 @@ export function readStackConfig(): StackConfig {
             .map((key) => [key, config.get(key)]),
     );
     try {
-        return parseStackConfig(raw, present.filter((key) => key !== "sshPrivateKey"));
+        return parseStackConfig(raw, present.filter((key) => key !== "sshPrivateKey"), present.filter((key) => isConfigSecret(keyName(key))));
     } catch (error) {
         if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
         throw error;
@@ -45,4 +46,28 @@ export function readSshPrivateKey(): pulumi.Output<string> {
 export function readMirrorPassword(): pulumi.Output<string> | undefined {
     const mirror = new pulumi.Config(CONFIG_NAMESPACE).getSecretObject<{ password?: unknown }>("mirror");
     return mirror?.apply((value) => (typeof value.password === "string" ? value.password : ""));
+}
+
+/**
+ * Whether a key was set with `--secret`. The SDK's own check: its public API returns a secret's
+ * value either way and has no other way to ask. Internal to @pulumi/pulumi (no type declaration),
+ * so a pin bump that moves it fails the program test that sets a plain `storage.secretAccessKey`.
+ */
+function isConfigSecret(key: string): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
+    if (typeof runtimeConfig.isConfigSecret !== "function") throw new Error("@pulumi/pulumi no longer exports runtime/config.isConfigSecret; see components/config/index.ts");
+    return runtimeConfig.isConfigSecret(key);
+}
+
+/**
+ * The registry's storage with its S3 credentials, secret from the moment they are read (parse.ts
+ * has refused a `storage` object that is not a secret). `oss` is the alicloud host's to resolve
+ * into an S3 bucket of its own; it has no value here.
+ */
+export function readRegistryStorage(settings: Exclude<StorageSettings, { kind: "oss" }>): RegistryStorage {
+    if (settings.kind === "filesystem") return settings;
+    const storage = new pulumi.Config(CONFIG_NAMESPACE).requireSecretObject<{ accessKeyId?: unknown; secretAccessKey?: unknown }>("storage");
+    const field = (name: "accessKeyId" | "secretAccessKey") => storage.apply((value) => String(value[name] ?? ""));
+    return { ...settings, accessKeyId: field("accessKeyId"), secretAccessKey: field("secretAccessKey") };
 }

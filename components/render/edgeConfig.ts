@@ -11,6 +11,13 @@ export interface Upstream {
      * `upstream` block only once at start, so a named upstream needs this to never go stale.
      */
     resolver?: string;
+    /**
+     * More servers for the same service (registry replicas sharing a bucket), static upstreams
+     * only: requests go round robin, and one a server refuses or drops before answering goes to
+     * the next (nginx's `proxy_next_upstream error timeout`, never for a POST, PATCH or PUT
+     * already sent). Default: none.
+     */
+    moreAddresses?: string[];
 }
 
 /** Knobs measured by `npm run bench` (docs/benchmarks.md); the defaults are the measured best. */
@@ -178,9 +185,12 @@ function listen(port: number, ipv6: boolean, ...flags: string[]): NginxNodes {
 }
 
 function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): NginxDirective | undefined {
-    if (upstream.resolver !== undefined) return undefined;
+    if (upstream.resolver !== undefined) {
+        if ((upstream.moreAddresses ?? []).length > 0) throw new Error(`${name}: moreAddresses needs a static upstream (no resolver)`);
+        return undefined;
+    }
     return block("upstream", [name], [
-        directive("server", upstream.address),
+        ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address)),
         tuning.upstreamKeepalive > 0 && directive("keepalive", tuning.upstreamKeepalive),
     ]);
 }

@@ -18,6 +18,50 @@ export interface RegistryConfigInput {
      * never behind the edge. Unset: none.
      */
     debugAddress?: string;
+    /** Where blobs live. Default: the data volume at REGISTRY_DATA_DIR. */
+    storage?: StorageConfigInput;
+}
+
+/**
+ * Where blobs live, as config.yml says it. An S3 bucket's keys are not here: they arrive as the
+ * S3_CREDENTIAL_ENV variables, like `http.secret`, so the file stays readable in a preview.
+ *
+ * Against Alibaba Cloud OSS: Distribution 2.8's `s3` driver forces path-style requests whenever
+ * `regionendpoint` is set, which OSS refuses (virtual-hosted style only), so 2.8 needs its own
+ * `oss` driver (in the official image, built with `include_oss`; Debian's build lacks it).
+ * Distribution 3 removed `oss` and reaches OSS through `s3` with `forcepathstyle: false`
+ * (docs/scale.md).
+ */
+export type StorageConfigInput =
+    | { kind: "filesystem" }
+    | {
+          kind: "s3";
+          /** `regionendpoint`; unset: AWS's own for the region. */
+          endpoint?: string;
+          region: string;
+          bucket: string;
+          forcePathStyle: boolean;
+          /** Pulls answered with a redirect to a presigned bucket URL (Distribution's default); false sets `redirect.disable`. */
+          redirect: boolean;
+          rootDirectory?: string;
+      };
+
+/** Distribution's environment overrides for `storage.s3.accesskey` and `storage.s3.secretkey`. */
+export const S3_CREDENTIAL_ENV = { accessKeyId: "REGISTRY_STORAGE_S3_ACCESSKEY", secretAccessKey: "REGISTRY_STORAGE_S3_SECRETKEY" } as const;
+
+function storageDriver(storage: StorageConfigInput): Record<string, unknown> {
+    if (storage.kind === "filesystem") return { filesystem: { rootdirectory: REGISTRY_DATA_DIR } };
+    return {
+        s3: {
+            region: storage.region,
+            bucket: storage.bucket,
+            ...(storage.endpoint === undefined ? {} : { regionendpoint: storage.endpoint }),
+            // Distribution 3 reads it; 2.8 has no such setting and uses path style with any regionendpoint.
+            forcepathstyle: storage.forcePathStyle,
+            ...(storage.rootDirectory === undefined ? {} : { rootdirectory: storage.rootDirectory }),
+        },
+        redirect: { disable: !storage.redirect },
+    };
 }
 
 /** Fixed by the image; the data volume is mounted here. */
@@ -26,8 +70,9 @@ export const REGISTRY_DATA_DIR = "/var/lib/registry";
 export const REGISTRY_CONFIG_PATH = "/etc/docker/registry/config.yml";
 
 /**
- * `config.yml` for Distribution 2.8. The `http.secret` is not in the file: it arrives as the
- * REGISTRY_HTTP_SECRET environment variable, so the file stays readable in a preview.
+ * `config.yml` for Distribution 2.8 (3.x reads it too). The `http.secret` is not in the file: it
+ * arrives as the REGISTRY_HTTP_SECRET environment variable, so the file stays readable in a
+ * preview; an S3 bucket's keys likewise (S3_CREDENTIAL_ENV).
  */
 export function renderRegistryConfig(input: RegistryConfigInput): string {
     const cors = input.uiOrigin === undefined ? {} : {
@@ -41,7 +86,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         version: 0.1,
         log: { level: "info", formatter: "text", fields: { service: "registry" } },
         storage: {
-            filesystem: { rootdirectory: REGISTRY_DATA_DIR },
+            ...storageDriver(input.storage ?? { kind: "filesystem" }),
             delete: { enabled: input.deleteEnabled },
             cache: { blobdescriptor: "inmemory" },
             maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },

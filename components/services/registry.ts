@@ -1,9 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../config/defaults";
+import type { RegistryStorage } from "../contracts";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { Upstream } from "../render/edgeConfig";
-import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../render/registryConfig";
+import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV, StorageConfigInput } from "../render/registryConfig";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
 /** The newest 2.8 patch release; the tests run Debian's Distribution 2.8 against the same config. */
@@ -47,6 +48,11 @@ export interface RegistryArgs {
     deleteEnabled?: boolean;
     /** The UI's origin when served from its own name (CORS). Default: none, same origin. */
     uiOrigin?: string;
+    /**
+     * Where blobs live: the data volume, or an S3-compatible bucket (then no data volume; its
+     * keys reach the registry as secret environment variables). Default: `{kind: "filesystem"}`.
+     */
+    storage?: RegistryStorage;
     /** Keep the data volume on `pulumi destroy`. Default: true. */
     retainDataOnDestroy?: boolean;
     /** Driver options of the data volume (e.g. a bind to a data disk). Default: a plain volume. */
@@ -76,6 +82,7 @@ export class Registry extends pulumi.ComponentResource {
         const metricsPort = args.metricsPort ?? DEFAULTS.metricsPort;
         const metricsAddress = args.networking.mode === "host" ? `${args.networking.loopbackAddress}:${metricsPort}` : `:${metricsPort}`;
         const metricsLocal = args.networking.mode === "host" ? metricsAddress : `127.0.0.1:${metricsPort}`;
+        const storage = args.storage ?? { kind: "filesystem" };
         const configYaml = renderRegistryConfig({
             listenAddress: REGISTRY_SOCKET,
             htpasswdPath: HTPASSWD_PATH,
@@ -83,13 +90,19 @@ export class Registry extends pulumi.ComponentResource {
             deleteEnabled: args.deleteEnabled ?? DEFAULTS.deleteEnabled,
             uiOrigin: args.uiOrigin,
             debugAddress: metricsAddress,
+            storage: storageConfig(storage),
         });
 
-        const volume = new docker.Volume(`${name}-data`, {
+        // In a bucket, blobs outlive the host anyway: nothing of value would be on a volume.
+        const volume = storage.kind !== "filesystem" ? undefined : new docker.Volume(`${name}-data`, {
             name: `${args.namePrefix}-data`,
             driverOpts: args.dataVolumeDriverOpts,
             labels: [{ label: ROLE_LABEL, value: "registry-data" }],
         }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
+        const s3Credentials = storage.kind !== "s3" ? [] : [
+            pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.accessKeyId}=${storage.accessKeyId}`),
+            pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.secretAccessKey}=${storage.secretAccessKey}`),
+        ];
 
         const socketVolume = new docker.Volume(`${name}-socket`, {
             name: `${args.namePrefix}-registry-socket`,
@@ -107,10 +120,10 @@ export class Registry extends pulumi.ComponentResource {
             healthUrl: `http://${metricsLocal}/debug/health`,
             settings: {
                 command: SERVE_WITH_OPEN_SOCKET,
-                envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`],
+                envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials],
                 uploads: [{ file: REGISTRY_CONFIG_PATH, content: configYaml }],
                 volumes: [
-                    { volumeName: volume.name, containerPath: REGISTRY_DATA_DIR },
+                    ...(volume === undefined ? [] : [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }]),
                     { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
                 ],
             },
@@ -118,6 +131,13 @@ export class Registry extends pulumi.ComponentResource {
             dependsOn: args.dependsOn,
         }, this);
 
-        this.registerOutputs({ containerName: this.container.name, volumeName: volume.name, socketVolumeName: socketVolume.name });
+        this.registerOutputs({ containerName: this.container.name, volumeName: volume?.name, socketVolumeName: socketVolume.name });
     }
+}
+
+/** The renderer's view of the storage: everything but the keys. */
+function storageConfig(storage: RegistryStorage): StorageConfigInput {
+    if (storage.kind === "filesystem") return storage;
+    const { accessKeyId: _id, secretAccessKey: _key, ...visible } = storage;
+    return visible;
 }
