@@ -306,6 +306,69 @@ describe("stack config", () => {
     });
 });
 
+describe("stack config: storage", () => {
+    const s3 = { kind: "s3", endpoint: "http://127.0.0.1:9000/", region: "us-east-1", bucket: "images", accessKeyId: "AKID", secretAccessKey: "SECRET-KEY" };
+    const withStorage = (storage: object, extra: Record<string, string> = {}, secret = true) =>
+        parseStackConfig({ storage: JSON.stringify(storage), ...extra }, undefined, secret ? ["storage"] : []);
+
+    it("defaults to the data volume; an S3 bucket with its settings, path style with an endpoint, redirect off", () => {
+        assert.deepEqual(parseStackConfig({}).storage, { kind: "filesystem" });
+        assert.deepEqual(withStorage({ kind: "filesystem" }).storage, { kind: "filesystem" });
+        assert.deepEqual(withStorage(s3).storage, { kind: "s3", endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "images", forcePathStyle: true, redirect: false });
+        assert.deepEqual(withStorage({ ...s3, endpoint: undefined, forcePathStyle: false, redirect: true, rootDirectory: "/registry" }).storage,
+            { kind: "s3", region: "us-east-1", bucket: "images", forcePathStyle: false, redirect: true, rootDirectory: "/registry" });
+        assert.equal((withStorage({ ...s3, endpoint: undefined }).storage as { forcePathStyle: boolean }).forcePathStyle, false, "AWS itself: virtual-hosted style");
+        assert.equal(DEFAULTS.storage.redirect, false);
+    });
+
+    it("refuses a secret key set in plain text, naming the key and never echoing the value", () => {
+        const found = problems({ storage: JSON.stringify(s3) });
+        assert.deepEqual(found, ["private-registry:storage.secretAccessKey must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path storage.secretAccessKey ..."]);
+        assert.ok(!found.join("").includes("SECRET-KEY"));
+    });
+
+    it("names each bad or missing S3 field with its form", () => {
+        const rejected = (storage: object, expected: RegExp) => {
+            try {
+                withStorage(storage);
+            } catch (error) {
+                assert.ok(error instanceof ConfigError);
+                assert.ok(error.problems.some((p) => expected.test(p)), `no problem matched ${expected}; got:\n${error.problems.join("\n")}`);
+                return;
+            }
+            assert.fail(`accepted ${JSON.stringify(storage)}`);
+        };
+        rejected({ kind: "s3" }, /^private-registry:storage\.region is required with kind "s3": the bucket's region/);
+        rejected({ kind: "s3" }, /^private-registry:storage\.bucket is required with kind "s3"/);
+        rejected({ kind: "s3" }, /^private-registry:storage\.accessKeyId is required with kind "s3"/);
+        rejected({ kind: "s3" }, /^private-registry:storage\.secretAccessKey is required with kind "s3"/);
+        rejected({ ...s3, endpoint: "ftp://127.0.0.1" }, /storage\.endpoint must be the S3 API's URL, http:\/\/ or https:\/\//);
+        rejected({ ...s3, endpoint: "https://user:pw@s3.lan" }, /storage\.endpoint must be/);
+        rejected({ ...s3, endpoint: "https://s3.lan/images" }, /storage\.endpoint must be/);
+        rejected({ ...s3, bucket: "Images" }, /storage\.bucket must be an existing bucket's name: 3-63 of a-z 0-9 \. -, starting and ending with a letter or digit; got "Images"/);
+        rejected({ ...s3, region: "US East" }, /storage\.region must be/);
+        rejected({ ...s3, forcePathStyle: "yes" }, /storage\.forcePathStyle must be true or false: address the bucket .*; got "yes"/);
+        rejected({ ...s3, redirect: 1 }, /storage\.redirect must be true or false: .*; got "1"/);
+        rejected({ ...s3, rootDirectory: "/a/../b" }, /storage\.rootDirectory must be a key prefix/);
+        rejected({ ...s3, kind: "gcs" }, /storage\.kind must be "filesystem" \(the host's data volume\), "s3"/);
+        rejected({ ...s3, bukket: "x" }, /storage\.bukket is not a known key \(did you mean bucket\?\)/);
+        rejected({ kind: "filesystem", bucket: "images" }, /storage\.bucket applies to kind "s3" only; with kind "filesystem"/);
+    });
+
+    it("takes kind oss in alicloud mode only, where the stack makes the bucket and its keys", () => {
+        const alicloud = {
+            mode: "alicloud",
+            hostnames: '["registry.example.com"]',
+            alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}',
+            acme: '{"email":"ops@example.com"}',
+        };
+        assert.deepEqual(withStorage({ kind: "oss" }, alicloud).storage, { kind: "oss" });
+        assertRejected({ storage: '{"kind":"oss"}' }, /^private-registry:storage\.kind "oss" applies to alicloud mode only .*mode "local" can use kind "s3"/);
+        assertRejected({ ...alicloud, storage: '{"kind":"oss","bucket":"mine"}' }, /storage\.bucket applies to kind "s3" only; with kind "oss" the stack creates the OSS bucket/);
+        assert.equal(withStorage(s3, alicloud).storage.kind, "s3", "any mode may use a bucket of its own");
+    });
+});
+
 describe("stack config: values that used to pass and deploy something broken", () => {
     const ssh = { mode: "ssh", hostnames: '["registry.lan"]' };
     const alicloud = (fields: Record<string, unknown>) => ({

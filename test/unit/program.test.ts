@@ -288,6 +288,29 @@ describe("local mode variants", () => {
         assert.equal(result.outputs.mirrorEndpoint.value, "mirror.registry.lan:8443");
     });
 
+    it("an S3 bucket: storage.s3 in the readable config.yml, its keys only in secret env, no data volume; a plain secret key stops the preview", async () => {
+        const storage = { kind: "s3", endpoint: "https://minio.lan:9000", region: "us-east-1", bucket: "images", accessKeyId: "AKIA-test-id-7", secretAccessKey: "s3-Secret-Key-9" };
+        const result = await evaluateProgram({ config: { ...devStackConfig(), storage }, secretKeys: ["storage"] });
+        assert.equal(result.error, undefined);
+        const registry = inputsOf(result, CONTAINER, "registry-registry");
+        const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
+        assert.deepEqual(config.storage.s3, { region: "us-east-1", bucket: "images", regionendpoint: "https://minio.lan:9000", forcepathstyle: true });
+        assert.deepEqual(config.storage.redirect, { disable: true });
+        const env = envOf(registry);
+        assert.equal(env.REGISTRY_STORAGE_S3_ACCESSKEY, "AKIA-test-id-7");
+        assert.equal(env.REGISTRY_STORAGE_S3_SECRETKEY, "s3-Secret-Key-9");
+        assert.ok(findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("envs"), "the keys are secret in state");
+        assert.ok(!findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("uploads"), "config.yml stays readable");
+        assert.equal(result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"), false, "no data volume");
+        assert.deepEqual(registry.volumes, [{ volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true }]);
+        assertSecretsStayHidden(result, { s3AccessKeyId: storage.accessKeyId, s3SecretKey: storage.secretAccessKey });
+
+        const plain = await evaluateProgram({ config: { ...devStackConfig(), storage } });
+        assert.match(plain.error ?? "", /private-registry:storage\.secretAccessKey must be a secret config value/);
+        assert.doesNotMatch(plain.error ?? "", /s3-Secret-Key-9/);
+        assert.equal(plain.resources.filter((r) => r.type.startsWith("docker:")).length, 0, "nothing planned");
+    });
+
     it("stops at preview with the key named when the config is bad", async () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), httpsPort: "99999", mode: "moon" } });
         assert.match(result.error ?? "", /private-registry:mode must be one of "local", "ssh", "alicloud"; got "moon"/);

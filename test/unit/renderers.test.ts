@@ -67,6 +67,35 @@ describe("renderers", () => {
         assert.equal(config.http.headers["Access-Control-Allow-Origin"], undefined, "no CORS for a same-origin UI");
     });
 
+    it("registry config.yml on an S3 bucket: storage.s3 and redirect, no data directory, no keys in the file", () => {
+        const yaml = renderRegistryConfig({
+            listenAddress: ":5000",
+            htpasswdPath: "/auth/htpasswd",
+            realm: "private-registry",
+            deleteEnabled: false,
+            storage: { kind: "s3", endpoint: "https://minio.lan:9000", region: "us-east-1", bucket: "images", forcePathStyle: true, redirect: false, rootDirectory: "/registry" },
+        });
+        matchSnapshot("registry-config-s3.yml", yaml);
+        const storage = parseYaml(yaml).storage;
+        assert.deepEqual(storage.s3, { region: "us-east-1", bucket: "images", regionendpoint: "https://minio.lan:9000", forcepathstyle: true, rootdirectory: "/registry" });
+        assert.deepEqual(storage.redirect, { disable: true });
+        assert.equal(storage.filesystem, undefined, "one driver only: Distribution refuses two");
+        assert.doesNotMatch(yaml, /accesskey|secretkey/i);
+        const aws = parseYaml(renderRegistryConfig({
+            listenAddress: ":5000", htpasswdPath: "/auth/htpasswd", realm: "r", deleteEnabled: false,
+            storage: { kind: "s3", region: "eu-central-1", bucket: "images", forcePathStyle: false, redirect: true },
+        })).storage;
+        assert.deepEqual(aws.s3, { region: "eu-central-1", bucket: "images", forcepathstyle: false }, "AWS itself: no regionendpoint");
+        assert.deepEqual(aws.redirect, { disable: false });
+    });
+
+    it("edge nginx.conf with registry replicas: one upstream, a server line each", () => {
+        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, registry: { address: "127.0.0.1:5000", moreAddresses: ["127.0.0.1:5001"] }, ui: { address: "127.0.0.1:5080" } });
+        assert.match(conf, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:5000;\n\s+server 127\.0\.0\.1:5001;\n\s+keepalive 32;/);
+        assert.match(conf, /upstream ui_backend \{\n\s+server 127\.0\.0\.1:5080;\n\s+keepalive 32;/);
+        assert.throws(() => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, moreAddresses: ["registry2:5000"] } }), /moreAddresses needs a static upstream/);
+    });
+
     it("bcrypt with a kept salt gives the same hash every run, at the per-request cost", () => {
         const salt = "abcdefghijklmnopqrstuv";
         const hash = bcryptWithSalt("password", salt);
