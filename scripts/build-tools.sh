@@ -3,12 +3,12 @@
 # cached on its own like the engine components (scripts/engine/lib.sh): the first call builds,
 # later calls only check the cache.
 #
-#   scripts/build-tools.sh [--force] TOOL...      TOOL: pebble crictl containerd2 actionlint registry3
+#   scripts/build-tools.sh [--force] TOOL...      TOOL: pebble crictl containerd2 actionlint registry3 versitygw
 #   scripts/build-tools.sh --list
 #
 # Last line on stdout: a bin dir holding exactly the requested tools' binaries, under their
 # upstream names (pebble + pebble-challtestsrv, crictl, containerd + ctr + containerd-shim-runc-v2,
-# actionlint, registry). Use absolute paths, or put it first on PATH for the process that needs it:
+# actionlint, registry, versitygw). Use absolute paths, or put it first on PATH for the process that needs it:
 # containerd and ctr would shadow Debian's. Everything else goes to stderr. docs/real-engine.md
 # lists versions and cold build times.
 set -euo pipefail
@@ -21,13 +21,15 @@ TOOLS=(
   "containerd2|github.com/containerd/containerd/v2|v2.4.2|1|containerd ctr containerd-shim-runc-v2|./cmd/containerd ./cmd/ctr ./cmd/containerd-shim-runc-v2|urfave_cli_no_docs,no_btrfs|-X github.com/containerd/containerd/v2/version.Version=VERSION -X github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2"
   "actionlint|github.com/rhysd/actionlint|v1.7.12|1|actionlint|./cmd/actionlint||-X github.com/rhysd/actionlint.version=VERSION"
   "registry3|github.com/distribution/distribution/v3|v3.1.2|1|registry|./cmd/registry||-X github.com/distribution/distribution/v3/version.version=VERSION -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3"
+  # The S3 server of the object-storage tests (smaller to build than MinIO: docs/scale.md).
+  "versitygw|github.com/versity/versitygw|v1.8.0|1|versitygw|./cmd/versitygw||-X main.Version=VERSION"
 )
 
 usage() {
   cat >&2 <<'EOF'
 Usage: scripts/build-tools.sh [--force] TOOL...
        scripts/build-tools.sh --list
-  TOOL        one or more of: pebble crictl containerd2 actionlint registry3
+  TOOL        one or more of: pebble crictl containerd2 actionlint registry3 versitygw
   --force     rebuild the named tools, ignoring the cache.
   --list      print the tools, their modules and versions.
 Environment: PULUMI_ENGINE_CACHE, PULUMI_ENGINE_JOBS, PULUMI_ENGINE_KEEP_WORK, GOPROXY, GO, as
