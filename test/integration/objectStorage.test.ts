@@ -84,7 +84,7 @@ for (const version of ["2.8", "3"] as const) {
             assert.equal(index.manifests[0].digest, digest, "the other replica serves the same manifest");
             assert.ok(requestsServed(b).some((r) => r.method === "GET" && r.uri.startsWith("/v2/demo/app/blobs/sha256:") && r.status === 200), "replica b served the blobs");
             assert.ok(!requestsServed(b).some((r) => r.method === "PUT"), "replica b never received the push");
-            const keys = await s3.listKeys(BUCKET, "docker/registry/v2/");
+            const keys = s3.listKeys(BUCKET, "docker/registry/v2/");
             assert.ok(keys.some((k) => k.startsWith(`docker/registry/v2/repositories/demo/app/_manifests/revisions/sha256/${digest.slice(7)}`)), `manifest link in the bucket; keys: ${keys.slice(0, 20).join(" ")}`);
             assert.ok(keys.some((k) => k.startsWith("docker/registry/v2/blobs/sha256/")), "blobs in the bucket");
         });
@@ -170,7 +170,8 @@ for (const version of ["2.8", "3"] as const) {
             await serving.daemon.exited;
             const result = await pull;
             assert.equal(result.code, 0, result.stderr);
-            assert.match(result.stderr, /retrying/i, "the first transfer was cut, curl retried");
+            // -sS prints the cut transfer's error, not the retry's notice; exit 0: a retry completed.
+            assert.match(result.stderr, /curl: \(18\) transfer closed with \d+ bytes remaining/, "the first transfer was cut");
             assert.equal(result.stdout, `200 ${blob.size}`);
             assert.equal(sha256File(out), blob.digest);
             const survivor = set.replicas.find((r) => r !== serving)!;

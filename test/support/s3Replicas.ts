@@ -74,8 +74,10 @@ export async function startReplica(options: ReplicaSetOptions, name: string, bin
     }));
     const daemon = startDaemon(`registry ${name}`, binary, ["serve", configPath], {
         logFile: join(dir, "registry.log"),
+        // Only what the container would have: an AWS_CA_BUNDLE or AWS_PROFILE from this machine's
+        // environment would reach the S3 driver's SDK (2.8's panics on AWS_CA_BUNDLE).
         env: {
-            ...process.env,
+            PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
             REGISTRY_HTTP_SECRET: HTTP_SECRET,
             [S3_CREDENTIAL_ENV.accessKeyId]: options.s3.accessKeyId,
             [S3_CREDENTIAL_ENV.secretAccessKey]: options.s3.secretAccessKey,

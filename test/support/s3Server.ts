@@ -1,9 +1,10 @@
 /**
  * An S3-compatible server on loopback for the object-storage tests and bench: versitygw (built
  * from the Go module proxy by scripts/build-tools.sh) on a free port, objects as plain files
- * under a temp dir. curl speaks to it with its own SigV4 signing (`--aws-sigv4`).
+ * under a temp dir (its posix backend: object key = file path under the bucket's directory). curl
+ * speaks to it with its own SigV4 signing (`--aws-sigv4`).
  */
-import { mkdirSync } from "fs";
+import { mkdirSync, readdirSync } from "fs";
 import { join, resolve } from "path";
 import { Daemon, run, startDaemon, waitFor } from "./processes";
 import { freePort } from "./loopbackServers";
@@ -23,8 +24,8 @@ export interface S3Server {
     caPath?: string;
     /** PUT /BUCKET, signed: creates the bucket. */
     createBucket(bucket: string): Promise<void>;
-    /** Every object key in the bucket under `prefix` (ListObjectsV2, all pages). */
-    listKeys(bucket: string, prefix: string): Promise<string[]>;
+    /** Every object key in the bucket under `prefix`: the files under the bucket's directory. */
+    listKeys(bucket: string, prefix: string): string[];
 }
 
 /** The bin dir with `versitygw` (VERSITYGW_BIN_DIR, else built or cached by scripts/build-tools.sh). */
@@ -36,7 +37,12 @@ export async function versitygwBinDir(): Promise<string> {
 
 /** curl arguments that sign a request for this server (SigV4, service s3), and trust its CA. */
 export function s3Signing(server: Pick<S3Server, "region" | "accessKeyId" | "secretAccessKey" | "caPath">): string[] {
-    return ["--aws-sigv4", `aws:amz:${server.region}:s3`, "--user", `${server.accessKeyId}:${server.secretAccessKey}`, ...(server.caPath ? ["--cacert", server.caPath] : [])];
+    return [
+        "--aws-sigv4", `aws:amz:${server.region}:s3`, "--user", `${server.accessKeyId}:${server.secretAccessKey}`,
+        // curl 7.88 does not send it itself; versitygw requires it.
+        "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        ...(server.caPath ? ["--cacert", server.caPath] : []),
+    ];
 }
 
 /** TLS files for the server (its certificate must name 127.0.0.1). Unset: plain HTTP. */
@@ -83,16 +89,12 @@ export async function startS3Server(dir: string, tls?: S3Tls): Promise<S3Server>
             const created = await run("curl", ["-sS", "-X", "PUT", "-w", "\n%{http_code}", ...signed, `${server.endpoint}/${bucket}`], { allowFailure: true });
             if (!created.stdout.endsWith("\n200")) throw new Error(`creating bucket ${bucket}: ${created.stdout} ${created.stderr}`);
         },
-        async listKeys(bucket, prefix) {
-            const keys: string[] = [];
-            let token: string | undefined;
-            do {
-                const query = new URLSearchParams({ "list-type": "2", prefix, ...(token ? { "continuation-token": token } : {}) });
-                const listed = await run("curl", ["-sS", "--fail-with-body", ...signed, `${server.endpoint}/${bucket}?${query}`]);
-                keys.push(...[...listed.stdout.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]));
-                token = /<IsTruncated>true<\/IsTruncated>/.test(listed.stdout) ? /<NextContinuationToken>([^<]*)</.exec(listed.stdout)?.[1] : undefined;
-            } while (token);
-            return keys;
+        listKeys(bucket, prefix) {
+            // Files only, and not versitygw's own `.sgwtmp` (uploads in progress).
+            return readdirSync(join(dataDir, bucket), { recursive: true, withFileTypes: true })
+                .filter((entry) => entry.isFile())
+                .map((entry) => join(entry.parentPath, entry.name).slice(join(dataDir, bucket).length + 1))
+                .filter((key) => !key.startsWith(".sgwtmp/") && key.startsWith(prefix));
         },
     };
 }
