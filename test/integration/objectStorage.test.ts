@@ -150,12 +150,12 @@ for (const version of ["2.8", "3"] as const) {
         });
 
         it("a replica killed mid-pull: curl's retry completes through the other (nginx skips the dead one), and skopeo still pulls", async () => {
-            const blob = writeRandomBlob(join(dir, "large.bin"), 128 * MIB);
+            const blob = writeRandomBlob(join(dir, "large.bin"), 64 * MIB);
             await pushBlob(set, "demo/large", blob.path, blob.digest);
             const out = join(dir, "large-pulled.bin");
             // Slow enough to be caught mid-transfer; --retry-all-errors: a cut transfer is curl's error 18.
             const pull = run("curl", [
-                "-sS", "--max-time", "120", "--limit-rate", "16M", "--retry", "3", "--retry-delay", "1", "--retry-all-errors",
+                "-sS", "--max-time", "120", "--limit-rate", "12M", "--retry", "3", "--retry-delay", "1", "--retry-all-errors",
                 ...set.curlOptions, "-o", out, "-w", "%{http_code} %{size_download}", `${set.edgeUrl}/v2/demo/large/blobs/${blob.digest}`,
             ], { allowFailure: true, timeoutMs: 180_000 });
             // The serving replica is the one whose socket to nginx has bytes waiting: the client reads slowly.
@@ -181,6 +181,10 @@ for (const version of ["2.8", "3"] as const) {
             const reference = `127.0.0.1:${new URL(set.edgeUrl).port}/demo/edge:1`;
             await run("skopeo", ["copy", "--src-cert-dir", certDir, "--src-creds", `${USER.username}:${USER.password}`, `docker://${reference}`, `oci:${pulled}:1`], { timeoutMs: 120_000 });
             assert.equal(JSON.parse(readFileSync(join(pulled, "index.json"), "utf8")).manifests.length, 1, "with one replica dead, pulls still work");
+            // Round robin sent some of those requests to the dead replica: nginx moved them on.
+            const edgeLog = readFileSync(join(set.edgeDir, "nginx.log"), "utf8");
+            assert.match(edgeLog, /upstream prematurely closed connection while reading upstream/, "the cut pull, as nginx saw it");
+            assert.match(edgeLog, new RegExp(`connect\\(\\) failed \\(111: Connection refused\\) while connecting to upstream.*upstream: "http://127\\.0\\.0\\.1:${serving.port}/`));
         });
     });
 }
