@@ -7,7 +7,7 @@
  * Prints a table for docs/scale.md; not a test. Run it under the heavy lock:
  *   flock /tmp/private-registry-heavy.lock npm run bench:storage
  */
-import { writeFileSync } from "fs";
+import { readFileSync, writeFileSync } from "fs";
 import { loadavg } from "os";
 import { join } from "path";
 import { issueTestCertificates } from "../test/harness/fakeProviders";
@@ -76,6 +76,9 @@ async function main(): Promise<void> {
         }
     }
     const redirects = sets.on.replicas[0];
+    // The figures mean what they say only if "on" redirected and "off" relayed.
+    const statuses = (set: ReplicaSet) => readFileSync(set.replicas[0].daemon.logFile, "utf8").match(/http\.response\.status=307/g)?.length ?? 0;
+    if (statuses(sets.on) === 0 || statuses(sets.off) > 0) throw new Error(`expected 307s from the redirect-on replica only; got ${statuses(sets.on)} and ${statuses(sets.off)}`);
     console.log(`\nPulls through the edge from a bucket (versitygw over TLS on loopback), Distribution 2.8 (${REGISTRY}), ${SIZES.runs} runs each, MiB/s median (min–max); load average at the end ${loadavg()[0].toFixed(2)}`);
     console.log(`(the redirect-on replica's log: ${redirects.daemon.logFile})\n`);
     console.log("| Scenario | redirect off (edge relays) | redirect on (client fetches from the bucket) | on / off |");
