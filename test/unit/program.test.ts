@@ -302,7 +302,10 @@ describe("local mode variants", () => {
         assert.ok(findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("envs"), "the keys are secret in state");
         assert.ok(!findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("uploads"), "config.yml stays readable");
         assert.equal(result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"), false, "no data volume");
-        assert.deepEqual(registry.volumes, [{ volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true }]);
+        assert.deepEqual(registry.volumes, [
+            { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
+            { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
+        ], "the socket and the secrets, no data");
         assertSecretsStayHidden(result, { s3AccessKeyId: storage.accessKeyId, s3SecretKey: storage.secretAccessKey });
 
         const plain = await evaluateProgram({ config: { ...devStackConfig(), storage } });
