@@ -5,7 +5,7 @@
  * with every replica as a server of its registry upstream. Shared by the integration test and the
  * storage bench. Everything started here is stopped by PID at cleanup.
  */
-import { mkdirSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
@@ -21,9 +21,21 @@ export const USER = { username: "admin", password: "s3-replicas-Passw0rd" };
 /** What every replica shares with the others, as the stack's `http.secret` is shared. */
 const HTTP_SECRET = "shared-http-secret-for-every-replica";
 
-/** Distribution 3's `registry` (scripts/build-tools.sh registry3, v3.1.2): its path. */
-export async function registry3Binary(): Promise<string> {
+/**
+ * Distribution 3's `registry` (scripts/build-tools.sh registry3, v3.1.2) if it is at hand:
+ * REGISTRY3_BIN, else the cached build (scripts/engine/lib.sh's cache layout). A cold build costs
+ * 4 to 7 minutes on 2 cores, which a cold CI run cannot spare: buildRegistry3() makes one.
+ */
+export function cachedRegistry3(): string | undefined {
     if (process.env.REGISTRY3_BIN) return process.env.REGISTRY3_BIN;
+    const root = join(process.env.PULUMI_ENGINE_CACHE ?? "/var/cache/private-registry/engine", "registry3");
+    const builds = existsSync(root) ? readdirSync(root).filter((d) => d.startsWith("v3.1.2_")).map((d) => join(root, d)) : [];
+    const ok = (d: string) => existsSync(join(d, "bin/registry")) && existsSync(join(d, "status")) && readFileSync(join(d, "status"), "utf8").startsWith("ok");
+    const cached = builds.find(ok);
+    return cached === undefined ? undefined : join(cached, "bin/registry");
+}
+
+export async function buildRegistry3(): Promise<string> {
     const built = await run("bash", [join(ROOT, "scripts/build-tools.sh"), "registry3"], { timeoutMs: 1_800_000 });
     return join(built.stdout.trim().split("\n").pop() ?? "", "registry");
 }
