@@ -54,7 +54,6 @@ export function readMirrorPassword(): pulumi.Output<string> | undefined {
  * so a pin bump that moves it fails the program test that sets a plain `storage.secretAccessKey`.
  */
 function isConfigSecret(key: string): boolean {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
     if (typeof runtimeConfig.isConfigSecret !== "function") throw new Error("@pulumi/pulumi no longer exports runtime/config.isConfigSecret; see components/config/index.ts");
     return runtimeConfig.isConfigSecret(key);
