@@ -51,7 +51,7 @@ export function readMirrorPassword(): pulumi.Output<string> | undefined {
 /**
  * Whether a key was set with `--secret`. The SDK's own check: its public API returns a secret's
  * value either way and has no other way to ask. Internal to @pulumi/pulumi (no type declaration),
- * so a pin bump that moves it fails the program test that sets a plain `storage.secretAccessKey`.
+ * so a pin bump that drops it fails every program test at once (the S3 one checks the refusal).
  */
 function isConfigSecret(key: string): boolean {
     const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
