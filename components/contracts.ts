@@ -23,3 +23,22 @@ export interface ServerCertificate {
     /** The private CA clients must trust; undefined for a public CA. */
     caCertificatePem?: pulumi.Output<string>;
 }
+
+/** Where the registry keeps blobs and manifests (config `storage`). */
+export type RegistryStorage =
+    | { kind: "filesystem" }
+    | {
+          kind: "s3";
+          /** S3 API endpoint URL; undefined: AWS's own for the region. */
+          endpoint?: string;
+          region: string;
+          bucket: string;
+          /** Secret. */
+          accessKeyId: pulumi.Input<string>;
+          /** Secret. */
+          secretAccessKey: pulumi.Input<string>;
+          forcePathStyle: boolean;
+          /** Let clients fetch blobs from the bucket directly (Distribution's `redirect`). */
+          redirect: boolean;
+          rootDirectory?: string;
+      };
