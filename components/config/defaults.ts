@@ -50,4 +50,11 @@ export const DEFAULTS = {
         vswitchCidr: "172.31.1.0/24",
     },
     acme: { server: "staging", dnsProvider: "alidns", recursiveNameservers: [], disableCompletePropagation: false },
+    /**
+     * Blobs on the host's data volume. With `kind: s3`, `forcePathStyle` is true when an `endpoint`
+     * is given (self-hosted servers seldom have a DNS name per bucket; Distribution 2.8 forces it
+     * there anyway) and false for AWS itself; `redirect` is off: clients reach the edge, not always
+     * the bucket (docs/scale.md).
+     */
+    storage: { kind: "filesystem", redirect: false },
 } as const;

@@ -82,6 +82,25 @@ export interface MirrorSettings {
     k3sRewrites: Record<string, string>;
 }
 
+/**
+ * Where the registry keeps blobs (`storage`). The S3 credentials are not here: they are secrets,
+ * read apart by readRegistryStorage (components/config/index.ts), so no plain copy exists.
+ */
+export type StorageSettings =
+    | { kind: "filesystem" }
+    | {
+          kind: "s3";
+          /** The S3 API's URL, `http(s)://host[:port]`; unset: AWS's own for the region. */
+          endpoint?: string;
+          region: string;
+          bucket: string;
+          forcePathStyle: boolean;
+          redirect: boolean;
+          rootDirectory?: string;
+      }
+    /** alicloud mode: an OSS bucket and a RAM user limited to it, both created by the stack. */
+    | { kind: "oss" };
+
 export interface StackConfig {
     mode: HostMode;
     /** DNS names the registry answers to; the first one names the endpoint. */
@@ -119,6 +138,7 @@ export interface StackConfig {
     /** ssh and alicloud modes: `registry-mirrors` for the host's own Docker daemon, set before the first pull. */
     hostRegistryMirrors: string[];
     mirror?: MirrorSettings;
+    storage: StorageSettings;
 }
 
 const PORT = "an integer port 1-65535";
@@ -151,6 +171,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, snapshotRetentionDays?, vpcCidr?, vswitchCidr?}",
     acme: 'an object {email, server?: "staging" | "production" | an https:// ACME directory URL, dnsProvider?, recursiveNameservers?, disableCompletePropagation?}',
+    storage: 'an object {kind: "filesystem" | "s3" | "oss", ...}; s3 takes {endpoint?, region, bucket, accessKeyId, secretAccessKey (--secret), forcePathStyle?, redirect?, rootDirectory?}',
 };
 
 /** The fields of each object key, with their forms: errors name them as `ssh.port`. */
@@ -193,6 +214,17 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
         dnsProvider: 'a lego DNS provider name such as "alidns", "tencentcloud", "cloudflare", "route53" or "exec" (not "manual": nobody is there to type)',
         recursiveNameservers: "a list of resolvers, host or host:port, e.g. [1.1.1.1:53]",
         disableCompletePropagation: "true or false",
+    },
+    storage: {
+        kind: '"filesystem" (the host\'s data volume), "s3" (an S3-compatible bucket you provide) or "oss" (alicloud mode: an OSS bucket the stack creates)',
+        endpoint: "the S3 API's URL, http:// or https:// with a host and optional port, no path, e.g. https://minio.example.com:9000 (leave it out for AWS itself)",
+        region: "the bucket's region, e.g. us-east-1: 1-64 of a-z 0-9 -",
+        bucket: "an existing bucket's name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit",
+        accessKeyId: "the access key ID (pulumi config set --secret --path storage.accessKeyId ...)",
+        secretAccessKey: "the secret access key, set as a secret: pulumi config set --secret --path storage.secretAccessKey ...",
+        forcePathStyle: "true or false: address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (default: true with an endpoint)",
+        redirect: "true or false: pulls fetch blobs from the bucket itself by a presigned URL, so clients must reach the endpoint (default false)",
+        rootDirectory: "a key prefix inside the bucket, e.g. /registry: a-z A-Z 0-9 . _ - and /, no ..",
     },
 };
 
@@ -523,7 +555,7 @@ const REMOVED_KEYS: Record<string, string> = {
     registryPort: "is no longer used: the registry has no TCP port, only a Unix socket the edge alone reaches (docs/roles.md); remove the key",
 };
 
-export function parseStackConfig(raw: Record<string, string | undefined>, keys: string[] = Object.keys(raw)): StackConfig {
+export function parseStackConfig(raw: Record<string, string | undefined>, keys: string[] = Object.keys(raw), secretKeys: string[] = []): StackConfig {
     const read = new Reader(raw, []);
     for (const key of keys.filter((k) => k in REMOVED_KEYS)) read.fail(key, REMOVED_KEYS[key]);
     read.reportUnknown(keys.filter((k) => !(k in REMOVED_KEYS)), CONFIG_KEYS);
@@ -587,6 +619,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         images: readImages(read),
         hostRegistryMirrors: readHostRegistryMirrors(read, mode),
         mirror: readMirror(read, mode, hostnames, [httpsPort, httpPort]),
+        storage: readStorage(read, mode, secretKeys.includes("storage")),
     };
     if (config.mirror && containerNetwork === "host") {
         // On the host's network the mirror also takes a loopback port of its own.
@@ -714,6 +747,65 @@ function isAcmeServer(value: string): value is AcmeServer {
     } catch {
         return false;
     }
+}
+
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const S3_REGION = /^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/;
+const S3_ROOT_DIRECTORY = /^[A-Za-z0-9._/-]{1,255}$/;
+/** The fields only an S3 bucket the user provides has; the others are fixed by their kind. */
+const S3_FIELDS = ["endpoint", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle", "redirect", "rootDirectory"];
+
+/**
+ * `storage`: the data volume by default; an S3-compatible bucket in any mode (its secret key must
+ * be a secret config value, never plain text in Pulumi.<stack>.yaml); an OSS bucket of the stack's
+ * own in alicloud mode only.
+ */
+function readStorage(read: Reader, mode: HostMode, isSecret: boolean): StorageSettings {
+    const storage = read.object("storage");
+    if (storage === undefined) return { kind: DEFAULTS.storage.kind };
+    const kind = storage.choice<StorageSettings["kind"]>("kind", ["filesystem", "s3", "oss"], DEFAULTS.storage.kind);
+    if (kind !== "s3") {
+        const why = kind === "oss" ? "the stack creates the OSS bucket and its keys itself" : "the registry keeps blobs on the host's data volume";
+        for (const field of S3_FIELDS.filter((f) => storage.string(f) !== undefined)) storage.fail(field, `applies to kind "s3" only; with kind "${kind}" ${why}`);
+        if (kind === "oss" && mode !== "alicloud") {
+            storage.fail("kind", `"oss" applies to alicloud mode only (the stack creates the bucket there); mode "${mode}" can use kind "s3" with OSS's S3-compatible endpoint`);
+        }
+        return { kind };
+    }
+    const endpoint = storage.matching("endpoint", isS3Endpoint)?.replace(/\/+$/, "");
+    const region = storage.required("region", ' with kind "s3"');
+    if (region !== undefined && !S3_REGION.test(region)) storage.invalid("region", region);
+    const bucket = storage.required("bucket", ' with kind "s3"');
+    if (bucket !== undefined && !S3_BUCKET.test(bucket)) storage.invalid("bucket", bucket);
+    storage.required("accessKeyId", ' with kind "s3"');
+    const secretAccessKey = storage.required("secretAccessKey", ' with kind "s3"');
+    // The value is not repeated: it would land in the error, a log, the terminal.
+    if (secretAccessKey !== undefined && !isSecret) {
+        storage.fail("secretAccessKey", `must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path storage.secretAccessKey ...`);
+    }
+    const rootDirectory = storage.matching("rootDirectory", (d) => S3_ROOT_DIRECTORY.test(d) && !d.split("/").includes(".."));
+    return {
+        kind,
+        ...(endpoint === undefined ? {} : { endpoint }),
+        region: region ?? "",
+        bucket: bucket ?? "",
+        forcePathStyle: storage.boolean("forcePathStyle", endpoint !== undefined),
+        redirect: storage.boolean("redirect", DEFAULTS.storage.redirect),
+        ...(rootDirectory === undefined ? {} : { rootDirectory }),
+    };
+}
+
+/** `http(s)://host[:port]`: where the registry (and, with redirect, clients) reach the S3 API. */
+function isS3Endpoint(value: string): boolean {
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        return false;
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "" && url.search === "" &&
+        url.hash === "" && url.pathname === "/" && (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/\s/.test(value);
 }
 
 /** `host`, `host:port` or `[IPv6]:port`, as lego takes resolvers (port 53 when left out). */
