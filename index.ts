@@ -7,13 +7,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { AcmeCertificate } from "./components/certificates/acmeCertificate";
 import { SelfSignedCertificate } from "./components/certificates/selfSignedCertificate";
 import { readMirrorPassword, readSshPrivateKey, readStackConfig } from "./components/config";
-import { RegistryHost, ServerCertificate } from "./components/contracts";
+import { RegistryHost, RegistryStorage, ServerCertificate } from "./components/contracts";
 import { AlidnsRecords } from "./components/dns/alidnsRecords";
 import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost";
 import { followingDaemon } from "./components/hosts/daemonReplacement";
 import { LocalDockerHost } from "./components/hosts/localHost";
 import { SshHost } from "./components/hosts/sshHost";
-import { PrivateRegistry } from "./components/privateRegistry";
+import { PrivateRegistry, PrivateRegistryArgs } from "./components/privateRegistry";
+import { registryBucketName } from "./components/render/ossPolicy";
+import { OssRegistryStorage } from "./components/storage/ossStorage";
 
 const config = readStackConfig();
 /** Every name the certificate and the DNS records cover. */
@@ -23,7 +25,14 @@ const servedNames = [...config.hostnames, ...(config.uiHostname ? [config.uiHost
  * The Docker host of the chosen mode, and the resources whose replacement brings up a new, empty
  * daemon (a new VM): every Docker resource is replaced with them.
  */
-function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]; placement?: pulumi.Output<AlicloudPlacement> } {
+function deployTarget(): {
+    host: RegistryHost;
+    replacesDaemon: pulumi.Resource[];
+    placement?: pulumi.Output<AlicloudPlacement>;
+    /** alicloud replicas after the first: one more registry and edge each, behind the load balancer. */
+    moreReplicas?: { host: RegistryHost; replacesDaemon: pulumi.Resource[] }[];
+    storage?: RegistryStorage;
+} {
     switch (config.mode) {
         case "local":
             return { host: new LocalDockerHost("local", { dockerHost: config.dockerHost }), replacesDaemon: [] };
@@ -49,9 +58,19 @@ function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]
                 retainDataOnDestroy: config.retainDataOnDestroy,
                 registryMirrors: config.hostRegistryMirrors,
                 mirrorHttpsPort: config.mirror && config.mirror.hostname === undefined ? config.mirror.httpsPort : undefined,
+                replicas: config.replicas,
+                objectStorage: config.storage.kind !== "filesystem",
             });
             new AlidnsRecords("dns", { zone: cloud.dnsZone, hostnames: servedNames, address: host.address, provider: host.alicloudProvider });
-            return { host, replacesDaemon: [host.instance], placement: host.placement };
+            const storage = config.storage.kind !== "oss" ? undefined : new OssRegistryStorage("storage", {
+                bucketName: registryBucketName({ namePrefix: config.namePrefix, project: pulumi.getProject(), stack: pulumi.getStack(), hostname: config.hostnames[0] }),
+                region: cloud.region,
+                provider: host.alicloudProvider,
+                namePrefix: config.namePrefix,
+                retainDataOnDestroy: config.retainDataOnDestroy,
+            }).storage;
+            const moreReplicas = host.replicas.slice(1).map((replica) => ({ host: replica, replacesDaemon: [replica.instance] }));
+            return { host, replacesDaemon: [host.instance], placement: host.placement, moreReplicas, storage };
         }
     }
 }
@@ -78,8 +97,7 @@ function serverCertificate(): ServerCertificate {
 }
 
 const target = deployTarget();
-const registry = new PrivateRegistry("registry", {
-    host: target.host,
+const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
     certificate: serverCertificate(),
     hostnames: config.hostnames,
     ipAddresses: config.ipAddresses,
@@ -104,7 +122,13 @@ const registry = new PrivateRegistry("registry", {
         httpsPort: config.mirror.httpsPort,
         k3sRewrites: config.mirror.k3sRewrites,
     },
-}, followingDaemon(target.replacesDaemon));
+    storage: target.storage,
+};
+const registry = new PrivateRegistry("registry", { ...registryArgs, host: target.host }, followingDaemon(target.replacesDaemon));
+// Replicas 2..N: the same registry and edge on each VM, with the first one's users and http.secret.
+for (const [i, replica] of (target.moreReplicas ?? []).entries()) {
+    new PrivateRegistry(`registry-${i + 2}`, { ...registryArgs, host: replica.host, sharedCredentials: registry.registryCredentials }, followingDaemon(replica.replacesDaemon));
+}
 
 export const registryEndpoint = registry.registryEndpoint;
 export const uiEndpoint = registry.uiEndpoint;
