@@ -18,7 +18,7 @@ const HOME = isolateHome("pr-alicloud-graph-home-");
 const SNAPSHOT = "alicloud-default.graph.json";
 
 /** The smallest alicloud stack: what a first `pulumi up` in that mode declares. */
-export const DEFAULT_ALICLOUD = {
+const DEFAULT_ALICLOUD = {
     mode: "alicloud",
     hostnames: ["registry.example.com"],
     alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" },
