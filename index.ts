@@ -31,7 +31,7 @@ function deployTarget(): {
     placement?: pulumi.Output<AlicloudPlacement>;
     /** alicloud replicas after the first: one more registry and edge each, behind the load balancer. */
     moreReplicas?: { host: RegistryHost; replacesDaemon: pulumi.Resource[] }[];
-    storage?: RegistryStorage;
+    alicloudHost?: AlicloudHost;
 } {
     switch (config.mode) {
         case "local":
@@ -62,15 +62,8 @@ function deployTarget(): {
                 objectStorage: config.storage.kind !== "filesystem",
             });
             new AlidnsRecords("dns", { zone: cloud.dnsZone, hostnames: servedNames, address: host.address, provider: host.alicloudProvider });
-            const storage = config.storage.kind !== "oss" ? undefined : new OssRegistryStorage("storage", {
-                bucketName: registryBucketName({ namePrefix: config.namePrefix, project: pulumi.getProject(), stack: pulumi.getStack(), hostname: config.hostnames[0] }),
-                region: cloud.region,
-                provider: host.alicloudProvider,
-                namePrefix: config.namePrefix,
-                retainDataOnDestroy: config.retainDataOnDestroy,
-            }).storage;
             const moreReplicas = host.replicas.slice(1).map((replica) => ({ host: replica, replacesDaemon: [replica.instance] }));
-            return { host, replacesDaemon: [host.instance], placement: host.placement, moreReplicas, storage };
+            return { host, replacesDaemon: [host.instance], placement: host.placement, moreReplicas, alicloudHost: host };
         }
     }
 }
@@ -96,6 +89,19 @@ function serverCertificate(): ServerCertificate {
     });
 }
 
+/** The bucket or the data volume; an `oss` bucket is created beside the alicloud host, in its region. */
+function registryStorage(): RegistryStorage | undefined {
+    if (config.storage.kind !== "oss") return undefined;
+    const alicloudHost = target.alicloudHost!; // parseStackConfig allows kind "oss" in alicloud mode only
+    return new OssRegistryStorage("storage", {
+        bucketName: registryBucketName({ namePrefix: config.namePrefix, project: pulumi.getProject(), stack: pulumi.getStack(), hostname: config.hostnames[0] }),
+        region: config.alicloud!.region,
+        provider: alicloudHost.alicloudProvider,
+        namePrefix: config.namePrefix,
+        retainDataOnDestroy: config.retainDataOnDestroy,
+    }).storage;
+}
+
 const target = deployTarget();
 const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
     certificate: serverCertificate(),
@@ -108,6 +114,7 @@ const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
     passwordRotation: config.passwordRotation,
     deleteEnabled: config.deleteEnabled,
     retainDataOnDestroy: config.retainDataOnDestroy,
+    storage: registryStorage(),
     containerNetwork: config.containerNetwork,
     metricsPort: config.metricsPort,
     uiPort: config.uiPort,
@@ -122,7 +129,6 @@ const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
         httpsPort: config.mirror.httpsPort,
         k3sRewrites: config.mirror.k3sRewrites,
     },
-    storage: target.storage,
 };
 const registry = new PrivateRegistry("registry", { ...registryArgs, host: target.host }, followingDaemon(target.replacesDaemon));
 // Replicas 2..N: the same registry and edge on each VM, with the first one's users and http.secret.

@@ -46,6 +46,8 @@ export interface PrivateRegistryArgs {
     deleteEnabled?: boolean;
     /** Keep the data volume on `pulumi destroy`. Default: true. */
     retainDataOnDestroy?: boolean;
+    /** Where the registry keeps blobs: the data volume or an S3-compatible bucket. Default: `{kind: "filesystem"}`. */
+    storage?: RegistryStorage;
     /** `bridge` (a private network, default) or `host` (loopback ports, for bridgeless daemons). */
     containerNetwork?: "bridge" | "host";
     /** The registry's Prometheus metrics port, reachable from the host only. Default: 5002. */
@@ -64,8 +66,6 @@ export interface PrivateRegistryArgs {
     images?: Partial<Record<"registry" | "ui" | "edge" | "mirror", string>>;
     /** A pull-through mirror behind the same edge. Default: none. */
     mirror?: PrivateRegistryMirrorArgs;
-    /** Where the registry keeps blobs and manifests. Default: the host's data volume (`filesystem`). */
-    storage?: RegistryStorage;
     /**
      * Another replica's users, passwords and `http.secret`, for one more VM of the same registry
      * behind a load balancer (every replica must accept the same logins and upload tokens).

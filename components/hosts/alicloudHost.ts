@@ -123,6 +123,8 @@ export interface AlicloudReplica extends RegistryHost {
     instance: alicloud.ecs.Instance;
     /** The VM's public IPv4 address (SSH from the admin network, Docker over SSH). */
     publicIp: pulumi.Output<string>;
+    /** The bind to the data disk's mount point (the first VM, blobs on disk); unset: a plain Docker volume. */
+    dataVolumeDriverOpts?: Record<string, string>;
 }
 
 /**
@@ -344,7 +346,7 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         const first = this.replicas[0];
         this.provider = first.provider;
         this.ready = first.ready;
-        this.dataVolumeDriverOpts = first.dataVolumeDriverOpts as Record<string, string> | undefined;
+        this.dataVolumeDriverOpts = first.dataVolumeDriverOpts;
         this.instance = first.instance;
         if (replicaCount > 1) {
             this.loadBalancer = new AlicloudLoadBalancer(`${name}-lb`, {

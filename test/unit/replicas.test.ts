@@ -202,6 +202,18 @@ describe("alicloud: what `pulumi up` changes when replicas grow and shrink", () 
     });
 });
 
+describe("alicloud: replicas with the pull-through mirror on its own port", () => {
+    it("passes the mirror's port through too: a listener, a server group and an attachment per VM", async () => {
+        const result = await evaluateProgram({ config: withReplicas(2, { mirror: {} }) });
+        assert.equal(result.error, undefined);
+        assert.deepEqual(ofType(result, LISTENER).map((l) => (l.inputs as Inputs).frontendPort).sort(), [443, 5443, 80]);
+        const mirrorGroup = findResource(result, SERVER_GROUP, "alicloud-lb-mirror");
+        const members = ofType(result, ATTACHMENT).map((a) => a.inputs as Inputs).filter((a) => a.serverGroupId === mirrorGroup.id);
+        assert.deepEqual(members.map((m) => m.port), [5443, 5443]);
+        assert.ok(findResource(result, CONTAINER, "registry-2-mirror"), "each VM runs its own mirror");
+    });
+});
+
 describe("alicloud: one replica on OSS", () => {
     it("has no data disk, no load balancer, and DNS at the VM; the bucket and its RAM user", async () => {
         const one = await evaluateProgram({ config: withReplicas(1) });
