@@ -75,6 +75,19 @@ describe("alicloud: three replicas behind a load balancer", () => {
         }
     });
 
+    it("parents the load balancer to the host and the bucket to its component, every cloud and Docker resource with an explicit provider", () => {
+        for (const resource of three.resources.filter((r) => r.type.startsWith("alicloud:slb/"))) {
+            assert.match(parentOf(three, keyOf(resource)), /private-registry:host:Alicloud\$private-registry:host:AlicloudLoadBalancer::alicloud-lb$/, resource.name);
+        }
+        for (const resource of three.resources.filter((r) => /^alicloud:(oss|ram)\//.test(r.type))) {
+            assert.match(parentOf(three, keyOf(resource)), /private-registry:storage:Oss::storage$/, resource.name);
+        }
+        const unprovided = Object.entries(three.options).filter(([key, o]) => /^(alicloud|docker):/.test(key) && !o.hasProvider);
+        assert.deepEqual(unprovided, [], "no resource falls back to a default provider");
+        const orphans = Object.entries(three.parents).filter(([key, parent]) => parent === null && !key.startsWith("private-registry:"));
+        assert.deepEqual(orphans, [], "only components sit at the top level");
+    });
+
     it("checks each VM's edge with GET /healthz over plain HTTP on port 80, and drops one after three failures", () => {
         for (const listener of ofType(three, LISTENER).map((l) => l.inputs as Inputs)) {
             assert.equal(listener.healthCheck, "on");
