@@ -35,9 +35,12 @@ export function resourceGraph(result: EvaluationResult, home: string): Record<st
     // Longest first, so a key is replaced whole before any shorter value inside it.
     replacements.sort(([a], [b]) => b.length - a.length);
     const normalizeText = (text: string): string => {
-        let out = text.split(home).join("<HOME>");
+        // Hashes first: a bcrypt hash holds its salt, a random value, which would otherwise be
+        // named inside it and leave the rest of the hash varying.
+        let out = text.replace(/\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}/g, "<bcrypt hash>").replace(/hmac-sha256:[0-9a-f]+/g, "hmac-sha256:<keyed fingerprint>");
+        out = out.split(home).join("<HOME>");
         for (const [value, name] of replacements) if (value !== "") out = out.split(value).join(name);
-        return out.replace(/\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}/g, "<bcrypt hash>").replace(/hmac-sha256:[0-9a-f]+/g, "hmac-sha256:<keyed fingerprint>");
+        return out;
     };
     const normalize = (value: unknown, key = ""): unknown => {
         if (typeof value === "string") {
