@@ -206,6 +206,18 @@ describe("alicloud: what `pulumi up` changes when replicas grow and shrink", () 
         assert.ok(added.includes(`${CONTAINER}::registry-3-registry`) && added.includes(`${CONTAINER}::registry-3-edge`));
     });
 
+    it("1 to 2 (on OSS) adds the second VM and the load balancer, and changes only the DNS records, to the load balancer", async () => {
+        const one = await evaluateProgram({ config: withReplicas(1) });
+        assert.equal(one.error, undefined);
+        const grown = await evaluateProgram({ config: withReplicas(2), previousState: one.state });
+        assert.equal(grown.error, undefined);
+        const { added, removed, changed } = compare(one, grown);
+        assert.deepEqual(removed, []);
+        assert.deepEqual(changed, ofType(one, RECORD).map(keyOf).sort(), "only the records move, from VM 1 to the load balancer");
+        for (const key of added) assert.match(key, /::(alicloud-2-|alicloud-lb(-|$)|registry-2(-|$))/, `${key} belongs to the second VM or the load balancer`);
+        assert.ok(added.includes(`${LB}::alicloud-lb`) && added.includes(`${INSTANCE}::alicloud-2-vm`));
+    });
+
     it("3 to 2 removes exactly what 2 to 3 added, and changes nothing else", () => {
         const grown = compare(two, three).added;
         const { added, removed, changed } = compare(three, backToTwo);
