@@ -13,7 +13,9 @@ import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost
 import { followingDaemon } from "./components/hosts/daemonReplacement";
 import { LocalDockerHost } from "./components/hosts/localHost";
 import { SshHost } from "./components/hosts/sshHost";
-import { PrivateRegistry } from "./components/privateRegistry";
+import { PrivateRegistry, PrivateRegistryArgs } from "./components/privateRegistry";
+import { registryBucketName } from "./components/render/ossPolicy";
+import { OssRegistryStorage } from "./components/storage/ossStorage";
 
 const config = readStackConfig();
 /** Every name the certificate and the DNS records cover. */
@@ -23,7 +25,14 @@ const servedNames = [...config.hostnames, ...(config.uiHostname ? [config.uiHost
  * The Docker host of the chosen mode, and the resources whose replacement brings up a new, empty
  * daemon (a new VM): every Docker resource is replaced with them.
  */
-function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]; placement?: pulumi.Output<AlicloudPlacement> } {
+function deployTarget(): {
+    host: RegistryHost;
+    replacesDaemon: pulumi.Resource[];
+    placement?: pulumi.Output<AlicloudPlacement>;
+    /** alicloud replicas after the first: one more registry and edge each, behind the load balancer. */
+    moreReplicas?: { host: RegistryHost; replacesDaemon: pulumi.Resource[] }[];
+    alicloudHost?: AlicloudHost;
+} {
     switch (config.mode) {
         case "local":
             return { host: new LocalDockerHost("local", { dockerHost: config.dockerHost }), replacesDaemon: [] };
@@ -49,9 +58,12 @@ function deployTarget(): { host: RegistryHost; replacesDaemon: pulumi.Resource[]
                 retainDataOnDestroy: config.retainDataOnDestroy,
                 registryMirrors: config.hostRegistryMirrors,
                 mirrorHttpsPort: config.mirror && config.mirror.hostname === undefined ? config.mirror.httpsPort : undefined,
+                replicas: config.replicas,
+                objectStorage: config.storage.kind !== "filesystem",
             });
             new AlidnsRecords("dns", { zone: cloud.dnsZone, hostnames: servedNames, address: host.address, provider: host.alicloudProvider });
-            return { host, replacesDaemon: [host.instance], placement: host.placement };
+            const moreReplicas = host.replicas.slice(1).map((replica) => ({ host: replica, replacesDaemon: [replica.instance] }));
+            return { host, replacesDaemon: [host.instance], placement: host.placement, moreReplicas, alicloudHost: host };
         }
     }
 }
@@ -77,15 +89,21 @@ function serverCertificate(): ServerCertificate {
     });
 }
 
-/** The bucket or the data volume; an `oss` bucket is the alicloud host's to create. */
+/** The bucket or the data volume; an `oss` bucket is created beside the alicloud host, in its region. */
 function registryStorage(): RegistryStorage {
-    if (config.storage.kind === "oss") throw new pulumi.RunError('private-registry:storage.kind "oss" is not built yet: use kind "s3" with an OSS bucket\'s endpoint and a Distribution 3 image (docs/scale.md)');
-    return readRegistryStorage(config.storage);
+    if (config.storage.kind !== "oss") return readRegistryStorage(config.storage);
+    const alicloudHost = target.alicloudHost!; // parseStackConfig allows kind "oss" in alicloud mode only
+    return new OssRegistryStorage("storage", {
+        bucketName: registryBucketName({ namePrefix: config.namePrefix, project: pulumi.getProject(), stack: pulumi.getStack(), hostname: config.hostnames[0] }),
+        region: config.alicloud!.region,
+        provider: alicloudHost.alicloudProvider,
+        namePrefix: config.namePrefix,
+        retainDataOnDestroy: config.retainDataOnDestroy,
+    }).storage;
 }
 
 const target = deployTarget();
-const registry = new PrivateRegistry("registry", {
-    host: target.host,
+const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
     certificate: serverCertificate(),
     hostnames: config.hostnames,
     ipAddresses: config.ipAddresses,
@@ -111,7 +129,12 @@ const registry = new PrivateRegistry("registry", {
         httpsPort: config.mirror.httpsPort,
         k3sRewrites: config.mirror.k3sRewrites,
     },
-}, followingDaemon(target.replacesDaemon));
+};
+const registry = new PrivateRegistry("registry", { ...registryArgs, host: target.host }, followingDaemon(target.replacesDaemon));
+// Replicas 2..N: the same registry and edge on each VM, with the first one's users and http.secret.
+for (const [i, replica] of (target.moreReplicas ?? []).entries()) {
+    new PrivateRegistry(`registry-${i + 2}`, { ...registryArgs, host: replica.host, sharedCredentials: registry.registryCredentials }, followingDaemon(replica.replacesDaemon));
+}
 
 export const registryEndpoint = registry.registryEndpoint;
 export const uiEndpoint = registry.uiEndpoint;

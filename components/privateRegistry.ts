@@ -66,6 +66,12 @@ export interface PrivateRegistryArgs {
     images?: Partial<Record<"registry" | "ui" | "edge" | "mirror", string>>;
     /** A pull-through mirror behind the same edge. Default: none. */
     mirror?: PrivateRegistryMirrorArgs;
+    /**
+     * Another replica's users, passwords and `http.secret`, for one more VM of the same registry
+     * behind a load balancer (every replica must accept the same logins and upload tokens).
+     * Default: new ones.
+     */
+    sharedCredentials?: RegistryCredentials;
 }
 
 export interface PrivateRegistryMirrorArgs {
@@ -112,6 +118,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     readonly clientSnippets: ClientSnippets;
     /** `host[:port]` of the pull-through mirror, if any. */
     readonly mirrorEndpoint?: string;
+    /** The users, passwords and `http.secret`, for replicas to share (`sharedCredentials`). */
+    readonly registryCredentials: RegistryCredentials;
 
     constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
@@ -132,7 +140,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             : { mode: "bridge", networkName: new docker.Network(`${name}-network`, { name: namePrefix, driver: "bridge" }, { ...childOpts, dependsOn: args.host.ready }).name };
 
         const users = args.users ?? DEFAULT_USERS;
-        const credentials = new RegistryCredentials(`${name}-credentials`, { users, rotation: args.passwordRotation }, { parent: this });
+        const credentials = args.sharedCredentials ?? new RegistryCredentials(`${name}-credentials`, { users, rotation: args.passwordRotation }, { parent: this });
+        this.registryCredentials = credentials;
         const registry = new Registry(`${name}-registry`, {
             provider,
             namePrefix,

@@ -40,6 +40,8 @@ export const DEFAULTS = {
     /** `loopbackPort`: where the mirror listens with `containerNetwork: host` (not a setting). */
     mirror: { upstream: "https://registry-1.docker.io", httpsPort: 5443, loopbackPort: 5001 },
     ssh: { port: 22, user: "root" },
+    /** alicloud mode: VMs running the registry and edge; more than one stand behind a load balancer. */
+    replicas: 1,
     alicloud: {
         // instanceType: none; the cheapest non-burstable type sold with ESSD disks is looked up
         // once and kept (components/hosts/alicloudHost.ts).

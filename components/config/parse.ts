@@ -132,6 +132,8 @@ export interface StackConfig {
     dockerHost?: string;
     ssh?: SshConnection;
     alicloud?: AlicloudSettings;
+    /** alicloud mode: how many VMs run the registry and edge; more than one stand behind a load balancer and share object storage. */
+    replicas: number;
     /** Set: certificates come from Let's Encrypt (or another ACME CA) by DNS-01 instead of the private CA. */
     acme?: AcmeSettings;
     images: ImageSettings;
@@ -170,6 +172,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     ssh: "an object {host, port?, user?, hostKey?}",
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, snapshotRetentionDays?, vpcCidr?, vswitchCidr?}",
+    replicas: "an integer 1-20, alicloud mode only (VMs behind a load balancer, sharing object storage)",
     acme: 'an object {email, server?: "staging" | "production" | an https:// ACME directory URL, dnsProvider?, recursiveNameservers?, disableCompletePropagation?}',
     storage: 'an object {kind: "filesystem" | "s3" | "oss", ...}; s3 takes {endpoint?, region, bucket, accessKeyId, secretAccessKey (--secret), forcePathStyle?, redirect?, rootDirectory?}',
 };
@@ -247,6 +250,8 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 /** lego's DNS provider names: lower case, digits, dots and dashes (`alidns`, `acme-dns`, `yandex360`). */
 const LEGO_DNS_PROVIDER = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
+/** A load balancer's backends; more VMs than this is a different design (an autoscaling group). */
+const MAX_REPLICAS = 20;
 /** Let's Encrypt certificates live 90 days, falling to 45: more than 30 would soon renew on every run (and hit rate limits), fewer than 7 can miss a weekly renewal job. */
 const ACME_RENEW_BEFORE_DAYS = { min: 7, max: 30 };
 /** Every `AcmeServer` given by name, checked both ways by the type: parse.ts must not import the component itself. */
@@ -618,6 +623,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         dockerHost: readDockerHost(read, mode),
         ssh: mode === "ssh" ? readSsh(read) : undefined,
         alicloud: mode === "alicloud" ? readAlicloud(read, hostnames, uiHostname) : undefined,
+        replicas: readReplicas(read, mode),
         acme: readAcme(read, mode),
         images: readImages(read),
         hostRegistryMirrors: readHostRegistryMirrors(read, mode),
@@ -724,6 +730,18 @@ function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | un
         vpcCidr,
         vswitchCidr,
     };
+}
+
+/** Replicas need the alicloud load balancer and blobs every replica sees: a bucket, not one VM's disk. */
+function readReplicas(read: Reader, mode: HostMode): number {
+    const replicas = read.integer("replicas", DEFAULTS.replicas, 1, MAX_REPLICAS);
+    if (replicas === DEFAULTS.replicas) return replicas;
+    if (mode !== "alicloud") return (read.fail("replicas", `applies to alicloud mode only (the stack creates the VMs and their load balancer there); mode "${mode}" runs one host`), DEFAULTS.replicas);
+    const storageKind = (read.json("storage") as { kind?: unknown } | undefined)?.kind ?? DEFAULTS.storage.kind;
+    if (storageKind === "filesystem") {
+        read.fail("replicas", `(${replicas}) needs ${read.name("storage.kind")} "oss" or "s3": every replica must see the same blobs, and "filesystem" keeps them on one VM's disk`);
+    }
+    return replicas;
 }
 
 function readAcme(read: Reader, mode: HostMode): AcmeSettings | undefined {

@@ -9,6 +9,7 @@ import { DIAL_ATTEMPTS, dockerOverSsh, refuseRedirectingDockerEnvironment, sshCo
 import { alicloudDiskSerial, renderCloudInit } from "../render/cloudInit";
 import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../render/hostScripts";
 import { ingressRules } from "../render/securityRules";
+import { AlicloudLoadBalancer } from "./alicloudLoadBalancer";
 
 export interface AlicloudHostArgs {
     /** Alibaba Cloud region ID, e.g. `cn-hongkong`. Required. */
@@ -57,6 +58,13 @@ export interface AlicloudHostArgs {
     mirrorHttpsPort?: number;
     /** Prefix of every cloud resource name. Default: `private-registry`. */
     namePrefix?: string;
+    /**
+     * The registry keeps blobs in a bucket: no data disk, snapshot policy or mount, and every VM
+     * is alike. Default: false (a data disk).
+     */
+    objectStorage?: boolean;
+    /** VMs running the registry and edge; more than 1 need `objectStorage` and get a load balancer. Default: 1. */
+    replicas?: number;
 }
 
 const DEBIAN_12_X64 = "^debian_12_\\d+_x64_";
@@ -108,29 +116,49 @@ export function previousPlacement(value: unknown): Partial<AlicloudPlacement> {
     return { ...text("instanceType"), ...text("zoneId"), ...text("imageId") };
 }
 
+/** One VM running Docker for a replica of the registry and edge. */
+export interface AlicloudReplica extends RegistryHost {
+    /** 1 for the first VM (the one a single-VM stack has), then 2, 3, ... */
+    index: number;
+    instance: alicloud.ecs.Instance;
+    /** The VM's public IPv4 address (SSH from the admin network, Docker over SSH). */
+    publicIp: pulumi.Output<string>;
+    /** The bind to the data disk's mount point (the first VM, blobs on disk); unset: a plain Docker volume. */
+    dataVolumeDriverOpts?: Record<string, string>;
+}
+
 /**
- * An ECS VM running Docker for the registry: its own VPC, a security group that opens only the
- * edge's ports (and SSH to the admin network), and a separate data disk that outlives the VM.
+ * ECS VMs running Docker for the registry: their own VPC, a security group that opens only the
+ * edge's ports (and SSH to the admin network), and, when the registry keeps blobs on disk, a
+ * separate data disk that outlives the VM.
  *
  * The data disk is protected and retained (unless `retainDataOnDestroy` is false): replacing or
  * destroying the VM never deletes it (the new VM mounts the same filesystem), and a change that
  * would replace the disk itself stops the update instead (docs/cloud.md says how to really delete
- * it). The registry's Docker volume binds the disk's mount point.
+ * it). The registry's Docker volume binds the disk's mount point. With `objectStorage` there is
+ * no disk: every VM is alike and stateless, and `replicas` of them stand behind a load balancer
+ * (docs/scale.md); the first VM's resources keep the names a single-VM stack gives them.
  *
- * Docker is driven over SSH as root with a key pair generated here; the VM's SSH host key is
+ * Docker is driven over SSH as root with a key pair generated here; each VM's SSH host key is
  * generated here too and handed to cloud-init, so even the first connection is verified.
  */
 export class AlicloudHost extends pulumi.ComponentResource implements RegistryHost {
+    /** The first VM's Docker (the RegistryHost a single-VM stack deploys to). */
     readonly provider: docker.Provider;
     readonly ready: pulumi.Resource[];
-    readonly dataVolumeDriverOpts: Record<string, string>;
-    /** The VM's public IPv4 address. */
+    readonly dataVolumeDriverOpts?: Record<string, string>;
+    /** Where the DNS records point: the load balancer's IPv4 address with replicas, else the VM's public one. */
     readonly address: pulumi.Output<string>;
-    /** The Alibaba Cloud provider of this host's region, for resources beside it (DNS records). */
+    /** The Alibaba Cloud provider of this host's region, for resources beside it (DNS records, the bucket). */
     readonly alicloudProvider: alicloud.Provider;
-    /** Replacing it means a new, empty Docker daemon: everything deployed to it must follow. */
+    /** The first VM. Replacing it means a new, empty Docker daemon: everything deployed to it must follow. */
     readonly instance: alicloud.ecs.Instance;
-    readonly dataDisk: alicloud.ecs.EcsDisk;
+    /** The registry's data disk; none with `objectStorage`. */
+    readonly dataDisk?: alicloud.ecs.EcsDisk;
+    /** Every VM, the first one first. */
+    readonly replicas: AlicloudReplica[];
+    /** In front of the VMs when there are more than one. */
+    readonly loadBalancer?: AlicloudLoadBalancer;
     /**
      * Where the VM runs, as deployed (the kept values, not a fresh lookup). Exported by the stack
      * as `alicloudPlacement`, which the next run reads back instead of looking up again.
@@ -145,6 +173,12 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         const tags = { "managed-by": "pulumi", "private-registry": namePrefix };
         const keepData = args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy;
         const dataDiskCategory = args.dataDiskCategory ?? DATA_DISK_CATEGORY;
+        const replicaCount = args.replicas ?? DEFAULTS.replicas;
+        const withDataDisk = !(args.objectStorage ?? false);
+        // A cloud disk attaches to one VM: replicas can only share a bucket.
+        if (replicaCount > 1 && withDataDisk) throw new Error(`AlicloudHost: ${replicaCount} replicas need objectStorage (a data disk attaches to one VM)`);
+        const httpsPort = args.httpsPort ?? DEFAULTS.httpsPort;
+        const httpPort = args.httpPort ?? DEFAULTS.httpPort;
 
         this.alicloudProvider = new alicloud.Provider(`${name}-provider`, { region: args.region }, { parent: this });
         const cloudOpts = { parent: this, provider: this.alicloudProvider };
@@ -180,7 +214,9 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             innerAccessPolicy: "Drop",
             tags,
         }, cloudOpts);
-        for (const rule of ingressRules({ httpsPort: args.httpsPort ?? DEFAULTS.httpsPort, httpPort: args.httpPort ?? DEFAULTS.httpPort, adminCidr: args.adminCidr, mirrorHttpsPort: args.mirrorHttpsPort })) {
+        // A layer-4 CLB listener keeps the client's address: the same rules serve one VM or a load
+        // balancer's backends (its health checks, from 100.64.0.0/10, come in on httpPort).
+        for (const rule of ingressRules({ httpsPort, httpPort, adminCidr: args.adminCidr, mirrorHttpsPort: args.mirrorHttpsPort })) {
             new alicloud.ecs.SecurityGroupRule(`${name}-allow-${rule.name}`, {
                 securityGroupId: securityGroup.id,
                 type: "ingress",
@@ -196,93 +232,142 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
 
         // Alibaba Cloud imports RSA and ECDSA key pairs, not ED25519.
         const loginKey = new tls.PrivateKey(`${name}-login-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
-        const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
         const keyPair = new alicloud.ecs.EcsKeyPair(`${name}-key-pair`, { keyNamePrefix: `${namePrefix}-`, publicKey: loginKey.publicKeyOpenssh, tags }, cloudOpts);
 
-        this.dataDisk = new alicloud.ecs.EcsDisk(`${name}-data`, {
-            diskName: `${namePrefix}-data`,
-            description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
-            zoneId,
-            size: args.dataDiskGiB ?? DEFAULTS.alicloud.dataDiskGiB,
-            category: dataDiskCategory,
-            performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
-            deleteWithInstance: false,
-            deleteAutoSnapshot: false,
-            // Grow the disk while the VM runs: an offline resize only takes effect after a restart
-            // from the console, so the documented `resize2fs` would find no new space.
-            type: "online",
-            tags,
-        }, { ...cloudOpts, protect: keepData, retainOnDelete: keepData, ignoreChanges: keepLookedUpZone });
-
-        const snapshotRetentionDays = args.snapshotRetentionDays ?? DEFAULTS.alicloud.snapshotRetentionDays;
-        if (snapshotRetentionDays > 0) {
-            const policy = new alicloud.ecs.AutoSnapshotPolicy(`${name}-snapshots`, {
-                autoSnapshotPolicyName: `${namePrefix}-data`,
-                repeatWeekdays: ["1", "2", "3", "4", "5", "6", "7"],
-                timePoints: ["3"],
-                retentionDays: snapshotRetentionDays,
+        if (withDataDisk) {
+            this.dataDisk = new alicloud.ecs.EcsDisk(`${name}-data`, {
+                diskName: `${namePrefix}-data`,
+                description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
+                zoneId,
+                size: args.dataDiskGiB ?? DEFAULTS.alicloud.dataDiskGiB,
+                category: dataDiskCategory,
+                performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
+                deleteWithInstance: false,
+                deleteAutoSnapshot: false,
+                // Grow the disk while the VM runs: an offline resize only takes effect after a restart
+                // from the console, so the documented `resize2fs` would find no new space.
+                type: "online",
                 tags,
-            }, cloudOpts);
-            new alicloud.ecs.EcsAutoSnapshotPolicyAttachment(`${name}-data-snapshots`, { autoSnapshotPolicyId: policy.id, diskId: this.dataDisk.id }, cloudOpts);
+            }, { ...cloudOpts, protect: keepData, retainOnDelete: keepData, ignoreChanges: keepLookedUpZone });
+
+            const snapshotRetentionDays = args.snapshotRetentionDays ?? DEFAULTS.alicloud.snapshotRetentionDays;
+            if (snapshotRetentionDays > 0) {
+                const policy = new alicloud.ecs.AutoSnapshotPolicy(`${name}-snapshots`, {
+                    autoSnapshotPolicyName: `${namePrefix}-data`,
+                    repeatWeekdays: ["1", "2", "3", "4", "5", "6", "7"],
+                    timePoints: ["3"],
+                    retentionDays: snapshotRetentionDays,
+                    tags,
+                }, cloudOpts);
+                new alicloud.ecs.EcsAutoSnapshotPolicyAttachment(`${name}-data-snapshots`, { autoSnapshotPolicyId: policy.id, diskId: this.dataDisk.id }, cloudOpts);
+            }
         }
 
-        // Secret: it carries the VM's SSH host private key.
-        const userData = pulumi.secret(pulumi.all([this.dataDisk.id, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([diskId, privateKeyOpenssh, publicKeyOpenssh]) =>
-            Buffer.from(renderCloudInit({ dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath, hostKey: { privateKeyOpenssh, publicKeyOpenssh }, registryMirrors: args.registryMirrors })).toString("base64")));
-        this.instance = new alicloud.ecs.Instance(`${name}-vm`, {
-            instanceName: namePrefix,
-            hostName: namePrefix,
-            instanceType,
-            imageId,
-            vswitchId: vswitch.id,
-            securityGroups: [securityGroup.id],
-            keyName: keyPair.keyPairName,
-            userData,
-            internetChargeType: "PayByTraffic",
-            internetMaxBandwidthOut: args.internetMaxBandwidthOut ?? 100,
-            systemDiskCategory: "cloud_essd",
-            systemDiskSize: 40,
-            tags,
-        }, {
-            ...cloudOpts,
-            // cloud-init runs once per instance, and an in-place image change wipes the system
-            // disk under Pulumi's feet: both mean a new VM, so say so (the data disk stays).
-            replaceOnChanges: ["userData", ...(args.imageId === undefined ? [] : ["imageId"])],
-            // A looked-up type is kept too: changing it stops the VM.
-            ignoreChanges: [...(args.imageId === undefined ? ["imageId"] : []), ...(args.instanceType === undefined ? ["instanceType"] : [])],
-        });
+        const vm = (index: number): AlicloudReplica => {
+            // The first VM keeps a single-VM stack's names (no diff when replicas are introduced);
+            // the others are numbered, so each keeps its name as the count grows or shrinks.
+            const named = (part: string) => (index === 1 ? `${name}-${part}` : `${name}-${index}-${part}`);
+            const vmName = index === 1 ? namePrefix : `${namePrefix}-${index}`;
+            const dataDisk = index === 1 ? this.dataDisk : undefined;
+            const hostKey = new tls.PrivateKey(named("host-key"), { algorithm: "ED25519" }, { parent: this });
+            // Secret: it carries the VM's SSH host private key.
+            const userData = pulumi.secret(pulumi.all([dataDisk?.id, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([diskId, privateKeyOpenssh, publicKeyOpenssh]) =>
+                Buffer.from(renderCloudInit({
+                    ...(diskId === undefined ? {} : { dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath }),
+                    hostKey: { privateKeyOpenssh, publicKeyOpenssh },
+                    registryMirrors: args.registryMirrors,
+                })).toString("base64")));
+            const instance = new alicloud.ecs.Instance(named("vm"), {
+                instanceName: vmName,
+                hostName: vmName,
+                instanceType,
+                imageId,
+                vswitchId: vswitch.id,
+                securityGroups: [securityGroup.id],
+                keyName: keyPair.keyPairName,
+                userData,
+                internetChargeType: "PayByTraffic",
+                internetMaxBandwidthOut: args.internetMaxBandwidthOut ?? 100,
+                systemDiskCategory: "cloud_essd",
+                systemDiskSize: 40,
+                tags,
+            }, {
+                ...cloudOpts,
+                // cloud-init runs once per instance, and an in-place image change wipes the system
+                // disk under Pulumi's feet: both mean a new VM, so say so (the data disk stays).
+                replaceOnChanges: ["userData", ...(args.imageId === undefined ? [] : ["imageId"])],
+                // A looked-up type is kept too: changing it stops the VM.
+                ignoreChanges: [...(args.imageId === undefined ? ["imageId"] : []), ...(args.instanceType === undefined ? ["instanceType"] : [])],
+            });
 
-        // Detaching must wait for the old VM's disk to be released: delete before replace.
-        const attachment = new alicloud.ecs.EcsDiskAttachment(`${name}-data-attachment`, {
-            diskId: this.dataDisk.id,
-            instanceId: this.instance.id,
-        }, { ...cloudOpts, deleteBeforeReplace: true });
-
-        const endpoint = {
-            host: this.instance.publicIp,
-            user: "root",
-            privateKey: loginKey.privateKeyOpenssh,
-            hostPublicKey: hostKey.publicKeyOpenssh,
+            const endpoint = {
+                host: instance.publicIp,
+                user: "root",
+                privateKey: loginKey.privateKeyOpenssh,
+                hostPublicKey: hostKey.publicKeyOpenssh,
+            };
+            let ready: command.remote.Command;
+            if (dataDisk !== undefined) {
+                // Detaching must wait for the old VM's disk to be released: delete before replace.
+                const attachment = new alicloud.ecs.EcsDiskAttachment(`${name}-data-attachment`, {
+                    diskId: dataDisk.id,
+                    instanceId: instance.id,
+                }, { ...cloudOpts, deleteBeforeReplace: true });
+                // Replaced with the VM; its delete (on the old VM, before the disk is detached) stops
+                // Docker and unmounts the disk, so the filesystem leaves clean. The attachment's ID is an
+                // input, not only a `dependsOn`: a property dependency is what makes the engine replace
+                // this command together with the attachment and delete it first (deleteBeforeReplace on
+                // both), so the release runs while the disk is still attached to the old VM.
+                ready = new command.remote.Command(named("ready"), {
+                    connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
+                    create: renderWaitUntilReadyScript({ dataMountPath }),
+                    delete: renderReleaseDataDiskScript({ dataMountPath }),
+                    triggers: [instance.id, dataDisk.id, attachment.id],
+                }, { parent: this, dependsOn: [attachment], deleteBeforeReplace: true });
+            } else {
+                // No disk to release: the VM only has to finish its first boot.
+                ready = new command.remote.Command(named("ready"), {
+                    connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
+                    create: renderWaitUntilReadyScript({}),
+                    triggers: [instance.id],
+                }, { parent: this });
+            }
+            return {
+                index,
+                instance,
+                publicIp: instance.publicIp,
+                provider: dockerOverSsh(named("docker"), { ...endpoint, readyWhen: ready.stdout }, this),
+                ready: [ready],
+                dataVolumeDriverOpts: dataDisk === undefined ? undefined : { type: "none", o: "bind", device: dataMountPath },
+            };
         };
-        // Replaced with the VM; its delete (on the old VM, before the disk is detached) stops
-        // Docker and unmounts the disk, so the filesystem leaves clean. The attachment's ID is an
-        // input, not only a `dependsOn`: a property dependency is what makes the engine replace
-        // this command together with the attachment and delete it first (deleteBeforeReplace on
-        // both), so the release runs while the disk is still attached to the old VM.
-        const ready = new command.remote.Command(`${name}-ready`, {
-            connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
-            create: renderWaitUntilReadyScript({ dataMountPath }),
-            delete: renderReleaseDataDiskScript({ dataMountPath }),
-            triggers: [this.instance.id, this.dataDisk.id, attachment.id],
-        }, { parent: this, dependsOn: [attachment], deleteBeforeReplace: true });
+        this.replicas = Array.from({ length: replicaCount }, (_, i) => vm(i + 1));
 
-        this.provider = dockerOverSsh(`${name}-docker`, { ...endpoint, readyWhen: ready.stdout }, this);
-        this.ready = [ready];
-        this.dataVolumeDriverOpts = { type: "none", o: "bind", device: dataMountPath };
-        this.address = this.instance.publicIp;
-        this.placement = pulumi.all([this.instance.instanceType, this.dataDisk.zoneId, this.instance.imageId])
+        const first = this.replicas[0];
+        this.provider = first.provider;
+        this.ready = first.ready;
+        this.dataVolumeDriverOpts = first.dataVolumeDriverOpts;
+        this.instance = first.instance;
+        if (replicaCount > 1) {
+            this.loadBalancer = new AlicloudLoadBalancer(`${name}-lb`, {
+                provider: this.alicloudProvider,
+                namePrefix,
+                ports: [
+                    { label: "https", port: httpsPort },
+                    { label: "http", port: httpPort },
+                    ...(args.mirrorHttpsPort === undefined ? [] : [{ label: "mirror", port: args.mirrorHttpsPort }]),
+                ],
+                backends: this.replicas.map((replica) => ({ label: `vm-${replica.index}`, instanceId: replica.instance.id })),
+                healthCheckPort: httpPort,
+                tags,
+            }, { parent: this });
+            this.address = this.loadBalancer.address;
+        } else {
+            this.address = first.publicIp;
+        }
+        this.placement = pulumi.all([this.instance.instanceType, this.dataDisk?.zoneId ?? vswitch.zoneId, this.instance.imageId])
             .apply(([type, zone, image]) => ({ instanceType: type, zoneId: zone, imageId: image }));
-        this.registerOutputs({ address: this.address, dataDiskId: this.dataDisk.id, placement: this.placement });
+        this.registerOutputs({ address: this.address, dataDiskId: this.dataDisk?.id, placement: this.placement });
     }
 }
 

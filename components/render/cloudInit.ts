@@ -15,10 +15,13 @@ export interface HostKeyPair {
 }
 
 export interface CloudInitInput {
-    /** The data disk's serial number (Alibaba Cloud: the disk ID without `d-`). */
-    dataDiskSerial: string;
-    /** Where the data disk is mounted; the registry's Docker volume binds this directory. */
-    dataMountPath: string;
+    /**
+     * The data disk's serial number (Alibaba Cloud: the disk ID without `d-`). Unset: no data disk
+     * (the registry keeps blobs in a bucket), so nothing is mounted and Docker waits for nothing.
+     */
+    dataDiskSerial?: string;
+    /** Where the data disk is mounted; the registry's Docker volume binds this directory. Required with `dataDiskSerial`. */
+    dataMountPath?: string;
     /** Filesystem label given to a new data disk. Default: `registry-data`. */
     dataDiskLabel?: string;
     /**
@@ -51,7 +54,9 @@ export function renderDockerMountDropIn(dataMountPath: string): string {
  */
 export function renderCloudInit(input: CloudInitInput): string {
     const label = input.dataDiskLabel ?? "registry-data";
-    const prepareDisk = [PREPARE_DATA_DISK_PATH, input.dataDiskSerial, input.dataMountPath, label].map(shellQuote).join(" ");
+    const disk = input.dataDiskSerial === undefined ? undefined : { serial: input.dataDiskSerial, mountPath: input.dataMountPath };
+    if (disk !== undefined && disk.mountPath === undefined) throw new Error("renderCloudInit: dataMountPath is required with dataDiskSerial");
+    const prepareDisk = disk === undefined ? undefined : [PREPARE_DATA_DISK_PATH, disk.serial, disk.mountPath as string, label].map(shellQuote).join(" ");
     const config: Record<string, unknown> = {
         // The deployer logs in as root with the ECS key pair; some images' defaults forbid it.
         disable_root: false,
@@ -64,17 +69,17 @@ export function renderCloudInit(input: CloudInitInput): string {
             },
         }),
         write_files: [
-            { path: PREPARE_DATA_DISK_PATH, owner: "root:root", permissions: "0755", content: PREPARE_DATA_DISK_SCRIPT },
+            ...(disk === undefined ? [] : [{ path: PREPARE_DATA_DISK_PATH, owner: "root:root", permissions: "0755", content: PREPARE_DATA_DISK_SCRIPT }]),
             { path: INSTALL_DOCKER_PATH, owner: "root:root", permissions: "0755", content: renderInstallDockerScript({ sudo: false, registryMirrors: input.registryMirrors }) },
-            {
+            ...(disk === undefined ? [] : [{
                 path: "/etc/systemd/system/docker.service.d/10-registry-data.conf",
                 owner: "root:root",
                 permissions: "0644",
-                content: renderDockerMountDropIn(input.dataMountPath),
-            },
+                content: renderDockerMountDropIn(disk.mountPath as string),
+            }]),
         ],
         // One line, so a failed mount stops before Docker is installed (runcmd runs without -e).
-        runcmd: [`${prepareDisk} && ${shellQuote(INSTALL_DOCKER_PATH)}`],
+        runcmd: [prepareDisk === undefined ? shellQuote(INSTALL_DOCKER_PATH) : `${prepareDisk} && ${shellQuote(INSTALL_DOCKER_PATH)}`],
     };
     return `#cloud-config\n${stringify(config, { lineWidth: 0 })}`;
 }

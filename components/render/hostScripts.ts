@@ -170,8 +170,8 @@ export function renderInstallDockerScript(input: InstallDockerInput): string {
 }
 
 export interface DataMountInput {
-    /** Where the data disk is mounted, e.g. `/srv/registry-data`. */
-    dataMountPath: string;
+    /** Where the data disk is mounted, e.g. `/srv/registry-data`. Unset (wait only): no data disk, blobs in a bucket. */
+    dataMountPath?: string;
     /** How long to wait for first-boot provisioning. Default: 1800 s. */
     timeoutSeconds?: number;
 }
@@ -183,6 +183,7 @@ export interface DataMountInput {
  * cloud-init's status and the end of its log, so `pulumi up` shows why.
  */
 export function renderWaitUntilReadyScript(input: DataMountInput): string {
+    if (input.dataMountPath === undefined) return renderWaitForDockerScript(input.timeoutSeconds ?? 1800);
     const mount = shellQuote(input.dataMountPath);
     const timeout = input.timeoutSeconds ?? 1800;
     return [
@@ -209,12 +210,36 @@ export function renderWaitUntilReadyScript(input: DataMountInput): string {
     ].join("\n");
 }
 
+/** The wait of a VM without a data disk (blobs in a bucket): first boot done, Docker answering. */
+function renderWaitForDockerScript(timeout: number): string {
+    return [
+        "#!/bin/sh",
+        "# Rendered by private-registry (components/render/hostScripts.ts).",
+        "set -u",
+        "cloud-init status --wait >/dev/null 2>&1 || true",
+        "waited=0",
+        `while [ ! -f /var/lib/cloud/instance/boot-finished ] && [ "$waited" -lt ${timeout} ]; do`,
+        "    sleep 5",
+        "    waited=$((waited + 5))",
+        "done",
+        "if docker info >/dev/null 2>&1; then",
+        "    docker version --format 'docker {{.Server.Version}}'",
+        "    exit 0",
+        "fi",
+        'echo "the VM is not ready: Docker must answer" >&2',
+        "cloud-init status --long >&2 || true",
+        "tail -n 60 /var/log/cloud-init-output.log >&2 || true",
+        "exit 1",
+        "",
+    ].join("\n");
+}
+
 /**
  * Runs before the data disk is detached (the VM is replaced or destroyed): stops Docker, so the
  * registry writes nothing more, and unmounts the disk, so the filesystem is detached clean. It
  * never fails: a busy mount is reported, not allowed to block the replacement.
  */
-export function renderReleaseDataDiskScript(input: DataMountInput): string {
+export function renderReleaseDataDiskScript(input: Required<Pick<DataMountInput, "dataMountPath">>): string {
     const mount = shellQuote(input.dataMountPath);
     return [
         "#!/bin/sh",

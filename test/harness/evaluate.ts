@@ -34,6 +34,8 @@ export interface EvaluationResult {
     parents: Record<string, string | null>;
     /** `type::name` -> the resource options that decide replacement and deletion. */
     options: Record<string, { deleteBeforeReplace: boolean; retainOnDelete: boolean; protect: boolean; hasProvider: boolean }>;
+    /** `type::name` -> the outputs the program itself asks the engine to keep secret in the state. */
+    additionalSecretOutputs?: Record<string, string[]>;
     outputs: Record<string, ExportedValue>;
     state: ProviderState;
     /** Every lookup (invoke) the program made. */

@@ -21,6 +21,7 @@ const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 const SECRET_OUTPUTS: Record<string, string[]> = {
     "random:index/randomPassword:RandomPassword": ["result", "bcryptHash"],
     "tls:index/privateKey:PrivateKey": ["privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"],
+    "alicloud:ram/accessKey:AccessKey": ["secret"],
 };
 
 export interface RecordedResource {
@@ -220,6 +221,11 @@ function extraOutputs(type: string, name: string, inputs: Record<string, any>): 
             return { publicIp: `203.0.113.${10 + (digest[0] % 200)}`, privateIp: `172.31.1.${10 + (digest[1] % 200)}` };
         case "alicloud:ecs/eipAddress:EipAddress":
             return { ipAddress: `198.51.100.${10 + (digest[0] % 200)}` };
+        case "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":
+            return { address: `198.51.100.${10 + (digest[0] % 200)}` };
+        case "alicloud:ram/accessKey:AccessKey":
+            // Drawn at random, as RAM does, so a leak is found by its text.
+            return { secret: randomString({ length: 30, special: false }), status: inputs.status ?? "Active" };
         case "alicloud:ecs/ecsKeyPair:EcsKeyPair":
             return { keyPairName: `${inputs.keyNamePrefix ?? ""}${digest.toString("hex").slice(0, 10)}` };
         case "acme:index/registration:Registration":
@@ -298,7 +304,11 @@ export class FakeProviders implements pulumi.runtime.Mocks {
         const unchanged = before !== undefined && JSON.stringify(before.inputs) === JSON.stringify(inputs);
         const fresh = createHash("sha256").update(`${args.type}${args.name}${Math.random()}`).digest("hex");
         // Disk IDs as ECS makes them (`d-` and 20 characters): the VM sees the rest as the serial.
-        const id = unchanged ? before.id : args.type === "alicloud:ecs/ecsDisk:EcsDisk" ? `d-${fresh.slice(0, 20)}` : `${args.name}-${fresh.slice(0, 12)}`;
+        // An access key's ID is the key ID (`LTAI` and 20 characters), which the registry is handed.
+        const id = unchanged ? before.id
+            : args.type === "alicloud:ecs/ecsDisk:EcsDisk" ? `d-${fresh.slice(0, 20)}`
+            : args.type === "alicloud:ram/accessKey:AccessKey" ? `LTAI${fresh.slice(0, 20)}`
+            : `${args.name}-${fresh.slice(0, 12)}`;
         const computed = args.type === "pulumi:pulumi:StackReference"
             ? { outputs: this.options.previousOutputs ?? {}, secretOutputNames: [] }
             : unchanged ? before.state : computeOutputs(args.type, args.name, inputs);

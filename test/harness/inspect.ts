@@ -19,6 +19,7 @@ export const VOLUME = "docker:index/volume:Volume";
 export const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
 export const ACME_CERTIFICATE = "acme:index/certificate:Certificate";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
+const RAM_ACCESS_KEY = "alicloud:ram/accessKey:AccessKey";
 
 export const inputsOf = (result: EvaluationResult, type: string, name?: string): Inputs => findResource(result, type, name).inputs as Inputs;
 export const stateOf = (result: EvaluationResult, type: string, name?: string): Inputs => findResource(result, type, name).state as Inputs;
@@ -98,6 +99,10 @@ export function secretsOf(result: EvaluationResult): Record<string, string> {
     }
     for (const certificate of result.resources.filter((r) => r.type === ACME_CERTIFICATE)) secrets[`${certificate.name} key`] = (certificate.state as Inputs).privateKeyPem;
     for (const password of result.resources.filter((r) => r.type === RANDOM_PASSWORD)) secrets[password.name] = (password.state as Inputs).result;
+    for (const key of result.resources.filter((r) => r.type === RAM_ACCESS_KEY)) {
+        secrets[`${key.name} secret`] = (key.state as Inputs).secret;
+        secrets[`${key.name} ID`] = key.id;
+    }
     return secrets;
 }
 

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
                     protect: opts.protect ?? false,
                     hasProvider: opts.provider !== undefined,
                 };
+                if (opts.additionalSecretOutputs !== undefined) (result.additionalSecretOutputs ??= {})[`${args.type}::${args.name}`] = [...opts.additionalSecretOutputs];
                 return undefined;
             });
             const started = process.hrtime.bigint();

@@ -35,6 +35,7 @@ function scripts(): Record<string, string> {
         "install-docker (root)": renderInstallDockerScript({ sudo: false }),
         "install-docker (sudo)": renderInstallDockerScript({ sudo: true }),
         "wait-until-ready": renderWaitUntilReadyScript({ dataMountPath: MOUNT }),
+        "wait-until-ready (no data disk)": renderWaitUntilReadyScript({}),
         "release-data-disk": renderReleaseDataDiskScript({ dataMountPath: MOUNT }),
     };
 }
@@ -99,6 +100,37 @@ describe("cloud-init user data", () => {
         assert.equal(files[2].content.split("\n").find((l) => l.startsWith("RequiresMountsFor=")), `RequiresMountsFor=${MOUNT}`);
         assert.deepEqual(config.runcmd, [`'${PREPARE_DATA_DISK_PATH}' '${SERIAL}' '${MOUNT}' 'registry-data' && '${INSTALL_DOCKER_PATH}'`]);
         assert.equal(config.packages, undefined, "Docker must not be installed before the disk is mounted");
+    });
+});
+
+describe("cloud-init user data without a data disk (blobs in a bucket: alicloud replicas)", () => {
+    let dir: string;
+    let userData: string;
+
+    before(async () => {
+        dir = makeTempDir("pr-cloud-init-diskless-");
+        await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "host", "-f", join(dir, "host_key")]);
+        userData = renderCloudInit({
+            hostKey: { privateKeyOpenssh: readFileSync(join(dir, "host_key"), "utf8"), publicKeyOpenssh: readFileSync(join(dir, "host_key.pub"), "utf8") },
+            registryMirrors: ["https://mirror.example.com"],
+        });
+        writeFileSync(join(dir, "user-data.yaml"), userData);
+    });
+    after(runCleanups);
+
+    it("passes Debian's `cloud-init schema`", { skip: !existsSync("/usr/bin/cloud-init") && "cloud-init is not installed" }, async () => {
+        const valid = await run("cloud-init", ["schema", "--config-file", join(dir, "user-data.yaml")], { allowFailure: true });
+        assert.equal(valid.code, 0, valid.stderr + valid.stdout);
+        assert.match(valid.stdout, /Valid cloud-config/);
+    });
+
+    it("pins the host key and installs Docker, with nothing to mount and nothing for Docker to wait for", () => {
+        const config = parseYaml(userData) as Record<string, any>;
+        assert.match(config.ssh_keys.ed25519_private, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+        assert.deepEqual((config.write_files as WriteFile[]).map((f) => f.path), [INSTALL_DOCKER_PATH]);
+        assert.match((config.write_files as WriteFile[])[0].content, /https:\/\/mirror\.example\.com/, "registry-mirrors still set before the first pull");
+        assert.deepEqual(config.runcmd, [`'${INSTALL_DOCKER_PATH}'`]);
+        assert.throws(() => renderCloudInit({ dataDiskSerial: SERIAL }), /dataMountPath is required with dataDiskSerial/);
     });
 });
 
@@ -242,6 +274,27 @@ describe("host scripts", () => {
         assert.equal(passing.code, 0, passing.stderr);
         assert.match(passing.stdout, /\/dev\/vdb \/srv\/registry-data ext4/);
         assert.match(readFileSync(join(mounted, "calls.log"), "utf8"), /^cloud-init status --wait$/m);
+    });
+
+    it("wait-until-ready without a data disk asks only for Docker", async () => {
+        const script = renderWaitUntilReadyScript({ timeoutSeconds: 0 });
+        const down = makeTempDir("pr-wait-");
+        writeFileSync(join(down, "wait"), script);
+        const failing = await run("/bin/sh", [join(down, "wait")], {
+            allowFailure: true,
+            env: { PATH: stubCommands(down, { "cloud-init": 0, mountpoint: 0, docker: 1, tail: 0, sleep: 0 }) },
+        });
+        assert.equal(failing.code, 1);
+        assert.match(failing.stderr, /the VM is not ready: Docker must answer/);
+
+        const up = makeTempDir("pr-wait-");
+        writeFileSync(join(up, "wait"), script);
+        const passing = await run("/bin/sh", [join(up, "wait")], {
+            allowFailure: true,
+            env: { PATH: stubCommands(up, { "cloud-init": 0, mountpoint: 1, docker: 0, sleep: 0 }, { docker: "docker 24.0" }) },
+        });
+        assert.equal(passing.code, 0, passing.stderr);
+        assert.doesNotMatch(readFileSync(join(up, "calls.log"), "utf8"), /mountpoint/, "no mount is asked for");
     });
 
     it("release-data-disk stops Docker, unmounts, and never blocks the replacement", async () => {
