@@ -88,7 +88,9 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         storage: {
             ...storageDriver(input.storage ?? { kind: "filesystem" }),
             delete: { enabled: input.deleteEnabled },
-            cache: { blobdescriptor: "inmemory" },
+            // In-memory blob descriptors are per process: with a bucket, another replica's delete
+            // (or a collection) leaves this one answering for blobs that are gone (docs/scale.md).
+            ...(input.storage === undefined || input.storage.kind === "filesystem" ? { cache: { blobdescriptor: "inmemory" } } : {}),
             maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
         },
         http: {
