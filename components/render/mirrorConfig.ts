@@ -1,5 +1,6 @@
 import { parse, stringify } from "yaml";
-import { renderRegistryConfig } from "./registryConfig";
+import type { DistributionMajor } from "../config/distribution";
+import { REGISTRY_CONFIG_PATHS, renderRegistryConfig } from "./registryConfig";
 
 export interface MirrorConfigInput {
     /** `http.addr`, as for the registry. */
@@ -17,6 +18,8 @@ export interface MirrorConfigInput {
      * it starts, so it does not start while the upstream is unreachable.
      */
     upstreamUsername?: string;
+    /** The Distribution major version that reads the file. Default: 3. */
+    distributionMajor?: DistributionMajor;
 }
 
 /** The environment variable Distribution reads `proxy.password` from. */
@@ -35,8 +38,10 @@ export function renderMirrorConfig(input: MirrorConfigInput): string {
         htpasswdPath: input.htpasswdPath,
         realm: input.realm,
         deleteEnabled: false,
+        distributionMajor: input.distributionMajor,
     }));
     config.log.fields.service = "mirror";
     config.proxy = { remoteurl: input.upstream, ...(input.upstreamUsername === undefined ? {} : { username: input.upstreamUsername }) };
-    return `# Rendered by private-registry (components/render/mirrorConfig.ts).\n${stringify(config)}`;
+    const major = input.distributionMajor ?? 3;
+    return `# Rendered by private-registry (components/render/mirrorConfig.ts) for Distribution ${major}.x (${REGISTRY_CONFIG_PATHS[major]}).\n${stringify(config)}`;
 }
