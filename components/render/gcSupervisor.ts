@@ -29,8 +29,6 @@ export interface GcSupervisorInput {
     readOnlyConfigPath: string;
     /** The storage root, measured before and after (`du`) so the log says what came back. */
     dataDir: string;
-    /** A Unix socket the registry listens on: removed before each start (a killed registry leaves it, and then cannot bind). */
-    socketPath?: string;
     timing: GcSupervisorTiming;
     /** `--delete-untagged` (Distribution 3 only; parse.ts refuses it for 2.x). */
     deleteUntagged: boolean;
@@ -51,7 +49,6 @@ export function renderGcSupervisor(input: GcSupervisorInput): string {
         `CONFIG=${quote(input.configPath)}`,
         `READONLY_CONFIG=${quote(input.readOnlyConfigPath)}`,
         `DATA_DIR=${quote(input.dataDir)}`,
-        `SOCKET=${quote(input.socketPath ?? "")}`,
         `GC_FLAGS=${quote(input.deleteUntagged ? "--delete-untagged" : "")}`,
         timing.kind === "cron" ? `CRON=${quote(timing.fields.join(" "))}` : `EVERY_SECONDS=${timing.seconds}`,
         `LOG_PREFIX=${quote(GC_LOG_PREFIX)}`,
@@ -99,7 +96,6 @@ fi
 
 SERVER=
 serve() {
-    [ -z "$SOCKET" ] || rm -f "$SOCKET"
     registry serve "$1" &
     SERVER=$!
 }

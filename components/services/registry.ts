@@ -178,14 +178,14 @@ export function distributionEnv(major: DistributionMajor): string[] {
  * read-only copy of config.yml beside the normal one. The image's entrypoint runs any command
  * that is not a config file as given (`sh ...`), in the official image and the stand-ins alike.
  */
-export function scheduledCollection(gc: { schedule: string; deleteUntagged: boolean }, major: DistributionMajor, configPath: string, readOnlyConfigYaml: string, socketPath?: string) {
+export function scheduledCollection(gc: { schedule: string; deleteUntagged: boolean }, major: DistributionMajor, configPath: string, readOnlyConfigYaml: string) {
     const timing = parseGcSchedule(gc.schedule);
     if (timing === undefined) throw new Error(`gc.schedule ${JSON.stringify(gc.schedule)} is not a schedule (parse.ts validates it)`);
     if (gc.deleteUntagged && major !== 3) throw new Error("gc.deleteUntagged needs Distribution 3 (parse.ts refuses it for 2.x)");
     const directory = configPath.slice(0, configPath.lastIndexOf("/"));
     const readOnlyConfigPath = `${directory}/config-readonly.yml`;
     const supervisorPath = `${directory}/gc-supervisor.sh`;
-    const script = renderGcSupervisor({ configPath, readOnlyConfigPath, dataDir: REGISTRY_DATA_DIR, socketPath, timing, deleteUntagged: gc.deleteUntagged });
+    const script = renderGcSupervisor({ configPath, readOnlyConfigPath, dataDir: REGISTRY_DATA_DIR, timing, deleteUntagged: gc.deleteUntagged });
     return {
         command: ["sh", supervisorPath],
         uploads: [{ file: readOnlyConfigPath, content: readOnlyConfigYaml }, { file: supervisorPath, content: script, executable: true }],

@@ -84,7 +84,7 @@ describe("the supervisor script", () => {
         const path = join(dir, `cron-${fields.replace(/\W/g, "_")}.sh`);
         writeFileSync(path, renderGcSupervisor({
             configPath: "/etc/distribution/config.yml", readOnlyConfigPath: "/etc/distribution/config-readonly.yml", dataDir: "/var/lib/registry",
-            socketPath: "/run/registry/registry.sock", timing: { kind: "cron", fields: fields.split(" ") }, deleteUntagged: false,
+            timing: { kind: "cron", fields: fields.split(" ") }, deleteUntagged: false,
         }));
         return path;
     };
