@@ -70,6 +70,21 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         assert.match(script, /^CRON='30 3 \* \* 0'$/m);
     });
 
+    it("the mirror follows its own image's version: 3.x by default, 2.8 when pinned", async () => {
+        const [mirror3, mirror2] = await Promise.all([
+            evaluateProgram({ config: { ...devStackConfig(), mirror: {} } }),
+            evaluateProgram({ config: { ...devStackConfig(), mirror: {}, images: { mirror: "registry:2.8.3" } } }),
+        ]);
+        const container3 = inputsOf(mirror3, CONTAINER, "registry-mirror");
+        assert.deepEqual(files(container3), ["/etc/distribution/config.yml"]);
+        assert.equal(envOf(container3).OTEL_TRACES_EXPORTER, "none");
+        assert.equal(parseYaml(upload(container3, "/etc/distribution/config.yml")).proxy.remoteurl, "https://registry-1.docker.io");
+        const container2 = inputsOf(mirror2, CONTAINER, "registry-mirror");
+        assert.deepEqual(files(container2), ["/etc/docker/registry/config.yml"]);
+        assert.equal(envOf(container2).OTEL_TRACES_EXPORTER, undefined);
+        assert.equal(registry(mirror2).command, undefined, "no gc: the image's own command");
+    });
+
     it("the config errors reach the preview: deleteUntagged with 2.8, a tag that says no version", async () => {
         const refused = await evaluateProgram({ config: { ...devStackConfig(), images: { registry: "registry:2.8.3" }, gc: { schedule: "@daily", deleteUntagged: true } } });
         assert.match(String(refused.error), /private-registry:gc\.deleteUntagged needs Distribution 3/);
