@@ -51,7 +51,7 @@ describe("scheduled garbage collection in the registry container (Distribution 3
 
     before(async () => {
         work = makeTempDir("pr-e2e-gc-");
-        const ports = { https: await freePort(), http: await freePort(), registry: await freePort(), ui: await freePort(), metrics: await freePort() };
+        const ports = { https: await freePort(), http: await freePort(), ui: await freePort(), metrics: await freePort() };
         declared = await evaluateProgram({
             config: {
                 ...devStackConfig(),
@@ -60,7 +60,6 @@ describe("scheduled garbage collection in the registry container (Distribution 3
                 containerNetwork: "host",
                 httpsPort: ports.https,
                 httpPort: ports.http,
-                registryPort: ports.registry,
                 uiPort: ports.ui,
                 metricsPort: ports.metrics,
                 namePrefix: PREFIX,

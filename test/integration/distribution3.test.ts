@@ -15,12 +15,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { randomBytes } from "crypto";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
 import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSupervisor";
-import { freePort, REGISTRY } from "../support/loopbackServers";
+import { freePort, REGISTRY, startRegistry } from "../support/loopbackServers";
 import { writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { Daemon, makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
 import { registry3Binary } from "../support/registry3";
@@ -100,6 +100,24 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
             .filter((line) => !/err\.code="blob unknown".*http\.request\.method=HEAD/.test(line));
         assert.deepEqual(problems, [], "no error logged, no option of the rendered config unknown to 3.x");
         await registry.stop();
+    });
+
+    it("3.x serves the stack's own listener: the Unix socket only, connectable with umask 000, removed on a graceful stop", async () => {
+        const socketDir = join(dir, "socket");
+        mkdirSync(socketDir);
+        const socket = join(socketDir, "registry.sock");
+        const metrics = await freePort();
+        const socketDirConfig = join(dir, "socket-serve");
+        mkdirSync(socketDirConfig);
+        const registry = await startRegistry(socketDirConfig, renderRegistryConfig({
+            listenAddress: `unix:${socket}`, htpasswdPath: join(dir, "htpasswd"), realm: "private-registry", deleteEnabled: false,
+            debugAddress: `127.0.0.1:${metrics}`, distributionMajor: 3,
+        }), socket, { OTEL_TRACES_EXPORTER: "none" }, v3);
+        assert.equal(statSync(socket).mode & 0o777, 0o777, "connectable by the edge's unprivileged workers");
+        const status = (await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "--unix-socket", socket, "http://registry/v2/"])).stdout;
+        assert.equal(status, "200");
+        await registry.daemon.stop();
+        assert.ok(!existsSync(socket), "http.draintimeout makes SIGTERM a graceful stop, which removes the socket");
     });
 
     for (const [major, label] of [[3, "3.x keeps every platform manifest of a tagged index"], [2, "2.8 deletes the platform manifests of a tagged index (why deleteUntagged needs 3.x)"]] as const) {

@@ -54,6 +54,8 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         assert.equal(normal.http.draintimeout, "60s", "a registry stopping for the switch lets requests in flight finish");
         const script = upload(container, "/etc/distribution/gc-supervisor.sh");
         assert.match(script, /^GC_FLAGS='--delete-untagged'$/m);
+        assert.match(script, /^umask 000$/m, "the socket stays connectable for the edge's workers, as without gc");
+        assert.deepEqual([normal.http.net, normal.http.addr], ["unix", "/run/registry/registry.sock"], "both configs listen on the socket only");
         assert.match(script, /^EVERY_SECONDS=30$/m);
         assert.match(script, /^CONFIG='\/etc\/distribution\/config\.yml'$/m);
         assert.match(script, /^READONLY_CONFIG='\/etc\/distribution\/config-readonly\.yml'$/m);
@@ -73,7 +75,7 @@ describe("the registry's Distribution version and scheduled garbage collection, 
     it("the mirror follows its own image's version: 3.x by default, 2.8 when pinned", async () => {
         const [mirror3, mirror2] = await Promise.all([
             evaluateProgram({ config: { ...devStackConfig(), mirror: {} } }),
-            evaluateProgram({ config: { ...devStackConfig(), mirror: {}, images: { mirror: "registry:2.8.3" } } }),
+            evaluateProgram({ config: { ...devStackConfig(), mirror: {}, images: { mirror: "registry:2.8.3", registry: "registry:2.8.3" } } }),
         ]);
         const container3 = inputsOf(mirror3, CONTAINER, "registry-mirror");
         assert.deepEqual(files(container3), ["/etc/distribution/config.yml"]);
@@ -82,7 +84,8 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         const container2 = inputsOf(mirror2, CONTAINER, "registry-mirror");
         assert.deepEqual(files(container2), ["/etc/docker/registry/config.yml"]);
         assert.equal(envOf(container2).OTEL_TRACES_EXPORTER, undefined);
-        assert.equal(registry(mirror2).command, undefined, "no gc: the image's own command");
+        assert.deepEqual(registry(mirror2).command, ["sh", "-c", "umask 000 && exec registry serve /etc/docker/registry/config.yml"], "no gc: registry serve on 2.8's config path");
+        assert.deepEqual(registry(mirror3).command, ["sh", "-c", "umask 000 && exec registry serve /etc/distribution/config.yml"], "no gc: registry serve on 3.x's config path");
     });
 
     it("the config errors reach the preview: deleteUntagged with 2.8, a tag that says no version", async () => {
