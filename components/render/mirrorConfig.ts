@@ -13,7 +13,7 @@ export interface MirrorConfigInput {
     /**
      * The upstream account's username. Its password is not in the file: it arrives as the
      * REGISTRY_PROXY_PASSWORD environment variable (a secret), so the file stays readable.
-     * Distribution 2.8 offers them only to the upstream's Bearer token realm (Docker Hub's token
+     * Distribution (2.8 and 3.x) offers them only to the upstream's Bearer token realm (Docker Hub's token
      * service), never as Basic auth; and with them set it asks the upstream for that realm when
      * it starts, so it does not start while the upstream is unreachable.
      */
@@ -29,7 +29,7 @@ export const PROXY_PASSWORD_ENV = "REGISTRY_PROXY_PASSWORD";
  * `config.yml` for the pull-through mirror: the registry's own config (same storage layout,
  * health check and htpasswd auth, so the two never drift), plus `proxy`. In proxy mode
  * Distribution serves only pulls: it answers every push with 405 UNSUPPORTED, and keeps what it
- * fetched for 7 days (Distribution 2.8 has no setting for that), fetching a tag's manifest
+ * fetched for 7 days (2.8 has no setting for that; 3.x's `proxy.ttl` is not rendered), fetching a tag's manifest
  * again from the upstream on each pull while the upstream answers.
  */
 export function renderMirrorConfig(input: MirrorConfigInput): string {
