@@ -108,6 +108,11 @@ stop_server() {
 trap 'stop_server; exit 0' TERM INT
 
 collect() {
+    # Nothing pushed yet: the collector would fail on the missing repositories directory.
+    if [ ! -d "$DATA_DIR/docker/registry/v2/repositories" ]; then
+        log "skipped: no repositories yet"
+        return 0
+    fi
     before=$(du -sk "$DATA_DIR" | cut -f1)
     log "start: registry read-only, $before KiB in $DATA_DIR"
     stop_server

@@ -136,10 +136,17 @@ describe("scheduled garbage collection in the registry container (Distribution 3
                 await sleep(200);
             }
         })();
-        await waitFor("a collection after the delete", async () => {
-            const logs = await registryLogs();
-            return count(logs, "start:") > startsBefore && count(logs, "done:") > startsBefore;
-        }, 60_000, 500);
+        try {
+            await waitFor("a collection after the delete", async () => {
+                const logs = await registryLogs();
+                return count(logs, "start:") > startsBefore && count(logs, "done:") > startsBefore;
+            }, 90_000, 500);
+        } catch (error) {
+            collected = true;
+            const state = (await dockerd.docker(["inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{json .State.Health}}", `${PREFIX}-registry`], { allowFailure: true })).stdout;
+            const logs = (await registryLogs()).split("\n");
+            throw new Error(`${String(error)}\nregistry: ${state}\nits log (supervisor lines and the last 30):\n${[...logs.filter((l) => l.includes(GC_LOG_PREFIX)), "...", ...logs.slice(-30)].join("\n")}`);
+        }
         // A few more pushes after the collection, then stop pushing.
         await sleep(3_000);
         collected = true;
