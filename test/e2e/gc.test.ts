@@ -110,6 +110,7 @@ describe("scheduled garbage collection in the registry container (Distribution 3
 
     it("collects on schedule: deleted image's space back, untagged manifest gone, the rest pulls by digest; pushes meanwhile complete or are refused, never half-stored", async () => {
         const layouts = join(work, "layouts");
+        mkdirSync(join(work, "pulled"));
         const keep = writeOciLayout(join(layouts, "keep"), "kept\n");
         const doomed = writeOciLayout(join(layouts, "doomed"), `deleted ${randomBytes(150_000).toString("base64")}\n`);
         const { index, children } = writeOciIndexLayout(join(layouts, "multi"), PLATFORMS, "multi", "e2e-gc");
