@@ -294,7 +294,7 @@ describe("local mode variants", () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), storage }, secretKeys: ["storage"] });
         assert.equal(result.error, undefined);
         const registry = inputsOf(result, CONTAINER, "registry-registry");
-        const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
+        const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
         assert.deepEqual(config.storage.s3, { region: "us-east-1", bucket: "images", regionendpoint: "https://minio.lan:9000", forcepathstyle: true });
         assert.deepEqual(config.storage.redirect, { disable: true });
         const env = envOf(registry);
