@@ -86,6 +86,7 @@ describe("upgrade: Distribution 2.8 to 3 in one pulumi up, every image kept (rea
 
     it("pulls every digest pushed under 2.8, and every tag still names its digest", async () => {
         assert.ok(pushed.length >= 6);
+        mkdirSync(join(stack.work, "pulled"));
         for (const { repository, tag, digest } of pushed) {
             const pulled = await skopeo(["copy", "--quiet", "--all", "--src-cert-dir", caDir, "--src-creds", creds, `docker://${endpoint}/${repository}@${digest}`, `dir:${join(stack.work, "pulled", digest.slice(7, 19))}`]);
             assert.equal(pulled.code, 0, `${repository}@${digest}: ${pulled.stderr}`);
