@@ -121,6 +121,7 @@ const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
     listenIpv6: config.listenIpv6,
     namePrefix: config.namePrefix,
     images: config.images,
+    gc: config.gc,
     mirror: config.mirror && {
         upstream: config.mirror.upstream,
         username: config.mirror.username,

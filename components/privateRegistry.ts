@@ -64,6 +64,8 @@ export interface PrivateRegistryArgs {
     edgeTuning?: Partial<EdgeTuning>;
     /** Image references. Default: DEFAULTS.images (today's Docker Hub pins). */
     images?: Partial<Record<"registry" | "ui" | "edge" | "mirror", string>>;
+    /** Scheduled garbage collection (`gc`), read-only meanwhile. Default: none (`npm run gc` by hand). */
+    gc?: { schedule: string; deleteUntagged: boolean };
     /** A pull-through mirror behind the same edge. Default: none. */
     mirror?: PrivateRegistryMirrorArgs;
     /**
@@ -155,6 +157,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             storage: args.storage,
             dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
             image: args.images?.registry,
+            gc: args.gc,
             dependsOn: args.host.ready,
         }, { parent: this });
         const ui = new RegistryUi(`${name}-ui`, {

@@ -12,19 +12,36 @@
  * config.yml (copied out of the stopped container), so it sees the storage exactly as the registry
  * does.
  *
- * No `--delete-untagged`: Distribution 2.8's collector then also deletes the platform manifests of
- * a multi-arch image (untagged, referenced only by their index), which breaks every pull of it
- * (distribution/distribution issues 3004 and 3178, fixed in 3.x).
+ * `--delete-untagged` only with Distribution 3: 2.8's collector then also deletes the platform
+ * manifests of a multi-arch image (untagged, referenced only by their index), which breaks every
+ * pull of it (distribution/distribution issues 3004 and 3178; 3.x keeps what an index references,
+ * test/integration/distribution3.test.ts). Which version runs is told by where the container's
+ * config.yml is (3.x moved it).
  */
 import { spawn } from "child_process";
+import type { DistributionMajor } from "../components/config/distribution";
+import { REGISTRY_CONFIG_PATHS } from "../components/render/registryConfig";
 import { docker, names, Target, targetFromArgs, withRegistryStopped } from "./backup";
 
 const DATA_DIR = "/var/lib/registry";
-const CONFIG_PATH = "/etc/docker/registry/config.yml";
+
+/** Where the registry container reads its config.yml, and so which Distribution it runs. */
+async function containerConfig(target: Target, container: string): Promise<{ path: string; major: DistributionMajor }> {
+    for (const major of [3, 2] as const) {
+        const path = REGISTRY_CONFIG_PATHS[major];
+        const found = await docker(target, ["cp", `${container}:${path}`, "-"]).then(() => true, () => false);
+        if (found) return { path, major };
+    }
+    throw new Error(`${container} has no config.yml at ${Object.values(REGISTRY_CONFIG_PATHS).join(" or ")}`);
+}
 
 /** Runs the collector; returns its output (what it marked and deleted). */
-export async function collectGarbage(target: Target, options: { dryRun: boolean }): Promise<string> {
+export async function collectGarbage(target: Target, options: { dryRun: boolean; deleteUntagged?: boolean }): Promise<string> {
     const { container, volume } = names(target);
+    const { path: CONFIG_PATH, major } = await containerConfig(target, container);
+    if (options.deleteUntagged && major !== 3) {
+        throw new Error("--delete-untagged is refused with Distribution 2.8: it would delete the platform manifests of multi-arch images (docs/operations.md)");
+    }
     return withRegistryStopped(target, async (image) => {
         // `docker cp CONTAINER:FILE -` writes a tar holding the file; the collector unpacks it.
         const env = { ...process.env, ...(target.dockerHost === undefined ? {} : { DOCKER_HOST: target.dockerHost }) };
@@ -34,7 +51,7 @@ export async function collectGarbage(target: Target, options: { dryRun: boolean 
             copy.on("error", reject);
             copy.on("close", resolve);
         });
-        const flags = options.dryRun ? "--dry-run" : "";
+        const flags = [options.dryRun ? "--dry-run" : "", options.deleteUntagged ? "--delete-untagged" : ""].join(" ");
         const output = await docker(target, [
             "run", "--rm", "-i", "--network", "none", "--entrypoint", "sh", "-v", `${volume}:${DATA_DIR}`, image,
             "-c", `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`,
@@ -47,9 +64,8 @@ export async function collectGarbage(target: Target, options: { dryRun: boolean 
 
 async function main(): Promise<void> {
     const args = process.argv.slice(2);
-    if (args.includes("--delete-untagged")) throw new Error("--delete-untagged is refused: Distribution 2.8 would delete the platform manifests of multi-arch images (docs/operations.md)");
     const target = await targetFromArgs(args);
-    const output = await collectGarbage(target, { dryRun: args.includes("--dry-run") });
+    const output = await collectGarbage(target, { dryRun: args.includes("--dry-run"), deleteUntagged: args.includes("--delete-untagged") });
     const deleted = output.split("\n").filter((line) => /blob eligible for deletion/.test(line)).length;
     console.log(output.split("\n").filter((line) => !/marking (manifest|blob)/.test(line)).join("\n"));
     console.log(`garbage collection of volume ${names(target).volume}: ${deleted} blobs eligible for deletion${args.includes("--dry-run") ? " (dry run, nothing deleted)" : ""}`);

@@ -30,11 +30,15 @@ export const DEFAULTS = {
      * established from a machine that cannot pull; docs/mainland-china.md says how to pin one).
      */
     images: {
-        registry: "registry:2.8.3",
+        // Distribution 3: the newest tag the official image lists (the tests run v3.1.2, built
+        // from the Go module proxy). registry:2.8.3 stays selectable; the tag tells the version.
+        registry: "registry:3.1.1",
         ui: "joxit/docker-registry-ui:2.5.7",
         edge: "nginx:1.28.0-alpine",
-        mirror: "registry:2.8.3",
+        mirror: "registry:3.1.1",
     },
+    /** `gc` unset: no scheduled collection (`npm run gc` by hand); `schedule` has no default. */
+    gc: { deleteUntagged: false },
     /** ssh and alicloud modes: the host daemon's own `registry-mirrors`; none by default. */
     hostRegistryMirrors: [],
     /** `loopbackPort`: where the mirror listens with `containerNetwork: host` (not a setting). */

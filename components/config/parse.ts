@@ -8,6 +8,8 @@
 import { isIP } from "net";
 import type { AcmeServer } from "../certificates/acmeCertificate";
 import { DEFAULTS } from "./defaults";
+import { DISTRIBUTION_TAG_FORM, distributionMajor } from "./distribution";
+import { GC_SCHEDULE_FORM, isGcSchedule } from "./gcSchedule";
 import { parseUsers, RegistryUser, USERS_FORM } from "./users";
 
 export const CONFIG_NAMESPACE = "private-registry";
@@ -64,6 +66,14 @@ export interface ImageSettings {
     ui: string;
     edge: string;
     mirror: string;
+}
+
+/** Scheduled garbage collection of the registry's blobs (docs/operations.md). */
+export interface GcSettings {
+    /** A 5-field cron expression in UTC, `@hourly`/`@daily`/`@weekly`, or `@every DURATION`. */
+    schedule: string;
+    /** Also delete manifests no tag points at (Distribution 3 only: 2.8 deletes multi-arch images' platform manifests). */
+    deleteUntagged: boolean;
 }
 
 /** The opt-in pull-through mirror: a second Distribution in proxy mode behind the same edge. */
@@ -141,6 +151,8 @@ export interface StackConfig {
     hostRegistryMirrors: string[];
     mirror?: MirrorSettings;
     storage: StorageSettings;
+    /** Set: the registry collects its garbage on this schedule, read-only meanwhile. */
+    gc?: GcSettings;
 }
 
 const PORT = "an integer port 1-65535";
@@ -173,6 +185,7 @@ export const CONFIG_KEYS: Record<string, string> = {
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
     alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, snapshotRetentionDays?, vpcCidr?, vswitchCidr?}",
     replicas: "an integer 1-20, alicloud mode only (VMs behind a load balancer, sharing object storage)",
+    gc: "an object {schedule, deleteUntagged?}",
     acme: 'an object {email, server?: "staging" | "production" | an https:// ACME directory URL, dnsProvider?, recursiveNameservers?, disableCompletePropagation?}',
     storage: 'an object {kind: "filesystem" | "s3" | "oss", ...}; s3 takes {endpoint?, region, bucket, accessKeyId, secretAccessKey (--secret), forcePathStyle?, redirect?, rootDirectory?}',
 };
@@ -184,6 +197,10 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
         ui: IMAGE_REFERENCE,
         edge: IMAGE_REFERENCE,
         mirror: IMAGE_REFERENCE,
+    },
+    gc: {
+        schedule: GC_SCHEDULE_FORM,
+        deleteUntagged: "true or false",
     },
     mirror: {
         upstream: "an https:// URL of a registry, e.g. https://registry-1.docker.io",
@@ -491,7 +508,28 @@ export function isPinnedImageReference(value: string): boolean {
 function readImages(read: Reader): ImageSettings {
     const images = read.object("images");
     const image = (key: keyof ImageSettings) => images?.matching(key, isPinnedImageReference) ?? DEFAULTS.images[key];
-    return { registry: image("registry"), ui: image("ui"), edge: image("edge"), mirror: image("mirror") };
+    const settings = { registry: image("registry"), ui: image("ui"), edge: image("edge"), mirror: image("mirror") };
+    // The registry's and the mirror's config.yml (its path, what it may say) depend on the
+    // Distribution major version, which the tag must tell.
+    for (const key of ["registry", "mirror"] as const) {
+        if (images !== undefined && distributionMajor(settings[key]) === undefined) {
+            images.fail(key, `must be ${DISTRIBUTION_TAG_FORM}, so the stack knows which config.yml to render; got ${JSON.stringify(settings[key])}`);
+        }
+    }
+    return settings;
+}
+
+/** `gc`: a schedule, and `deleteUntagged` only where Distribution keeps multi-arch images whole. */
+function readGc(read: Reader, registryImage: string): GcSettings | undefined {
+    const gc = read.object("gc");
+    if (gc === undefined) return undefined;
+    const schedule = gc.required("schedule");
+    if (schedule !== undefined && !isGcSchedule(schedule)) gc.invalid("schedule", schedule);
+    const deleteUntagged = gc.boolean("deleteUntagged", DEFAULTS.gc.deleteUntagged);
+    if (deleteUntagged && distributionMajor(registryImage) !== 3) {
+        gc.fail("deleteUntagged", `needs Distribution 3 (${read.name("images")}.registry ${JSON.stringify(registryImage)} is 2.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178); use a registry:3 image or leave it false`);
+    }
+    return schedule === undefined || !isGcSchedule(schedule) ? undefined : { schedule: schedule.trim(), deleteUntagged };
 }
 
 /** `https://host[:port][/path]`: what dockerd's `registry-mirrors` accepts (no query, no credentials). */
@@ -630,6 +668,7 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         mirror: readMirror(read, mode, hostnames, [httpsPort, httpPort]),
         storage: readStorage(read, mode, secretKeys.includes("storage")),
     };
+    config.gc = readGc(read, config.images.registry);
     if (config.mirror && containerNetwork === "host") {
         // On the host's network the mirror also takes a loopback port of its own.
         const ports = { httpsPort, httpPort, uiPort, metricsPort };

@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import type { DistributionMajor } from "../config/distribution";
 
 export interface RegistryConfigInput {
     /**
@@ -20,6 +21,13 @@ export interface RegistryConfigInput {
     debugAddress?: string;
     /** Where blobs live. Default: the data volume at REGISTRY_DATA_DIR. */
     storage?: StorageConfigInput;
+    /** The Distribution major version that reads the file (its path and options differ). Default: 3. */
+    distributionMajor?: DistributionMajor;
+    /**
+     * `storage.maintenance.readonly`: refuse every write (pushes, deletes) with 405 UNSUPPORTED
+     * while garbage collection runs, as Distribution requires. Default: false.
+     */
+    readOnly?: boolean;
 }
 
 /**
@@ -68,11 +76,26 @@ function storageDriver(storage: StorageConfigInput): Record<string, unknown> {
 export const REGISTRY_DATA_DIR = "/var/lib/registry";
 /** Distribution 2.8's default config path (3.x moved it to /etc/distribution/config.yml). */
 export const REGISTRY_CONFIG_PATH = "/etc/docker/registry/config.yml";
+/** Where each major version's official image reads its config (its CMD); 3.x moved it. */
+export const REGISTRY_CONFIG_PATHS: Record<DistributionMajor, string> = { 2: REGISTRY_CONFIG_PATH, 3: "/etc/distribution/config.yml" };
+/**
+ * How long a stopping registry lets requests in flight finish (`http.draintimeout`; 2.8 and 3.x):
+ * a push under way when the garbage collector's supervisor switches to read-only completes first
+ * (and the socket file is removed on the way out). A `docker stop` still ends it after Docker's
+ * own 10 s.
+ */
+export const REGISTRY_DRAIN_TIMEOUT = "60s";
 
 /**
- * `config.yml` for Distribution 2.8 (3.x reads it too). The `http.secret` is not in the file: it
- * arrives as the REGISTRY_HTTP_SECRET environment variable, so the file stays readable in a
- * preview; an S3 bucket's keys likewise (S3_CREDENTIAL_ENV).
+ * `config.yml` for Distribution 2.8 or 3.x. The `http.secret` is not in the file: it arrives as the
+ * REGISTRY_HTTP_SECRET environment variable, so the file stays readable in a preview; an S3
+ * bucket's keys likewise (S3_CREDENTIAL_ENV).
+ *
+ * What 3.x changed that matters here: the file's path (REGISTRY_CONFIG_PATHS); the `oss` and
+ * `swift` storage drivers and the `alicdn` middleware are gone, as are schema1 manifests and the
+ * `compatibility.schema1` section, the `reporting` (bugsnag, newrelic) section and libtrust; none
+ * of them is rendered for either version. Every option rendered below reads the same in both
+ * (checked by running both: test/integration/distribution3.test.ts and edge.test.ts).
  */
 export function renderRegistryConfig(input: RegistryConfigInput): string {
     const cors = input.uiOrigin === undefined ? {} : {
@@ -91,17 +114,22 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
             // In-memory blob descriptors are per process: with a bucket, another replica's delete
             // (or a collection) leaves this one answering for blobs that are gone (docs/scale.md).
             ...(input.storage === undefined || input.storage.kind === "filesystem" ? { cache: { blobdescriptor: "inmemory" } } : {}),
-            maintenance: { uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false } },
+            maintenance: {
+                uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false },
+                ...(input.readOnly ? { readonly: { enabled: true } } : {}),
+            },
         },
         http: {
             ...listener(input.listenAddress),
+            draintimeout: REGISTRY_DRAIN_TIMEOUT,
             headers: { "X-Content-Type-Options": ["nosniff"], ...cors },
             ...(input.debugAddress === undefined ? {} : { debug: { addr: input.debugAddress, prometheus: { enabled: true, path: "/metrics" } } }),
         },
         auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
     };
-    return `# Rendered by private-registry (components/render/registryConfig.ts).\n${stringify(config)}`;
+    const major = input.distributionMajor ?? 3;
+    return `# Rendered by private-registry (components/render/registryConfig.ts) for Distribution ${major}.x (${REGISTRY_CONFIG_PATHS[major]}).\n${stringify(config)}`;
 }
 
 /** `unix:/path` (nginx's spelling, as the edge's upstream names it) or `host:port`. */

@@ -4,7 +4,8 @@ import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
 import { Upstream } from "../render/edgeConfig";
 import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
-import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR } from "../render/registryConfig";
+import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR } from "../render/registryConfig";
+import { distributionEnv, distributionMajorOf } from "./registry";
 import { serviceContainer } from "./serviceContainer";
 
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
@@ -31,7 +32,7 @@ export interface MirrorArgs {
     upstreamPassword?: pulumi.Input<string>;
     /** Keep the cache volume on `pulumi destroy`. Default: true. */
     retainDataOnDestroy?: boolean;
-    /** Image reference. Default: `registry:2.8.3`. */
+    /** Image reference. Default: `registry:3.1.1`. Its tag tells the Distribution version. */
     image?: string;
     dependsOn?: pulumi.Resource[];
 }
@@ -53,7 +54,10 @@ export class Mirror extends pulumi.ComponentResource {
         const childOpts = { parent: this, provider: args.provider };
         const endpoint = serviceEndpoint(args.networking, "mirror", 5000, args.hostPort ?? MIRROR_LOOPBACK_PORT);
         this.upstream = endpoint.upstream;
+        const image = args.image ?? DEFAULTS.images.mirror;
+        const major = distributionMajorOf(image);
         this.configYaml = renderMirrorConfig({
+            distributionMajor: major,
             listenAddress: endpoint.listen,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
@@ -66,18 +70,18 @@ export class Mirror extends pulumi.ComponentResource {
             labels: [{ label: "private-registry.role", value: "mirror-data" }],
         }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
 
-        const envs: pulumi.Input<string>[] = [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`];
+        const envs: pulumi.Input<string>[] = [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...distributionEnv(major)];
         if (args.upstreamPassword !== undefined) envs.push(pulumi.interpolate`${PROXY_PASSWORD_ENV}=${args.upstreamPassword}`);
         this.container = serviceContainer(name, {
             provider: args.provider,
             namePrefix: args.namePrefix,
             networking: args.networking,
             role: "mirror",
-            image: args.image ?? DEFAULTS.images.mirror,
+            image,
             healthUrl: `http://${endpoint.local}/`,
             settings: {
                 envs,
-                uploads: [{ file: REGISTRY_CONFIG_PATH, content: this.configYaml }],
+                uploads: [{ file: REGISTRY_CONFIG_PATHS[major], content: this.configYaml }],
                 volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
             },
             secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },

@@ -2,12 +2,15 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS } from "../config/defaults";
 import type { RegistryStorage } from "../contracts";
+import { DistributionMajor, distributionMajor, DISTRIBUTION_TAG_FORM } from "../config/distribution";
+import { parseGcSchedule } from "../config/gcSchedule";
+import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { Upstream } from "../render/edgeConfig";
-import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV, StorageConfigInput } from "../render/registryConfig";
+import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV, StorageConfigInput } from "../render/registryConfig";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
-/** The newest 2.8 patch release; the tests run Debian's Distribution 2.8 against the same config. */
+/** Distribution 3 (DEFAULTS.images.registry); the tests run v3.1.2, and 2.8 (Debian's) where 2.8 is chosen. */
 export const REGISTRY_IMAGE = DEFAULTS.images.registry;
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
 const SECRETS_DIR = "/auth";
@@ -24,9 +27,10 @@ export const REGISTRY_SOCKET = `unix:${REGISTRY_SOCKET_DIR}/registry.sock`;
 /**
  * Serve with umask 000: Distribution creates the socket 0755 under the image's umask 022, and
  * connecting needs write permission, which the edge's nginx workers (not root) would lack. Only
- * the edge mounts the socket's volume, so 0777 opens it to nobody else.
+ * the edge mounts the socket's volume, so 0777 opens it to nobody else. (With `gc`, the
+ * supervisor script sets the same umask.) The config's path is the version's.
  */
-const SERVE_WITH_OPEN_SOCKET = ["sh", "-c", `umask 000 && exec registry serve ${REGISTRY_CONFIG_PATH}`];
+const serveWithOpenSocket = (configPath: string) => ["sh", "-c", `umask 000 && exec registry serve ${configPath}`];
 
 export interface RegistryArgs {
     /** The host's Docker provider. */
@@ -57,8 +61,13 @@ export interface RegistryArgs {
     retainDataOnDestroy?: boolean;
     /** Driver options of the data volume (e.g. a bind to a data disk). Default: a plain volume. */
     dataVolumeDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Image reference. Default: `registry:2.8.3`. */
+    /** Image reference. Default: `registry:3.1.1`. Its tag tells the Distribution version (components/config/distribution.ts). */
     image?: string;
+    /**
+     * Collect garbage on a schedule (`gc.schedule`, components/config/gcSchedule.ts), read-only
+     * meanwhile, optionally `--delete-untagged` (Distribution 3 only). Default: none.
+     */
+    gc?: { schedule: string; deleteUntagged: boolean };
     /** Resources to wait for (the host being ready). */
     dependsOn?: pulumi.Resource[];
 }
@@ -83,7 +92,9 @@ export class Registry extends pulumi.ComponentResource {
         const metricsAddress = args.networking.mode === "host" ? `${args.networking.loopbackAddress}:${metricsPort}` : `:${metricsPort}`;
         const metricsLocal = args.networking.mode === "host" ? metricsAddress : `127.0.0.1:${metricsPort}`;
         const storage = args.storage ?? { kind: "filesystem" };
-        const configYaml = renderRegistryConfig({
+        const image = args.image ?? REGISTRY_IMAGE;
+        const major = distributionMajorOf(image);
+        const configInput = {
             listenAddress: REGISTRY_SOCKET,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
@@ -91,7 +102,11 @@ export class Registry extends pulumi.ComponentResource {
             uiOrigin: args.uiOrigin,
             debugAddress: metricsAddress,
             storage: storageConfig(storage),
-        });
+            distributionMajor: major,
+        };
+        const configYaml = renderRegistryConfig(configInput);
+        const configPath = REGISTRY_CONFIG_PATHS[major];
+        const gc = args.gc === undefined ? undefined : scheduledCollection(args.gc, major, configPath, renderRegistryConfig({ ...configInput, readOnly: true }));
 
         // In a bucket, blobs outlive the host anyway: nothing of value would be on a volume.
         const volume = storage.kind !== "filesystem" ? undefined : new docker.Volume(`${name}-data`, {
@@ -115,13 +130,13 @@ export class Registry extends pulumi.ComponentResource {
             namePrefix: args.namePrefix,
             networking: args.networking,
             role: "registry",
-            image: args.image ?? REGISTRY_IMAGE,
+            image,
             // The debug listener's health endpoint: the storage driver's check, without a TCP API.
             healthUrl: `http://${metricsLocal}/debug/health`,
             settings: {
-                command: SERVE_WITH_OPEN_SOCKET,
-                envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials],
-                uploads: [{ file: REGISTRY_CONFIG_PATH, content: configYaml }],
+                command: gc?.command ?? serveWithOpenSocket(configPath),
+                envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials, ...distributionEnv(major)],
+                uploads: [{ file: configPath, content: configYaml }, ...(gc?.uploads ?? [])],
                 volumes: [
                     ...(volume === undefined ? [] : [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }]),
                     { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
@@ -140,4 +155,39 @@ function storageConfig(storage: RegistryStorage): StorageConfigInput {
     if (storage.kind === "filesystem") return storage;
     const { accessKeyId: _id, secretAccessKey: _key, ...visible } = storage;
     return visible;
+}
+
+/** The image's Distribution major version; parse.ts has already refused a tag that does not tell. */
+export function distributionMajorOf(image: string): DistributionMajor {
+    const major = distributionMajor(image);
+    if (major === undefined) throw new Error(`cannot tell the Distribution version of ${JSON.stringify(image)}: use ${DISTRIBUTION_TAG_FORM}`);
+    return major;
+}
+
+/**
+ * Environment a major version needs. 3.x exports OpenTelemetry traces to localhost:4318 unless
+ * told not to (the official image sets this itself since 3.0.0; set here too, so a copy of the
+ * binary in another image does not log a failed export on every request).
+ */
+export function distributionEnv(major: DistributionMajor): string[] {
+    return major === 3 ? ["OTEL_TRACES_EXPORTER=none"] : [];
+}
+
+/**
+ * The supervisor (components/render/gcSupervisor.ts) as the container's command, with the
+ * read-only copy of config.yml beside the normal one. The image's entrypoint runs any command
+ * that is not a config file as given (`sh ...`), in the official image and the stand-ins alike.
+ */
+export function scheduledCollection(gc: { schedule: string; deleteUntagged: boolean }, major: DistributionMajor, configPath: string, readOnlyConfigYaml: string) {
+    const timing = parseGcSchedule(gc.schedule);
+    if (timing === undefined) throw new Error(`gc.schedule ${JSON.stringify(gc.schedule)} is not a schedule (parse.ts validates it)`);
+    if (gc.deleteUntagged && major !== 3) throw new Error("gc.deleteUntagged needs Distribution 3 (parse.ts refuses it for 2.x)");
+    const directory = configPath.slice(0, configPath.lastIndexOf("/"));
+    const readOnlyConfigPath = `${directory}/config-readonly.yml`;
+    const supervisorPath = `${directory}/gc-supervisor.sh`;
+    const script = renderGcSupervisor({ configPath, readOnlyConfigPath, dataDir: REGISTRY_DATA_DIR, timing, deleteUntagged: gc.deleteUntagged });
+    return {
+        command: ["sh", supervisorPath],
+        uploads: [{ file: readOnlyConfigPath, content: readOnlyConfigYaml }, { file: supervisorPath, content: script, executable: true }],
+    };
 }

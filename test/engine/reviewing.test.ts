@@ -94,7 +94,7 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         assert.deepEqual(reasons(steps, "registry-ui"), ["envs"]);
         const registry = resourceBlock(text, "registry-registry");
         assert.match(registry, /~ delete\s*: \{\s*\n\s*~ enabled: false => true/, "config.yml's storage.delete.enabled, as a YAML diff");
-        assert.match(registry, /file\s*: "\/etc\/docker\/registry\/config.yml"/);
+        assert.match(registry, /file\s*: "\/etc\/distribution\/config.yml"/);
         assert.ok(!/\[secret\]/.test(registry), "nothing in the registry's diff is hidden");
         const ui = resourceBlock(text, "registry-ui");
         assert.match(ui, /- \[\d+\]: "DELETE_IMAGES=false"/);

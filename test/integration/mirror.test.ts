@@ -1,7 +1,8 @@
 /**
  * The pull-through mirror, run by the real software: Debian's Distribution registry plays Docker
- * Hub on loopback (its own TLS CA, an account, a pre-loaded image), a second one runs the
- * rendered mirror config.yml (proxy mode, the upstream's CA trusted through SSL_CERT_FILE), and
+ * Hub on loopback (its own TLS CA, an account, a pre-loaded image), Distribution v3.1.2 (the
+ * default image's major; scripts/build-tools.sh registry3) runs the rendered mirror config.yml
+ * (proxy mode, the upstream's CA trusted through SSL_CERT_FILE), and
  * Debian's nginx runs the
  * rendered nginx.conf in front. Clients: curl and skopeo with the edge's CA.
  */
@@ -13,6 +14,7 @@ import { stringify } from "yaml";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderMirrorConfig } from "../../components/render/mirrorConfig";
+import { registry3Binary } from "../support/registry3";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { freePort, RegistryProcess, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
@@ -75,12 +77,14 @@ async function startMirrorBehindEdge(work: string, hubPort: number, hubCa: strin
     mkdirSync(dir);
     const [mirrorPort, registryPort, uiPort, httpsPort, httpPort, edgeMirrorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: USER, bcryptHash: bcryptWithSalt(PASSWORD, salt) }]));
+    // The mirror runs what the stack deploys by default: Distribution 3 (v3.1.2).
     await startRegistry(dir, renderMirrorConfig({
         listenAddress: `127.0.0.1:${mirrorPort}`,
         htpasswdPath: join(dir, "htpasswd"),
         realm: "private-registry",
         upstream: `https://127.0.0.1:${hubPort}`,
-    }), mirrorPort, { SSL_CERT_FILE: hubCa });
+        distributionMajor: 3,
+    }), mirrorPort, { SSL_CERT_FILE: hubCa, OTEL_TRACES_EXPORTER: "none" }, await registry3Binary());
 
     const pki = issueTestCertificates(["registry.test"], ["127.0.0.1"]);
     writeFileSync(join(dir, "server.crt"), pki.certificatePem);

@@ -55,14 +55,14 @@ export interface RegistryProcess {
  * port of `http.addr`, or the Unix socket's path (`http.net: unix`); the registry then serves with
  * umask 000, as the stack's container command does, so nginx's unprivileged workers may connect.
  */
-export async function startRegistry(dir: string, configYaml: string, listen: number | string, env: Record<string, string> = {}): Promise<RegistryProcess> {
+export async function startRegistry(dir: string, configYaml: string, listen: number | string, env: Record<string, string> = {}, binary = REGISTRY): Promise<RegistryProcess> {
     const dataDir = join(dir, "data");
     mkdirSync(dataDir, { recursive: true });
     const configPath = join(dir, "config.yml");
     writeFileSync(configPath, configYaml);
     const [command, args] = typeof listen === "number"
-        ? [REGISTRY, ["serve", configPath]]
-        : ["sh", ["-c", 'umask 000 && exec "$0" serve "$1"', REGISTRY, configPath]];
+        ? [binary, ["serve", configPath]]
+        : ["sh", ["-c", 'umask 000 && exec "$0" serve "$1"', binary, configPath]];
     const daemon = startDaemon("registry", command, args, {
         logFile: join(dir, "registry.log"),
         env: {

@@ -36,6 +36,41 @@ export function writeOciLayout(dir: string, text = "pulled through containerd's 
     return manifest.digest;
 }
 
+/**
+ * A multi-platform image as an OCI layout: one single-layer image per platform, an OCI index
+ * naming them under the tag `tag`. Returns the index's digest and each platform's manifest digest
+ * (untagged in a registry: only the index references them).
+ */
+export function writeOciIndexLayout(dir: string, platforms: { os: string; architecture: string }[], tag = "multi", salt = ""): { index: string; children: Record<string, string> } {
+    mkdirSync(join(dir, "blobs/sha256"), { recursive: true });
+    const blob = (data: Buffer | string) => {
+        const digest = sha256(data);
+        writeFileSync(join(dir, "blobs/sha256", digest.slice(7)), data);
+        return { digest, size: Buffer.byteLength(data) };
+    };
+    const children: Record<string, string> = {};
+    const descriptors = platforms.map((platform) => {
+        const layerTar = tarOneFile("platform.txt", `${platform.os}/${platform.architecture} ${salt}\n`);
+        const layer = blob(gzipSync(layerTar));
+        const config = blob(JSON.stringify({ ...platform, config: {}, rootfs: { type: "layers", diff_ids: [sha256(layerTar)] } }));
+        const manifest = blob(JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+            layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
+        }));
+        children[`${platform.os}/${platform.architecture}`] = manifest.digest;
+        return { mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, platform };
+    });
+    const index = blob(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: descriptors }));
+    writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    writeFileSync(join(dir, "index.json"), JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", ...index, annotations: { "org.opencontainers.image.ref.name": tag } }],
+    }));
+    return { index: index.digest, children };
+}
+
 /** A ustar archive holding one regular file (what `tar` would write, without depending on its version). */
 function tarOneFile(name: string, content: string): Buffer {
     const header = Buffer.alloc(512);

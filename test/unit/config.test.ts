@@ -5,6 +5,8 @@ import { join } from "path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULTS } from "../../components/config/defaults";
 import { ConfigError, isCidr, isIpAddress, isPinnedImageReference, parseStackConfig } from "../../components/config/parse";
+import { distributionMajor } from "../../components/config/distribution";
+import { isGcSchedule, parseGcSchedule } from "../../components/config/gcSchedule";
 
 /** Pulumi.yaml's declared keys, each as the string Pulumi hands the program for its default. */
 function declaredDefaults(): Record<string, string | undefined> {
@@ -254,14 +256,55 @@ describe("stack config", () => {
         assert.deepEqual(parseStackConfig({}).images, DEFAULTS.images);
         const acr = "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
         const digest = `nginx:1.28.0-alpine@sha256:${"a".repeat(64)}`;
-        const images = parseStackConfig({ images: JSON.stringify({ registry: acr, edge: digest, mirror: "localhost:5000/mirror@sha256:" + "0".repeat(64) }) }).images;
-        assert.deepEqual(images, { registry: acr, ui: DEFAULTS.images.ui, edge: digest, mirror: `localhost:5000/mirror@sha256:${"0".repeat(64)}` });
+        const images = parseStackConfig({ images: JSON.stringify({ registry: acr, edge: digest, mirror: "localhost:5000/mirror:3@sha256:" + "0".repeat(64) }) }).images;
+        assert.deepEqual(images, { registry: acr, ui: DEFAULTS.images.ui, edge: digest, mirror: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}` });
         for (const ok of Object.values(DEFAULTS.images)) assert.ok(isPinnedImageReference(ok), ok);
         for (const bad of ["nginx", "Nginx:1", "nginx:", "registry:2.8.3@sha256:abc", "a//b:1", "-x/y:1", "x:1 y", "x:.1"]) {
             assert.ok(!isPinnedImageReference(bad), bad);
         }
         assertRejected({ images: '{"ui":"joxit/docker-registry-ui"}' }, /^private-registry:images\.ui must be a pinned Docker image reference, NAME:TAG or .*; got "joxit\/docker-registry-ui"$/);
         assertRejected({ images: '{"registy":"registry:2"}' }, /images\.registy is not a known key \(did you mean registry\?\)/);
+    });
+
+    it("tells the registry's and the mirror's Distribution version from the tag, and names the key when it cannot", () => {
+        assert.equal(distributionMajor(DEFAULTS.images.registry), 3, "Distribution 3 by default");
+        assert.equal(distributionMajor(DEFAULTS.images.mirror), 3);
+        const majors: [string, 2 | 3 | undefined][] = [
+            ["registry:3.1.1", 3], ["registry:3", 3], ["registry:3.1", 3], ["registry:v3.1.2", 3], ["registry:3.1.1-alpine", 3],
+            [`acr.example.com:5000/team/registry:3.1.1@sha256:${"1".repeat(64)}`, 3],
+            ["registry:2.8.3", 2], ["registry:2.8", 2], ["registry:2", 2], ["localhost:5000/registry:2.8.3", 2],
+            ["registry:2.7.1", undefined], ["registry:latest", undefined], ["registry:4.0.0", undefined], ["localhost:5000/registry", undefined],
+            [`registry@sha256:${"1".repeat(64)}`, undefined], ["my/registry:prod", undefined],
+        ];
+        for (const [image, major] of majors) assert.equal(distributionMajor(image), major, image);
+        assert.equal(parseStackConfig({ images: '{"registry":"registry:2.8.3","mirror":"registry:2.8.3"}' }).images.registry, "registry:2.8.3", "2.8 stays selectable");
+        const form = /tag that starts with the Distribution version, 2\.8 or 3 \(e\.g\. registry:3\.1\.1, registry:2\.8\.3, or NAME:3\.1\.1@sha256:DIGEST for a digest pin\), so the stack knows which config\.yml to render/;
+        assertRejected({ images: '{"registry":"registry:latest"}' }, new RegExp(`^private-registry:images\\.registry must be a ${form.source}; got "registry:latest"$`));
+        assertRejected({ images: `{"registry":"acr.example.com/registry@sha256:${"2".repeat(64)}"}` }, /^private-registry:images\.registry must be a tag that starts/);
+        assertRejected({ images: '{"mirror":"registry:2.7.1"}' }, /^private-registry:images\.mirror must be a tag that starts with the Distribution version/);
+    });
+
+    it("reads gc: a cron or @every schedule in UTC, deleteUntagged only with Distribution 3", () => {
+        assert.equal(parseStackConfig({}).gc, undefined, "no schedule unless asked for");
+        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"30 3 * * 0"}' }).gc, { schedule: "30 3 * * 0", deleteUntagged: false });
+        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"@every 12h","deleteUntagged":true}' }).gc, { schedule: "@every 12h", deleteUntagged: true });
+        for (const ok of ["@daily", "@weekly", "@hourly", "*/15 * * * *", "0 2-4 1,15 * 1-5", "0 0 * * 7", "@every 10s", "@every 90m"]) {
+            assert.ok(isGcSchedule(ok), ok);
+        }
+        for (const bad of ["", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "5-1 * * * *", "*/0 * * * *", "@every 5s", "@every 1d", "@monthly", "daily", "0 3 * * sun"]) {
+            assert.ok(!isGcSchedule(bad), bad);
+        }
+        assert.deepEqual(parseGcSchedule("@every 2m"), { kind: "every", seconds: 120 });
+        assert.deepEqual(parseGcSchedule("@daily"), { kind: "cron", fields: ["0", "0", "*", "*", "*"] });
+        const form = 'a 5-field cron expression in UTC ("MIN HOUR DAY MONTH WEEKDAY", e.g. "30 3 * * 0": Sundays 03:30), "@hourly", "@daily", "@weekly", or "@every DURATION" (e.g. "@every 12h"; s, m or h, at least 10s)';
+        assert.ok(problems({ gc: '{"schedule":"every day"}' }).includes(`private-registry:gc.schedule must be ${form}; got "every day"`));
+        assertRejected({ gc: '{"deleteUntagged":true}' }, /^private-registry:gc\.schedule is required: a 5-field cron expression/);
+        assertRejected({ gc: '{"schedule":"@daily","deleteUntagged":"yes"}' }, /^private-registry:gc\.deleteUntagged must be true or false; got "yes"$/);
+        assertRejected({ gc: '{"schedule":"@daily","delete":true}' }, /^private-registry:gc\.delete is not a known key \(did you mean deleteUntagged\?\)$/);
+        assertRejected({ gc: '"@daily"' }, /^private-registry:gc must be an object \{schedule, deleteUntagged\?\}; got "@daily"$/);
+        assertRejected({ gc: '{"schedule":"@daily","deleteUntagged":true}', images: '{"registry":"registry:2.8.3"}' },
+            /^private-registry:gc\.deleteUntagged needs Distribution 3 \(private-registry:images\.registry "registry:2\.8\.3" is 2\.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178\); use a registry:3 image or leave it false$/);
+        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"@daily","deleteUntagged":false}', images: '{"registry":"registry:2.8.3"}' }).gc, { schedule: "@daily", deleteUntagged: false }, "2.8 collects, without --delete-untagged");
     });
 
     it("takes host registry mirrors in ssh and alicloud modes only, as https URLs", () => {

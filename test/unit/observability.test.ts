@@ -11,7 +11,7 @@ import { CONTAINER, inputsOf, isolateHome, upload } from "../harness/inspect";
 
 isolateHome("pr-observability-");
 
-const registryConfig = (result: EvaluationResult) => parseYaml(upload(inputsOf(result, CONTAINER, "registry-registry"), "/etc/docker/registry/config.yml"));
+const registryConfig = (result: EvaluationResult) => parseYaml(upload(inputsOf(result, CONTAINER, "registry-registry"), "/etc/distribution/config.yml"));
 
 describe("registry metrics and health", () => {
     let bridge: EvaluationResult;

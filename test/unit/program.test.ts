@@ -98,10 +98,10 @@ describe("local mode, dev stack", () => {
             assert.deepEqual(container.networksAdvanced, [{ name: "private-registry", aliases: [alias] }]);
         }
 
-        const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
+        const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
         // No TCP port for the API: a Unix socket in a volume that only the edge mounts besides.
         assert.deepEqual([config.http.net, config.http.addr], ["unix", "/run/registry/registry.sock"]);
-        assert.deepEqual(registry.command, ["sh", "-c", "umask 000 && exec registry serve /etc/docker/registry/config.yml"]);
+        assert.deepEqual(registry.command, ["sh", "-c", "umask 000 && exec registry serve /etc/distribution/config.yml"]);
         assert.deepEqual(edge.volumes, [
             { volumeName: "private-registry-registry-socket", containerPath: "/run/registry", readOnly: true },
             { volumeName: "private-registry-edge-secrets", containerPath: "/etc/nginx/secrets", readOnly: true },
@@ -112,7 +112,7 @@ describe("local mode, dev stack", () => {
         assert.equal(config.storage.delete.enabled, false);
         const registrySecrets = inputsOf(first, CONTAINER, "registry-registry-secrets");
         assert.match(upload(registrySecrets, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
-        assert.deepEqual(registry.uploads.map((u: Inputs) => u.file), ["/etc/docker/registry/config.yml"], "the htpasswd is not beside config.yml");
+        assert.deepEqual(registry.uploads.map((u: Inputs) => u.file), ["/etc/distribution/config.yml"], "the htpasswd is not beside config.yml");
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
@@ -199,9 +199,10 @@ describe("local mode variants", () => {
         const edge = inputsOf(result, CONTAINER, "registry-edge");
         for (const container of [registry, ui, edge]) assert.equal(container.networkMode, "host");
         assert.equal(edge.ports, undefined);
-        assert.deepEqual(parseYaml(upload(registry, "/etc/docker/registry/config.yml")).http, {
+        assert.deepEqual(parseYaml(upload(registry, "/etc/distribution/config.yml")).http, {
             net: "unix",
             addr: "/run/registry/registry.sock",
+            draintimeout: "60s",
             headers: { "X-Content-Type-Options": ["nosniff"] },
             debug: { addr: "127.0.0.1:5002", prometheus: { enabled: true, path: "/metrics" } },
         });
@@ -233,7 +234,7 @@ describe("local mode variants", () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), hostnames: ["registry.lan"], uiHostname: "ui.registry.lan", users: ["ci", "alice"], deleteEnabled: true, retainDataOnDestroy: false } });
         assert.equal(result.error, undefined);
         const registry = inputsOf(result, CONTAINER, "registry-registry");
-        const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
+        const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
         assert.deepEqual(config.http.headers["Access-Control-Allow-Origin"], ["https://ui.registry.lan:8443"]);
         assert.equal(config.storage.delete.enabled, true);
         assert.equal(envOf(inputsOf(result, CONTAINER, "registry-ui")).REGISTRY_URL, "https://registry.lan:8443");
@@ -293,7 +294,7 @@ describe("local mode variants", () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), storage }, secretKeys: ["storage"] });
         assert.equal(result.error, undefined);
         const registry = inputsOf(result, CONTAINER, "registry-registry");
-        const config = parseYaml(upload(registry, "/etc/docker/registry/config.yml"));
+        const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
         assert.deepEqual(config.storage.s3, { region: "us-east-1", bucket: "images", regionendpoint: "https://minio.lan:9000", forcepathstyle: true });
         assert.deepEqual(config.storage.redirect, { disable: true });
         const env = envOf(registry);

@@ -19,7 +19,9 @@
  *   tweaking) are not reproduced; busybox has no envsubst.
  * - `docker import` cannot set STOPSIGNAL, so containers stop with SIGTERM
  *   (nginx's fast shutdown) instead of nginx's SIGQUIT.
- * - The registry binary is Debian's build of Distribution 2.8.
+ * - The registry binary is Debian's build of Distribution 2.8 (2.8.2) for a `registry:2.*` name,
+ *   and Distribution v3.1.2 built from the Go module proxy (scripts/build-tools.sh registry3) for
+ *   a `registry:3.*` name: the major version the declared tag names, as the stack renders for.
  */
 import { randomFill } from "node:crypto";
 import * as fs from "node:fs";
@@ -27,6 +29,8 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import type { PrivateDockerd } from "./dockerd";
 import { run } from "../../support/processes";
+import { registry3Binary } from "../../support/registry3";
+import { distributionMajor } from "../../../components/config/distribution";
 import { buildUiStandIn } from "./uiStandin";
 
 export interface StandInNames {
@@ -70,7 +74,9 @@ export async function buildStandInImages(dockerd: PrivateDockerd, names: StandIn
     const root = path.join(workDir, "standins");
     fs.rmSync(root, { recursive: true, force: true });
     await Promise.all([
-        buildRegistry(dockerd, names.registry, path.join(root, "registry")),
+        distributionMajor(names.registry) === 2
+            ? buildRegistry(dockerd, names.registry, path.join(root, "registry"))
+            : buildRegistry3(dockerd, names.registry, path.join(root, "registry")),
         buildEdge(dockerd, names.edge, path.join(root, "edge")),
         buildUiStandIn(dockerd, names.ui, path.join(root, "ui")),
     ]);
@@ -90,6 +96,27 @@ export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: 
         "EXPOSE 5000/tcp",
         'ENTRYPOINT ["/entrypoint.sh"]',
         'CMD ["/etc/docker/registry/config.yml"]',
+    ]);
+}
+
+/**
+ * Like registry:3.x (the official image, Alpine): /bin/registry behind the same /entrypoint.sh,
+ * config in /etc/distribution, OpenTelemetry traces off (its Dockerfile's ENV).
+ */
+export async function buildRegistry3(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
+    const rootfs = new RootFs(path.join(dir, "rootfs"));
+    await rootfs.base();
+    await rootfs.copyBinary(await registry3Binary(), "/bin/registry");
+    rootfs.mkdir("/var/lib/registry");
+    rootfs.file("/etc/distribution/config.yml", standInFile("registry3/config.yml"));
+    rootfs.file("/entrypoint.sh", standInFile("registry/entrypoint.sh"), 0o755);
+    await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
+        `ENV ${PATH_ENV}`,
+        "ENV OTEL_TRACES_EXPORTER=none",
+        'VOLUME ["/var/lib/registry"]',
+        "EXPOSE 5000/tcp",
+        'ENTRYPOINT ["/entrypoint.sh"]',
+        'CMD ["/etc/distribution/config.yml"]',
     ]);
 }
 

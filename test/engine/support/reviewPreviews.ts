@@ -14,8 +14,8 @@ import { EngineStack, prepareEngineStack } from "./engineStack";
 export const REVIEW_HOSTNAME = "registry-review.test";
 export const REVIEW_PREFIX = "pr-review";
 export const SECOND_HOSTNAME = "registry-alt.test";
-/** The bumped registry image of the image scenario (a stand-in is tagged under it). */
-export const BUMPED_REGISTRY_IMAGE = "registry:2.8.4";
+/** The bumped registry image of the image scenario, a patch release of the same major (a stand-in is tagged under it). */
+export const BUMPED_REGISTRY_IMAGE = "registry:3.1.2";
 
 export interface PreviewStep {
     op: string;
