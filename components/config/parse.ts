@@ -669,6 +669,11 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         storage: readStorage(read, mode, secretKeys.includes("storage")),
     };
     config.gc = readGc(read, config.images.registry);
+    if (config.storage.kind === "oss" && distributionMajor(config.images.registry) === 2) {
+        // 2.8's s3 driver forces path-style requests once an endpoint is set; OSS answers only
+        // virtual-hosted ones (docs/scale.md). 3.x reaches OSS through s3 without path style.
+        read.fail("storage.kind", `"oss" needs Distribution 3: ${read.name("images")}.registry ${JSON.stringify(config.images.registry)} is 2.x, whose s3 driver OSS refuses; use a registry:3 image`);
+    }
     if (config.mirror && containerNetwork === "host") {
         // On the host's network the mirror also takes a loopback port of its own.
         const ports = { httpsPort, httpPort, uiPort, metricsPort };

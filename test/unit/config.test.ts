@@ -409,6 +409,8 @@ describe("stack config: storage", () => {
         assertRejected({ storage: '{"kind":"oss"}' }, /^private-registry:storage\.kind "oss" applies to alicloud mode only .*mode "local" can use kind "s3"/);
         assertRejected({ ...alicloud, storage: '{"kind":"oss","bucket":"mine"}' }, /storage\.bucket applies to kind "s3" only; with kind "oss" the stack creates the OSS bucket/);
         assert.equal(withStorage(s3, alicloud).storage.kind, "s3", "any mode may use a bucket of its own");
+        assertRejected({ ...alicloud, storage: '{"kind":"oss"}', images: '{"registry":"registry:2.8.3"}' },
+            /storage\.kind "oss" needs Distribution 3: private-registry:images\.registry "registry:2\.8\.3" is 2\.x/);
     });
 });
 
