@@ -32,6 +32,7 @@ export const TUNING_BEFORE: EdgeTuning = {
     tlsCipherOrder: "client",
     kernelTls: false,
     upstreamKeepalive: 32,
+    serveBlobFiles: false,
 };
 
 export interface Setting {
