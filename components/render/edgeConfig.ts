@@ -1,4 +1,5 @@
 import { hostPort } from "./endpoint";
+import { registryResponseHeaders } from "./registryConfig";
 import { block, comment, directive, NginxDirective, NginxNodes, renderNginx, verbatim } from "./nginxSyntax";
 
 /** Where the edge forwards to. `resolver` set: the name is looked up again at request time. */
@@ -294,8 +295,13 @@ function proxyDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes
     ];
 }
 
+/** The UI's origin when it has its own name (the registry's CORS origin), else undefined. */
+function uiOriginOf(input: EdgeConfigInput): string | undefined {
+    return input.uiServerName && `https://${hostPort(input.uiServerName, input.publicHttpsPort)}`;
+}
+
 function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: string | undefined): NginxDirective {
-    const uiOrigin = input.uiServerName && `https://${hostPort(input.uiServerName, input.publicHttpsPort)}`;
+    const uiOrigin = uiOriginOf(input);
     return block("server", [], [
         ...listen(input.listenHttpsPort, input.listenIpv6, "ssl", "default_server"),
         directive("server_name", ...input.serverNames),
@@ -358,14 +364,16 @@ function blobFileMap(): NginxNodes {
 }
 
 /**
- * What the registry's blob responses carry besides Content-Length/Type and Date, in the order it
- * sends them (the CORS ones only with a UI origin): a blob file's response copies each from the
+ * What the registry's blob responses carry besides Content-Length/Type, Date and its configured
+ * `http.headers` (registryResponseHeaders): a blob file's response copies each from the
  * registry's HEAD, so an absent one stays absent.
  */
-const REGISTRY_BLOB_HEADERS = [
-    "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers", "Access-Control-Allow-Methods", "Access-Control-Allow-Origin",
-    "Access-Control-Expose-Headers", "Cache-Control", "Docker-Content-Digest", "Docker-Distribution-Api-Version", "Etag", "X-Content-Type-Options",
-];
+const REGISTRY_BLOB_HEADERS = ["Cache-Control", "Docker-Content-Digest", "Docker-Distribution-Api-Version", "Etag"];
+/**
+ * Every answer of the registry's HEAD besides 2xx and 403 that a registry or nginx gives. A 401
+ * too: auth_request would copy its WWW-Authenticate into the answer, beside the registry's own.
+ */
+const CHECK_REFUSALS = [301, 302, 303, 307, 308, 400, 401, 404, 405, 416, 429, 500, 502, 503, 504];
 const headerVariable = (name: string) => `$registry_blob_${name.toLowerCase().replace(/-/g, "_")}`;
 
 /**
@@ -394,6 +402,9 @@ function blobFileLocations(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot:
             directive("add_header", "Last-Modified", ""),
             directive("add_header", "Accept-Ranges", "$registry_blob_part_accept_ranges"),
             ...REGISTRY_BLOB_HEADERS.map((name) => directive("add_header", name, headerVariable(name))),
+            // The registry's `http.headers`, one line per value as it sends them (nginx 1.22's
+            // $upstream_http_* would keep only the first line of a repeated header).
+            ...Object.entries(registryResponseHeaders(uiOriginOf(input))).flatMap(([name, values]) => values.map((value) => directive("add_header", name, value))),
             HSTS,
             directive("error_page", 401, 403, 404, 416, 500, 502, 503, 504, "=", "@registry_blob_proxied"),
         ]),
@@ -403,9 +414,16 @@ function blobFileLocations(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot:
                 directive("proxy_method", "HEAD"),
                 directive("proxy_pass_request_body", "off"),
                 directive("proxy_set_header", "Content-Length", ""),
+                // auth_request turns any status but 2xx/401/403 into a 500, and nginx closes the
+                // client's connection after a 500: a refusal becomes a plain 403 (then proxied).
+                directive("proxy_intercept_errors", "on"),
+                directive("error_page", ...CHECK_REFUSALS, "=", "@registry_blob_refused"),
             ]),
         ]),
+        block("location", ["@registry_blob_refused"], [directive("return", 403)]),
         block("location", ["@registry_blob_proxied"], [
+            // Only what /v2/ sent to the files: a client asking for the internal path is not proxied.
+            block("if", [verbatim('($registry_blob_file = "")')], [directive("return", 404)]),
             directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
             HSTS,
             ...registryRequest([]),
