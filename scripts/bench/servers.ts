@@ -12,7 +12,7 @@ import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../../test/harness/fakeProviders";
-import { checkNginxConfig, freePort, NGINX, startRegistry } from "../../test/support/loopbackServers";
+import { checkNginxConfig, freePort, NGINX, REGISTRY, startRegistry } from "../../test/support/loopbackServers";
 import { Daemon, run, startDaemon, waitFor } from "../../test/support/processes";
 import type { Endpoint } from "./registryClient";
 
@@ -59,6 +59,10 @@ export interface RegistryServer {
     daemon: Daemon;
     /** Plain HTTP straight to the registry; with credentials where the registry wants them. */
     endpoint: Endpoint;
+    /** Its filesystem storage root: what an edge with blob files reads. */
+    dataDir: string;
+    /** A second process of the same registry (same config, htpasswd and storage) on a Unix socket. */
+    unixSocket?: { path: string; daemon: Daemon };
 }
 
 export interface Registries {
@@ -95,18 +99,45 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
     const start = async (name: string, port: number, configYaml: string, endpoint: Endpoint): Promise<RegistryServer> => {
         const registryDir = join(dir, name);
         mkdirSync(registryDir, { recursive: true });
-        const { daemon } = await startRegistry(registryDir, configYaml, port);
-        return { name, port, daemon, endpoint };
+        const { daemon, dataDir } = await startRegistry(registryDir, configYaml, port);
+        return { name, port, daemon, endpoint, dataDir };
     };
     const plain = (port: number) => `http://127.0.0.1:${port}`;
+    const withAuth = await start("registry-auth", authPort, stackConfig(authPort), {
+        baseUrl: plain(authPort),
+        curlOptions: ["-u", `${users.stack.username}:${users.stack.password}`],
+    });
+    withAuth.unixSocket = await startOnUnixSocket(join(dir, "registry-auth-unix"), stackConfig(authPort), withAuth.dataDir);
     return {
         nginxHtpasswdPath,
-        withAuth: await start("registry-auth", authPort, stackConfig(authPort), {
-            baseUrl: plain(authPort),
-            curlOptions: ["-u", `${users.stack.username}:${users.stack.password}`],
-        }),
+        withAuth,
         open: await start("registry-open", openPort, `# The stack's config without auth.\n${stringify(openConfig)}`, { baseUrl: plain(openPort), curlOptions: [] }),
     };
+}
+
+/**
+ * The same registry config with `http.net: unix`, on the same storage: how the edge reaches the
+ * registry through a Unix socket instead of TCP loopback. Readable and writable by nginx's
+ * workers (nobody), as a socket in a volume shared by the two containers would be.
+ */
+async function startOnUnixSocket(dir: string, configYaml: string, dataDir: string): Promise<{ path: string; daemon: Daemon }> {
+    mkdirSync(dir, { recursive: true });
+    const socketPath = join(dir, "registry.sock");
+    const config = parse(configYaml) as { http: Record<string, unknown> };
+    config.http = { ...config.http, net: "unix", addr: socketPath };
+    const configPath = join(dir, "config.yml");
+    writeFileSync(configPath, `# The stack's config on a Unix socket.\n${stringify(config)}`);
+    const daemon = startDaemon("registry-unix", REGISTRY, ["serve", configPath], {
+        logFile: join(dir, "registry.log"),
+        env: { ...process.env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: dataDir, REGISTRY_HTTP_SECRET: "integration-test-secret" },
+    });
+    await waitFor(`registry on ${socketPath}`, async () => {
+        const probe = await run("curl", ["-s", "-o", "/dev/null", "--unix-socket", socketPath, "http://registry/"], { allowFailure: true, timeoutMs: 5_000 });
+        return probe.code === 0;
+    }, 20_000);
+    chmodSync(dir, 0o755);
+    chmodSync(socketPath, 0o666);
+    return { path: socketPath, daemon };
 }
 
 export interface NginxServer {
@@ -160,7 +191,12 @@ export interface ProxyUnderTest {
     nginx: NginxServer;
     endpoint: Endpoint;
     registry: RegistryServer;
+    /** The registry process this edge talks to (the Unix socket's, or the TCP one's). */
+    registryPid: number;
 }
+
+/** How the edge reaches the registry: TCP on loopback, or the registry's Unix socket. */
+export type UpstreamTransport = "tcp" | "unix";
 
 export function tlsEndpoint(address: string, port: number, pki: Pki, user: User | undefined): Endpoint {
     const portSuffix = port === 443 ? "" : `:${port}`;
@@ -170,8 +206,14 @@ export function tlsEndpoint(address: string, port: number, pki: Pki, user: User 
     };
 }
 
-/** The stack's own edge, rendered by renderEdgeConfig with `tuning` over the defaults. */
-export async function startStackEdge(parent: string, name: string, pki: Pki, registry: RegistryServer, user: User, tuning: Partial<EdgeTuning> = {}): Promise<ProxyUnderTest> {
+/**
+ * The stack's own edge, rendered by renderEdgeConfig with `tuning` over the defaults, with the
+ * registry's storage as its blob root (used where `serveBlobFiles` is on).
+ */
+export async function startStackEdge(
+    parent: string, name: string, pki: Pki, registry: RegistryServer, user: User, tuning: Partial<EdgeTuning> = {}, transport: UpstreamTransport = "tcp",
+): Promise<ProxyUnderTest> {
+    if (transport === "unix" && registry.unixSocket === undefined) throw new Error(`${registry.name} has no Unix socket`);
     const dir = nginxDir(parent, name);
     const [httpsPort, httpPort, unusedUiPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const conf = renderEdgeConfig({
@@ -180,8 +222,9 @@ export async function startStackEdge(parent: string, name: string, pki: Pki, reg
         listenHttpPort: httpPort,
         publicHttpsPort: httpsPort,
         listenIpv6: false,
-        registry: { address: `127.0.0.1:${registry.port}` },
+        registry: { address: transport === "unix" ? `unix:${registry.unixSocket!.path}` : `127.0.0.1:${registry.port}` },
         ui: { address: `127.0.0.1:${unusedUiPort}` },
+        registryBlobRoot: registry.dataDir,
         certificatePath: pki.certificatePath,
         privateKeyPath: pki.privateKeyPath,
         pidPath: join(dir, "nginx.pid"),
@@ -189,5 +232,6 @@ export async function startStackEdge(parent: string, name: string, pki: Pki, reg
         tuning,
     });
     const nginx = await startNginxAt(name, dir, conf, "127.0.0.1", httpPort);
-    return { nginx, endpoint: tlsEndpoint("127.0.0.1", httpsPort, pki, user), registry };
+    const registryPid = transport === "unix" ? registry.unixSocket!.daemon.pid : registry.daemon.pid;
+    return { nginx, endpoint: tlsEndpoint("127.0.0.1", httpsPort, pki, user), registry, registryPid };
 }

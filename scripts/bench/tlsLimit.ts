@@ -112,6 +112,9 @@ export async function kernelTlsStatus(server: { endpoint: Endpoint; url: string;
     return { kernelModule: /\btls\b/.test(ulps), engagedInNginx: log.includes("BIO_get_ktls_send(): 1") };
 }
 
+/** Where the TLS table's pulls find their blob (one repository per pair, all on the same storage). */
+export const tlsPairRepository = (index: number) => `bench/tls-pair-${index}/big`;
+
 export interface TlsLimit {
     speeds: CipherSpeed[];
     /** Per edge: TLS-only transfers with its TLS settings and its own pulls, measured alternately. */
@@ -144,7 +147,7 @@ export async function measureTlsLimit(
     const pairs = [];
     for (const [index, { label, proxy }] of edges.entries()) {
         const tlsOnly = await startTlsOnlyServer(dir, `tls-only-${index}`, proxy.nginx.dir, blob.path, pki);
-        const repository = `bench/tls-pair-${index}/big`;
+        const repository = tlsPairRepository(index);
         const pushed = await pushBlobs(proxy.endpoint, repository, [blob]);
         if (!pushed.ok) throw new Error(`could not push the TLS comparison blob through ${label}: ${pushed.reason}`);
         pairs.push({ label, proxy, tlsOnly, repository, tlsRates: [] as number[], edgeRates: [] as number[], tlsCpu: [] as number[], edgeCpu: [] as number[], registryCpu: [] as number[] });
@@ -156,7 +159,7 @@ export async function measureTlsLimit(
             const seconds = await fetchStatic(pair.tlsOnly.endpoint, pair.tlsOnly.url, blob.size);
             pair.tlsCpu.push((treeCpuSeconds(pair.tlsOnly.nginx.daemon.pid) - cpuBefore) / gib);
             if (seconds !== undefined) pair.tlsRates.push(mibPerSecond(blob.size, seconds));
-            const pulled = await watchWhile({ nginxPid: pair.proxy.nginx.daemon.pid, registryPid: pair.proxy.registry.daemon.pid }, () => pullBlobs(pair.proxy.endpoint, pair.repository, [blob]));
+            const pulled = await watchWhile({ nginxPid: pair.proxy.nginx.daemon.pid, registryPid: pair.proxy.registryPid }, () => pullBlobs(pair.proxy.endpoint, pair.repository, [blob]));
             if (pulled.result.ok) pair.edgeRates.push(mibPerSecond(blob.size, pulled.result.seconds));
             pair.edgeCpu.push((pulled.use.nginxCpuSeconds ?? 0) / gib);
             pair.registryCpu.push(pulled.use.registryCpuSeconds / gib);
