@@ -154,7 +154,10 @@ function limits(outcome: BenchOutcome): string {
     const auth = (i: number) => authRows[i]?.msPerRequest?.median;
     const pair = tlsLimit.pairs.find((p) => p.label === "after");
     const ofLimit = pair?.edgePull && pair.tlsOnly ? `${((pair.edgePull.median / pair.tlsOnly.median) * 100).toFixed(0)}%` : "?";
+    const afterShare = pair?.edgePull && pair.tlsOnly ? pair.edgePull.median / pair.tlsOnly.median : undefined;
     const before = tlsLimit.pairs.find((p) => p.label === "before");
+    const afterTcp = tlsLimit.pairs.find((p) => p.label === "after, registry over TCP loopback");
+    const concurrentRatio = ratio(results, EDGE_AFTER, "concurrentPull");
     const beforeOfLimit = before?.edgePull && before.tlsOnly ? `${((before.edgePull.median / before.tlsOnly.median) * 100).toFixed(0)}%` : "?";
     const requests = plan.smallLayerCount * 3;
     const authSeconds = auth(3) === undefined ? "?" : ((requests * (auth(3) as number)) / 1000).toFixed(0);
@@ -171,12 +174,18 @@ function limits(outcome: BenchOutcome): string {
         `**Pull**: TLS. A TLS-only transfer (nginx encrypting a file from the page cache, curl decrypting) reaches ${fixed(pair?.tlsOnly?.median)} MiB/s with nginx at ${fixed(pair?.tlsOnlyNginxCpu, 2)} CPU-s/GiB, `,
         `far below \`openssl speed\` (${speed("aes-256-gcm")} MiB/s per core for AES-256-GCM, which curl negotiates) because every 16 KiB record costs system calls and copies on both ends, and curl's decryption shares the two cores. `,
         `Before, the edge did that TLS work plus relaying the registry's copy: the registry read each blob and wrote it into a socket (${fixed(before?.edgeRegistryCpu, 2)} CPU-s/GiB), nginx read it back (${fixed(before?.edgeNginxCpu, 2)} CPU-s/GiB in nginx): ${beforeOfLimit} of the TLS limit. `,
-        `After, nginx reads the blob's file itself once the registry's HEAD said yes (registry ${fixed(pair?.edgeRegistryCpu, 2)}, nginx ${fixed(pair?.edgeNginxCpu, 2)} CPU-s/GiB): ${ofLimit} of the TLS limit; what is left is the HEAD (one bcrypt check) and the run-to-run noise of a shared machine. `,
+        `After, nginx reads the blob's file itself once the registry's HEAD said yes (registry ${fixed(pair?.edgeRegistryCpu, 2)}, nginx ${fixed(pair?.edgeNginxCpu, 2)} CPU-s/GiB): ${ofLimit} of the TLS limit`,
+        afterShare !== undefined && afterShare >= 0.9
+            ? "; besides the TLS-only transfer's work it only adds the HEAD (one request, one bcrypt check). "
+            : "; the registry's copy is gone (see the profile above), so the gap left is in nginx's own work per byte or in what the neighbours did during one round and not the other. ",
         `The direct pull (${rate("direct", "bigPull")} MiB/s) has no TLS: the registry's copy alone keeps ${coreShare("direct", "bigPull")} of a core busy. `,
-        `**Concurrent pulls**: the same work per GiB (edge after: nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy(EDGE_AFTER, "concurrentPull")} busy): more clients share the same CPU, they do not add any. Direct (${rate("direct", "concurrentPull")} MiB/s) is plain HTTP: neither side encrypts, so ${plan.clients} TLS pulls can match it only where the cores have room for the cipher on both ends, which two shared cores do not. `,
+        `**Concurrent pulls**: the same work per GiB (edge after: nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy(EDGE_AFTER, "concurrentPull")} busy): more clients share the same CPU, they do not add any. `,
+        `Direct (${rate("direct", "concurrentPull")} MiB/s) is plain HTTP: neither side encrypts, so ${plan.clients} TLS pulls match it only where the cores have room for the cipher on both ends`,
+        concurrentRatio !== undefined && concurrentRatio < 0.9 ? `; here they did not (ratio ${fixed(concurrentRatio, 2)}). ` : `; here they did (ratio ${fixed(concurrentRatio, 2)}). `,
         `**Small layers**: latency and bcrypt, one request at a time: ${requests} requests per run, each verifying the htpasswd hash in the registry, ${fixed(auth(3), 1)} ms per request with the stack's cost-5 hash `,
         `(${fixed(auth(2), 1)} ms at \`RandomPassword.bcryptHash\`'s cost 10, which the stack used until this bench showed it; ${fixed(auth(1), 1)} ms with the seeds' \`htpasswd -B\`; ${fixed(auth(0), 1)} ms without auth): about ${authSeconds} s per run of bcrypt; TLS adds little per request on a kept-alive connection. `,
-        `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure.`,
+        `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure. `,
+        `Its cost is CPU: a Unix socket instead of TCP loopback to the registry changes the proxied requests' registry CPU (the TLS table: with blob files, registry ${fixed(pair?.edgeRegistryCpu, 2)} CPU-s/GiB on the socket, ${fixed(afterTcp?.edgeRegistryCpu, 2)} over TCP; the settings table has the proxied pull and push both ways).`,
     ].join("");
 }
 
