@@ -142,11 +142,14 @@ function limits(outcome: BenchOutcome): string {
         const value = spread(results.get(target, figure).uses.map((u) => u.machineBusy))?.median;
         return value === undefined ? "?" : `${(value * 100).toFixed(0)}%`;
     };
-    const cpuOf = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds") => {
+    const cpuOf = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds" | "clientCpuSeconds") => {
         const value = spread(results.get(target, figure).uses.map((u) => u[who] ?? 0))?.median;
         return value === undefined ? undefined : value / (figureBytes(plan, figure) / 2 ** 30);
     };
-    const cpu = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds") => fixed(cpuOf(target, figure, who), 2);
+    const cpu = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds" | "clientCpuSeconds") => fixed(cpuOf(target, figure, who), 2);
+    /** nginx + registry + curl CPU-seconds per GiB: all the work one GiB costs these two cores. */
+    const totalCpuOf = (target: string, figure: Figure) =>
+        (["nginxCpuSeconds", "registryCpuSeconds", "clientCpuSeconds"] as const).reduce((sum, who) => sum + (cpuOf(target, figure, who) ?? 0), 0);
     /** CPU-s per GiB × GiB per second: how much of one core a process kept busy. */
     const coreShare = (target: string, figure: Figure) => {
         const seconds = cpuOf(target, figure, "registryCpuSeconds");
@@ -169,7 +172,7 @@ function limits(outcome: BenchOutcome): string {
         `CPU bounds every figure, and the same two cores carry the client, nginx, the registry and whatever else runs (all cores were ${busy(EDGE_AFTER, "bigPull")} busy during the edge's pulls). `,
         `**Push**: the registry hashes (sha256) and writes every byte in one stream, ${cpu("direct", "bigPush", "registryCpuSeconds")} CPU-s per GiB, `,
         `which at the direct ${rate("direct", "bigPush")} MiB/s keeps ${coreShare("direct", "bigPush")} of a core busy: one stream, one core, the push's bound. `,
-        `The edge's TLS decryption and relaying (${cpu(EDGE_AFTER, "bigPush", "nginxCpuSeconds")} CPU-s/GiB in nginx) and curl's encryption need the other core, `,
+        `The edge's TLS decryption and relaying (${cpu(EDGE_AFTER, "bigPush", "nginxCpuSeconds")} CPU-s/GiB in nginx) and curl's encryption (curl ${cpu(EDGE_AFTER, "bigPush", "clientCpuSeconds")} CPU-s/GiB against ${cpu("direct", "bigPush", "clientCpuSeconds")} in plain HTTP) need the other core, `,
         (ratio(results, EDGE_AFTER, "bigPush") ?? 0) >= 0.95
             ? `and got it: the edge keeps up (ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy). `
             : `which neighbours also wanted: ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy. `,
@@ -185,6 +188,9 @@ function limits(outcome: BenchOutcome): string {
         `**Concurrent pulls**: the same work per GiB (edge after: nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy(EDGE_AFTER, "concurrentPull")} busy): more clients share the same CPU, they do not add any. `,
         `Direct (${rate("direct", "concurrentPull")} MiB/s) is plain HTTP: neither side encrypts, so ${plan.clients} TLS pulls match it only where the cores have room for the cipher on both ends`,
         concurrentRatio !== undefined && concurrentRatio < 0.9 ? `; here they did not (ratio ${fixed(concurrentRatio, 2)}). ` : `; here they did (ratio ${fixed(concurrentRatio, 2)}). `,
+        `Per GiB, the direct pulls cost ${fixed(totalCpuOf("direct", "concurrentPull"), 2)} CPU-s in all (registry ${cpu("direct", "concurrentPull", "registryCpuSeconds")}, curl ${cpu("direct", "concurrentPull", "clientCpuSeconds")}), `,
+        `the edge's ${fixed(totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} (nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")}, curl ${cpu(EDGE_AFTER, "concurrentPull", "clientCpuSeconds")}), `,
+        `and before ${fixed(totalCpuOf(EDGE_BEFORE, "concurrentPull"), 2)}: on saturated cores that bounds the edge at about ${fixed(totalCpuOf("direct", "concurrentPull") / totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} of direct. `,
         `**Small layers**: latency and bcrypt, one request at a time: ${requests} requests per run, each verifying the htpasswd hash in the registry, ${fixed(auth(3), 1)} ms per request with the stack's cost-5 hash `,
         `(${fixed(auth(2), 1)} ms at \`RandomPassword.bcryptHash\`'s cost 10, which the stack used until this bench showed it; ${fixed(auth(1), 1)} ms with the seeds' \`htpasswd -B\`; ${fixed(auth(0), 1)} ms without auth): about ${authSeconds} s per run of bcrypt; TLS adds little per request on a kept-alive connection. `,
         `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure. `,
