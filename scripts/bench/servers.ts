@@ -12,7 +12,7 @@ import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../../test/harness/fakeProviders";
-import { checkNginxConfig, freePort, NGINX, REGISTRY, startRegistry } from "../../test/support/loopbackServers";
+import { checkNginxConfig, freePort, NGINX, startRegistry } from "../../test/support/loopbackServers";
 import { Daemon, run, startDaemon, waitFor } from "../../test/support/processes";
 import type { Endpoint } from "./registryClient";
 
@@ -87,8 +87,8 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
     writeFileSync(nginxHtpasswdPath, `${users.recipe.username}:${toolHash}\n`, { mode: 0o644 });
 
     const [authPort, openPort] = await Promise.all([freePort(), freePort()]);
-    const stackConfig = (port: number) => renderRegistryConfig({
-        listenAddress: `127.0.0.1:${port}`,
+    const stackConfig = (listen: number | string) => renderRegistryConfig({
+        listenAddress: typeof listen === "number" ? `127.0.0.1:${listen}` : `unix:${listen}`,
         htpasswdPath,
         realm: "private-registry",
         deleteEnabled: false,
@@ -107,37 +107,17 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
         baseUrl: plain(authPort),
         curlOptions: ["-u", `${users.stack.username}:${users.stack.password}`],
     });
-    withAuth.unixSocket = await startOnUnixSocket(join(dir, "registry-auth-unix"), stackConfig(authPort), withAuth.dataDir);
+    // The same registry on a Unix socket, on the same storage: how the edge reaches it in the stack.
+    const socketDir = join(dir, "registry-auth-unix");
+    mkdirSync(socketDir, { recursive: true, mode: 0o755 });
+    const socketPath = join(socketDir, "registry.sock");
+    const onSocket = await startRegistry(socketDir, stackConfig(socketPath), socketPath, { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: withAuth.dataDir });
+    withAuth.unixSocket = { path: socketPath, daemon: onSocket.daemon };
     return {
         nginxHtpasswdPath,
         withAuth,
         open: await start("registry-open", openPort, `# The stack's config without auth.\n${stringify(openConfig)}`, { baseUrl: plain(openPort), curlOptions: [] }),
     };
-}
-
-/**
- * The same registry config with `http.net: unix`, on the same storage: how the edge reaches the
- * registry through a Unix socket instead of TCP loopback. Readable and writable by nginx's
- * workers (nobody), as a socket in a volume shared by the two containers would be.
- */
-async function startOnUnixSocket(dir: string, configYaml: string, dataDir: string): Promise<{ path: string; daemon: Daemon }> {
-    mkdirSync(dir, { recursive: true });
-    const socketPath = join(dir, "registry.sock");
-    const config = parse(configYaml) as { http: Record<string, unknown> };
-    config.http = { ...config.http, net: "unix", addr: socketPath };
-    const configPath = join(dir, "config.yml");
-    writeFileSync(configPath, `# The stack's config on a Unix socket.\n${stringify(config)}`);
-    const daemon = startDaemon("registry-unix", REGISTRY, ["serve", configPath], {
-        logFile: join(dir, "registry.log"),
-        env: { ...process.env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: dataDir, REGISTRY_HTTP_SECRET: "integration-test-secret" },
-    });
-    await waitFor(`registry on ${socketPath}`, async () => {
-        const probe = await run("curl", ["-s", "-o", "/dev/null", "--unix-socket", socketPath, "http://registry/"], { allowFailure: true, timeoutMs: 5_000 });
-        return probe.code === 0;
-    }, 20_000);
-    chmodSync(dir, 0o755);
-    chmodSync(socketPath, 0o666);
-    return { path: socketPath, daemon };
 }
 
 export interface NginxServer {

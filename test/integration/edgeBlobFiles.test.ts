@@ -1,6 +1,7 @@
 /**
  * `serveBlobFiles`, run by the real software: one Debian Distribution registry (htpasswd, delete
- * on, a UI origin so its CORS headers are in play) behind two Debian nginx edges rendered from the
+ * on, a UI origin so its CORS headers are in play, on a Unix socket as the stack runs it) behind
+ * two Debian nginx edges rendered from the
  * same input, one proxying every request (serveBlobFiles off) and one sending authorized blob
  * GETs from the registry's storage directory. Every request is made to both, and the answers must
  * be the same: status, every header line byte for byte (Date aside; nginx orders them its own
@@ -90,7 +91,10 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         dir = makeTempDir("pr-blob-files-");
         // nginx's workers (nobody) read the blob files, as the edge container's do from the volume.
         chmodSync(dir, 0o755);
-        const [registryPort, uiPort, proxiedHttps, proxiedHttp, filesHttps, filesHttp] = await freePorts(6);
+        const [uiPort, proxiedHttps, proxiedHttp, filesHttps, filesHttp] = await freePorts(5);
+        // As the stack runs it: the API on a Unix socket only.
+        const registrySocket = join(dir, "run", "registry.sock");
+        mkdirSync(join(dir, "run"), { mode: 0o755 });
         ports.proxied = proxiedHttps;
         ports.files = filesHttps;
         const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
@@ -99,12 +103,12 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
         writeFileSync(join(dir, "htpasswd"), renderHtpasswd([PUSH, PULL].map(({ user, password }) => ({ username: user, bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv") }))));
         const registry = await startRegistry(dir, renderRegistryConfig({
-            listenAddress: `127.0.0.1:${registryPort}`,
+            listenAddress: `unix:${registrySocket}`,
             htpasswdPath: join(dir, "htpasswd"),
             realm: "blob-files-test",
             deleteEnabled: true,
             uiOrigin: UI_ORIGIN,
-        }), registryPort);
+        }), registrySocket);
         dataDir = registry.dataDir;
         registryLog = registry.daemon.logFile;
         for (const [name, httpsPort, httpPort, serveBlobFiles] of [["proxied", proxiedHttps, proxiedHttp, false], ["files", filesHttps, filesHttp, true]] as const) {
@@ -119,7 +123,7 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
                 publicHttpsPort: 443,
                 httpsPort,
                 httpPort,
-                registryPort,
+                registrySocket,
                 uiPort,
                 roles: { pushUsers: [PUSH.user], realm: "blob-files-test" },
                 registryBlobRoot: dataDir,
