@@ -40,8 +40,10 @@ export interface EdgeArgs {
     tuning?: Partial<EdgeTuning>;
     /**
      * The registry's data volume (filesystem storage), mounted read-only where the registry has
-     * it, so nginx sends authorized blob GETs from its files (`tuning.serveBlobFiles`). Default:
-     * none, every request proxied (object storage has no files to mount).
+     * it, so nginx sends authorized blob GETs from its files (`tuning.serveBlobFiles`). Read-only,
+     * but readable: the internet-facing container can then read every blob on disk itself, where
+     * before it could only ask the registry with a client's credentials. Default: none, every
+     * request proxied (object storage has no files to mount).
      */
     registryDataVolume?: pulumi.Input<string>;
     /** Who may write (push, delete); everyone else may only GET/HEAD. Default: no roles, every user writes. */
