@@ -4,7 +4,7 @@ import { DEFAULT_EDGE_TUNING } from "../../components/render/edgeConfig";
 import { comparisonRows, describeTuning, EDGE_AFTER, EDGE_BEFORE, figureBytes, formatSize, Plan, TUNING_BEFORE } from "./plan";
 import type { ModeTiming } from "./programEvaluation";
 import {
-    AuthRow, authTable, comparisonTable, cpuTable, evaluationTable, machineLines, resourceTable, SweepRows, sweepTable, table, tlsTable,
+    AuthRow, authTable, comparisonTable, cpuTable, evaluationTable, machineLines, resourceTable, SweepRow, SweepRows, sweepTable, table, tlsTable,
 } from "./report";
 import type { Figure, Results } from "./scenarios";
 import type { TlsLimit } from "./tlsLimit";
@@ -176,6 +176,7 @@ function limits(outcome: BenchOutcome): string {
         (ratio(results, EDGE_AFTER, "bigPush") ?? 0) >= 0.95
             ? `and got it: the edge keeps up (ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy). `
             : `which neighbours also wanted: ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy. `,
+        pushTransportSentence(outcome),
         `Writes land in the page cache (20% of RAM may be dirty before writers wait: more than a push), so the disk's speed only enters where nginx spools: the Distribution recipe writes each pushed layer to a temp file before the registry sees it (${fixed(recipePush, 2)} of direct). `,
         `**Pull**: TLS. A TLS-only transfer (nginx encrypting a file from the page cache, curl decrypting) reaches ${fixed(pair?.tlsOnly?.median)} MiB/s with nginx at ${fixed(pair?.tlsOnlyNginxCpu, 2)} CPU-s/GiB, `,
         `far below \`openssl speed\` (${speed("aes-256-gcm")} MiB/s per core for AES-256-GCM, which curl negotiates) because every 16 KiB record costs system calls and copies on both ends, and curl's decryption shares the two cores. `,
@@ -194,8 +195,26 @@ function limits(outcome: BenchOutcome): string {
         `**Small layers**: latency and bcrypt, one request at a time: ${requests} requests per run, each verifying the htpasswd hash in the registry, ${fixed(auth(3), 1)} ms per request with the stack's cost-5 hash `,
         `(${fixed(auth(2), 1)} ms at \`RandomPassword.bcryptHash\`'s cost 10, which the stack used until this bench showed it; ${fixed(auth(1), 1)} ms with the seeds' \`htpasswd -B\`; ${fixed(auth(0), 1)} ms without auth): about ${authSeconds} s per run of bcrypt; TLS adds little per request on a kept-alive connection. `,
         `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure. `,
-        `Its cost is CPU: a Unix socket instead of TCP loopback to the registry changes the proxied requests' registry CPU (the TLS table: with blob files, registry ${fixed(pair?.edgeRegistryCpu, 2)} CPU-s/GiB on the socket, ${fixed(afterTcp?.edgeRegistryCpu, 2)} over TCP; the settings table has the proxied pull and push both ways).`,
+        `With blob files a pull no longer crosses it (registry ${fixed(pair?.edgeRegistryCpu, 2)} CPU-s/GiB on the socket, ${fixed(afterTcp?.edgeRegistryCpu, 2)} over TCP, in the TLS table); pushes and proxied requests still do, both ways in the settings table.`,
     ].join("");
+}
+
+/**
+ * The registry's transport as the settings table measured it for pushes: the Unix socket's send
+ * buffer (net.core.wmem_default, 208 KiB here, not autotuned as TCP loopback's is) is smaller
+ * than nginx's 256 KiB body buffer, so nginx's writes to it stall more often.
+ */
+function pushTransportSentence(outcome: BenchOutcome): string {
+    const { sweepRows } = outcome;
+    const push = (row: SweepRow | undefined) => (row === undefined ? undefined : spread(row.push.rates));
+    const unixOnBefore = sweepRows.buffers.find((row) => row.label.includes("Unix socket"));
+    const tcpOnAfter = sweepRows.others.find((row) => row.label.includes("TCP loopback"));
+    const cell = (row: SweepRow | undefined) => {
+        const value = push(row);
+        return value === undefined ? "?" : `${value.median.toFixed(0)} (${value.min.toFixed(0)}–${value.max.toFixed(0)})`;
+    };
+    return `The registry's transport matters to pushes (settings table, ${formatSize(outcome.plan.sharedLayerBytes)} push, MiB/s): before over TCP ${cell(sweepRows.before)}, `
+        + `before on the Unix socket ${cell(unixOnBefore)}; after on the Unix socket ${cell(sweepRows.newDefaults)}, after over TCP ${cell(tcpOnAfter)}. `;
 }
 
 /** How the published setups behave, in words, under the table that shows it. */
