@@ -213,7 +213,7 @@ function pushTransportSentence(outcome: BenchOutcome): string {
         const value = push(row);
         return value === undefined ? "?" : `${value.median.toFixed(0)} (${value.min.toFixed(0)}–${value.max.toFixed(0)})`;
     };
-    return `The registry's transport matters to pushes (settings table, ${formatSize(outcome.plan.sharedLayerBytes)} push, MiB/s): before over TCP ${cell(sweepRows.before)}, `
+    return `Pushes by the registry's transport (settings table, ${formatSize(outcome.plan.sharedLayerBytes)} push, MiB/s): before over TCP ${cell(sweepRows.before)}, `
         + `before on the Unix socket ${cell(unixOnBefore)}; after on the Unix socket ${cell(sweepRows.newDefaults)}, after over TCP ${cell(tcpOnAfter)}. `;
 }
 
