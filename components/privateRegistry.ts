@@ -205,6 +205,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
             image: args.images?.edge,
             tuning: args.edgeTuning,
+            registryDataVolume: registry.dataVolumeName,
             roles: { pushUsers: users.filter((u) => u.role === "push").map((u) => u.name), realm: namePrefix },
             dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.container] : [])],
         }, { parent: this });

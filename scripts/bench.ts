@@ -14,15 +14,16 @@ import { DEFAULT_EDGE_TUNING, EdgeTuning } from "../components/render/edgeConfig
 import { describeError, makeTempDir, runCleanups } from "../test/support/processes";
 import { renderDocument } from "./bench/document";
 import { describeMachine } from "./bench/machine";
-import { BUFFER_SETTINGS, describeTuning, OTHER_SETTINGS, PLAN, QUICK, TUNING_BEFORE } from "./bench/plan";
+import { AFTER_VARIANTS, BEFORE_PLUS, EDGE_AFTER, EDGE_BEFORE, PLAN, QUICK, Setting, TRANSPORT_AFTER, TRANSPORT_BEFORE, TUNING_BEFORE } from "./bench/plan";
 import { modeCases, timeEvaluations } from "./bench/programEvaluation";
 import { startDistributionRecipe, startSeed000 } from "./bench/recipes";
-import { Endpoint, repeatRequest } from "./bench/registryClient";
+import { Endpoint, pullBlobs, repeatRequest } from "./bench/registryClient";
 import { AuthRow, SweepRow, SweepRows } from "./bench/report";
 import { concurrentPull, interleaved, Measurement, pushThenPull, Results, Target } from "./bench/scenarios";
 import { Pki, ProxyUnderTest, Registries, RegistryServer, startRegistries, startStackEdge, Users, writeCertificates } from "./bench/servers";
 import { MIB, spread } from "./bench/stats";
-import { measureTlsLimit, negotiatedCipher } from "./bench/tlsLimit";
+import { measureTlsLimit, negotiatedCipher, tlsPairRepository } from "./bench/tlsLimit";
+import { Profile, profileWhile } from "./bench/profile";
 import { Workload, writeWorkload } from "./bench/workload";
 
 const USERS: Users = {
@@ -40,8 +41,9 @@ function directTarget(registry: RegistryServer): Target {
 }
 
 function proxyTarget(name: string, slug: string, proxy: ProxyUnderTest): Target {
-    return { name, slug, endpoint: proxy.endpoint, fallbackPush: proxy.registry.endpoint, nginx: proxy.nginx, registryPid: proxy.registry.daemon.pid };
+    return { name, slug, endpoint: proxy.endpoint, fallbackPush: proxy.registry.endpoint, nginx: proxy.nginx, registryPid: proxy.registryPid };
 }
+
 
 /** Items 1-5: every scenario over every target, interleaved. */
 async function compare(targets: Target[], workload: Workload): Promise<Results> {
@@ -58,22 +60,22 @@ async function compare(targets: Target[], workload: Workload): Promise<Results> 
     return results;
 }
 
-/** The edges of the settings table: "before", each buffer size on it, the new defaults, each other knob on them. */
+/** The edges of the settings table: "before", each change on it, "after", each knob on it. */
 interface SweepEdges {
     before: ProxyUnderTest;
-    buffers: ProxyUnderTest[];
-    newDefaults: ProxyUnderTest;
-    others: ProxyUnderTest[];
+    beforePlus: ProxyUnderTest[];
+    after: ProxyUnderTest;
+    afterVariants: ProxyUnderTest[];
 }
 
-async function startSweepEdges(dir: string, pki: Pki, registry: RegistryServer, newDefaults: ProxyUnderTest): Promise<SweepEdges> {
-    const start = (name: string, tuning: EdgeTuning) => startStackEdge(dir, name, pki, registry, USERS.stack, tuning);
-    const before = await start("edge-before", TUNING_BEFORE);
-    const buffers: ProxyUnderTest[] = [];
-    for (const [i, { tuning }] of BUFFER_SETTINGS.entries()) buffers.push(await start(`edge-buffers-${i}`, { ...TUNING_BEFORE, ...tuning }));
-    const others: ProxyUnderTest[] = [];
-    for (const [i, { tuning }] of OTHER_SETTINGS.entries()) others.push(await start(`edge-other-${i}`, { ...DEFAULT_EDGE_TUNING, ...tuning }));
-    return { before, buffers, newDefaults, others };
+async function startSweepEdges(dir: string, pki: Pki, registry: RegistryServer, before: ProxyUnderTest, after: ProxyUnderTest): Promise<SweepEdges> {
+    const start = (name: string, base: EdgeTuning, baseTransport: typeof TRANSPORT_AFTER, setting: Setting) =>
+        startStackEdge(dir, name, pki, registry, USERS.stack, { ...base, ...setting.tuning }, setting.transport ?? baseTransport);
+    const beforePlus: ProxyUnderTest[] = [];
+    for (const [i, setting] of BEFORE_PLUS.entries()) beforePlus.push(await start(`edge-before-plus-${i}`, TUNING_BEFORE, TRANSPORT_BEFORE, setting));
+    const afterVariants: ProxyUnderTest[] = [];
+    for (const [i, setting] of AFTER_VARIANTS.entries()) afterVariants.push(await start(`edge-after-variant-${i}`, DEFAULT_EDGE_TUNING, TRANSPORT_AFTER, setting));
+    return { before, beforePlus, after, afterVariants };
 }
 
 /** Before/after per setting on the shared layer: push and pull on one connection, then concurrent pulls. */
@@ -82,16 +84,16 @@ async function sweep(direct: Target, edges: SweepEdges, workload: Workload): Pro
     const rows: SweepRows = {
         direct: row("direct (no edge)"),
         before: row("before"),
-        buffers: BUFFER_SETTINGS.map(({ label }) => row(`before + ${label}`)),
-        newDefaults: row(`new defaults (${describeTuning(DEFAULT_EDGE_TUNING)})`),
-        others: OTHER_SETTINGS.map(({ label }) => row(`new defaults + ${label}`)),
+        buffers: BEFORE_PLUS.map(({ label }) => row(`before + ${label}`)),
+        newDefaults: row("after (new defaults)"),
+        others: AFTER_VARIANTS.map(({ label }) => row(`after + ${label}`)),
     };
     const visits: { target: Target; into: SweepRow }[] = [
         { target: direct, into: rows.direct },
-        { target: proxyTarget("before", "before", edges.before), into: rows.before },
-        ...edges.buffers.map((proxy, i) => ({ target: proxyTarget(rows.buffers[i].label, `buffers-${i}`, proxy), into: rows.buffers[i] })),
-        { target: proxyTarget("new defaults", "edge", edges.newDefaults), into: rows.newDefaults },
-        ...edges.others.map((proxy, i) => ({ target: proxyTarget(rows.others[i].label, `other-${i}`, proxy), into: rows.others[i] })),
+        { target: proxyTarget("before", "sweep-before", edges.before), into: rows.before },
+        ...edges.beforePlus.map((proxy, i) => ({ target: proxyTarget(rows.buffers[i].label, `before-plus-${i}`, proxy), into: rows.buffers[i] })),
+        { target: proxyTarget("after", "sweep-after", edges.after), into: rows.newDefaults },
+        ...edges.afterVariants.map((proxy, i) => ({ target: proxyTarget(rows.others[i].label, `after-variant-${i}`, proxy), into: rows.others[i] })),
     ];
     progress(`settings: ${visits.length - 1} edges + direct, ${PLAN.runs.sweep} runs`);
     const targets = visits.map((v) => v.target);
@@ -130,6 +132,9 @@ async function measureAuthCost(registries: Registries, edge: ProxyUnderTest): Pr
 
 async function main(): Promise<void> {
     const started = Date.now();
+    const loadSamples: number[] = [];
+    const sampler = setInterval(() => loadSamples.push(loadavg()[0]), 10_000);
+    sampler.unref();
     const machine = await describeMachine();
     const dir = makeTempDir("pr-bench-");
     const total = PLAN.bigLayerBytes + PLAN.smallLayerCount * PLAN.smallLayerBytes + PLAN.sharedLayerBytes + PLAN.sweepConcurrentLayerBytes;
@@ -138,9 +143,10 @@ async function main(): Promise<void> {
     const pki = writeCertificates(dir);
     const registries = await startRegistries(dir, USERS);
 
-    progress("starting nginx: the stack's edge (new defaults, before, and each setting tried), seed 000, the Distribution recipe");
-    const edge = await startStackEdge(dir, "edge", pki, registries.withAuth, USERS.stack);
-    const sweepEdges = await startSweepEdges(dir, pki, registries.withAuth, edge);
+    progress("starting nginx: the stack's edge (before, after, and each setting tried), seed 000, the Distribution recipe");
+    const edgeBefore = await startStackEdge(dir, "edge-before", pki, registries.withAuth, USERS.stack, TUNING_BEFORE, TRANSPORT_BEFORE);
+    const edge = await startStackEdge(dir, "edge-after", pki, registries.withAuth, USERS.stack, DEFAULT_EDGE_TUNING, TRANSPORT_AFTER);
+    const sweepEdges = await startSweepEdges(dir, pki, registries.withAuth, edgeBefore, edge);
     // A published setup that cannot even start here (e.g. port 443 taken) is reported, not fatal.
     const notStarted: Record<string, string> = {};
     const optional = (name: string, start: () => Promise<ProxyUnderTest>) => start().catch((error: unknown) => {
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
     const recipe = await optional("Distribution recipe", () => startDistributionRecipe(dir, pki, registries.open, USERS.recipe, registries.nginxHtpasswdPath));
 
     const direct = directTarget(registries.open);
-    const targets = [direct, proxyTarget("edge", "edge", edge)];
+    const targets = [direct, proxyTarget(EDGE_BEFORE, "before", edgeBefore), proxyTarget(EDGE_AFTER, "after", edge)];
     if (seed) targets.push(proxyTarget("seed 000", "seed", seed));
     if (recipe) targets.push(proxyTarget("Distribution recipe", "recipe", recipe));
     const ciphers: Record<string, string> = {};
@@ -159,16 +165,25 @@ async function main(): Promise<void> {
 
     const results = await compare(targets, workload);
     progress("TLS limit: openssl speed, then TLS-only transfers alternating with edge pulls");
-    const ktlsEdge = sweepEdges.others[OTHER_SETTINGS.findIndex((setting) => setting.tuning.kernelTls === true)];
+    const ktlsEdge = sweepEdges.afterVariants[AFTER_VARIANTS.findIndex((setting) => setting.tuning.kernelTls === true)];
+    const tcpAfter = sweepEdges.afterVariants[AFTER_VARIANTS.findIndex((setting) => setting.transport === "tcp")];
     const tlsLimit = await measureTlsLimit(dir, workload.bigLayer, pki, [
-        { label: "before", proxy: sweepEdges.before },
-        { label: "new defaults", proxy: edge },
+        { label: "before", proxy: edgeBefore },
+        { label: "after", proxy: edge },
+        { label: "after, registry over TCP loopback", proxy: tcpAfter },
     ], ktlsEdge, PLAN.runs.tls, progress);
+    progress("profiles: perf on nginx and the registry during one pull per edge");
+    const profiles: Profile[] = [];
+    for (const { label, proxy } of [{ label: "before", proxy: edgeBefore }, { label: "after", proxy: edge }, { label: "after, registry over TCP loopback", proxy: tcpAfter }]) {
+        const profile = await profileWhile(dir, label, proxy.nginx.daemon.pid, proxy.registryPid, () => pullBlobs(proxy.endpoint, tlsPairRepository(0), [workload.bigLayer]));
+        if (profile !== undefined) profiles.push(profile);
+    }
     const sweepRows = await sweep(direct, sweepEdges, workload);
     progress("per-request cost of auth");
     const authRows = await measureAuthCost(registries, edge);
 
     // Servers down first: they would compete with the evaluations for the same two cores.
+    clearInterval(sampler);
     await runCleanups();
     progress(`6. program evaluation under mocks: ${PLAN.runs.evaluation} runs per mode`);
     const evaluations = await timeEvaluations(modeCases(), PLAN.runs.evaluation);
@@ -178,6 +193,7 @@ async function main(): Promise<void> {
         command: QUICK ? "BENCH_QUICK=1 npm run bench" : "npm run bench",
         machine,
         loadAtEnd: loadavg()[0],
+        loadDuring: spread(loadSamples),
         durationSeconds: (Date.now() - started) / 1000,
         plan: PLAN,
         results,
@@ -186,6 +202,7 @@ async function main(): Promise<void> {
         ciphers,
         tlsLimit,
         sweepRows,
+        profiles,
         authRows,
         evaluations,
     });

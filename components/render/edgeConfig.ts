@@ -1,4 +1,5 @@
 import { hostPort } from "./endpoint";
+import { registryResponseHeaders } from "./registryConfig";
 import { block, comment, directive, NginxDirective, NginxNodes, renderNginx, verbatim } from "./nginxSyntax";
 
 /** Where the edge forwards to. `resolver` set: the name is looked up again at request time. */
@@ -68,6 +69,17 @@ export interface EdgeTuning {
     kernelTls: boolean;
     /** Idle keepalive connections to each static upstream; 0 opens a connection per request. Default 32. */
     upstreamKeepalive: number;
+    /**
+     * Blob downloads (`GET /v2/<name>/blobs/sha256:<hex>`) served by nginx from the registry's
+     * filesystem volume, mounted read-only in the edge, once the registry has answered 200 to a
+     * HEAD of the same URL with the same credentials (`auth_request`): the registry still checks
+     * the password and the blob's link to the repository, but no longer copies the bytes into a
+     * socket for nginx to read again. Headers come from that HEAD; anything else (another status,
+     * a missing file, a conditional or multi-range request, another method) is proxied as
+     * before, so the registry answers it itself. Applies only where `registryBlobRoot` is set
+     * (filesystem storage). Default on: docs/benchmarks.md.
+     */
+    serveBlobFiles: boolean;
 }
 
 export const DEFAULT_EDGE_TUNING: EdgeTuning = {
@@ -79,6 +91,7 @@ export const DEFAULT_EDGE_TUNING: EdgeTuning = {
     tlsCipherOrder: "client",
     kernelTls: false,
     upstreamKeepalive: 32,
+    serveBlobFiles: true,
 };
 
 export interface EdgeConfigInput {
@@ -108,6 +121,12 @@ export interface EdgeConfigInput {
     tuning?: Partial<EdgeTuning>;
     /** Roles: only these users may write (push, delete); everyone else GET/HEAD only. Default: no roles. */
     roles?: EdgeRoles;
+    /**
+     * The registry's filesystem storage root (its `rootdirectory`) as the edge sees it, mounted
+     * read-only: with `tuning.serveBlobFiles`, nginx serves authorized blob GETs from it. Unset
+     * (other storage, or not mounted): every request is proxied.
+     */
+    registryBlobRoot?: string;
 }
 
 export interface EdgeRoles {
@@ -147,6 +166,7 @@ const LONG_TIMEOUT = "900s";
 
 export function renderEdgeConfig(input: EdgeConfigInput): string {
     const tuning = { ...DEFAULT_EDGE_TUNING, ...input.tuning };
+    const blobRoot = tuning.serveBlobFiles ? input.registryBlobRoot : undefined;
     const resolvers = [...new Set([input.registry.resolver, input.ui.resolver, input.mirror?.upstream.resolver].filter((r): r is string => !!r))];
     return renderNginx([
         comment("Rendered by private-registry (components/render/edgeConfig.ts); edit the stack, not this file."),
@@ -170,10 +190,11 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
                 directive("''", "registry/2.0"),
             ]),
             input.roles !== undefined && writeRefusalMap(input.roles),
+            ...(blobRoot === undefined ? [] : blobFileMap()),
             staticUpstream("registry_backend", input.registry, tuning),
             staticUpstream("ui_backend", input.ui, tuning),
             redirectServer(input),
-            registryServer(input, tuning),
+            registryServer(input, tuning, blobRoot),
             input.uiServerName !== undefined && uiServer(input, tuning),
             ...(input.mirror === undefined ? [] : [staticUpstream("mirror_backend", input.mirror.upstream, tuning), mirrorServer(input, input.mirror, tuning)]),
         ]),
@@ -195,11 +216,14 @@ function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): N
     ]);
 }
 
-/** `proxy_pass` target: the keepalive pool, or a variable so nginx re-resolves the name. */
-function proxyTarget(name: string, upstream: Upstream): NginxNodes {
-    if (upstream.resolver === undefined) return [directive("proxy_pass", `http://${name}`)];
+/**
+ * `proxy_pass` target: the keepalive pool, or a variable so nginx re-resolves the name. `uri`:
+ * what to request instead of the current URI (a rewritten request passes `$request_uri`).
+ */
+function proxyTarget(name: string, upstream: Upstream, uri = ""): NginxNodes {
+    if (upstream.resolver === undefined) return [directive("proxy_pass", `http://${name}${uri}`)];
     const variable = `$${name}`;
-    return [directive("set", variable, `http://${upstream.address}`), directive("proxy_pass", variable)];
+    return [directive("set", variable, `http://${upstream.address}`), directive("proxy_pass", `${variable}${uri}`)];
 }
 
 function redirectServer(input: EdgeConfigInput): NginxDirective {
@@ -271,8 +295,13 @@ function proxyDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes
     ];
 }
 
-function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirective {
-    const uiOrigin = input.uiServerName && `https://${hostPort(input.uiServerName, input.publicHttpsPort)}`;
+/** The UI's origin when it has its own name (the registry's CORS origin), else undefined. */
+function uiOriginOf(input: EdgeConfigInput): string | undefined {
+    return input.uiServerName && `https://${hostPort(input.uiServerName, input.publicHttpsPort)}`;
+}
+
+function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: string | undefined): NginxDirective {
+    const uiOrigin = uiOriginOf(input);
     return block("server", [], [
         ...listen(input.listenHttpsPort, input.listenIpv6, "ssl", "default_server"),
         directive("server_name", ...input.serverNames),
@@ -287,15 +316,119 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirect
         block("location", ["/v2/"], [
             uiOrigin !== undefined && corsPreflight(uiOrigin),
             ...(input.roles === undefined ? [] : writeRefusals(input.roles, uiOrigin)),
+            blobRoot !== undefined && block("if", [verbatim('($registry_blob_file != "")')], [
+                directive("rewrite", "^", `${BLOB_FILES_PREFIX}$registry_blob_file`, "last"),
+            ]),
             directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
             HSTS,
             ...proxyDirectives(input, tuning),
             ...proxyTarget("registry_backend", input.registry),
         ]),
+        ...(blobRoot === undefined ? [] : blobFileLocations(input, tuning, blobRoot)),
         uiOrigin !== undefined
             ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
             : block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
     ]);
+}
+
+/** Internal URI prefix of blob files; `internal`, so no client reaches it directly. */
+const BLOB_FILES_PREFIX = "/_registry_blob_files/";
+const BLOB_CHECK_URI = "/_registry_blob_check";
+
+/** Distribution's repository name (lower case only: anything else is simply proxied). */
+const NAME_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const REPOSITORY_NAME = `${NAME_COMPONENT}(?:/${NAME_COMPONENT})*`;
+
+/**
+ * Which requests nginx may answer from a blob file: its path under the storage root's `blobs/`
+ * (Distribution's layout: `sha256/<first 2 hex>/<hex>/data`), or "" to proxy. Only a GET of a
+ * sha256 blob, no query string, at most one plain `bytes=N-[M]` range, and no conditional headers
+ * (nginx would check them against its own validators, not the registry's ETag). The key is the
+ * raw `$request_uri`, the very string the registry's HEAD is asked about.
+ */
+function blobFileMap(): NginxNodes {
+    const key = '"$request_method:$http_range:$http_if_match$http_if_none_match$http_if_modified_since$http_if_unmodified_since$http_if_range:$request_uri"';
+    const pattern = `~^GET:(?:bytes=[0-9]+-[0-9]*)?::/v2/${REPOSITORY_NAME}/blobs/sha256:(?<registry_blob_prefix>[0-9a-f]{2})(?<registry_blob_rest>[0-9a-f]{62})$`;
+    return [
+        block("map", [verbatim(key), "$registry_blob_file"], [
+            // Quoted: the name is printed as is, and the regex has braces.
+            directive(`"${pattern}"`, "sha256/$registry_blob_prefix/$registry_blob_prefix$registry_blob_rest/data"),
+            directive("default", ""),
+        ]),
+        // nginx adds `Accept-Ranges` to a whole file itself, but not to a part (206); the registry to both.
+        block("map", ["$http_range", "$registry_blob_part_accept_ranges"], [
+            directive("''", ""),
+            directive("default", headerVariable("Accept-Ranges")),
+        ]),
+    ];
+}
+
+/**
+ * What the registry's blob responses carry besides Content-Length/Type, Date and its configured
+ * `http.headers` (registryResponseHeaders): a blob file's response copies each from the
+ * registry's HEAD, so an absent one stays absent.
+ */
+const REGISTRY_BLOB_HEADERS = ["Cache-Control", "Docker-Content-Digest", "Docker-Distribution-Api-Version", "Etag"];
+/**
+ * Every answer of the registry's HEAD besides 2xx and 403 that a registry or nginx gives. A 401
+ * too: auth_request would copy its WWW-Authenticate into the answer, beside the registry's own.
+ */
+const CHECK_REFUSALS = [301, 302, 303, 307, 308, 400, 401, 404, 405, 416, 429, 500, 502, 503, 504];
+const headerVariable = (name: string) => `$registry_blob_${name.toLowerCase().replace(/-/g, "_")}`;
+
+/**
+ * Blob GETs from the files: the registry authorizes a HEAD of the same raw URL with the same
+ * credentials (password and the blob's link to this repository, i.e. a deleted blob is refused);
+ * only its 200 lets nginx send the file. Any other answer (401, 404, a redirect: `auth_request`
+ * turns those into 401/403/500), a file that is gone, or a range nginx will not serve falls back
+ * to proxying the original request, so the registry answers it exactly as without this.
+ */
+function blobFileLocations(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: string): NginxNodes {
+    const registryRequest = (extra: NginxNodes) => [
+        ...proxyDirectives(input, tuning),
+        ...extra,
+        ...proxyTarget("registry_backend", input.registry, "$request_uri"),
+    ];
+    return [
+        block("location", ["^~", BLOB_FILES_PREFIX], [
+            directive("internal"),
+            directive("auth_request", BLOB_CHECK_URI),
+            ...["Accept-Ranges", ...REGISTRY_BLOB_HEADERS].map((name) => directive("auth_request_set", headerVariable(name), `$upstream_http_${name.toLowerCase().replace(/-/g, "_")}`)),
+            directive("alias", `${blobRoot.replace(/\/+$/, "")}/docker/registry/v2/blobs/`),
+            block("types", [], []),
+            directive("default_type", "application/octet-stream"),
+            // The registry's validators only: its ETag, no Last-Modified (an empty value removes it).
+            directive("etag", "off"),
+            directive("add_header", "Last-Modified", ""),
+            directive("add_header", "Accept-Ranges", "$registry_blob_part_accept_ranges"),
+            ...REGISTRY_BLOB_HEADERS.map((name) => directive("add_header", name, headerVariable(name))),
+            // The registry's `http.headers`, one line per value as it sends them (nginx 1.22's
+            // $upstream_http_* would keep only the first line of a repeated header).
+            ...Object.entries(registryResponseHeaders(uiOriginOf(input))).flatMap(([name, values]) => values.map((value) => directive("add_header", name, value))),
+            HSTS,
+            directive("error_page", 401, 403, 404, 416, 500, 502, 503, 504, "=", "@registry_blob_proxied"),
+        ]),
+        block("location", ["=", BLOB_CHECK_URI], [
+            directive("internal"),
+            ...registryRequest([
+                directive("proxy_method", "HEAD"),
+                directive("proxy_pass_request_body", "off"),
+                directive("proxy_set_header", "Content-Length", ""),
+                // auth_request turns any status but 2xx/401/403 into a 500, and nginx closes the
+                // client's connection after a 500: a refusal becomes a plain 403 (then proxied).
+                directive("proxy_intercept_errors", "on"),
+                directive("error_page", ...CHECK_REFUSALS, "=", "@registry_blob_refused"),
+            ]),
+        ]),
+        block("location", ["@registry_blob_refused"], [directive("return", 403)]),
+        block("location", ["@registry_blob_proxied"], [
+            // Only what /v2/ sent to the files: a client asking for the internal path is not proxied.
+            block("if", [verbatim('($registry_blob_file = "")')], [directive("return", 404)]),
+            directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
+            HSTS,
+            ...registryRequest([]),
+        ]),
+    ];
 }
 
 /**

@@ -97,14 +97,22 @@ export const REGISTRY_DRAIN_TIMEOUT = "60s";
  * of them is rendered for either version. Every option rendered below reads the same in both
  * (checked by running both: test/integration/distribution3.test.ts and edge.test.ts).
  */
-export function renderRegistryConfig(input: RegistryConfigInput): string {
-    const cors = input.uiOrigin === undefined ? {} : {
-        "Access-Control-Allow-Origin": [input.uiOrigin],
+/**
+ * `http.headers`: what the registry adds to every response. The edge adds the same to the blobs
+ * it sends from files (`serveBlobFiles`), so it needs them from here.
+ */
+export function registryResponseHeaders(uiOrigin: string | undefined): Record<string, string[]> {
+    const cors: Record<string, string[]> = uiOrigin === undefined ? {} : {
+        "Access-Control-Allow-Origin": [uiOrigin],
         "Access-Control-Allow-Credentials": ["true"],
         "Access-Control-Allow-Headers": ["Authorization", "Accept", "Cache-Control"],
         "Access-Control-Allow-Methods": ["HEAD", "GET", "OPTIONS", "DELETE"],
         "Access-Control-Expose-Headers": ["Docker-Content-Digest"],
     };
+    return { "X-Content-Type-Options": ["nosniff"], ...cors };
+}
+
+export function renderRegistryConfig(input: RegistryConfigInput): string {
     const config = {
         version: 0.1,
         log: { level: "info", formatter: "text", fields: { service: "registry" } },
@@ -122,7 +130,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         http: {
             ...listener(input.listenAddress),
             draintimeout: REGISTRY_DRAIN_TIMEOUT,
-            headers: { "X-Content-Type-Options": ["nosniff"], ...cors },
+            headers: registryResponseHeaders(input.uiOrigin),
             ...(input.debugAddress === undefined ? {} : { debug: { addr: input.debugAddress, prometheus: { enabled: true, path: "/metrics" } } }),
         },
         auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },

@@ -4,6 +4,7 @@ import { ServerCertificate } from "../contracts";
 import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 
 export const EDGE_IMAGE = DEFAULTS.images.edge;
@@ -37,6 +38,14 @@ export interface EdgeArgs {
     mirror?: { upstream: Upstream; serverName?: string; httpsPort: number };
     /** nginx knobs; defaults are the benchmarked ones (docs/benchmarks.md). */
     tuning?: Partial<EdgeTuning>;
+    /**
+     * The registry's data volume (filesystem storage), mounted read-only where the registry has
+     * it, so nginx sends authorized blob GETs from its files (`tuning.serveBlobFiles`). Read-only,
+     * but readable: the internet-facing container can then read every blob on disk itself, where
+     * before it could only ask the registry with a client's credentials. Default: none, every
+     * request proxied (object storage has no files to mount).
+     */
+    registryDataVolume?: pulumi.Input<string>;
     /** Who may write (push, delete); everyone else may only GET/HEAD. Default: no roles, every user writes. */
     roles?: EdgeRoles;
     /** Image reference. Default: `nginx:1.28.0-alpine`. */
@@ -81,6 +90,7 @@ export class Edge extends pulumi.ComponentResource {
             mirror,
             tuning: args.tuning,
             roles: args.roles,
+            registryBlobRoot: args.registryDataVolume === undefined ? undefined : REGISTRY_DATA_DIR,
         });
 
         this.container = serviceContainer(name, {
@@ -91,7 +101,10 @@ export class Edge extends pulumi.ComponentResource {
             image: args.image ?? EDGE_IMAGE,
             healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
             settings: {
-                volumes: (args.socketMounts ?? []).map((mount) => ({ ...mount, readOnly: true })),
+                volumes: [
+                    ...(args.socketMounts ?? []),
+                    ...(args.registryDataVolume === undefined ? [] : [{ volumeName: args.registryDataVolume, containerPath: REGISTRY_DATA_DIR }]),
+                ].map((mount) => ({ ...mount, readOnly: true })),
                 uploads: [
                     { file: "/etc/nginx/nginx.conf", content: nginxConf },
                     { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },

@@ -84,6 +84,11 @@ export class Registry extends pulumi.ComponentResource {
     /** The volume holding the API's socket and where it must be mounted; the edge alone mounts it. */
     readonly socketMount: SocketMount;
     readonly container: docker.Container;
+    /**
+     * The data volume's name (filesystem storage; undefined in a bucket): the edge mounts it
+     * read-only to send blob files itself.
+     */
+    readonly dataVolumeName: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:Registry", name, {}, opts);
@@ -146,6 +151,7 @@ export class Registry extends pulumi.ComponentResource {
             dependsOn: args.dependsOn,
         }, this);
 
+        this.dataVolumeName = volume?.name;
         this.registerOutputs({ containerName: this.container.name, volumeName: volume?.name, socketVolumeName: socketVolume.name });
     }
 }

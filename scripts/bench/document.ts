@@ -1,19 +1,23 @@
 /** docs/benchmarks.md: the tables, how they were made, the goals, and what bounds each figure. */
 import type { Machine } from "./machine";
-import { comparisonRows, figureBytes, formatSize, Plan } from "./plan";
+import { DEFAULT_EDGE_TUNING } from "../../components/render/edgeConfig";
+import { comparisonRows, describeTuning, EDGE_AFTER, EDGE_BEFORE, figureBytes, formatSize, Plan, TUNING_BEFORE } from "./plan";
 import type { ModeTiming } from "./programEvaluation";
 import {
-    AuthRow, authTable, comparisonTable, cpuTable, evaluationTable, machineLines, resourceTable, SweepRows, sweepTable, tlsTable,
+    AuthRow, authTable, comparisonTable, cpuTable, evaluationTable, machineLines, resourceTable, SweepRow, SweepRows, sweepTable, table, tlsTable,
 } from "./report";
 import type { Figure, Results } from "./scenarios";
 import type { TlsLimit } from "./tlsLimit";
-import { formatBytes, spread } from "./stats";
+import type { Profile, ProfileRow } from "./profile";
+import { formatBytes, spread, Spread } from "./stats";
 
 export interface BenchOutcome {
     date: string;
     command: string;
     machine: Machine;
     loadAtEnd: number;
+    /** The 1-minute load average sampled while the servers ran. */
+    loadDuring?: Spread;
     durationSeconds: number;
     plan: Plan;
     results: Results;
@@ -24,6 +28,8 @@ export interface BenchOutcome {
     ciphers: Record<string, string>;
     tlsLimit: TlsLimit;
     sweepRows: SweepRows;
+    /** perf profiles of one pull per edge (none where perf is missing). */
+    profiles: Profile[];
     authRows: AuthRow[];
     evaluations: ModeTiming[];
 }
@@ -39,25 +45,57 @@ function ratio(results: Results, target: string, figure: Figure): number | undef
 
 function goals(outcome: BenchOutcome): string {
     const { results, tlsLimit } = outcome;
-    const pushRatio = ratio(results, "edge", "bigPush");
-    const pair = tlsLimit.pairs.find((p) => p.label === "new defaults");
-    const ofLimit = pair?.edgePull && pair.tlsOnly ? pair.edgePull.median / pair.tlsOnly.median : undefined;
-    const pushSpool = results.get("edge", "bigPush").peak((u) => u.nginxPeakTempBytes);
-    const pullSpool = results.get("edge", "bigPull").peak((u) => u.nginxPeakTempBytes);
-    const verdict = (met: boolean | undefined) => (met === undefined ? "not measured" : met ? "**met**" : "**not met**");
-    const lines = [
-        `- Push ratio ≥ 0.95 (edge/direct, ${formatSize(outcome.plan.bigLayerBytes)}): ${fixed(pushRatio, 2)}: ${verdict(pushRatio === undefined ? undefined : pushRatio >= 0.95)}. `
+    const verdict = (value: number | undefined, goal: number) => (value === undefined ? "not measured" : value >= goal ? "**met**" : "**not met**");
+    const pairOf = (label: string) => tlsLimit.pairs.find((p) => p.label === label);
+    const ofLimit = (label: string) => {
+        const pair = pairOf(label);
+        return pair?.edgePull && pair.tlsOnly ? pair.edgePull.median / pair.tlsOnly.median : undefined;
+    };
+    const after = pairOf("after");
+    const push = { before: ratio(results, EDGE_BEFORE, "bigPush"), after: ratio(results, EDGE_AFTER, "bigPush") };
+    const concurrent = { before: ratio(results, EDGE_BEFORE, "concurrentPull"), after: ratio(results, EDGE_AFTER, "concurrentPull") };
+    const figures: Figure[] = ["bigPush", "bigPull", "smallPush", "smallPull", "concurrentPull"];
+    const spooled = Math.max(...figures.map((figure) => results.get(EDGE_AFTER, figure).peak((u) => u.nginxPeakTempBytes) ?? 0));
+    const written = Math.max(...(["bigPush", "bigPull"] as Figure[]).map((figure) => results.get(EDGE_AFTER, figure).peak((u) => u.nginxWriteBytes) ?? 0));
+    const percent = (value: number | undefined) => (value === undefined ? "?" : `${(value * 100).toFixed(0)}%`);
+    return [
+        "Each verdict is \"after\" (the new defaults) in this one run; \"before\" beside it for comparison.",
+        "",
+        `- Pull ≥ 0.9 of the TLS-only limit (${formatSize(outcome.plan.bigLayerBytes)}, alternating rounds): after ${fixed(ofLimit("after"), 2)} `
+        + `(${fixed(after?.edgePull?.median)} vs ${fixed(after?.tlsOnly?.median)} MiB/s), before ${fixed(ofLimit("before"), 2)}: ${verdict(ofLimit("after"), 0.9)}.`,
+        `- ${outcome.plan.clients} concurrent pulls ≥ 0.9 of direct: after ${fixed(concurrent.after, 2)}, before ${fixed(concurrent.before, 2)}: ${verdict(concurrent.after, 0.9)}.`,
+        `- Push ≥ 0.95 of direct (${formatSize(outcome.plan.bigLayerBytes)}): after ${fixed(push.after, 2)}, before ${fixed(push.before, 2)}: ${verdict(push.after, 0.95)}. `
         + "The two sides push into two registry processes with the same config, so anything within ±0.1 of 1 reads as equal.",
-        `- Pull within 90% of the TLS limit: the edge's pull is ${ofLimit === undefined ? "?" : `${(ofLimit * 100).toFixed(0)}%`} of a TLS-only transfer with the same TLS settings (${fixed(pair?.edgePull?.median)} vs ${fixed(pair?.tlsOnly?.median)} MiB/s, alternating rounds): ${verdict(ofLimit === undefined ? undefined : ofLimit >= 0.9)}.`,
-        `- 0 bytes spooled to nginx temp files: push ${formatBytes(pushSpool)}, pull ${formatBytes(pullSpool)}: ${verdict(pushSpool === undefined ? undefined : pushSpool === 0 && pullSpool === 0)}.`,
-    ];
-    if (ofLimit !== undefined && ofLimit < 0.9 && pair) {
-        lines.push(`\nWhere the pull's gap goes: per pulled GiB the edge spends ${fixed(pair.edgeNginxCpu, 2)} CPU-s in nginx and ${fixed(pair.edgeRegistryCpu, 2)} in the registry, `
-            + `where TLS alone costs nginx ${fixed(pair.tlsOnlyNginxCpu, 2)}; on two cores that the client's decryption shares, the registry's copy is the difference. `
-            + "None of the settings tried touches that copy (their effects are in the tables above). Closing the gap needs less work per byte: "
-            + "kTLS (unavailable on this kernel) moves the encryption into the kernel, or nginx could serve blob files itself instead of relaying the registry's copy.");
-    }
-    return lines.join("\n");
+        `- Nothing spooled: nginx temp files at most ${formatBytes(spooled)} over every scenario, file bytes nginx wrote in a ${formatSize(outcome.plan.bigLayerBytes)} push or pull at most ${formatBytes(written)} (access-log lines): ${spooled === 0 ? "**met**" : "**not met**"}.`,
+        "",
+        `Pull as a share of the TLS-only limit: before ${percent(ofLimit("before"))}, after ${percent(ofLimit("after"))}, after with the registry over TCP loopback ${percent(ofLimit("after, registry over TCP loopback"))}.`,
+    ].join("\n");
+}
+
+/** perf's split of the servers' samples by process and library, one column per edge. */
+function profileTable(profiles: Profile[]): string {
+    if (profiles.length === 0) return "(perf is not installed: no profile.)";
+    const key = (row: ProfileRow) => `${row.process} ${row.library}`;
+    const keys = [...new Set(profiles.flatMap((p) => p.rows.filter((r) => r.percent >= 1).map(key)))];
+    const share = (profile: Profile, k: string) => profile.rows.filter((r) => key(r) === k).reduce((sum, r) => sum + r.percent, 0);
+    keys.sort((a, b) => share(profiles[0], b) - share(profiles[0], a));
+    const rows = keys.map((k) => [`\`${k.split(" ")[0]}\``, `\`${k.split(" ")[1]}\``, ...profiles.map((p) => `${share(p, k).toFixed(1)}%`)]);
+    const rest = profiles.map((p) => `${Math.max(0, 100 - keys.reduce((sum, k) => sum + share(p, k), 0)).toFixed(1)}%`);
+    return table(["process", "where", ...profiles.map((p) => p.label)], [...rows, ["everything under 1%", "", ...rest]]);
+}
+
+/** Where a pulled GiB's CPU goes, per edge of the TLS table: the account the issue asks for. */
+function whereTheTimeGoes(outcome: BenchOutcome): string {
+    const { tlsLimit } = outcome;
+    const rows = tlsLimit.pairs.map((pair) => {
+        const total = (pair.edgeNginxCpu ?? 0) + (pair.edgeRegistryCpu ?? 0);
+        return [pair.label, fixed(pair.edgeNginxCpu, 2), fixed(pair.edgeRegistryCpu, 2), fixed(total, 2), fixed(pair.edgeClientCpu, 2),
+            fixed(pair.tlsOnlyNginxCpu, 2), fixed(pair.tlsOnlyClientCpu, 2), pair.tlsOnlyNginxCpu === undefined ? "?" : `${(total / pair.tlsOnlyNginxCpu).toFixed(2)}x`];
+    });
+    return table([
+        `Edge (${formatSize(outcome.plan.bigLayerBytes)} pull)`, "nginx CPU-s/GiB", "registry CPU-s/GiB", "server side total", "curl CPU-s/GiB",
+        "TLS only: nginx CPU-s/GiB", "TLS only: curl CPU-s/GiB", "server side vs TLS only",
+    ], rows);
 }
 
 /** Settings whose row differs from its reference by more than `threshold` in any throughput column. */
@@ -91,7 +129,7 @@ function settingsThatMoved(outcome: BenchOutcome, threshold = 0.1): string {
         `Settings that moved a figure by more than ${threshold * 100}% against their reference, with the min–max ranges of the two rows apart: ${moved.length === 0 ? "none." : ""}`,
         ...moved.map((line) => `- ${line}`),
         "",
-        `The new defaults against before: ${newDefaults.join(", ")}. Every other change stayed inside the run-to-run spread.`,
+        `After against before: ${newDefaults.join(", ")}. Every other change stayed inside the run-to-run spread.`,
     ].join("\n");
 }
 
@@ -104,11 +142,14 @@ function limits(outcome: BenchOutcome): string {
         const value = spread(results.get(target, figure).uses.map((u) => u.machineBusy))?.median;
         return value === undefined ? "?" : `${(value * 100).toFixed(0)}%`;
     };
-    const cpuOf = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds") => {
+    const cpuOf = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds" | "clientCpuSeconds") => {
         const value = spread(results.get(target, figure).uses.map((u) => u[who] ?? 0))?.median;
         return value === undefined ? undefined : value / (figureBytes(plan, figure) / 2 ** 30);
     };
-    const cpu = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds") => fixed(cpuOf(target, figure, who), 2);
+    const cpu = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds" | "clientCpuSeconds") => fixed(cpuOf(target, figure, who), 2);
+    /** nginx + registry + curl CPU-seconds per GiB: all the work one GiB costs these two cores. */
+    const totalCpuOf = (target: string, figure: Figure) =>
+        (["nginxCpuSeconds", "registryCpuSeconds", "clientCpuSeconds"] as const).reduce((sum, who) => sum + (cpuOf(target, figure, who) ?? 0), 0);
     /** CPU-s per GiB × GiB per second: how much of one core a process kept busy. */
     const coreShare = (target: string, figure: Figure) => {
         const seconds = cpuOf(target, figure, "registryCpuSeconds");
@@ -117,29 +158,63 @@ function limits(outcome: BenchOutcome): string {
     };
     const speed = (cipher: string) => fixed(tlsLimit.speeds.find((s) => s.cipher === cipher)?.mibPerSecond);
     const auth = (i: number) => authRows[i]?.msPerRequest?.median;
-    const pair = tlsLimit.pairs.find((p) => p.label === "new defaults");
+    const pair = tlsLimit.pairs.find((p) => p.label === "after");
     const ofLimit = pair?.edgePull && pair.tlsOnly ? `${((pair.edgePull.median / pair.tlsOnly.median) * 100).toFixed(0)}%` : "?";
+    const afterShare = pair?.edgePull && pair.tlsOnly ? pair.edgePull.median / pair.tlsOnly.median : undefined;
+    const before = tlsLimit.pairs.find((p) => p.label === "before");
+    const afterTcp = tlsLimit.pairs.find((p) => p.label === "after, registry over TCP loopback");
+    const concurrentRatio = ratio(results, EDGE_AFTER, "concurrentPull");
+    const beforeOfLimit = before?.edgePull && before.tlsOnly ? `${((before.edgePull.median / before.tlsOnly.median) * 100).toFixed(0)}%` : "?";
     const requests = plan.smallLayerCount * 3;
     const authSeconds = auth(3) === undefined ? "?" : ((requests * (auth(3) as number)) / 1000).toFixed(0);
     const recipePush = ratio(results, "Distribution recipe", "bigPush");
     return [
-        `CPU bounds every figure, and the same two cores carry the client, nginx, the registry and whatever else runs (all cores were ${busy("edge", "bigPull")} busy during the edge's pulls). `,
+        `CPU bounds every figure, and the same two cores carry the client, nginx, the registry and whatever else runs (all cores were ${busy(EDGE_AFTER, "bigPull")} busy during the edge's pulls). `,
         `**Push**: the registry hashes (sha256) and writes every byte in one stream, ${cpu("direct", "bigPush", "registryCpuSeconds")} CPU-s per GiB, `,
         `which at the direct ${rate("direct", "bigPush")} MiB/s keeps ${coreShare("direct", "bigPush")} of a core busy: one stream, one core, the push's bound. `,
-        `The edge's TLS decryption and relaying (${cpu("edge", "bigPush", "nginxCpuSeconds")} CPU-s/GiB in nginx) and curl's encryption need the other core, `,
-        (ratio(results, "edge", "bigPush") ?? 0) >= 0.95
-            ? `and got it: the edge keeps up (ratio ${fixed(ratio(results, "edge", "bigPush"), 2)}, all cores ${busy("edge", "bigPush")} busy). `
-            : `which neighbours also wanted: ratio ${fixed(ratio(results, "edge", "bigPush"), 2)}, all cores ${busy("edge", "bigPush")} busy. `,
+        `The edge's TLS decryption and relaying (${cpu(EDGE_AFTER, "bigPush", "nginxCpuSeconds")} CPU-s/GiB in nginx) and curl's encryption (curl ${cpu(EDGE_AFTER, "bigPush", "clientCpuSeconds")} CPU-s/GiB against ${cpu("direct", "bigPush", "clientCpuSeconds")} in plain HTTP) need the other core, `,
+        (ratio(results, EDGE_AFTER, "bigPush") ?? 0) >= 0.95
+            ? `and got it: the edge keeps up (ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy). `
+            : `which neighbours also wanted: ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy. `,
+        pushTransportSentence(outcome),
         `Writes land in the page cache (20% of RAM may be dirty before writers wait: more than a push), so the disk's speed only enters where nginx spools: the Distribution recipe writes each pushed layer to a temp file before the registry sees it (${fixed(recipePush, 2)} of direct). `,
         `**Pull**: TLS. A TLS-only transfer (nginx encrypting a file from the page cache, curl decrypting) reaches ${fixed(pair?.tlsOnly?.median)} MiB/s with nginx at ${fixed(pair?.tlsOnlyNginxCpu, 2)} CPU-s/GiB, `,
-        `far below \`openssl speed\` (${speed("aes-256-gcm")} MiB/s per core for AES-256-GCM, which curl negotiates) because every 16 KiB record costs system calls and copies on both ends. `,
-        `The edge's pull does that TLS work plus the registry's copy into a socket (${fixed(pair?.edgeRegistryCpu, 2)} CPU-s/GiB) and nginx's reads from it (${fixed(pair?.edgeNginxCpu, 2)} CPU-s/GiB in nginx against ${fixed(pair?.tlsOnlyNginxCpu, 2)}), on the same two cores: ${ofLimit} of the TLS limit. `,
+        `far below \`openssl speed\` (${speed("aes-256-gcm")} MiB/s per core for AES-256-GCM, which curl negotiates) because every 16 KiB record costs system calls and copies on both ends, and curl's decryption shares the two cores. `,
+        `Before, the edge did that TLS work plus relaying the registry's copy: the registry read each blob and wrote it into a socket (${fixed(before?.edgeRegistryCpu, 2)} CPU-s/GiB), nginx read it back (${fixed(before?.edgeNginxCpu, 2)} CPU-s/GiB in nginx): ${beforeOfLimit} of the TLS limit. `,
+        `After, nginx reads the blob's file itself once the registry's HEAD said yes (registry ${fixed(pair?.edgeRegistryCpu, 2)}, nginx ${fixed(pair?.edgeNginxCpu, 2)} CPU-s/GiB): ${ofLimit} of the TLS limit`,
+        afterShare !== undefined && afterShare >= 0.9
+            ? "; besides the TLS-only transfer's work it only adds the HEAD (one request, one bcrypt check). "
+            : "; the registry's copy is gone (see the profile above), so the gap left is in nginx's own work per byte or in what the neighbours did during one round and not the other. ",
         `The direct pull (${rate("direct", "bigPull")} MiB/s) has no TLS: the registry's copy alone keeps ${coreShare("direct", "bigPull")} of a core busy. `,
-        `**Concurrent pulls**: the same work per GiB (edge: nginx ${cpu("edge", "concurrentPull", "nginxCpuSeconds")}, registry ${cpu("edge", "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy("edge", "concurrentPull")} busy): more clients share the same CPU, they do not add any. `,
+        `**Concurrent pulls**: the same work per GiB (edge after: nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy(EDGE_AFTER, "concurrentPull")} busy): more clients share the same CPU, they do not add any. `,
+        `Direct (${rate("direct", "concurrentPull")} MiB/s) is plain HTTP: neither side encrypts, so ${plan.clients} TLS pulls match it only where the cores have room for the cipher on both ends`,
+        concurrentRatio !== undefined && concurrentRatio < 0.9 ? `; here they did not (ratio ${fixed(concurrentRatio, 2)}). ` : `; here they did (ratio ${fixed(concurrentRatio, 2)}). `,
+        `Per GiB, the direct pulls cost ${fixed(totalCpuOf("direct", "concurrentPull"), 2)} CPU-s in all (registry ${cpu("direct", "concurrentPull", "registryCpuSeconds")}, curl ${cpu("direct", "concurrentPull", "clientCpuSeconds")}), `,
+        `the edge's ${fixed(totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} (nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")}, curl ${cpu(EDGE_AFTER, "concurrentPull", "clientCpuSeconds")}), `,
+        `and before ${fixed(totalCpuOf(EDGE_BEFORE, "concurrentPull"), 2)}: on saturated cores that bounds the edge at about ${fixed(totalCpuOf("direct", "concurrentPull") / totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} of direct. `,
         `**Small layers**: latency and bcrypt, one request at a time: ${requests} requests per run, each verifying the htpasswd hash in the registry, ${fixed(auth(3), 1)} ms per request with the stack's cost-5 hash `,
         `(${fixed(auth(2), 1)} ms at \`RandomPassword.bcryptHash\`'s cost 10, which the stack used until this bench showed it; ${fixed(auth(1), 1)} ms with the seeds' \`htpasswd -B\`; ${fixed(auth(0), 1)} ms without auth): about ${authSeconds} s per run of bcrypt; TLS adds little per request on a kept-alive connection. `,
-        `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure.`,
+        `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure. `,
+        `With blob files a pull no longer crosses it (registry ${fixed(pair?.edgeRegistryCpu, 2)} CPU-s/GiB on the socket, ${fixed(afterTcp?.edgeRegistryCpu, 2)} over TCP, in the TLS table); pushes and proxied requests still do, both ways in the settings table.`,
     ].join("");
+}
+
+/**
+ * The registry's transport as the settings table measured it for pushes: the Unix socket's send
+ * buffer (net.core.wmem_default, 208 KiB here, not autotuned as TCP loopback's is) is smaller
+ * than nginx's 256 KiB body buffer, so nginx's writes to it stall more often.
+ */
+function pushTransportSentence(outcome: BenchOutcome): string {
+    const { sweepRows } = outcome;
+    const push = (row: SweepRow | undefined) => (row === undefined ? undefined : spread(row.push.rates));
+    const unixOnBefore = sweepRows.buffers.find((row) => row.label.includes("Unix socket"));
+    const tcpOnAfter = sweepRows.others.find((row) => row.label.includes("TCP loopback"));
+    const cell = (row: SweepRow | undefined) => {
+        const value = push(row);
+        return value === undefined ? "?" : `${value.median.toFixed(0)} (${value.min.toFixed(0)}–${value.max.toFixed(0)})`;
+    };
+    return `Pushes by the registry's transport (settings table, ${formatSize(outcome.plan.sharedLayerBytes)} push, MiB/s): before over TCP ${cell(sweepRows.before)}, `
+        + `before on the Unix socket ${cell(unixOnBefore)}; after on the Unix socket ${cell(sweepRows.newDefaults)}, after over TCP ${cell(tcpOnAfter)}. `;
 }
 
 /** How the published setups behave, in words, under the table that shows it. */
@@ -149,7 +224,7 @@ const SETUP_NOTES = `- seed 000 sets no \`client_max_body_size\`: nginx's defaul
 - The Distribution recipe leaves \`proxy_request_buffering\` on (each pushed layer is written to a temp file in full
   before the registry sees a byte), runs one worker (no \`worker_processes\`) and speaks TLS 1.2 only.
 - The stack's edge relays pushes as they arrive and buffers pulls in RAM only, never in a temp file; it does no auth
-  itself: the registry checks the bcrypt hash on every request.
+  itself: the registry checks the bcrypt hash on every request (after: a blob GET's HEAD included).
 - curl negotiates AES-256-GCM where the server lets it choose; docker and containerd (Go) pick AES-128-GCM on CPUs
   with AES instructions.`;
 
@@ -166,7 +241,7 @@ Generated by \`${outcome.command}\` (scripts/bench.ts) on ${outcome.date}; the r
 ## Machine
 
 ${machineLines(machine)}
-- 1-minute load average when it ended: ${outcome.loadAtEnd.toFixed(2)}. Other engineers' test suites share these 2 cores at times: every
+- 1-minute load average during the run (sampled every 10 s): median ${fixed(outcome.loadDuring?.median, 2)}, min–max ${fixed(outcome.loadDuring?.min, 2)}–${fixed(outcome.loadDuring?.max, 2)}; when it ended: ${outcome.loadAtEnd.toFixed(2)}. Other engineers' test suites share these 2 cores at times: every
   figure below is a median (min–max) of runs that visited all targets in turn, and each ratio compares
   medians from this one bench run, so both sides saw the same conditions.
 
@@ -178,9 +253,11 @@ ${machineLines(machine)}
 - One client everywhere, curl: push = \`POST /v2/<name>/blobs/uploads/\`, then a monolithic \`PUT\` with the digest;
   pull = \`GET /v2/<name>/blobs/<digest>\`. A batch of layers is one curl process with \`--next\`, so it reuses one
   connection as docker and containerd do. Random (incompressible) data; blobs are served from the page cache.
-- **direct**: the registry with the stack's config minus \`auth\`, plain HTTP. **edge**: the stack's nginx (TLS 1.2/1.3,
-  HSTS, no temp files either way) in front of the registry with the stack's htpasswd (bcrypt cost 5 with a salt
-  kept in state, as \`components/render/htpasswd.ts\` makes it). **seed 000**: the post's \`location /\` block as published, inside Debian's stock
+- **direct**: the registry with the stack's config minus \`auth\`, plain HTTP. **edge before** and **edge after**: the stack's
+  nginx (TLS 1.2/1.3, HSTS, no temp files either way) in front of the registry with the stack's htpasswd (bcrypt cost 5 with a salt
+  kept in state, as \`components/render/htpasswd.ts\` makes it); before = the defaults before blob files, every request
+  proxied over TCP loopback; after = today's defaults: blob GETs sent from the registry's files once its HEAD of the same
+  URL says 200, everything else proxied through a Unix socket to a second registry process on the same storage and htpasswd. **seed 000**: the post's \`location /\` block as published, inside Debian's stock
   \`nginx.conf\`, listening on 443 (its \`Host $host\` drops the port from upload URLs) in front of a registry with htpasswd
   (\`htpasswd -Bbn\`, cost 5, as in the post). **Distribution recipe**: the whole \`nginx.conf\` of the Distribution docs'
   "Authenticate proxy with nginx" recipe (nginx does \`auth_basic\`, the registry has none). Only certificate paths,
@@ -213,6 +290,15 @@ ${cpuTable(results, targets, rows, (figure) => figureBytes(plan, figure))}
 
 ${tlsTable(tlsLimit, formatSize(plan.bigLayerBytes))}
 
+Where a pulled GiB's CPU goes (medians of the rounds above; curl decrypts on the same two cores):
+
+${whereTheTimeGoes(outcome)}
+
+The same pull profiled (\`perf record -F 999\` on nginx's processes and the registry's, one ${formatSize(plan.bigLayerBytes)} pull per edge;
+shares of each column's samples; \`[kernel.kallsyms]\` is system calls and copies, \`libcrypto\` the cipher):
+
+${profileTable(outcome.profiles)}
+
 kTLS: OpenSSL ${tlsLimit.opensslKtls ? "is built with KTLS" : "is built without KTLS"}; the kernel ${kernelTls.kernelModule ? "offers" : "does **not** offer"} the \`tls\` upper-layer protocol
 (\`/proc/sys/net/ipv4/tcp_available_ulp\`${kernelTls.kernelModule ? "" : ": CONFIG_TLS is not set, and this VM's kernel loads no modules"}), and nginx with \`ssl_conf_command Options KTLS\`
 ${kernelTls.engagedInNginx ? "did" : "did **not**"} log \`BIO_get_ktls_send(): 1\`. ${kernelTls.engagedInNginx ? "" : "kTLS therefore cannot be measured here; its row below shows the setting is harmless when unavailable."}
@@ -221,16 +307,14 @@ ${kernelTls.engagedInNginx ? "did" : "did **not**"} log \`BIO_get_ktls_send(): 1
 
 Measured on the ${formatSize(plan.sharedLayerBytes)} layer (push, then pull, on one connection) and ${plan.clients} concurrent pulls of a ${formatSize(plan.sweepConcurrentLayerBytes)} layer
 (each client's TLS handshake and bcrypt check weigh more on this smaller layer), all rows interleaved.
-"before" is the edge as it was before this benchmark: \`proxy_buffering off\` with nginx's default \`proxy_buffer_size\`
-(4k) and \`client_body_buffer_size\` (16k), the client's choice of cipher. nginx CPU-s/GiB is steadier than MiB/s when
-neighbours load the machine.
+"before" is the edge's defaults before blob files (${describeTuning(TUNING_BEFORE, DEFAULT_EDGE_TUNING)}; the registry over TCP loopback);
+"after" is today's defaults with the registry on a Unix socket. nginx CPU-s/GiB is steadier than MiB/s when neighbours load the machine.
 
-Buffer sizes, one at a time on top of "before", then the new defaults (which also buffer responses in RAM: the next
-table shows that part alone):
+Each change that makes "after", alone on top of "before", then "after":
 
 ${sweepTable([outcome.sweepRows.direct, outcome.sweepRows.before, ...outcome.sweepRows.buffers, outcome.sweepRows.newDefaults], outcome.sweepRows.before, plan)}
 
-Every other knob, one at a time on top of the new defaults (on top of "before", its 4 KiB reads would hide them):
+Every other knob, one at a time on top of "after":
 
 ${sweepTable([outcome.sweepRows.newDefaults, ...outcome.sweepRows.others], outcome.sweepRows.newDefaults, plan)}
 

@@ -1,6 +1,7 @@
 /** What the bench runs: sizes, run counts, and the edge settings it tries. */
 import type { EdgeTuning } from "../../components/render/edgeConfig";
 import type { ComparisonRow } from "./report";
+import type { UpstreamTransport } from "./servers";
 import { GIB, MIB } from "./stats";
 
 export const QUICK = process.env.BENCH_QUICK === "1";
@@ -8,8 +9,8 @@ export const QUICK = process.env.BENCH_QUICK === "1";
 /**
  * The full plan keeps the whole bench near 15 minutes on 2 cores: 3 runs per scenario (the small
  * layers through the stack's auth alone take ~50 s a run), 5 where a run takes seconds. The
- * settings table pulls a smaller layer concurrently: 13 edges × 3 runs × 2 GiB would take longer
- * than everything else together.
+ * settings table pulls a smaller layer concurrently: a dozen edges × 3 runs × 2 GiB would take
+ * longer than everything else together.
  */
 export const PLAN = QUICK
     ? {
@@ -22,44 +23,53 @@ export const PLAN = QUICK
     };
 export type Plan = typeof PLAN;
 
-/** The edge as it was before this benchmark: nginx's own buffer sizes, the client's cipher. */
+/**
+ * "before": the edge's defaults before blob files (the first bench's tuning), proxying every
+ * request to the registry over TCP loopback. Spelled out, so a later default change cannot move it.
+ */
 export const TUNING_BEFORE: EdgeTuning = {
     workerProcesses: "auto",
-    proxyBuffering: "off",
-    proxyBufferSize: "4k",
-    clientBodyBufferSize: "16k",
+    proxyBuffering: "memory",
+    proxyBufferSize: "256k",
+    clientBodyBufferSize: "256k",
     sslBufferSize: "16k",
     tlsCipherOrder: "client",
     kernelTls: false,
     upstreamKeepalive: 32,
+    serveBlobFiles: false,
 };
+export const TRANSPORT_BEFORE: UpstreamTransport = "tcp";
+
+/** Column and row names of the stack's edge: "before" is the old defaults, "after" the new ones. */
+export const EDGE_BEFORE = "edge before";
+export const EDGE_AFTER = "edge after";
+
+/** "after": today's defaults, and the registry on a Unix socket as the stack deploys it. */
+export const TRANSPORT_AFTER: UpstreamTransport = "unix";
 
 export interface Setting {
     label: string;
     tuning: Partial<EdgeTuning>;
+    /** Default: that of the row it builds on. */
+    transport?: UpstreamTransport;
 }
 
-/** Buffer sizes, each alone on top of TUNING_BEFORE: they decide how many syscalls a GiB costs. */
-export const BUFFER_SETTINGS: Setting[] = [
-    { label: "proxy_buffer_size 64k", tuning: { proxyBufferSize: "64k" } },
-    { label: "proxy_buffer_size 256k", tuning: { proxyBufferSize: "256k" } },
-    { label: "client_body_buffer_size 256k", tuning: { clientBodyBufferSize: "256k" } },
+/** Each change that makes "after", alone on top of "before". */
+export const BEFORE_PLUS: Setting[] = [
+    { label: "registry on a Unix socket", tuning: {}, transport: "unix" },
+    { label: "blob files (serveBlobFiles)", tuning: { serveBlobFiles: true } },
 ];
 
-/**
- * The other knobs, each alone on top of the new defaults: on top of "before", 4 KiB proxy reads
- * would hide whatever they do.
- */
-export const OTHER_SETTINGS: Setting[] = [
-    { label: "proxy_buffering off (as before)", tuning: { proxyBuffering: "off" } },
-    { label: "proxy_buffering on with temp files (nginx's default)", tuning: { proxyBuffering: "disk" } },
-    { label: "ssl_buffer_size 4k", tuning: { sslBufferSize: "4k" } },
+/** The other knobs, each alone on top of "after". */
+export const AFTER_VARIANTS: Setting[] = [
+    { label: "registry over TCP loopback", tuning: {}, transport: "tcp" },
+    { label: "blob files off (every GET proxied)", tuning: { serveBlobFiles: false } },
+    { label: "worker_processes 1", tuning: { workerProcesses: 1 } },
+    { label: "worker_processes 4", tuning: { workerProcesses: 4 } },
     { label: "ciphers: AES-128-GCM first (server order)", tuning: { tlsCipherOrder: "aes-128-gcm-first" } },
     { label: "ciphers: ChaCha20-Poly1305 first", tuning: { tlsCipherOrder: "chacha20-first" } },
     { label: "kTLS (ssl_conf_command Options KTLS)", tuning: { kernelTls: true } },
     { label: "no upstream keepalive", tuning: { upstreamKeepalive: 0 } },
-    { label: "worker_processes 1", tuning: { workerProcesses: 1 } },
-    { label: "worker_processes 4", tuning: { workerProcesses: 4 } },
 ];
 
 /** Only what differs from `base`, as `key: value`. */

@@ -93,6 +93,17 @@ export function treeCpuSeconds(rootPid: number): number {
     return ticks / USER_HZ;
 }
 
+/**
+ * CPU seconds of the bench's own finished children so far (cutime + cstime of /proc/self/stat):
+ * the curl clients, which node reaps as they exit. Daemons still running are not in it.
+ */
+export function clientCpuSeconds(): number {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // cutime and cstime are fields 16 and 17 of stat.
+    return (Number(fields[13]) + Number(fields[14])) / USER_HZ;
+}
+
 /** Busy and total jiffies of all CPUs together, from the first line of /proc/stat. */
 function machineJiffies(): { busy: number; total: number } {
     const values = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
@@ -134,6 +145,8 @@ export interface ResourceUse {
     /** CPU seconds nginx (all workers) and the registry spent on the transfer. */
     nginxCpuSeconds?: number;
     registryCpuSeconds: number;
+    /** CPU seconds of the curl clients of the transfer (the other end of the TLS work). */
+    clientCpuSeconds?: number;
     /** How busy all cores were meanwhile, 0-1: the client, the servers and anyone else's work. */
     machineBusy: number;
     /** Highest sampled RSS of nginx master + workers. */
@@ -154,6 +167,7 @@ export async function watchWhile<T>(daemons: WatchedDaemons, work: () => Promise
     const writtenBefore = nginxPid === undefined ? 0 : treeWriteBytes(nginxPid);
     const nginxCpuBefore = nginxPid === undefined ? 0 : treeCpuSeconds(nginxPid);
     const registryCpuBefore = treeCpuSeconds(registryPid);
+    const clientCpuBefore = clientCpuSeconds();
     const machineBefore = machineJiffies();
     const use: ResourceUse = { registryPeakRss: 0, registryCpuSeconds: 0, machineBusy: 0 };
     const sample = () => {
@@ -170,6 +184,7 @@ export async function watchWhile<T>(daemons: WatchedDaemons, work: () => Promise
         const machineAfter = machineJiffies();
         use.machineBusy = (machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total);
         use.registryCpuSeconds = treeCpuSeconds(registryPid) - registryCpuBefore;
+        use.clientCpuSeconds = clientCpuSeconds() - clientCpuBefore;
         if (nginxPid !== undefined) {
             use.nginxWriteBytes = treeWriteBytes(nginxPid) - writtenBefore;
             use.nginxCpuSeconds = treeCpuSeconds(nginxPid) - nginxCpuBefore;

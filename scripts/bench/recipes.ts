@@ -74,7 +74,7 @@ ${harnessHttpDirectives(dir)}
 export async function startSeed000(parent: string, pki: Pki, registry: RegistryServer, user: User): Promise<ProxyUnderTest> {
     const dir = nginxDir(parent, "seed-000");
     const nginx = await startNginxAt("seed-000", dir, seedConf(dir, pki, registry.port), SEED_ADDRESS, 443);
-    return { nginx, endpoint: tlsEndpoint(SEED_ADDRESS, 443, pki, user), registry };
+    return { nginx, endpoint: tlsEndpoint(SEED_ADDRESS, 443, pki, user), registry, registryPid: registry.daemon.pid };
 }
 
 /**
@@ -159,5 +159,5 @@ export async function startDistributionRecipe(parent: string, pki: Pki, registry
     const dir = nginxDir(parent, "distribution-recipe");
     const port = await freePort();
     const nginx = await startNginxAt("distribution-recipe", dir, distributionRecipeConf(dir, pki, port, registry.port, htpasswdPath), "127.0.0.1", port);
-    return { nginx, endpoint: tlsEndpoint("127.0.0.1", port, pki, user), registry };
+    return { nginx, endpoint: tlsEndpoint("127.0.0.1", port, pki, user), registry, registryPid: registry.daemon.pid };
 }

@@ -80,10 +80,10 @@ export function cpuTable(results: Results, targets: string[], rows: ComparisonRo
                 return values.length === 0 ? "–" : (spread(values)!.median / (bytesOf(figure) / 2 ** 30)).toFixed(2);
             };
             const busy = spread(measurement.uses.map((u) => u.machineBusy));
-            body.push([label, target, perGiB((u) => u.nginxCpuSeconds), perGiB((u) => u.registryCpuSeconds), busy ? `${(busy.median * 100).toFixed(0)}%` : "–"]);
+            body.push([label, target, perGiB((u) => u.nginxCpuSeconds), perGiB((u) => u.registryCpuSeconds), perGiB((u) => u.clientCpuSeconds), busy ? `${(busy.median * 100).toFixed(0)}%` : "–"]);
         }
     }
-    return table(["Scenario", "Target", "nginx CPU-s per GiB", "registry CPU-s per GiB", "all cores busy (median)"], body);
+    return table(["Scenario", "Target", "nginx CPU-s per GiB", "registry CPU-s per GiB", "curl CPU-s per GiB", "all cores busy (median)"], body);
 }
 
 export function tlsTable(limit: TlsLimit, bigLayer: string): string {

@@ -59,6 +59,10 @@ export interface RegistryServer {
     daemon: Daemon;
     /** Plain HTTP straight to the registry; with credentials where the registry wants them. */
     endpoint: Endpoint;
+    /** Its filesystem storage root: what an edge with blob files reads. */
+    dataDir: string;
+    /** A second process of the same registry (same config, htpasswd and storage) on a Unix socket. */
+    unixSocket?: { path: string; daemon: Daemon };
 }
 
 export interface Registries {
@@ -83,8 +87,8 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
     writeFileSync(nginxHtpasswdPath, `${users.recipe.username}:${toolHash}\n`, { mode: 0o644 });
 
     const [authPort, openPort] = await Promise.all([freePort(), freePort()]);
-    const stackConfig = (port: number) => renderRegistryConfig({
-        listenAddress: `127.0.0.1:${port}`,
+    const stackConfig = (listen: number | string) => renderRegistryConfig({
+        listenAddress: typeof listen === "number" ? `127.0.0.1:${listen}` : `unix:${listen}`,
         htpasswdPath,
         realm: "private-registry",
         deleteEnabled: false,
@@ -95,16 +99,23 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
     const start = async (name: string, port: number, configYaml: string, endpoint: Endpoint): Promise<RegistryServer> => {
         const registryDir = join(dir, name);
         mkdirSync(registryDir, { recursive: true });
-        const { daemon } = await startRegistry(registryDir, configYaml, port);
-        return { name, port, daemon, endpoint };
+        const { daemon, dataDir } = await startRegistry(registryDir, configYaml, port);
+        return { name, port, daemon, endpoint, dataDir };
     };
     const plain = (port: number) => `http://127.0.0.1:${port}`;
+    const withAuth = await start("registry-auth", authPort, stackConfig(authPort), {
+        baseUrl: plain(authPort),
+        curlOptions: ["-u", `${users.stack.username}:${users.stack.password}`],
+    });
+    // The same registry on a Unix socket, on the same storage: how the edge reaches it in the stack.
+    const socketDir = join(dir, "registry-auth-unix");
+    mkdirSync(socketDir, { recursive: true, mode: 0o755 });
+    const socketPath = join(socketDir, "registry.sock");
+    const onSocket = await startRegistry(socketDir, stackConfig(socketPath), socketPath, { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: withAuth.dataDir });
+    withAuth.unixSocket = { path: socketPath, daemon: onSocket.daemon };
     return {
         nginxHtpasswdPath,
-        withAuth: await start("registry-auth", authPort, stackConfig(authPort), {
-            baseUrl: plain(authPort),
-            curlOptions: ["-u", `${users.stack.username}:${users.stack.password}`],
-        }),
+        withAuth,
         open: await start("registry-open", openPort, `# The stack's config without auth.\n${stringify(openConfig)}`, { baseUrl: plain(openPort), curlOptions: [] }),
     };
 }
@@ -160,7 +171,12 @@ export interface ProxyUnderTest {
     nginx: NginxServer;
     endpoint: Endpoint;
     registry: RegistryServer;
+    /** The registry process this edge talks to (the Unix socket's, or the TCP one's). */
+    registryPid: number;
 }
+
+/** How the edge reaches the registry: TCP on loopback, or the registry's Unix socket. */
+export type UpstreamTransport = "tcp" | "unix";
 
 export function tlsEndpoint(address: string, port: number, pki: Pki, user: User | undefined): Endpoint {
     const portSuffix = port === 443 ? "" : `:${port}`;
@@ -170,8 +186,14 @@ export function tlsEndpoint(address: string, port: number, pki: Pki, user: User 
     };
 }
 
-/** The stack's own edge, rendered by renderEdgeConfig with `tuning` over the defaults. */
-export async function startStackEdge(parent: string, name: string, pki: Pki, registry: RegistryServer, user: User, tuning: Partial<EdgeTuning> = {}): Promise<ProxyUnderTest> {
+/**
+ * The stack's own edge, rendered by renderEdgeConfig with `tuning` over the defaults, with the
+ * registry's storage as its blob root (used where `serveBlobFiles` is on).
+ */
+export async function startStackEdge(
+    parent: string, name: string, pki: Pki, registry: RegistryServer, user: User, tuning: Partial<EdgeTuning> = {}, transport: UpstreamTransport = "tcp",
+): Promise<ProxyUnderTest> {
+    if (transport === "unix" && registry.unixSocket === undefined) throw new Error(`${registry.name} has no Unix socket`);
     const dir = nginxDir(parent, name);
     const [httpsPort, httpPort, unusedUiPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const conf = renderEdgeConfig({
@@ -180,8 +202,9 @@ export async function startStackEdge(parent: string, name: string, pki: Pki, reg
         listenHttpPort: httpPort,
         publicHttpsPort: httpsPort,
         listenIpv6: false,
-        registry: { address: `127.0.0.1:${registry.port}` },
+        registry: { address: transport === "unix" ? `unix:${registry.unixSocket!.path}` : `127.0.0.1:${registry.port}` },
         ui: { address: `127.0.0.1:${unusedUiPort}` },
+        registryBlobRoot: registry.dataDir,
         certificatePath: pki.certificatePath,
         privateKeyPath: pki.privateKeyPath,
         pidPath: join(dir, "nginx.pid"),
@@ -189,5 +212,6 @@ export async function startStackEdge(parent: string, name: string, pki: Pki, reg
         tuning,
     });
     const nginx = await startNginxAt(name, dir, conf, "127.0.0.1", httpPort);
-    return { nginx, endpoint: tlsEndpoint("127.0.0.1", httpsPort, pki, user), registry };
+    const registryPid = transport === "unix" ? registry.unixSocket!.daemon.pid : registry.daemon.pid;
+    return { nginx, endpoint: tlsEndpoint("127.0.0.1", httpsPort, pki, user), registry, registryPid };
 }

@@ -8,7 +8,7 @@ import { readFileSync } from "fs";
 import { basename, dirname, join } from "path";
 import { freePort } from "../../test/support/loopbackServers";
 import { run } from "../../test/support/processes";
-import { treeCpuSeconds, watchWhile } from "./procStats";
+import { clientCpuSeconds, treeCpuSeconds, watchWhile } from "./procStats";
 import { Endpoint, pullBlobs, pushBlobs } from "./registryClient";
 import { HOST, NginxServer, nginxDir, Pki, ProxyUnderTest, startNginxAt, tlsEndpoint } from "./servers";
 import { MIB, mibPerSecond, spread, Spread } from "./stats";
@@ -112,6 +112,9 @@ export async function kernelTlsStatus(server: { endpoint: Endpoint; url: string;
     return { kernelModule: /\btls\b/.test(ulps), engagedInNginx: log.includes("BIO_get_ktls_send(): 1") };
 }
 
+/** Where the TLS table's pulls find their blob (one repository per pair, all on the same storage). */
+export const tlsPairRepository = (index: number) => `bench/tls-pair-${index}/big`;
+
 export interface TlsLimit {
     speeds: CipherSpeed[];
     /** Per edge: TLS-only transfers with its TLS settings and its own pulls, measured alternately. */
@@ -124,6 +127,9 @@ export interface TlsLimit {
         tlsOnlyNginxCpu?: number;
         edgeNginxCpu?: number;
         edgeRegistryCpu?: number;
+        /** Median CPU-seconds per GiB of curl: decrypting the TLS-only transfer, and the edge's pull. */
+        tlsOnlyClientCpu?: number;
+        edgeClientCpu?: number;
     }[];
     kernelTls: KernelTlsStatus;
     /** The OpenSSL build has KTLS compiled in (3.0 offers `s_server -sendfile` only then). */
@@ -144,22 +150,25 @@ export async function measureTlsLimit(
     const pairs = [];
     for (const [index, { label, proxy }] of edges.entries()) {
         const tlsOnly = await startTlsOnlyServer(dir, `tls-only-${index}`, proxy.nginx.dir, blob.path, pki);
-        const repository = `bench/tls-pair-${index}/big`;
+        const repository = tlsPairRepository(index);
         const pushed = await pushBlobs(proxy.endpoint, repository, [blob]);
         if (!pushed.ok) throw new Error(`could not push the TLS comparison blob through ${label}: ${pushed.reason}`);
-        pairs.push({ label, proxy, tlsOnly, repository, tlsRates: [] as number[], edgeRates: [] as number[], tlsCpu: [] as number[], edgeCpu: [] as number[], registryCpu: [] as number[] });
+        pairs.push({ label, proxy, tlsOnly, repository, tlsRates: [] as number[], edgeRates: [] as number[], tlsCpu: [] as number[], edgeCpu: [] as number[], registryCpu: [] as number[], tlsClientCpu: [] as number[], edgeClientCpu: [] as number[] });
     }
     for (let round = 0; round < runs; round++) {
         progress(`TLS-only vs edge pull, round ${round + 1}/${runs}`);
         for (const pair of pairs) {
             const cpuBefore = treeCpuSeconds(pair.tlsOnly.nginx.daemon.pid);
+            const clientBefore = clientCpuSeconds();
             const seconds = await fetchStatic(pair.tlsOnly.endpoint, pair.tlsOnly.url, blob.size);
             pair.tlsCpu.push((treeCpuSeconds(pair.tlsOnly.nginx.daemon.pid) - cpuBefore) / gib);
+            pair.tlsClientCpu.push((clientCpuSeconds() - clientBefore) / gib);
             if (seconds !== undefined) pair.tlsRates.push(mibPerSecond(blob.size, seconds));
-            const pulled = await watchWhile({ nginxPid: pair.proxy.nginx.daemon.pid, registryPid: pair.proxy.registry.daemon.pid }, () => pullBlobs(pair.proxy.endpoint, pair.repository, [blob]));
+            const pulled = await watchWhile({ nginxPid: pair.proxy.nginx.daemon.pid, registryPid: pair.proxy.registryPid }, () => pullBlobs(pair.proxy.endpoint, pair.repository, [blob]));
             if (pulled.result.ok) pair.edgeRates.push(mibPerSecond(blob.size, pulled.result.seconds));
             pair.edgeCpu.push((pulled.use.nginxCpuSeconds ?? 0) / gib);
             pair.registryCpu.push(pulled.use.registryCpuSeconds / gib);
+            pair.edgeClientCpu.push((pulled.use.clientCpuSeconds ?? 0) / gib);
         }
     }
     const results: TlsLimit["pairs"] = [];
@@ -172,6 +181,8 @@ export async function measureTlsLimit(
             tlsOnlyNginxCpu: spread(pair.tlsCpu)?.median,
             edgeNginxCpu: spread(pair.edgeCpu)?.median,
             edgeRegistryCpu: spread(pair.registryCpu)?.median,
+            tlsOnlyClientCpu: spread(pair.tlsClientCpu)?.median,
+            edgeClientCpu: spread(pair.edgeClientCpu)?.median,
         });
         await pair.tlsOnly.nginx.daemon.stop();
     }

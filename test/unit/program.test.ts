@@ -104,6 +104,8 @@ describe("local mode, dev stack", () => {
         assert.deepEqual(registry.command, ["sh", "-c", "umask 000 && exec registry serve /etc/distribution/config.yml"]);
         assert.deepEqual(edge.volumes, [
             { volumeName: "private-registry-registry-socket", containerPath: "/run/registry", readOnly: true },
+            // Blob GETs from the registry's files (tuning.serveBlobFiles): its data, read-only.
+            { volumeName: "private-registry-data", containerPath: "/var/lib/registry", readOnly: true },
             { volumeName: "private-registry-edge-secrets", containerPath: "/etc/nginx/secrets", readOnly: true },
         ]);
         assert.equal(ui.volumes, undefined);
@@ -122,6 +124,9 @@ describe("local mode, dev stack", () => {
         assert.match(nginx, /return 301 "?https:\/\/\$host:8443\$request_uri"?;/);
         assert.match(nginx, /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;/);
         assert.match(nginx, /resolver 127\.0\.0\.11 valid=10s ipv6=off;/);
+        // Blob GETs from the registry's data volume (tuning.serveBlobFiles).
+        assert.match(nginx, /alias \/var\/lib\/registry\/docker\/registry\/v2\/blobs\/;/);
+        assert.match(nginx, /proxy_pass http:\/\/registry_backend\$request_uri;/);
     });
 
     it("issues a server certificate for every name and IP, signed by the exported CA", () => {

@@ -54,6 +54,40 @@ describe("renderers", () => {
         assert.match(ui, /add_header Content-Security-Policy "frame-ancestors 'none'" always;/);
     });
 
+    it("edge nginx.conf: blob files only with filesystem storage mounted, and only for a plain GET of a sha256 blob", () => {
+        assert.doesNotMatch(renderEdgeConfig(BRIDGE_EDGE), /registry_blob/, "no storage root: every request proxied");
+        assert.doesNotMatch(renderEdgeConfig({ ...BRIDGE_EDGE, registryBlobRoot: "/var/lib/registry", tuning: { serveBlobFiles: false } }), /registry_blob/);
+        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, registryBlobRoot: "/var/lib/registry/" });
+        assert.match(conf, /alias \/var\/lib\/registry\/docker\/registry\/v2\/blobs\/;/);
+        const key = /map "([^"]+)" \$registry_blob_file \{\n\s+"~([^"]+)"/.exec(conf);
+        assert.ok(key, "the map from request to file");
+        assert.equal(key[1], "$request_method:$http_range:$http_if_match$http_if_none_match$http_if_modified_since$http_if_unmodified_since$http_if_range:$request_uri");
+        const pattern = new RegExp(key[2].replace(/\(\?<\w+>/g, "("));
+        const hex = "ab".repeat(32);
+        for (const [request, served] of [
+            [`GET:::/v2/team/app/blobs/sha256:${hex}`, true],
+            [`GET:bytes=100-::/v2/library/nginx/blobs/sha256:${hex}`, true],
+            [`GET:bytes=0-9::/v2/a__b/c-d/blobs/sha256:${hex}`, true],
+            [`HEAD:::/v2/team/app/blobs/sha256:${hex}`, false],
+            [`DELETE:::/v2/team/app/blobs/sha256:${hex}`, false],
+            [`GET:bytes=0-1,5-6::/v2/team/app/blobs/sha256:${hex}`, false],
+            [`GET::"sha256:${hex}":/v2/team/app/blobs/sha256:${hex}`, false],
+            [`GET:::/v2/team/app/blobs/sha256:${hex}?x=1`, false],
+            [`GET:::/v2/team/../app/blobs/sha256:${hex}`, false],
+            [`GET:::/v2/team/%61pp/blobs/sha256:${hex}`, false],
+            [`GET:::/v2/Team/app/blobs/sha256:${hex}`, false],
+            [`GET:::/v2/team/app/blobs/sha512:${hex}${hex}`, false],
+            [`GET:::/v2/team/app/manifests/sha256:${hex}`, false],
+        ] as const) {
+            assert.equal(pattern.test(request), served, request);
+        }
+        // The check is internal, a HEAD of the very same URL, and any refusal is proxied.
+        assert.match(conf, /location = \/_registry_blob_check \{\n\s+internal;/);
+        assert.match(conf, /proxy_method HEAD;/);
+        assert.match(conf, /proxy_pass \$registry_backend\$request_uri;/);
+        assert.match(conf, /error_page 401 403 404 416 500 502 503 504 = @registry_blob_proxied;/);
+    });
+
     it("quotes values nginx would otherwise split", () => {
         assert.match(renderEdgeConfig(BRIDGE_EDGE), /proxy_set_header Connection "";/);
     });
