@@ -4,11 +4,13 @@
 # later calls only check the cache.
 #
 #   scripts/build-tools.sh [--force] TOOL...      TOOL: pebble crictl containerd2 actionlint registry3 versitygw
+#                                                     buildkit buildx
 #   scripts/build-tools.sh --list
 #
 # Last line on stdout: a bin dir holding exactly the requested tools' binaries, under their
 # upstream names (pebble + pebble-challtestsrv, crictl, containerd + ctr + containerd-shim-runc-v2,
-# actionlint, registry, versitygw). Use absolute paths, or put it first on PATH for the process that needs it:
+# actionlint, registry, versitygw, buildkitd + buildctl, buildx (the Docker CLI plugin: link it as
+# cli-plugins/docker-buildx)). Use absolute paths, or put it first on PATH for the process that needs it:
 # containerd and ctr would shadow Debian's. Everything else goes to stderr. docs/real-engine.md
 # lists versions and cold build times.
 set -euo pipefail
@@ -23,13 +25,16 @@ TOOLS=(
   "registry3|github.com/distribution/distribution/v3|v3.1.2|1|registry|./cmd/registry||-X github.com/distribution/distribution/v3/version.version=VERSION -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3"
   # The S3 server of the object-storage tests (smaller to build than MinIO: docs/scale.md).
   "versitygw|github.com/versity/versitygw|v1.8.0|1|versitygw|./cmd/versitygw||-X main.Version=VERSION"
+  # osusergo netgo, as upstream's images: static binaries, so a stand-in image needs no libc for them.
+  "buildkit|github.com/moby/buildkit|v0.34.2|1|buildkitd buildctl|./cmd/buildkitd ./cmd/buildctl|osusergo,netgo|-X github.com/moby/buildkit/version.Version=VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
+  "buildx|github.com/docker/buildx|v0.38.2|1|buildx|./cmd/buildx|osusergo,netgo|-X github.com/docker/buildx/version.Version=VERSION -X github.com/docker/buildx/version.Package=github.com/docker/buildx"
 )
 
 usage() {
   cat >&2 <<'EOF'
 Usage: scripts/build-tools.sh [--force] TOOL...
        scripts/build-tools.sh --list
-  TOOL        one or more of: pebble crictl containerd2 actionlint registry3 versitygw
+  TOOL        one or more of: pebble crictl containerd2 actionlint registry3 versitygw buildkit buildx
   --force     rebuild the named tools, ignoring the cache.
   --list      print the tools, their modules and versions.
 Environment: PULUMI_ENGINE_CACHE, PULUMI_ENGINE_JOBS, PULUMI_ENGINE_KEEP_WORK, GOPROXY, GO, as

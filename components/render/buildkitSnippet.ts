@@ -1,5 +1,5 @@
 import { stringify as toToml } from "smol-toml";
-import { ClientFile, ClientSnippet, renderScript, shellQuote, TrustInput } from "./clientSnippets";
+import { ClientFile, ClientSnippet, DOCKER_CERTS_DIR, renderScript, shellQuote, TrustInput } from "./clientSnippets";
 
 /** buildkitd's own config directory (rootful), also where buildx puts it inside a builder container. */
 export const BUILDKIT_DIR = "/etc/buildkit";
@@ -29,14 +29,22 @@ export function renderBuildkitdToml(input: TrustInput, caPath: string | undefine
  * when the builder is created. `--config` is the flag's name in every buildx release (newer ones
  * also call it `--buildkitd-config`). `network=host`: the builder resolves and reaches the registry
  * as this machine does (its /etc/hosts, a `localhost` registry), not from Docker's bridge. The push
- * credentials are the Docker CLI's, from `docker login`.
+ * credentials are the Docker CLI's, from `docker login`, which the CLI has the Docker daemon check:
+ * the daemon needs the CA too, in its own /etc/docker/certs.d (without it the login fails with
+ * `x509: certificate signed by unknown authority`, as the builders e2e test showed), so the
+ * snippet writes it there as well.
  */
 export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
     const configPath = `${BUILDKIT_DIR}/buildkitd.toml`;
-    const ca: ClientFile[] = input.caCertificate === undefined
+    const caFile = (dir: string): ClientFile[] => input.caCertificate === undefined
         ? []
-        : [{ path: `${BUILDKIT_DIR}/certs/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
-    const files: ClientFile[] = [{ path: configPath, mode: "0644", content: renderBuildkitdToml(input, ca[0]?.path) }, ...ca];
+        : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
+    const ca = caFile(`${BUILDKIT_DIR}/certs`);
+    const files: ClientFile[] = [
+        { path: configPath, mode: "0644", content: renderBuildkitdToml(input, ca[0]?.path) },
+        ...ca,
+        ...caFile(DOCKER_CERTS_DIR),
+    ];
     const builder = shellQuote(input.builderName);
     const commands = [
         // Run again (a renewed CA, a new builder image), it replaces its own builder, named for this registry.
@@ -44,6 +52,7 @@ export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
         `docker buildx create --name ${builder} --driver docker-container --driver-opt network=host --config ${configPath} --bootstrap --use`,
         `docker login ${shellQuote(input.endpoint)} --username ${shellQuote(input.username)} --password-stdin`,
     ];
-    const description = `BuildKit/buildx: ${configPath} trusting the registry, a docker-container builder using it, then log in with the push account (pipe its password in).`;
+    const trust = input.caCertificate === undefined ? "" : ` (the CA also in ${DOCKER_CERTS_DIR}, for the login)`;
+    const description = `BuildKit/buildx: ${configPath} trusting the registry${trust}, a docker-container builder using it, then log in with the push account (pipe its password in).`;
     return { description, files, commands, script: renderScript(description, files, commands) };
 }

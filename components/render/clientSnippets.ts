@@ -37,7 +37,7 @@ export interface CredentialInput extends TrustInput {
     password: string;
 }
 
-const DOCKER_CERTS_DIR = "/etc/docker/certs.d";
+export const DOCKER_CERTS_DIR = "/etc/docker/certs.d";
 export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
 const K3S_DIR = "/etc/rancher/k3s";
 

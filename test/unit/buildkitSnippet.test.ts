@@ -16,10 +16,13 @@ const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 const input = { endpoint: "registry.lan:8443", caCertificate: CA, username: "admin", builderName: "private-registry" };
 
 describe("buildkit snippet", () => {
-    it("buildkitd.toml trusts the CA for this registry only, at a path the script writes", () => {
+    it("buildkitd.toml trusts the CA for this registry only, at a path the script writes; the CA also goes to Docker's certs.d", () => {
         const snippet = renderBuildkitSnippet(input);
         const toml = snippet.files.find((f) => f.path === "/etc/buildkit/buildkitd.toml");
         assert.ok(toml, "the snippet writes /etc/buildkit/buildkitd.toml");
+        assert.deepEqual(snippet.files.map((f) => f.path), [
+            "/etc/buildkit/buildkitd.toml", "/etc/buildkit/certs/registry.lan:8443/ca.crt", "/etc/docker/certs.d/registry.lan:8443/ca.crt",
+        ]);
         const parsed = parseToml(toml.content) as { registry: Record<string, { ca?: string[] }> };
         assert.deepEqual(Object.keys(parsed.registry), ["registry.lan:8443"]);
         assert.deepEqual(parsed.registry["registry.lan:8443"].ca, ["/etc/buildkit/certs/registry.lan:8443/ca.crt"]);
@@ -32,6 +35,8 @@ describe("buildkit snippet", () => {
             execFileSync("sh", [join(root, "setup.sh")], { env: { ...process.env, ROOT: root } });
             assert.equal(readFileSync(join(root, "etc/buildkit/certs/registry.lan:8443/ca.crt"), "utf8"), CA);
             assert.equal(readFileSync(join(root, "etc/buildkit/buildkitd.toml"), "utf8"), toml.content);
+            // `docker login` is checked by the Docker daemon, which reads only its own certs.d.
+            assert.equal(readFileSync(join(root, "etc/docker/certs.d/registry.lan:8443/ca.crt"), "utf8"), CA);
         } finally {
             rmSync(root, { recursive: true, force: true });
         }

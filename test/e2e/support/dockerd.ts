@@ -85,6 +85,8 @@ export interface DockerdOptions {
      * own tables). Default: the host's network, no bridge, no iptables.
      */
     networkNamespace?: NetworkNamespace;
+    /** dockerd's environment (e.g. HTTPS_PROXY, which its image pulls honour). Default: the test's. */
+    env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -123,7 +125,7 @@ export async function startDockerd(workDir: string, options: DockerdOptions = {}
     ];
     // nsenter execs dockerd in place: the PID (and process group) stays dockerd's.
     const line = namespace ? namespace.command(DOCKERD, args) : { command: DOCKERD, args };
-    const daemon = startDaemon("dockerd", line.command, line.args, { logFile, stopTimeoutMs: 30_000 });
+    const daemon = startDaemon("dockerd", line.command, line.args, { logFile, stopTimeoutMs: 30_000, env: options.env });
 
     const host = `unix://${socket}`;
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: dockerConfig };
