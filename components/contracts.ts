@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import type { S3Bucket } from "./render/registryConfig";
 
 /** What every host mode (local, ssh, alicloud) hands the registry: a Docker daemon to deploy to. */
 export interface RegistryHost {
@@ -27,18 +28,10 @@ export interface ServerCertificate {
 /** Where the registry keeps blobs and manifests (config `storage`). */
 export type RegistryStorage =
     | { kind: "filesystem" }
-    | {
+    | ({
           kind: "s3";
-          /** S3 API endpoint URL; undefined: AWS's own for the region. */
-          endpoint?: string;
-          region: string;
-          bucket: string;
           /** Secret. */
           accessKeyId: pulumi.Input<string>;
           /** Secret. */
           secretAccessKey: pulumi.Input<string>;
-          forcePathStyle: boolean;
-          /** Let clients fetch blobs from the bucket directly (Distribution's `redirect`). */
-          redirect: boolean;
-          rootDirectory?: string;
-      };
+      } & S3Bucket);

@@ -7,6 +7,7 @@
  */
 import { isIP } from "net";
 import type { AcmeServer } from "../certificates/acmeCertificate";
+import type { StorageConfigInput } from "../render/registryConfig";
 import { DEFAULTS } from "./defaults";
 import { DISTRIBUTION_TAG_FORM, distributionMajor } from "./distribution";
 import { GC_SCHEDULE_FORM, isGcSchedule } from "./gcSchedule";
@@ -97,17 +98,7 @@ export interface MirrorSettings {
  * read apart by readRegistryStorage (components/config/index.ts), so no plain copy exists.
  */
 export type StorageSettings =
-    | { kind: "filesystem" }
-    | {
-          kind: "s3";
-          /** The S3 API's URL, `http(s)://host[:port]`; unset: AWS's own for the region. */
-          endpoint?: string;
-          region: string;
-          bucket: string;
-          forcePathStyle: boolean;
-          redirect: boolean;
-          rootDirectory?: string;
-      }
+    | StorageConfigInput
     /** alicloud mode: an OSS bucket and a RAM user limited to it, both created by the stack. */
     | { kind: "oss" };
 
@@ -532,17 +523,23 @@ function readGc(read: Reader, registryImage: string): GcSettings | undefined {
     return schedule === undefined || !isGcSchedule(schedule) ? undefined : { schedule: schedule.trim(), deleteUntagged };
 }
 
-/** `https://host[:port][/path]`: what dockerd's `registry-mirrors` accepts (no query, no credentials). */
-export function isHttpsUrl(value: string): boolean {
+/** A URL of one of `protocols` to a host name or IP, without credentials, query or fragment; `undefined` otherwise. */
+function plainUrl(value: string, protocols: string[]): URL | undefined {
     let url: URL;
     try {
         url = new URL(value);
     } catch {
-        return false;
+        return undefined;
     }
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    return url.protocol === "https:" && url.username === "" && url.password === "" && url.search === "" && url.hash === "" &&
-        (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/[\s]/.test(value);
+    const plain = protocols.includes(url.protocol) && url.username === "" && url.password === "" && url.search === "" && url.hash === "" &&
+        (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/\s/.test(value);
+    return plain ? url : undefined;
+}
+
+/** `https://host[:port][/path]`: what dockerd's `registry-mirrors` accepts (no query, no credentials). */
+export function isHttpsUrl(value: string): boolean {
+    return plainUrl(value, ["https:"]) !== undefined;
 }
 
 function readHostRegistryMirrors(read: Reader, mode: HostMode): string[] {
@@ -862,15 +859,7 @@ function readStorage(read: Reader, mode: HostMode, isSecret: boolean): StorageSe
 
 /** `http(s)://host[:port]`: where the registry (and, with redirect, clients) reach the S3 API. */
 function isS3Endpoint(value: string): boolean {
-    let url: URL;
-    try {
-        url = new URL(value);
-    } catch {
-        return false;
-    }
-    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "" && url.search === "" &&
-        url.hash === "" && url.pathname === "/" && (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/\s/.test(value);
+    return plainUrl(value, ["https:", "http:"])?.pathname === "/";
 }
 
 /** `host`, `host:port` or `[IPv6]:port`, as lego takes resolvers (port 53 when left out). */

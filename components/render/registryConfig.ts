@@ -40,19 +40,19 @@ export interface RegistryConfigInput {
  * Distribution 3 removed `oss` and reaches OSS through `s3` with `forcepathstyle: false`
  * (docs/scale.md).
  */
-export type StorageConfigInput =
-    | { kind: "filesystem" }
-    | {
-          kind: "s3";
-          /** `regionendpoint`; unset: AWS's own for the region. */
-          endpoint?: string;
-          region: string;
-          bucket: string;
-          forcePathStyle: boolean;
-          /** Pulls answered with a redirect to a presigned bucket URL (Distribution's default); false sets `redirect.disable`. */
-          redirect: boolean;
-          rootDirectory?: string;
-      };
+export type StorageConfigInput = { kind: "filesystem" } | ({ kind: "s3" } & S3Bucket);
+
+/** An S3 bucket as the registry reaches it, without its keys (config, contract and renderer share it). */
+export interface S3Bucket {
+    /** The S3 API's URL, `http(s)://host[:port]` (`regionendpoint`); unset: AWS's own for the region. */
+    endpoint?: string;
+    region: string;
+    bucket: string;
+    forcePathStyle: boolean;
+    /** Let clients fetch blobs from the bucket directly by a presigned URL; false sets `redirect.disable`. */
+    redirect: boolean;
+    rootDirectory?: string;
+}
 
 /** Distribution's environment overrides for `storage.s3.accesskey` and `storage.s3.secretkey`. */
 export const S3_CREDENTIAL_ENV = { accessKeyId: "REGISTRY_STORAGE_S3_ACCESSKEY", secretAccessKey: "REGISTRY_STORAGE_S3_SECRETKEY" } as const;
