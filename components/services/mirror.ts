@@ -11,7 +11,7 @@ import { serviceContainer } from "./serviceContainer";
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
 const SECRETS_DIR = "/auth";
 const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
-/** Host networking: the mirror's loopback port (the registry's is 5000, the UI's 5080). */
+/** Host networking: the mirror's loopback port (the UI's is 5080; the registry has none, only its socket). */
 export const MIRROR_LOOPBACK_PORT = DEFAULTS.mirror.loopbackPort;
 
 export interface MirrorArgs {

@@ -107,7 +107,8 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         assert.deepEqual(missing, [], `missing prerequisites (install them as .ci/run does): ${missing.join(", ")}`);
         mkdirSync(OUTPUT_DIR, { recursive: true });
         work = makeTempDir("pr-bld-");
-        const ports = { https: await freePort(), http: await freePort(), ui: await freePort() };
+        // The metrics port too: its default loopback 5002 may be another stack's on this machine.
+        const ports = { https: await freePort(), http: await freePort(), ui: await freePort(), metrics: await freePort() };
         declared = await evaluateProgram({
             config: {
                 ...devStackConfig(),
@@ -117,6 +118,7 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
                 httpsPort: ports.https,
                 httpPort: ports.http,
                 uiPort: ports.ui,
+                metricsPort: ports.metrics,
                 namePrefix: PREFIX,
                 users: ["admin", { name: "node", role: "pull" }],
                 deleteEnabled: true,
