@@ -24,9 +24,9 @@ export interface AlicloudLoadBalancerArgs {
     ports: PassedPort[];
     /** The VMs; each gets one server-group entry per port. Required. */
     backends: Backend[];
-    /** Where each backend's edge answers plain HTTP `GET /healthz` with 200. Required. */
+    /** Where each backend's edge answers plain HTTP `GET /readyz` with 200. Required. */
     healthCheckPort: number;
-    /** The health check's path. Default: `/healthz`. */
+    /** The health check's path. Default: `/readyz` (200 only while the registry behind the edge answers). */
     healthCheckPath?: string;
     tags?: Record<string, string>;
 }
@@ -40,8 +40,9 @@ export interface AlicloudLoadBalancerArgs {
  *
  * Each port has a server group and a listener; each VM is one attachment per server group, so a
  * VM added or removed adds or removes only its own attachments. The listeners check every VM with
- * `GET /healthz` over plain HTTP on the edge's HTTP port (CLB's health check speaks no TLS) and
- * stop sending new connections to a VM that fails three checks in a row.
+ * `GET /readyz` over plain HTTP on the edge's HTTP port (CLB's health check speaks no TLS), which
+ * the edge answers with 200 only while its registry answers, and stop sending new connections to
+ * a VM that fails three checks in a row.
  */
 export class AlicloudLoadBalancer extends pulumi.ComponentResource {
     readonly loadBalancer: alicloud.slb.ApplicationLoadBalancer;
@@ -82,7 +83,7 @@ export class AlicloudLoadBalancer extends pulumi.ComponentResource {
                 healthCheck: "on",
                 healthCheckType: "http",
                 healthCheckConnectPort: args.healthCheckPort,
-                healthCheckUri: args.healthCheckPath ?? "/healthz",
+                healthCheckUri: args.healthCheckPath ?? "/readyz",
                 healthCheckHttpCode: "http_2xx",
                 healthCheckInterval: 2,
                 healthCheckTimeout: 5,

@@ -231,10 +231,36 @@ function redirectServer(input: EdgeConfigInput): NginxDirective {
     return block("server", [], [
         ...listen(input.listenHttpPort, input.listenIpv6, "default_server"),
         directive("server_name", "_"),
+        comment("Liveness: nginx answers. The container's own health check."),
         block("location", ["=", "/healthz"], [directive("access_log", "off"), directive("return", 200, "ok")]),
+        comment("Readiness: the registry behind answers too. What a load balancer checks."),
+        ...readinessLocations(input),
         comment("Plain HTTP never serves the registry: every request goes to HTTPS."),
         block("location", ["/"], [directive("return", 301, `https://${httpsHost}$request_uri`)]),
     ]);
+}
+
+/**
+ * `GET /readyz`: 200 only while the registry answers. Distribution serves `/` with 200 while its
+ * storage driver's health check passes and 503 once it fails (`health.storagedriver`), and nginx
+ * gets no answer at all from a registry that is down or restarting: either way the load balancer
+ * sees 503 and sends the next client to another replica. Nothing of the registry's answer (no
+ * header, no body) leaves the edge.
+ */
+function readinessLocations(input: EdgeConfigInput): NginxNodes {
+    return [
+        block("location", ["=", "/readyz"], [
+            directive("access_log", "off"),
+            directive("proxy_http_version", "1.1"),
+            directive("proxy_set_header", "Connection", ""),
+            directive("proxy_connect_timeout", "2s"),
+            directive("proxy_read_timeout", "4s"),
+            directive("proxy_intercept_errors", "on"),
+            directive("error_page", 404, 500, 502, 503, 504, "=", "@registry_not_ready"),
+            ...proxyTarget("registry_backend", input.registry, "/"),
+        ]),
+        block("location", ["@registry_not_ready"], [directive("access_log", "off"), directive("return", 503, "registry not ready")]),
+    ];
 }
 
 function tlsDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {

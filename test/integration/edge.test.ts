@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createServer, Server } from "http";
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { EdgeConfigInput, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
@@ -13,7 +13,7 @@ import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { BRIDGE_EDGE } from "../support/fixtures";
-import { checkNginxConfig, freePort, NGINX, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
+import { checkNginxConfig, freePort, freePorts, NGINX, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
 
 const HOST = "registry.test";
 const UI_HOST = "ui.registry.test";
@@ -214,6 +214,60 @@ describe("edge + registry, same-origin UI (the default)", () => {
         const registryUrl = /server (127\.0\.0\.1:\d+);/.exec(readFileSync(join(edge.dir, "nginx.conf"), "utf8"))?.[1];
         const response = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://${registryUrl}/`]);
         assert.equal(response.stdout, "200");
+    });
+});
+
+describe("readiness: /readyz follows the registry behind the edge, /healthz only nginx", () => {
+    let dir: string;
+    let httpPort: number;
+    let registrySocket: string;
+    const configYaml = () => renderRegistryConfig({
+        listenAddress: `unix:${registrySocket}`,
+        htpasswdPath: join(dir, "htpasswd"),
+        realm: "private-registry",
+        deleteEnabled: false,
+    });
+    const get = async (path: string) => {
+        const result = await run("curl", ["-sS", "-D", "-", "--max-time", "10", `http://127.0.0.1:${httpPort}${path}`], { allowFailure: true });
+        const [headers, body = ""] = result.stdout.split(/\r\n\r\n/);
+        return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers)?.[1] ?? 0), headers, body };
+    };
+    let registry: Awaited<ReturnType<typeof startRegistry>>;
+
+    before(async () => {
+        dir = makeTempDir("pr-readyz-");
+        chmodSync(dir, 0o755);
+        // As the stack deploys it: the registry's API on a Unix socket only.
+        mkdirSync(join(dir, "run"), { mode: 0o755 });
+        registrySocket = join(dir, "run", "registry.sock");
+        const [httpsPort, uiPort] = await freePorts(2);
+        httpPort = await freePort();
+        const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
+        writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+        writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+        writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]));
+        registry = await startRegistry(dir, configYaml(), registrySocket);
+        mkdirSync(join(dir, "temp"));
+        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, { serverNames: [HOST], httpsPort, httpPort, registrySocket, uiPort })), httpPort);
+    });
+    after(runCleanups);
+
+    it("answers 200 while the registry answers, with nothing of the registry's answer", async () => {
+        const ready = await get("/readyz");
+        assert.equal(ready.status, 200, ready.headers);
+        assert.doesNotMatch(ready.headers, /docker-distribution-api-version/i);
+        assert.equal((await get("/healthz")).body, "ok");
+    });
+
+    it("answers 503 once the registry is down (the load balancer's cue), while /healthz stays 200", async () => {
+        await registry.daemon.stop();
+        const down = await get("/readyz");
+        assert.equal(down.status, 503, down.headers);
+        assert.equal(down.body, "registry not ready");
+        assert.equal((await get("/healthz")).status, 200, "nginx itself is alive: its container must not be restarted for this");
+        // The same registry back on the same socket: ready again, with nothing restarted at the edge.
+        registry = await startRegistry(dir, configYaml(), registrySocket);
+        assert.equal((await get("/readyz")).status, 200);
     });
 });
 

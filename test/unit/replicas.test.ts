@@ -1,7 +1,7 @@
 /**
  * alicloud `replicas` under mocks: N alike VMs, each running the registry and edge with the same
  * certificate, users and `http.secret`, behind a CLB passing TCP through, its health check on each
- * edge's `/healthz`, and DNS at the load balancer; what `pulumi up` changes when N grows and
+ * edge's `/readyz`, and DNS at the load balancer; what `pulumi up` changes when N grows and
  * shrinks (two evaluations compared by resource and inputs, the second with the first one's
  * state); and the configuration replicas need, refused at preview naming the keys.
  */
@@ -88,12 +88,12 @@ describe("alicloud: three replicas behind a load balancer", () => {
         assert.deepEqual(orphans, [], "only components sit at the top level");
     });
 
-    it("checks each VM's edge with GET /healthz over plain HTTP on port 80, and drops one after three failures", () => {
+    it("checks each VM's edge with GET /readyz (the registry behind it answers) over plain HTTP on port 80, and drops one after three failures", () => {
         for (const listener of ofType(three, LISTENER).map((l) => l.inputs as Inputs)) {
             assert.equal(listener.healthCheck, "on");
             assert.equal(listener.healthCheckType, "http");
-            assert.equal(listener.healthCheckUri, "/healthz");
-            assert.equal(listener.healthCheckConnectPort, 80, "the edge answers /healthz on its HTTP port");
+            assert.equal(listener.healthCheckUri, "/readyz");
+            assert.equal(listener.healthCheckConnectPort, 80, "the edge answers /readyz on its HTTP port");
             assert.equal(listener.healthCheckHttpCode, "http_2xx", "a redirect is not healthy");
             assert.equal(listener.unhealthyThreshold, 3);
         }

@@ -204,11 +204,14 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             assert.match(asNobody.stderr, /Permission denied|Couldn't connect/i);
         });
 
-        it("redirects plain HTTP to HTTPS and never serves the registry over it", async () => {
+        it("redirects plain HTTP to HTTPS and never serves the registry over it; answers /readyz there", async () => {
             const response = await curl(["-i", `http://${NAME}:${ports.http}/v2/_catalog`]);
             assert.match(response.stdout, /^HTTP\/1\.1 301/);
             assert.match(response.stdout, new RegExp(`Location: https://${NAME}:${ports.https}/v2/_catalog`, "i"));
             assert.doesNotMatch(response.stdout, /repositories/);
+            // What a load balancer checks (alicloud replicas): 200 only while the registry behind answers.
+            const ready = await curl(["-sS", "-o", "/dev/null", "-w", "%{http_code}", `http://${NAME}:${ports.http}/readyz`]);
+            assert.equal(ready.stdout, "200", "the deployed edge reaches its registry's socket for /readyz");
         });
 
         it("answers 401 without credentials and with a wrong password, 200 with each user's; the UI 200", async () => {
