@@ -13,7 +13,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { hostNetworkStackConfig } from "./support/hostStack";
 import { k3sRegistriesCheck } from "../go/builds";
 import { freePort } from "../support/loopbackServers";
 import { makeTempDir, registerCleanup, run, runCleanups, startDaemon, waitFor } from "../support/processes";
@@ -107,23 +108,11 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         assert.deepEqual(missing, [], `missing prerequisites (install them as .ci/run does): ${missing.join(", ")}`);
         mkdirSync(OUTPUT_DIR, { recursive: true });
         work = makeTempDir("pr-bld-");
-        // The metrics port too: its default loopback 5002 may be another stack's on this machine.
-        const ports = { https: await freePort(), http: await freePort(), ui: await freePort(), metrics: await freePort() };
-        declared = await evaluateProgram({
-            config: {
-                ...devStackConfig(),
-                hostnames: [NAME],
-                ipAddresses: ["::1"],
-                containerNetwork: "host",
-                httpsPort: ports.https,
-                httpPort: ports.http,
-                uiPort: ports.ui,
-                metricsPort: ports.metrics,
-                namePrefix: PREFIX,
-                users: ["admin", { name: "node", role: "pull" }],
-                deleteEnabled: true,
-            },
+        const { config } = await hostNetworkStackConfig(NAME, PREFIX, {
+            users: ["admin", { name: "node", role: "pull" }],
+            deleteEnabled: true,
         });
+        declared = await evaluateProgram({ config });
         assert.equal(declared.error, undefined, declared.error);
         snippets = declared.outputs.clientSnippets.value as Snippets;
         endpoint = declared.outputs.registryEndpoint.value as string;

@@ -15,8 +15,8 @@ import { randomBytes } from "crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { GC_LOG_PREFIX } from "../../components/render/gcSupervisor";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
-import { freePort } from "../support/loopbackServers";
+import { evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { hostNetworkStackConfig } from "./support/hostStack";
 import { writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, sleep, waitFor } from "../support/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
@@ -68,22 +68,11 @@ describe("scheduled garbage collection in the registry container (Distribution 3
 
     before(async () => {
         work = makeTempDir("pr-e2e-gc-");
-        const ports = { https: await freePort(), http: await freePort(), ui: await freePort(), metrics: await freePort() };
-        declared = await evaluateProgram({
-            config: {
-                ...devStackConfig(),
-                hostnames: [NAME],
-                ipAddresses: ["::1"],
-                containerNetwork: "host",
-                httpsPort: ports.https,
-                httpPort: ports.http,
-                uiPort: ports.ui,
-                metricsPort: ports.metrics,
-                namePrefix: PREFIX,
-                deleteEnabled: true,
-                gc: { schedule: "@every 15s", deleteUntagged: true },
-            },
+        const { config } = await hostNetworkStackConfig(NAME, PREFIX, {
+            deleteEnabled: true,
+            gc: { schedule: "@every 15s", deleteUntagged: true },
         });
+        declared = await evaluateProgram({ config });
         assert.equal(declared.error, undefined, declared.error);
         endpoint = declared.outputs.registryEndpoint.value as string;
         const [admin] = declared.outputs.credentials.value as { username: string; password: string }[];

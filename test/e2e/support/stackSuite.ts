@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/clientSnippets";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../harness/evaluate";
-import { freePort } from "../../support/loopbackServers";
+import { freeStackPorts, StackPorts } from "./hostStack";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
 import { makeTempDir, registerCleanup, RunOptions, runCleanups } from "../../support/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./dockerd";
@@ -60,7 +60,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
         let declared: EvaluationResult;
         let config: Record<string, unknown>;
         let endpoint: string;
-        let ports: { https: number; http: number; ui: number; metrics: number };
+        let ports: StackPorts;
         let snippets: Snippets;
         let admin: Credential;
         let ca: string;
@@ -88,7 +88,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             mkdirSync(OUTPUT_DIR, { recursive: true });
             // Short: containerd's socket path under it must stay within the unix socket limit.
             work = makeTempDir("pr-e2e-");
-            ports = { https: await freePort(), http: await freePort(), ui: await freePort(), metrics: await freePort() };
+            ports = await freeStackPorts();
             const address = bridge ? NAMESPACE_SERVICE_ADDRESS : "::1";
             config = {
                 ...devStackConfig(),
