@@ -171,7 +171,7 @@ async function main(): Promise<void> {
         { label: "before", proxy: edgeBefore },
         { label: "after", proxy: edge },
         { label: "after, registry over TCP loopback", proxy: tcpAfter },
-    ], ktlsEdge, PLAN.runs.tls, progress);
+    ], ktlsEdge, PLAN.runs.tls, progress, { blob: workload.sharedLayer, clients: PLAN.clients });
     progress("profiles: perf on nginx and the registry during one pull per edge");
     const profiles: Profile[] = [];
     for (const { label, proxy } of [{ label: "before", proxy: edgeBefore }, { label: "after", proxy: edge }, { label: "after, registry over TCP loopback", proxy: tcpAfter }]) {

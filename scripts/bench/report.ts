@@ -99,7 +99,15 @@ export function tlsTable(limit: TlsLimit, bigLayer: string): string {
             cpu(p.tlsOnlyNginxCpu), cpu(p.edgeNginxCpu), cpu(p.edgeRegistryCpu),
         ]),
     );
-    return `${speeds}\n\n${pairs}`;
+    const clients = limit.concurrent.clients;
+    const concurrent = table(
+        [
+            "Edge settings", `TLS only: ${clients} fetches of the ${formatBytes(limit.concurrent.bytes)} file at once, aggregate MiB/s`,
+            `edge: ${clients} pulls of that blob at once, same rounds, aggregate MiB/s`, "edge / TLS only",
+        ],
+        limit.pairs.map((p) => [p.label, formatSpread(p.tlsOnlyConcurrent), formatSpread(p.edgeConcurrent), formatRatio(p.edgeConcurrent, p.tlsOnlyConcurrent)]),
+    );
+    return `${speeds}\n\n${pairs}\n\n${concurrent}`;
 }
 
 export interface SweepRow {

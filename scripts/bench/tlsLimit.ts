@@ -9,7 +9,7 @@ import { basename, dirname, join } from "path";
 import { freePort } from "../../test/support/loopbackServers";
 import { run } from "../../test/support/processes";
 import { clientCpuSeconds, treeCpuSeconds, watchWhile } from "./procStats";
-import { Endpoint, pullBlobs, pushBlobs } from "./registryClient";
+import { Endpoint, pullBlobs, pullConcurrently, pushBlobs } from "./registryClient";
 import { HOST, NginxServer, nginxDir, Pki, ProxyUnderTest, startNginxAt, tlsEndpoint } from "./servers";
 import { MIB, mibPerSecond, spread, Spread } from "./stats";
 import type { BlobFile } from "./workload";
@@ -130,7 +130,12 @@ export interface TlsLimit {
         /** Median CPU-seconds per GiB of curl: decrypting the TLS-only transfer, and the edge's pull. */
         tlsOnlyClientCpu?: number;
         edgeClientCpu?: number;
+        /** Aggregate MiB/s of `concurrent.clients` TLS-only fetches at once, and as many edge pulls, same rounds. */
+        tlsOnlyConcurrent?: Spread;
+        edgeConcurrent?: Spread;
     }[];
+    /** The concurrent rounds: how many clients, each fetching which size. */
+    concurrent: { clients: number; bytes: number };
     kernelTls: KernelTlsStatus;
     /** The OpenSSL build has KTLS compiled in (3.0 offers `s_server -sendfile` only then). */
     opensslKtls: boolean;
@@ -143,17 +148,21 @@ export interface TlsLimit {
  */
 export async function measureTlsLimit(
     dir: string, blob: BlobFile, pki: Pki, edges: { label: string; proxy: ProxyUnderTest }[], ktlsEdge: ProxyUnderTest,
-    runs: number, progress: (text: string) => void,
+    runs: number, progress: (text: string) => void, concurrent: { blob: BlobFile; clients: number },
 ): Promise<TlsLimit> {
+    if (dirname(concurrent.blob.path) !== dirname(blob.path)) throw new Error("the TLS-only server serves one directory: both blobs must be in it");
     const speeds = await cipherSpeeds(["aes-128-gcm", "aes-256-gcm", "chacha20-poly1305"]);
     const gib = blob.size / 2 ** 30;
     const pairs = [];
     for (const [index, { label, proxy }] of edges.entries()) {
         const tlsOnly = await startTlsOnlyServer(dir, `tls-only-${index}`, proxy.nginx.dir, blob.path, pki);
         const repository = tlsPairRepository(index);
-        const pushed = await pushBlobs(proxy.endpoint, repository, [blob]);
-        if (!pushed.ok) throw new Error(`could not push the TLS comparison blob through ${label}: ${pushed.reason}`);
-        pairs.push({ label, proxy, tlsOnly, repository, tlsRates: [] as number[], edgeRates: [] as number[], tlsCpu: [] as number[], edgeCpu: [] as number[], registryCpu: [] as number[], tlsClientCpu: [] as number[], edgeClientCpu: [] as number[] });
+        const pushed = await pushBlobs(proxy.endpoint, repository, [blob, concurrent.blob]);
+        if (!pushed.ok) throw new Error(`could not push the TLS comparison blobs through ${label}: ${pushed.reason}`);
+        pairs.push({
+            label, proxy, tlsOnly, repository, tlsRates: [] as number[], edgeRates: [] as number[], tlsCpu: [] as number[], edgeCpu: [] as number[], registryCpu: [] as number[],
+            tlsClientCpu: [] as number[], edgeClientCpu: [] as number[], tlsConcurrentRates: [] as number[], edgeConcurrentRates: [] as number[],
+        });
     }
     for (let round = 0; round < runs; round++) {
         progress(`TLS-only vs edge pull, round ${round + 1}/${runs}`);
@@ -169,6 +178,15 @@ export async function measureTlsLimit(
             pair.edgeCpu.push((pulled.use.nginxCpuSeconds ?? 0) / gib);
             pair.registryCpu.push(pulled.use.registryCpuSeconds / gib);
             pair.edgeClientCpu.push((pulled.use.clientCpuSeconds ?? 0) / gib);
+            // The same pair with many clients at once: what two cores give when each byte is
+            // encrypted once and decrypted once, with and without the edge's work around it.
+            const concurrentBytes = concurrent.blob.size * concurrent.clients;
+            const concurrentUrl = `${pair.tlsOnly.endpoint.baseUrl}/${basename(concurrent.blob.path)}`;
+            const started = process.hrtime.bigint();
+            const fetched = await Promise.all(Array.from({ length: concurrent.clients }, () => fetchStatic(pair.tlsOnly.endpoint, concurrentUrl, concurrent.blob.size)));
+            if (fetched.every((seconds) => seconds !== undefined)) pair.tlsConcurrentRates.push(mibPerSecond(concurrentBytes, Number(process.hrtime.bigint() - started) / 1e9));
+            const edgeConcurrent = await pullConcurrently(pair.proxy.endpoint, pair.repository, concurrent.blob, concurrent.clients);
+            if (edgeConcurrent.ok) pair.edgeConcurrentRates.push(mibPerSecond(concurrentBytes, edgeConcurrent.seconds));
         }
     }
     const results: TlsLimit["pairs"] = [];
@@ -183,6 +201,8 @@ export async function measureTlsLimit(
             edgeRegistryCpu: spread(pair.registryCpu)?.median,
             tlsOnlyClientCpu: spread(pair.tlsClientCpu)?.median,
             edgeClientCpu: spread(pair.edgeClientCpu)?.median,
+            tlsOnlyConcurrent: spread(pair.tlsConcurrentRates),
+            edgeConcurrent: spread(pair.edgeConcurrentRates),
         });
         await pair.tlsOnly.nginx.daemon.stop();
     }
@@ -190,5 +210,5 @@ export async function measureTlsLimit(
     const opensslHelp = await run("openssl", ["s_server", "-help"], { allowFailure: true });
     const kernelTls = await kernelTlsStatus(ktlsServer);
     await ktlsServer.nginx.daemon.stop();
-    return { speeds, pairs: results, kernelTls, opensslKtls: /-sendfile/.test(opensslHelp.stdout + opensslHelp.stderr) };
+    return { speeds, pairs: results, concurrent: { clients: concurrent.clients, bytes: concurrent.blob.size }, kernelTls, opensslKtls: /-sendfile/.test(opensslHelp.stdout + opensslHelp.stderr) };
 }
