@@ -22,8 +22,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
-import { join, resolve } from "path";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { join } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { EDGE_IMAGE } from "../../components/services/edge";
 import { REGISTRY_IMAGE } from "../../components/services/registry";
@@ -36,9 +36,8 @@ import { hostMountsUnder, SshServer, startSshServer } from "../support/sshServer
 import { PrivateDockerd, startDockerd } from "../e2e/support/dockerd";
 import { addHostsEntry } from "../e2e/support/hostsFile";
 import { buildStandInImages, buildTestImage } from "../e2e/support/standins";
+import { copyProject, engineBin, engineEnvironment } from "./support/engineProject";
 
-const ROOT = resolve(__dirname, "../..");
-const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json"];
 const NAME = "registry-engine-ssh.test";
 const PREFIX = "pr-engine-ssh";
 const WRONG_KEY_PREFIX = "pr-engine-sshwrong";
@@ -88,33 +87,16 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
     });
 
     before(async () => {
-        const bin = process.env.PULUMI_ENGINE_BIN;
-        assert.ok(bin && existsSync(join(bin, "pulumi")), "PULUMI_ENGINE_BIN must name the engine's bin dir: run `npm test` (it runs scripts/build-engine.sh) or export PULUMI_ENGINE_BIN=$(scripts/build-engine.sh)");
+        const bin = engineBin();
         assert.ok(existsSync(join(bin, "pulumi-resource-command")), `${bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`);
         work = makeTempDir("pr-ssh-");
-        project = join(work, "project");
-        mkdirSync(project);
-        for (const file of PROJECT_FILES) cpSync(join(ROOT, file), join(project, file), { recursive: true });
-        symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+        project = copyProject(work);
         const home = join(work, "home");
         mkdirSync(home);
-        env = {
-            ...process.env,
-            // The Docker provider's key file and known_hosts go under ~/.private-registry: this test's.
-            HOME: home,
-            PATH: `${bin}:${process.env.PATH}`,
-            PULUMI_HOME: join(work, "pulumi-home"),
-            PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
-            PULUMI_CONFIG_PASSPHRASE: "engine-test",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-            PULUMI_SKIP_CONFIRMATIONS: "true",
-        };
+        // The Docker provider's key file and known_hosts go under ~/.private-registry: this test's.
+        env = await engineEnvironment(work, { HOME: home });
         // ssh mode refuses to run with any of these set (DockerEnvironmentError).
         for (const variable of ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]) delete env[variable];
-        mkdirSync(join(work, "state"));
-        await run("bash", [join(ROOT, "scripts/build-engine.sh"), "--install-plugins"], { env, timeoutMs: 60_000 });
 
         await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "pulumi@engine-test", "-f", join(work, "id_ed25519")]);
         privateKey = readFileSync(join(work, "id_ed25519"), "utf8");

@@ -38,24 +38,32 @@ export interface EngineProjectOptions {
     env?: NodeJS.ProcessEnv;
 }
 
-/**
- * Copies the project, installs the engine's plugins into a private PULUMI_HOME, creates the
- * stack, and registers a `pulumi destroy` for a test that ends with the stack still up. Start
- * what the stack talks to (dockerd, a CA) before: cleanups run newest first, so the destroy
- * then runs while they are still there.
- */
-export async function createEngineProject(options: EngineProjectOptions): Promise<EngineProject> {
+/** The engine's bin dir (PULUMI_ENGINE_BIN), checked: the engine tests cannot run without it. */
+export function engineBin(): string {
     const bin = process.env.PULUMI_ENGINE_BIN;
     assert.ok(bin && existsSync(join(bin, "pulumi")), "PULUMI_ENGINE_BIN must name the engine's bin dir: run `npm test` (it runs scripts/build-engine.sh) or export PULUMI_ENGINE_BIN=$(scripts/build-engine.sh)");
-    const { work } = options;
+    return bin;
+}
+
+/** This project's files copied to `work/project`, node_modules linked; returns that directory. */
+export function copyProject(work: string): string {
     const project = join(work, "project");
     mkdirSync(project);
     for (const file of PROJECT_FILES) cpSync(join(ROOT, file), join(project, file), { recursive: true });
     symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+    return project;
+}
+
+/**
+ * The environment `pulumi` runs with: the engine first on PATH, a file backend and PULUMI_HOME
+ * under `work`, no update check, no plugin download, no plugin but the engine's own (installed
+ * into that PULUMI_HOME here). `extra` wins over the process's environment, not over these.
+ */
+export async function engineEnvironment(work: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
     const env: NodeJS.ProcessEnv = {
         ...process.env,
-        ...options.env,
-        PATH: `${bin}:${process.env.PATH}`,
+        ...extra,
+        PATH: `${engineBin()}:${process.env.PATH}`,
         PULUMI_HOME: join(work, "pulumi-home"),
         PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
         PULUMI_CONFIG_PASSPHRASE: "engine-test",
@@ -66,6 +74,19 @@ export async function createEngineProject(options: EngineProjectOptions): Promis
     };
     mkdirSync(join(work, "state"));
     await run("bash", [join(ROOT, "scripts/build-engine.sh"), "--install-plugins"], { env, timeoutMs: 60_000 });
+    return env;
+}
+
+/**
+ * Copies the project, installs the engine's plugins into a private PULUMI_HOME, creates the
+ * stack, and registers a `pulumi destroy` for a test that ends with the stack still up. Start
+ * what the stack talks to (dockerd, a CA) before: cleanups run newest first, so the destroy
+ * then runs while they are still there.
+ */
+export async function createEngineProject(options: EngineProjectOptions): Promise<EngineProject> {
+    const { work } = options;
+    const project = copyProject(work);
+    const env = await engineEnvironment(work, options.env);
 
     const { stack } = options;
     const pulumi: EngineProject["pulumi"] = (args, runOptions = {}) =>
