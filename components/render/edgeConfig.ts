@@ -19,6 +19,13 @@ export interface Upstream {
      * already sent). Default: none.
      */
     moreAddresses?: string[];
+    /**
+     * A server for the moments every other one refuses (nginx's `backup`), static upstreams only:
+     * the registry's read-only socket while a scheduled collection runs. Set, every server gets
+     * `max_fails=0`: a socket that is gone fails at once, and nginx must try the primary again on
+     * the next request rather than count it down for `fail_timeout`. Default: none.
+     */
+    backupAddress?: string;
 }
 
 /** Knobs measured by `npm run bench` (docs/benchmarks.md); the defaults are the measured best. */
@@ -208,10 +215,13 @@ function listen(port: number, ipv6: boolean, ...flags: string[]): NginxNodes {
 function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): NginxDirective | undefined {
     if (upstream.resolver !== undefined) {
         if ((upstream.moreAddresses ?? []).length > 0) throw new Error(`${name}: moreAddresses needs a static upstream (no resolver)`);
+        if (upstream.backupAddress !== undefined) throw new Error(`${name}: backupAddress needs a static upstream (no resolver)`);
         return undefined;
     }
+    const never = upstream.backupAddress === undefined ? [] : ["max_fails=0"];
     return block("upstream", [name], [
-        ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address)),
+        ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address, ...never)),
+        upstream.backupAddress !== undefined && directive("server", upstream.backupAddress, "backup", ...never),
         tuning.upstreamKeepalive > 0 && directive("keepalive", tuning.upstreamKeepalive),
     ]);
 }
