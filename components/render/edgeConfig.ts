@@ -22,11 +22,23 @@ export interface Upstream {
     /**
      * A server for the moments every other one refuses (nginx's `backup`), static upstreams only:
      * the registry's read-only socket while a scheduled collection runs. Set, every server gets
-     * `max_fails=0`: a socket that is gone fails at once, and nginx must try the primary again on
-     * the next request rather than count it down for `fail_timeout`. Default: none.
+     * `max_fails=0` (a socket that is gone fails at once, and nginx must try the primary again on
+     * the next request rather than count it down for `fail_timeout`), and kept-alive connections
+     * are retired after BACKUP_UPSTREAM_KEEPALIVE_SECONDS (`keepalive_time`), so that once a
+     * server's socket is removed nginx stops sending it requests within that time. Default: none.
      */
     backupAddress?: string;
 }
+
+/**
+ * `keepalive_time` of an upstream with a backup server: nginx closes a kept-alive connection
+ * after the first response once it is this old. The gc supervisor removes the normal registry's
+ * socket, waits this long and a second more, and only then stops the registry: by then nginx has
+ * closed (from its side) every connection to it that it used meanwhile, so none is idle when the
+ * stopping registry closes its idle ones, which would fail (502) a request nginx sent on one at
+ * that instant. A new connection costs a Unix socket connect, once a second per connection.
+ */
+export const BACKUP_UPSTREAM_KEEPALIVE_SECONDS = 1;
 
 /** Knobs measured by `npm run bench` (docs/benchmarks.md); the defaults are the measured best. */
 export interface EdgeTuning {
@@ -223,6 +235,7 @@ function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): N
         ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address, ...never)),
         upstream.backupAddress !== undefined && directive("server", upstream.backupAddress, "backup", ...never),
         tuning.upstreamKeepalive > 0 && directive("keepalive", tuning.upstreamKeepalive),
+        tuning.upstreamKeepalive > 0 && upstream.backupAddress !== undefined && directive("keepalive_time", `${BACKUP_UPSTREAM_KEEPALIVE_SECONDS}s`),
     ]);
 }
 

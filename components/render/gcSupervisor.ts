@@ -10,18 +10,23 @@
  * tries the normal socket first on every request, and a socket that is gone or refuses fails at
  * once). One collection, never without a registry answering:
  *   1. the read-only registry is started, and the script waits until its socket is there,
- *   2. only then the normal one is stopped (SIGTERM: it closes and unlinks its socket at once,
- *      so new requests go to the read-only one; requests in flight finish within
- *      `http.draintimeout`): pulls work, pushes and deletes are refused with 405 UNSUPPORTED,
+ *   2. the normal registry's socket file is removed: new connections go to the read-only one,
+ *      and after `drainSeconds` the edge has closed every kept-alive connection to the normal
+ *      one it used meanwhile (its `keepalive_time`, edgeConfig.ts BACKUP_UPSTREAM_KEEPALIVE_SECONDS);
+ *      only then the normal one is stopped (SIGTERM: requests in flight finish within
+ *      `http.draintimeout`; connections left idle are closed, and a request nginx sent on one at
+ *      that instant would get a 502, which is why the wait): pulls work, pushes and deletes are
+ *      refused with 405 UNSUPPORTED,
  *   3. `registry garbage-collect` runs on the normal config (same storage),
  *   4. the normal registry is started, the script waits until its socket is there, and only then
  *      stops the read-only one.
  *
  * Readiness is the socket file: before each start the script removes what a killed registry
  * (SIGKILL: no unlink) may have left, so the file appearing means the new process has bound it;
- * Go's `net.Listen` calls listen() right after bind(), and a short pause covers that. Nothing in
- * the official image can speak HTTP over a Unix socket (busybox's `wget` is TCP only, its `nc`
- * has no `-U`), and the debug listener (`http.debug.addr`, TCP) is no proof of the socket; the
+ * Go's `net.Listen` calls listen() right after bind(), and a short pause covers that. The script
+ * needs no client that speaks HTTP over a Unix socket, which busybox lacks (`wget` is TCP only;
+ * `nc` in Debian's busybox, the stand-ins', has no `-U`), and the debug listener
+ * (`http.debug.addr`, TCP) is no proof of the socket; the
  * two registries cannot share that address either (Distribution exits when it cannot bind it),
  * so only the normal one has it: while read-only there are no metrics and the container's
  * health check (its `/debug/health`) fails.
@@ -44,6 +49,11 @@ export interface GcSupervisorInput {
     readOnlyConfigPath: string;
     /** The read-only registry's socket (a path), in the same directory: the edge's backup server. */
     readOnlySocketPath: string;
+    /**
+     * Seconds between removing the normal registry's socket and stopping it: the edge's
+     * `keepalive_time` for an upstream with a backup server, and a margin.
+     */
+    drainSeconds: number;
     /** The storage root, measured before and after (`du`) so the log says what came back. */
     dataDir: string;
     timing: GcSupervisorTiming;
@@ -62,11 +72,13 @@ export function renderGcSupervisor(input: GcSupervisorInput): string {
     const timing = input.timing;
     if (timing.kind === "cron" && timing.fields.length !== 5) throw new Error(`a cron schedule has 5 fields; got ${timing.fields.length}`);
     if (timing.kind === "every" && !(Number.isInteger(timing.seconds) && timing.seconds >= 1)) throw new Error(`every: a whole number of seconds; got ${timing.seconds}`);
+    if (!(Number.isInteger(input.drainSeconds) && input.drainSeconds >= 0)) throw new Error(`drainSeconds: a whole number of seconds; got ${input.drainSeconds}`);
     const settings = [
         `CONFIG=${quote(input.configPath)}`,
         `SOCKET=${quote(input.socketPath)}`,
         `READONLY_CONFIG=${quote(input.readOnlyConfigPath)}`,
         `READONLY_SOCKET=${quote(input.readOnlySocketPath)}`,
+        `DRAIN_SECONDS=${input.drainSeconds}`,
         `DATA_DIR=${quote(input.dataDir)}`,
         `GC_FLAGS=${quote(input.deleteUntagged ? "--delete-untagged" : "")}`,
         timing.kind === "cron" ? `CRON=${quote(timing.fields.join(" "))}` : `EVERY_SECONDS=${timing.seconds}`,
@@ -170,6 +182,10 @@ collect() {
         return 0
     fi
     log "start: registry read-only, $before KiB in $DATA_DIR"
+    # New connections now go to the read-only registry; the edge retires the kept-alive ones to
+    # the normal registry meanwhile, so none is idle (and racing a request) when it stops.
+    rm -f "$SOCKET"
+    sleep "$DRAIN_SECONDS"
     stop_registry "$SERVER"
     SERVER=
     registry garbage-collect $GC_FLAGS "$CONFIG" > /tmp/gc.out 2>&1

@@ -6,7 +6,7 @@ import { DistributionMajor, distributionMajor, DISTRIBUTION_TAG_FORM } from "../
 import { parseGcSchedule } from "../config/gcSchedule";
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { Upstream } from "../render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV, StorageConfigInput } from "../render/registryConfig";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
@@ -203,7 +203,7 @@ export function scheduledCollection(gc: { schedule: string; deleteUntagged: bool
     const socketPath = (address: string) => address.slice("unix:".length);
     const script = renderGcSupervisor({
         configPath, socketPath: socketPath(REGISTRY_SOCKET), readOnlyConfigPath, readOnlySocketPath: socketPath(REGISTRY_READONLY_SOCKET),
-        dataDir: REGISTRY_DATA_DIR, timing, deleteUntagged: gc.deleteUntagged,
+        drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1, dataDir: REGISTRY_DATA_DIR, timing, deleteUntagged: gc.deleteUntagged,
     });
     return {
         command: ["sh", supervisorPath],

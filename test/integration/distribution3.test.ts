@@ -22,7 +22,7 @@ import { join } from "path";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
 import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSupervisor";
-import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx, startRegistry } from "../support/loopbackServers";
 import { writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
@@ -176,7 +176,7 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         writeFileSync(join(etc, "config-readonly.yml"), renderRegistryConfig({ ...configInput, listenAddress: `unix:${readOnlySocket}`, debugAddress: undefined, readOnly: true }));
         const script = join(etc, "gc-supervisor.sh");
         writeFileSync(script, renderGcSupervisor({
-            configPath: join(etc, "config.yml"), socketPath: socket, readOnlyConfigPath: join(etc, "config-readonly.yml"), readOnlySocketPath: readOnlySocket,
+            configPath: join(etc, "config.yml"), socketPath: socket, readOnlyConfigPath: join(etc, "config-readonly.yml"), readOnlySocketPath: readOnlySocket, drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
             dataDir: root, timing: { kind: "every", seconds: 15 }, deleteUntagged: true,
         }));
         // `registry` as the script finds it on PATH: the v3 binary, whose garbage-collect waits 6 s

@@ -66,13 +66,14 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         assert.match(script, /^READONLY_CONFIG='\/etc\/distribution\/config-readonly\.yml'$/m);
         assert.match(script, /^SOCKET='\/run\/registry\/registry\.sock'$/m);
         assert.match(script, /^READONLY_SOCKET='\/run\/registry\/registry-readonly\.sock'$/m);
+        assert.match(script, /^DRAIN_SECONDS=2$/m, "the edge's keepalive_time (1 s) and a second");
     });
 
     it("with gc only: the edge has the read-only socket as its registry upstream's backup, and never counts either server down", () => {
         const nginx = (result: EvaluationResult) => upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
-        assert.match(nginx(v3gc), /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+\}/);
+        assert.match(nginx(v3gc), /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+\}/);
         assert.match(nginx(v3), /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+\}/, "without gc: one server, as before");
-        assert.doesNotMatch(nginx(v3), /max_fails|backup|readonly/);
+        assert.doesNotMatch(nginx(v3), /max_fails|backup|readonly|keepalive_time/);
         assert.equal(nginx(v3gc).match(/max_fails/g)?.length, 2, "the registry's two servers alone");
     });
 
@@ -117,7 +118,7 @@ describe("the supervisor script", () => {
         const path = join(dir, `cron-${fields.replace(/\W/g, "_")}.sh`);
         writeFileSync(path, renderGcSupervisor({
             configPath: "/etc/distribution/config.yml", socketPath: "/run/registry/registry.sock",
-            readOnlyConfigPath: "/etc/distribution/config-readonly.yml", readOnlySocketPath: "/run/registry/registry-readonly.sock", dataDir: "/var/lib/registry",
+            readOnlyConfigPath: "/etc/distribution/config-readonly.yml", readOnlySocketPath: "/run/registry/registry-readonly.sock", drainSeconds: 2, dataDir: "/var/lib/registry",
             timing: { kind: "cron", fields: fields.split(" ") }, deleteUntagged: false,
         }));
         return path;

@@ -132,7 +132,7 @@ describe("renderers", () => {
 
     it("edge nginx.conf with a backup server: last, marked backup, and no server ever counted down", () => {
         const conf = renderEdgeConfig({ ...BRIDGE_EDGE, registry: { address: "unix:/run/a.sock", moreAddresses: ["unix:/run/b.sock"], backupAddress: "unix:/run/ro.sock" } });
-        assert.match(conf, /upstream registry_backend \{\n\s+server unix:\/run\/a\.sock max_fails=0;\n\s+server unix:\/run\/b\.sock max_fails=0;\n\s+server unix:\/run\/ro\.sock backup max_fails=0;\n\s+keepalive 32;/);
+        assert.match(conf, /upstream registry_backend \{\n\s+server unix:\/run\/a\.sock max_fails=0;\n\s+server unix:\/run\/b\.sock max_fails=0;\n\s+server unix:\/run\/ro\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;/);
         assert.throws(() => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, backupAddress: "registry-ro:5000" } }), /backupAddress needs a static upstream/);
     });
 
