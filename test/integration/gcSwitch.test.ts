@@ -16,14 +16,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
-import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSupervisor";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { freePorts, loopbackEdgeInput, REGISTRY, startNginx } from "../support/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
-import { Daemon, isAlive, killGroup, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../support/processes";
+import { Daemon, killGroup, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../support/processes";
 
 const PASSWORD = "gc-switch-password";
 const CREDS = `admin:${PASSWORD}`;
@@ -64,6 +64,15 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
             },
         });
     };
+    /** Every process of the killed supervisor's group gone (the registries' sockets and ports closed), as when Docker restarts a container. */
+    const killedGroupGone = () => waitFor("the killed supervisor and its registries gone", async () => {
+        try {
+            process.kill(-supervisor.pid, 0);
+            return false;
+        } catch {
+            return true;
+        }
+    }, 10_000, 50);
     const url = (edge: Edge, path: string) => `https://127.0.0.1:${edge.httpsPort}${path}`;
     const curlStatuses = async (args: string[], urls: string[]) => {
         const result = await run("curl", ["-s", "--cacert", join(dir, "ca.crt"), "-u", CREDS, "--max-time", "30", "-w", "%{http_code}\n", ...args, ...urls.flatMap((u) => ["-o", "/dev/null", u])], { allowFailure: true, timeoutMs: 60_000 });
@@ -146,7 +155,7 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         script = join(dir, "gc-supervisor.sh");
         writeFileSync(script, renderGcSupervisor({
             configPath: join(dir, "config.yml"), socketPath: socket(),
-            readOnlyConfigPath: join(dir, "config-readonly.yml"), readOnlySocketPath: readOnlySocket(),
+            readOnlyConfigPath: join(dir, "config-readonly.yml"), readOnlySocketPath: readOnlySocket(), drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
             dataDir, timing: { kind: "every", seconds: COLLECTION_EVERY_SECONDS }, deleteUntagged: false,
         }));
         // `registry` as the script finds it on PATH: Debian's 2.8, its collection slowed by 2 s so
@@ -213,7 +222,7 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         // Outside a collection: the normal registry's socket is left.
         await waitFor("the registry read-write, between collections", async () => count("start:") === count("done:") && !existsSync(readOnlySocket()), 20_000, 100);
         killGroup(supervisor.pid, "SIGKILL");
-        await waitFor("the killed supervisor gone", async () => !isAlive(supervisor.pid), 10_000, 50);
+        await killedGroupGone();
         assert.ok(statSync(socket()).isSocket(), "SIGKILL: nothing unlinked the socket");
         startSupervisor();
         await registryAnswers(withBackup);
@@ -222,7 +231,7 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         const startsBefore = count("start:");
         await waitFor("a read-only window", async () => count("start:") > startsBefore, 30_000, 50);
         killGroup(supervisor.pid, "SIGKILL");
-        await waitFor("the killed supervisor gone", async () => !isAlive(supervisor.pid), 10_000, 50);
+        await killedGroupGone();
         assert.ok(statSync(readOnlySocket()).isSocket(), "SIGKILL in the window: the read-only socket is left");
         startSupervisor();
         await registryAnswers(withBackup);
