@@ -181,13 +181,13 @@ collect() {
         log "failed: the read-only registry did not listen on $READONLY_SOCKET; nothing collected, registry read-write"
         return 0
     fi
-    log "start: registry read-only, $before KiB in $DATA_DIR"
     # New connections now go to the read-only registry; the edge retires the kept-alive ones to
     # the normal registry meanwhile, so none is idle (and racing a request) when it stops.
     rm -f "$SOCKET"
     sleep "$DRAIN_SECONDS"
     stop_registry "$SERVER"
     SERVER=
+    log "start: registry read-only, $before KiB in $DATA_DIR"
     registry garbage-collect $GC_FLAGS "$CONFIG" > /tmp/gc.out 2>&1
     status=$?
     grep -v -e 'marking manifest' -e 'marking blob' /tmp/gc.out
