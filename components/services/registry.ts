@@ -190,8 +190,9 @@ export function distributionEnv(major: DistributionMajor): string[] {
 
 /**
  * The supervisor (components/render/gcSupervisor.ts) as the container's command, with the
- * read-only copy of config.yml (on REGISTRY_READONLY_SOCKET) beside the normal one. The image's entrypoint runs any command
- * that is not a config file as given (`sh ...`), in the official image and the stand-ins alike.
+ * read-only copy of config.yml (on REGISTRY_READONLY_SOCKET) beside the normal one. The image's
+ * entrypoint runs any command that is not a config file as given (`sh ...`), in the official
+ * image and the stand-ins alike.
  */
 export function scheduledCollection(gc: { schedule: string; deleteUntagged: boolean }, major: DistributionMajor, configPath: string, readOnlyConfigYaml: string) {
     const timing = parseGcSchedule(gc.schedule);
