@@ -19,7 +19,26 @@ export interface Upstream {
      * already sent). Default: none.
      */
     moreAddresses?: string[];
+    /**
+     * A server for the moments every other one refuses (nginx's `backup`), static upstreams only:
+     * the registry's read-only socket while a scheduled collection runs. Set, every server gets
+     * `max_fails=0` (a socket that is gone fails at once, and nginx must try the primary again on
+     * the next request rather than count it down for `fail_timeout`), and kept-alive connections
+     * are retired after BACKUP_UPSTREAM_KEEPALIVE_SECONDS (`keepalive_time`), so that once a
+     * server's socket is removed nginx stops sending it requests within that time. Default: none.
+     */
+    backupAddress?: string;
 }
+
+/**
+ * `keepalive_time` of an upstream with a backup server: nginx closes a kept-alive connection
+ * after the first response once it is this old. The gc supervisor removes the normal registry's
+ * socket, waits this long and a second more, and only then stops the registry: by then nginx has
+ * closed (from its side) every connection to it that it used meanwhile, so none is idle when the
+ * stopping registry closes its idle ones, which would fail (502) a request nginx sent on one at
+ * that instant. A new connection costs a Unix socket connect, once a second per connection.
+ */
+export const BACKUP_UPSTREAM_KEEPALIVE_SECONDS = 1;
 
 /** Knobs measured by `npm run bench` (docs/benchmarks.md); the defaults are the measured best. */
 export interface EdgeTuning {
@@ -208,11 +227,15 @@ function listen(port: number, ipv6: boolean, ...flags: string[]): NginxNodes {
 function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): NginxDirective | undefined {
     if (upstream.resolver !== undefined) {
         if ((upstream.moreAddresses ?? []).length > 0) throw new Error(`${name}: moreAddresses needs a static upstream (no resolver)`);
+        if (upstream.backupAddress !== undefined) throw new Error(`${name}: backupAddress needs a static upstream (no resolver)`);
         return undefined;
     }
+    const never = upstream.backupAddress === undefined ? [] : ["max_fails=0"];
     return block("upstream", [name], [
-        ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address)),
+        ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address, ...never)),
+        upstream.backupAddress !== undefined && directive("server", upstream.backupAddress, "backup", ...never),
         tuning.upstreamKeepalive > 0 && directive("keepalive", tuning.upstreamKeepalive),
+        tuning.upstreamKeepalive > 0 && upstream.backupAddress !== undefined && directive("keepalive_time", `${BACKUP_UPSTREAM_KEEPALIVE_SECONDS}s`),
     ]);
 }
 

@@ -4,19 +4,37 @@
  * collects its garbage the way Distribution requires: no writes while the collector marks and
  * sweeps. Pure: text in, text out.
  *
- * One collection:
- *   1. the registry is stopped (SIGTERM: requests in flight finish within `http.draintimeout`),
- *   2. served again from the read-only copy of its config (`storage.maintenance.readonly`):
- *      pulls work, pushes and deletes are refused with 405 UNSUPPORTED,
+ * Two registries, each on its own Unix socket in the socket volume: the normal one on
+ * `socketPath`, and for a collection a read-only one (`storage.maintenance.readonly`) on
+ * `readOnlySocketPath`, which the edge has as its `backup` server (max_fails=0 on both: nginx
+ * tries the normal socket first on every request, and a socket that is gone or refuses fails at
+ * once). One collection, never without a registry answering:
+ *   1. the read-only registry is started, and the script waits until its socket is there,
+ *   2. the normal registry's socket file is removed: new connections go to the read-only one,
+ *      and after `drainSeconds` the edge has closed every kept-alive connection to the normal
+ *      one it used meanwhile (its `keepalive_time`, edgeConfig.ts BACKUP_UPSTREAM_KEEPALIVE_SECONDS);
+ *      only then the normal one is stopped (SIGTERM: requests in flight finish within
+ *      `http.draintimeout`; connections left idle are closed, and a request nginx sent on one at
+ *      that instant would get a 502, which is why the wait): pulls work, pushes and deletes are
+ *      refused with 405 UNSUPPORTED,
  *   3. `registry garbage-collect` runs on the normal config (same storage),
- *   4. the read-only registry is stopped and the normal one started.
- * Between 1-2 and 4 the socket is gone for the moment a registry takes to stop and start: the
- * edge answers 502 then, and clients retry.
+ *   4. the normal registry is started, the script waits until its socket is there, and only then
+ *      stops the read-only one.
+ *
+ * Readiness is the socket file: before each start the script removes what a killed registry
+ * (SIGKILL: no unlink) may have left, so the file appearing means the new process has bound it;
+ * Go's `net.Listen` calls listen() right after bind(), and a short pause covers that. The script
+ * needs no client that speaks HTTP over a Unix socket, which busybox lacks (`wget` is TCP only;
+ * `nc` in Debian's busybox, the stand-ins', has no `-U`), and the debug listener
+ * (`http.debug.addr`, TCP) is no proof of the socket; the
+ * two registries cannot share that address either (Distribution exits when it cannot bind it),
+ * so only the normal one has it: while read-only there are no metrics and the container's
+ * health check (its `/debug/health`) fails.
  *
  * Why in the registry's own container rather than a host timer or a second container: it works
  * the same in every mode (local, ssh, alicloud) without touching the host outside Docker, the
- * read-only registry keeps serving pulls through the same socket, and nothing else can start a
- * writing registry on the volume meanwhile (docs/operations.md).
+ * read-only registry keeps serving pulls through the same volume, and nothing else can start a
+ * writing registry on the storage meanwhile (docs/operations.md).
  */
 
 /** When to collect: at cron times (UTC, checked each minute) or every N seconds after the last collection ended. */
@@ -25,8 +43,17 @@ export type GcSupervisorTiming = { kind: "cron"; fields: readonly string[] } | {
 export interface GcSupervisorInput {
     /** The registry's config.yml. */
     configPath: string;
-    /** The same config with `storage.maintenance.readonly` on. */
+    /** The socket the normal config listens on (a path, no `unix:`). */
+    socketPath: string;
+    /** The same config with `storage.maintenance.readonly` on, listening on `readOnlySocketPath` and without a debug listener. */
     readOnlyConfigPath: string;
+    /** The read-only registry's socket (a path), in the same directory: the edge's backup server. */
+    readOnlySocketPath: string;
+    /**
+     * Seconds between removing the normal registry's socket and stopping it: the edge's
+     * `keepalive_time` for an upstream with a backup server, and a margin.
+     */
+    drainSeconds: number;
     /** The storage root, measured before and after (`du`) so the log says what came back. */
     dataDir: string;
     timing: GcSupervisorTiming;
@@ -45,9 +72,13 @@ export function renderGcSupervisor(input: GcSupervisorInput): string {
     const timing = input.timing;
     if (timing.kind === "cron" && timing.fields.length !== 5) throw new Error(`a cron schedule has 5 fields; got ${timing.fields.length}`);
     if (timing.kind === "every" && !(Number.isInteger(timing.seconds) && timing.seconds >= 1)) throw new Error(`every: a whole number of seconds; got ${timing.seconds}`);
+    if (!(Number.isInteger(input.drainSeconds) && input.drainSeconds >= 0)) throw new Error(`drainSeconds: a whole number of seconds; got ${input.drainSeconds}`);
     const settings = [
         `CONFIG=${quote(input.configPath)}`,
+        `SOCKET=${quote(input.socketPath)}`,
         `READONLY_CONFIG=${quote(input.readOnlyConfigPath)}`,
+        `READONLY_SOCKET=${quote(input.readOnlySocketPath)}`,
+        `DRAIN_SECONDS=${input.drainSeconds}`,
         `DATA_DIR=${quote(input.dataDir)}`,
         `GC_FLAGS=${quote(input.deleteUntagged ? "--delete-untagged" : "")}`,
         timing.kind === "cron" ? `CRON=${quote(timing.fields.join(" "))}` : `EVERY_SECONDS=${timing.seconds}`,
@@ -94,18 +125,45 @@ if [ "\${1-}" = "--due" ]; then
     exit $?
 fi
 
-SERVER=
-serve() {
+# A tenth of a second (busybox and dash sleep in fractions; a sleep without them waits 1 s).
+pause() { sleep 0.1 2>/dev/null || sleep 1; }
+
+# Starts \`registry serve CONFIG\` in the background, on SOCKET; its pid in STARTED. A socket file
+# left by a registry that was killed would look ready below (Distribution replaces it anyway).
+start_registry() {
+    rm -f "$2"
     registry serve "$1" &
-    SERVER=$!
+    STARTED=$!
 }
-stop_server() {
-    [ -n "$SERVER" ] || return 0
-    kill -TERM "$SERVER" 2>/dev/null
-    wait "$SERVER"
+# Waits until registry PID listens on SOCKET: while it lives, at most TENTHS tenths of a second
+# (0: no limit). bind() creates the file and listen() follows it at once; a pause covers that.
+await_socket() {
+    waited=0
+    while [ ! -S "$2" ]; do
+        kill -0 "$1" 2>/dev/null || return 1
+        [ "$3" = 0 ] || [ "$waited" -lt "$3" ] || return 1
+        waited=$((waited + 1))
+        pause
+    done
+    pause
+    kill -0 "$1" 2>/dev/null
+}
+# SIGTERM: the registry unlinks its socket at once and drains (\`http.draintimeout\`).
+stop_registry() {
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null
+    wait "$1"
+}
+
+SERVER=
+READONLY=
+stop_all() {
+    for pid in $SERVER $READONLY; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in $SERVER $READONLY; do wait "$pid"; done
     SERVER=
+    READONLY=
 }
-trap 'stop_server; exit 0' TERM INT
+trap 'stop_all; exit 0' TERM INT
 
 collect() {
     # Nothing pushed yet: the collector would fail on the missing repositories directory.
@@ -114,15 +172,33 @@ collect() {
         return 0
     fi
     before=$(du -sk "$DATA_DIR" | cut -f1)
+    # The read-only registry answers before the normal one stops: the edge always has one.
+    start_registry "$READONLY_CONFIG" "$READONLY_SOCKET"
+    READONLY=$STARTED
+    if ! await_socket "$READONLY" "$READONLY_SOCKET" 600; then
+        stop_registry "$READONLY"
+        READONLY=
+        log "failed: the read-only registry did not listen on $READONLY_SOCKET; nothing collected, registry read-write"
+        return 0
+    fi
+    # New connections now go to the read-only registry; the edge retires the kept-alive ones to
+    # the normal registry meanwhile, so none is idle (and racing a request) when it stops.
+    rm -f "$SOCKET"
+    sleep "$DRAIN_SECONDS"
+    stop_registry "$SERVER"
+    SERVER=
     log "start: registry read-only, $before KiB in $DATA_DIR"
-    stop_server
-    serve "$READONLY_CONFIG"
     registry garbage-collect $GC_FLAGS "$CONFIG" > /tmp/gc.out 2>&1
     status=$?
     grep -v -e 'marking manifest' -e 'marking blob' /tmp/gc.out
     after=$(du -sk "$DATA_DIR" | cut -f1)
-    stop_server
-    serve "$CONFIG"
+    # The normal registry answers before the read-only one stops.
+    start_registry "$CONFIG" "$SOCKET"
+    SERVER=$STARTED
+    # It exited instead: the loop below reports that and exits; until then reads stay served.
+    await_socket "$SERVER" "$SOCKET" 0 || return 0
+    stop_registry "$READONLY"
+    READONLY=
     if [ "$status" = 0 ]; then
         log "done: $(grep -c 'blob eligible for deletion' /tmp/gc.out) blobs deleted, $before KiB -> $after KiB; registry read-write"
     else
@@ -130,7 +206,10 @@ collect() {
     fi
 }
 
-serve "$CONFIG"
+# Left by a killed container, if at all: nothing listens there until a collection.
+rm -f "$READONLY_SOCKET"
+start_registry "$CONFIG" "$SOCKET"
+SERVER=$STARTED
 last_minute=$(date -u +%Y%m%d%H%M)
 next_run=$(( $(date +%s) + \${EVERY_SECONDS:-0} ))
 while :; do
@@ -141,7 +220,9 @@ while :; do
     if ! kill -0 "$SERVER" 2>/dev/null; then
         wait "$SERVER"
         status=$?
+        SERVER=
         log "registry exited ($status)"
+        stop_all
         exit "$status"
     fi
     if [ -n "\${CRON-}" ]; then

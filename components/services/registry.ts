@@ -6,7 +6,7 @@ import { DistributionMajor, distributionMajor, DISTRIBUTION_TAG_FORM } from "../
 import { parseGcSchedule } from "../config/gcSchedule";
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { Upstream } from "../render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV, StorageConfigInput } from "../render/registryConfig";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
@@ -24,6 +24,11 @@ const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
  */
 export const REGISTRY_SOCKET_DIR = "/run/registry";
 export const REGISTRY_SOCKET = `unix:${REGISTRY_SOCKET_DIR}/registry.sock`;
+/**
+ * With `gc`: the read-only registry's socket while a collection runs, beside the normal one, and
+ * the edge's `backup` server, so that one of the two always answers (components/render/gcSupervisor.ts).
+ */
+export const REGISTRY_READONLY_SOCKET = `unix:${REGISTRY_SOCKET_DIR}/registry-readonly.sock`;
 /**
  * Serve with umask 000: Distribution creates the socket 0755 under the image's umask 022, and
  * connecting needs write permission, which the edge's nginx workers (not root) would lack. Only
@@ -79,8 +84,8 @@ export interface RegistryArgs {
  * edit a created container's files); the volume, and every image in it, stays.
  */
 export class Registry extends pulumi.ComponentResource {
-    /** How the edge reaches the registry: its socket, in `socketMount`. */
-    readonly upstream: Upstream = { address: REGISTRY_SOCKET };
+    /** How the edge reaches the registry: its socket, in `socketMount`; with `gc`, the read-only one as backup. */
+    readonly upstream: Upstream;
     /** The volume holding the API's socket and where it must be mounted; the edge alone mounts it. */
     readonly socketMount: SocketMount;
     readonly container: docker.Container;
@@ -111,7 +116,11 @@ export class Registry extends pulumi.ComponentResource {
         };
         const configYaml = renderRegistryConfig(configInput);
         const configPath = REGISTRY_CONFIG_PATHS[major];
-        const gc = args.gc === undefined ? undefined : scheduledCollection(args.gc, major, configPath, renderRegistryConfig({ ...configInput, readOnly: true }));
+        // The read-only registry runs beside the normal one for a moment: its own socket, and no
+        // debug listener (two processes cannot bind one address; Distribution exits if it cannot).
+        const gc = args.gc === undefined ? undefined : scheduledCollection(args.gc, major, configPath,
+            renderRegistryConfig({ ...configInput, listenAddress: REGISTRY_READONLY_SOCKET, debugAddress: undefined, readOnly: true }));
+        this.upstream = gc === undefined ? { address: REGISTRY_SOCKET } : { address: REGISTRY_SOCKET, backupAddress: REGISTRY_READONLY_SOCKET };
 
         // In a bucket, blobs outlive the host anyway: nothing of value would be on a volume.
         const volume = storage.kind !== "filesystem" ? undefined : new docker.Volume(`${name}-data`, {
@@ -181,8 +190,9 @@ export function distributionEnv(major: DistributionMajor): string[] {
 
 /**
  * The supervisor (components/render/gcSupervisor.ts) as the container's command, with the
- * read-only copy of config.yml beside the normal one. The image's entrypoint runs any command
- * that is not a config file as given (`sh ...`), in the official image and the stand-ins alike.
+ * read-only copy of config.yml (on REGISTRY_READONLY_SOCKET) beside the normal one. The image's
+ * entrypoint runs any command that is not a config file as given (`sh ...`), in the official
+ * image and the stand-ins alike.
  */
 export function scheduledCollection(gc: { schedule: string; deleteUntagged: boolean }, major: DistributionMajor, configPath: string, readOnlyConfigYaml: string) {
     const timing = parseGcSchedule(gc.schedule);
@@ -191,7 +201,11 @@ export function scheduledCollection(gc: { schedule: string; deleteUntagged: bool
     const directory = configPath.slice(0, configPath.lastIndexOf("/"));
     const readOnlyConfigPath = `${directory}/config-readonly.yml`;
     const supervisorPath = `${directory}/gc-supervisor.sh`;
-    const script = renderGcSupervisor({ configPath, readOnlyConfigPath, dataDir: REGISTRY_DATA_DIR, timing, deleteUntagged: gc.deleteUntagged });
+    const socketPath = (address: string) => address.slice("unix:".length);
+    const script = renderGcSupervisor({
+        configPath, socketPath: socketPath(REGISTRY_SOCKET), readOnlyConfigPath, readOnlySocketPath: socketPath(REGISTRY_READONLY_SOCKET),
+        drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1, dataDir: REGISTRY_DATA_DIR, timing, deleteUntagged: gc.deleteUntagged,
+    });
     return {
         command: ["sh", supervisorPath],
         uploads: [{ file: readOnlyConfigPath, content: readOnlyConfigYaml }, { file: supervisorPath, content: script, executable: true }],

@@ -8,9 +8,11 @@
  *   (untagged themselves) and drops a manifest no tag names; 2.8 deletes the platform manifests
  *   (distribution issues 3004, 3178), which is why `gc.deleteUntagged` needs 3.x;
  * - the gc supervisor script (components/render/gcSupervisor.ts) run by busybox's sh with the real
- *   v3 binary: on its schedule the registry turns read-only (a push is refused with 405
- *   UNSUPPORTED, a pull works), the deleted image's space comes back, every other image pulls by
- *   digest, and writes work again afterwards.
+ *   v3 binary on the stack's two Unix sockets, behind the rendered edge (Debian's nginx, the
+ *   read-only socket its backup server): on its schedule the registry turns read-only (a push is
+ *   refused with 405 UNSUPPORTED, a pull works, no upload POST meets a 502 across the switches),
+ *   the deleted image's space comes back, every other image pulls by digest, and writes work
+ *   again afterwards.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -20,9 +22,11 @@ import { join } from "path";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
 import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSupervisor";
-import { freePort, REGISTRY, startRegistry } from "../support/loopbackServers";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, renderEdgeConfig } from "../../components/render/edgeConfig";
+import { issueTestCertificates } from "../harness/fakeProviders";
+import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx, startRegistry } from "../support/loopbackServers";
 import { writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
-import { Daemon, makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
+import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../support/processes";
 import { registry3Binary } from "../support/registry3";
 
 const PASSWORD = "distribution3-test-password";
@@ -155,18 +159,25 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         });
     }
 
-    it("the gc supervisor: on schedule read-only (push 405, pull works), space back, other images pull by digest, writes again after", async () => {
-        const [port, metrics] = [await freePort(), await freePort()];
+    it("the gc supervisor behind the rendered edge: on schedule read-only (push 405, pull works, never a 502), space back, other images pull by digest, writes again after", async () => {
+        // As the stack runs it: both registries on Unix sockets, the edge in front with the
+        // read-only one as its backup server; the test speaks HTTPS to the edge.
+        const [metrics, httpsPort, httpPort, uiPort] = await freePorts(4);
         const root = join(dir, "supervised-data");
         mkdirSync(root, { recursive: true });
         const etc = join(dir, "supervised-etc");
         mkdirSync(etc);
-        writeFileSync(join(etc, "config.yml"), renderFor(port, metrics, 3));
-        writeFileSync(join(etc, "config-readonly.yml"), renderFor(port, metrics, 3, { readOnly: true }));
+        chmodSync(dir, 0o755);
+        const runDir = join(dir, "supervised-run");
+        mkdirSync(runDir, { mode: 0o755 });
+        const [socket, readOnlySocket] = [join(runDir, "registry.sock"), join(runDir, "registry-readonly.sock")];
+        const configInput = { listenAddress: `unix:${socket}`, htpasswdPath: join(dir, "htpasswd"), realm: "private-registry", deleteEnabled: true, debugAddress: `127.0.0.1:${metrics}` };
+        writeFileSync(join(etc, "config.yml"), renderRegistryConfig(configInput));
+        writeFileSync(join(etc, "config-readonly.yml"), renderRegistryConfig({ ...configInput, listenAddress: `unix:${readOnlySocket}`, debugAddress: undefined, readOnly: true }));
         const script = join(etc, "gc-supervisor.sh");
         writeFileSync(script, renderGcSupervisor({
-            configPath: join(etc, "config.yml"), readOnlyConfigPath: join(etc, "config-readonly.yml"), dataDir: root,
-            timing: { kind: "every", seconds: 15 }, deleteUntagged: true,
+            configPath: join(etc, "config.yml"), socketPath: socket, readOnlyConfigPath: join(etc, "config-readonly.yml"), readOnlySocketPath: readOnlySocket, drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
+            dataDir: root, timing: { kind: "every", seconds: 15 }, deleteUntagged: true,
         }));
         // `registry` as the script finds it on PATH: the v3 binary, whose garbage-collect waits 6 s
         // first, so the test sees the read-only window (a real collection of three images takes
@@ -180,7 +191,18 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
             logFile, env: { ...env(root), PATH: `${bin}:/usr/bin:/bin` },
         });
         const started = Date.now();
-        await answers(port);
+        const edgeDir = join(dir, "supervised-edge");
+        mkdirSync(join(edgeDir, "temp"), { recursive: true });
+        const pki = issueTestCertificates(["registry.test"], ["127.0.0.1"]);
+        writeFileSync(join(edgeDir, "server.crt"), pki.certificatePem);
+        writeFileSync(join(edgeDir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+        await startNginx(edgeDir, renderEdgeConfig(loopbackEdgeInput(edgeDir, {
+            serverNames: ["127.0.0.1"], httpsPort, httpPort, uiPort, registry: { address: `unix:${socket}`, backupAddress: `unix:${readOnlySocket}` },
+        })), httpPort);
+        // skopeo and curl over HTTPS without verifying: the edge's certificate is the test's own.
+        const port = httpsPort;
+        const status = async (method: string, path: string) => (await run("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "-X", method, `https://127.0.0.1:${port}${path}`], { allowFailure: true })).stdout;
+        await waitFor("the registry through the edge", async () => (await status("GET", "/v2/")) === "200", 30_000);
 
         const keep = writeOciLayout(join(dir, "sv-keep"), "kept\n");
         // Random text: the gzipped layer stays ~150 KiB.
@@ -189,42 +211,55 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         assert.equal((await push(join(dir, "sv-keep"), "1", port, "team/keep:1")).code, 0);
         assert.equal((await push(join(dir, "sv-doomed"), "1", port, "team/doomed:1")).code, 0);
         assert.equal((await push(join(dir, "sv-multi"), "multi", port, "team/multi:1", true)).code, 0);
-        const deleted = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "-X", "DELETE", `http://127.0.0.1:${port}/v2/team/doomed/manifests/${doomed}`]);
-        assert.equal(deleted.stdout, "202");
-        const before = await kib(root);
+        assert.equal(await status("DELETE", `/v2/team/doomed/manifests/${doomed}`), "202");
+        // The blob store alone: the upload POSTs below each leave an upload directory beside it.
+        const blobs = join(root, "docker/registry/v2/blobs");
+        const before = await kib(blobs);
         assert.ok(Date.now() - started < 14_000, "set up before the first collection is due");
 
+        // Upload POSTs through the edge all through the collection: 202, or 405 while read-only; never a 502.
+        const uploads: string[] = [];
+        let polling = true;
+        const poller = (async () => {
+            while (polling) {
+                uploads.push(await status("POST", "/v2/team/late/blobs/uploads/"));
+                await sleep(20);
+            }
+        })();
         const log = () => readFileSync(logFile, "utf8");
-        await waitFor("the collection to start", async () => log().includes(`${GC_LOG_PREFIX} start:`), 30_000);
-        // Read-only: the registry answers again within a moment, and refuses writes while the collector runs.
-        const uploadStatus = async () => (await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "-X", "POST", `http://127.0.0.1:${port}/v2/team/late/blobs/uploads/`], { allowFailure: true })).stdout;
-        let during = "000";
-        await waitFor("the read-only registry", async () => (during = await uploadStatus()) !== "000", 5_000);
-        assert.equal(during, "405", "a push during the collection is refused (405 UNSUPPORTED), not half-written");
-        const refusedPush = await push(join(dir, "sv-keep"), "1", port, "team/late:1");
-        assert.notEqual(refusedPush.code, 0);
-        assert.match(refusedPush.stderr, /405|UNSUPPORTED|read-only|not allowed/i);
-        const pulledDuring = await pullByDigest(port, "team/keep", keep, join(dir, "sv-during"));
-        assert.equal(pulledDuring.code, 0, `pulls work while read-only: ${pulledDuring.stderr}`);
-        assert.ok(!log().includes(`${GC_LOG_PREFIX} done:`), "the window was observed while the collector ran");
-
-        await waitFor("the collection to end", async () => log().includes(`${GC_LOG_PREFIX} done:`), 30_000);
+        try {
+            await waitFor("the collection to start", async () => log().includes(`${GC_LOG_PREFIX} start:`), 30_000);
+            // Read-only: the edge's backup answers at once, and refuses writes while the collector runs.
+            assert.equal(await status("POST", "/v2/team/late/blobs/uploads/"), "405", "a push during the collection is refused (405 UNSUPPORTED), not half-written");
+            const refusedPush = await push(join(dir, "sv-keep"), "1", port, "team/late:1");
+            assert.notEqual(refusedPush.code, 0);
+            assert.match(refusedPush.stderr, /405|UNSUPPORTED|read-only|not allowed/i);
+            const pulledDuring = await pullByDigest(port, "team/keep", keep, join(dir, "sv-during"));
+            assert.equal(pulledDuring.code, 0, `pulls work while read-only: ${pulledDuring.stderr}`);
+            assert.ok(!log().includes(`${GC_LOG_PREFIX} done:`), "the window was observed while the collector ran");
+            await waitFor("the collection to end", async () => log().includes(`${GC_LOG_PREFIX} done:`), 30_000);
+            await waitFor("writes accepted again", async () => uploads.at(-1) === "202", 10_000, 50);
+        } finally {
+            polling = false;
+            await poller;
+        }
+        assert.deepEqual([...new Set(uploads)].sort(), ["202", "405"], `uploads across the switches: accepted or refused, never a 502 (${uploads.length} sent)`);
         assert.match(log(), new RegExp(`${GC_LOG_PREFIX} done: [1-9]\\d* blobs deleted, \\d+ KiB -> \\d+ KiB; registry read-write`));
-        await answers(port);
-        const freed = before - (await kib(root));
+        const freed = before - (await kib(blobs));
         assert.ok(freed >= 140, `the deleted image's ~150 KiB layer came back: freed ${freed} KiB`);
-        assert.equal(await manifestStatus(port, "team/doomed", doomed), "404");
+        assert.equal(await status("GET", `/v2/team/doomed/manifests/${doomed}`), "404");
         for (const [repository, digest] of [["team/keep", keep], ["team/multi", index]]) {
             const pulled = await pullByDigest(port, repository, digest, join(dir, `sv-after-${repository.replace("/", "-")}`));
             assert.equal(pulled.code, 0, `${repository}@${digest}: ${pulled.stderr}`);
         }
-        await waitFor("writes accepted again", async () => (await uploadStatus()) === "202", 10_000);
         const pushedAfter = await push(join(dir, "sv-keep"), "1", port, "team/late:1");
         assert.equal(pushedAfter.code, 0, pushedAfter.stderr);
+        assert.equal(await status("GET", "/v2/"), "200");
+        assert.equal((await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${metrics}/debug/health`])).stdout, "200", "the normal registry's debug listener is back");
 
         // docker stop: TERM to the supervisor, which stops the registry and exits 0.
         await supervisor.stop();
         assert.equal(await supervisor.exited, 0, log());
-        await waitFor("the registry's port closed", async () => (await run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/v2/`], { allowFailure: true })).code !== 0, 10_000);
+        assert.ok(!existsSync(socket) && !existsSync(readOnlySocket), "both sockets unlinked on the way out");
     });
 });

@@ -41,7 +41,7 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         assert.match(upload(registry(v3), "/etc/distribution/config.yml"), /^# Rendered by private-registry .* for Distribution 3\.x \(\/etc\/distribution\/config\.yml\)\./);
     });
 
-    it("with gc: the supervisor is the command, with a read-only copy of config.yml that differs in that alone", () => {
+    it("with gc: the supervisor is the command, with a read-only copy of config.yml that differs in read-only, its socket and no debug listener", () => {
         const container = registry(v3gc);
         assert.deepEqual(container.command, ["sh", "/etc/distribution/gc-supervisor.sh"]);
         assert.deepEqual(files(container), ["/etc/distribution/config-readonly.yml", "/etc/distribution/config.yml", "/etc/distribution/gc-supervisor.sh"]);
@@ -49,16 +49,32 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         const readOnly = parseYaml(upload(container, "/etc/distribution/config-readonly.yml"));
         assert.equal(normal.storage.maintenance.readonly, undefined);
         assert.deepEqual(readOnly.storage.maintenance.readonly, { enabled: true });
+        assert.deepEqual([readOnly.http.net, readOnly.http.addr], ["unix", "/run/registry/registry-readonly.sock"], "its own socket, beside the normal one in the same volume");
+        assert.equal(readOnly.http.debug, undefined, "no debug listener: the normal registry holds that address while both run");
+        assert.ok(normal.http.debug.addr, "the normal one keeps its metrics and health listener");
         delete readOnly.storage.maintenance.readonly;
+        readOnly.http.addr = normal.http.addr;
+        readOnly.http.debug = normal.http.debug;
         assert.deepEqual(readOnly, normal, "nothing else differs");
         assert.equal(normal.http.draintimeout, "60s", "a registry stopping for the switch lets requests in flight finish");
         const script = upload(container, "/etc/distribution/gc-supervisor.sh");
         assert.match(script, /^GC_FLAGS='--delete-untagged'$/m);
         assert.match(script, /^umask 000$/m, "the socket stays connectable for the edge's workers, as without gc");
-        assert.deepEqual([normal.http.net, normal.http.addr], ["unix", "/run/registry/registry.sock"], "both configs listen on the socket only");
+        assert.deepEqual([normal.http.net, normal.http.addr], ["unix", "/run/registry/registry.sock"], "both configs listen on a socket only");
         assert.match(script, /^EVERY_SECONDS=30$/m);
         assert.match(script, /^CONFIG='\/etc\/distribution\/config\.yml'$/m);
         assert.match(script, /^READONLY_CONFIG='\/etc\/distribution\/config-readonly\.yml'$/m);
+        assert.match(script, /^SOCKET='\/run\/registry\/registry\.sock'$/m);
+        assert.match(script, /^READONLY_SOCKET='\/run\/registry\/registry-readonly\.sock'$/m);
+        assert.match(script, /^DRAIN_SECONDS=2$/m, "the edge's keepalive_time (1 s) and a second");
+    });
+
+    it("with gc only: the edge has the read-only socket as its registry upstream's backup, and never counts either server down", () => {
+        const nginx = (result: EvaluationResult) => upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
+        assert.match(nginx(v3gc), /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+\}/);
+        assert.match(nginx(v3), /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+\}/, "without gc: one server, as before");
+        assert.doesNotMatch(nginx(v3), /max_fails|backup|readonly|keepalive_time/);
+        assert.equal(nginx(v3gc).match(/max_fails/g)?.length, 2, "the registry's two servers alone");
     });
 
     it("2.8 selected: its config path, no OpenTelemetry env, a collection without --delete-untagged", () => {
@@ -101,7 +117,8 @@ describe("the supervisor script", () => {
     const scriptFor = (fields: string) => {
         const path = join(dir, `cron-${fields.replace(/\W/g, "_")}.sh`);
         writeFileSync(path, renderGcSupervisor({
-            configPath: "/etc/distribution/config.yml", readOnlyConfigPath: "/etc/distribution/config-readonly.yml", dataDir: "/var/lib/registry",
+            configPath: "/etc/distribution/config.yml", socketPath: "/run/registry/registry.sock",
+            readOnlyConfigPath: "/etc/distribution/config-readonly.yml", readOnlySocketPath: "/run/registry/registry-readonly.sock", drainSeconds: 2, dataDir: "/var/lib/registry",
             timing: { kind: "cron", fields: fields.split(" ") }, deleteUntagged: false,
         }));
         return path;

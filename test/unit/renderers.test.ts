@@ -130,6 +130,12 @@ describe("renderers", () => {
         assert.throws(() => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, moreAddresses: ["registry2:5000"] } }), /moreAddresses needs a static upstream/);
     });
 
+    it("edge nginx.conf with a backup server: last, marked backup, and no server ever counted down", () => {
+        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, registry: { address: "unix:/run/a.sock", moreAddresses: ["unix:/run/b.sock"], backupAddress: "unix:/run/ro.sock" } });
+        assert.match(conf, /upstream registry_backend \{\n\s+server unix:\/run\/a\.sock max_fails=0;\n\s+server unix:\/run\/b\.sock max_fails=0;\n\s+server unix:\/run\/ro\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;/);
+        assert.throws(() => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, backupAddress: "registry-ro:5000" } }), /backupAddress needs a static upstream/);
+    });
+
     it("bcrypt with a kept salt gives the same hash every run, at the per-request cost", () => {
         const salt = "abcdefghijklmnopqrstuv";
         const hash = bcryptWithSalt("password", salt);
