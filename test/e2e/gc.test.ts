@@ -121,13 +121,15 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         // and manifest GETs beside them (ten per connection), each status counted.
         const attempts: { reference: string; digest: string; code: number; stderr: string }[] = [];
         const pulls: Record<string, number> = {};
+        const pullErrors: string[] = [];
         let collected = false;
         const reader = (async () => {
             const manifestUrl = `https://${endpoint}/v2/team/keep/manifests/${keep}`;
             while (!collected) {
-                const result = await run("curl", ["-s", "--cacert", join(caDir(), "ca.crt"), "-u", creds, "--max-time", "30", "-w", "%{http_code}\n",
+                const result = await run("curl", ["-sS", "--cacert", join(caDir(), "ca.crt"), "-u", creds, "--max-time", "30", "-w", "%{http_code}\n",
                     "-H", "Accept: application/vnd.oci.image.manifest.v1+json", ...Array.from({ length: 10 }, () => ["-o", "/dev/null", manifestUrl]).flat()], { allowFailure: true, timeoutMs: 60_000 });
                 for (const status of result.stdout.trim().split("\n").filter(Boolean)) pulls[status] = (pulls[status] ?? 0) + 1;
+                if (result.stderr.trim() !== "") pullErrors.push(result.stderr.trim());
             }
         })();
         const pusher = (async () => {
@@ -177,7 +179,8 @@ describe("scheduled garbage collection in the registry container (Distribution 3
             assert.doesNotMatch(attempt.stderr, /502|Bad Gateway/i, `${attempt.reference}: no 502 at a switch`);
             assert.match(attempt.stderr, /405|UNSUPPORTED|read-only/i, `${attempt.reference} was refused by the read-only registry: ${attempt.stderr}`);
         }
-        assert.deepEqual(Object.keys(pulls), ["200"], `every manifest GET across the collection answered 200: ${JSON.stringify(pulls)}`);
+        const edgeErrors = Object.keys(pulls).length === 1 ? "" : (await dockerd.docker(["logs", `${PREFIX}-edge`], { allowFailure: true })).stderr.split("\n").filter((line) => /\[(error|warn|crit)\]/.test(line)).slice(-10).join("\n");
+        assert.deepEqual(Object.keys(pulls), ["200"], `every manifest GET across the collection answered 200: ${JSON.stringify(pulls)}; curl: ${pullErrors.slice(0, 5).join(" | ")}; the edge: ${edgeErrors}`);
         assert.ok(pulls["200"] >= 50, `GETs ran through the collection: ${pulls["200"]}`);
         for (const attempt of attempts.filter((a) => a.code === 0)) {
             const pulled = await pullByDigest("team/during", attempt.digest, join(work, "pulled", `during-${attempt.digest.slice(7, 19)}`));

@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "fs";
 import { registerCleanup } from "../../support/processes";
 
 const HOSTS = "/etc/hosts";
@@ -8,6 +8,23 @@ const LOCK = `${HOSTS}.private-registry.lock`;
 const STALE_LOCK_MS = 5_000;
 
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Replaces /etc/hosts in one step (a rename), so a resolver reading it meanwhile (another test
+ * file's curl, dockerd) sees the old file or the new one, never a truncated one. Where /etc/hosts
+ * is a mount point (a container's), a rename cannot replace it: write it in place there.
+ */
+function replaceHosts(content: string): void {
+    const next = `${HOSTS}.private-registry.next`;
+    writeFileSync(next, content, { mode: statSync(HOSTS).mode & 0o777 });
+    try {
+        renameSync(next, HOSTS);
+    } catch (error) {
+        rmSync(next, { force: true });
+        if ((error as NodeJS.ErrnoException).code !== "EBUSY") throw error;
+        writeFileSync(HOSTS, content);
+    }
+}
 
 /** Runs `edit` holding the lock. Synchronous, so it also works in an exit handler. */
 function withHostsLock(edit: () => void): void {
@@ -36,12 +53,13 @@ function withHostsLock(edit: () => void): void {
 /**
  * Maps a test name to an address in /etc/hosts (dockerd, curl, skopeo and Chromium all read it)
  * and registers the removal of exactly that line. The line names this process, so two runs on one
- * machine that map the same name never remove each other's line, and each read-and-write holds a
- * lock file, so test files running at once never lose each other's edits.
+ * machine that map the same name never remove each other's line; each read-and-write holds a
+ * lock file, so test files running at once never lose each other's edits, and replaces the file
+ * in one step, so their resolvers never read half of it.
  */
 export function addHostsEntry(address: string, name: string): void {
     const line = `${address} ${name} # private-registry e2e, pid ${process.pid}`;
-    withHostsLock(() => writeFileSync(HOSTS, `${readFileSync(HOSTS, "utf8").replace(/\n?$/, "\n")}${line}\n`));
-    const remove = () => withHostsLock(() => writeFileSync(HOSTS, readFileSync(HOSTS, "utf8").split("\n").filter((l) => l !== line).join("\n")));
+    withHostsLock(() => replaceHosts(`${readFileSync(HOSTS, "utf8").replace(/\n?$/, "\n")}${line}\n`));
+    const remove = () => withHostsLock(() => replaceHosts(readFileSync(HOSTS, "utf8").split("\n").filter((l) => l !== line).join("\n")));
     registerCleanup(`remove ${name} from ${HOSTS}`, remove, remove);
 }
