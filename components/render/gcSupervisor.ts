@@ -171,7 +171,6 @@ collect() {
         log "skipped: no repositories yet"
         return 0
     fi
-    before=$(du -sk "$DATA_DIR" | cut -f1)
     # The read-only registry answers before the normal one stops: the edge always has one.
     start_registry "$READONLY_CONFIG" "$READONLY_SOCKET"
     READONLY=$STARTED
@@ -187,6 +186,9 @@ collect() {
     sleep "$DRAIN_SECONDS"
     stop_registry "$SERVER"
     SERVER=
+    # Measured once nothing writes (pushes land on the normal registry until it has stopped), so
+    # before and after differ by what the collector deleted alone.
+    before=$(du -sk "$DATA_DIR" | cut -f1)
     log "start: registry read-only, $before KiB in $DATA_DIR"
     registry garbage-collect $GC_FLAGS "$CONFIG" > /tmp/gc.out 2>&1
     status=$?
