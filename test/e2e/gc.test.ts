@@ -19,7 +19,7 @@ import { join } from "path";
 import { GC_LOG_PREFIX } from "../../components/render/gcSupervisor";
 import { evaluateProgram, EvaluationResult } from "../harness/evaluate";
 import { hostNetworkStackConfig } from "./support/hostStack";
-import { writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
+import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, sleep, waitFor } from "../support/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
 import { addHostsEntry } from "./support/hostsFile";
@@ -28,7 +28,6 @@ import { buildStandInImages } from "./support/standins";
 
 const NAME = "registry-e2e-gc.test";
 const PREFIX = "pr-e2e-gc";
-const PLATFORMS = [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }, { os: "linux", architecture: "riscv64" }];
 
 describe("scheduled garbage collection in the registry container (Distribution 3, host networking)", () => {
     let work: string;
@@ -104,7 +103,7 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         mkdirSync(join(work, "pulled"));
         const keep = writeOciLayout(join(layouts, "keep"), "kept\n");
         const doomed = writeOciLayout(join(layouts, "doomed"), `deleted ${randomBytes(150_000).toString("base64")}\n`);
-        const { index, children } = writeOciIndexLayout(join(layouts, "multi"), PLATFORMS, "multi", "e2e-gc");
+        const { index, children } = writeOciIndexLayout(join(layouts, "multi"), SEED_PLATFORMS, "multi", "e2e-gc");
         const old = writeOciLayout(join(layouts, "old"), `old ${randomBytes(30_000).toString("base64")}\n`);
         const current = writeOciLayout(join(layouts, "current"), "current\n");
         for (const [layout, tag, reference, all] of [["keep", "1", "team/keep:1", false], ["doomed", "1", "team/doomed:1", false], ["multi", "multi", "team/multi:1", true],

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { mkdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { DEFAULTS } from "../../components/config/defaults";
-import { writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
+import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { run, runCleanups } from "../support/processes";
 import { buildRegistry } from "../e2e/support/standins";
 import { EngineStack, prepareEngineStack } from "./support/engineStack";
@@ -21,7 +21,6 @@ import { updateRecord } from "./support/engineProject";
 const HOSTNAME = "registry-upgrade.test";
 const PREFIX = "pr-upgrade";
 const OLD_IMAGE = "registry:2.8.3";
-const PLATFORMS = [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }, { os: "linux", architecture: "riscv64" }];
 
 describe("upgrade: Distribution 2.8 to 3 in one pulumi up, every image kept (real engine)", () => {
     let stack: EngineStack;
@@ -64,7 +63,7 @@ describe("upgrade: Distribution 2.8 to 3 in one pulumi up, every image kept (rea
             await push(join(layouts, repository.replace("/", "-")), "1", `${repository}:1`);
             pushed.push({ repository, tag: "1", digest });
         }
-        const { index, children } = writeOciIndexLayout(join(layouts, "multi"), PLATFORMS, "multi", "upgrade");
+        const { index, children } = writeOciIndexLayout(join(layouts, "multi"), SEED_PLATFORMS, "multi", "upgrade");
         await push(join(layouts, "multi"), "multi", "team/multi:1", true);
         pushed.push({ repository: "team/multi", tag: "1", digest: index });
         for (const digest of Object.values(children)) pushed.push({ repository: "team/multi", digest });

@@ -25,13 +25,12 @@ import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSup
 import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { issueTestCertificates } from "../harness/fakeProviders";
 import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx, startRegistry } from "../support/loopbackServers";
-import { writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
+import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../support/processes";
 import { registry3Binary } from "../support/registry3";
 
 const PASSWORD = "distribution3-test-password";
 const CREDS = `admin:${PASSWORD}`;
-const PLATFORMS = [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }, { os: "linux", architecture: "riscv64" }];
 
 describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 2.8; the gc supervisor", () => {
     let dir: string;
@@ -87,7 +86,7 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         const singleDigest = writeOciLayout(single, "served by Distribution 3\n");
         assert.equal((await push(single, "1", port, "team/app:1")).code, 0);
         const multi = join(dir, "layout-multi");
-        const { index, children } = writeOciIndexLayout(multi, PLATFORMS);
+        const { index, children } = writeOciIndexLayout(multi, SEED_PLATFORMS);
         const pushed = await push(multi, "multi", port, "team/multi:1", true);
         assert.equal(pushed.code, 0, pushed.stderr);
         for (const [repository, digest] of [["team/app", singleDigest], ["team/multi", index], ...Object.values(children).map((d) => ["team/multi", d])]) {
@@ -132,7 +131,7 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
             const configPath = join(dir, `untagged-${major}.yml`);
             writeFileSync(configPath, renderFor(port, metrics, major));
             let registry = await serve(`untagged-${major}`, binary, configPath, root, port);
-            const { index, children } = writeOciIndexLayout(join(dir, `untagged-multi-${major}`), PLATFORMS, "multi", `v${major}`);
+            const { index, children } = writeOciIndexLayout(join(dir, `untagged-multi-${major}`), SEED_PLATFORMS, "multi", `v${major}`);
             assert.equal((await push(join(dir, `untagged-multi-${major}`), "multi", port, "team/multi:1", true)).code, 0);
             // The same tag pushed twice: the first image is then a manifest no tag names.
             const oldDigest = writeOciLayout(join(dir, `untagged-old-${major}`), `old ${major}\n`);
@@ -207,7 +206,7 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         const keep = writeOciLayout(join(dir, "sv-keep"), "kept\n");
         // Random text: the gzipped layer stays ~150 KiB.
         const doomed = writeOciLayout(join(dir, "sv-doomed"), `deleted ${randomBytes(150_000).toString("base64")}\n`);
-        const { index } = writeOciIndexLayout(join(dir, "sv-multi"), PLATFORMS, "multi", "supervised");
+        const { index } = writeOciIndexLayout(join(dir, "sv-multi"), SEED_PLATFORMS, "multi", "supervised");
         assert.equal((await push(join(dir, "sv-keep"), "1", port, "team/keep:1")).code, 0);
         assert.equal((await push(join(dir, "sv-doomed"), "1", port, "team/doomed:1")).code, 0);
         assert.equal((await push(join(dir, "sv-multi"), "multi", port, "team/multi:1", true)).code, 0);

@@ -38,6 +38,7 @@ import { evaluateProgram, findResource } from "../harness/evaluate";
 import { createNetworkNamespace, NetworkNamespace } from "../support/netns";
 import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../support/processes";
 import { serverRootfs } from "../support/sshServer";
+import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const MOUNT = "/srv/registry-data";
 const DISK_MIB = 256;
@@ -256,7 +257,7 @@ describe("the alicloud VM's first boot, by cloud-init on Debian 12", { timeout: 
             assert.ok(fs.existsSync(path.join(rootfs, binary)), `the cached rootfs ${rootfs} has no /${binary}: rebuild it`);
         }
 
-        const evaluation = await evaluateProgram({ config: { mode: "alicloud", hostnames: ["registry.example.com"], alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" }, acme: { email: "ops@example.com" } } });
+        const evaluation = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG });
         if (evaluation.error) throw new Error(evaluation.error);
         userData = Buffer.from(String(findResource(evaluation, "alicloud:ecs/instance:Instance").inputs.userData), "base64").toString("utf8");
         serial = alicloudDiskSerial(findResource(evaluation, "alicloud:ecs/ecsDisk:EcsDisk").id);

@@ -1,5 +1,13 @@
 import { EdgeConfigInput } from "../../components/render/edgeConfig";
 
+/** The smallest alicloud stack: what a first `pulumi up` in that mode declares. */
+export const MINIMAL_ALICLOUD_CONFIG = {
+    mode: "alicloud",
+    hostnames: ["registry.example.com"],
+    alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" },
+    acme: { email: "ops@example.com" },
+};
+
 /** The edge as a bridge-mode deployment renders it (upstreams by Docker DNS name). */
 export const BRIDGE_EDGE: EdgeConfigInput = {
     serverNames: ["registry.lan", "192.168.1.10"],

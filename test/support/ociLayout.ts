@@ -41,6 +41,9 @@ export function writeOciLayout(dir: string, text = "pulled through containerd's 
  * naming them under the tag `tag`. Returns the index's digest and each platform's manifest digest
  * (untagged in a registry: only the index references them).
  */
+/** The platforms the seeds' users build for: amd64 and arm64 machines, riscv64 boards. */
+export const SEED_PLATFORMS = [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }, { os: "linux", architecture: "riscv64" }];
+
 export function writeOciIndexLayout(dir: string, platforms: { os: string; architecture: string }[], tag = "multi", salt = ""): { index: string; children: Record<string, string> } {
     mkdirSync(join(dir, "blobs/sha256"), { recursive: true });
     const blob = (data: Buffer | string) => {

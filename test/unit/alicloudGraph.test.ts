@@ -16,21 +16,15 @@ import { evaluateProgram } from "../harness/evaluate";
 import { GraphNode, resourceGraph } from "../harness/graph";
 import { isolateHome } from "../harness/inspect";
 import { matchSnapshot } from "../support/snapshot";
+import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const HOME = isolateHome("pr-alicloud-graph-home-");
 const SNAPSHOT = "alicloud-default.graph.json";
 
-/** The smallest alicloud stack: what a first `pulumi up` in that mode declares. */
-const DEFAULT_ALICLOUD = {
-    mode: "alicloud",
-    hostnames: ["registry.example.com"],
-    alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" },
-    acme: { email: "ops@example.com" },
-};
 
 describe("alicloud: the default stack's resource graph", () => {
     it("is the graph recorded before replicas and object storage existed: same resources, parents, options and inputs", async () => {
-        const result = await evaluateProgram({ config: DEFAULT_ALICLOUD });
+        const result = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG });
         assert.equal(result.error, undefined);
         // As JSON holds it (an unset option is left out), so the comparison is like for like.
         const graph = JSON.parse(JSON.stringify(resourceGraph(result, HOME))) as Record<string, GraphNode>;

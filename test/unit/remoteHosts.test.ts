@@ -20,6 +20,7 @@ import { DOCKER_REDIRECTING_VARIABLES, redirectingDockerVariables, renderSshConf
 import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
 import { FAKE_INSTANCE_TYPES } from "../harness/fakeProviders";
 import { assertSecretsStayHidden, inputsOf, isolateHome } from "../harness/inspect";
+import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const ROOT = resolve(__dirname, "../..");
 const INSTANCE = "alicloud:ecs/instance:Instance";
@@ -34,12 +35,6 @@ const IMAGES = "alicloud:ecs/getImages:getImages";
 // decide these tests (see the refusal below).
 const HOME = isolateHome("pr-remote-home-");
 
-const ALICLOUD = {
-    mode: "alicloud",
-    hostnames: ["registry.example.com"],
-    alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" },
-    acme: { email: "ops@example.com" },
-};
 const SSH_PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }) as string;
 const SSH = {
     mode: "ssh",
@@ -64,7 +59,7 @@ describe("alicloud mode: replacing the VM releases the data disk first", () => {
     let result: EvaluationResult;
 
     before(async () => {
-        result = await evaluateProgram({ config: ALICLOUD });
+        result = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG });
         assert.equal(result.error, undefined);
     });
 
@@ -89,7 +84,7 @@ describe("alicloud mode: replacing the VM releases the data disk first", () => {
 
 describe("alicloud mode: instance type and placement", () => {
     it("chooses the cheapest non-burstable type sold with an ESSD system disk, then a zone and image for it", async () => {
-        const result = await evaluateProgram({ config: ALICLOUD });
+        const result = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG });
         assert.equal(result.error, undefined);
         assert.equal(FAKE_INSTANCE_TYPES[0].id, "ecs.t6-c1m2.large", "the fake region lists a burstable type first, as a price sort does");
         assert.equal(inputsOf(result, INSTANCE).instanceType, "ecs.u1-c1m2.large");
@@ -109,10 +104,10 @@ describe("alicloud mode: instance type and placement", () => {
     it("an existing stack keeps the exported placement and looks nothing up, so a sold-out type cannot fail its preview", async () => {
         const soldOut = { [INSTANCE_TYPES]: { instanceTypes: [], ids: [] }, [ZONES]: { zones: [], ids: [] }, [IMAGES]: { images: [], ids: [] } };
         const kept = { instanceType: "ecs.c7.large", zoneId: "cn-hongkong-c", imageId: "m-kept-debian" };
-        const fresh = await evaluateProgram({ config: ALICLOUD, invokeResults: soldOut });
+        const fresh = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG, invokeResults: soldOut });
         assert.match(fresh.error ?? "", /no non-burstable instance type .* is sold in cn-hongkong; set alicloud\.instanceType/, "a new stack does fail, naming the key");
 
-        const existing = await evaluateProgram({ config: ALICLOUD, invokeResults: soldOut, previousOutputs: { [PLACEMENT_OUTPUT]: kept } });
+        const existing = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG, invokeResults: soldOut, previousOutputs: { [PLACEMENT_OUTPUT]: kept } });
         assert.equal(existing.error, undefined);
         assert.deepEqual(tokens(existing).filter((t) => t.startsWith("alicloud:")), [], "no lookup at all");
         const vm = inputsOf(existing, INSTANCE);
@@ -121,16 +116,16 @@ describe("alicloud mode: instance type and placement", () => {
     });
 
     it("a configured type is checked against the offer once, in the kept zone; a burstable one is the user's call", async () => {
-        const notSold = await evaluateProgram({ config: { ...ALICLOUD, alicloud: { ...ALICLOUD.alicloud, instanceType: "ecs.g7.large", zoneId: "cn-hongkong-b" } } });
+        const notSold = await evaluateProgram({ config: { ...MINIMAL_ALICLOUD_CONFIG, alicloud: { ...MINIMAL_ALICLOUD_CONFIG.alicloud, instanceType: "ecs.g7.large", zoneId: "cn-hongkong-b" } } });
         assert.match(notSold.error ?? "", /alicloud\.instanceType ecs\.g7\.large is not sold in zone cn-hongkong-b with an ESSD system disk/);
 
-        const burstable = await evaluateProgram({ config: { ...ALICLOUD, alicloud: { ...ALICLOUD.alicloud, instanceType: "ecs.t6-c1m2.large" } } });
+        const burstable = await evaluateProgram({ config: { ...MINIMAL_ALICLOUD_CONFIG, alicloud: { ...MINIMAL_ALICLOUD_CONFIG.alicloud, instanceType: "ecs.t6-c1m2.large" } } });
         assert.equal(burstable.error, undefined);
         assert.equal(inputsOf(burstable, INSTANCE).instanceType, "ecs.t6-c1m2.large");
         assert.equal(burstable.invokes?.find((i) => i.token === INSTANCE_TYPES)?.inputs.instanceType, "ecs.t6-c1m2.large");
 
         const unchanged = await evaluateProgram({
-            config: { ...ALICLOUD, alicloud: { ...ALICLOUD.alicloud, instanceType: "ecs.c7.large" } },
+            config: { ...MINIMAL_ALICLOUD_CONFIG, alicloud: { ...MINIMAL_ALICLOUD_CONFIG.alicloud, instanceType: "ecs.c7.large" } },
             previousOutputs: { [PLACEMENT_OUTPUT]: { instanceType: "ecs.c7.large", zoneId: "cn-hongkong-c", imageId: "m-kept" } },
             invokeResults: { [INSTANCE_TYPES]: { instanceTypes: [], ids: [] } },
         });
@@ -160,7 +155,7 @@ describe("ssh and alicloud modes refuse a Docker environment that could redirect
         assert.doesNotThrow(() => refuseRedirectingDockerEnvironment("x", {}));
     });
 
-    for (const [mode, config] of [["ssh", SSH], ["alicloud", ALICLOUD]] as const) {
+    for (const [mode, config] of [["ssh", SSH], ["alicloud", MINIMAL_ALICLOUD_CONFIG]] as const) {
         it(`${mode} mode stops before declaring any resource`, async () => {
             const result = await withEnvironment({ DOCKER_HOST: "unix:///var/run/docker.sock", DOCKER_CONTEXT: "remote" }, () =>
                 evaluateProgram({ config, secretKeys: mode === "ssh" ? ["sshPrivateKey"] : [] }));

@@ -13,6 +13,7 @@ import { renderWaitUntilReadyScript } from "../../components/render/hostScripts"
 import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
 import { resourceGraph } from "../harness/graph";
 import { assertSecretsStayHidden, CONTAINER, declared, Inputs, inputsOf, isolateHome, secretsOf, stateOf } from "../harness/inspect";
+import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const HOME = isolateHome("pr-replicas-home-");
 
@@ -24,14 +25,7 @@ const ATTACHMENT = "alicloud:slb/serverGroupServerAttachment:ServerGroupServerAt
 const RECORD = "alicloud:dns/alidnsRecord:AlidnsRecord";
 const ACCESS_KEY = "alicloud:ram/accessKey:AccessKey";
 
-/** The smallest alicloud stack, as in alicloudGraph.test.ts. */
-const DEFAULT_ALICLOUD = {
-    mode: "alicloud",
-    hostnames: ["registry.example.com"],
-    alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" },
-    acme: { email: "ops@example.com" },
-};
-const withReplicas = (replicas: number, extra: Record<string, unknown> = {}) => ({ ...DEFAULT_ALICLOUD, storage: { kind: "oss" }, replicas, ...extra });
+const withReplicas = (replicas: number, extra: Record<string, unknown> = {}) => ({ ...MINIMAL_ALICLOUD_CONFIG, storage: { kind: "oss" }, replicas, ...extra });
 const keyOf = (r: { type: string; name: string }) => `${r.type}::${r.name}`;
 const ofType = (result: EvaluationResult, type: string) => result.resources.filter((r) => r.type === type);
 
@@ -298,7 +292,7 @@ describe("replicas: bad configuration stops at preview, naming the keys", () => 
     });
 
     it("stops the program before anything is planned", async () => {
-        const result = await evaluateProgram({ config: { ...DEFAULT_ALICLOUD, replicas: 3 } });
+        const result = await evaluateProgram({ config: { ...MINIMAL_ALICLOUD_CONFIG, replicas: 3 } });
         assert.match(result.error ?? "", /private-registry:replicas \(3\) needs private-registry:storage\.kind/);
         assert.equal(result.resources.filter((r) => !r.type.startsWith("pulumi:")).length, 0, "nothing planned");
     });
