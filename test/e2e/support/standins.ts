@@ -74,49 +74,42 @@ export async function buildStandInImages(dockerd: PrivateDockerd, names: StandIn
     const root = path.join(workDir, "standins");
     fs.rmSync(root, { recursive: true, force: true });
     await Promise.all([
-        distributionMajor(names.registry) === 2
-            ? buildRegistry(dockerd, names.registry, path.join(root, "registry"))
-            : buildRegistry3(dockerd, names.registry, path.join(root, "registry")),
+        buildRegistry(dockerd, names.registry, path.join(root, "registry")),
         buildEdge(dockerd, names.edge, path.join(root, "edge")),
         buildUiStandIn(dockerd, names.ui, path.join(root, "ui")),
     ]);
 }
 
-/** Like registry:2.8.x (an Alpine image): /bin/registry behind /entrypoint.sh, config in /etc/docker/registry. */
-export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
-    const rootfs = new RootFs(path.join(dir, "rootfs"));
-    await rootfs.base();
-    await rootfs.copyBinary(HOST_BINARIES.registry, "/bin/registry");
-    rootfs.mkdir("/var/lib/registry");
-    rootfs.file("/etc/docker/registry/config.yml", standInFile("registry/config.yml"));
-    rootfs.file("/entrypoint.sh", standInFile("registry/entrypoint.sh"), 0o755);
-    await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
-        `ENV ${PATH_ENV}`,
-        'VOLUME ["/var/lib/registry"]',
-        "EXPOSE 5000/tcp",
-        'ENTRYPOINT ["/entrypoint.sh"]',
-        'CMD ["/etc/docker/registry/config.yml"]',
-    ]);
-}
+/**
+ * What differs between the official registry images by major: 2.8.x runs Debian's Distribution
+ * with its config in /etc/docker/registry; 3.x (v3.1.2 built by scripts/build-tools.sh) has it in
+ * /etc/distribution and turns OpenTelemetry traces off (its Dockerfile's ENV).
+ */
+const REGISTRY_STAND_INS: Record<2 | 3, { binary: () => Promise<string>; configDir: string; configFile: string; env: string[] }> = {
+    2: { binary: async () => HOST_BINARIES.registry, configDir: "/etc/docker/registry", configFile: "registry/config.yml", env: [] },
+    3: { binary: registry3Binary, configDir: "/etc/distribution", configFile: "registry3/config.yml", env: ["OTEL_TRACES_EXPORTER=none"] },
+};
 
 /**
- * Like registry:3.x (the official image, Alpine): /bin/registry behind the same /entrypoint.sh,
- * config in /etc/distribution, OpenTelemetry traces off (its Dockerfile's ENV).
+ * Like the official registry image of `name`'s major (Alpine): /bin/registry behind
+ * /entrypoint.sh, the default config where that major keeps it.
  */
-export async function buildRegistry3(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
+export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
+    // A tag that names no major (the stack refuses those) gets today's default, 3.x.
+    const standIn = REGISTRY_STAND_INS[distributionMajor(name) === 2 ? 2 : 3];
     const rootfs = new RootFs(path.join(dir, "rootfs"));
     await rootfs.base();
-    await rootfs.copyBinary(await registry3Binary(), "/bin/registry");
+    await rootfs.copyBinary(await standIn.binary(), "/bin/registry");
     rootfs.mkdir("/var/lib/registry");
-    rootfs.file("/etc/distribution/config.yml", standInFile("registry3/config.yml"));
+    rootfs.file(`${standIn.configDir}/config.yml`, standInFile(standIn.configFile));
     rootfs.file("/entrypoint.sh", standInFile("registry/entrypoint.sh"), 0o755);
     await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
         `ENV ${PATH_ENV}`,
-        "ENV OTEL_TRACES_EXPORTER=none",
+        ...standIn.env.map((variable) => `ENV ${variable}`),
         'VOLUME ["/var/lib/registry"]',
         "EXPOSE 5000/tcp",
         'ENTRYPOINT ["/entrypoint.sh"]',
-        'CMD ["/etc/distribution/config.yml"]',
+        `CMD ["${standIn.configDir}/config.yml"]`,
     ]);
 }
 
