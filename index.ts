@@ -19,7 +19,11 @@ import { OssRegistryStorage } from "./components/storage/ossStorage";
 
 const config = readStackConfig();
 /** Every name the certificate and the DNS records cover. */
-const servedNames = [...config.hostnames, ...(config.uiHostname ? [config.uiHostname] : []), ...(config.mirror?.hostname ? [config.mirror.hostname] : [])];
+const servedNames = [
+    ...config.hostnames,
+    ...(config.uiHostname ? [config.uiHostname] : []),
+    ...(config.mirror?.hostname ? [config.mirror.hostname] : []),
+];
 
 /**
  * The Docker host of the chosen mode, and the resources whose replacement brings up a new, empty
@@ -61,7 +65,12 @@ function deployTarget(): {
                 replicas: config.replicas,
                 objectStorage: config.storage.kind !== "filesystem",
             });
-            new AlidnsRecords("dns", { zone: cloud.dnsZone, hostnames: servedNames, address: host.address, provider: host.alicloudProvider });
+            new AlidnsRecords("dns", {
+                zone: cloud.dnsZone,
+                hostnames: servedNames,
+                address: host.address,
+                provider: host.alicloudProvider,
+            });
             const moreReplicas = host.replicas.slice(1).map((replica) => ({ host: replica, replacesDaemon: [replica.instance] }));
             return { host, replacesDaemon: [host.instance], placement: host.placement, moreReplicas, alicloudHost: host };
         }
@@ -94,7 +103,12 @@ function registryStorage(): RegistryStorage {
     if (config.storage.kind !== "oss") return readRegistryStorage(config.storage);
     const alicloudHost = target.alicloudHost!; // parseStackConfig allows kind "oss" in alicloud mode only
     return new OssRegistryStorage("storage", {
-        bucketName: registryBucketName({ namePrefix: config.namePrefix, project: pulumi.getProject(), stack: pulumi.getStack(), hostname: config.hostnames[0] }),
+        bucketName: registryBucketName({
+            namePrefix: config.namePrefix,
+            project: pulumi.getProject(),
+            stack: pulumi.getStack(),
+            hostname: config.hostnames[0],
+        }),
         region: config.alicloud!.region,
         provider: alicloudHost.alicloudProvider,
         namePrefix: config.namePrefix,
@@ -134,7 +148,11 @@ const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
 const registry = new PrivateRegistry("registry", { ...registryArgs, host: target.host }, followingDaemon(target.replacesDaemon));
 // Replicas 2..N: the same registry and edge on each VM, with the first one's users and http.secret.
 for (const [i, replica] of (target.moreReplicas ?? []).entries()) {
-    new PrivateRegistry(`registry-${i + 2}`, { ...registryArgs, host: replica.host, sharedCredentials: registry.registryCredentials }, followingDaemon(replica.replacesDaemon));
+    new PrivateRegistry(
+        `registry-${i + 2}`,
+        { ...registryArgs, host: replica.host, sharedCredentials: registry.registryCredentials },
+        followingDaemon(replica.replacesDaemon),
+    );
 }
 
 export const registryEndpoint = registry.registryEndpoint;

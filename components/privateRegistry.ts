@@ -137,99 +137,135 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
         const provider = args.host.provider;
         const childOpts = { parent: this, provider };
-        const networking: ContainerNetworking = args.containerNetwork === "host"
-            ? { mode: "host", loopbackAddress: "127.0.0.1" }
-            : { mode: "bridge", networkName: new docker.Network(`${name}-network`, { name: namePrefix, driver: "bridge" }, { ...childOpts, dependsOn: args.host.ready }).name };
+        const networking: ContainerNetworking =
+            args.containerNetwork === "host"
+                ? { mode: "host", loopbackAddress: "127.0.0.1" }
+                : {
+                      mode: "bridge",
+                      networkName: new docker.Network(
+                          `${name}-network`,
+                          { name: namePrefix, driver: "bridge" },
+                          { ...childOpts, dependsOn: args.host.ready },
+                      ).name,
+                  };
 
         const users = args.users ?? DEFAULT_USERS;
-        const credentials = args.sharedCredentials ?? new RegistryCredentials(`${name}-credentials`, { users, rotation: args.passwordRotation }, { parent: this });
+        const credentials =
+            args.sharedCredentials ??
+            new RegistryCredentials(`${name}-credentials`, { users, rotation: args.passwordRotation }, { parent: this });
         this.registryCredentials = credentials;
-        const registry = new Registry(`${name}-registry`, {
-            provider,
-            namePrefix,
-            networking,
-            metricsPort: args.metricsPort,
-            htpasswd: credentials.htpasswd,
-            httpSecret: credentials.httpSecret,
-            deleteEnabled: args.deleteEnabled,
-            uiOrigin,
-            retainDataOnDestroy: args.retainDataOnDestroy,
-            storage: args.storage,
-            dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
-            image: args.images?.registry,
-            gc: args.gc,
-            dependsOn: args.host.ready,
-        }, { parent: this });
-        const ui = new RegistryUi(`${name}-ui`, {
-            provider,
-            namePrefix,
-            networking,
-            hostPort: args.uiPort,
-            deleteImages: args.deleteEnabled,
-            registryOrigin: uiOrigin === undefined ? undefined : registryOrigin,
-            image: args.images?.ui,
-            dependsOn: args.host.ready,
-        }, { parent: this });
-        const mirrorArgs = args.mirror;
-        const mirrorHttpsPort = mirrorArgs?.hostname !== undefined ? httpsPort : mirrorArgs?.httpsPort ?? DEFAULTS.mirror.httpsPort;
-        let mirror: Mirror | undefined;
-        if (mirrorArgs !== undefined) {
-            this.mirrorEndpoint = hostPort(mirrorArgs.hostname ?? clientHost, mirrorHttpsPort);
-            mirror = new Mirror(`${name}-mirror`, {
+        const registry = new Registry(
+            `${name}-registry`,
+            {
                 provider,
                 namePrefix,
                 networking,
+                metricsPort: args.metricsPort,
                 htpasswd: credentials.htpasswd,
                 httpSecret: credentials.httpSecret,
-                upstream: mirrorArgs.upstream,
-                upstreamUsername: mirrorArgs.username,
-                upstreamPassword: mirrorArgs.password,
+                deleteEnabled: args.deleteEnabled,
+                uiOrigin,
                 retainDataOnDestroy: args.retainDataOnDestroy,
-                image: args.images?.mirror,
+                storage: args.storage,
+                dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
+                image: args.images?.registry,
+                gc: args.gc,
                 dependsOn: args.host.ready,
-            }, { parent: this });
+            },
+            { parent: this },
+        );
+        const ui = new RegistryUi(
+            `${name}-ui`,
+            {
+                provider,
+                namePrefix,
+                networking,
+                hostPort: args.uiPort,
+                deleteImages: args.deleteEnabled,
+                registryOrigin: uiOrigin === undefined ? undefined : registryOrigin,
+                image: args.images?.ui,
+                dependsOn: args.host.ready,
+            },
+            { parent: this },
+        );
+        const mirrorArgs = args.mirror;
+        const mirrorHttpsPort = mirrorArgs?.hostname !== undefined ? httpsPort : (mirrorArgs?.httpsPort ?? DEFAULTS.mirror.httpsPort);
+        let mirror: Mirror | undefined;
+        if (mirrorArgs !== undefined) {
+            this.mirrorEndpoint = hostPort(mirrorArgs.hostname ?? clientHost, mirrorHttpsPort);
+            mirror = new Mirror(
+                `${name}-mirror`,
+                {
+                    provider,
+                    namePrefix,
+                    networking,
+                    htpasswd: credentials.htpasswd,
+                    httpSecret: credentials.httpSecret,
+                    upstream: mirrorArgs.upstream,
+                    upstreamUsername: mirrorArgs.username,
+                    upstreamPassword: mirrorArgs.password,
+                    retainDataOnDestroy: args.retainDataOnDestroy,
+                    image: args.images?.mirror,
+                    dependsOn: args.host.ready,
+                },
+                { parent: this },
+            );
         }
-        new Edge(`${name}-edge`, {
-            provider,
-            namePrefix,
-            networking,
-            serverNames: [...args.hostnames, ...ipAddresses],
-            uiServerName: args.uiHostname,
-            httpsPort,
-            httpPort: args.httpPort ?? DEFAULTS.httpPort,
-            listenIpv6: args.listenIpv6,
-            registry: registry.upstream,
-            ui: ui.upstream,
-            socketMounts: [registry.socketMount],
-            certificate: args.certificate,
-            mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
-            image: args.images?.edge,
-            tuning: args.edgeTuning,
-            registryDataVolume: registry.dataVolumeName,
-            roles: { pushUsers: users.filter((u) => u.role === "push").map((u) => u.name), realm: namePrefix },
-            dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.container] : [])],
-        }, { parent: this });
+        new Edge(
+            `${name}-edge`,
+            {
+                provider,
+                namePrefix,
+                networking,
+                serverNames: [...args.hostnames, ...ipAddresses],
+                uiServerName: args.uiHostname,
+                httpsPort,
+                httpPort: args.httpPort ?? DEFAULTS.httpPort,
+                listenIpv6: args.listenIpv6,
+                registry: registry.upstream,
+                ui: ui.upstream,
+                socketMounts: [registry.socketMount],
+                certificate: args.certificate,
+                mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
+                image: args.images?.edge,
+                tuning: args.edgeTuning,
+                registryDataVolume: registry.dataVolumeName,
+                roles: { pushUsers: users.filter((u) => u.role === "push").map((u) => u.name), realm: namePrefix },
+                dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.container] : [])],
+            },
+            { parent: this },
+        );
 
         this.credentials = credentials.users;
         this.caCertificate = pulumi.output(args.certificate.caCertificatePem);
-        this.clientSnippets = clientSnippets(this.registryEndpoint, this.caCertificate, credentials.users, {
-            builder: builderUser(users).name,
-            node: nodeUser(users).name,
-        }, {
-            name: namePrefix,
-            namespace: args.pullSecretNamespace ?? "default",
-        });
+        this.clientSnippets = clientSnippets(
+            this.registryEndpoint,
+            this.caCertificate,
+            credentials.users,
+            {
+                builder: builderUser(users).name,
+                node: nodeUser(users).name,
+            },
+            {
+                name: namePrefix,
+                namespace: args.pullSecretNamespace ?? "default",
+            },
+        );
         if (this.mirrorEndpoint !== undefined) {
             const mirrorEndpoint = this.mirrorEndpoint;
-            this.clientSnippets.mirror = pulumi.secret(pulumi.all([this.caCertificate, credentials.users]).apply(([ca, all]) => renderMirrorSnippets({
-                endpoint: mirrorEndpoint,
-                caCertificate: ca,
-                // Nodes use the mirror: the pull account, as in their other snippets.
-                username: nodeUser(users).name,
-                password: all.find((u) => u.username === nodeUser(users).name)!.password,
-                registryEndpoint: this.registryEndpoint,
-                k3sRewrites: mirrorArgs?.k3sRewrites,
-            })));
+            this.clientSnippets.mirror = pulumi.secret(
+                pulumi.all([this.caCertificate, credentials.users]).apply(([ca, all]) =>
+                    renderMirrorSnippets({
+                        endpoint: mirrorEndpoint,
+                        caCertificate: ca,
+                        // Nodes use the mirror: the pull account, as in their other snippets.
+                        username: nodeUser(users).name,
+                        password: all.find((u) => u.username === nodeUser(users).name)!.password,
+                        registryEndpoint: this.registryEndpoint,
+                        k3sRewrites: mirrorArgs?.k3sRewrites,
+                    }),
+                ),
+            );
         }
         this.registerOutputs({
             registryEndpoint: this.registryEndpoint,
@@ -251,17 +287,21 @@ function clientSnippets(
     pullSecret: { name: string; namespace: string },
 ): ClientSnippets {
     // Nodes get the pull account: a stolen board can pull, never overwrite or delete an image.
-    const withCredentials = pulumi.secret(pulumi.all([caCertificate, users]).apply(([ca, all]) => {
-        const node = all.find((u) => u.username === accounts.node)!;
-        return { endpoint, caCertificate: ca, username: node.username, password: node.password };
-    }));
+    const withCredentials = pulumi.secret(
+        pulumi.all([caCertificate, users]).apply(([ca, all]) => {
+            const node = all.find((u) => u.username === accounts.node)!;
+            return { endpoint, caCertificate: ca, username: node.username, password: node.password };
+        }),
+    );
     // Builders get the push account by name only (they type or pipe its password in), so the
     // Docker and BuildKit snippets stay readable.
     const username = accounts.builder;
     return {
         docker: caCertificate.apply((ca) => renderDockerSnippet({ endpoint, caCertificate: ca, username })),
         containerd: caCertificate.apply((ca) => renderContainerdSnippet({ endpoint, caCertificate: ca })),
-        buildkit: caCertificate.apply((ca) => renderBuildkitSnippet({ endpoint, caCertificate: ca, username, builderName: pullSecret.name })),
+        buildkit: caCertificate.apply((ca) =>
+            renderBuildkitSnippet({ endpoint, caCertificate: ca, username, builderName: pullSecret.name }),
+        ),
         k3s: withCredentials.apply(renderK3sSnippet),
         imagePullSecret: withCredentials.apply((input) => renderImagePullSecret({ ...input, ...pullSecret })),
         nodeSetup: withCredentials.apply(renderNodeSetup),

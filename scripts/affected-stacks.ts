@@ -41,8 +41,13 @@ export function affectedStacks(stacks: string[], changedFiles: string[] | undefi
 function changedFiles(root: string, base: string | undefined, head: string): string[] | undefined {
     if (!base || /^0+$/.test(base)) return undefined;
     try {
-        return execFileSync("git", ["diff", "--name-only", `${base}...${head}`], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
-            .split("\n").filter(Boolean);
+        return execFileSync("git", ["diff", "--name-only", `${base}...${head}`], {
+            cwd: root,
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "ignore"],
+        })
+            .split("\n")
+            .filter(Boolean);
     } catch {
         return undefined;
     }

@@ -33,7 +33,11 @@ export interface Target {
 }
 
 /** Runs the docker CLI; stdin from `input`, stdout to `output` when given, else captured. */
-export function docker(target: Target, args: string[], io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): Promise<string> {
+export function docker(
+    target: Target,
+    args: string[],
+    io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {},
+): Promise<string> {
     const env = { ...process.env };
     if (target.dockerHost !== undefined) env.DOCKER_HOST = target.dockerHost;
     return new Promise((resolve, reject) => {
@@ -49,7 +53,9 @@ export function docker(target: Target, args: string[], io: { input?: NodeJS.Read
             io.input.pipe(child.stdin!);
         }
         child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve(stdout.trim()) : reject(new Error(`docker ${args.join(" ")} exited ${code}: ${stderr.trim()}`))));
+        child.on("close", (code) =>
+            code === 0 ? resolve(stdout.trim()) : reject(new Error(`docker ${args.join(" ")} exited ${code}: ${stderr.trim()}`)),
+        );
     });
 }
 
@@ -74,10 +80,26 @@ export async function backup(target: Target, file: string): Promise<{ bytes: num
     await withRegistryStopped(target, async (image) => {
         const out = createWriteStream(partial);
         try {
-            await docker(target, [
-                "run", "--rm", "--network", "none", "--entrypoint", "tar", "-v", `${volume}:${DATA_DIR}:ro`, image,
-                "-C", DATA_DIR, "-cf", "-", ".",
-            ], { output: out });
+            await docker(
+                target,
+                [
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "--entrypoint",
+                    "tar",
+                    "-v",
+                    `${volume}:${DATA_DIR}:ro`,
+                    image,
+                    "-C",
+                    DATA_DIR,
+                    "-cf",
+                    "-",
+                    ".",
+                ],
+                { output: out },
+            );
         } catch (error) {
             out.destroy();
             rmSync(partial, { force: true });
@@ -102,10 +124,26 @@ export async function restore(target: Target, file: string, replace: boolean): P
             "fi",
             `tar -C ${DATA_DIR} -xf -`,
         ].join("\n");
-        await docker(target, [
-            "run", "--rm", "-i", "--network", "none", "--entrypoint", "sh", "-v", `${volume}:${DATA_DIR}`, image,
-            "-c", script, "restore", replace ? "replace" : "keep",
-        ], { input: createReadStream(file) });
+        await docker(
+            target,
+            [
+                "run",
+                "--rm",
+                "-i",
+                "--network",
+                "none",
+                "--entrypoint",
+                "sh",
+                "-v",
+                `${volume}:${DATA_DIR}`,
+                image,
+                "-c",
+                script,
+                "restore",
+                replace ? "replace" : "keep",
+            ],
+            { input: createReadStream(file) },
+        );
     });
 }
 
@@ -119,9 +157,11 @@ export async function targetFromStack(stack: string | undefined): Promise<Target
         child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`pulumi config --json exited ${code}`))));
     });
     const entries = JSON.parse(json) as Record<string, { value?: string; objectValue?: unknown }>;
-    const raw = Object.fromEntries(Object.entries(entries)
-        .filter(([key]) => key.startsWith("private-registry:"))
-        .map(([key, entry]) => [key.slice("private-registry:".length), entry.value]));
+    const raw = Object.fromEntries(
+        Object.entries(entries)
+            .filter(([key]) => key.startsWith("private-registry:"))
+            .map(([key, entry]) => [key.slice("private-registry:".length), entry.value]),
+    );
     const config = parseStackConfig(raw);
     switch (config.mode) {
         case "local":
@@ -129,7 +169,9 @@ export async function targetFromStack(stack: string | undefined): Promise<Target
         case "ssh":
             return { namePrefix: config.namePrefix, dockerHost: dockerSshUrl(config.ssh!.user, config.ssh!.host, config.ssh!.port) };
         default:
-            throw new Error("alicloud mode: the data disk is backed up by its automatic snapshot policy (alicloud.snapshotRetentionDays), not by this script");
+            throw new Error(
+                "alicloud mode: the data disk is backed up by its automatic snapshot policy (alicloud.snapshotRetentionDays), not by this script",
+            );
     }
 }
 

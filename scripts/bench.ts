@@ -14,13 +14,33 @@ import { DEFAULT_EDGE_TUNING, EdgeTuning } from "../components/render/edgeConfig
 import { describeError, makeTempDir, runCleanups } from "../test/support/processes";
 import { renderDocument } from "./bench/document";
 import { describeMachine } from "./bench/machine";
-import { AFTER_VARIANTS, BEFORE_PLUS, EDGE_AFTER, EDGE_BEFORE, PLAN, QUICK, Setting, TRANSPORT_AFTER, TRANSPORT_BEFORE, TUNING_BEFORE } from "./bench/plan";
+import {
+    AFTER_VARIANTS,
+    BEFORE_PLUS,
+    EDGE_AFTER,
+    EDGE_BEFORE,
+    PLAN,
+    QUICK,
+    Setting,
+    TRANSPORT_AFTER,
+    TRANSPORT_BEFORE,
+    TUNING_BEFORE,
+} from "./bench/plan";
 import { modeCases, timeEvaluations } from "./bench/programEvaluation";
 import { startDistributionRecipe, startSeed000 } from "./bench/recipes";
 import { Endpoint, pullBlobs, repeatRequest } from "./bench/registryClient";
 import { AuthRow, SweepRow, SweepRows } from "./bench/report";
 import { concurrentPull, interleaved, Measurement, pushThenPull, Results, Target } from "./bench/scenarios";
-import { Pki, ProxyUnderTest, Registries, RegistryServer, startRegistries, startStackEdge, Users, writeCertificates } from "./bench/servers";
+import {
+    Pki,
+    ProxyUnderTest,
+    Registries,
+    RegistryServer,
+    startRegistries,
+    startStackEdge,
+    Users,
+    writeCertificates,
+} from "./bench/servers";
 import { MIB, spread } from "./bench/stats";
 import { measureTlsLimit, negotiatedCipher, tlsPairRepository } from "./bench/tlsLimit";
 import { Profile, profileWhile } from "./bench/profile";
@@ -37,26 +57,71 @@ const USERS: Users = {
 const progress = (text: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 
 function directTarget(registry: RegistryServer): Target {
-    return { name: "direct", slug: "direct", endpoint: registry.endpoint, fallbackPush: registry.endpoint, registryPid: registry.daemon.pid };
+    return {
+        name: "direct",
+        slug: "direct",
+        endpoint: registry.endpoint,
+        fallbackPush: registry.endpoint,
+        registryPid: registry.daemon.pid,
+    };
 }
 
 function proxyTarget(name: string, slug: string, proxy: ProxyUnderTest): Target {
-    return { name, slug, endpoint: proxy.endpoint, fallbackPush: proxy.registry.endpoint, nginx: proxy.nginx, registryPid: proxy.registryPid };
+    return {
+        name,
+        slug,
+        endpoint: proxy.endpoint,
+        fallbackPush: proxy.registry.endpoint,
+        nginx: proxy.nginx,
+        registryPid: proxy.registryPid,
+    };
 }
-
 
 /** Items 1-5: every scenario over every target, interleaved. */
 async function compare(targets: Target[], workload: Workload): Promise<Results> {
     const results = new Results();
     progress(`1. one ${PLAN.bigLayerBytes / MIB} MiB layer: ${PLAN.runs.big} runs × ${targets.length} targets`);
-    await interleaved(targets, PLAN.runs.big, (target, i) =>
-        pushThenPull(target, `bench/${target.slug}/big-${i}`, [workload.bigLayer], results.get(target.name, "bigPush"), results.get(target.name, "bigPull")), progress);
+    await interleaved(
+        targets,
+        PLAN.runs.big,
+        (target, i) =>
+            pushThenPull(
+                target,
+                `bench/${target.slug}/big-${i}`,
+                [workload.bigLayer],
+                results.get(target.name, "bigPush"),
+                results.get(target.name, "bigPull"),
+            ),
+        progress,
+    );
     progress(`2. ${PLAN.smallLayerCount} small layers: ${PLAN.runs.small} runs`);
-    await interleaved(targets, PLAN.runs.small, (target, i) =>
-        pushThenPull(target, `bench/${target.slug}/small-${i}`, workload.smallLayers, results.get(target.name, "smallPush"), results.get(target.name, "smallPull")), progress);
+    await interleaved(
+        targets,
+        PLAN.runs.small,
+        (target, i) =>
+            pushThenPull(
+                target,
+                `bench/${target.slug}/small-${i}`,
+                workload.smallLayers,
+                results.get(target.name, "smallPush"),
+                results.get(target.name, "smallPull"),
+            ),
+        progress,
+    );
     progress(`3. ${PLAN.clients} concurrent pulls: ${PLAN.runs.concurrent} runs`);
-    await interleaved(targets, PLAN.runs.concurrent, (target) =>
-        concurrentPull(target, `bench/${target.slug}/shared`, workload.sharedLayer, PLAN.clients, results.get(target.name, "concurrentPull")), progress);
+    await interleaved(
+        targets,
+        PLAN.runs.concurrent,
+        (target) =>
+            concurrentPull(
+                target,
+                `bench/${target.slug}/shared`,
+                workload.sharedLayer,
+                PLAN.clients,
+                results.get(target.name, "concurrentPull"),
+            ),
+        progress,
+    );
     return results;
 }
 
@@ -68,13 +133,21 @@ interface SweepEdges {
     afterVariants: ProxyUnderTest[];
 }
 
-async function startSweepEdges(dir: string, pki: Pki, registry: RegistryServer, before: ProxyUnderTest, after: ProxyUnderTest): Promise<SweepEdges> {
+async function startSweepEdges(
+    dir: string,
+    pki: Pki,
+    registry: RegistryServer,
+    before: ProxyUnderTest,
+    after: ProxyUnderTest,
+): Promise<SweepEdges> {
     const start = (name: string, base: EdgeTuning, baseTransport: typeof TRANSPORT_AFTER, setting: Setting) =>
         startStackEdge(dir, name, pki, registry, USERS.stack, { ...base, ...setting.tuning }, setting.transport ?? baseTransport);
     const beforePlus: ProxyUnderTest[] = [];
-    for (const [i, setting] of BEFORE_PLUS.entries()) beforePlus.push(await start(`edge-before-plus-${i}`, TUNING_BEFORE, TRANSPORT_BEFORE, setting));
+    for (const [i, setting] of BEFORE_PLUS.entries())
+        beforePlus.push(await start(`edge-before-plus-${i}`, TUNING_BEFORE, TRANSPORT_BEFORE, setting));
     const afterVariants: ProxyUnderTest[] = [];
-    for (const [i, setting] of AFTER_VARIANTS.entries()) afterVariants.push(await start(`edge-after-variant-${i}`, DEFAULT_EDGE_TUNING, TRANSPORT_AFTER, setting));
+    for (const [i, setting] of AFTER_VARIANTS.entries())
+        afterVariants.push(await start(`edge-after-variant-${i}`, DEFAULT_EDGE_TUNING, TRANSPORT_AFTER, setting));
     return { before, beforePlus, after, afterVariants };
 }
 
@@ -91,18 +164,29 @@ async function sweep(direct: Target, edges: SweepEdges, workload: Workload): Pro
     const visits: { target: Target; into: SweepRow }[] = [
         { target: direct, into: rows.direct },
         { target: proxyTarget("before", "sweep-before", edges.before), into: rows.before },
-        ...edges.beforePlus.map((proxy, i) => ({ target: proxyTarget(rows.buffers[i].label, `before-plus-${i}`, proxy), into: rows.buffers[i] })),
+        ...edges.beforePlus.map((proxy, i) => ({
+            target: proxyTarget(rows.buffers[i].label, `before-plus-${i}`, proxy),
+            into: rows.buffers[i],
+        })),
         { target: proxyTarget("after", "sweep-after", edges.after), into: rows.newDefaults },
-        ...edges.afterVariants.map((proxy, i) => ({ target: proxyTarget(rows.others[i].label, `after-variant-${i}`, proxy), into: rows.others[i] })),
+        ...edges.afterVariants.map((proxy, i) => ({
+            target: proxyTarget(rows.others[i].label, `after-variant-${i}`, proxy),
+            into: rows.others[i],
+        })),
     ];
     progress(`settings: ${visits.length - 1} edges + direct, ${PLAN.runs.sweep} runs`);
     const targets = visits.map((v) => v.target);
-    await interleaved(targets, PLAN.runs.sweep, async (target, i) => {
-        const into = visits[targets.indexOf(target)].into;
-        const repository = `bench/${target.slug}/sweep-${i}`;
-        await pushThenPull(target, repository, [workload.sharedLayer], into.push, into.pull);
-        await concurrentPull(target, repository, workload.sweepConcurrentLayer, PLAN.clients, into.concurrent);
-    }, progress);
+    await interleaved(
+        targets,
+        PLAN.runs.sweep,
+        async (target, i) => {
+            const into = visits[targets.indexOf(target)].into;
+            const repository = `bench/${target.slug}/sweep-${i}`;
+            await pushThenPull(target, repository, [workload.sharedLayer], into.push, into.pull);
+            await concurrentPull(target, repository, workload.sweepConcurrentLayer, PLAN.clients, into.concurrent);
+        },
+        progress,
+    );
     return rows;
 }
 
@@ -111,8 +195,17 @@ async function measureAuthCost(registries: Registries, edge: ProxyUnderTest): Pr
     const recipeUser = ["-u", `${USERS.recipe.username}:${USERS.recipe.password}`];
     const cases: { label: string; endpoint: Endpoint }[] = [
         { label: "registry, no auth (direct)", endpoint: registries.open.endpoint },
-        { label: "registry, bcrypt cost 5 (`htpasswd -B`, the seeds' tool)", endpoint: { baseUrl: registries.withAuth.endpoint.baseUrl, curlOptions: recipeUser } },
-        { label: "registry, bcrypt cost 10 (`RandomPassword.bcryptHash`, the stack before this bench)", endpoint: { baseUrl: registries.withAuth.endpoint.baseUrl, curlOptions: ["-u", `${USERS.former.username}:${USERS.former.password}`] } },
+        {
+            label: "registry, bcrypt cost 5 (`htpasswd -B`, the seeds' tool)",
+            endpoint: { baseUrl: registries.withAuth.endpoint.baseUrl, curlOptions: recipeUser },
+        },
+        {
+            label: "registry, bcrypt cost 10 (`RandomPassword.bcryptHash`, the stack before this bench)",
+            endpoint: {
+                baseUrl: registries.withAuth.endpoint.baseUrl,
+                curlOptions: ["-u", `${USERS.former.username}:${USERS.former.password}`],
+            },
+        },
         { label: "registry, the stack's hash (bcrypt cost 5, salt kept in state)", endpoint: registries.withAuth.endpoint },
         { label: "edge (TLS) → registry, the stack as deployed", endpoint: edge.endpoint },
     ];
@@ -149,12 +242,15 @@ async function main(): Promise<void> {
     const sweepEdges = await startSweepEdges(dir, pki, registries.withAuth, edgeBefore, edge);
     // A published setup that cannot even start here (e.g. port 443 taken) is reported, not fatal.
     const notStarted: Record<string, string> = {};
-    const optional = (name: string, start: () => Promise<ProxyUnderTest>) => start().catch((error: unknown) => {
-        notStarted[name] = describeError(error).split("\n")[0];
-        return undefined;
-    });
+    const optional = (name: string, start: () => Promise<ProxyUnderTest>) =>
+        start().catch((error: unknown) => {
+            notStarted[name] = describeError(error).split("\n")[0];
+            return undefined;
+        });
     const seed = await optional("seed 000", () => startSeed000(dir, pki, registries.withAuth, USERS.recipe));
-    const recipe = await optional("Distribution recipe", () => startDistributionRecipe(dir, pki, registries.open, USERS.recipe, registries.nginxHtpasswdPath));
+    const recipe = await optional("Distribution recipe", () =>
+        startDistributionRecipe(dir, pki, registries.open, USERS.recipe, registries.nginxHtpasswdPath),
+    );
 
     const direct = directTarget(registries.open);
     const targets = [direct, proxyTarget(EDGE_BEFORE, "before", edgeBefore), proxyTarget(EDGE_AFTER, "after", edge)];
@@ -167,15 +263,30 @@ async function main(): Promise<void> {
     progress("TLS limit: openssl speed, then TLS-only transfers alternating with edge pulls");
     const ktlsEdge = sweepEdges.afterVariants[AFTER_VARIANTS.findIndex((setting) => setting.tuning.kernelTls === true)];
     const tcpAfter = sweepEdges.afterVariants[AFTER_VARIANTS.findIndex((setting) => setting.transport === "tcp")];
-    const tlsLimit = await measureTlsLimit(dir, workload.bigLayer, pki, [
+    const tlsLimit = await measureTlsLimit(
+        dir,
+        workload.bigLayer,
+        pki,
+        [
+            { label: "before", proxy: edgeBefore },
+            { label: "after", proxy: edge },
+            { label: "after, registry over TCP loopback", proxy: tcpAfter },
+        ],
+        ktlsEdge,
+        PLAN.runs.tls,
+        progress,
+        { blob: workload.sharedLayer, clients: PLAN.clients },
+    );
+    progress("profiles: perf on nginx and the registry during one pull per edge");
+    const profiles: Profile[] = [];
+    for (const { label, proxy } of [
         { label: "before", proxy: edgeBefore },
         { label: "after", proxy: edge },
         { label: "after, registry over TCP loopback", proxy: tcpAfter },
-    ], ktlsEdge, PLAN.runs.tls, progress, { blob: workload.sharedLayer, clients: PLAN.clients });
-    progress("profiles: perf on nginx and the registry during one pull per edge");
-    const profiles: Profile[] = [];
-    for (const { label, proxy } of [{ label: "before", proxy: edgeBefore }, { label: "after", proxy: edge }, { label: "after, registry over TCP loopback", proxy: tcpAfter }]) {
-        const profile = await profileWhile(dir, label, proxy.nginx.daemon.pid, proxy.registryPid, () => pullBlobs(proxy.endpoint, tlsPairRepository(0), [workload.bigLayer]));
+    ]) {
+        const profile = await profileWhile(dir, label, proxy.nginx.daemon.pid, proxy.registryPid, () =>
+            pullBlobs(proxy.endpoint, tlsPairRepository(0), [workload.bigLayer]),
+        );
         if (profile !== undefined) profiles.push(profile);
     }
     const sweepRows = await sweep(direct, sweepEdges, workload);
@@ -209,7 +320,9 @@ async function main(): Promise<void> {
     process.stdout.write(document);
     // A quick run checks the script; its toy figures must not replace the real ones.
     if (!QUICK) writeFileSync(resolve(__dirname, "../docs/benchmarks.md"), document);
-    progress(`${QUICK ? "quick run: docs/benchmarks.md left alone" : "wrote docs/benchmarks.md"}; the bench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    progress(
+        `${QUICK ? "quick run: docs/benchmarks.md left alone" : "wrote docs/benchmarks.md"}; the bench took ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
 }
 
 main()

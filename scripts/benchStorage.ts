@@ -45,7 +45,14 @@ async function main(): Promise<void> {
     const s3 = await startS3Server(join(dir, "s3"), tls);
     await s3.createBucket("bench");
     const sets = {
-        off: await startReplicaSet({ dir: join(dir, "off"), s3, bucket: "bench", binaries: [REGISTRY], redirect: false, certificates: pki }),
+        off: await startReplicaSet({
+            dir: join(dir, "off"),
+            s3,
+            bucket: "bench",
+            binaries: [REGISTRY],
+            redirect: false,
+            certificates: pki,
+        }),
         on: await startReplicaSet({ dir: join(dir, "on"), s3, bucket: "bench", binaries: [REGISTRY], redirect: true, certificates: pki }),
     };
 
@@ -61,8 +68,16 @@ async function main(): Promise<void> {
 
     const rows = [
         { label: `pull, one ${formatSize(SIZES.big)} layer`, bytes: SIZES.big, pull: (e: Endpoint) => pullBlobs(e, "bench/big", [big]) },
-        { label: `pull, ${SIZES.smallCount} × ${formatSize(SIZES.small)} layers`, bytes: SIZES.smallCount * SIZES.small, pull: (e: Endpoint) => pullBlobs(e, "bench/small", small) },
-        { label: `${SIZES.clients} concurrent pulls of ${formatSize(SIZES.shared)}, aggregate`, bytes: SIZES.clients * SIZES.shared, pull: (e: Endpoint) => pullConcurrently(e, "bench/shared", shared, SIZES.clients) },
+        {
+            label: `pull, ${SIZES.smallCount} × ${formatSize(SIZES.small)} layers`,
+            bytes: SIZES.smallCount * SIZES.small,
+            pull: (e: Endpoint) => pullBlobs(e, "bench/small", small),
+        },
+        {
+            label: `${SIZES.clients} concurrent pulls of ${formatSize(SIZES.shared)}, aggregate`,
+            bytes: SIZES.clients * SIZES.shared,
+            pull: (e: Endpoint) => pullConcurrently(e, "bench/shared", shared, SIZES.clients),
+        },
     ];
     const rates: Record<string, { off: number[]; on: number[] }> = Object.fromEntries(rows.map((r) => [r.label, { off: [], on: [] }]));
     for (let run = 1; run <= SIZES.runs; run++) {
@@ -77,16 +92,22 @@ async function main(): Promise<void> {
     }
     const redirects = sets.on.replicas[0];
     // The figures mean what they say only if "on" redirected and "off" relayed.
-    const statuses = (set: ReplicaSet) => readFileSync(set.replicas[0].daemon.logFile, "utf8").match(/http\.response\.status=307/g)?.length ?? 0;
-    if (statuses(sets.on) === 0 || statuses(sets.off) > 0) throw new Error(`expected 307s from the redirect-on replica only; got ${statuses(sets.on)} and ${statuses(sets.off)}`);
-    console.log(`\nPulls through the edge from a bucket (versitygw over TLS on loopback), Distribution 2.8 (${REGISTRY}), ${SIZES.runs} runs each, MiB/s median (min–max); load average at the end ${loadavg()[0].toFixed(2)}`);
+    const statuses = (set: ReplicaSet) =>
+        readFileSync(set.replicas[0].daemon.logFile, "utf8").match(/http\.response\.status=307/g)?.length ?? 0;
+    if (statuses(sets.on) === 0 || statuses(sets.off) > 0)
+        throw new Error(`expected 307s from the redirect-on replica only; got ${statuses(sets.on)} and ${statuses(sets.off)}`);
+    console.log(
+        `\nPulls through the edge from a bucket (versitygw over TLS on loopback), Distribution 2.8 (${REGISTRY}), ${SIZES.runs} runs each, MiB/s median (min–max); load average at the end ${loadavg()[0].toFixed(2)}`,
+    );
     console.log(`(the redirect-on replica's log: ${redirects.daemon.logFile})\n`);
     console.log("| Scenario | redirect off (edge relays) | redirect on (client fetches from the bucket) | on / off |");
     console.log("|---|---|---|---|");
     for (const row of rows) {
         const off = spread(rates[row.label].off);
         const on = spread(rates[row.label].on);
-        console.log(`| ${row.label} | ${formatSpread(off)} | ${formatSpread(on)} | ${off && on ? (on.median / off.median).toFixed(2) : "–"}x |`);
+        console.log(
+            `| ${row.label} | ${formatSpread(off)} | ${formatSpread(on)} | ${off && on ? (on.median / off.median).toFixed(2) : "–"}x |`,
+        );
     }
 }
 

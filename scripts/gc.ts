@@ -29,7 +29,10 @@ const DATA_DIR = "/var/lib/registry";
 async function containerConfig(target: Target, container: string): Promise<{ path: string; major: DistributionMajor }> {
     for (const major of [3, 2] as const) {
         const path = REGISTRY_CONFIG_PATHS[major];
-        const found = await docker(target, ["cp", `${container}:${path}`, "-"]).then(() => true, () => false);
+        const found = await docker(target, ["cp", `${container}:${path}`, "-"]).then(
+            () => true,
+            () => false,
+        );
         if (found) return { path, major };
     }
     throw new Error(`${container} has no config.yml at ${Object.values(REGISTRY_CONFIG_PATHS).join(" or ")}`);
@@ -40,7 +43,9 @@ export async function collectGarbage(target: Target, options: { dryRun: boolean;
     const { container, volume } = names(target);
     const { path: CONFIG_PATH, major } = await containerConfig(target, container);
     if (options.deleteUntagged && major !== 3) {
-        throw new Error("--delete-untagged is refused with Distribution 2.8: it would delete the platform manifests of multi-arch images (docs/operations.md)");
+        throw new Error(
+            "--delete-untagged is refused with Distribution 2.8: it would delete the platform manifests of multi-arch images (docs/operations.md)",
+        );
     }
     return withRegistryStopped(target, async (image) => {
         // `docker cp CONTAINER:FILE -` writes a tar holding the file; the collector unpacks it.
@@ -52,10 +57,24 @@ export async function collectGarbage(target: Target, options: { dryRun: boolean;
             copy.on("close", resolve);
         });
         const flags = [options.dryRun ? "--dry-run" : "", options.deleteUntagged ? "--delete-untagged" : ""].join(" ");
-        const output = await docker(target, [
-            "run", "--rm", "-i", "--network", "none", "--entrypoint", "sh", "-v", `${volume}:${DATA_DIR}`, image,
-            "-c", `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`,
-        ], { input: copy.stdout });
+        const output = await docker(
+            target,
+            [
+                "run",
+                "--rm",
+                "-i",
+                "--network",
+                "none",
+                "--entrypoint",
+                "sh",
+                "-v",
+                `${volume}:${DATA_DIR}`,
+                image,
+                "-c",
+                `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`,
+            ],
+            { input: copy.stdout },
+        );
         const copied = await copyExit;
         if (copied !== 0) throw new Error(`docker cp of ${container}:${CONFIG_PATH} exited ${copied}`);
         return output;
@@ -67,8 +86,15 @@ async function main(): Promise<void> {
     const target = await targetFromArgs(args);
     const output = await collectGarbage(target, { dryRun: args.includes("--dry-run"), deleteUntagged: args.includes("--delete-untagged") });
     const deleted = output.split("\n").filter((line) => /blob eligible for deletion/.test(line)).length;
-    console.log(output.split("\n").filter((line) => !/marking (manifest|blob)/.test(line)).join("\n"));
-    console.log(`garbage collection of volume ${names(target).volume}: ${deleted} blobs eligible for deletion${args.includes("--dry-run") ? " (dry run, nothing deleted)" : ""}`);
+    console.log(
+        output
+            .split("\n")
+            .filter((line) => !/marking (manifest|blob)/.test(line))
+            .join("\n"),
+    );
+    console.log(
+        `garbage collection of volume ${names(target).volume}: ${deleted} blobs eligible for deletion${args.includes("--dry-run") ? " (dry run, nothing deleted)" : ""}`,
+    );
 }
 
 if (require.main === module) {

@@ -3,7 +3,7 @@
 #
 #   scripts/test.sh [PHASE...]    PHASE: types unit integration e2e engine (default: all, in order)
 #
-#   types        tsc --noEmit
+#   types        tsc --noEmit, and prettier --check (the formatter's style; `npm run format` applies it)
 #   unit         test/unit/*.test.ts          (one `node --test` run per phase)
 #   integration  test/integration/*.test.ts
 #   e2e          test/e2e/*.test.ts
@@ -92,8 +92,9 @@ for phase in "${PHASES[@]}"; do
     t0=$SECONDS rc=0 PHASE_NOTE=""
     case "$phase" in
         types)
-            banner "types: tsc --noEmit"
+            banner "types: tsc --noEmit, prettier --check"
             npx tsc --noEmit || rc=$?
+            npx prettier --check --log-level warn "**/*.ts" || rc=$?
             ;;
         engine)
             files=(test/engine/*.test.ts)

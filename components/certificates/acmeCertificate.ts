@@ -100,32 +100,42 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
         const label = acmeServerLabel(server);
         const provider = new acme.Provider(`${name}-${label}`, { serverUrl: acmeDirectoryUrl(server) }, { parent: this });
         const acmeOpts = { parent: this, provider };
-        const account = new acme.Registration(`${name}-${label}-account`, {
-            accountKeyPem: accountKey.privateKeyPem,
-            emailAddress: args.email,
-        }, acmeOpts);
+        const account = new acme.Registration(
+            `${name}-${label}-account`,
+            {
+                accountKeyPem: accountKey.privateKeyPem,
+                emailAddress: args.email,
+            },
+            acmeOpts,
+        );
 
         // Settings only, never credentials: this map is stored in the state (as a secret).
-        const dnsConfig: Record<string, string> = dnsProvider === "alidns"
-            ? {
-                ALICLOUD_PROPAGATION_TIMEOUT: String(args.propagationTimeoutSeconds ?? 600),
-                ALICLOUD_POLLING_INTERVAL: "10",
-                ...(args.dnsRegion === undefined ? {} : { ALICLOUD_REGION_ID: args.dnsRegion }),
-            }
-            : {};
-        const certificate = new acme.Certificate(`${name}-${label}-certificate`, {
-            accountKeyPem: account.accountKeyPem,
-            commonName,
-            subjectAlternativeNames: alternativeNames,
-            keyType: "P256",
-            minDaysRemaining: args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays,
-            dnsChallenges: [{ provider: dnsProvider, ...(Object.keys(dnsConfig).length > 0 ? { config: dnsConfig } : {}) }],
-            ...(args.recursiveNameservers?.length ? { recursiveNameservers: args.recursiveNameservers } : {}),
-            ...(args.disableCompletePropagation ? { disableCompletePropagation: true } : {}),
-        }, acmeOpts);
+        const dnsConfig: Record<string, string> =
+            dnsProvider === "alidns"
+                ? {
+                      ALICLOUD_PROPAGATION_TIMEOUT: String(args.propagationTimeoutSeconds ?? 600),
+                      ALICLOUD_POLLING_INTERVAL: "10",
+                      ...(args.dnsRegion === undefined ? {} : { ALICLOUD_REGION_ID: args.dnsRegion }),
+                  }
+                : {};
+        const certificate = new acme.Certificate(
+            `${name}-${label}-certificate`,
+            {
+                accountKeyPem: account.accountKeyPem,
+                commonName,
+                subjectAlternativeNames: alternativeNames,
+                keyType: "P256",
+                minDaysRemaining: args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays,
+                dnsChallenges: [{ provider: dnsProvider, ...(Object.keys(dnsConfig).length > 0 ? { config: dnsConfig } : {}) }],
+                ...(args.recursiveNameservers?.length ? { recursiveNameservers: args.recursiveNameservers } : {}),
+                ...(args.disableCompletePropagation ? { disableCompletePropagation: true } : {}),
+            },
+            acmeOpts,
+        );
 
-        this.certificateChainPem = pulumi.all([certificate.certificatePem, certificate.issuerPem]).apply(([leaf, issuer]) =>
-            `${leaf.trimEnd()}\n${issuer.trimEnd()}\n`);
+        this.certificateChainPem = pulumi
+            .all([certificate.certificatePem, certificate.issuerPem])
+            .apply(([leaf, issuer]) => `${leaf.trimEnd()}\n${issuer.trimEnd()}\n`);
         this.privateKeyPem = pulumi.secret(certificate.privateKeyPem);
         this.registerOutputs({ certificateChainPem: this.certificateChainPem });
     }

@@ -36,30 +36,42 @@ export class SelfSignedCertificate extends pulumi.ComponentResource implements S
         const caValidityDays = (args.caValidityYears ?? 10) * 365;
 
         const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-        const ca = new tls.SelfSignedCert(`${name}-ca`, {
-            privateKeyPem: caKey.privateKeyPem,
-            isCaCertificate: true,
-            subject: { commonName: `${organization} CA`, organization },
-            validityPeriodHours: caValidityDays * HOURS_PER_DAY,
-            earlyRenewalHours: 365 * HOURS_PER_DAY,
-            allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
-        }, { parent: this });
+        const ca = new tls.SelfSignedCert(
+            `${name}-ca`,
+            {
+                privateKeyPem: caKey.privateKeyPem,
+                isCaCertificate: true,
+                subject: { commonName: `${organization} CA`, organization },
+                validityPeriodHours: caValidityDays * HOURS_PER_DAY,
+                earlyRenewalHours: 365 * HOURS_PER_DAY,
+                allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+            },
+            { parent: this },
+        );
 
         const serverKey = new tls.PrivateKey(`${name}-server-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-        const request = new tls.CertRequest(`${name}-server-csr`, {
-            privateKeyPem: serverKey.privateKeyPem,
-            subject: { commonName: args.dnsNames[0] ?? args.ipAddresses?.[0], organization },
-            dnsNames: args.dnsNames,
-            ipAddresses: args.ipAddresses ?? [],
-        }, { parent: this });
-        const server = new tls.LocallySignedCert(`${name}-server`, {
-            certRequestPem: request.certRequestPem,
-            caPrivateKeyPem: caKey.privateKeyPem,
-            caCertPem: ca.certPem,
-            validityPeriodHours: (args.validityDays ?? DEFAULTS.certificateValidityDays) * HOURS_PER_DAY,
-            earlyRenewalHours: (args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays) * HOURS_PER_DAY,
-            allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-        }, { parent: this });
+        const request = new tls.CertRequest(
+            `${name}-server-csr`,
+            {
+                privateKeyPem: serverKey.privateKeyPem,
+                subject: { commonName: args.dnsNames[0] ?? args.ipAddresses?.[0], organization },
+                dnsNames: args.dnsNames,
+                ipAddresses: args.ipAddresses ?? [],
+            },
+            { parent: this },
+        );
+        const server = new tls.LocallySignedCert(
+            `${name}-server`,
+            {
+                certRequestPem: request.certRequestPem,
+                caPrivateKeyPem: caKey.privateKeyPem,
+                caCertPem: ca.certPem,
+                validityPeriodHours: (args.validityDays ?? DEFAULTS.certificateValidityDays) * HOURS_PER_DAY,
+                earlyRenewalHours: (args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays) * HOURS_PER_DAY,
+                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+            },
+            { parent: this },
+        );
 
         this.certificateChainPem = server.certPem;
         this.privateKeyPem = pulumi.secret(serverKey.privateKeyPem);

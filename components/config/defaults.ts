@@ -13,7 +13,10 @@ export const DEFAULTS = {
     httpsPort: 443,
     httpPort: 80,
     /** One account for builders, one for nodes (components/config/users.ts). */
-    users: [{ name: "admin", role: "push" }, { name: "node", role: "pull" }],
+    users: [
+        { name: "admin", role: "push" },
+        { name: "node", role: "pull" },
+    ],
     deleteEnabled: false,
     retainDataOnDestroy: true,
     containerNetwork: "bridge",

@@ -9,7 +9,8 @@
 export type DistributionMajor = 2 | 3;
 
 /** What a tag must look like for the version to be told: the official image's tags (`3`, `3.1`, `3.1.1`, `2.8.3`), optionally `v`-prefixed or suffixed (`3.1.1-alpine`). */
-export const DISTRIBUTION_TAG_FORM = "a tag that starts with the Distribution version, 2.8 or 3 (e.g. registry:3.1.1, registry:2.8.3, or NAME:3.1.1@sha256:DIGEST for a digest pin)";
+export const DISTRIBUTION_TAG_FORM =
+    "a tag that starts with the Distribution version, 2.8 or 3 (e.g. registry:3.1.1, registry:2.8.3, or NAME:3.1.1@sha256:DIGEST for a digest pin)";
 
 /**
  * The major version the image's tag names, or undefined when the tag does not say (no tag, a

@@ -4,14 +4,21 @@
  * checks each minute.
  */
 
-export const GC_SCHEDULE_FORM = 'a 5-field cron expression in UTC ("MIN HOUR DAY MONTH WEEKDAY", e.g. "30 3 * * 0": Sundays 03:30), "@hourly", "@daily", "@weekly", or "@every DURATION" (e.g. "@every 12h"; s, m or h, at least 10s)';
+export const GC_SCHEDULE_FORM =
+    'a 5-field cron expression in UTC ("MIN HOUR DAY MONTH WEEKDAY", e.g. "30 3 * * 0": Sundays 03:30), "@hourly", "@daily", "@weekly", or "@every DURATION" (e.g. "@every 12h"; s, m or h, at least 10s)';
 
 /** How the supervisor runs collections: at cron times (checked once a minute), or every N seconds after the last one ended. */
 export type GcTiming = { kind: "cron"; fields: [string, string, string, string, string] } | { kind: "every"; seconds: number };
 
 const CRON_ALIASES: Record<string, string> = { "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0" };
 /** minute, hour, day of month, month, day of week (0 and 7 both Sunday). */
-const FIELD_RANGES: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+const FIELD_RANGES: [number, number][] = [
+    [0, 59],
+    [0, 23],
+    [1, 31],
+    [1, 12],
+    [0, 7],
+];
 const MIN_EVERY_SECONDS = 10;
 
 export function parseGcSchedule(schedule: string): GcTiming | undefined {

@@ -20,7 +20,11 @@ export function readStackConfig(): StackConfig {
             .map((key) => [key, config.get(key)]),
     );
     try {
-        return parseStackConfig(raw, present.filter((key) => key !== "sshPrivateKey"), present.filter((key) => isConfigSecret(keyName(key))));
+        return parseStackConfig(
+            raw,
+            present.filter((key) => key !== "sshPrivateKey"),
+            present.filter((key) => isConfigSecret(keyName(key))),
+        );
     } catch (error) {
         if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
         throw error;
@@ -55,7 +59,8 @@ export function readMirrorPassword(): pulumi.Output<string> | undefined {
  */
 function isConfigSecret(key: string): boolean {
     const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
-    if (typeof runtimeConfig.isConfigSecret !== "function") throw new Error("@pulumi/pulumi no longer exports runtime/config.isConfigSecret; see components/config/index.ts");
+    if (typeof runtimeConfig.isConfigSecret !== "function")
+        throw new Error("@pulumi/pulumi no longer exports runtime/config.isConfigSecret; see components/config/index.ts");
     return runtimeConfig.isConfigSecret(key);
 }
 
@@ -66,7 +71,9 @@ function isConfigSecret(key: string): boolean {
  */
 export function readRegistryStorage(settings: Exclude<StorageSettings, { kind: "oss" }>): RegistryStorage {
     if (settings.kind === "filesystem") return settings;
-    const storage = new pulumi.Config(CONFIG_NAMESPACE).requireSecretObject<{ accessKeyId?: unknown; secretAccessKey?: unknown }>("storage");
+    const storage = new pulumi.Config(CONFIG_NAMESPACE).requireSecretObject<{ accessKeyId?: unknown; secretAccessKey?: unknown }>(
+        "storage",
+    );
     const field = (name: "accessKeyId" | "secretAccessKey") => storage.apply((value) => String(value[name] ?? ""));
     return { ...settings, accessKeyId: field("accessKeyId"), secretAccessKey: field("secretAccessKey") };
 }

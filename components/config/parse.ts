@@ -147,7 +147,8 @@ export interface StackConfig {
 }
 
 const PORT = "an integer port 1-65535";
-const IMAGE_REFERENCE = "a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
+const IMAGE_REFERENCE =
+    "a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
 
 /** Every top-level key this project reads, with the form it expects (used in errors and for typo hints). */
 export const CONFIG_KEYS: Record<string, string> = {
@@ -158,7 +159,8 @@ export const CONFIG_KEYS: Record<string, string> = {
     httpsPort: PORT,
     httpPort: PORT,
     users: USERS_FORM,
-    passwordRotation: 'an object {USERNAME: KEEPER}, each USERNAME one of users, each KEEPER 1-64 printable characters, e.g. {"admin": "2026-11-29"}',
+    passwordRotation:
+        'an object {USERNAME: KEEPER}, each USERNAME one of users, each KEEPER 1-64 printable characters, e.g. {"admin": "2026-11-29"}',
     deleteEnabled: "true or false",
     retainDataOnDestroy: "true or false",
     containerNetwork: 'one of "bridge", "host"',
@@ -174,11 +176,13 @@ export const CONFIG_KEYS: Record<string, string> = {
     dockerHost: "a Docker host URL, unix:// tcp:// ssh:// or npipe://, e.g. unix:///var/run/docker.sock or ssh://user@host",
     ssh: "an object {host, port?, user?, hostKey?}",
     sshPrivateKey: "an OpenSSH or PEM private key (set with --secret)",
-    alicloud: "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, snapshotRetentionDays?, vpcCidr?, vswitchCidr?}",
+    alicloud:
+        "an object {region, dnsZone, adminCidr, instanceType?, imageId?, zoneId?, dataDiskGiB?, snapshotRetentionDays?, vpcCidr?, vswitchCidr?}",
     replicas: "an integer 1-20, alicloud mode only (VMs behind a load balancer, sharing object storage)",
     gc: "an object {schedule, deleteUntagged?}",
     acme: 'an object {email, server?: "staging" | "production" | an https:// ACME directory URL, dnsProvider?, recursiveNameservers?, disableCompletePropagation?}',
-    storage: 'an object {kind: "filesystem" | "s3" | "oss", ...}; s3 takes {endpoint?, region, bucket, accessKeyId, secretAccessKey (--secret), forcePathStyle?, redirect?, rootDirectory?}',
+    storage:
+        'an object {kind: "filesystem" | "s3" | "oss", ...}; s3 takes {endpoint?, region, bucket, accessKeyId, secretAccessKey (--secret), forcePathStyle?, redirect?, rootDirectory?}',
 };
 
 /** The fields of each object key, with their forms: errors name them as `ssh.port`. */
@@ -210,7 +214,8 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
     alicloud: {
         region: 'an Alibaba Cloud region ID, e.g. "cn-hongkong" or "ap-southeast-1"',
         dnsZone: "the Alidns domain the registry names live under, e.g. example.com",
-        adminCidr: "an IPv4 CIDR such as 203.0.113.7/32, the network allowed to reach SSH (no open default; the security group rule takes IPv4 only)",
+        adminCidr:
+            "an IPv4 CIDR such as 203.0.113.7/32, the network allowed to reach SSH (no open default; the security group rule takes IPv4 only)",
         instanceType: "an ECS instance type, e.g. ecs.g7.large",
         imageId: "an ECS image ID",
         zoneId: 'a zone ID of the region, e.g. "cn-hongkong-b"',
@@ -222,19 +227,22 @@ export const CONFIG_FIELDS: Record<string, Record<string, string>> = {
     acme: {
         email: "an email address, the ACME account's contact, e.g. ops@example.com",
         server: '"staging", "production" or an ACME directory URL starting with https://',
-        dnsProvider: 'a lego DNS provider name such as "alidns", "tencentcloud", "cloudflare", "route53" or "exec" (not "manual": nobody is there to type)',
+        dnsProvider:
+            'a lego DNS provider name such as "alidns", "tencentcloud", "cloudflare", "route53" or "exec" (not "manual": nobody is there to type)',
         recursiveNameservers: "a list of resolvers, host or host:port, e.g. [1.1.1.1:53]",
         disableCompletePropagation: "true or false",
     },
     storage: {
         kind: '"filesystem" (the host\'s data volume), "s3" (an S3-compatible bucket you provide) or "oss" (alicloud mode: an OSS bucket the stack creates)',
-        endpoint: "the S3 API's URL, http:// or https:// with a host and optional port, no path, e.g. https://minio.example.com:9000 (leave it out for AWS itself)",
+        endpoint:
+            "the S3 API's URL, http:// or https:// with a host and optional port, no path, e.g. https://minio.example.com:9000 (leave it out for AWS itself)",
         region: "the bucket's region, e.g. us-east-1: 1-64 of a-z 0-9 -",
         bucket: "an existing bucket's name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit",
         accessKeyId: "the access key ID (pulumi config set --secret --path storage.accessKeyId ...)",
         secretAccessKey: "the secret access key, set as a secret: pulumi config set --secret --path storage.secretAccessKey ...",
         forcePathStyle: "true or false: address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (default: true with an endpoint)",
-        redirect: "true or false: pulls fetch blobs from the bucket itself by a presigned URL, so clients must reach the endpoint (default false)",
+        redirect:
+            "true or false: pulls fetch blobs from the bucket itself by a presigned URL, so clients must reach the endpoint (default false)",
         rootDirectory: "a key prefix inside the bucket, e.g. /registry: a-z A-Z 0-9 . _ - and /, no ..",
     },
 };
@@ -363,7 +371,8 @@ class Reader {
         for (const item of bad.filter((i) => !unexplained.includes(i))) this.fail(key, `entry ${JSON.stringify(item)} ${explain(item)}`);
         if (unexplained.length > 0) this.invalid(key, value);
         const repeated = items.filter((item, i) => items.findIndex((other) => same(other) === same(item)) !== i);
-        if (repeated.length > 0) this.fail(key, `must not repeat an entry; ${repeated.map((r) => JSON.stringify(r)).join(", ")} is listed twice`);
+        if (repeated.length > 0)
+            this.fail(key, `must not repeat an entry; ${repeated.map((r) => JSON.stringify(r)).join(", ")} is listed twice`);
         return bad.length > 0 || repeated.length > 0 ? [...fallback] : items;
     }
 
@@ -376,7 +385,10 @@ class Reader {
         if (value === undefined) return undefined;
         if (typeof value !== "object" || value === null || Array.isArray(value)) return this.invalid(key, value);
         const fields = Object.fromEntries(
-            Object.entries(value).map(([k, v]) => [k, v === null || v === undefined ? undefined : typeof v === "string" ? v : JSON.stringify(v)]),
+            Object.entries(value).map(([k, v]) => [
+                k,
+                v === null || v === undefined ? undefined : typeof v === "string" ? v : JSON.stringify(v),
+            ]),
         );
         const nested = new Reader(fields, this.problems, `${this.path}${key}.`);
         nested.reportUnknown(Object.keys(fields), CONFIG_FIELDS[key] ?? {});
@@ -412,7 +424,9 @@ function nearestKey(typo: string, known: string[]): string | undefined {
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and swapped neighbours. */
 function editDistance(a: string, b: string): number {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    const d = Array.from({ length: a.length + 1 }, (_, i) =>
+        Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+    );
     for (let i = 1; i <= a.length; i++) {
         for (let j = 1; j <= b.length; j++) {
             const cost = a[i - 1] === b[j - 1] ? 0 : 1;
@@ -435,7 +449,8 @@ function looksLikeIpAddress(value: string): boolean {
 
 /** Why a hostname entry is refused, where the form alone does not say. */
 function ipInsteadOfName(value: string): string | undefined {
-    if (looksLikeIpAddress(value)) return "is an IP address, not a DNS name: list it in ipAddresses (a certificate's DNS names never match an IP)";
+    if (looksLikeIpAddress(value))
+        return "is an IP address, not a DNS name: list it in ipAddresses (a certificate's DNS names never match an IP)";
     if (/[:/]/.test(value)) return "must be a bare DNS name, no scheme, port or path (the port is httpsPort)";
     if (isHostname(value.toLowerCase())) return `must be lowercase: write ${value.toLowerCase()}`;
     return undefined;
@@ -468,7 +483,7 @@ function parseIpv4Cidr(value: string): { network: number; prefix: number } | und
 
 function cidrContains(outer: { network: number; prefix: number }, inner: { network: number; prefix: number }): boolean {
     const mask = outer.prefix === 0 ? 0 : (0xffffffff << (32 - outer.prefix)) >>> 0;
-    return inner.prefix >= outer.prefix && ((inner.network & mask) >>> 0) === outer.network;
+    return inner.prefix >= outer.prefix && (inner.network & mask) >>> 0 === outer.network;
 }
 
 /** An IPv4 or IPv6 address as the tls provider (Go's net.ParseIP) reads it: no zone, no leading zeros. */
@@ -489,7 +504,9 @@ export function isCidr(value: string): boolean {
  */
 const IMAGE_DOMAIN = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d{1,5})?/)`;
 const IMAGE_PATH = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
-const IMAGE_REFERENCE_PATTERN = new RegExp(String.raw`^(${IMAGE_DOMAIN}?${IMAGE_PATH}(?:/${IMAGE_PATH})*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`);
+const IMAGE_REFERENCE_PATTERN = new RegExp(
+    String.raw`^(${IMAGE_DOMAIN}?${IMAGE_PATH}(?:/${IMAGE_PATH})*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$`,
+);
 
 export function isPinnedImageReference(value: string): boolean {
     const match = IMAGE_REFERENCE_PATTERN.exec(value);
@@ -504,7 +521,10 @@ function readImages(read: Reader): ImageSettings {
     // Distribution major version, which the tag must tell.
     for (const key of ["registry", "mirror"] as const) {
         if (images !== undefined && distributionMajor(settings[key]) === undefined) {
-            images.fail(key, `must be ${DISTRIBUTION_TAG_FORM}, so the stack knows which config.yml to render; got ${JSON.stringify(settings[key])}`);
+            images.fail(
+                key,
+                `must be ${DISTRIBUTION_TAG_FORM}, so the stack knows which config.yml to render; got ${JSON.stringify(settings[key])}`,
+            );
         }
     }
     return settings;
@@ -518,7 +538,10 @@ function readGc(read: Reader, registryImage: string): GcSettings | undefined {
     if (schedule !== undefined && !isGcSchedule(schedule)) gc.invalid("schedule", schedule);
     const deleteUntagged = gc.boolean("deleteUntagged", DEFAULTS.gc.deleteUntagged);
     if (deleteUntagged && distributionMajor(registryImage) !== 3) {
-        gc.fail("deleteUntagged", `needs Distribution 3 (${read.name("images")}.registry ${JSON.stringify(registryImage)} is 2.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178); use a registry:3 image or leave it false`);
+        gc.fail(
+            "deleteUntagged",
+            `needs Distribution 3 (${read.name("images")}.registry ${JSON.stringify(registryImage)} is 2.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178); use a registry:3 image or leave it false`,
+        );
     }
     return schedule === undefined || !isGcSchedule(schedule) ? undefined : { schedule: schedule.trim(), deleteUntagged };
 }
@@ -532,8 +555,14 @@ function plainUrl(value: string, protocols: string[]): URL | undefined {
         return undefined;
     }
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    const plain = protocols.includes(url.protocol) && url.username === "" && url.password === "" && url.search === "" && url.hash === "" &&
-        (isHostname(host.toLowerCase()) || isIpAddress(host)) && !/\s/.test(value);
+    const plain =
+        protocols.includes(url.protocol) &&
+        url.username === "" &&
+        url.password === "" &&
+        url.search === "" &&
+        url.hash === "" &&
+        (isHostname(host.toLowerCase()) || isIpAddress(host)) &&
+        !/\s/.test(value);
     return plain ? url : undefined;
 }
 
@@ -545,7 +574,10 @@ export function isHttpsUrl(value: string): boolean {
 function readHostRegistryMirrors(read: Reader, mode: HostMode): string[] {
     const mirrors = read.list("hostRegistryMirrors", DEFAULTS.hostRegistryMirrors, isHttpsUrl);
     if (mirrors.length > 0 && mode === "local") {
-        read.fail("hostRegistryMirrors", "applies to the daemon this stack installs (ssh and alicloud modes); in local mode set registry-mirrors in your own daemon.json");
+        read.fail(
+            "hostRegistryMirrors",
+            "applies to the daemon this stack installs (ssh and alicloud modes); in local mode set registry-mirrors in your own daemon.json",
+        );
     }
     return mirrors;
 }
@@ -556,13 +588,21 @@ function readMirror(read: Reader, mode: HostMode, hostnames: string[], takenPort
     const upstream = (mirror.matching("upstream", isHttpsUrl) ?? DEFAULTS.mirror.upstream).replace(/\/+$/, "");
     const username = mirror.string("username");
     const hasPassword = mirror.string("password") !== undefined;
-    if (hasPassword && username === undefined) mirror.fail("username", `is required with ${mirror.name("password")}: ${mirror.form("username")}`);
-    if (username !== undefined && !hasPassword) mirror.fail("password", `is required with ${mirror.name("username")}: ${mirror.form("password")}`);
+    if (hasPassword && username === undefined)
+        mirror.fail("username", `is required with ${mirror.name("password")}: ${mirror.form("username")}`);
+    if (username !== undefined && !hasPassword)
+        mirror.fail("password", `is required with ${mirror.name("username")}: ${mirror.form("password")}`);
     const hostname = mirror.matching("hostname", isHostname);
-    if (hostname !== undefined && hostnames.includes(hostname)) mirror.fail("hostname", `must differ from the registry's own names; got ${JSON.stringify(hostname)}`);
-    if (hostname !== undefined && mode === "alicloud") mirror.fail("hostname", "is not supported in alicloud mode yet (its DNS records and certificate cover hostnames and uiHostname); use mirror.httpsPort");
+    if (hostname !== undefined && hostnames.includes(hostname))
+        mirror.fail("hostname", `must differ from the registry's own names; got ${JSON.stringify(hostname)}`);
+    if (hostname !== undefined && mode === "alicloud")
+        mirror.fail(
+            "hostname",
+            "is not supported in alicloud mode yet (its DNS records and certificate cover hostnames and uiHostname); use mirror.httpsPort",
+        );
     const httpsPort = mirror.port("httpsPort", DEFAULTS.mirror.httpsPort);
-    if (hostname === undefined && takenPorts.includes(httpsPort)) mirror.fail("httpsPort", `(${httpsPort}) must differ from httpsPort and httpPort, or give the mirror a hostname`);
+    if (hostname === undefined && takenPorts.includes(httpsPort))
+        mirror.fail("httpsPort", `(${httpsPort}) must differ from httpsPort and httpPort, or give the mirror a hostname`);
     return { upstream, username, hasPassword, hostname, httpsPort, k3sRewrites: readRewrites(mirror) };
 }
 
@@ -571,7 +611,9 @@ function readRewrites(mirror: Reader): Record<string, string> {
     const value = mirror.json("k3sRewrites");
     if (value === undefined) return {};
     const entries = typeof value === "object" && value !== null && !Array.isArray(value) ? Object.entries(value) : undefined;
-    const valid = entries?.every(([pattern, replacement]) => typeof replacement === "string" && replacement !== "" && isRe2Pattern(pattern));
+    const valid = entries?.every(
+        ([pattern, replacement]) => typeof replacement === "string" && replacement !== "" && isRe2Pattern(pattern),
+    );
     if (entries === undefined || !valid) {
         mirror.invalid("k3sRewrites", value);
         return {};
@@ -591,17 +633,25 @@ function isRe2Pattern(pattern: string): boolean {
 
 /** Keys earlier versions read, and why they are gone: a stack that sets one learns what changed. */
 const REMOVED_KEYS: Record<string, string> = {
-    registryPort: "is no longer used: the registry has no TCP port, only a Unix socket the edge alone reaches (docs/roles.md); remove the key",
+    registryPort:
+        "is no longer used: the registry has no TCP port, only a Unix socket the edge alone reaches (docs/roles.md); remove the key",
 };
 
 /**
  * `keys` are the config keys present in our namespace, to catch typos such as `hostname`;
  * `secretKeys` the ones set with `--secret` (one secret field makes its whole object key secret).
  */
-export function parseStackConfig(raw: Record<string, string | undefined>, keys: string[] = Object.keys(raw), secretKeys: string[] = []): StackConfig {
+export function parseStackConfig(
+    raw: Record<string, string | undefined>,
+    keys: string[] = Object.keys(raw),
+    secretKeys: string[] = [],
+): StackConfig {
     const read = new Reader(raw, []);
     for (const key of keys.filter((k) => k in REMOVED_KEYS)) read.fail(key, REMOVED_KEYS[key]);
-    read.reportUnknown(keys.filter((k) => !(k in REMOVED_KEYS)), CONFIG_KEYS);
+    read.reportUnknown(
+        keys.filter((k) => !(k in REMOVED_KEYS)),
+        CONFIG_KEYS,
+    );
 
     const mode = read.choice<HostMode>("mode", ["local", "ssh", "alicloud"], DEFAULTS.mode);
     const ipAddresses = read.list("ipAddresses", DEFAULTS.ipAddresses, isIpAddress, ipAddressProblem, canonicalIp);
@@ -610,7 +660,8 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     const defaultNames = mode === "local" && ipAddresses.length === 0 ? DEFAULTS.hostnames : [];
     const listedNames = read.list("hostnames", [], isHostname, ipInsteadOfName);
     const hostnames = listedNames.length > 0 ? listedNames : [...defaultNames];
-    if (hostnames.length + ipAddresses.length === 0) read.fail("hostnames", `or ${read.name("ipAddresses")} must name at least one address clients use`);
+    if (hostnames.length + ipAddresses.length === 0)
+        read.fail("hostnames", `or ${read.name("ipAddresses")} must name at least one address clients use`);
     const uiHostname = readUiHostname(read, hostnames, ipAddresses, listedNames.length === 0);
 
     const containerNetwork = read.choice<ContainerNetwork>("containerNetwork", ["bridge", "host"], DEFAULTS.containerNetwork);
@@ -621,19 +672,26 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     if (containerNetwork === "host") {
         const ports = { httpsPort, httpPort, uiPort, metricsPort };
         const taken = Object.entries(ports).filter(([, p], i, all) => all.findIndex(([, q]) => q === p) !== i);
-        for (const [key, port] of taken) read.fail(key, `(${port}) collides with another port; with containerNetwork "host" these ports must all differ`);
+        for (const [key, port] of taken)
+            read.fail(key, `(${port}) collides with another port; with containerNetwork "host" these ports must all differ`);
     } else if (httpsPort === httpPort) {
         read.fail("httpsPort", `and ${read.name("httpPort")} must differ; both are ${httpsPort}`);
     }
 
     const { users, problems: userProblems } = parseUsers(read.string("users"), read.name("users"));
     read.problems.push(...userProblems);
-    const passwordRotation = parsePasswordRotation(read, users.map((u) => u.name));
+    const passwordRotation = parsePasswordRotation(
+        read,
+        users.map((u) => u.name),
+    );
 
     const validityDays = read.integer("certificateValidityDays", DEFAULTS.certificateValidityDays, 1, MAX_VALIDITY_DAYS);
     const renewBeforeDays = read.integer("certificateRenewBeforeDays", DEFAULTS.certificateRenewBeforeDays, 0, 3650);
     if (renewBeforeDays >= validityDays) {
-        read.fail("certificateRenewBeforeDays", `must be ${read.form("certificateRenewBeforeDays")}; got ${renewBeforeDays} with validity ${validityDays}`);
+        read.fail(
+            "certificateRenewBeforeDays",
+            `must be ${read.form("certificateRenewBeforeDays")}; got ${renewBeforeDays} with validity ${validityDays}`,
+        );
     }
 
     const config: StackConfig = {
@@ -669,7 +727,10 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
     if (config.storage.kind === "oss" && distributionMajor(config.images.registry) === 2) {
         // 2.8's s3 driver forces path-style requests once an endpoint is set; OSS answers only
         // virtual-hosted ones (docs/scale.md). 3.x reaches OSS through s3 without path style.
-        read.fail("storage.kind", `"oss" needs Distribution 3: ${read.name("images")}.registry ${JSON.stringify(config.images.registry)} is 2.x, whose s3 driver OSS refuses; use a registry:3 image`);
+        read.fail(
+            "storage.kind",
+            `"oss" needs Distribution 3: ${read.name("images")}.registry ${JSON.stringify(config.images.registry)} is 2.x, whose s3 driver OSS refuses; use a registry:3 image`,
+        );
     }
     if (config.mirror && containerNetwork === "host") {
         // On the host's network the mirror also takes a loopback port of its own.
@@ -678,7 +739,10 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
             read.fail(key, `(${port}) is the mirror's loopback port with containerNetwork "host"; choose another`);
         }
         if (config.mirror.hostname === undefined && [uiPort, metricsPort, DEFAULTS.mirror.loopbackPort].includes(config.mirror.httpsPort)) {
-            read.fail("mirror.httpsPort", `(${config.mirror.httpsPort}) collides with a loopback port; with containerNetwork "host" all ports must differ`);
+            read.fail(
+                "mirror.httpsPort",
+                `(${config.mirror.httpsPort}) collides with a loopback port; with containerNetwork "host" all ports must differ`,
+            );
         }
     }
     if (config.acme) {
@@ -687,7 +751,10 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
         if (listedNames.length === 0) read.fail("hostnames", `is required with acme: ${read.form("hostnames")}`);
         const { min, max } = ACME_RENEW_BEFORE_DAYS;
         if (renewBeforeDays < min || renewBeforeDays > max) {
-            read.fail("certificateRenewBeforeDays", `must be ${min}-${max} with acme (Let's Encrypt certificates live 90 days, soon 45; renewal runs on pulumi up); got ${renewBeforeDays}`);
+            read.fail(
+                "certificateRenewBeforeDays",
+                `must be ${min}-${max} with acme (Let's Encrypt certificates live 90 days, soon 45; renewal runs on pulumi up); got ${renewBeforeDays}`,
+            );
         }
     }
     if (read.problems.length > 0) throw new ConfigError(read.problems);
@@ -698,14 +765,23 @@ export function parseStackConfig(raw: Record<string, string | undefined>, keys: 
 function readUiHostname(read: Reader, hostnames: string[], ipAddresses: string[], namesImplied: boolean): string | undefined {
     const uiHostname = read.string("uiHostname");
     if (uiHostname === undefined) return undefined;
-    if (looksLikeIpAddress(uiHostname)) return read.fail("uiHostname", `${JSON.stringify(uiHostname)} is an IP address, not a DNS name: the UI needs a DNS name of its own`);
+    if (looksLikeIpAddress(uiHostname))
+        return read.fail(
+            "uiHostname",
+            `${JSON.stringify(uiHostname)} is an IP address, not a DNS name: the UI needs a DNS name of its own`,
+        );
     if (!isHostname(uiHostname)) {
         const why = ipInsteadOfName(uiHostname);
         return why === undefined ? read.invalid("uiHostname", uiHostname) : read.fail("uiHostname", `${JSON.stringify(uiHostname)} ${why}`);
     }
     if (hostnames.includes(uiHostname) || ipAddresses.includes(uiHostname)) {
-        const where = namesImplied ? `the name local mode implies when ${read.name("hostnames")} is unset` : `a ${read.name("hostnames")} entry`;
-        return read.fail("uiHostname", `must differ from every registry name (the UI redirects from those to its own): ${JSON.stringify(uiHostname)} is ${where}`);
+        const where = namesImplied
+            ? `the name local mode implies when ${read.name("hostnames")} is unset`
+            : `a ${read.name("hostnames")} entry`;
+        return read.fail(
+            "uiHostname",
+            `must differ from every registry name (the UI redirects from those to its own): ${JSON.stringify(uiHostname)} is ${where}`,
+        );
     }
     return uiHostname;
 }
@@ -713,7 +789,8 @@ function readUiHostname(read: Reader, hostnames: string[], ipAddresses: string[]
 /** Local mode's daemon; the other modes reach their host's daemon themselves. */
 function readDockerHost(read: Reader, mode: HostMode): string | undefined {
     const dockerHost = read.matching("dockerHost", (h) => DOCKER_HOST.test(h));
-    if (dockerHost !== undefined && mode !== "local") return read.fail("dockerHost", `applies to local mode only; mode "${mode}" reaches its host's daemon over SSH`);
+    if (dockerHost !== undefined && mode !== "local")
+        return read.fail("dockerHost", `applies to local mode only; mode "${mode}" reaches its host's daemon over SSH`);
     return dockerHost;
 }
 
@@ -744,12 +821,17 @@ function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | un
     const adminCidr = ali.required("adminCidr");
     const adminRange = adminCidr === undefined ? undefined : parseIpv4Cidr(adminCidr);
     if (adminCidr !== undefined && adminRange === undefined) ali.invalid("adminCidr", adminCidr);
-    if (adminRange?.prefix === 0) ali.fail("adminCidr", `must not open SSH to the whole internet (prefix length 0); got ${JSON.stringify(adminCidr)}`);
+    if (adminRange?.prefix === 0)
+        ali.fail("adminCidr", `must not open SSH to the whole internet (prefix length 0); got ${JSON.stringify(adminCidr)}`);
     if (dnsZone !== undefined) {
         if (!isHostname(dnsZone)) ali.fail("dnsZone", `must be a DNS name; got ${JSON.stringify(dnsZone)}`);
-        const served: [string, string][] = [...hostnames.map((name) => ["hostnames", name] as [string, string]), ...(uiHostname ? [["uiHostname", uiHostname] as [string, string]] : [])];
+        const served: [string, string][] = [
+            ...hostnames.map((name) => ["hostnames", name] as [string, string]),
+            ...(uiHostname ? [["uiHostname", uiHostname] as [string, string]] : []),
+        ];
         for (const [key, name] of served) {
-            if (name !== dnsZone && !name.endsWith(`.${dnsZone}`)) read.fail(key, `entry ${JSON.stringify(name)} is not under ${ali.name("dnsZone")} ${JSON.stringify(dnsZone)}`);
+            if (name !== dnsZone && !name.endsWith(`.${dnsZone}`))
+                read.fail(key, `entry ${JSON.stringify(name)} is not under ${ali.name("dnsZone")} ${JSON.stringify(dnsZone)}`);
         }
     }
     const vpcCidr = ali.matching("vpcCidr", (c) => parseIpv4Cidr(c) !== undefined) ?? DEFAULTS.alicloud.vpcCidr;
@@ -777,10 +859,20 @@ function readAlicloud(read: Reader, hostnames: string[], uiHostname: string | un
 function readReplicas(read: Reader, mode: HostMode): number {
     const replicas = read.integer("replicas", DEFAULTS.replicas, 1, MAX_REPLICAS);
     if (replicas === DEFAULTS.replicas) return replicas;
-    if (mode !== "alicloud") return (read.fail("replicas", `applies to alicloud mode only (the stack creates the VMs and their load balancer there); mode "${mode}" runs one host`), DEFAULTS.replicas);
+    if (mode !== "alicloud")
+        return (
+            read.fail(
+                "replicas",
+                `applies to alicloud mode only (the stack creates the VMs and their load balancer there); mode "${mode}" runs one host`,
+            ),
+            DEFAULTS.replicas
+        );
     const storageKind = (read.json("storage") as { kind?: unknown } | undefined)?.kind ?? DEFAULTS.storage.kind;
     if (storageKind === "filesystem") {
-        read.fail("replicas", `(${replicas}) needs ${read.name("storage.kind")} "oss" or "s3": every replica must see the same blobs, and "filesystem" keeps them on one VM's disk`);
+        read.fail(
+            "replicas",
+            `(${replicas}) needs ${read.name("storage.kind")} "oss" or "s3": every replica must see the same blobs, and "filesystem" keeps them on one VM's disk`,
+        );
     }
     return replicas;
 }
@@ -797,7 +889,9 @@ function readAcme(read: Reader, mode: HostMode): AcmeSettings | undefined {
     const dnsProvider = acme.matching("dnsProvider", (p) => LEGO_DNS_PROVIDER.test(p) && p !== "manual") ?? DEFAULTS.acme.dnsProvider;
     const recursiveNameservers = acme.list("recursiveNameservers", DEFAULTS.acme.recursiveNameservers, isNameserver);
     const disableCompletePropagation = acme.boolean("disableCompletePropagation", DEFAULTS.acme.disableCompletePropagation);
-    return email === undefined || !isAcmeServer(server) ? undefined : { email, server, dnsProvider, recursiveNameservers, disableCompletePropagation };
+    return email === undefined || !isAcmeServer(server)
+        ? undefined
+        : { email, server, dnsProvider, recursiveNameservers, disableCompletePropagation };
 }
 
 /** A Let's Encrypt server by name, or any ACME directory URL over https (no credentials in it). */
@@ -827,10 +921,15 @@ function readStorage(read: Reader, mode: HostMode, isSecret: boolean): StorageSe
     if (storage === undefined) return { kind: DEFAULTS.storage.kind };
     const kind = storage.choice<StorageSettings["kind"]>("kind", ["filesystem", "s3", "oss"], DEFAULTS.storage.kind);
     if (kind !== "s3") {
-        const why = kind === "oss" ? "the stack creates the OSS bucket and its keys itself" : "the registry keeps blobs on the host's data volume";
-        for (const field of S3_FIELDS.filter((f) => storage.string(f) !== undefined)) storage.fail(field, `applies to kind "s3" only; with kind "${kind}" ${why}`);
+        const why =
+            kind === "oss" ? "the stack creates the OSS bucket and its keys itself" : "the registry keeps blobs on the host's data volume";
+        for (const field of S3_FIELDS.filter((f) => storage.string(f) !== undefined))
+            storage.fail(field, `applies to kind "s3" only; with kind "${kind}" ${why}`);
         if (kind === "oss" && mode !== "alicloud") {
-            storage.fail("kind", `"oss" applies to alicloud mode only (the stack creates the bucket there); mode "${mode}" can use kind "s3" with OSS's S3-compatible endpoint`);
+            storage.fail(
+                "kind",
+                `"oss" applies to alicloud mode only (the stack creates the bucket there); mode "${mode}" can use kind "s3" with OSS's S3-compatible endpoint`,
+            );
         }
         return { kind };
     }
@@ -843,7 +942,10 @@ function readStorage(read: Reader, mode: HostMode, isSecret: boolean): StorageSe
     const secretAccessKey = storage.required("secretAccessKey", ' with kind "s3"');
     // The value is not repeated: it would land in the error, a log, the terminal.
     if (secretAccessKey !== undefined && !isSecret) {
-        storage.fail("secretAccessKey", `must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path storage.secretAccessKey ...`);
+        storage.fail(
+            "secretAccessKey",
+            `must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path storage.secretAccessKey ...`,
+        );
     }
     const rootDirectory = storage.matching("rootDirectory", (d) => S3_ROOT_DIRECTORY.test(d) && !d.split("/").includes(".."));
     return {
@@ -882,6 +984,10 @@ function parsePasswordRotation(read: Reader, users: string[]): Record<string, st
     const badKeepers = entries.filter(([, keeper]) => typeof keeper !== "string" || !/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(keeper));
     if (badKeepers.length > 0) return (read.invalid("passwordRotation", value), {});
     const strangers = entries.map(([username]) => username).filter((username) => !users.includes(username));
-    if (strangers.length > 0) return (read.fail("passwordRotation", `names ${strangers.map((s) => JSON.stringify(s)).join(", ")}, not in ${read.name("users")}`), {});
+    if (strangers.length > 0)
+        return (
+            read.fail("passwordRotation", `names ${strangers.map((s) => JSON.stringify(s)).join(", ")}, not in ${read.name("users")}`),
+            {}
+        );
     return Object.fromEntries(entries) as Record<string, string>;
 }

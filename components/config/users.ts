@@ -50,8 +50,10 @@ export function parseUsers(text: string | undefined, key: string): { users: Regi
     if (users.length === 0) problems.push(`${key} must name at least one user`);
     const names = users.map((u) => u.name);
     const repeated = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
-    if (repeated.length > 0) problems.push(`${key} must not repeat an entry; ${repeated.map((r) => JSON.stringify(r)).join(", ")} is listed twice`);
-    if (users.length > 0 && !users.some((u) => u.role === "push")) problems.push(`${key} must have at least one push user, or no image could ever be pushed; got ${JSON.stringify(users)}`);
+    if (repeated.length > 0)
+        problems.push(`${key} must not repeat an entry; ${repeated.map((r) => JSON.stringify(r)).join(", ")} is listed twice`);
+    if (users.length > 0 && !users.some((u) => u.role === "push"))
+        problems.push(`${key} must have at least one push user, or no image could ever be pushed; got ${JSON.stringify(users)}`);
     return { users, problems };
 }
 

@@ -50,15 +50,24 @@ export class RegistryCredentials extends pulumi.ComponentResource {
                 password: new random.RandomPassword(`${name}-${username}`, { length, special: false, ...keepers }, { parent: this }),
                 // Secret: the salt is part of the bcrypt hash, and a removed user's RandomString
                 // would otherwise show its result in the preview (docs/reviewing.md).
-                salt: new random.RandomString(`${name}-${username}-salt`, { length: 22, special: false, ...keepers }, { parent: this, additionalSecretOutputs: ["result"] }),
+                salt: new random.RandomString(
+                    `${name}-${username}-salt`,
+                    { length: 22, special: false, ...keepers },
+                    { parent: this, additionalSecretOutputs: ["result"] },
+                ),
             };
         });
         this.users = pulumi.secret(
             pulumi.all(passwords.map(({ username, role, password }) => password.result.apply((p) => ({ username, password: p, role })))),
         );
         this.htpasswd = pulumi.secret(
-            pulumi.all(passwords.map(({ username, password, salt }) =>
-                pulumi.all([password.result, salt.result]).apply(([p, s]) => ({ username, bcryptHash: bcryptWithSalt(p, s) })))).apply(renderHtpasswd),
+            pulumi
+                .all(
+                    passwords.map(({ username, password, salt }) =>
+                        pulumi.all([password.result, salt.result]).apply(([p, s]) => ({ username, bcryptHash: bcryptWithSalt(p, s) })),
+                    ),
+                )
+                .apply(renderHtpasswd),
         );
         this.httpSecret = pulumi.secret(
             new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result,

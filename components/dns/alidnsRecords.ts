@@ -22,14 +22,18 @@ export class AlidnsRecords extends pulumi.ComponentResource {
         // `hostname` -> the record's ID, registered as this component's output.
         const recordIds: Record<string, pulumi.Output<string>> = {};
         for (const record of zoneRecords(args.hostnames, args.zone)) {
-            const resource = new alicloud.dns.AlidnsRecord(`${name}-${record.hostname}`, {
-                domainName: args.zone,
-                rr: record.rr,
-                type: "A",
-                value: args.address,
-                ttl: args.ttl ?? 600,
-                remark: "private-registry",
-            }, { parent: this, provider: args.provider });
+            const resource = new alicloud.dns.AlidnsRecord(
+                `${name}-${record.hostname}`,
+                {
+                    domainName: args.zone,
+                    rr: record.rr,
+                    type: "A",
+                    value: args.address,
+                    ttl: args.ttl ?? 600,
+                    remark: "private-registry",
+                },
+                { parent: this, provider: args.provider },
+            );
             recordIds[record.hostname] = resource.id;
         }
         this.registerOutputs({ recordIds });

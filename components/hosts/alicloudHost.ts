@@ -96,14 +96,18 @@ export interface InstanceTypeOffer {
  */
 export function isBurstable(offer: InstanceTypeOffer): boolean {
     const credit = (value: string | undefined) => value !== undefined && value !== "" && value !== "0";
-    return /^ecs\.t\d/.test(offer.family) || credit(offer.burstableInstance?.initialCredit) || credit(offer.burstableInstance?.baselineCredit);
+    return (
+        /^ecs\.t\d/.test(offer.family) || credit(offer.burstableInstance?.initialCredit) || credit(offer.burstableInstance?.baselineCredit)
+    );
 }
 
 /** The first offer (they come sorted by price) that is not burstable and is sold in some zone. */
 export function chooseInstanceType(offers: InstanceTypeOffer[], region: string): string {
     const chosen = offers.find((offer) => !isBurstable(offer) && offer.availabilityZones.length > 0);
     if (chosen === undefined) {
-        throw new Error(`no non-burstable instance type with ${DEFAULT_SHAPE.cpuCoreCount} vCPUs, ${DEFAULT_SHAPE.memorySize} GiB and an ESSD system disk is sold in ${region}; set alicloud.instanceType`);
+        throw new Error(
+            `no non-burstable instance type with ${DEFAULT_SHAPE.cpuCoreCount} vCPUs, ${DEFAULT_SHAPE.memorySize} GiB and an ESSD system disk is sold in ${region}; set alicloud.instanceType`,
+        );
     }
     return chosen.id;
 }
@@ -112,7 +116,8 @@ export function chooseInstanceType(offers: InstanceTypeOffer[], region: string):
 export function previousPlacement(value: unknown): Partial<AlicloudPlacement> {
     if (typeof value !== "object" || value === null) return {};
     const record = value as Record<string, unknown>;
-    const text = (key: keyof AlicloudPlacement) => (typeof record[key] === "string" && record[key] !== "" ? { [key]: record[key] as string } : {});
+    const text = (key: keyof AlicloudPlacement) =>
+        typeof record[key] === "string" && record[key] !== "" ? { [key]: record[key] as string } : {};
     return { ...text("instanceType"), ...text("zoneId"), ...text("imageId") };
 }
 
@@ -176,7 +181,8 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         const replicaCount = args.replicas ?? DEFAULTS.replicas;
         const withDataDisk = !(args.objectStorage ?? false);
         // A cloud disk attaches to one VM: replicas can only share a bucket.
-        if (replicaCount > 1 && withDataDisk) throw new Error(`AlicloudHost: ${replicaCount} replicas need objectStorage (a data disk attaches to one VM)`);
+        if (replicaCount > 1 && withDataDisk)
+            throw new Error(`AlicloudHost: ${replicaCount} replicas need objectStorage (a data disk attaches to one VM)`);
         const httpsPort = args.httpsPort ?? DEFAULTS.httpsPort;
         const httpPort = args.httpPort ?? DEFAULTS.httpPort;
 
@@ -188,78 +194,116 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         // The first deployment looks them up and exports what it chose; every later run reads
         // that export back and looks nothing up, so a type sold out since cannot fail the preview
         // of a stack already running on it. ignoreChanges below keeps them even without the export.
-        const previous = new pulumi.StackReference(`${name}-previous-placement`, {
-            name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-        }, { parent: this });
-        const placement = previous.getOutput(PLACEMENT_OUTPUT).apply((value) => choosePlacement(args, previousPlacement(value), dataDiskCategory, cloudOpts));
+        const previous = new pulumi.StackReference(
+            `${name}-previous-placement`,
+            {
+                name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+            },
+            { parent: this },
+        );
+        const placement = previous
+            .getOutput(PLACEMENT_OUTPUT)
+            .apply((value) => choosePlacement(args, previousPlacement(value), dataDiskCategory, cloudOpts));
         const instanceType = placement.instanceType;
         const zoneId = placement.zoneId;
         const imageId = placement.imageId;
         const keepLookedUpZone = args.zoneId === undefined ? ["zoneId"] : [];
 
-        const vpc = new alicloud.vpc.Network(`${name}-vpc`, { vpcName: namePrefix, cidrBlock: args.vpcCidr ?? DEFAULTS.alicloud.vpcCidr, tags }, cloudOpts);
-        const vswitch = new alicloud.vpc.Switch(`${name}-vswitch`, {
-            vswitchName: namePrefix,
-            vpcId: vpc.id,
-            cidrBlock: args.vswitchCidr ?? DEFAULTS.alicloud.vswitchCidr,
-            zoneId,
-            tags,
-        }, { ...cloudOpts, ignoreChanges: keepLookedUpZone });
+        const vpc = new alicloud.vpc.Network(
+            `${name}-vpc`,
+            { vpcName: namePrefix, cidrBlock: args.vpcCidr ?? DEFAULTS.alicloud.vpcCidr, tags },
+            cloudOpts,
+        );
+        const vswitch = new alicloud.vpc.Switch(
+            `${name}-vswitch`,
+            {
+                vswitchName: namePrefix,
+                vpcId: vpc.id,
+                cidrBlock: args.vswitchCidr ?? DEFAULTS.alicloud.vswitchCidr,
+                zoneId,
+                tags,
+            },
+            { ...cloudOpts, ignoreChanges: keepLookedUpZone },
+        );
 
-        const securityGroup = new alicloud.ecs.SecurityGroup(`${name}-security-group`, {
-            securityGroupName: namePrefix,
-            description: "private-registry: HTTPS and the HTTP redirect from anywhere, SSH from the admin network",
-            vpcId: vpc.id,
-            // Nothing but the rules below, not even from other members of the group.
-            innerAccessPolicy: "Drop",
-            tags,
-        }, cloudOpts);
+        const securityGroup = new alicloud.ecs.SecurityGroup(
+            `${name}-security-group`,
+            {
+                securityGroupName: namePrefix,
+                description: "private-registry: HTTPS and the HTTP redirect from anywhere, SSH from the admin network",
+                vpcId: vpc.id,
+                // Nothing but the rules below, not even from other members of the group.
+                innerAccessPolicy: "Drop",
+                tags,
+            },
+            cloudOpts,
+        );
         // A layer-4 CLB listener keeps the client's address: the same rules serve one VM or a load
         // balancer's backends (its health checks, from 100.64.0.0/10, come in on httpPort).
         for (const rule of ingressRules({ httpsPort, httpPort, adminCidr: args.adminCidr, mirrorHttpsPort: args.mirrorHttpsPort })) {
-            new alicloud.ecs.SecurityGroupRule(`${name}-allow-${rule.name}`, {
-                securityGroupId: securityGroup.id,
-                type: "ingress",
-                ipProtocol: rule.protocol,
-                portRange: `${rule.port}/${rule.port}`,
-                cidrIp: rule.cidr,
-                nicType: "intranet",
-                policy: "accept",
-                priority: 1,
-                description: rule.description,
-            }, cloudOpts);
+            new alicloud.ecs.SecurityGroupRule(
+                `${name}-allow-${rule.name}`,
+                {
+                    securityGroupId: securityGroup.id,
+                    type: "ingress",
+                    ipProtocol: rule.protocol,
+                    portRange: `${rule.port}/${rule.port}`,
+                    cidrIp: rule.cidr,
+                    nicType: "intranet",
+                    policy: "accept",
+                    priority: 1,
+                    description: rule.description,
+                },
+                cloudOpts,
+            );
         }
 
         // Alibaba Cloud imports RSA and ECDSA key pairs, not ED25519.
         const loginKey = new tls.PrivateKey(`${name}-login-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
-        const keyPair = new alicloud.ecs.EcsKeyPair(`${name}-key-pair`, { keyNamePrefix: `${namePrefix}-`, publicKey: loginKey.publicKeyOpenssh, tags }, cloudOpts);
+        const keyPair = new alicloud.ecs.EcsKeyPair(
+            `${name}-key-pair`,
+            { keyNamePrefix: `${namePrefix}-`, publicKey: loginKey.publicKeyOpenssh, tags },
+            cloudOpts,
+        );
 
         if (withDataDisk) {
-            this.dataDisk = new alicloud.ecs.EcsDisk(`${name}-data`, {
-                diskName: `${namePrefix}-data`,
-                description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
-                zoneId,
-                size: args.dataDiskGiB ?? DEFAULTS.alicloud.dataDiskGiB,
-                category: dataDiskCategory,
-                performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
-                deleteWithInstance: false,
-                deleteAutoSnapshot: false,
-                // Grow the disk while the VM runs: an offline resize only takes effect after a restart
-                // from the console, so the documented `resize2fs` would find no new space.
-                type: "online",
-                tags,
-            }, { ...cloudOpts, protect: keepData, retainOnDelete: keepData, ignoreChanges: keepLookedUpZone });
+            this.dataDisk = new alicloud.ecs.EcsDisk(
+                `${name}-data`,
+                {
+                    diskName: `${namePrefix}-data`,
+                    description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
+                    zoneId,
+                    size: args.dataDiskGiB ?? DEFAULTS.alicloud.dataDiskGiB,
+                    category: dataDiskCategory,
+                    performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
+                    deleteWithInstance: false,
+                    deleteAutoSnapshot: false,
+                    // Grow the disk while the VM runs: an offline resize only takes effect after a restart
+                    // from the console, so the documented `resize2fs` would find no new space.
+                    type: "online",
+                    tags,
+                },
+                { ...cloudOpts, protect: keepData, retainOnDelete: keepData, ignoreChanges: keepLookedUpZone },
+            );
 
             const snapshotRetentionDays = args.snapshotRetentionDays ?? DEFAULTS.alicloud.snapshotRetentionDays;
             if (snapshotRetentionDays > 0) {
-                const policy = new alicloud.ecs.AutoSnapshotPolicy(`${name}-snapshots`, {
-                    autoSnapshotPolicyName: `${namePrefix}-data`,
-                    repeatWeekdays: ["1", "2", "3", "4", "5", "6", "7"],
-                    timePoints: ["3"],
-                    retentionDays: snapshotRetentionDays,
-                    tags,
-                }, cloudOpts);
-                new alicloud.ecs.EcsAutoSnapshotPolicyAttachment(`${name}-data-snapshots`, { autoSnapshotPolicyId: policy.id, diskId: this.dataDisk.id }, cloudOpts);
+                const policy = new alicloud.ecs.AutoSnapshotPolicy(
+                    `${name}-snapshots`,
+                    {
+                        autoSnapshotPolicyName: `${namePrefix}-data`,
+                        repeatWeekdays: ["1", "2", "3", "4", "5", "6", "7"],
+                        timePoints: ["3"],
+                        retentionDays: snapshotRetentionDays,
+                        tags,
+                    },
+                    cloudOpts,
+                );
+                new alicloud.ecs.EcsAutoSnapshotPolicyAttachment(
+                    `${name}-data-snapshots`,
+                    { autoSnapshotPolicyId: policy.id, diskId: this.dataDisk.id },
+                    cloudOpts,
+                );
             }
         }
 
@@ -271,34 +315,48 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             const dataDisk = index === 1 ? this.dataDisk : undefined;
             const hostKey = new tls.PrivateKey(named("host-key"), { algorithm: "ED25519" }, { parent: this });
             // Secret: it carries the VM's SSH host private key.
-            const userData = pulumi.secret(pulumi.all([dataDisk?.id, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([diskId, privateKeyOpenssh, publicKeyOpenssh]) =>
-                Buffer.from(renderCloudInit({
-                    ...(diskId === undefined ? {} : { dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath }),
-                    hostKey: { privateKeyOpenssh, publicKeyOpenssh },
-                    registryMirrors: args.registryMirrors,
-                })).toString("base64")));
-            const instance = new alicloud.ecs.Instance(named("vm"), {
-                instanceName: vmName,
-                hostName: vmName,
-                instanceType,
-                imageId,
-                vswitchId: vswitch.id,
-                securityGroups: [securityGroup.id],
-                keyName: keyPair.keyPairName,
-                userData,
-                internetChargeType: "PayByTraffic",
-                internetMaxBandwidthOut: args.internetMaxBandwidthOut ?? 100,
-                systemDiskCategory: "cloud_essd",
-                systemDiskSize: 40,
-                tags,
-            }, {
-                ...cloudOpts,
-                // cloud-init runs once per instance, and an in-place image change wipes the system
-                // disk under Pulumi's feet: both mean a new VM, so say so (the data disk stays).
-                replaceOnChanges: ["userData", ...(args.imageId === undefined ? [] : ["imageId"])],
-                // A looked-up type is kept too: changing it stops the VM.
-                ignoreChanges: [...(args.imageId === undefined ? ["imageId"] : []), ...(args.instanceType === undefined ? ["instanceType"] : [])],
-            });
+            const userData = pulumi.secret(
+                pulumi
+                    .all([dataDisk?.id, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+                    .apply(([diskId, privateKeyOpenssh, publicKeyOpenssh]) =>
+                        Buffer.from(
+                            renderCloudInit({
+                                ...(diskId === undefined ? {} : { dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath }),
+                                hostKey: { privateKeyOpenssh, publicKeyOpenssh },
+                                registryMirrors: args.registryMirrors,
+                            }),
+                        ).toString("base64"),
+                    ),
+            );
+            const instance = new alicloud.ecs.Instance(
+                named("vm"),
+                {
+                    instanceName: vmName,
+                    hostName: vmName,
+                    instanceType,
+                    imageId,
+                    vswitchId: vswitch.id,
+                    securityGroups: [securityGroup.id],
+                    keyName: keyPair.keyPairName,
+                    userData,
+                    internetChargeType: "PayByTraffic",
+                    internetMaxBandwidthOut: args.internetMaxBandwidthOut ?? 100,
+                    systemDiskCategory: "cloud_essd",
+                    systemDiskSize: 40,
+                    tags,
+                },
+                {
+                    ...cloudOpts,
+                    // cloud-init runs once per instance, and an in-place image change wipes the system
+                    // disk under Pulumi's feet: both mean a new VM, so say so (the data disk stays).
+                    replaceOnChanges: ["userData", ...(args.imageId === undefined ? [] : ["imageId"])],
+                    // A looked-up type is kept too: changing it stops the VM.
+                    ignoreChanges: [
+                        ...(args.imageId === undefined ? ["imageId"] : []),
+                        ...(args.instanceType === undefined ? ["instanceType"] : []),
+                    ],
+                },
+            );
 
             const endpoint = {
                 host: instance.publicIp,
@@ -309,28 +367,40 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
             let ready: command.remote.Command;
             if (dataDisk !== undefined) {
                 // Detaching must wait for the old VM's disk to be released: delete before replace.
-                const attachment = new alicloud.ecs.EcsDiskAttachment(`${name}-data-attachment`, {
-                    diskId: dataDisk.id,
-                    instanceId: instance.id,
-                }, { ...cloudOpts, deleteBeforeReplace: true });
+                const attachment = new alicloud.ecs.EcsDiskAttachment(
+                    `${name}-data-attachment`,
+                    {
+                        diskId: dataDisk.id,
+                        instanceId: instance.id,
+                    },
+                    { ...cloudOpts, deleteBeforeReplace: true },
+                );
                 // Replaced with the VM; its delete (on the old VM, before the disk is detached) stops
                 // Docker and unmounts the disk, so the filesystem leaves clean. The attachment's ID is an
                 // input, not only a `dependsOn`: a property dependency is what makes the engine replace
                 // this command together with the attachment and delete it first (deleteBeforeReplace on
                 // both), so the release runs while the disk is still attached to the old VM.
-                ready = new command.remote.Command(named("ready"), {
-                    connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
-                    create: renderWaitUntilReadyScript({ dataMountPath }),
-                    delete: renderReleaseDataDiskScript({ dataMountPath }),
-                    triggers: [instance.id, dataDisk.id, attachment.id],
-                }, { parent: this, dependsOn: [attachment], deleteBeforeReplace: true });
+                ready = new command.remote.Command(
+                    named("ready"),
+                    {
+                        connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
+                        create: renderWaitUntilReadyScript({ dataMountPath }),
+                        delete: renderReleaseDataDiskScript({ dataMountPath }),
+                        triggers: [instance.id, dataDisk.id, attachment.id],
+                    },
+                    { parent: this, dependsOn: [attachment], deleteBeforeReplace: true },
+                );
             } else {
                 // No disk to release: the VM only has to finish its first boot.
-                ready = new command.remote.Command(named("ready"), {
-                    connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
-                    create: renderWaitUntilReadyScript({}),
-                    triggers: [instance.id],
-                }, { parent: this });
+                ready = new command.remote.Command(
+                    named("ready"),
+                    {
+                        connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
+                        create: renderWaitUntilReadyScript({}),
+                        triggers: [instance.id],
+                    },
+                    { parent: this },
+                );
             }
             return {
                 index,
@@ -349,23 +419,28 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         this.dataVolumeDriverOpts = first.dataVolumeDriverOpts;
         this.instance = first.instance;
         if (replicaCount > 1) {
-            this.loadBalancer = new AlicloudLoadBalancer(`${name}-lb`, {
-                provider: this.alicloudProvider,
-                namePrefix,
-                ports: [
-                    { label: "https", port: httpsPort },
-                    { label: "http", port: httpPort },
-                    ...(args.mirrorHttpsPort === undefined ? [] : [{ label: "mirror", port: args.mirrorHttpsPort }]),
-                ],
-                backends: this.replicas.map((replica) => ({ label: `vm-${replica.index}`, instanceId: replica.instance.id })),
-                healthCheckPort: httpPort,
-                tags,
-            }, { parent: this });
+            this.loadBalancer = new AlicloudLoadBalancer(
+                `${name}-lb`,
+                {
+                    provider: this.alicloudProvider,
+                    namePrefix,
+                    ports: [
+                        { label: "https", port: httpsPort },
+                        { label: "http", port: httpPort },
+                        ...(args.mirrorHttpsPort === undefined ? [] : [{ label: "mirror", port: args.mirrorHttpsPort }]),
+                    ],
+                    backends: this.replicas.map((replica) => ({ label: `vm-${replica.index}`, instanceId: replica.instance.id })),
+                    healthCheckPort: httpPort,
+                    tags,
+                },
+                { parent: this },
+            );
             this.address = this.loadBalancer.address;
         } else {
             this.address = first.publicIp;
         }
-        this.placement = pulumi.all([this.instance.instanceType, this.dataDisk?.zoneId ?? vswitch.zoneId, this.instance.imageId])
+        this.placement = pulumi
+            .all([this.instance.instanceType, this.dataDisk?.zoneId ?? vswitch.zoneId, this.instance.imageId])
             .apply(([type, zone, image]) => ({ instanceType: type, zoneId: zone, imageId: image }));
         this.registerOutputs({ address: this.address, dataDiskId: this.dataDisk?.id, placement: this.placement });
     }
@@ -384,12 +459,18 @@ function choosePlacement(
 ): pulumi.Output<AlicloudPlacement> {
     const region = args.region;
     const knownZone = args.zoneId ?? kept.zoneId;
-    const offers = (filter: alicloud.ecs.GetInstanceTypesOutputArgs) => alicloud.ecs.getInstanceTypesOutput({
-        systemDiskCategory: SYSTEM_DISK_CATEGORY,
-        instanceChargeType: "PostPaid",
-        networkType: "Vpc",
-        ...filter,
-    }, opts).apply((found) => found.instanceTypes as InstanceTypeOffer[]);
+    const offers = (filter: alicloud.ecs.GetInstanceTypesOutputArgs) =>
+        alicloud.ecs
+            .getInstanceTypesOutput(
+                {
+                    systemDiskCategory: SYSTEM_DISK_CATEGORY,
+                    instanceChargeType: "PostPaid",
+                    networkType: "Vpc",
+                    ...filter,
+                },
+                opts,
+            )
+            .apply((found) => found.instanceTypes as InstanceTypeOffer[]);
 
     let instanceType: pulumi.Output<string>;
     if (args.instanceType !== undefined && args.instanceType === kept.instanceType) {
@@ -399,27 +480,46 @@ function choosePlacement(
         instanceType = offers({ instanceType: configured, availabilityZone: knownZone }).apply((found) => {
             if (!found.some((offer) => offer.id === configured)) {
                 const where = knownZone === undefined ? region : `zone ${knownZone}`;
-                throw new Error(`alicloud.instanceType ${configured} is not sold in ${where} with an ESSD system disk; pick another type (\`aliyun ecs DescribeAvailableResource\` lists them)`);
+                throw new Error(
+                    `alicloud.instanceType ${configured} is not sold in ${where} with an ESSD system disk; pick another type (\`aliyun ecs DescribeAvailableResource\` lists them)`,
+                );
             }
             return configured;
         });
     } else if (kept.instanceType !== undefined) {
         instanceType = pulumi.output(kept.instanceType);
     } else {
-        instanceType = offers({ ...DEFAULT_SHAPE, availabilityZone: knownZone, sortedBy: "Price" }).apply((found) => chooseInstanceType(found, region));
+        instanceType = offers({ ...DEFAULT_SHAPE, availabilityZone: knownZone, sortedBy: "Price" }).apply((found) =>
+            chooseInstanceType(found, region),
+        );
     }
 
-    const zoneId = knownZone !== undefined ? pulumi.output(knownZone) : instanceType.apply((type) => alicloud.getZonesOutput(
-        { availableInstanceType: type, availableDiskCategory: dataDiskCategory },
-        opts,
-    ).apply((found) => firstOf(found.ids, `no zone in ${region} offers ${type} with ${dataDiskCategory} disks; set alicloud.zoneId or alicloud.instanceType`)));
+    const zoneId =
+        knownZone !== undefined
+            ? pulumi.output(knownZone)
+            : instanceType.apply((type) =>
+                  alicloud
+                      .getZonesOutput({ availableInstanceType: type, availableDiskCategory: dataDiskCategory }, opts)
+                      .apply((found) =>
+                          firstOf(
+                              found.ids,
+                              `no zone in ${region} offers ${type} with ${dataDiskCategory} disks; set alicloud.zoneId or alicloud.instanceType`,
+                          ),
+                      ),
+              );
 
-    const imageId = args.imageId ?? kept.imageId ?? instanceType.apply((type) => alicloud.ecs.getImagesOutput(
-        { owners: "system", nameRegex: DEBIAN_12_X64, mostRecent: true, instanceType: type },
-        opts,
-    ).apply((found) => firstOf(found.ids, `no public Debian 12 image in ${region} fits ${type}; set alicloud.imageId`)));
+    const imageId =
+        args.imageId ??
+        kept.imageId ??
+        instanceType.apply((type) =>
+            alicloud.ecs
+                .getImagesOutput({ owners: "system", nameRegex: DEBIAN_12_X64, mostRecent: true, instanceType: type }, opts)
+                .apply((found) => firstOf(found.ids, `no public Debian 12 image in ${region} fits ${type}; set alicloud.imageId`)),
+        );
 
-    return pulumi.all([instanceType, zoneId, imageId]).apply(([type, zone, image]) => ({ instanceType: type, zoneId: zone, imageId: image }));
+    return pulumi
+        .all([instanceType, zoneId, imageId])
+        .apply(([type, zone, image]) => ({ instanceType: type, zoneId: zone, imageId: image }));
 }
 
 function firstOf(ids: string[], problem: string): string {

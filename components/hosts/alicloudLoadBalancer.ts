@@ -52,53 +52,69 @@ export class AlicloudLoadBalancer extends pulumi.ComponentResource {
     constructor(name: string, args: AlicloudLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:AlicloudLoadBalancer", name, {}, opts);
         const cloudOpts = { parent: this, provider: args.provider };
-        this.loadBalancer = new alicloud.slb.ApplicationLoadBalancer(name, {
-            loadBalancerName: args.namePrefix,
-            addressType: "internet",
-            addressIpVersion: "ipv4",
-            paymentType: "PayAsYouGo",
-            // Billed by capacity units used, not by a reserved specification: a registry idles most of the day.
-            instanceChargeType: "PayByCLCU",
-            internetChargeType: "PayByTraffic",
-            tags: args.tags,
-        }, cloudOpts);
+        this.loadBalancer = new alicloud.slb.ApplicationLoadBalancer(
+            name,
+            {
+                loadBalancerName: args.namePrefix,
+                addressType: "internet",
+                addressIpVersion: "ipv4",
+                paymentType: "PayAsYouGo",
+                // Billed by capacity units used, not by a reserved specification: a registry idles most of the day.
+                instanceChargeType: "PayByCLCU",
+                internetChargeType: "PayByTraffic",
+                tags: args.tags,
+            },
+            cloudOpts,
+        );
 
         for (const { label, port } of args.ports) {
-            const group = new alicloud.slb.ServerGroup(`${name}-${label}`, {
-                loadBalancerId: this.loadBalancer.id,
-                name: `${args.namePrefix}-${label}`,
-                tags: args.tags,
-            }, cloudOpts);
-            new alicloud.slb.Listener(`${name}-${label}`, {
-                loadBalancerId: this.loadBalancer.id,
-                frontendPort: port,
-                protocol: "tcp",
-                serverGroupId: group.id,
-                // Pay by traffic: no bandwidth cap at the listener.
-                bandwidth: -1,
-                // Pulls are long streams: the VM with the fewest open connections takes the next one.
-                scheduler: "wlc",
-                // An idle connection is closed after 15 minutes (the CLB maximum); a stream in progress is not idle.
-                establishedTimeout: 900,
-                healthCheck: "on",
-                healthCheckType: "http",
-                healthCheckConnectPort: args.healthCheckPort,
-                healthCheckUri: args.healthCheckPath ?? "/readyz",
-                healthCheckHttpCode: "http_2xx",
-                healthCheckInterval: 2,
-                healthCheckTimeout: 5,
-                healthyThreshold: 2,
-                unhealthyThreshold: 3,
-                description: `private-registry: ${label} (TCP ${port}) to every VM's edge`,
-            }, cloudOpts);
-            for (const backend of args.backends) {
-                new alicloud.slb.ServerGroupServerAttachment(`${name}-${label}-${backend.label}`, {
+            const group = new alicloud.slb.ServerGroup(
+                `${name}-${label}`,
+                {
+                    loadBalancerId: this.loadBalancer.id,
+                    name: `${args.namePrefix}-${label}`,
+                    tags: args.tags,
+                },
+                cloudOpts,
+            );
+            new alicloud.slb.Listener(
+                `${name}-${label}`,
+                {
+                    loadBalancerId: this.loadBalancer.id,
+                    frontendPort: port,
+                    protocol: "tcp",
                     serverGroupId: group.id,
-                    serverId: backend.instanceId,
-                    port,
-                    weight: 100,
-                    type: "ecs",
-                }, cloudOpts);
+                    // Pay by traffic: no bandwidth cap at the listener.
+                    bandwidth: -1,
+                    // Pulls are long streams: the VM with the fewest open connections takes the next one.
+                    scheduler: "wlc",
+                    // An idle connection is closed after 15 minutes (the CLB maximum); a stream in progress is not idle.
+                    establishedTimeout: 900,
+                    healthCheck: "on",
+                    healthCheckType: "http",
+                    healthCheckConnectPort: args.healthCheckPort,
+                    healthCheckUri: args.healthCheckPath ?? "/readyz",
+                    healthCheckHttpCode: "http_2xx",
+                    healthCheckInterval: 2,
+                    healthCheckTimeout: 5,
+                    healthyThreshold: 2,
+                    unhealthyThreshold: 3,
+                    description: `private-registry: ${label} (TCP ${port}) to every VM's edge`,
+                },
+                cloudOpts,
+            );
+            for (const backend of args.backends) {
+                new alicloud.slb.ServerGroupServerAttachment(
+                    `${name}-${label}-${backend.label}`,
+                    {
+                        serverGroupId: group.id,
+                        serverId: backend.instanceId,
+                        port,
+                        weight: 100,
+                        type: "ecs",
+                    },
+                    cloudOpts,
+                );
             }
         }
         this.address = this.loadBalancer.address;

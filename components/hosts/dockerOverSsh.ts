@@ -25,7 +25,10 @@ import {
  * created rather than risk reaching another daemon.
  */
 export class DockerEnvironmentError extends Error {
-    constructor(readonly variables: string[], target: string) {
+    constructor(
+        readonly variables: string[],
+        target: string,
+    ) {
         super(dockerEnvironmentProblem(variables, target));
         this.name = "DockerEnvironmentError";
     }

@@ -44,10 +44,14 @@ export class SshHost extends pulumi.ComponentResource implements RegistryHost {
             hostPublicKey: args.hostPublicKey,
         };
         // No update command: a changed script (a newer version of this project) runs again.
-        const installDocker = new command.remote.Command(`${name}-install-docker`, {
-            connection: sshConnection(endpoint, DIAL_ATTEMPTS.existingServer),
-            create: renderInstallDockerScript({ sudo: endpoint.user !== "root", registryMirrors: args.registryMirrors }),
-        }, { parent: this });
+        const installDocker = new command.remote.Command(
+            `${name}-install-docker`,
+            {
+                connection: sshConnection(endpoint, DIAL_ATTEMPTS.existingServer),
+                create: renderInstallDockerScript({ sudo: endpoint.user !== "root", registryMirrors: args.registryMirrors }),
+            },
+            { parent: this },
+        );
 
         this.provider = dockerOverSsh(`${name}-docker`, { ...endpoint, readyWhen: installDocker.stdout }, this);
         this.ready = [installDocker];

@@ -36,9 +36,8 @@ export function renderBuildkitdToml(input: TrustInput, caPath: string | undefine
  */
 export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
     const configPath = `${BUILDKIT_DIR}/buildkitd.toml`;
-    const caFile = (dir: string): ClientFile[] => input.caCertificate === undefined
-        ? []
-        : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
+    const caFile = (dir: string): ClientFile[] =>
+        input.caCertificate === undefined ? [] : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
     const ca = caFile(`${BUILDKIT_DIR}/certs`);
     const files: ClientFile[] = [
         { path: configPath, mode: "0644", content: renderBuildkitdToml(input, ca[0]?.path) },

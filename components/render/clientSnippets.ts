@@ -42,7 +42,9 @@ export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
 const K3S_DIR = "/etc/rancher/k3s";
 
 function caFile(dir: string, input: TrustInput): ClientFile[] {
-    return input.caCertificate === undefined ? [] : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
+    return input.caCertificate === undefined
+        ? []
+        : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
 }
 
 function snippet(description: string, files: ClientFile[], commands: string[]): ClientSnippet {
@@ -51,7 +53,8 @@ function snippet(description: string, files: ClientFile[], commands: string[]): 
 
 /** Docker reads `certs.d/HOST[:PORT]/ca.crt` per registry: no daemon restart, no insecure-registries. */
 export function renderDockerSnippet(input: TrustInput & { username: string }): ClientSnippet {
-    const trust = input.caCertificate === undefined ? "the certificate is from a public CA, nothing to trust" : `trust the CA in ${DOCKER_CERTS_DIR}`;
+    const trust =
+        input.caCertificate === undefined ? "the certificate is from a public CA, nothing to trust" : `trust the CA in ${DOCKER_CERTS_DIR}`;
     return snippet(
         `Docker: ${trust}, then log in (pipe the password in: the login reads it from standard input).`,
         caFile(DOCKER_CERTS_DIR, input),
@@ -86,7 +89,7 @@ function containerdConfigCheck(configPathToml: ContainerdSnippet["configPathToml
     const q = shellQuote;
     return [
         "if command -v containerd >/dev/null 2>&1; then",
-        "    pr_major=$(containerd --version 2>/dev/null | awk '{ v = $3; sub(/^v/, \"\", v); split(v, p, \".\"); print p[1] + 0 }')",
+        '    pr_major=$(containerd --version 2>/dev/null | awk \'{ v = $3; sub(/^v/, "", v); split(v, p, "."); print p[1] + 0 }\')',
         `    pr_version=$(awk '/^[ \\t]*version[ \\t]*=/ { sub(/^[^=]*=[ \\t]*/, ""); print $1 + 0; exit }' ${CONTAINERD_CONFIG} 2>/dev/null || true)`,
         `    if ! grep -Eqs ${q(setToOurs)} ${CONTAINERD_CONFIG}; then`,
         `        if [ ! -f ${CONTAINERD_CONFIG} ]; then`,
@@ -127,7 +130,8 @@ export function renderK3sRegistryEntries(input: CredentialInput, caPath: string 
     const config: Record<string, unknown> = { auth: { username: input.username, password: input.password } };
     if (caPath !== undefined) config.tls = { ca_file: caPath };
     // Every string double-quoted: a password is never read as a number, an alias or a comment.
-    const yaml = (value: unknown) => toYaml({ [input.endpoint]: value }, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 });
+    const yaml = (value: unknown) =>
+        toYaml({ [input.endpoint]: value }, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 });
     return { mirrors: yaml({ endpoint: [`https://${input.endpoint}`] }), configs: yaml(config) };
 }
 
@@ -146,12 +150,15 @@ export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
     const ca = caFile(`${K3S_DIR}/certs.d`, input);
     const caPath = ca[0]?.path;
     const description = `k3s: our mirror and credentials merged into ${K3S_DIR}/registries.yaml (a backup kept), then restart k3s.`;
-    const files: ClientFile[] = [{
-        path: `${K3S_DIR}/registries.yaml`,
-        mode: "0600",
-        content: renderK3sRegistriesYaml(input, caPath),
-        merge: { key: input.endpoint, entries: renderK3sRegistryEntries(input, caPath) },
-    }, ...ca];
+    const files: ClientFile[] = [
+        {
+            path: `${K3S_DIR}/registries.yaml`,
+            mode: "0600",
+            content: renderK3sRegistriesYaml(input, caPath),
+            merge: { key: input.endpoint, entries: renderK3sRegistryEntries(input, caPath) },
+        },
+        ...ca,
+    ];
     const commands = ["systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent"];
     // The script restarts k3s only when it changed what k3s reads: a second run disturbs nothing.
     return { description, files, commands, script: renderScript(description, files, [`if ${k3sChanged(files)}; then ${commands[0]}; fi`]) };

@@ -1,11 +1,6 @@
 import { stringify } from "yaml";
 import { shellQuote } from "./clientSnippets";
-import {
-    INSTALL_DOCKER_PATH,
-    PREPARE_DATA_DISK_PATH,
-    PREPARE_DATA_DISK_SCRIPT,
-    renderInstallDockerScript,
-} from "./hostScripts";
+import { INSTALL_DOCKER_PATH, PREPARE_DATA_DISK_PATH, PREPARE_DATA_DISK_SCRIPT, renderInstallDockerScript } from "./hostScripts";
 
 export interface HostKeyPair {
     /** OpenSSH private key (`-----BEGIN OPENSSH PRIVATE KEY-----`). Secret. */
@@ -44,7 +39,9 @@ export function alicloudDiskSerial(diskId: string): string {
  * the system disk, and new pushes would land there.
  */
 export function renderDockerMountDropIn(dataMountPath: string): string {
-    return ["# Rendered by private-registry (components/render/cloudInit.ts).", "[Unit]", `RequiresMountsFor=${dataMountPath}`, ""].join("\n");
+    return ["# Rendered by private-registry (components/render/cloudInit.ts).", "[Unit]", `RequiresMountsFor=${dataMountPath}`, ""].join(
+        "\n",
+    );
 }
 
 /**
@@ -55,28 +52,43 @@ export function renderDockerMountDropIn(dataMountPath: string): string {
 export function renderCloudInit(input: CloudInitInput): string {
     const label = input.dataDiskLabel ?? "registry-data";
     const disk = input.dataDiskSerial === undefined ? undefined : { serial: input.dataDiskSerial, mountPath: input.dataMountPath };
-    if (disk !== undefined && disk.mountPath === undefined) throw new Error("renderCloudInit: dataMountPath is required with dataDiskSerial");
-    const prepareDisk = disk === undefined ? undefined : [PREPARE_DATA_DISK_PATH, disk.serial, disk.mountPath as string, label].map(shellQuote).join(" ");
+    if (disk !== undefined && disk.mountPath === undefined)
+        throw new Error("renderCloudInit: dataMountPath is required with dataDiskSerial");
+    const prepareDisk =
+        disk === undefined ? undefined : [PREPARE_DATA_DISK_PATH, disk.serial, disk.mountPath as string, label].map(shellQuote).join(" ");
     const config: Record<string, unknown> = {
         // The deployer logs in as root with the ECS key pair; some images' defaults forbid it.
         disable_root: false,
         ssh_pwauth: false,
-        ...(input.hostKey === undefined ? {} : {
-            ssh_deletekeys: true,
-            ssh_keys: {
-                ed25519_private: input.hostKey.privateKeyOpenssh,
-                ed25519_public: input.hostKey.publicKeyOpenssh.trim(),
-            },
-        }),
+        ...(input.hostKey === undefined
+            ? {}
+            : {
+                  ssh_deletekeys: true,
+                  ssh_keys: {
+                      ed25519_private: input.hostKey.privateKeyOpenssh,
+                      ed25519_public: input.hostKey.publicKeyOpenssh.trim(),
+                  },
+              }),
         write_files: [
-            ...(disk === undefined ? [] : [{ path: PREPARE_DATA_DISK_PATH, owner: "root:root", permissions: "0755", content: PREPARE_DATA_DISK_SCRIPT }]),
-            { path: INSTALL_DOCKER_PATH, owner: "root:root", permissions: "0755", content: renderInstallDockerScript({ sudo: false, registryMirrors: input.registryMirrors }) },
-            ...(disk === undefined ? [] : [{
-                path: "/etc/systemd/system/docker.service.d/10-registry-data.conf",
+            ...(disk === undefined
+                ? []
+                : [{ path: PREPARE_DATA_DISK_PATH, owner: "root:root", permissions: "0755", content: PREPARE_DATA_DISK_SCRIPT }]),
+            {
+                path: INSTALL_DOCKER_PATH,
                 owner: "root:root",
-                permissions: "0644",
-                content: renderDockerMountDropIn(disk.mountPath as string),
-            }]),
+                permissions: "0755",
+                content: renderInstallDockerScript({ sudo: false, registryMirrors: input.registryMirrors }),
+            },
+            ...(disk === undefined
+                ? []
+                : [
+                      {
+                          path: "/etc/systemd/system/docker.service.d/10-registry-data.conf",
+                          owner: "root:root",
+                          permissions: "0644",
+                          content: renderDockerMountDropIn(disk.mountPath as string),
+                      },
+                  ]),
         ],
         // One line, so a failed mount stops before Docker is installed (runcmd runs without -e).
         runcmd: [prepareDisk === undefined ? shellQuote(INSTALL_DOCKER_PATH) : `${prepareDisk} && ${shellQuote(INSTALL_DOCKER_PATH)}`],

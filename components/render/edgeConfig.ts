@@ -186,37 +186,50 @@ const LONG_TIMEOUT = "900s";
 export function renderEdgeConfig(input: EdgeConfigInput): string {
     const tuning = { ...DEFAULT_EDGE_TUNING, ...input.tuning };
     const blobRoot = tuning.serveBlobFiles ? input.registryBlobRoot : undefined;
-    const resolvers = [...new Set([input.registry.resolver, input.ui.resolver, input.mirror?.upstream.resolver].filter((r): r is string => !!r))];
+    const resolvers = [
+        ...new Set([input.registry.resolver, input.ui.resolver, input.mirror?.upstream.resolver].filter((r): r is string => !!r)),
+    ];
     return renderNginx([
         comment("Rendered by private-registry (components/render/edgeConfig.ts); edit the stack, not this file."),
         directive("worker_processes", tuning.workerProcesses),
         directive("pid", input.pidPath),
         directive("error_log", "stderr", "warn"),
         block("events", [], [directive("worker_connections", 1024)]),
-        block("http", [], [
-            directive("access_log", "/dev/stdout"),
-            directive("server_tokens", "off"),
-            directive("sendfile", "on"),
-            directive("tcp_nodelay", "on"),
-            // nginx's own redirects (`/v2` -> `/v2/`) would name the port it listens on (443 in a
-            // container), not the published one; a relative Location keeps the client's.
-            directive("absolute_redirect", "off"),
-            ...(input.tempDir === undefined ? [] : (["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] as const).map((kind) =>
-                directive(`${kind}_temp_path`, `${input.tempDir}/${kind}`))),
-            ...resolvers.map((address) => directive("resolver", address, "valid=10s", "ipv6=off")),
-            comment("Distribution answers 401 itself; this fills the header in on the edge's own errors."),
-            block("map", ["$upstream_http_docker_distribution_api_version", "$docker_distribution_api_version"], [
-                directive("''", "registry/2.0"),
-            ]),
-            input.roles !== undefined && writeRefusalMap(input.roles),
-            ...(blobRoot === undefined ? [] : blobFileMap()),
-            staticUpstream("registry_backend", input.registry, tuning),
-            staticUpstream("ui_backend", input.ui, tuning),
-            redirectServer(input),
-            registryServer(input, tuning, blobRoot),
-            input.uiServerName !== undefined && uiServer(input, tuning),
-            ...(input.mirror === undefined ? [] : [staticUpstream("mirror_backend", input.mirror.upstream, tuning), mirrorServer(input, input.mirror, tuning)]),
-        ]),
+        block(
+            "http",
+            [],
+            [
+                directive("access_log", "/dev/stdout"),
+                directive("server_tokens", "off"),
+                directive("sendfile", "on"),
+                directive("tcp_nodelay", "on"),
+                // nginx's own redirects (`/v2` -> `/v2/`) would name the port it listens on (443 in a
+                // container), not the published one; a relative Location keeps the client's.
+                directive("absolute_redirect", "off"),
+                ...(input.tempDir === undefined
+                    ? []
+                    : (["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] as const).map((kind) =>
+                          directive(`${kind}_temp_path`, `${input.tempDir}/${kind}`),
+                      )),
+                ...resolvers.map((address) => directive("resolver", address, "valid=10s", "ipv6=off")),
+                comment("Distribution answers 401 itself; this fills the header in on the edge's own errors."),
+                block(
+                    "map",
+                    ["$upstream_http_docker_distribution_api_version", "$docker_distribution_api_version"],
+                    [directive("''", "registry/2.0")],
+                ),
+                input.roles !== undefined && writeRefusalMap(input.roles),
+                ...(blobRoot === undefined ? [] : blobFileMap()),
+                staticUpstream("registry_backend", input.registry, tuning),
+                staticUpstream("ui_backend", input.ui, tuning),
+                redirectServer(input),
+                registryServer(input, tuning, blobRoot),
+                input.uiServerName !== undefined && uiServer(input, tuning),
+                ...(input.mirror === undefined
+                    ? []
+                    : [staticUpstream("mirror_backend", input.mirror.upstream, tuning), mirrorServer(input, input.mirror, tuning)]),
+            ],
+        ),
     ]);
 }
 
@@ -231,12 +244,18 @@ function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): N
         return undefined;
     }
     const never = upstream.backupAddress === undefined ? [] : ["max_fails=0"];
-    return block("upstream", [name], [
-        ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address, ...never)),
-        upstream.backupAddress !== undefined && directive("server", upstream.backupAddress, "backup", ...never),
-        tuning.upstreamKeepalive > 0 && directive("keepalive", tuning.upstreamKeepalive),
-        tuning.upstreamKeepalive > 0 && upstream.backupAddress !== undefined && directive("keepalive_time", `${BACKUP_UPSTREAM_KEEPALIVE_SECONDS}s`),
-    ]);
+    return block(
+        "upstream",
+        [name],
+        [
+            ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address, ...never)),
+            upstream.backupAddress !== undefined && directive("server", upstream.backupAddress, "backup", ...never),
+            tuning.upstreamKeepalive > 0 && directive("keepalive", tuning.upstreamKeepalive),
+            tuning.upstreamKeepalive > 0 &&
+                upstream.backupAddress !== undefined &&
+                directive("keepalive_time", `${BACKUP_UPSTREAM_KEEPALIVE_SECONDS}s`),
+        ],
+    );
 }
 
 /**
@@ -251,16 +270,20 @@ function proxyTarget(name: string, upstream: Upstream, uri = ""): NginxNodes {
 
 function redirectServer(input: EdgeConfigInput): NginxDirective {
     const httpsHost = input.publicHttpsPort === 443 ? "$host" : `$host:${input.publicHttpsPort}`;
-    return block("server", [], [
-        ...listen(input.listenHttpPort, input.listenIpv6, "default_server"),
-        directive("server_name", "_"),
-        comment("Liveness: nginx answers. The container's own health check."),
-        block("location", ["=", "/healthz"], [directive("access_log", "off"), directive("return", 200, "ok")]),
-        comment("Readiness: the registry behind answers too. What a load balancer checks."),
-        ...readinessLocations(input),
-        comment("Plain HTTP never serves the registry: every request goes to HTTPS."),
-        block("location", ["/"], [directive("return", 301, `https://${httpsHost}$request_uri`)]),
-    ]);
+    return block(
+        "server",
+        [],
+        [
+            ...listen(input.listenHttpPort, input.listenIpv6, "default_server"),
+            directive("server_name", "_"),
+            comment("Liveness: nginx answers. The container's own health check."),
+            block("location", ["=", "/healthz"], [directive("access_log", "off"), directive("return", 200, "ok")]),
+            comment("Readiness: the registry behind answers too. What a load balancer checks."),
+            ...readinessLocations(input),
+            comment("Plain HTTP never serves the registry: every request goes to HTTPS."),
+            block("location", ["/"], [directive("return", 301, `https://${httpsHost}$request_uri`)]),
+        ],
+    );
 }
 
 /**
@@ -272,16 +295,20 @@ function redirectServer(input: EdgeConfigInput): NginxDirective {
  */
 function readinessLocations(input: EdgeConfigInput): NginxNodes {
     return [
-        block("location", ["=", "/readyz"], [
-            directive("access_log", "off"),
-            directive("proxy_http_version", "1.1"),
-            directive("proxy_set_header", "Connection", ""),
-            directive("proxy_connect_timeout", "2s"),
-            directive("proxy_read_timeout", "4s"),
-            directive("proxy_intercept_errors", "on"),
-            directive("error_page", 404, 500, 502, 503, 504, "=", "@registry_not_ready"),
-            ...proxyTarget("registry_backend", input.registry, "/"),
-        ]),
+        block(
+            "location",
+            ["=", "/readyz"],
+            [
+                directive("access_log", "off"),
+                directive("proxy_http_version", "1.1"),
+                directive("proxy_set_header", "Connection", ""),
+                directive("proxy_connect_timeout", "2s"),
+                directive("proxy_read_timeout", "4s"),
+                directive("proxy_intercept_errors", "on"),
+                directive("error_page", 404, 500, 502, 503, 504, "=", "@registry_not_ready"),
+                ...proxyTarget("registry_backend", input.registry, "/"),
+            ],
+        ),
         block("location", ["@registry_not_ready"], [directive("access_log", "off"), directive("return", 503, "registry not ready")]),
     ];
 }
@@ -351,33 +378,44 @@ function uiOriginOf(input: EdgeConfigInput): string | undefined {
 
 function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: string | undefined): NginxDirective {
     const uiOrigin = uiOriginOf(input);
-    return block("server", [], [
-        ...listen(input.listenHttpsPort, input.listenIpv6, "ssl", "default_server"),
-        directive("server_name", ...input.serverNames),
-        ...tlsDirectives(input, tuning),
-        comment("Layers are GiBs: no size limit, stream uploads instead of spooling them to disk."),
-        directive("client_max_body_size", 0),
-        directive("client_body_timeout", LONG_TIMEOUT),
-        directive("send_timeout", LONG_TIMEOUT),
-        directive("proxy_request_buffering", "off"),
-        directive("client_body_buffer_size", tuning.clientBodyBufferSize),
-        directive("chunked_transfer_encoding", "on"),
-        block("location", ["/v2/"], [
-            uiOrigin !== undefined && corsPreflight(uiOrigin),
-            ...(input.roles === undefined ? [] : writeRefusals(input.roles, uiOrigin)),
-            blobRoot !== undefined && block("if", [verbatim('($registry_blob_file != "")')], [
-                directive("rewrite", "^", `${BLOB_FILES_PREFIX}$registry_blob_file`, "last"),
-            ]),
-            directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
-            HSTS,
-            ...proxyDirectives(input, tuning),
-            ...proxyTarget("registry_backend", input.registry),
-        ]),
-        ...(blobRoot === undefined ? [] : blobFileLocations(input, tuning, blobRoot)),
-        uiOrigin !== undefined
-            ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
-            : block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
-    ]);
+    return block(
+        "server",
+        [],
+        [
+            ...listen(input.listenHttpsPort, input.listenIpv6, "ssl", "default_server"),
+            directive("server_name", ...input.serverNames),
+            ...tlsDirectives(input, tuning),
+            comment("Layers are GiBs: no size limit, stream uploads instead of spooling them to disk."),
+            directive("client_max_body_size", 0),
+            directive("client_body_timeout", LONG_TIMEOUT),
+            directive("send_timeout", LONG_TIMEOUT),
+            directive("proxy_request_buffering", "off"),
+            directive("client_body_buffer_size", tuning.clientBodyBufferSize),
+            directive("chunked_transfer_encoding", "on"),
+            block(
+                "location",
+                ["/v2/"],
+                [
+                    uiOrigin !== undefined && corsPreflight(uiOrigin),
+                    ...(input.roles === undefined ? [] : writeRefusals(input.roles, uiOrigin)),
+                    blobRoot !== undefined &&
+                        block(
+                            "if",
+                            [verbatim('($registry_blob_file != "")')],
+                            [directive("rewrite", "^", `${BLOB_FILES_PREFIX}$registry_blob_file`, "last")],
+                        ),
+                    directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
+                    HSTS,
+                    ...proxyDirectives(input, tuning),
+                    ...proxyTarget("registry_backend", input.registry),
+                ],
+            ),
+            ...(blobRoot === undefined ? [] : blobFileLocations(input, tuning, blobRoot)),
+            uiOrigin !== undefined
+                ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
+                : block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
+        ],
+    );
 }
 
 /** Internal URI prefix of blob files; `internal`, so no client reaches it directly. */
@@ -396,19 +434,25 @@ const REPOSITORY_NAME = `${NAME_COMPONENT}(?:/${NAME_COMPONENT})*`;
  * raw `$request_uri`, the very string the registry's HEAD is asked about.
  */
 function blobFileMap(): NginxNodes {
-    const key = '"$request_method:$http_range:$http_if_match$http_if_none_match$http_if_modified_since$http_if_unmodified_since$http_if_range:$request_uri"';
+    const key =
+        '"$request_method:$http_range:$http_if_match$http_if_none_match$http_if_modified_since$http_if_unmodified_since$http_if_range:$request_uri"';
     const pattern = `~^GET:(?:bytes=[0-9]+-[0-9]*)?::/v2/${REPOSITORY_NAME}/blobs/sha256:(?<registry_blob_prefix>[0-9a-f]{2})(?<registry_blob_rest>[0-9a-f]{62})$`;
     return [
-        block("map", [verbatim(key), "$registry_blob_file"], [
-            // Quoted: the name is printed as is, and the regex has braces.
-            directive(`"${pattern}"`, "sha256/$registry_blob_prefix/$registry_blob_prefix$registry_blob_rest/data"),
-            directive("default", ""),
-        ]),
+        block(
+            "map",
+            [verbatim(key), "$registry_blob_file"],
+            [
+                // Quoted: the name is printed as is, and the regex has braces.
+                directive(`"${pattern}"`, "sha256/$registry_blob_prefix/$registry_blob_prefix$registry_blob_rest/data"),
+                directive("default", ""),
+            ],
+        ),
         // nginx adds `Accept-Ranges` to a whole file itself, but not to a part (206); the registry to both.
-        block("map", ["$http_range", "$registry_blob_part_accept_ranges"], [
-            directive("''", ""),
-            directive("default", headerVariable("Accept-Ranges")),
-        ]),
+        block(
+            "map",
+            ["$http_range", "$registry_blob_part_accept_ranges"],
+            [directive("''", ""), directive("default", headerVariable("Accept-Ranges"))],
+        ),
     ];
 }
 
@@ -439,44 +483,60 @@ function blobFileLocations(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot:
         ...proxyTarget("registry_backend", input.registry, "$request_uri"),
     ];
     return [
-        block("location", ["^~", BLOB_FILES_PREFIX], [
-            directive("internal"),
-            directive("auth_request", BLOB_CHECK_URI),
-            ...["Accept-Ranges", ...REGISTRY_BLOB_HEADERS].map((name) => directive("auth_request_set", headerVariable(name), `$upstream_http_${name.toLowerCase().replace(/-/g, "_")}`)),
-            directive("alias", `${blobRoot.replace(/\/+$/, "")}/docker/registry/v2/blobs/`),
-            block("types", [], []),
-            directive("default_type", "application/octet-stream"),
-            // The registry's validators only: its ETag, no Last-Modified (an empty value removes it).
-            directive("etag", "off"),
-            directive("add_header", "Last-Modified", ""),
-            directive("add_header", "Accept-Ranges", "$registry_blob_part_accept_ranges"),
-            ...REGISTRY_BLOB_HEADERS.map((name) => directive("add_header", name, headerVariable(name))),
-            // The registry's `http.headers`, one line per value as it sends them (nginx 1.22's
-            // $upstream_http_* would keep only the first line of a repeated header).
-            ...Object.entries(registryResponseHeaders(uiOriginOf(input))).flatMap(([name, values]) => values.map((value) => directive("add_header", name, value))),
-            HSTS,
-            directive("error_page", 401, 403, 404, 416, 500, 502, 503, 504, "=", "@registry_blob_proxied"),
-        ]),
-        block("location", ["=", BLOB_CHECK_URI], [
-            directive("internal"),
-            ...registryRequest([
-                directive("proxy_method", "HEAD"),
-                directive("proxy_pass_request_body", "off"),
-                directive("proxy_set_header", "Content-Length", ""),
-                // auth_request turns any status but 2xx/401/403 into a 500, and nginx closes the
-                // client's connection after a 500: a refusal becomes a plain 403 (then proxied).
-                directive("proxy_intercept_errors", "on"),
-                directive("error_page", ...CHECK_REFUSALS, "=", "@registry_blob_refused"),
-            ]),
-        ]),
+        block(
+            "location",
+            ["^~", BLOB_FILES_PREFIX],
+            [
+                directive("internal"),
+                directive("auth_request", BLOB_CHECK_URI),
+                ...["Accept-Ranges", ...REGISTRY_BLOB_HEADERS].map((name) =>
+                    directive("auth_request_set", headerVariable(name), `$upstream_http_${name.toLowerCase().replace(/-/g, "_")}`),
+                ),
+                directive("alias", `${blobRoot.replace(/\/+$/, "")}/docker/registry/v2/blobs/`),
+                block("types", [], []),
+                directive("default_type", "application/octet-stream"),
+                // The registry's validators only: its ETag, no Last-Modified (an empty value removes it).
+                directive("etag", "off"),
+                directive("add_header", "Last-Modified", ""),
+                directive("add_header", "Accept-Ranges", "$registry_blob_part_accept_ranges"),
+                ...REGISTRY_BLOB_HEADERS.map((name) => directive("add_header", name, headerVariable(name))),
+                // The registry's `http.headers`, one line per value as it sends them (nginx 1.22's
+                // $upstream_http_* would keep only the first line of a repeated header).
+                ...Object.entries(registryResponseHeaders(uiOriginOf(input))).flatMap(([name, values]) =>
+                    values.map((value) => directive("add_header", name, value)),
+                ),
+                HSTS,
+                directive("error_page", 401, 403, 404, 416, 500, 502, 503, 504, "=", "@registry_blob_proxied"),
+            ],
+        ),
+        block(
+            "location",
+            ["=", BLOB_CHECK_URI],
+            [
+                directive("internal"),
+                ...registryRequest([
+                    directive("proxy_method", "HEAD"),
+                    directive("proxy_pass_request_body", "off"),
+                    directive("proxy_set_header", "Content-Length", ""),
+                    // auth_request turns any status but 2xx/401/403 into a 500, and nginx closes the
+                    // client's connection after a 500: a refusal becomes a plain 403 (then proxied).
+                    directive("proxy_intercept_errors", "on"),
+                    directive("error_page", ...CHECK_REFUSALS, "=", "@registry_blob_refused"),
+                ]),
+            ],
+        ),
         block("location", ["@registry_blob_refused"], [directive("return", 403)]),
-        block("location", ["@registry_blob_proxied"], [
-            // Only what /v2/ sent to the files: a client asking for the internal path is not proxied.
-            block("if", [verbatim('($registry_blob_file = "")')], [directive("return", 404)]),
-            directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
-            HSTS,
-            ...registryRequest([]),
-        ]),
+        block(
+            "location",
+            ["@registry_blob_proxied"],
+            [
+                // Only what /v2/ sent to the files: a client asking for the internal path is not proxied.
+                block("if", [verbatim('($registry_blob_file = "")')], [directive("return", 404)]),
+                directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
+                HSTS,
+                ...registryRequest([]),
+            ],
+        ),
     ];
 }
 
@@ -492,15 +552,21 @@ function blobFileLocations(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot:
  */
 function writeRefusalMap(roles: EdgeRoles): NginxDirective {
     const names = roles.pushUsers.map((name) => name.replace(/[.]/g, "\\."));
-    return block("map", [verbatim('"$request_method:$remote_user"'), "$registry_write_refusal"], [
-        directive("~^(GET|HEAD|OPTIONS):", ""),
-        directive("~^[^:]+:$", "401"),
-        names.length > 0 && directive(`~^[^:]+:(${names.join("|")})$`, ""),
-        directive("default", "403"),
-    ]);
+    return block(
+        "map",
+        [verbatim('"$request_method:$remote_user"'), "$registry_write_refusal"],
+        [
+            directive("~^(GET|HEAD|OPTIONS):", ""),
+            directive("~^[^:]+:$", "401"),
+            names.length > 0 && directive(`~^[^:]+:(${names.join("|")})$`, ""),
+            directive("default", "403"),
+        ],
+    );
 }
 
-const DENIED_BODY = JSON.stringify({ errors: [{ code: "DENIED", message: "this account may only pull: pushing and deleting need a push user" }] });
+const DENIED_BODY = JSON.stringify({
+    errors: [{ code: "DENIED", message: "this account may only pull: pushing and deleting need a push user" }],
+});
 const UNAUTHORIZED_BODY = JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] });
 
 function writeRefusals(roles: EdgeRoles, uiOrigin: string | undefined): NginxNodes {
@@ -513,11 +579,15 @@ function writeRefusals(roles: EdgeRoles, uiOrigin: string | undefined): NginxNod
         uiOrigin !== undefined && directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
     ];
     return [
-        block("if", [verbatim("($registry_write_refusal = 401)")], [
-            ...headers,
-            directive("add_header", "WWW-Authenticate", `Basic realm="${roles.realm}"`, "always"),
-            directive("return", 401, UNAUTHORIZED_BODY),
-        ]),
+        block(
+            "if",
+            [verbatim("($registry_write_refusal = 401)")],
+            [
+                ...headers,
+                directive("add_header", "WWW-Authenticate", `Basic realm="${roles.realm}"`, "always"),
+                directive("return", 401, UNAUTHORIZED_BODY),
+            ],
+        ),
         block("if", [verbatim("($registry_write_refusal = 403)")], [...headers, directive("return", 403, DENIED_BODY)]),
     ];
 }
@@ -528,24 +598,32 @@ function writeRefusals(roles: EdgeRoles, uiOrigin: string | undefined): NginxNod
  * `add_header` inside the `if` replaces every inherited one.
  */
 function corsPreflight(origin: string): NginxDirective {
-    return block("if", [verbatim("($request_method = OPTIONS)")], [
-        HSTS,
-        directive("add_header", "Access-Control-Allow-Origin", origin, "always"),
-        directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
-        directive("add_header", "Access-Control-Allow-Methods", "HEAD, GET, OPTIONS, DELETE", "always"),
-        directive("add_header", "Access-Control-Allow-Headers", "Authorization, Accept, Cache-Control", "always"),
-        directive("add_header", "Access-Control-Max-Age", 600, "always"),
-        directive("return", 204),
-    ]);
+    return block(
+        "if",
+        [verbatim("($request_method = OPTIONS)")],
+        [
+            HSTS,
+            directive("add_header", "Access-Control-Allow-Origin", origin, "always"),
+            directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
+            directive("add_header", "Access-Control-Allow-Methods", "HEAD, GET, OPTIONS, DELETE", "always"),
+            directive("add_header", "Access-Control-Allow-Headers", "Authorization, Accept, Cache-Control", "always"),
+            directive("add_header", "Access-Control-Max-Age", 600, "always"),
+            directive("return", 204),
+        ],
+    );
 }
 
 function uiServer(input: EdgeConfigInput, tuning: EdgeTuning): NginxDirective {
-    return block("server", [], [
-        ...listen(input.listenHttpsPort, input.listenIpv6, "ssl"),
-        directive("server_name", input.uiServerName as string),
-        ...tlsDirectives(input, tuning),
-        block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
-    ]);
+    return block(
+        "server",
+        [],
+        [
+            ...listen(input.listenHttpsPort, input.listenIpv6, "ssl"),
+            directive("server_name", input.uiServerName as string),
+            ...tlsDirectives(input, tuning),
+            block("location", ["/"], [...UI_HEADERS, ...proxyDirectives(input, tuning), ...proxyTarget("ui_backend", input.ui)]),
+        ],
+    );
 }
 
 export interface EdgeMirror {
@@ -563,18 +641,26 @@ export interface EdgeMirror {
  */
 function mirrorServer(input: EdgeConfigInput, mirror: EdgeMirror, tuning: EdgeTuning): NginxDirective {
     const ownName = mirror.serverName !== undefined;
-    return block("server", [], [
-        ...listen(mirror.listenHttpsPort, input.listenIpv6, "ssl", ...(ownName ? [] : ["default_server"])),
-        directive("server_name", ...(ownName ? [mirror.serverName as string] : input.serverNames)),
-        ...tlsDirectives(input, tuning),
-        block("location", ["/v2/"], [
-            block("limit_except", ["GET"], [directive("deny", "all")]),
-            directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
-            HSTS,
-            // Published as itself when it has its own port; the registry's port when it has a name.
-            ...proxyDirectives({ ...input, publicHttpsPort: ownName ? input.publicHttpsPort : mirror.listenHttpsPort }, tuning),
-            ...proxyTarget("mirror_backend", mirror.upstream),
-        ]),
-        block("location", ["/"], [directive("return", 404)]),
-    ]);
+    return block(
+        "server",
+        [],
+        [
+            ...listen(mirror.listenHttpsPort, input.listenIpv6, "ssl", ...(ownName ? [] : ["default_server"])),
+            directive("server_name", ...(ownName ? [mirror.serverName as string] : input.serverNames)),
+            ...tlsDirectives(input, tuning),
+            block(
+                "location",
+                ["/v2/"],
+                [
+                    block("limit_except", ["GET"], [directive("deny", "all")]),
+                    directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
+                    HSTS,
+                    // Published as itself when it has its own port; the registry's port when it has a name.
+                    ...proxyDirectives({ ...input, publicHttpsPort: ownName ? input.publicHttpsPort : mirror.listenHttpsPort }, tuning),
+                    ...proxyTarget("mirror_backend", mirror.upstream),
+                ],
+            ),
+            block("location", ["/"], [directive("return", 404)]),
+        ],
+    );
 }

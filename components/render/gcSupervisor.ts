@@ -71,8 +71,10 @@ const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 export function renderGcSupervisor(input: GcSupervisorInput): string {
     const timing = input.timing;
     if (timing.kind === "cron" && timing.fields.length !== 5) throw new Error(`a cron schedule has 5 fields; got ${timing.fields.length}`);
-    if (timing.kind === "every" && !(Number.isInteger(timing.seconds) && timing.seconds >= 1)) throw new Error(`every: a whole number of seconds; got ${timing.seconds}`);
-    if (!(Number.isInteger(input.drainSeconds) && input.drainSeconds >= 0)) throw new Error(`drainSeconds: a whole number of seconds; got ${input.drainSeconds}`);
+    if (timing.kind === "every" && !(Number.isInteger(timing.seconds) && timing.seconds >= 1))
+        throw new Error(`every: a whole number of seconds; got ${timing.seconds}`);
+    if (!(Number.isInteger(input.drainSeconds) && input.drainSeconds >= 0))
+        throw new Error(`drainSeconds: a whole number of seconds; got ${input.drainSeconds}`);
     const settings = [
         `CONFIG=${quote(input.configPath)}`,
         `SOCKET=${quote(input.socketPath)}`,

@@ -108,8 +108,8 @@ function registryMirrorLines(mirrors: string[], sudo: string): string[] {
     const marker = "PRIVATE_REGISTRY_AWK";
     if (MERGE_DAEMON_JSON_AWK.includes(marker)) throw new Error("the awk program contains its here-document marker");
     return [
-        'pr_tmp=$(mktemp -d)',
-        'trap \'rm -rf "$pr_tmp"\' EXIT',
+        "pr_tmp=$(mktemp -d)",
+        "trap 'rm -rf \"$pr_tmp\"' EXIT",
         `cat > "$pr_tmp/merge.awk" <<'${marker}'`,
         `${MERGE_DAEMON_JSON_AWK.trim()}`,
         marker,

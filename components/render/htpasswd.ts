@@ -25,7 +25,8 @@ export function bcryptWithSalt(password: string, salt: string, cost = BCRYPT_COS
 
 export function renderHtpasswd(entries: HtpasswdEntry[]): string {
     for (const { username, bcryptHash } of entries) {
-        if (username.includes(":") || /\s/.test(username)) throw new Error(`htpasswd username ${JSON.stringify(username)} must not contain ':' or spaces`);
+        if (username.includes(":") || /\s/.test(username))
+            throw new Error(`htpasswd username ${JSON.stringify(username)} must not contain ':' or spaces`);
         if (!BCRYPT.test(bcryptHash)) throw new Error(`htpasswd entry for ${username} is not a bcrypt hash`);
     }
     return entries.map(({ username, bcryptHash }) => `${username}:${bcryptHash}\n`).join("");

@@ -33,13 +33,15 @@ export const PROXY_PASSWORD_ENV = "REGISTRY_PROXY_PASSWORD";
  * again from the upstream on each pull while the upstream answers.
  */
 export function renderMirrorConfig(input: MirrorConfigInput): string {
-    const config = parse(renderRegistryConfig({
-        listenAddress: input.listenAddress,
-        htpasswdPath: input.htpasswdPath,
-        realm: input.realm,
-        deleteEnabled: false,
-        distributionMajor: input.distributionMajor,
-    }));
+    const config = parse(
+        renderRegistryConfig({
+            listenAddress: input.listenAddress,
+            htpasswdPath: input.htpasswdPath,
+            realm: input.realm,
+            deleteEnabled: false,
+            distributionMajor: input.distributionMajor,
+        }),
+    );
     config.log.fields.service = "mirror";
     config.proxy = { remoteurl: input.upstream, ...(input.upstreamUsername === undefined ? {} : { username: input.upstreamUsername }) };
     const major = input.distributionMajor ?? 3;

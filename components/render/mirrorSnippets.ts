@@ -41,19 +41,28 @@ function snippet(description: string, files: ClientFile[], commands: string[], s
  */
 export function renderDockerMirrorSnippet(input: MirrorSnippetInput): ClientSnippet {
     const url = `https://${input.endpoint}`;
-    const files: ClientFile[] = [{
-        path: DAEMON_JSON,
-        mode: "0644",
-        content: `"registry-mirrors": [${JSON.stringify(url)}]\n`,
-        awkMerge: { program: MERGE_DAEMON_JSON_AWK, env: { PR_MIRROR: url }, handles: "a JSON object whose registry-mirrors, if set, is a list of strings" },
-    }];
-    if (input.caCertificate !== undefined) files.push({ path: `/etc/docker/certs.d/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate });
+    const files: ClientFile[] = [
+        {
+            path: DAEMON_JSON,
+            mode: "0644",
+            content: `"registry-mirrors": [${JSON.stringify(url)}]\n`,
+            awkMerge: {
+                program: MERGE_DAEMON_JSON_AWK,
+                env: { PR_MIRROR: url },
+                handles: "a JSON object whose registry-mirrors, if set, is a list of strings",
+            },
+        },
+    ];
+    if (input.caCertificate !== undefined)
+        files.push({ path: `/etc/docker/certs.d/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate });
     const reload = "systemctl reload docker";
     return snippet(
         `Docker: ${url} added to registry-mirrors in ${DAEMON_JSON} (other settings kept, a backup made), its CA trusted, dockerd reloaded.`,
         files,
         [reload],
-        [`if pr_changed ${shellQuote(DAEMON_JSON)}; then ${reload} || echo "private-registry: reload dockerd (systemctl reload docker) to use the mirror" >&2; fi`],
+        [
+            `if pr_changed ${shellQuote(DAEMON_JSON)}; then ${reload} || echo "private-registry: reload dockerd (systemctl reload docker) to use the mirror" >&2; fi`,
+        ],
     );
 }
 
@@ -94,7 +103,8 @@ export function renderK3sMirrorEntries(input: MirrorSnippetInput, caPath: string
     const endpoint = [...(withRewrites ? [`https://${input.registryEndpoint}`] : []), `https://${input.endpoint}`];
     const config: Record<string, unknown> = { auth: { username: input.username, password: input.password } };
     if (caPath !== undefined) config.tls = { ca_file: caPath };
-    const yaml = (key: string, value: unknown) => toYaml({ [key]: value }, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 });
+    const yaml = (key: string, value: unknown) =>
+        toYaml({ [key]: value }, { defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN", lineWidth: 0 });
     return {
         mirrors: yaml(DOCKER_HUB, withRewrites ? { endpoint, rewrite: rewrites } : { endpoint }),
         configs: yaml(input.endpoint, config),
@@ -105,12 +115,14 @@ export function renderK3sMirrorSnippet(input: MirrorSnippetInput): ClientSnippet
     const caPath = input.caCertificate === undefined ? undefined : `/etc/rancher/k3s/certs.d/${input.endpoint}/ca.crt`;
     const entries = renderK3sMirrorEntries(input, caPath);
     const indent = (entry: string) => entry.replace(/^(?=.)/gm, "  ");
-    const files: ClientFile[] = [{
-        path: K3S_REGISTRIES,
-        mode: "0600",
-        content: `mirrors:\n${indent(entries.mirrors)}configs:\n${indent(entries.configs)}`,
-        merge: { key: input.endpoint, mapKeys: { mirrors: DOCKER_HUB }, entries },
-    }];
+    const files: ClientFile[] = [
+        {
+            path: K3S_REGISTRIES,
+            mode: "0600",
+            content: `mirrors:\n${indent(entries.mirrors)}configs:\n${indent(entries.configs)}`,
+            merge: { key: input.endpoint, mapKeys: { mirrors: DOCKER_HUB }, entries },
+        },
+    ];
     if (caPath !== undefined && input.caCertificate !== undefined) files.push({ path: caPath, mode: "0644", content: input.caCertificate });
     const restart = "systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent";
     const changed = `pr_changed ${files.map((file) => shellQuote(file.path)).join(" ")}`;
@@ -123,5 +135,9 @@ export function renderK3sMirrorSnippet(input: MirrorSnippetInput): ClientSnippet
 }
 
 export function renderMirrorSnippets(input: MirrorSnippetInput): MirrorSnippets {
-    return { docker: renderDockerMirrorSnippet(input), containerd: renderContainerdMirrorSnippet(input), k3s: renderK3sMirrorSnippet(input) };
+    return {
+        docker: renderDockerMirrorSnippet(input),
+        containerd: renderContainerdMirrorSnippet(input),
+        k3s: renderK3sMirrorSnippet(input),
+    };
 }

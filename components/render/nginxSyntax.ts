@@ -60,5 +60,7 @@ function print(node: NginxNode, depth: number): string[] {
 }
 
 export function renderNginx(nodes: NginxNodes): string {
-    return `${present(nodes).flatMap((node) => print(node, 0)).join("\n")}\n`;
+    return `${present(nodes)
+        .flatMap((node) => print(node, 0))
+        .join("\n")}\n`;
 }

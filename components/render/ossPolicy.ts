@@ -31,13 +31,17 @@ export const OSS_BUCKET_ACTIONS = [
 /** The policy document granting the registry's actions on `bucket` and its objects, nothing else. */
 export function renderRegistryBucketPolicy(bucket: string): string {
     if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)) throw new Error(`not an OSS bucket name: ${JSON.stringify(bucket)}`);
-    return JSON.stringify({
-        Version: "1",
-        Statement: [
-            { Effect: "Allow", Action: [...OSS_BUCKET_ACTIONS], Resource: [`acs:oss:*:*:${bucket}`] },
-            { Effect: "Allow", Action: [...OSS_OBJECT_ACTIONS], Resource: [`acs:oss:*:*:${bucket}/*`] },
-        ],
-    }, null, 2);
+    return JSON.stringify(
+        {
+            Version: "1",
+            Statement: [
+                { Effect: "Allow", Action: [...OSS_BUCKET_ACTIONS], Resource: [`acs:oss:*:*:${bucket}`] },
+                { Effect: "Allow", Action: [...OSS_OBJECT_ACTIONS], Resource: [`acs:oss:*:*:${bucket}/*`] },
+            ],
+        },
+        null,
+        2,
+    );
 }
 
 /**

@@ -55,7 +55,10 @@ export interface S3Bucket {
 }
 
 /** Distribution's environment overrides for `storage.s3.accesskey` and `storage.s3.secretkey`. */
-export const S3_CREDENTIAL_ENV = { accessKeyId: "REGISTRY_STORAGE_S3_ACCESSKEY", secretAccessKey: "REGISTRY_STORAGE_S3_SECRETKEY" } as const;
+export const S3_CREDENTIAL_ENV = {
+    accessKeyId: "REGISTRY_STORAGE_S3_ACCESSKEY",
+    secretAccessKey: "REGISTRY_STORAGE_S3_SECRETKEY",
+} as const;
 
 function storageDriver(storage: StorageConfigInput): Record<string, unknown> {
     if (storage.kind === "filesystem") return { filesystem: { rootdirectory: REGISTRY_DATA_DIR } };
@@ -102,13 +105,16 @@ export const REGISTRY_DRAIN_TIMEOUT = "60s";
  * it sends from files (`serveBlobFiles`), so it needs them from here.
  */
 export function registryResponseHeaders(uiOrigin: string | undefined): Record<string, string[]> {
-    const cors: Record<string, string[]> = uiOrigin === undefined ? {} : {
-        "Access-Control-Allow-Origin": [uiOrigin],
-        "Access-Control-Allow-Credentials": ["true"],
-        "Access-Control-Allow-Headers": ["Authorization", "Accept", "Cache-Control"],
-        "Access-Control-Allow-Methods": ["HEAD", "GET", "OPTIONS", "DELETE"],
-        "Access-Control-Expose-Headers": ["Docker-Content-Digest"],
-    };
+    const cors: Record<string, string[]> =
+        uiOrigin === undefined
+            ? {}
+            : {
+                  "Access-Control-Allow-Origin": [uiOrigin],
+                  "Access-Control-Allow-Credentials": ["true"],
+                  "Access-Control-Allow-Headers": ["Authorization", "Accept", "Cache-Control"],
+                  "Access-Control-Allow-Methods": ["HEAD", "GET", "OPTIONS", "DELETE"],
+                  "Access-Control-Expose-Headers": ["Docker-Content-Digest"],
+              };
     return { "X-Content-Type-Options": ["nosniff"], ...cors };
 }
 
@@ -131,7 +137,9 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
             ...listener(input.listenAddress),
             draintimeout: REGISTRY_DRAIN_TIMEOUT,
             headers: registryResponseHeaders(input.uiOrigin),
-            ...(input.debugAddress === undefined ? {} : { debug: { addr: input.debugAddress, prometheus: { enabled: true, path: "/metrics" } } }),
+            ...(input.debugAddress === undefined
+                ? {}
+                : { debug: { addr: input.debugAddress, prometheus: { enabled: true, path: "/metrics" } } }),
         },
         auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },

@@ -31,6 +31,16 @@ export function ingressRules(input: IngressRulesInput): IngressRule[] {
         { name: "https", protocol: "tcp", port: input.httpsPort, cidr: ANYWHERE, description: "registry and UI over HTTPS" },
         { name: "http", protocol: "tcp", port: input.httpPort, cidr: ANYWHERE, description: "redirect to HTTPS only" },
         { name: "ssh", protocol: "tcp", port: 22, cidr: input.adminCidr, description: "administration and the Docker connection" },
-        ...(input.mirrorHttpsPort === undefined ? [] : [{ name: "mirror", protocol: "tcp" as const, port: input.mirrorHttpsPort, cidr: ANYWHERE, description: "the pull-through mirror over HTTPS" }]),
+        ...(input.mirrorHttpsPort === undefined
+            ? []
+            : [
+                  {
+                      name: "mirror",
+                      protocol: "tcp" as const,
+                      port: input.mirrorHttpsPort,
+                      cidr: ANYWHERE,
+                      description: "the pull-through mirror over HTTPS",
+                  },
+              ]),
     ];
 }

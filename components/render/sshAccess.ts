@@ -62,12 +62,18 @@ export function knownHostsLine(host: string, port: number, publicKeyOpenssh: str
  */
 export function dockerSshOptions(files: SshKeyFiles, pinned: boolean): string[] {
     return [
-        "-i", files.identityFile,
-        "-o", "IdentitiesOnly=yes",
-        "-o", `UserKnownHostsFile="${files.knownHostsFile}"`,
-        "-o", `StrictHostKeyChecking=${pinned ? "yes" : "accept-new"}`,
-        "-o", "BatchMode=yes",
-        "-o", "ServerAliveInterval=30",
+        "-i",
+        files.identityFile,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile="${files.knownHostsFile}"`,
+        "-o",
+        `StrictHostKeyChecking=${pinned ? "yes" : "accept-new"}`,
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ServerAliveInterval=30",
     ];
 }
 
@@ -86,7 +92,9 @@ export function redirectingDockerVariables(env: Record<string, string | undefine
 /** The refusal's text: what is set, why it matters, and how to run without it. */
 export function dockerEnvironmentProblem(variables: string[], target: string): string {
     const listed = variables.join(", ");
-    return `${listed} ${variables.length === 1 ? "is" : "are"} set: the registry must be deployed to ${target} and nowhere else, `
-        + `and the Docker provider would read ${variables.length === 1 ? "it" : "them"} as defaults. `
-        + `Unset ${variables.length === 1 ? "it" : "them"} for pulumi, e.g. \`env -u ${variables.join(" -u ")} pulumi up\`.`;
+    return (
+        `${listed} ${variables.length === 1 ? "is" : "are"} set: the registry must be deployed to ${target} and nowhere else, ` +
+        `and the Docker provider would read ${variables.length === 1 ? "it" : "them"} as defaults. ` +
+        `Unset ${variables.length === 1 ? "it" : "them"} for pulumi, e.g. \`env -u ${variables.join(" -u ")} pulumi up\`.`
+    );
 }

@@ -93,31 +93,39 @@ export class Edge extends pulumi.ComponentResource {
             registryBlobRoot: args.registryDataVolume === undefined ? undefined : REGISTRY_DATA_DIR,
         });
 
-        this.container = serviceContainer(name, {
-            provider: args.provider,
-            namePrefix: args.namePrefix,
-            networking: args.networking,
-            role: "edge",
-            image: args.image ?? EDGE_IMAGE,
-            healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
-            settings: {
-                volumes: [
-                    ...(args.socketMounts ?? []),
-                    ...(args.registryDataVolume === undefined ? [] : [{ volumeName: args.registryDataVolume, containerPath: REGISTRY_DATA_DIR }]),
-                ].map((mount) => ({ ...mount, readOnly: true })),
-                uploads: [
-                    { file: "/etc/nginx/nginx.conf", content: nginxConf },
-                    { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
-                ],
-                ports: onHostNetwork ? undefined : [
-                    { internal: 443, external: args.httpsPort },
-                    { internal: 80, external: args.httpPort },
-                    ...(mirrorPort === undefined ? [] : [{ internal: mirrorPort, external: mirrorPort }]),
-                ],
+        this.container = serviceContainer(
+            name,
+            {
+                provider: args.provider,
+                namePrefix: args.namePrefix,
+                networking: args.networking,
+                role: "edge",
+                image: args.image ?? EDGE_IMAGE,
+                healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
+                settings: {
+                    volumes: [
+                        ...(args.socketMounts ?? []),
+                        ...(args.registryDataVolume === undefined
+                            ? []
+                            : [{ volumeName: args.registryDataVolume, containerPath: REGISTRY_DATA_DIR }]),
+                    ].map((mount) => ({ ...mount, readOnly: true })),
+                    uploads: [
+                        { file: "/etc/nginx/nginx.conf", content: nginxConf },
+                        { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
+                    ],
+                    ports: onHostNetwork
+                        ? undefined
+                        : [
+                              { internal: 443, external: args.httpsPort },
+                              { internal: 80, external: args.httpPort },
+                              ...(mirrorPort === undefined ? [] : [{ internal: mirrorPort, external: mirrorPort }]),
+                          ],
+                },
+                secretFiles: { directory: SECRETS_DIR, files: [{ name: "server.key", content: args.certificate.privateKeyPem }] },
+                dependsOn: args.dependsOn,
             },
-            secretFiles: { directory: SECRETS_DIR, files: [{ name: "server.key", content: args.certificate.privateKeyPem }] },
-            dependsOn: args.dependsOn,
-        }, this);
+            this,
+        );
 
         this.registerOutputs({ containerName: this.container.name });
     }

@@ -65,28 +65,36 @@ export class Mirror extends pulumi.ComponentResource {
             upstreamUsername: args.upstreamUsername,
         });
 
-        const volume = new docker.Volume(`${name}-data`, {
-            name: `${args.namePrefix}-mirror-data`,
-            labels: [{ label: "private-registry.role", value: "mirror-data" }],
-        }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
+        const volume = new docker.Volume(
+            `${name}-data`,
+            {
+                name: `${args.namePrefix}-mirror-data`,
+                labels: [{ label: "private-registry.role", value: "mirror-data" }],
+            },
+            { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn },
+        );
 
         const envs: pulumi.Input<string>[] = [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...distributionEnv(major)];
         if (args.upstreamPassword !== undefined) envs.push(pulumi.interpolate`${PROXY_PASSWORD_ENV}=${args.upstreamPassword}`);
-        this.container = serviceContainer(name, {
-            provider: args.provider,
-            namePrefix: args.namePrefix,
-            networking: args.networking,
-            role: "mirror",
-            image,
-            healthUrl: `http://${endpoint.local}/`,
-            settings: {
-                envs,
-                uploads: [{ file: REGISTRY_CONFIG_PATHS[major], content: this.configYaml }],
-                volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
+        this.container = serviceContainer(
+            name,
+            {
+                provider: args.provider,
+                namePrefix: args.namePrefix,
+                networking: args.networking,
+                role: "mirror",
+                image,
+                healthUrl: `http://${endpoint.local}/`,
+                settings: {
+                    envs,
+                    uploads: [{ file: REGISTRY_CONFIG_PATHS[major], content: this.configYaml }],
+                    volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
+                },
+                secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
+                dependsOn: args.dependsOn,
             },
-            secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
-            dependsOn: args.dependsOn,
-        }, this);
+            this,
+        );
 
         this.containerName = this.container.name;
         this.volumeName = volume.name;

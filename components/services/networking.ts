@@ -7,9 +7,7 @@ import { Upstream } from "../render/edgeConfig";
  * (for daemons without a bridge, e.g. `dockerd --bridge=none`), the registry and the UI bound to
  * loopback ports so that, again, only the edge is reachable from outside.
  */
-export type ContainerNetworking =
-    | { mode: "bridge"; networkName: pulumi.Input<string> }
-    | { mode: "host"; loopbackAddress: string };
+export type ContainerNetworking = { mode: "bridge"; networkName: pulumi.Input<string> } | { mode: "host"; loopbackAddress: string };
 
 /** A volume holding a service's Unix socket, mounted at the same path wherever it is used. */
 export interface SocketMount {
@@ -27,7 +25,10 @@ const DOCKER_DNS = "127.0.0.11";
  * provider attaches the container through `networkMode` and drops the aliases, Docker's DNS then
  * knows no `registry` or `ui`, and the edge answers every request with 502.
  */
-export function containerNetworkArgs(networking: ContainerNetworking, alias: string): { networkMode?: string; networksAdvanced?: { name: pulumi.Input<string>; aliases: string[] }[] } {
+export function containerNetworkArgs(
+    networking: ContainerNetworking,
+    alias: string,
+): { networkMode?: string; networksAdvanced?: { name: pulumi.Input<string>; aliases: string[] }[] } {
     if (networking.mode === "host") return { networkMode: "host" };
     return { networksAdvanced: [{ name: networking.networkName, aliases: [alias] }] };
 }

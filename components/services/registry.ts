@@ -7,7 +7,13 @@ import { parseGcSchedule } from "../config/gcSchedule";
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
-import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV, StorageConfigInput } from "../render/registryConfig";
+import {
+    REGISTRY_CONFIG_PATHS,
+    REGISTRY_DATA_DIR,
+    renderRegistryConfig,
+    S3_CREDENTIAL_ENV,
+    StorageConfigInput,
+} from "../render/registryConfig";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
 /** Distribution 3 (DEFAULTS.images.registry); the tests run v3.1.2, and 2.8 (Debian's) where 2.8 is chosen. */
@@ -118,47 +124,78 @@ export class Registry extends pulumi.ComponentResource {
         const configPath = REGISTRY_CONFIG_PATHS[major];
         // The read-only registry runs beside the normal one for a moment: its own socket, and no
         // debug listener (two processes cannot bind one address; Distribution exits if it cannot).
-        const gc = args.gc === undefined ? undefined : scheduledCollection(args.gc, major, configPath,
-            renderRegistryConfig({ ...configInput, listenAddress: REGISTRY_READONLY_SOCKET, debugAddress: undefined, readOnly: true }));
-        this.upstream = gc === undefined ? { address: REGISTRY_SOCKET } : { address: REGISTRY_SOCKET, backupAddress: REGISTRY_READONLY_SOCKET };
+        const gc =
+            args.gc === undefined
+                ? undefined
+                : scheduledCollection(
+                      args.gc,
+                      major,
+                      configPath,
+                      renderRegistryConfig({
+                          ...configInput,
+                          listenAddress: REGISTRY_READONLY_SOCKET,
+                          debugAddress: undefined,
+                          readOnly: true,
+                      }),
+                  );
+        this.upstream =
+            gc === undefined ? { address: REGISTRY_SOCKET } : { address: REGISTRY_SOCKET, backupAddress: REGISTRY_READONLY_SOCKET };
 
         // In a bucket, blobs outlive the host anyway: nothing of value would be on a volume.
-        const volume = storage.kind !== "filesystem" ? undefined : new docker.Volume(`${name}-data`, {
-            name: `${args.namePrefix}-data`,
-            driverOpts: args.dataVolumeDriverOpts,
-            labels: [{ label: ROLE_LABEL, value: "registry-data" }],
-        }, { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn });
-        const s3Credentials = storage.kind !== "s3" ? [] : [
-            pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.accessKeyId}=${storage.accessKeyId}`),
-            pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.secretAccessKey}=${storage.secretAccessKey}`),
-        ];
+        const volume =
+            storage.kind !== "filesystem"
+                ? undefined
+                : new docker.Volume(
+                      `${name}-data`,
+                      {
+                          name: `${args.namePrefix}-data`,
+                          driverOpts: args.dataVolumeDriverOpts,
+                          labels: [{ label: ROLE_LABEL, value: "registry-data" }],
+                      },
+                      { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn },
+                  );
+        const s3Credentials =
+            storage.kind !== "s3"
+                ? []
+                : [
+                      pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.accessKeyId}=${storage.accessKeyId}`),
+                      pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.secretAccessKey}=${storage.secretAccessKey}`),
+                  ];
 
-        const socketVolume = new docker.Volume(`${name}-socket`, {
-            name: `${args.namePrefix}-registry-socket`,
-            labels: [{ label: ROLE_LABEL, value: "registry-socket" }],
-        }, { ...childOpts, dependsOn: args.dependsOn });
+        const socketVolume = new docker.Volume(
+            `${name}-socket`,
+            {
+                name: `${args.namePrefix}-registry-socket`,
+                labels: [{ label: ROLE_LABEL, value: "registry-socket" }],
+            },
+            { ...childOpts, dependsOn: args.dependsOn },
+        );
         this.socketMount = { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR };
 
-        this.container = serviceContainer(name, {
-            provider: args.provider,
-            namePrefix: args.namePrefix,
-            networking: args.networking,
-            role: "registry",
-            image,
-            // The debug listener's health endpoint: the storage driver's check, without a TCP API.
-            healthUrl: `http://${metricsLocal}/debug/health`,
-            settings: {
-                command: gc?.command ?? serveWithOpenSocket(configPath),
-                envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials, ...distributionEnv(major)],
-                uploads: [{ file: configPath, content: configYaml }, ...(gc?.uploads ?? [])],
-                volumes: [
-                    ...(volume === undefined ? [] : [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }]),
-                    { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
-                ],
+        this.container = serviceContainer(
+            name,
+            {
+                provider: args.provider,
+                namePrefix: args.namePrefix,
+                networking: args.networking,
+                role: "registry",
+                image,
+                // The debug listener's health endpoint: the storage driver's check, without a TCP API.
+                healthUrl: `http://${metricsLocal}/debug/health`,
+                settings: {
+                    command: gc?.command ?? serveWithOpenSocket(configPath),
+                    envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials, ...distributionEnv(major)],
+                    uploads: [{ file: configPath, content: configYaml }, ...(gc?.uploads ?? [])],
+                    volumes: [
+                        ...(volume === undefined ? [] : [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }]),
+                        { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
+                    ],
+                },
+                secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
+                dependsOn: args.dependsOn,
             },
-            secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
-            dependsOn: args.dependsOn,
-        }, this);
+            this,
+        );
 
         this.dataVolumeName = volume?.name;
         this.registerOutputs({ containerName: this.container.name, volumeName: volume?.name, socketVolumeName: socketVolume.name });
@@ -175,7 +212,8 @@ function storageConfig(storage: RegistryStorage): StorageConfigInput {
 /** The image's Distribution major version; parse.ts has already refused a tag that does not tell. */
 export function distributionMajorOf(image: string): DistributionMajor {
     const major = distributionMajor(image);
-    if (major === undefined) throw new Error(`cannot tell the Distribution version of ${JSON.stringify(image)}: use ${DISTRIBUTION_TAG_FORM}`);
+    if (major === undefined)
+        throw new Error(`cannot tell the Distribution version of ${JSON.stringify(image)}: use ${DISTRIBUTION_TAG_FORM}`);
     return major;
 }
 
@@ -194,7 +232,12 @@ export function distributionEnv(major: DistributionMajor): string[] {
  * entrypoint runs any command that is not a config file as given (`sh ...`), in the official
  * image and the stand-ins alike.
  */
-export function scheduledCollection(gc: { schedule: string; deleteUntagged: boolean }, major: DistributionMajor, configPath: string, readOnlyConfigYaml: string) {
+export function scheduledCollection(
+    gc: { schedule: string; deleteUntagged: boolean },
+    major: DistributionMajor,
+    configPath: string,
+    readOnlyConfigYaml: string,
+) {
     const timing = parseGcSchedule(gc.schedule);
     if (timing === undefined) throw new Error(`gc.schedule ${JSON.stringify(gc.schedule)} is not a schedule (parse.ts validates it)`);
     if (gc.deleteUntagged && major !== 3) throw new Error("gc.deleteUntagged needs Distribution 3 (parse.ts refuses it for 2.x)");
@@ -203,11 +246,20 @@ export function scheduledCollection(gc: { schedule: string; deleteUntagged: bool
     const supervisorPath = `${directory}/gc-supervisor.sh`;
     const socketPath = (address: string) => address.slice("unix:".length);
     const script = renderGcSupervisor({
-        configPath, socketPath: socketPath(REGISTRY_SOCKET), readOnlyConfigPath, readOnlySocketPath: socketPath(REGISTRY_READONLY_SOCKET),
-        drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1, dataDir: REGISTRY_DATA_DIR, timing, deleteUntagged: gc.deleteUntagged,
+        configPath,
+        socketPath: socketPath(REGISTRY_SOCKET),
+        readOnlyConfigPath,
+        readOnlySocketPath: socketPath(REGISTRY_READONLY_SOCKET),
+        drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
+        dataDir: REGISTRY_DATA_DIR,
+        timing,
+        deleteUntagged: gc.deleteUntagged,
     });
     return {
         command: ["sh", supervisorPath],
-        uploads: [{ file: readOnlyConfigPath, content: readOnlyConfigYaml }, { file: supervisorPath, content: script, executable: true }],
+        uploads: [
+            { file: readOnlyConfigPath, content: readOnlyConfigYaml },
+            { file: supervisorPath, content: script, executable: true },
+        ],
     };
 }

@@ -49,16 +49,24 @@ export class RegistryUi extends pulumi.ComponentResource {
             // The image substitutes this into `listen ...;`, so an address:port binds loopback only.
             NGINX_LISTEN_PORT: args.networking.mode === "host" ? endpoint.listen : undefined,
         };
-        this.container = serviceContainer(name, {
-            provider: args.provider,
-            namePrefix: args.namePrefix,
-            networking: args.networking,
-            role: "ui",
-            image: args.image ?? REGISTRY_UI_IMAGE,
-            healthUrl: `http://${endpoint.local}/`,
-            settings: { envs: Object.entries(settings).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`) },
-            dependsOn: args.dependsOn,
-        }, this);
+        this.container = serviceContainer(
+            name,
+            {
+                provider: args.provider,
+                namePrefix: args.namePrefix,
+                networking: args.networking,
+                role: "ui",
+                image: args.image ?? REGISTRY_UI_IMAGE,
+                healthUrl: `http://${endpoint.local}/`,
+                settings: {
+                    envs: Object.entries(settings)
+                        .filter(([, v]) => v !== undefined)
+                        .map(([k, v]) => `${k}=${v}`),
+                },
+                dependsOn: args.dependsOn,
+            },
+            this,
+        );
 
         this.registerOutputs({ containerName: this.container.name });
     }

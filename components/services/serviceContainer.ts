@@ -5,7 +5,10 @@ import { createHmac } from "crypto";
 import { containerNetworkArgs, ContainerNetworking, httpHealthcheck } from "./networking";
 
 /** What differs between the registry, UI and edge containers; the rest is shared policy. */
-export type ServiceSettings = Omit<docker.ContainerArgs, "name" | "image" | "restart" | "healthcheck" | "networkMode" | "networksAdvanced" | "logDriver" | "logOpts" | "labels">;
+export type ServiceSettings = Omit<
+    docker.ContainerArgs,
+    "name" | "image" | "restart" | "healthcheck" | "networkMode" | "networksAdvanced" | "logDriver" | "logOpts" | "labels"
+>;
 
 /**
  * Docker keeps a container's output forever by default: a busy registry's access log (and the
@@ -65,20 +68,29 @@ export function serviceContainer(name: string, args: ServiceContainerArgs, paren
     const childOpts = { parent, provider: args.provider };
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts);
     const secrets = args.secretFiles === undefined ? undefined : secretFilesHolder(name, args, image, parent);
-    return new docker.Container(name, {
-        ...args.settings,
-        name: `${args.namePrefix}-${args.role}`,
-        image: image.imageId,
-        restart: "unless-stopped",
-        healthcheck: httpHealthcheck(args.healthUrl),
-        ...CONTAINER_LOG_ROTATION,
-        labels: secrets === undefined ? undefined : [{ label: SECRETS_FINGERPRINT_LABEL, value: secrets.fingerprint }],
-        volumes: secrets === undefined ? args.settings.volumes : pulumi.output(args.settings.volumes ?? []).apply((volumes) => [
-            ...(volumes ?? []),
-            { volumeName: secrets.volumeName, containerPath: args.secretFiles!.directory, readOnly: true },
-        ]),
-        ...containerNetworkArgs(args.networking, args.role),
-    }, { ...childOpts, deleteBeforeReplace: true, dependsOn: [...(args.dependsOn ?? []), ...(secrets ? [secrets.holder] : [])] });
+    return new docker.Container(
+        name,
+        {
+            ...args.settings,
+            name: `${args.namePrefix}-${args.role}`,
+            image: image.imageId,
+            restart: "unless-stopped",
+            healthcheck: httpHealthcheck(args.healthUrl),
+            ...CONTAINER_LOG_ROTATION,
+            labels: secrets === undefined ? undefined : [{ label: SECRETS_FINGERPRINT_LABEL, value: secrets.fingerprint }],
+            volumes:
+                secrets === undefined
+                    ? args.settings.volumes
+                    : pulumi
+                          .output(args.settings.volumes ?? [])
+                          .apply((volumes) => [
+                              ...(volumes ?? []),
+                              { volumeName: secrets.volumeName, containerPath: args.secretFiles!.directory, readOnly: true },
+                          ]),
+            ...containerNetworkArgs(args.networking, args.role),
+        },
+        { ...childOpts, deleteBeforeReplace: true, dependsOn: [...(args.dependsOn ?? []), ...(secrets ? [secrets.holder] : [])] },
+    );
 }
 
 /**
@@ -96,36 +108,50 @@ function secretFilesHolder(name: string, args: ServiceContainerArgs, image: dock
     const secretFiles = args.secretFiles!;
     const childOpts = { parent, provider: args.provider };
     const objectName = `${args.namePrefix}-${args.role}-secrets`;
-    const volume = new docker.Volume(`${name}-secrets`, {
-        name: objectName,
-        labels: [{ label: ROLE_LABEL, value: `${args.role}-secrets` }],
-    }, { ...childOpts, dependsOn: args.dependsOn });
-    const holder = new docker.Container(`${name}-secrets`, {
-        name: objectName,
-        image: image.imageId,
-        // Never started: it only carries the files into the volume.
-        start: false,
-        ...CONTAINER_LOG_ROTATION,
-        mustRun: false,
-        networkMode: "none",
-        labels: [{ label: ROLE_LABEL, value: `${args.role}-secrets` }],
-        volumes: [{ volumeName: volume.name, containerPath: secretFiles.directory }],
-        uploads: secretFiles.files.map((file) => ({
-            file: `${secretFiles.directory}/${file.name}`,
-            content: pulumi.secret(file.content),
-            permissions: file.permissions ?? "0600",
-        })),
-    }, {
-        ...childOpts,
-        deleteBeforeReplace: true,
-        dependsOn: args.dependsOn,
-        // It never runs, so a new service image is no reason to rewrite the secrets (nor to show a
-        // second replacement in the diff of an image bump); it takes the new image when replaced.
-        ignoreChanges: ["image"],
-    });
+    const volume = new docker.Volume(
+        `${name}-secrets`,
+        {
+            name: objectName,
+            labels: [{ label: ROLE_LABEL, value: `${args.role}-secrets` }],
+        },
+        { ...childOpts, dependsOn: args.dependsOn },
+    );
+    const holder = new docker.Container(
+        `${name}-secrets`,
+        {
+            name: objectName,
+            image: image.imageId,
+            // Never started: it only carries the files into the volume.
+            start: false,
+            ...CONTAINER_LOG_ROTATION,
+            mustRun: false,
+            networkMode: "none",
+            labels: [{ label: ROLE_LABEL, value: `${args.role}-secrets` }],
+            volumes: [{ volumeName: volume.name, containerPath: secretFiles.directory }],
+            uploads: secretFiles.files.map((file) => ({
+                file: `${secretFiles.directory}/${file.name}`,
+                content: pulumi.secret(file.content),
+                permissions: file.permissions ?? "0600",
+            })),
+        },
+        {
+            ...childOpts,
+            deleteBeforeReplace: true,
+            dependsOn: args.dependsOn,
+            // It never runs, so a new service image is no reason to rewrite the secrets (nor to show a
+            // second replacement in the diff of an image bump); it takes the new image when replaced.
+            ignoreChanges: ["image"],
+        },
+    );
     const key = new random.RandomPassword(`${name}-secrets-key`, { length: 32, special: false }, { parent });
-    const fingerprint = pulumi.unsecret(pulumi.all([key.result, ...secretFiles.files.map((f) => f.content)]).apply(([hmacKey, ...contents]) =>
-        secretsFingerprint(hmacKey, secretFiles.files.map((file, i) => ({ name: file.name, content: contents[i] })))));
+    const fingerprint = pulumi.unsecret(
+        pulumi.all([key.result, ...secretFiles.files.map((f) => f.content)]).apply(([hmacKey, ...contents]) =>
+            secretsFingerprint(
+                hmacKey,
+                secretFiles.files.map((file, i) => ({ name: file.name, content: contents[i] })),
+            ),
+        ),
+    );
     return { volumeName: volume.name, holder, fingerprint };
 }
 

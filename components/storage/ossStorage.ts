@@ -48,46 +48,72 @@ export class OssRegistryStorage extends pulumi.ComponentResource {
         const bucketName = args.bucketName;
         // RAM names are per account: the bucket's name (its digest) tells two stacks' users apart.
         const ramName = bucketName;
-        this.bucket = new alicloud.oss.Bucket(`${name}-bucket`, {
-            bucket: bucketName,
-            storageClass: "Standard",
-            redundancyType: "LRS",
-            serverSideEncryptionRule: { sseAlgorithm: "AES256" },
-            lifecycleRules: [{
-                id: "abort-incomplete-uploads",
-                enabled: true,
-                prefix: "",
-                abortMultipartUploads: [{ days: args.abortIncompleteUploadsAfterDays ?? 7 }],
-            }],
-            forceDestroy: !keepData,
-            tags,
-        }, { ...cloudOpts, protect: keepData, retainOnDelete: keepData });
+        this.bucket = new alicloud.oss.Bucket(
+            `${name}-bucket`,
+            {
+                bucket: bucketName,
+                storageClass: "Standard",
+                redundancyType: "LRS",
+                serverSideEncryptionRule: { sseAlgorithm: "AES256" },
+                lifecycleRules: [
+                    {
+                        id: "abort-incomplete-uploads",
+                        enabled: true,
+                        prefix: "",
+                        abortMultipartUploads: [{ days: args.abortIncompleteUploadsAfterDays ?? 7 }],
+                    },
+                ],
+                forceDestroy: !keepData,
+                tags,
+            },
+            { ...cloudOpts, protect: keepData, retainOnDelete: keepData },
+        );
         new alicloud.oss.BucketAcl(`${name}-acl`, { bucket: this.bucket.bucket, acl: "private" }, cloudOpts);
-        new alicloud.oss.BucketPublicAccessBlock(`${name}-public-access-block`, { bucket: this.bucket.bucket, blockPublicAccess: true }, cloudOpts);
+        new alicloud.oss.BucketPublicAccessBlock(
+            `${name}-public-access-block`,
+            { bucket: this.bucket.bucket, blockPublicAccess: true },
+            cloudOpts,
+        );
 
-        this.user = new alicloud.ram.User(`${name}-user`, {
-            name: ramName,
-            comments: "private-registry: the registry's access to its own OSS bucket, nothing else",
-            // Its access key goes with it.
-            force: true,
-        }, cloudOpts);
-        const policy = new alicloud.ram.Policy(`${name}-policy`, {
-            policyName: ramName,
-            policyDocument: renderRegistryBucketPolicy(bucketName),
-            description: "private-registry: list, read, write and delete the registry bucket's objects",
-            force: true,
-        }, cloudOpts);
-        const attachment = new alicloud.ram.UserPolicyAttachment(`${name}-policy-attachment`, {
-            policyName: policy.policyName,
-            policyType: "Custom",
-            userName: this.user.name,
-        }, cloudOpts);
+        this.user = new alicloud.ram.User(
+            `${name}-user`,
+            {
+                name: ramName,
+                comments: "private-registry: the registry's access to its own OSS bucket, nothing else",
+                // Its access key goes with it.
+                force: true,
+            },
+            cloudOpts,
+        );
+        const policy = new alicloud.ram.Policy(
+            `${name}-policy`,
+            {
+                policyName: ramName,
+                policyDocument: renderRegistryBucketPolicy(bucketName),
+                description: "private-registry: list, read, write and delete the registry bucket's objects",
+                force: true,
+            },
+            cloudOpts,
+        );
+        const attachment = new alicloud.ram.UserPolicyAttachment(
+            `${name}-policy-attachment`,
+            {
+                policyName: policy.policyName,
+                policyType: "Custom",
+                userName: this.user.name,
+            },
+            cloudOpts,
+        );
         // The provider lists `secret` among its secret outputs already; saying it again here keeps
         // it encrypted in the state should a provider version forget.
-        const accessKey = new alicloud.ram.AccessKey(`${name}-access-key`, {
-            userName: this.user.name,
-            status: "Active",
-        }, { ...cloudOpts, additionalSecretOutputs: ["secret"], dependsOn: [attachment] });
+        const accessKey = new alicloud.ram.AccessKey(
+            `${name}-access-key`,
+            {
+                userName: this.user.name,
+                status: "Active",
+            },
+            { ...cloudOpts, additionalSecretOutputs: ["secret"], dependsOn: [attachment] },
+        );
 
         this.storage = {
             kind: "s3",

@@ -4,7 +4,18 @@ import { DEFAULT_EDGE_TUNING } from "../../components/render/edgeConfig";
 import { comparisonRows, describeTuning, EDGE_AFTER, EDGE_BEFORE, figureBytes, formatSize, Plan, TUNING_BEFORE } from "./plan";
 import type { ModeTiming } from "./programEvaluation";
 import {
-    AuthRow, authTable, comparisonTable, cpuTable, evaluationTable, machineLines, resourceTable, SweepRow, SweepRows, sweepTable, table, tlsTable,
+    AuthRow,
+    authTable,
+    comparisonTable,
+    cpuTable,
+    evaluationTable,
+    machineLines,
+    resourceTable,
+    SweepRow,
+    SweepRows,
+    sweepTable,
+    table,
+    tlsTable,
 } from "./report";
 import type { Figure, Results } from "./scenarios";
 import type { TlsLimit } from "./tlsLimit";
@@ -45,7 +56,8 @@ function ratio(results: Results, target: string, figure: Figure): number | undef
 
 function goals(outcome: BenchOutcome): string {
     const { results, tlsLimit } = outcome;
-    const verdict = (value: number | undefined, goal: number) => (value === undefined ? "not measured" : value >= goal ? "**met**" : "**not met**");
+    const verdict = (value: number | undefined, goal: number) =>
+        value === undefined ? "not measured" : value >= goal ? "**met**" : "**not met**";
     const pairOf = (label: string) => tlsLimit.pairs.find((p) => p.label === label);
     const ofLimit = (label: string) => {
         const pair = pairOf(label);
@@ -61,17 +73,21 @@ function goals(outcome: BenchOutcome): string {
     const concurrent = { before: ratio(results, EDGE_BEFORE, "concurrentPull"), after: ratio(results, EDGE_AFTER, "concurrentPull") };
     const figures: Figure[] = ["bigPush", "bigPull", "smallPush", "smallPull", "concurrentPull"];
     const spooled = Math.max(...figures.map((figure) => results.get(EDGE_AFTER, figure).peak((u) => u.nginxPeakTempBytes) ?? 0));
-    const written = Math.max(...(["bigPush", "bigPull"] as Figure[]).map((figure) => results.get(EDGE_AFTER, figure).peak((u) => u.nginxWriteBytes) ?? 0));
+    const written = Math.max(
+        ...(["bigPush", "bigPull"] as Figure[]).map((figure) => results.get(EDGE_AFTER, figure).peak((u) => u.nginxWriteBytes) ?? 0),
+    );
     const percent = (value: number | undefined) => (value === undefined ? "?" : `${(value * 100).toFixed(0)}%`);
     return [
-        "Each verdict is \"after\" (the new defaults) in this one run; \"before\" beside it for comparison.",
+        'Each verdict is "after" (the new defaults) in this one run; "before" beside it for comparison.',
         "",
-        `- Pull ≥ 0.9 of the TLS-only limit (${formatSize(outcome.plan.bigLayerBytes)}, alternating rounds): after ${fixed(ofLimit("after"), 2)} `
-        + `(${fixed(after?.edgePull?.median)} vs ${fixed(after?.tlsOnly?.median)} MiB/s), before ${fixed(ofLimit("before"), 2)}: ${verdict(ofLimit("after"), 0.9)}.`,
-        `- ${outcome.plan.clients} concurrent pulls ≥ 0.9 of direct: after ${fixed(concurrent.after, 2)}, before ${fixed(concurrent.before, 2)}: ${verdict(concurrent.after, 0.9)}.`
-        + (concurrent.after !== undefined && concurrent.after < 0.9 ? ` Direct is plain HTTP; with the clients on the same two cores, TLS's cost on both ends bounds any TLS server below it (see "What limits each figure"). Against that bound, ${outcome.plan.clients} TLS-only fetches of the same file in the same rounds: after ${fixed(concurrentOfLimit, 2)}, before ${fixed(ofConcurrentLimit("before"), 2)}${concurrentOfLimit === undefined ? "" : concurrentOfLimit >= 0.9 ? " (≥ 0.9)" : " (< 0.9)"}.` : ""),
-        `- Push ≥ 0.95 of direct (${formatSize(outcome.plan.bigLayerBytes)}): after ${fixed(push.after, 2)}, before ${fixed(push.before, 2)}: ${verdict(push.after, 0.95)}. `
-        + "The two sides push into two registry processes with the same config, so anything within ±0.1 of 1 reads as equal.",
+        `- Pull ≥ 0.9 of the TLS-only limit (${formatSize(outcome.plan.bigLayerBytes)}, alternating rounds): after ${fixed(ofLimit("after"), 2)} ` +
+            `(${fixed(after?.edgePull?.median)} vs ${fixed(after?.tlsOnly?.median)} MiB/s), before ${fixed(ofLimit("before"), 2)}: ${verdict(ofLimit("after"), 0.9)}.`,
+        `- ${outcome.plan.clients} concurrent pulls ≥ 0.9 of direct: after ${fixed(concurrent.after, 2)}, before ${fixed(concurrent.before, 2)}: ${verdict(concurrent.after, 0.9)}.` +
+            (concurrent.after !== undefined && concurrent.after < 0.9
+                ? ` Direct is plain HTTP; with the clients on the same two cores, TLS's cost on both ends bounds any TLS server below it (see "What limits each figure"). Against that bound, ${outcome.plan.clients} TLS-only fetches of the same file in the same rounds: after ${fixed(concurrentOfLimit, 2)}, before ${fixed(ofConcurrentLimit("before"), 2)}${concurrentOfLimit === undefined ? "" : concurrentOfLimit >= 0.9 ? " (≥ 0.9)" : " (< 0.9)"}.`
+                : ""),
+        `- Push ≥ 0.95 of direct (${formatSize(outcome.plan.bigLayerBytes)}): after ${fixed(push.after, 2)}, before ${fixed(push.before, 2)}: ${verdict(push.after, 0.95)}. ` +
+            "The two sides push into two registry processes with the same config, so anything within ±0.1 of 1 reads as equal.",
         `- Nothing spooled: nginx temp files at most ${formatBytes(spooled)} over every scenario, file bytes nginx wrote in a ${formatSize(outcome.plan.bigLayerBytes)} push or pull at most ${formatBytes(written)} (access-log lines): ${spooled === 0 ? "**met**" : "**not met**"}.`,
         "",
         `Pull as a share of the TLS-only limit: before ${percent(ofLimit("before"))}, after ${percent(ofLimit("after"))}, after with the registry over TCP loopback ${percent(ofLimit("after, registry over TCP loopback"))}.`,
@@ -85,7 +101,11 @@ function profileTable(profiles: Profile[]): string {
     const keys = [...new Set(profiles.flatMap((p) => p.rows.filter((r) => r.percent >= 1).map(key)))];
     const share = (profile: Profile, k: string) => profile.rows.filter((r) => key(r) === k).reduce((sum, r) => sum + r.percent, 0);
     keys.sort((a, b) => share(profiles[0], b) - share(profiles[0], a));
-    const rows = keys.map((k) => [`\`${k.split(" ")[0]}\``, `\`${k.split(" ")[1]}\``, ...profiles.map((p) => `${share(p, k).toFixed(1)}%`)]);
+    const rows = keys.map((k) => [
+        `\`${k.split(" ")[0]}\``,
+        `\`${k.split(" ")[1]}\``,
+        ...profiles.map((p) => `${share(p, k).toFixed(1)}%`),
+    ]);
     const rest = profiles.map((p) => `${Math.max(0, 100 - keys.reduce((sum, k) => sum + share(p, k), 0)).toFixed(1)}%`);
     return table(["process", "where", ...profiles.map((p) => p.label)], [...rows, ["everything under 1%", "", ...rest]]);
 }
@@ -95,13 +115,30 @@ function whereTheTimeGoes(outcome: BenchOutcome): string {
     const { tlsLimit } = outcome;
     const rows = tlsLimit.pairs.map((pair) => {
         const total = (pair.edgeNginxCpu ?? 0) + (pair.edgeRegistryCpu ?? 0);
-        return [pair.label, fixed(pair.edgeNginxCpu, 2), fixed(pair.edgeRegistryCpu, 2), fixed(total, 2), fixed(pair.edgeClientCpu, 2),
-            fixed(pair.tlsOnlyNginxCpu, 2), fixed(pair.tlsOnlyClientCpu, 2), pair.tlsOnlyNginxCpu === undefined ? "?" : `${(total / pair.tlsOnlyNginxCpu).toFixed(2)}x`];
+        return [
+            pair.label,
+            fixed(pair.edgeNginxCpu, 2),
+            fixed(pair.edgeRegistryCpu, 2),
+            fixed(total, 2),
+            fixed(pair.edgeClientCpu, 2),
+            fixed(pair.tlsOnlyNginxCpu, 2),
+            fixed(pair.tlsOnlyClientCpu, 2),
+            pair.tlsOnlyNginxCpu === undefined ? "?" : `${(total / pair.tlsOnlyNginxCpu).toFixed(2)}x`,
+        ];
     });
-    return table([
-        `Edge (${formatSize(outcome.plan.bigLayerBytes)} pull)`, "nginx CPU-s/GiB", "registry CPU-s/GiB", "server side total", "curl CPU-s/GiB",
-        "TLS only: nginx CPU-s/GiB", "TLS only: curl CPU-s/GiB", "server side vs TLS only",
-    ], rows);
+    return table(
+        [
+            `Edge (${formatSize(outcome.plan.bigLayerBytes)} pull)`,
+            "nginx CPU-s/GiB",
+            "registry CPU-s/GiB",
+            "server side total",
+            "curl CPU-s/GiB",
+            "TLS only: nginx CPU-s/GiB",
+            "TLS only: curl CPU-s/GiB",
+            "server side vs TLS only",
+        ],
+        rows,
+    );
 }
 
 /** Settings whose row differs from its reference by more than `threshold` in any throughput column. */
@@ -152,10 +189,14 @@ function limits(outcome: BenchOutcome): string {
         const value = spread(results.get(target, figure).uses.map((u) => u[who] ?? 0))?.median;
         return value === undefined ? undefined : value / (figureBytes(plan, figure) / 2 ** 30);
     };
-    const cpu = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds" | "clientCpuSeconds") => fixed(cpuOf(target, figure, who), 2);
+    const cpu = (target: string, figure: Figure, who: "nginxCpuSeconds" | "registryCpuSeconds" | "clientCpuSeconds") =>
+        fixed(cpuOf(target, figure, who), 2);
     /** nginx + registry + curl CPU-seconds per GiB: all the work one GiB costs these two cores. */
     const totalCpuOf = (target: string, figure: Figure) =>
-        (["nginxCpuSeconds", "registryCpuSeconds", "clientCpuSeconds"] as const).reduce((sum, who) => sum + (cpuOf(target, figure, who) ?? 0), 0);
+        (["nginxCpuSeconds", "registryCpuSeconds", "clientCpuSeconds"] as const).reduce(
+            (sum, who) => sum + (cpuOf(target, figure, who) ?? 0),
+            0,
+        );
     /** CPU-s per GiB × GiB per second: how much of one core a process kept busy. */
     const coreShare = (target: string, figure: Figure) => {
         const seconds = cpuOf(target, figure, "registryCpuSeconds");
@@ -170,7 +211,8 @@ function limits(outcome: BenchOutcome): string {
     const before = tlsLimit.pairs.find((p) => p.label === "before");
     const afterTcp = tlsLimit.pairs.find((p) => p.label === "after, registry over TCP loopback");
     const concurrentRatio = ratio(results, EDGE_AFTER, "concurrentPull");
-    const beforeOfLimit = before?.edgePull && before.tlsOnly ? `${((before.edgePull.median / before.tlsOnly.median) * 100).toFixed(0)}%` : "?";
+    const beforeOfLimit =
+        before?.edgePull && before.tlsOnly ? `${((before.edgePull.median / before.tlsOnly.median) * 100).toFixed(0)}%` : "?";
     const requests = plan.smallLayerCount * 3;
     const authSeconds = auth(3) === undefined ? "?" : ((requests * (auth(3) as number)) / 1000).toFixed(0);
     const recipePush = ratio(results, "Distribution recipe", "bigPush");
@@ -194,7 +236,9 @@ function limits(outcome: BenchOutcome): string {
         `The direct pull (${rate("direct", "bigPull")} MiB/s) has no TLS: the registry's copy alone keeps ${coreShare("direct", "bigPull")} of a core busy. `,
         `**Concurrent pulls**: the same work per GiB (edge after: nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy(EDGE_AFTER, "concurrentPull")} busy): more clients share the same CPU, they do not add any. `,
         `Direct (${rate("direct", "concurrentPull")} MiB/s) is plain HTTP: neither side encrypts, so ${plan.clients} TLS pulls match it only where the cores have room for the cipher on both ends`,
-        concurrentRatio !== undefined && concurrentRatio < 0.9 ? `; here they did not (ratio ${fixed(concurrentRatio, 2)}). ` : `; here they did (ratio ${fixed(concurrentRatio, 2)}). `,
+        concurrentRatio !== undefined && concurrentRatio < 0.9
+            ? `; here they did not (ratio ${fixed(concurrentRatio, 2)}). `
+            : `; here they did (ratio ${fixed(concurrentRatio, 2)}). `,
         `Per GiB, the direct pulls cost ${fixed(totalCpuOf("direct", "concurrentPull"), 2)} CPU-s in all (registry ${cpu("direct", "concurrentPull", "registryCpuSeconds")}, curl ${cpu("direct", "concurrentPull", "clientCpuSeconds")}), `,
         `the edge's ${fixed(totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} (nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")}, curl ${cpu(EDGE_AFTER, "concurrentPull", "clientCpuSeconds")}), `,
         `and before ${fixed(totalCpuOf(EDGE_BEFORE, "concurrentPull"), 2)}: on saturated cores that bounds the edge at about ${fixed(totalCpuOf("direct", "concurrentPull") / totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} of direct. `,
@@ -219,8 +263,10 @@ function pushTransportSentence(outcome: BenchOutcome): string {
         const value = push(row);
         return value === undefined ? "?" : `${value.median.toFixed(0)} (${value.min.toFixed(0)}–${value.max.toFixed(0)})`;
     };
-    return `Pushes by the registry's transport (settings table, ${formatSize(outcome.plan.sharedLayerBytes)} push, MiB/s): before over TCP ${cell(sweepRows.before)}, `
-        + `before on the Unix socket ${cell(unixOnBefore)}; after on the Unix socket ${cell(sweepRows.newDefaults)}, after over TCP ${cell(tcpOnAfter)}. `;
+    return (
+        `Pushes by the registry's transport (settings table, ${formatSize(outcome.plan.sharedLayerBytes)} push, MiB/s): before over TCP ${cell(sweepRows.before)}, ` +
+        `before on the Unix socket ${cell(unixOnBefore)}; after on the Unix socket ${cell(sweepRows.newDefaults)}, after over TCP ${cell(tcpOnAfter)}. `
+    );
 }
 
 /** How the published setups behave, in words, under the table that shows it. */
@@ -238,7 +284,9 @@ export function renderDocument(outcome: BenchOutcome): string {
     const { plan, results, targets, machine, tlsLimit } = outcome;
     const rows = comparisonRows(plan);
     const runs = plan.runs;
-    const cipherLines = Object.entries(outcome.ciphers).map(([target, cipher]) => `${target}: ${cipher}`).join("; ");
+    const cipherLines = Object.entries(outcome.ciphers)
+        .map(([target, cipher]) => `${target}: ${cipher}`)
+        .join("; ");
     const kernelTls = tlsLimit.kernelTls;
     return `# Benchmarks: what the edge costs
 

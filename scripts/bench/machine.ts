@@ -26,7 +26,9 @@ async function firstLine(command: string, args: string[]): Promise<string> {
 export async function describeMachine(): Promise<Machine> {
     const nginx = await run(NGINX, ["-V"], { allowFailure: true });
     // "built with OpenSSL 3.0.x <date> (running with OpenSSL 3.0.y <date>)"
-    const builtWith = (/built with (OpenSSL [^\n]+)/.exec(nginx.stderr)?.[1] ?? "").replace(" (running with", ", running with").replace(/\)$/, "");
+    const builtWith = (/built with (OpenSSL [^\n]+)/.exec(nginx.stderr)?.[1] ?? "")
+        .replace(" (running with", ", running with")
+        .replace(/\)$/, "");
     return {
         cpu: cpus()[0]?.model ?? "unknown",
         cores: cpus().length,

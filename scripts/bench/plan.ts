@@ -15,13 +15,25 @@ export const QUICK = process.env.BENCH_QUICK === "1";
  */
 export const PLAN = QUICK
     ? {
-        bigLayerBytes: 64 * MIB, smallLayerCount: 10, smallLayerBytes: MIB, sharedLayerBytes: 16 * MIB, sweepConcurrentLayerBytes: 4 * MIB,
-        clients: 8, authRequests: 5, runs: { big: 1, small: 1, concurrent: 1, sweep: 1, tls: 1, auth: 1, evaluation: 1 },
-    }
+          bigLayerBytes: 64 * MIB,
+          smallLayerCount: 10,
+          smallLayerBytes: MIB,
+          sharedLayerBytes: 16 * MIB,
+          sweepConcurrentLayerBytes: 4 * MIB,
+          clients: 8,
+          authRequests: 5,
+          runs: { big: 1, small: 1, concurrent: 1, sweep: 1, tls: 1, auth: 1, evaluation: 1 },
+      }
     : {
-        bigLayerBytes: GIB, smallLayerCount: 200, smallLayerBytes: MIB, sharedLayerBytes: 256 * MIB, sweepConcurrentLayerBytes: 64 * MIB,
-        clients: 8, authRequests: 20, runs: { big: 3, small: 3, concurrent: 3, sweep: 3, tls: 9, auth: 3, evaluation: 5 },
-    };
+          bigLayerBytes: GIB,
+          smallLayerCount: 200,
+          smallLayerBytes: MIB,
+          sharedLayerBytes: 256 * MIB,
+          sweepConcurrentLayerBytes: 64 * MIB,
+          clients: 8,
+          authRequests: 20,
+          runs: { big: 3, small: 3, concurrent: 3, sweep: 3, tls: 9, auth: 3, evaluation: 5 },
+      };
 export type Plan = typeof PLAN;
 
 /**

@@ -162,7 +162,11 @@ export interface ResourceUse {
  * Samples every `intervalMs` while `work` runs. Sampling reads a few /proc files: cheap next to
  * a transfer, and the peak of a 1 GiB spool lasts seconds, so 100 ms cannot miss it.
  */
-export async function watchWhile<T>(daemons: WatchedDaemons, work: () => Promise<T>, intervalMs = 100): Promise<{ result: T; use: ResourceUse }> {
+export async function watchWhile<T>(
+    daemons: WatchedDaemons,
+    work: () => Promise<T>,
+    intervalMs = 100,
+): Promise<{ result: T; use: ResourceUse }> {
     const { nginxPid, nginxTempDir, registryPid } = daemons;
     const writtenBefore = nginxPid === undefined ? 0 : treeWriteBytes(nginxPid);
     const nginxCpuBefore = nginxPid === undefined ? 0 : treeCpuSeconds(nginxPid);
@@ -174,7 +178,8 @@ export async function watchWhile<T>(daemons: WatchedDaemons, work: () => Promise
         use.registryPeakRss = Math.max(use.registryPeakRss, treeRss(registryPid));
         if (nginxPid === undefined) return;
         use.nginxPeakRss = Math.max(use.nginxPeakRss ?? 0, treeRss(nginxPid));
-        if (nginxTempDir !== undefined) use.nginxPeakTempBytes = Math.max(use.nginxPeakTempBytes ?? 0, openFileBytesUnder(nginxPid, nginxTempDir));
+        if (nginxTempDir !== undefined)
+            use.nginxPeakTempBytes = Math.max(use.nginxPeakTempBytes ?? 0, openFileBytesUnder(nginxPid, nginxTempDir));
     };
     sample();
     const timer = setInterval(sample, intervalMs);

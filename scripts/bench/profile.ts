@@ -27,17 +27,28 @@ const PERF = "/usr/bin/perf";
 export const perfAvailable = () => existsSync(PERF);
 
 /** Samples nginx (master and workers) and the registry process while `work` runs. */
-export async function profileWhile(dir: string, label: string, nginxPid: number, registryPid: number, work: () => Promise<unknown>): Promise<Profile | undefined> {
+export async function profileWhile(
+    dir: string,
+    label: string,
+    nginxPid: number,
+    registryPid: number,
+    work: () => Promise<unknown>,
+): Promise<Profile | undefined> {
     if (!perfAvailable()) return undefined;
     const data = join(dir, `perf-${label.replace(/\W+/g, "-")}.data`);
     const pids = [...processTree(nginxPid), registryPid].join(",");
-    const perf = startDaemon(`perf ${label}`, PERF, ["record", "-q", "-F", "999", "-p", pids, "-o", data], { logFile: join(dir, "perf.log") });
+    const perf = startDaemon(`perf ${label}`, PERF, ["record", "-q", "-F", "999", "-p", pids, "-o", data], {
+        logFile: join(dir, "perf.log"),
+    });
     // perf attaches within a few ms; the pull takes seconds.
     await new Promise((resolve) => setTimeout(resolve, 300));
     await work();
     await perf.stop();
     if (!existsSync(data)) return undefined;
-    const report = await run(PERF, ["report", "-i", data, "--no-children", "--sort", "comm,dso", "--stdio", "-q", "-g", "none"], { allowFailure: true, timeoutMs: 120_000 });
+    const report = await run(PERF, ["report", "-i", data, "--no-children", "--sort", "comm,dso", "--stdio", "-q", "-g", "none"], {
+        allowFailure: true,
+        timeoutMs: 120_000,
+    });
     const rows: ProfileRow[] = [];
     for (const line of report.stdout.split("\n")) {
         const match = /^\s*([\d.]+)%\s+(\S+)\s+(\S+)/.exec(line);

@@ -24,7 +24,13 @@ export function modeCases(): ModeCase[] {
         {
             name: "ssh",
             job: {
-                config: { mode: "ssh", hostnames: ["registry.lan"], ipAddresses: ["192.168.1.5"], ssh: { host: "192.168.1.5", user: "debian" }, sshPrivateKey },
+                config: {
+                    mode: "ssh",
+                    hostnames: ["registry.lan"],
+                    ipAddresses: ["192.168.1.5"],
+                    ssh: { host: "192.168.1.5", user: "debian" },
+                    sshPrivateKey,
+                },
                 secretKeys: ["sshPrivateKey"],
             },
         },
@@ -77,9 +83,11 @@ export async function timeEvaluations(cases: ModeCase[], runs: number): Promise<
                     error = thrown instanceof Error ? thrown.message : String(thrown);
                 }
             }
-            timings.push(error === undefined
-                ? { name, total: spread(totals), importMs: spread(imports), resources }
-                : { name, error: error.split("\n")[0] });
+            timings.push(
+                error === undefined
+                    ? { name, total: spread(totals), importMs: spread(imports), resources }
+                    : { name, error: error.split("\n")[0] },
+            );
         }
         return timings;
     } finally {

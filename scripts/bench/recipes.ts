@@ -155,9 +155,21 @@ ${harnessHttpDirectives(dir)}
 `;
 }
 
-export async function startDistributionRecipe(parent: string, pki: Pki, registry: RegistryServer, user: User, htpasswdPath: string): Promise<ProxyUnderTest> {
+export async function startDistributionRecipe(
+    parent: string,
+    pki: Pki,
+    registry: RegistryServer,
+    user: User,
+    htpasswdPath: string,
+): Promise<ProxyUnderTest> {
     const dir = nginxDir(parent, "distribution-recipe");
     const port = await freePort();
-    const nginx = await startNginxAt("distribution-recipe", dir, distributionRecipeConf(dir, pki, port, registry.port, htpasswdPath), "127.0.0.1", port);
+    const nginx = await startNginxAt(
+        "distribution-recipe",
+        dir,
+        distributionRecipeConf(dir, pki, port, registry.port, htpasswdPath),
+        "127.0.0.1",
+        port,
+    );
     return { nginx, endpoint: tlsEndpoint("127.0.0.1", port, pki, user), registry, registryPid: registry.daemon.pid };
 }

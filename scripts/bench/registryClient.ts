@@ -30,10 +30,13 @@ async function curlBatch(sections: string[][]): Promise<{ lines: TransferLine[];
     const started = process.hrtime.bigint();
     const result = await run("curl", args, { allowFailure: true, timeoutMs: TRANSFER_TIMEOUT_MS });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const lines = result.stdout.split("\n").filter((line) => line !== "").map((line) => {
-        const [status, ...rest] = line.split(" ");
-        return { status: Number(status), rest: rest.join(" ") };
-    });
+    const lines = result.stdout
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => {
+            const [status, ...rest] = line.split(" ");
+            return { status: Number(status), rest: rest.join(" ") };
+        });
     return { lines, seconds, stderr: result.stderr.trim() };
 }
 
@@ -46,7 +49,13 @@ function failure(lines: TransferLine[], count: number, expected: number, stderr:
 }
 
 function lastLine(text: string): string {
-    return text.split("\n").filter(Boolean).pop()?.replace(/^curl: \(\d+\) /, "") ?? "no output";
+    return (
+        text
+            .split("\n")
+            .filter(Boolean)
+            .pop()
+            ?.replace(/^curl: \(\d+\) /, "") ?? "no output"
+    );
 }
 
 const quiet = ["-sS", "-o", "/dev/null"];
@@ -56,21 +65,38 @@ const quiet = ["-sS", "-o", "/dev/null"];
  * layer with the bytes and the digest. Timed from the first POST to the last PUT's 201.
  */
 export async function pushBlobs(endpoint: Endpoint, repository: string, blobs: BlobFile[]): Promise<Outcome> {
-    const start = await curlBatch(blobs.map(() => [
-        ...endpoint.curlOptions, ...quiet, "-X", "POST", "-w", "%{http_code} %header{location}\n",
-        `${endpoint.baseUrl}/v2/${repository}/blobs/uploads/`,
-    ]));
+    const start = await curlBatch(
+        blobs.map(() => [
+            ...endpoint.curlOptions,
+            ...quiet,
+            "-X",
+            "POST",
+            "-w",
+            "%{http_code} %header{location}\n",
+            `${endpoint.baseUrl}/v2/${repository}/blobs/uploads/`,
+        ]),
+    );
     const startFailure = failure(start.lines, blobs.length, 202, start.stderr);
     if (startFailure !== undefined) return { ok: false, reason: `upload start: ${startFailure}` };
-    const upload = await curlBatch(blobs.map((blob, i) => {
-        const location = start.lines[i].rest;
-        // Expect: 100-continue off: docker and containerd never send it; a 413 then still arrives.
-        return [
-            ...endpoint.curlOptions, ...quiet, "-H", "Expect:", "-H", "Content-Type: application/octet-stream",
-            "-T", blob.path, "-w", "%{http_code}\n",
-            `${location}${location.includes("?") ? "&" : "?"}digest=${blob.digest}`,
-        ];
-    }));
+    const upload = await curlBatch(
+        blobs.map((blob, i) => {
+            const location = start.lines[i].rest;
+            // Expect: 100-continue off: docker and containerd never send it; a 413 then still arrives.
+            return [
+                ...endpoint.curlOptions,
+                ...quiet,
+                "-H",
+                "Expect:",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "-T",
+                blob.path,
+                "-w",
+                "%{http_code}\n",
+                `${location}${location.includes("?") ? "&" : "?"}digest=${blob.digest}`,
+            ];
+        }),
+    );
     const uploadFailure = failure(upload.lines, blobs.length, 201, upload.stderr);
     if (uploadFailure !== undefined) return { ok: false, reason: uploadFailure };
     return { ok: true, seconds: start.seconds + upload.seconds };
@@ -78,10 +104,15 @@ export async function pushBlobs(endpoint: Endpoint, repository: string, blobs: B
 
 /** GETs every blob in turn over one connection and checks each arrived whole. */
 export async function pullBlobs(endpoint: Endpoint, repository: string, blobs: BlobFile[]): Promise<Outcome> {
-    const pull = await curlBatch(blobs.map((blob) => [
-        ...endpoint.curlOptions, ...quiet, "-w", "%{http_code} %{size_download}\n",
-        `${endpoint.baseUrl}/v2/${repository}/blobs/${blob.digest}`,
-    ]));
+    const pull = await curlBatch(
+        blobs.map((blob) => [
+            ...endpoint.curlOptions,
+            ...quiet,
+            "-w",
+            "%{http_code} %{size_download}\n",
+            `${endpoint.baseUrl}/v2/${repository}/blobs/${blob.digest}`,
+        ]),
+    );
     const pullFailure = failure(pull.lines, blobs.length, 200, pull.stderr);
     if (pullFailure !== undefined) return { ok: false, reason: pullFailure };
     const short = pull.lines.findIndex((line, i) => Number(line.rest) !== blobs[i].size);
@@ -100,7 +131,9 @@ export async function pullConcurrently(endpoint: Endpoint, repository: string, b
 
 /** `count` GETs of `path` over one connection: the fixed cost of a request (auth included). */
 export async function repeatRequest(endpoint: Endpoint, path: string, count: number): Promise<Outcome> {
-    const batch = await curlBatch(Array.from({ length: count }, () => [...endpoint.curlOptions, ...quiet, "-w", "%{http_code}\n", `${endpoint.baseUrl}${path}`]));
+    const batch = await curlBatch(
+        Array.from({ length: count }, () => [...endpoint.curlOptions, ...quiet, "-w", "%{http_code}\n", `${endpoint.baseUrl}${path}`]),
+    );
     const batchFailure = failure(batch.lines, count, 200, batch.stderr);
     return batchFailure === undefined ? { ok: true, seconds: batch.seconds } : { ok: false, reason: batchFailure };
 }

@@ -34,12 +34,21 @@ export interface ComparisonRow {
 export function comparisonTable(results: Results, targets: string[], rows: ComparisonRow[], notStarted: Record<string, string>): string {
     const [baseline, ...others] = targets;
     const header = ["Scenario (MiB/s, median (min–max))", baseline, ...others.flatMap((t) => [t, "ratio"])];
-    return table(header, rows.map(({ label, figure }) => {
-        const base = results.get(baseline, figure);
-        return [label, rateCell(base), ...others.flatMap((target) => notStarted[target] !== undefined
-            ? [`not started: ${notStarted[target]}`, "–"]
-            : [rateCell(results.get(target, figure)), ratioCell(results.get(target, figure), base)])];
-    }));
+    return table(
+        header,
+        rows.map(({ label, figure }) => {
+            const base = results.get(baseline, figure);
+            return [
+                label,
+                rateCell(base),
+                ...others.flatMap((target) =>
+                    notStarted[target] !== undefined
+                        ? [`not started: ${notStarted[target]}`, "–"]
+                        : [rateCell(results.get(target, figure)), ratioCell(results.get(target, figure), base)],
+                ),
+            ];
+        }),
+    );
 }
 
 /** Item 5: spooling and memory, worst run, per target. */
@@ -57,15 +66,24 @@ export function resourceTable(results: Results, targets: string[], bigLayer: str
             target,
             nginxRss === undefined ? "no nginx" : formatBytes(push.peak((u) => u.nginxPeakTempBytes)),
             nginxRss === undefined ? "–" : formatBytes(pull.peak((u) => u.nginxPeakTempBytes)),
-            nginxRss === undefined ? "–" : `${formatBytes(push.peak((u) => u.nginxWriteBytes))} / ${formatBytes(pull.peak((u) => u.nginxWriteBytes))}`,
+            nginxRss === undefined
+                ? "–"
+                : `${formatBytes(push.peak((u) => u.nginxWriteBytes))} / ${formatBytes(pull.peak((u) => u.nginxWriteBytes))}`,
             formatBytes(nginxRss),
             formatBytes(peak((m) => m.peak((u) => u.registryPeakRss))),
         ];
     });
-    return table([
-        "Target", `nginx temp files, ${bigLayer} push (peak)`, `… ${bigLayer} pull (peak)`, `bytes nginx wrote to files, ${bigLayer} push / pull`,
-        "peak RSS nginx (master + workers)", "peak RSS registry",
-    ], rows);
+    return table(
+        [
+            "Target",
+            `nginx temp files, ${bigLayer} push (peak)`,
+            `… ${bigLayer} pull (peak)`,
+            `bytes nginx wrote to files, ${bigLayer} push / pull`,
+            "peak RSS nginx (master + workers)",
+            "peak RSS registry",
+        ],
+        rows,
+    );
 }
 
 /** CPU seconds per GiB moved, per process, and how busy the machine was: what bounds each figure. */
@@ -80,32 +98,64 @@ export function cpuTable(results: Results, targets: string[], rows: ComparisonRo
                 return values.length === 0 ? "–" : (spread(values)!.median / (bytesOf(figure) / 2 ** 30)).toFixed(2);
             };
             const busy = spread(measurement.uses.map((u) => u.machineBusy));
-            body.push([label, target, perGiB((u) => u.nginxCpuSeconds), perGiB((u) => u.registryCpuSeconds), perGiB((u) => u.clientCpuSeconds), busy ? `${(busy.median * 100).toFixed(0)}%` : "–"]);
+            body.push([
+                label,
+                target,
+                perGiB((u) => u.nginxCpuSeconds),
+                perGiB((u) => u.registryCpuSeconds),
+                perGiB((u) => u.clientCpuSeconds),
+                busy ? `${(busy.median * 100).toFixed(0)}%` : "–",
+            ]);
         }
     }
-    return table(["Scenario", "Target", "nginx CPU-s per GiB", "registry CPU-s per GiB", "curl CPU-s per GiB", "all cores busy (median)"], body);
+    return table(
+        ["Scenario", "Target", "nginx CPU-s per GiB", "registry CPU-s per GiB", "curl CPU-s per GiB", "all cores busy (median)"],
+        body,
+    );
 }
 
 export function tlsTable(limit: TlsLimit, bigLayer: string): string {
-    const speeds = table(["Cipher (`openssl speed -evp`, 16 KiB blocks, 1 core)", "MiB/s"], limit.speeds.map((s) => [s.cipher, s.mibPerSecond.toFixed(0)]));
+    const speeds = table(
+        ["Cipher (`openssl speed -evp`, 16 KiB blocks, 1 core)", "MiB/s"],
+        limit.speeds.map((s) => [s.cipher, s.mibPerSecond.toFixed(0)]),
+    );
     const cpu = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(2));
     const pairs = table(
         [
-            "Edge settings", "negotiated", `TLS only: nginx → curl, ${bigLayer} static file (MiB/s)`, `edge ${bigLayer} pull, same rounds (MiB/s)`, "edge / TLS only",
-            "nginx CPU-s/GiB, TLS only", "nginx CPU-s/GiB, edge", "registry CPU-s/GiB, edge",
+            "Edge settings",
+            "negotiated",
+            `TLS only: nginx → curl, ${bigLayer} static file (MiB/s)`,
+            `edge ${bigLayer} pull, same rounds (MiB/s)`,
+            "edge / TLS only",
+            "nginx CPU-s/GiB, TLS only",
+            "nginx CPU-s/GiB, edge",
+            "registry CPU-s/GiB, edge",
         ],
         limit.pairs.map((p) => [
-            p.label, p.cipher, formatSpread(p.tlsOnly), formatSpread(p.edgePull), formatRatio(p.edgePull, p.tlsOnly),
-            cpu(p.tlsOnlyNginxCpu), cpu(p.edgeNginxCpu), cpu(p.edgeRegistryCpu),
+            p.label,
+            p.cipher,
+            formatSpread(p.tlsOnly),
+            formatSpread(p.edgePull),
+            formatRatio(p.edgePull, p.tlsOnly),
+            cpu(p.tlsOnlyNginxCpu),
+            cpu(p.edgeNginxCpu),
+            cpu(p.edgeRegistryCpu),
         ]),
     );
     const clients = limit.concurrent.clients;
     const concurrent = table(
         [
-            "Edge settings", `TLS only: ${clients} fetches of the ${formatBytes(limit.concurrent.bytes)} file at once, aggregate MiB/s`,
-            `edge: ${clients} pulls of that blob at once, same rounds, aggregate MiB/s`, "edge / TLS only",
+            "Edge settings",
+            `TLS only: ${clients} fetches of the ${formatBytes(limit.concurrent.bytes)} file at once, aggregate MiB/s`,
+            `edge: ${clients} pulls of that blob at once, same rounds, aggregate MiB/s`,
+            "edge / TLS only",
         ],
-        limit.pairs.map((p) => [p.label, formatSpread(p.tlsOnlyConcurrent), formatSpread(p.edgeConcurrent), formatRatio(p.edgeConcurrent, p.tlsOnlyConcurrent)]),
+        limit.pairs.map((p) => [
+            p.label,
+            formatSpread(p.tlsOnlyConcurrent),
+            formatSpread(p.edgeConcurrent),
+            formatRatio(p.edgeConcurrent, p.tlsOnlyConcurrent),
+        ]),
     );
     return `${speeds}\n\n${pairs}\n\n${concurrent}`;
 }
@@ -138,14 +188,30 @@ export function sweepTable(rows: SweepRow[], reference: SweepRow, sizes: { share
     const { sharedLayerBytes, clients } = sizes;
     const cells = (row: SweepRow) => [
         row.label,
-        rateCell(row.push), ratioCell(row.push, reference.push), nginxCpuPerGiB(row.push, sharedLayerBytes),
-        rateCell(row.pull), ratioCell(row.pull, reference.pull), nginxCpuPerGiB(row.pull, sharedLayerBytes),
-        rateCell(row.concurrent), ratioCell(row.concurrent, reference.concurrent),
+        rateCell(row.push),
+        ratioCell(row.push, reference.push),
+        nginxCpuPerGiB(row.push, sharedLayerBytes),
+        rateCell(row.pull),
+        ratioCell(row.pull, reference.pull),
+        nginxCpuPerGiB(row.pull, sharedLayerBytes),
+        rateCell(row.concurrent),
+        ratioCell(row.concurrent, reference.concurrent),
         formatBytes(Math.max(...[row.push, row.pull, row.concurrent].map((m) => m.peak((u) => u.nginxPeakTempBytes) ?? 0))),
     ];
     const vs = `vs ${reference.label.replace(/ \(.*$/, "")}`;
     return table(
-        ["Edge setting", "push MiB/s", vs, "nginx CPU-s/GiB", "pull MiB/s", vs, "nginx CPU-s/GiB", `${clients} concurrent pulls, MiB/s`, vs, "nginx temp files (peak)"],
+        [
+            "Edge setting",
+            "push MiB/s",
+            vs,
+            "nginx CPU-s/GiB",
+            "pull MiB/s",
+            vs,
+            "nginx CPU-s/GiB",
+            `${clients} concurrent pulls, MiB/s`,
+            vs,
+            "nginx temp files (peak)",
+        ],
         rows.map(cells),
     );
 }
@@ -157,15 +223,20 @@ export interface AuthRow {
 }
 
 export function authTable(rows: AuthRow[]): string {
-    return table(["GET /v2/ over one connection", "ms per request, median (min–max)"], rows.map((r) => [r.label, r.failure ?? formatSpread(r.msPerRequest, 1)]));
+    return table(
+        ["GET /v2/ over one connection", "ms per request, median (min–max)"],
+        rows.map((r) => [r.label, r.failure ?? formatSpread(r.msPerRequest, 1)]),
+    );
 }
 
 export function evaluationTable(timings: ModeTiming[]): string {
     return table(
         ["Mode", "evaluateProgram wall time, ms", "of which index.ts import, ms", "resources"],
-        timings.map((t) => t.error !== undefined
-            ? [t.name, `fails: ${t.error}`, "–", "–"]
-            : [t.name, formatSpread(t.total), formatSpread(t.importMs), String(t.resources ?? "–")]),
+        timings.map((t) =>
+            t.error !== undefined
+                ? [t.name, `fails: ${t.error}`, "–", "–"]
+                : [t.name, formatSpread(t.total), formatSpread(t.importMs), String(t.resources ?? "–")],
+        ),
     );
 }
 

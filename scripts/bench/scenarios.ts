@@ -55,7 +55,8 @@ export class Results {
 
 /** Blobs known to be in a target's repository, so a pull never measures a 404. */
 const present = new Set<string>();
-const presentKey = (target: Target, repository: string, blobs: BlobFile[]) => `${target.slug} ${repository} ${blobs.map((b) => b.digest).join(",")}`;
+const presentKey = (target: Target, repository: string, blobs: BlobFile[]) =>
+    `${target.slug} ${repository} ${blobs.map((b) => b.digest).join(",")}`;
 
 /** Makes sure `blobs` are in the target's repository, through the target or else its registry. */
 async function ensurePresent(target: Target, repository: string, blobs: BlobFile[]): Promise<void> {
@@ -69,11 +70,21 @@ async function ensurePresent(target: Target, repository: string, blobs: BlobFile
     present.add(key);
 }
 
-const watched = (target: Target) => ({ nginxPid: target.nginx?.daemon.pid, nginxTempDir: target.nginx?.tempDir, registryPid: target.registryPid });
+const watched = (target: Target) => ({
+    nginxPid: target.nginx?.daemon.pid,
+    nginxTempDir: target.nginx?.tempDir,
+    registryPid: target.registryPid,
+});
 const totalBytes = (blobs: BlobFile[]) => blobs.reduce((sum, blob) => sum + blob.size, 0);
 
 /** Push, then pull, of `blobs` (one big layer or many small ones), watching nginx and the registry. */
-export async function pushThenPull(target: Target, repository: string, blobs: BlobFile[], push: Measurement, pull: Measurement): Promise<void> {
+export async function pushThenPull(
+    target: Target,
+    repository: string,
+    blobs: BlobFile[],
+    push: Measurement,
+    pull: Measurement,
+): Promise<void> {
     const pushed = await watchWhile(watched(target), () => pushBlobs(target.endpoint, repository, blobs));
     push.record(pushed.result, totalBytes(blobs), pushed.use);
     if (pushed.result.ok) present.add(presentKey(target, repository, blobs));
@@ -82,14 +93,25 @@ export async function pushThenPull(target: Target, repository: string, blobs: Bl
     pull.record(pulled.result, totalBytes(blobs), pulled.use);
 }
 
-export async function concurrentPull(target: Target, repository: string, blob: BlobFile, clients: number, into: Measurement): Promise<void> {
+export async function concurrentPull(
+    target: Target,
+    repository: string,
+    blob: BlobFile,
+    clients: number,
+    into: Measurement,
+): Promise<void> {
     await ensurePresent(target, repository, [blob]);
     const pulled = await watchWhile(watched(target), () => pullConcurrently(target.endpoint, repository, blob, clients));
     into.record(pulled.result, blob.size * clients, pulled.use);
 }
 
 /** `runs` rounds over all targets, each round starting one target further along. */
-export async function interleaved(targets: Target[], runs: number, visit: (target: Target, run: number) => Promise<void>, progress?: (text: string) => void): Promise<void> {
+export async function interleaved(
+    targets: Target[],
+    runs: number,
+    visit: (target: Target, run: number) => Promise<void>,
+    progress?: (text: string) => void,
+): Promise<void> {
     for (let run = 0; run < runs; run++) {
         for (let i = 0; i < targets.length; i++) {
             const target = targets[(i + run) % targets.length];

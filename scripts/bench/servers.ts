@@ -77,22 +77,26 @@ export interface Registries {
 export async function startRegistries(dir: string, users: Users): Promise<Registries> {
     const toolHash = (await run("htpasswd", ["-nbB", users.recipe.username, users.recipe.password])).stdout.trim().split(":")[1];
     const htpasswdPath = join(dir, "registry.htpasswd");
-    writeFileSync(htpasswdPath, renderHtpasswd([
-        { username: users.stack.username, bcryptHash: bcryptWithSalt(users.stack.password, "benchSaltKeptInState01") },
-        { username: users.recipe.username, bcryptHash: toolHash },
-        { username: users.former.username, bcryptHash: hashSync(users.former.password, 10) },
-    ]));
+    writeFileSync(
+        htpasswdPath,
+        renderHtpasswd([
+            { username: users.stack.username, bcryptHash: bcryptWithSalt(users.stack.password, "benchSaltKeptInState01") },
+            { username: users.recipe.username, bcryptHash: toolHash },
+            { username: users.former.username, bcryptHash: hashSync(users.former.password, 10) },
+        ]),
+    );
     // nginx workers run as nobody and read the recipe's htpasswd per request.
     const nginxHtpasswdPath = join(dir, "nginx.htpasswd");
     writeFileSync(nginxHtpasswdPath, `${users.recipe.username}:${toolHash}\n`, { mode: 0o644 });
 
     const [authPort, openPort] = await Promise.all([freePort(), freePort()]);
-    const stackConfig = (listen: number | string) => renderRegistryConfig({
-        listenAddress: typeof listen === "number" ? `127.0.0.1:${listen}` : `unix:${listen}`,
-        htpasswdPath,
-        realm: "private-registry",
-        deleteEnabled: false,
-    });
+    const stackConfig = (listen: number | string) =>
+        renderRegistryConfig({
+            listenAddress: typeof listen === "number" ? `127.0.0.1:${listen}` : `unix:${listen}`,
+            htpasswdPath,
+            realm: "private-registry",
+            deleteEnabled: false,
+        });
     const openConfig = parse(stackConfig(openPort)) as Record<string, unknown>;
     delete openConfig.auth;
 
@@ -111,12 +115,17 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
     const socketDir = join(dir, "registry-auth-unix");
     mkdirSync(socketDir, { recursive: true, mode: 0o755 });
     const socketPath = join(socketDir, "registry.sock");
-    const onSocket = await startRegistry(socketDir, stackConfig(socketPath), socketPath, { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: withAuth.dataDir });
+    const onSocket = await startRegistry(socketDir, stackConfig(socketPath), socketPath, {
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: withAuth.dataDir,
+    });
     withAuth.unixSocket = { path: socketPath, daemon: onSocket.daemon };
     return {
         nginxHtpasswdPath,
         withAuth,
-        open: await start("registry-open", openPort, `# The stack's config without auth.\n${stringify(openConfig)}`, { baseUrl: plain(openPort), curlOptions: [] }),
+        open: await start("registry-open", openPort, `# The stack's config without auth.\n${stringify(openConfig)}`, {
+            baseUrl: plain(openPort),
+            curlOptions: [],
+        }),
     };
 }
 
@@ -136,7 +145,9 @@ export interface NginxServer {
 function assertPortFree(address: string, port: number): Promise<void> {
     return new Promise((resolve, reject) => {
         const server = createServer();
-        server.once("error", (error: NodeJS.ErrnoException) => reject(new Error(`${address}:${port} is in use (${error.code}): is another bench running?`)));
+        server.once("error", (error: NodeJS.ErrnoException) =>
+            reject(new Error(`${address}:${port} is in use (${error.code}): is another bench running?`)),
+        );
         server.listen(port, address, () => server.close(() => resolve()));
     });
 }
@@ -149,12 +160,19 @@ export async function startNginxAt(name: string, dir: string, conf: string, addr
     await assertPortFree(address, port);
     const confPath = await checkNginxConfig(dir, conf);
     const daemon = startDaemon(name, NGINX, ["-p", dir, "-c", confPath, "-g", "daemon off;"], { logFile: join(dir, "nginx.log") });
-    await waitFor(`${name} on ${address}:${port}`, async () => {
-        const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
-        if (exited) throw new Error(`${name} ${exited}: ${readFileSync(join(dir, "nginx.log"), "utf8").trim().split("\n").pop()}`);
-        const probe = await run("curl", ["-s", "-o", "/dev/null", `http://${address}:${port}/`], { allowFailure: true, timeoutMs: 5_000 });
-        return probe.code === 0;
-    }, 20_000);
+    await waitFor(
+        `${name} on ${address}:${port}`,
+        async () => {
+            const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
+            if (exited) throw new Error(`${name} ${exited}: ${readFileSync(join(dir, "nginx.log"), "utf8").trim().split("\n").pop()}`);
+            const probe = await run("curl", ["-s", "-o", "/dev/null", `http://${address}:${port}/`], {
+                allowFailure: true,
+                timeoutMs: 5_000,
+            });
+            return probe.code === 0;
+        },
+        20_000,
+    );
     return { name, daemon, tempDir: join(dir, "temp"), dir };
 }
 
@@ -182,7 +200,13 @@ export function tlsEndpoint(address: string, port: number, pki: Pki, user: User 
     const portSuffix = port === 443 ? "" : `:${port}`;
     return {
         baseUrl: `https://${HOST}${portSuffix}`,
-        curlOptions: ["--cacert", pki.caPath, "--resolve", `${HOST}:${port}:${address}`, ...(user ? ["-u", `${user.username}:${user.password}`] : [])],
+        curlOptions: [
+            "--cacert",
+            pki.caPath,
+            "--resolve",
+            `${HOST}:${port}:${address}`,
+            ...(user ? ["-u", `${user.username}:${user.password}`] : []),
+        ],
     };
 }
 
@@ -191,7 +215,13 @@ export function tlsEndpoint(address: string, port: number, pki: Pki, user: User 
  * registry's storage as its blob root (used where `serveBlobFiles` is on).
  */
 export async function startStackEdge(
-    parent: string, name: string, pki: Pki, registry: RegistryServer, user: User, tuning: Partial<EdgeTuning> = {}, transport: UpstreamTransport = "tcp",
+    parent: string,
+    name: string,
+    pki: Pki,
+    registry: RegistryServer,
+    user: User,
+    tuning: Partial<EdgeTuning> = {},
+    transport: UpstreamTransport = "tcp",
 ): Promise<ProxyUnderTest> {
     if (transport === "unix" && registry.unixSocket === undefined) throw new Error(`${registry.name} has no Unix socket`);
     const dir = nginxDir(parent, name);

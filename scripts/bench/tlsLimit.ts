@@ -33,7 +33,10 @@ export async function cipherSpeeds(ciphers: string[]): Promise<CipherSpeed[]> {
 
 /** The `ssl_*` directives of a rendered edge config: the TLS-only server copies them verbatim. */
 function tlsLinesOf(edgeConf: string): string[] {
-    const lines = edgeConf.split("\n").map((line) => line.trim()).filter((line) => /^ssl_\w+ /.test(line));
+    const lines = edgeConf
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => /^ssl_\w+ /.test(line));
     return [...new Set(lines)];
 }
 
@@ -46,7 +49,14 @@ function workerProcessesOf(edgeConf: string): string {
  * `edgeDir` (certificate, protocols, ciphers and their order, buffer size, KTLS if set).
  * `debugLog` sends the error log to a file at debug level, to see whether KTLS engaged.
  */
-export async function startTlsOnlyServer(parent: string, name: string, edgeDir: string, file: string, pki: Pki, debugLog = false): Promise<{ nginx: NginxServer; endpoint: Endpoint; url: string; errorLog: string }> {
+export async function startTlsOnlyServer(
+    parent: string,
+    name: string,
+    edgeDir: string,
+    file: string,
+    pki: Pki,
+    debugLog = false,
+): Promise<{ nginx: NginxServer; endpoint: Endpoint; url: string; errorLog: string }> {
     const dir = nginxDir(parent, name);
     const port = await freePort();
     const edgeConf = readFileSync(join(edgeDir, "nginx.conf"), "utf8");
@@ -67,7 +77,9 @@ ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `    ${kind
     server {
         listen 127.0.0.1:${port} ssl;
         server_name ${HOST};
-${tlsLinesOf(edgeConf).map((line) => `        ${line}`).join("\n")}
+${tlsLinesOf(edgeConf)
+    .map((line) => `        ${line}`)
+    .join("\n")}
         root ${dirname(file)};
     }
 }
@@ -80,14 +92,19 @@ ${tlsLinesOf(edgeConf).map((line) => `        ${line}`).join("\n")}
 /** GET of a static file to /dev/null; seconds, or undefined if it did not arrive whole. */
 export async function fetchStatic(endpoint: Endpoint, url: string, size: number): Promise<number | undefined> {
     const started = process.hrtime.bigint();
-    const result = await run("curl", [...endpoint.curlOptions, "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url], { allowFailure: true, timeoutMs: 300_000 });
+    const result = await run("curl", [...endpoint.curlOptions, "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url], {
+        allowFailure: true,
+        timeoutMs: 300_000,
+    });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return result.stdout === `200 ${size}` ? seconds : undefined;
 }
 
 /** The protocol and cipher curl ends up with against `endpoint`, from its verbose output. */
 export async function negotiatedCipher(endpoint: Endpoint): Promise<string> {
-    const result = await run("curl", [...endpoint.curlOptions, "-sS", "-v", "-o", "/dev/null", `${endpoint.baseUrl}/`], { allowFailure: true });
+    const result = await run("curl", [...endpoint.curlOptions, "-sS", "-v", "-o", "/dev/null", `${endpoint.baseUrl}/`], {
+        allowFailure: true,
+    });
     return /SSL connection using (\S+) \/ (\S+)/.exec(result.stderr)?.slice(1).join(" ") ?? "unknown";
 }
 
@@ -147,10 +164,17 @@ export interface TlsLimit {
  * so each pair saw the same neighbours. `ktlsEdge` (an edge with KTLS on) tells whether kTLS engages.
  */
 export async function measureTlsLimit(
-    dir: string, blob: BlobFile, pki: Pki, edges: { label: string; proxy: ProxyUnderTest }[], ktlsEdge: ProxyUnderTest,
-    runs: number, progress: (text: string) => void, concurrent: { blob: BlobFile; clients: number },
+    dir: string,
+    blob: BlobFile,
+    pki: Pki,
+    edges: { label: string; proxy: ProxyUnderTest }[],
+    ktlsEdge: ProxyUnderTest,
+    runs: number,
+    progress: (text: string) => void,
+    concurrent: { blob: BlobFile; clients: number },
 ): Promise<TlsLimit> {
-    if (dirname(concurrent.blob.path) !== dirname(blob.path)) throw new Error("the TLS-only server serves one directory: both blobs must be in it");
+    if (dirname(concurrent.blob.path) !== dirname(blob.path))
+        throw new Error("the TLS-only server serves one directory: both blobs must be in it");
     const speeds = await cipherSpeeds(["aes-128-gcm", "aes-256-gcm", "chacha20-poly1305"]);
     const gib = blob.size / 2 ** 30;
     const pairs = [];
@@ -160,8 +184,19 @@ export async function measureTlsLimit(
         const pushed = await pushBlobs(proxy.endpoint, repository, [blob, concurrent.blob]);
         if (!pushed.ok) throw new Error(`could not push the TLS comparison blobs through ${label}: ${pushed.reason}`);
         pairs.push({
-            label, proxy, tlsOnly, repository, tlsRates: [] as number[], edgeRates: [] as number[], tlsCpu: [] as number[], edgeCpu: [] as number[], registryCpu: [] as number[],
-            tlsClientCpu: [] as number[], edgeClientCpu: [] as number[], tlsConcurrentRates: [] as number[], edgeConcurrentRates: [] as number[],
+            label,
+            proxy,
+            tlsOnly,
+            repository,
+            tlsRates: [] as number[],
+            edgeRates: [] as number[],
+            tlsCpu: [] as number[],
+            edgeCpu: [] as number[],
+            registryCpu: [] as number[],
+            tlsClientCpu: [] as number[],
+            edgeClientCpu: [] as number[],
+            tlsConcurrentRates: [] as number[],
+            edgeConcurrentRates: [] as number[],
         });
     }
     for (let round = 0; round < runs; round++) {
@@ -173,7 +208,9 @@ export async function measureTlsLimit(
             pair.tlsCpu.push((treeCpuSeconds(pair.tlsOnly.nginx.daemon.pid) - cpuBefore) / gib);
             pair.tlsClientCpu.push((clientCpuSeconds() - clientBefore) / gib);
             if (seconds !== undefined) pair.tlsRates.push(mibPerSecond(blob.size, seconds));
-            const pulled = await watchWhile({ nginxPid: pair.proxy.nginx.daemon.pid, registryPid: pair.proxy.registryPid }, () => pullBlobs(pair.proxy.endpoint, pair.repository, [blob]));
+            const pulled = await watchWhile({ nginxPid: pair.proxy.nginx.daemon.pid, registryPid: pair.proxy.registryPid }, () =>
+                pullBlobs(pair.proxy.endpoint, pair.repository, [blob]),
+            );
             if (pulled.result.ok) pair.edgeRates.push(mibPerSecond(blob.size, pulled.result.seconds));
             pair.edgeCpu.push((pulled.use.nginxCpuSeconds ?? 0) / gib);
             pair.registryCpu.push(pulled.use.registryCpuSeconds / gib);
@@ -183,8 +220,11 @@ export async function measureTlsLimit(
             const concurrentBytes = concurrent.blob.size * concurrent.clients;
             const concurrentUrl = `${pair.tlsOnly.endpoint.baseUrl}/${basename(concurrent.blob.path)}`;
             const started = process.hrtime.bigint();
-            const fetched = await Promise.all(Array.from({ length: concurrent.clients }, () => fetchStatic(pair.tlsOnly.endpoint, concurrentUrl, concurrent.blob.size)));
-            if (fetched.every((seconds) => seconds !== undefined)) pair.tlsConcurrentRates.push(mibPerSecond(concurrentBytes, Number(process.hrtime.bigint() - started) / 1e9));
+            const fetched = await Promise.all(
+                Array.from({ length: concurrent.clients }, () => fetchStatic(pair.tlsOnly.endpoint, concurrentUrl, concurrent.blob.size)),
+            );
+            if (fetched.every((seconds) => seconds !== undefined))
+                pair.tlsConcurrentRates.push(mibPerSecond(concurrentBytes, Number(process.hrtime.bigint() - started) / 1e9));
             const edgeConcurrent = await pullConcurrently(pair.proxy.endpoint, pair.repository, concurrent.blob, concurrent.clients);
             if (edgeConcurrent.ok) pair.edgeConcurrentRates.push(mibPerSecond(concurrentBytes, edgeConcurrent.seconds));
         }
@@ -210,5 +250,11 @@ export async function measureTlsLimit(
     const opensslHelp = await run("openssl", ["s_server", "-help"], { allowFailure: true });
     const kernelTls = await kernelTlsStatus(ktlsServer);
     await ktlsServer.nginx.daemon.stop();
-    return { speeds, pairs: results, concurrent: { clients: concurrent.clients, bytes: concurrent.blob.size }, kernelTls, opensslKtls: /-sendfile/.test(opensslHelp.stdout + opensslHelp.stderr) };
+    return {
+        speeds,
+        pairs: results,
+        concurrent: { clients: concurrent.clients, bytes: concurrent.blob.size },
+        kernelTls,
+        opensslKtls: /-sendfile/.test(opensslHelp.stdout + opensslHelp.stderr),
+    };
 }

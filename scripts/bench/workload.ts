@@ -52,7 +52,9 @@ export function writeWorkload(dir: string, sizes: WorkloadSizes): Workload {
     mkdirSync(smallDir, { recursive: true });
     return {
         bigLayer: writeRandomBlob(join(dir, "big.bin"), sizes.bigLayerBytes),
-        smallLayers: Array.from({ length: sizes.smallLayerCount }, (_, i) => writeRandomBlob(join(smallDir, `${i}.bin`), sizes.smallLayerBytes)),
+        smallLayers: Array.from({ length: sizes.smallLayerCount }, (_, i) =>
+            writeRandomBlob(join(smallDir, `${i}.bin`), sizes.smallLayerBytes),
+        ),
         sharedLayer: writeRandomBlob(join(dir, "shared.bin"), sizes.sharedLayerBytes),
         sweepConcurrentLayer: writeRandomBlob(join(dir, "sweep-concurrent.bin"), sizes.sweepConcurrentLayerBytes),
     };

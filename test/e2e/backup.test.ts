@@ -24,15 +24,56 @@ describe("backup and restore of the data volume (local mode)", () => {
     /** repository:tag → manifest digest, as pushed. */
     const pushed = new Map<string, string>();
 
-    const startRegistryContainer = () => dockerd.docker([
-        "run", "-d", "--name", `${PREFIX}-registry`, "--network", "host", "--restart", "unless-stopped",
-        "-v", `${PREFIX}-data:/var/lib/registry`, "-e", `REGISTRY_HTTP_ADDR=127.0.0.1:${port}`, "-e", "REGISTRY_STORAGE_DELETE_ENABLED=true", REGISTRY_IMAGE,
-    ]);
-    const waitUp = () => waitFor("registry answers", async () => (await run("curl", ["-sf", `http://127.0.0.1:${port}/v2/`], { allowFailure: true })).code === 0, 30_000);
-    const script = (args: string[], file = SCRIPT) => run("node", ["--import", "tsx", file, ...args, "--name-prefix", PREFIX, "--docker-host", dockerd.host], { allowFailure: true, timeoutMs: 180_000 });
+    const startRegistryContainer = () =>
+        dockerd.docker([
+            "run",
+            "-d",
+            "--name",
+            `${PREFIX}-registry`,
+            "--network",
+            "host",
+            "--restart",
+            "unless-stopped",
+            "-v",
+            `${PREFIX}-data:/var/lib/registry`,
+            "-e",
+            `REGISTRY_HTTP_ADDR=127.0.0.1:${port}`,
+            "-e",
+            "REGISTRY_STORAGE_DELETE_ENABLED=true",
+            REGISTRY_IMAGE,
+        ]);
+    const waitUp = () =>
+        waitFor(
+            "registry answers",
+            async () => (await run("curl", ["-sf", `http://127.0.0.1:${port}/v2/`], { allowFailure: true })).code === 0,
+            30_000,
+        );
+    const script = (args: string[], file = SCRIPT) =>
+        run("node", ["--import", "tsx", file, ...args, "--name-prefix", PREFIX, "--docker-host", dockerd.host], {
+            allowFailure: true,
+            timeoutMs: 180_000,
+        });
     /** KiB the data volume holds, measured by a throwaway container. */
-    const volumeKib = async () => Number((await dockerd.docker(["run", "--rm", "--network", "none", "--entrypoint", "du", "-v", `${PREFIX}-data:/data:ro`, REGISTRY_IMAGE, "-sk", "/data"])).stdout.split(/\s/)[0]);
-    const startedAt = async () => (await dockerd.docker(["inspect", "-f", "{{.State.StartedAt}} {{.State.Running}}", `${PREFIX}-registry`])).stdout.trim();
+    const volumeKib = async () =>
+        Number(
+            (
+                await dockerd.docker([
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "--entrypoint",
+                    "du",
+                    "-v",
+                    `${PREFIX}-data:/data:ro`,
+                    REGISTRY_IMAGE,
+                    "-sk",
+                    "/data",
+                ])
+            ).stdout.split(/\s/)[0],
+        );
+    const startedAt = async () =>
+        (await dockerd.docker(["inspect", "-f", "{{.State.StartedAt}} {{.State.Running}}", `${PREFIX}-registry`])).stdout.trim();
 
     before(async () => {
         work = makeTempDir("pr-bk-");
@@ -41,12 +82,29 @@ describe("backup and restore of the data volume (local mode)", () => {
         await buildRegistry(dockerd, REGISTRY_IMAGE, join(work, "standin"));
         await startRegistryContainer();
         await waitUp();
-        for (const [repository, tag, bytes] of [["team/app", "1", 300_000], ["team/app", "2", 200_000], ["base", "latest", 100_000]] as const) {
+        for (const [repository, tag, bytes] of [
+            ["team/app", "1", 300_000],
+            ["team/app", "2", 200_000],
+            ["base", "latest", 100_000],
+        ] as const) {
             const local = `local-${repository.replace("/", "-")}:${tag}`;
             await buildTestImage(dockerd, local, bytes, join(work, "images"));
             const digestFile = join(work, `digest-${pushed.size}`);
-            await run("skopeo", ["copy", "--quiet", "--src-daemon-host", dockerd.host, "--dest-tls-verify=false", "--digestfile", digestFile,
-                `docker-daemon:${local}`, `docker://127.0.0.1:${port}/${repository}:${tag}`], { timeoutMs: 120_000 });
+            await run(
+                "skopeo",
+                [
+                    "copy",
+                    "--quiet",
+                    "--src-daemon-host",
+                    dockerd.host,
+                    "--dest-tls-verify=false",
+                    "--digestfile",
+                    digestFile,
+                    `docker-daemon:${local}`,
+                    `docker://127.0.0.1:${port}/${repository}:${tag}`,
+                ],
+                { timeoutMs: 120_000 },
+            );
             pushed.set(`${repository}:${tag}`, readFileSync(digestFile, "utf8").trim());
         }
     });
@@ -82,10 +140,25 @@ describe("backup and restore of the data volume (local mode)", () => {
         mkdirSync(join(work, "pulled"));
         for (const [reference, digest] of pushed) {
             const repository = reference.split(":")[0];
-            const pulled = await run("skopeo", ["copy", "--quiet", "--src-tls-verify=false",
-                `docker://127.0.0.1:${port}/${repository}@${digest}`, `dir:${join(work, "pulled", reference.replace(/[/:]/g, "-"))}`], { allowFailure: true, timeoutMs: 60_000 });
+            const pulled = await run(
+                "skopeo",
+                [
+                    "copy",
+                    "--quiet",
+                    "--src-tls-verify=false",
+                    `docker://127.0.0.1:${port}/${repository}@${digest}`,
+                    `dir:${join(work, "pulled", reference.replace(/[/:]/g, "-"))}`,
+                ],
+                { allowFailure: true, timeoutMs: 60_000 },
+            );
             assert.equal(pulled.code, 0, `${reference}@${digest}: ${pulled.stderr}`);
-            const tagged = await run("skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", `docker://127.0.0.1:${port}/${reference}`]);
+            const tagged = await run("skopeo", [
+                "inspect",
+                "--tls-verify=false",
+                "--format",
+                "{{.Digest}}",
+                `docker://127.0.0.1:${port}/${reference}`,
+            ]);
             assert.equal(tagged.stdout.trim(), digest, `${reference} still points at its digest`);
         }
     });
@@ -101,7 +174,16 @@ describe("backup and restore of the data volume (local mode)", () => {
 
     it("npm run gc: a deleted tag's space comes back, every other image still pulls by digest", async () => {
         const deletedDigest = pushed.get("team/app:2")!;
-        const deleted = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", `http://127.0.0.1:${port}/v2/team/app/manifests/${deletedDigest}`]);
+        const deleted = await run("curl", [
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "DELETE",
+            `http://127.0.0.1:${port}/v2/team/app/manifests/${deletedDigest}`,
+        ]);
         assert.equal(deleted.stdout, "202");
         const before = await volumeKib();
         const dry = await script(["--dry-run"], GC_SCRIPT);
@@ -110,7 +192,10 @@ describe("backup and restore of the data volume (local mode)", () => {
 
         const refused = await script(["--delete-untagged"], GC_SCRIPT);
         assert.notEqual(refused.code, 0);
-        assert.match(refused.stderr, /--delete-untagged is refused with Distribution 2\.8: it would delete the platform manifests of multi-arch images/);
+        assert.match(
+            refused.stderr,
+            /--delete-untagged is refused with Distribution 2\.8: it would delete the platform manifests of multi-arch images/,
+        );
 
         const startedBefore = await startedAt();
         const collected = await script([], GC_SCRIPT);
@@ -125,8 +210,17 @@ describe("backup and restore of the data volume (local mode)", () => {
 
         for (const [reference, digest] of pushed) {
             const repository = reference.split(":")[0];
-            const pulled = await run("skopeo", ["copy", "--quiet", "--src-tls-verify=false",
-                `docker://127.0.0.1:${port}/${repository}@${digest}`, `dir:${join(work, "pulled", `gc-${reference.replace(/[/:]/g, "-")}`)}`], { allowFailure: true, timeoutMs: 60_000 });
+            const pulled = await run(
+                "skopeo",
+                [
+                    "copy",
+                    "--quiet",
+                    "--src-tls-verify=false",
+                    `docker://127.0.0.1:${port}/${repository}@${digest}`,
+                    `dir:${join(work, "pulled", `gc-${reference.replace(/[/:]/g, "-")}`)}`,
+                ],
+                { allowFailure: true, timeoutMs: 60_000 },
+            );
             if (reference === "team/app:2") assert.notEqual(pulled.code, 0, "the deleted image is gone");
             else assert.equal(pulled.code, 0, `${reference}@${digest}: ${pulled.stderr}`);
         }

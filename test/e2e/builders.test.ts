@@ -18,7 +18,13 @@ import { hostNetworkStackConfig } from "./support/hostStack";
 import { k3sRegistriesCheck } from "../go/builds";
 import { freePort } from "../support/loopbackServers";
 import { makeTempDir, registerCleanup, run, runCleanups, startDaemon, waitFor } from "../support/processes";
-import { BUILDX_DEFAULT_IMAGE, buildBuildkitImage, BuildkitTools, buildkitTools, runtimeWithoutMissingCapabilities } from "./support/buildkit";
+import {
+    BUILDX_DEFAULT_IMAGE,
+    buildBuildkitImage,
+    BuildkitTools,
+    buildkitTools,
+    runtimeWithoutMissingCapabilities,
+} from "./support/buildkit";
 import { DOCKER_CLI, PrivateDockerd, startDockerd } from "./support/dockerd";
 import { addHostsEntry } from "./support/hostsFile";
 import { imageNames, replay } from "./support/replay";
@@ -29,7 +35,17 @@ const PREFIX = "pr-builders";
 const OUTPUT_DIR = resolve(__dirname, "../../test-output");
 const PLATFORMS = ["amd64", "arm64", "riscv64"] as const;
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-const REQUIRED = ["/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/ctr", "/usr/bin/skopeo", "/usr/bin/buildah", "/usr/bin/chromium", "/usr/bin/certutil", "/usr/bin/curl", "/usr/sbin/runc"];
+const REQUIRED = [
+    "/usr/sbin/dockerd",
+    "/usr/bin/docker",
+    "/usr/bin/ctr",
+    "/usr/bin/skopeo",
+    "/usr/bin/buildah",
+    "/usr/bin/chromium",
+    "/usr/bin/certutil",
+    "/usr/bin/curl",
+    "/usr/sbin/runc",
+];
 /** What BuildKit builds: no RUN step, so no emulation (QEMU) for the foreign platform. */
 const BUILDKIT_PLATFORMS = ["amd64", "riscv64"] as const;
 const BUILDKIT_DOCKERFILE = "FROM scratch\nARG TARGETARCH\nCOPY hello-${TARGETARCH}.txt /hello.txt\n";
@@ -70,13 +86,16 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
     let indexDigest: string;
     const platformDigests: Record<string, string> = {};
 
-    const curl = (args: string[]) => run("curl", ["-sS", "--max-time", "30", "--cacert", join(caDir, "ca.crt"), ...args], { allowFailure: true });
+    const curl = (args: string[]) =>
+        run("curl", ["-sS", "--max-time", "30", "--cacert", join(caDir, "ca.crt"), ...args], { allowFailure: true });
     const creds = (user: Credential) => `${user.username}:${user.password}`;
     const buildah = (args: string[], options: { allowFailure?: boolean } = {}) =>
-        run("buildah", ["--root", join(work, "buildah/root"), "--runroot", join(work, "buildah/run"), "--storage-driver", "vfs", ...args], { timeoutMs: 180_000, ...options });
+        run("buildah", ["--root", join(work, "buildah/root"), "--runroot", join(work, "buildah/run"), "--storage-driver", "vfs", ...args], {
+            timeoutMs: 180_000,
+            ...options,
+        });
     const ctr = (args: string[], options: { allowFailure?: boolean } = {}) =>
         run("ctr", ["--address", dockerd.containerdSocket, "--namespace", "builders", ...args], { timeoutMs: 180_000, ...options });
-
 
     /** Headless Chromium trusting the stack's CA (NSS db under its $HOME), logged in as `user`. */
     async function browserAs(user: Credential) {
@@ -94,8 +113,14 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
             httpCredentials: { username: user.username, password: user.password },
             viewport: { width: 1600, height: 900 },
             args: [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-quic",
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
                 `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${NAME}`,
             ],
         });
@@ -125,7 +150,11 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         addHostsEntry("::1", NAME);
         dockerd = await startDockerd(join(work, "d"));
         const names = imageNames(declared);
-        await buildStandInImages(dockerd, { registry: names["registry-registry-image"], ui: names["registry-ui-image"], edge: names["registry-edge-image"] }, work);
+        await buildStandInImages(
+            dockerd,
+            { registry: names["registry-registry-image"], ui: names["registry-ui-image"], edge: names["registry-edge-image"] },
+            work,
+        );
         await replay(dockerd, declared, work);
         const root = join(work, "containerd-root");
         writeFileSync(join(work, "containerd.sh"), snippets.containerd.script);
@@ -148,32 +177,85 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         await buildah(["manifest", "create", "localhost/multi:1"]);
         for (const arch of PLATFORMS) await buildah(["manifest", "add", "localhost/multi:1", `containers-storage:localhost/multi:${arch}`]);
         const digestFile = join(work, "index.digest");
-        await buildah(["manifest", "push", "--all", "--format", "oci", "--cert-dir", caDir, "--creds", creds(builder), "--digestfile", digestFile, "localhost/multi:1", `docker://${endpoint}/builders/multi:1`]);
+        await buildah([
+            "manifest",
+            "push",
+            "--all",
+            "--format",
+            "oci",
+            "--cert-dir",
+            caDir,
+            "--creds",
+            creds(builder),
+            "--digestfile",
+            digestFile,
+            "localhost/multi:1",
+            `docker://${endpoint}/builders/multi:1`,
+        ]);
         indexDigest = readFileSync(digestFile, "utf8").trim();
         assert.match(indexDigest, /^sha256:[0-9a-f]{64}$/);
 
-        const fetched = await curl(["-u", creds(node), "-H", `Accept: ${OCI_INDEX}`, "-D", join(work, "index.headers"), `https://${endpoint}/v2/builders/multi/manifests/1`]);
+        const fetched = await curl([
+            "-u",
+            creds(node),
+            "-H",
+            `Accept: ${OCI_INDEX}`,
+            "-D",
+            join(work, "index.headers"),
+            `https://${endpoint}/v2/builders/multi/manifests/1`,
+        ]);
         const headers = readFileSync(join(work, "index.headers"), "utf8");
         assert.match(headers, new RegExp(`^content-type: ${OCI_INDEX.replace(/[.+]/g, "\\$&")}`, "im"));
         assert.match(headers, new RegExp(`^docker-content-digest: ${indexDigest}`, "im"));
         const index = JSON.parse(fetched.stdout) as { manifests: { digest: string; platform: { os: string; architecture: string } }[] };
-        assert.deepEqual(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(), PLATFORMS.map((a) => `linux/${a}`).sort());
+        assert.deepEqual(
+            index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(),
+            PLATFORMS.map((a) => `linux/${a}`).sort(),
+        );
         for (const manifest of index.manifests) platformDigests[manifest.platform.architecture] = manifest.digest;
     });
 
     it("skopeo --override-arch riscv64 copies exactly the riscv64 image out, as the node", async () => {
         const layout = join(work, "riscv64-layout");
-        await run("skopeo", ["--override-arch", "riscv64", "--override-os", "linux", "copy", "--src-cert-dir", caDir, "--src-creds", creds(node),
-            `docker://${endpoint}/builders/multi:1`, `oci:${layout}:multi`], { timeoutMs: 120_000 });
+        await run(
+            "skopeo",
+            [
+                "--override-arch",
+                "riscv64",
+                "--override-os",
+                "linux",
+                "copy",
+                "--src-cert-dir",
+                caDir,
+                "--src-creds",
+                creds(node),
+                `docker://${endpoint}/builders/multi:1`,
+                `oci:${layout}:multi`,
+            ],
+            { timeoutMs: 120_000 },
+        );
         const copied = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { digest: string }[] };
-        assert.deepEqual(copied.manifests.map((m) => m.digest), [platformDigests.riscv64]);
+        assert.deepEqual(
+            copied.manifests.map((m) => m.digest),
+            [platformDigests.riscv64],
+        );
         const manifest = JSON.parse(readFileSync(join(layout, "blobs", ...platformDigests.riscv64.split(":")), "utf8"));
         const config = JSON.parse(readFileSync(join(layout, "blobs", ...(manifest.config.digest as string).split(":")), "utf8"));
         assert.equal(config.architecture, "riscv64");
     });
 
     it("ctr pull --platform linux/riscv64 with the rendered hosts.toml fetches the index and only the riscv64 image", async () => {
-        await ctr(["images", "pull", "--hosts-dir", hostsDir, "--user", creds(node), "--platform", "linux/riscv64", `${endpoint}/builders/multi:1`]);
+        await ctr([
+            "images",
+            "pull",
+            "--hosts-dir",
+            hostsDir,
+            "--user",
+            creds(node),
+            "--platform",
+            "linux/riscv64",
+            `${endpoint}/builders/multi:1`,
+        ]);
         const listed = (await ctr(["images", "ls"])).stdout;
         assert.match(listed, new RegExp(`^${endpoint}/builders/multi:1\\s+\\S+\\s+${indexDigest}`, "m"));
         const content = (await ctr(["content", "ls", "-q"])).stdout;
@@ -188,15 +270,30 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         writeFileSync(join(root, "etc/hosts"), `::1 ${NAME}\n`);
         writeFileSync(join(work, "node-setup.sh"), snippets.nodeSetup);
         await run("sh", [join(work, "node-setup.sh")], { env: { ...process.env, ROOT: root } });
-        const view = JSON.parse((await run(check, ["-root", root, "-image", `${endpoint}/builders/multi:1`, "/etc/rancher/k3s/registries.yaml", endpoint], { timeoutMs: 120_000 })).stdout);
+        const view = JSON.parse(
+            (
+                await run(check, ["-root", root, "-image", `${endpoint}/builders/multi:1`, "/etc/rancher/k3s/registries.yaml", endpoint], {
+                    timeoutMs: 120_000,
+                })
+            ).stdout,
+        );
         assert.deepEqual(view.resolved[endpoint].endpoints, [`https://${endpoint}`]);
-        assert.deepEqual({ username: view.resolved[endpoint].auth.username, password: view.resolved[endpoint].auth.password }, { username: node.username, password: node.password });
+        assert.deepEqual(
+            { username: view.resolved[endpoint].auth.username, password: view.resolved[endpoint].auth.password },
+            { username: node.username, password: node.password },
+        );
         // wharfie resolves an index to its default platform, linux/amd64, as go-containerregistry does.
         assert.equal(view.digest, platformDigests.amd64);
     });
 
     it("nodes' snippets carry the pull account, builders' the push account", () => {
-        assert.deepEqual(users.map((u) => [u.username, u.role]), [["admin", "push"], ["node", "pull"]]);
+        assert.deepEqual(
+            users.map((u) => [u.username, u.role]),
+            [
+                ["admin", "push"],
+                ["node", "pull"],
+            ],
+        );
         const registries = parseYaml(snippets.k3s.files.find((f) => f.path.endsWith("registries.yaml"))!.content);
         assert.deepEqual(registries.configs[endpoint].auth, { username: node.username, password: node.password });
         const pullSecret = parseYaml(snippets.imagePullSecret);
@@ -222,7 +319,8 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         const previous = new Map(snippet.files.map((f) => [f.path, existsSync(f.path) ? readFileSync(f.path) : undefined]));
         const newDirs: string[] = [];
         for (const file of snippet.files) {
-            for (let dir = dirname(file.path); dir !== "/" && !existsSync(dir) && !newDirs.includes(dir); dir = dirname(dir)) newDirs.push(dir);
+            for (let dir = dirname(file.path); dir !== "/" && !existsSync(dir) && !newDirs.includes(dir); dir = dirname(dir))
+                newDirs.push(dir);
         }
         registerCleanup(`remove the ${snippet.files.map((f) => f.path).join(", ")} a snippet installed`, () => {
             for (const [path, content] of previous) {
@@ -230,7 +328,8 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
                 else writeFileSync(path, content);
             }
             // Deepest first; only those this test made, and only if nothing else went in.
-            for (const dir of newDirs.sort((a, b) => b.length - a.length)) if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
+            for (const dir of newDirs.sort((a, b) => b.length - a.length))
+                if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
         });
     }
 
@@ -238,7 +337,10 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
     function dockerConfigFor(user: Credential): string {
         const dir = join(work, `docker-config-${user.username}`);
         mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { [endpoint]: { auth: Buffer.from(creds(user)).toString("base64") } } }));
+        writeFileSync(
+            join(dir, "config.json"),
+            JSON.stringify({ auths: { [endpoint]: { auth: Buffer.from(creds(user)).toString("base64") } } }),
+        );
         return dir;
     }
 
@@ -254,40 +356,98 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         const dir = join(work, `buildkitd-${label}`);
         mkdirSync(dir, { recursive: true });
         const address = `unix://${join(dir, "buildkitd.sock")}`;
-        startDaemon(`buildkitd (${label})`, buildkit.buildkitd, [
-            "--config", config, "--addr", address, "--root", join(dir, "root"), "--otel-socket-path", join(dir, "otel.sock"),
-            "--containerd-worker", "false", "--oci-worker", "true", "--oci-worker-snapshotter", "native",
-        ], { logFile: join(dir, "buildkitd.log") });
-        await waitFor(`buildkitd (${label}) to list its workers`, async () =>
-            (await run(buildkit.buildctl, ["--addr", address, "debug", "workers"], { allowFailure: true })).code === 0 || undefined, 60_000, 500);
+        startDaemon(
+            `buildkitd (${label})`,
+            buildkit.buildkitd,
+            [
+                "--config",
+                config,
+                "--addr",
+                address,
+                "--root",
+                join(dir, "root"),
+                "--otel-socket-path",
+                join(dir, "otel.sock"),
+                "--containerd-worker",
+                "false",
+                "--oci-worker",
+                "true",
+                "--oci-worker-snapshotter",
+                "native",
+            ],
+            { logFile: join(dir, "buildkitd.log") },
+        );
+        await waitFor(
+            `buildkitd (${label}) to list its workers`,
+            async () =>
+                (await run(buildkit.buildctl, ["--addr", address, "debug", "workers"], { allowFailure: true })).code === 0 || undefined,
+            60_000,
+            500,
+        );
         return address;
     }
 
     /** buildctl: the Dockerfile for both platforms, pushed as `user` to builders/buildkit:TAG as an OCI index. */
     const buildctlPush = (address: string, user: Credential, tag: string, metadataFile?: string) => {
         const context = buildkitContext();
-        return run(buildkit.buildctl, [
-            "--addr", address, "build", "--frontend", "dockerfile.v0", "--local", `context=${context}`, "--local", `dockerfile=${context}`,
-            "--opt", `platform=${BUILDKIT_PLATFORMS.map((arch) => `linux/${arch}`).join(",")}`,
-            "--output", `type=image,name=${endpoint}/builders/buildkit:${tag},push=true,oci-mediatypes=true`,
-            ...(metadataFile ? ["--metadata-file", metadataFile] : []),
-        ], { env: { ...process.env, DOCKER_CONFIG: dockerConfigFor(user) }, allowFailure: true, timeoutMs: 300_000 });
+        return run(
+            buildkit.buildctl,
+            [
+                "--addr",
+                address,
+                "build",
+                "--frontend",
+                "dockerfile.v0",
+                "--local",
+                `context=${context}`,
+                "--local",
+                `dockerfile=${context}`,
+                "--opt",
+                `platform=${BUILDKIT_PLATFORMS.map((arch) => `linux/${arch}`).join(",")}`,
+                "--output",
+                `type=image,name=${endpoint}/builders/buildkit:${tag},push=true,oci-mediatypes=true`,
+                ...(metadataFile ? ["--metadata-file", metadataFile] : []),
+            ],
+            { env: { ...process.env, DOCKER_CONFIG: dockerConfigFor(user) }, allowFailure: true, timeoutMs: 300_000 },
+        );
     };
 
     /** The index a tag points at, fetched as the node: its digest and its platforms' manifest digests. */
     async function fetchIndex(repository: string, tag: string) {
         const headersFile = join(work, `${repository.replace(/\//g, "_")}-${tag}.headers`);
-        const fetched = await curl(["-u", creds(node), "-H", `Accept: ${OCI_INDEX}`, "-D", headersFile, `https://${endpoint}/v2/${repository}/manifests/${tag}`]);
+        const fetched = await curl([
+            "-u",
+            creds(node),
+            "-H",
+            `Accept: ${OCI_INDEX}`,
+            "-D",
+            headersFile,
+            `https://${endpoint}/v2/${repository}/manifests/${tag}`,
+        ]);
         const headers = readFileSync(headersFile, "utf8");
         assert.match(headers, /^HTTP\/\S+ 200/m, fetched.stdout);
         assert.match(headers, new RegExp(`^content-type: ${OCI_INDEX.replace(/[.+]/g, "\\$&")}`, "im"));
         const digest = /^docker-content-digest: (\S+)/im.exec(headers)![1];
-        const index = JSON.parse(fetched.stdout) as { manifests: { digest: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }[] };
+        const index = JSON.parse(fetched.stdout) as {
+            manifests: { digest: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> }[];
+        };
         return { digest, manifests: index.manifests };
     }
 
     const manifestStatus = async (repository: string, tag: string) =>
-        (await curl(["-o", "/dev/null", "-w", "%{http_code}", "-u", creds(node), "-H", `Accept: ${OCI_INDEX}`, `https://${endpoint}/v2/${repository}/manifests/${tag}`])).stdout;
+        (
+            await curl([
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                creds(node),
+                "-H",
+                `Accept: ${OCI_INDEX}`,
+                `https://${endpoint}/v2/${repository}/manifests/${tag}`,
+            ])
+        ).stdout;
 
     it("BuildKit: buildkitd reads the buildkit snippet's buildkitd.toml as rendered and pushes a linux/amd64 + linux/riscv64 OCI index through the edge as the push user", async () => {
         buildkit = await buildkitTools(WITH_BUILDX);
@@ -309,7 +469,10 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
 
         const index = await fetchIndex("builders/buildkit", "1");
         assert.equal(index.digest, buildkitIndex, "the registry serves the index buildctl pushed");
-        assert.deepEqual(index.manifests.map((m) => `${m.platform!.os}/${m.platform!.architecture}`).sort(), BUILDKIT_PLATFORMS.map((a) => `linux/${a}`));
+        assert.deepEqual(
+            index.manifests.map((m) => `${m.platform!.os}/${m.platform!.architecture}`).sort(),
+            BUILDKIT_PLATFORMS.map((a) => `linux/${a}`),
+        );
         for (const manifest of index.manifests) buildkitDigests[manifest.platform!.architecture] = manifest.digest;
     });
 
@@ -333,85 +496,144 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
     it("BuildKit's index: skopeo --override-arch riscv64 and ctr pull --platform linux/riscv64 fetch exactly its riscv64 image", async () => {
         assert.ok(buildkitIndex, "the BuildKit push test pushed an index");
         const layout = join(work, "buildkit-riscv64-layout");
-        await run("skopeo", ["--override-arch", "riscv64", "--override-os", "linux", "copy", "--src-cert-dir", caDir, "--src-creds", creds(node),
-            `docker://${endpoint}/builders/buildkit:1`, `oci:${layout}:buildkit`], { timeoutMs: 120_000 });
+        await run(
+            "skopeo",
+            [
+                "--override-arch",
+                "riscv64",
+                "--override-os",
+                "linux",
+                "copy",
+                "--src-cert-dir",
+                caDir,
+                "--src-creds",
+                creds(node),
+                `docker://${endpoint}/builders/buildkit:1`,
+                `oci:${layout}:buildkit`,
+            ],
+            { timeoutMs: 120_000 },
+        );
         const copied = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { digest: string }[] };
-        assert.deepEqual(copied.manifests.map((m) => m.digest), [buildkitDigests.riscv64]);
+        assert.deepEqual(
+            copied.manifests.map((m) => m.digest),
+            [buildkitDigests.riscv64],
+        );
         const blob = (digest: string) => join(layout, "blobs", ...digest.split(":"));
-        const manifest = JSON.parse(readFileSync(blob(buildkitDigests.riscv64), "utf8")) as { config: { digest: string }; layers: { digest: string }[] };
+        const manifest = JSON.parse(readFileSync(blob(buildkitDigests.riscv64), "utf8")) as {
+            config: { digest: string };
+            layers: { digest: string }[];
+        };
         assert.equal(JSON.parse(readFileSync(blob(manifest.config.digest), "utf8")).architecture, "riscv64");
         assert.equal(manifest.layers.length, 1);
         const hello = await run("tar", ["-xzOf", blob(manifest.layers[0].digest), "hello.txt"]);
         assert.equal(hello.stdout, "hello from linux/riscv64\n", "the riscv64 image carries the riscv64 build's file");
 
-        await ctr(["images", "pull", "--hosts-dir", hostsDir, "--user", creds(node), "--platform", "linux/riscv64", `${endpoint}/builders/buildkit:1`]);
+        await ctr([
+            "images",
+            "pull",
+            "--hosts-dir",
+            hostsDir,
+            "--user",
+            creds(node),
+            "--platform",
+            "linux/riscv64",
+            `${endpoint}/builders/buildkit:1`,
+        ]);
         assert.match((await ctr(["images", "ls"])).stdout, new RegExp(`^${endpoint}/builders/buildkit:1\\s+\\S+\\s+${buildkitIndex}`, "m"));
         const content = (await ctr(["content", "ls", "-q"])).stdout;
         assert.match(content, new RegExp(buildkitDigests.riscv64));
         assert.doesNotMatch(content, new RegExp(buildkitDigests.amd64), "ctr fetched the amd64 image too");
     });
 
-    it("buildx: the snippet's script as rendered (`docker buildx create ... --config ...`, `docker login`) makes a docker-container builder whose `buildx build --platform linux/amd64,linux/riscv64 --push` lands", { skip: !WITH_BUILDX }, async () => {
-        assert.ok(buildkit?.buildx, "the BuildKit push test built buildx");
-        // buildx asks dockerd to pull the builder image every time, before it looks for a local
-        // one. Nothing can be pulled here: a proxy on a closed loopback port makes the attempt fail
-        // at once and keeps it off the network; the registry under test is not proxied.
-        const closedPort = await freePort();
-        const proxy = `http://127.0.0.1:${closedPort}`;
-        const runtime = runtimeWithoutMissingCapabilities(join(work, "bx-runtime"));
-        const builderDockerd = await startDockerd(join(work, "bx"), {
-            env: { ...process.env, HTTPS_PROXY: proxy, HTTP_PROXY: proxy, NO_PROXY: `${NAME},localhost,127.0.0.1,::1` },
-            extraArgs: runtime.dockerdArgs,
-        });
-        await buildBuildkitImage(builderDockerd, buildkit, BUILDX_DEFAULT_IMAGE, join(work, "buildkit-image"));
-        const dockerConfig = join(work, "bx-docker-config");
-        mkdirSync(join(dockerConfig, "cli-plugins"), { recursive: true });
-        copyFileSync(buildkit.buildx!, join(dockerConfig, "cli-plugins/docker-buildx"));
-        chmodSync(join(dockerConfig, "cli-plugins/docker-buildx"), 0o755);
-        writeFileSync(join(dockerConfig, "config.json"), "{}\n");
-        // The script's `docker` is Debian's CLI (20.10), which runs buildx as its plugin.
-        const env = { ...process.env, ...builderDockerd.env, DOCKER_CONFIG: dockerConfig, PATH: `/usr/bin:${process.env.PATH ?? ""}` };
-        const docker = (args: string[], timeoutMs = 300_000) => run(DOCKER_CLI, args, { env, allowFailure: true, timeoutMs });
-        const builderName = /^docker buildx create --name '([^']+)'/m.exec(snippets.buildkit.commands.join("\n"))![1];
-        registerCleanup("remove the buildx builder", async () => void (await docker(["buildx", "rm", "--force", builderName], 60_000)));
+    it(
+        "buildx: the snippet's script as rendered (`docker buildx create ... --config ...`, `docker login`) makes a docker-container builder whose `buildx build --platform linux/amd64,linux/riscv64 --push` lands",
+        { skip: !WITH_BUILDX },
+        async () => {
+            assert.ok(buildkit?.buildx, "the BuildKit push test built buildx");
+            // buildx asks dockerd to pull the builder image every time, before it looks for a local
+            // one. Nothing can be pulled here: a proxy on a closed loopback port makes the attempt fail
+            // at once and keeps it off the network; the registry under test is not proxied.
+            const closedPort = await freePort();
+            const proxy = `http://127.0.0.1:${closedPort}`;
+            const runtime = runtimeWithoutMissingCapabilities(join(work, "bx-runtime"));
+            const builderDockerd = await startDockerd(join(work, "bx"), {
+                env: { ...process.env, HTTPS_PROXY: proxy, HTTP_PROXY: proxy, NO_PROXY: `${NAME},localhost,127.0.0.1,::1` },
+                extraArgs: runtime.dockerdArgs,
+            });
+            await buildBuildkitImage(builderDockerd, buildkit, BUILDX_DEFAULT_IMAGE, join(work, "buildkit-image"));
+            const dockerConfig = join(work, "bx-docker-config");
+            mkdirSync(join(dockerConfig, "cli-plugins"), { recursive: true });
+            copyFileSync(buildkit.buildx!, join(dockerConfig, "cli-plugins/docker-buildx"));
+            chmodSync(join(dockerConfig, "cli-plugins/docker-buildx"), 0o755);
+            writeFileSync(join(dockerConfig, "config.json"), "{}\n");
+            // The script's `docker` is Debian's CLI (20.10), which runs buildx as its plugin.
+            const env = { ...process.env, ...builderDockerd.env, DOCKER_CONFIG: dockerConfig, PATH: `/usr/bin:${process.env.PATH ?? ""}` };
+            const docker = (args: string[], timeoutMs = 300_000) => run(DOCKER_CLI, args, { env, allowFailure: true, timeoutMs });
+            const builderName = /^docker buildx create --name '([^']+)'/m.exec(snippets.buildkit.commands.join("\n"))![1];
+            registerCleanup("remove the buildx builder", async () => void (await docker(["buildx", "rm", "--force", builderName], 60_000)));
 
-        writeFileSync(join(work, "buildkit.sh"), snippets.buildkit.script);
-        const setup = await run("sh", [join(work, "buildkit.sh")], { env, input: builder.password, allowFailure: true, timeoutMs: 300_000 });
-        assert.equal(setup.code, 0, `the snippet's script failed:\n${setup.stdout}\n${setup.stderr}`);
-        assert.match(setup.stdout + setup.stderr, /Login Succeeded/);
-        const inspect = await docker(["buildx", "inspect"]);
-        assert.match(inspect.stdout, new RegExp(`^Name:\\s+${builderName}$`, "m"), inspect.stdout + inspect.stderr);
-        assert.match(inspect.stdout, /^Driver:\s+docker-container$/m);
-        assert.match(inspect.stdout, /^Status:\s+running$/m);
+            writeFileSync(join(work, "buildkit.sh"), snippets.buildkit.script);
+            const setup = await run("sh", [join(work, "buildkit.sh")], {
+                env,
+                input: builder.password,
+                allowFailure: true,
+                timeoutMs: 300_000,
+            });
+            assert.equal(setup.code, 0, `the snippet's script failed:\n${setup.stdout}\n${setup.stderr}`);
+            assert.match(setup.stdout + setup.stderr, /Login Succeeded/);
+            const inspect = await docker(["buildx", "inspect"]);
+            assert.match(inspect.stdout, new RegExp(`^Name:\\s+${builderName}$`, "m"), inspect.stdout + inspect.stderr);
+            assert.match(inspect.stdout, /^Driver:\s+docker-container$/m);
+            assert.match(inspect.stdout, /^Status:\s+running$/m);
 
-        // buildx copied the CA into the builder and rewrote the config's path to it.
-        const container = `buildx_buildkit_${builderName}0`;
-        const insideConfig = (await docker(["exec", container, "cat", "/etc/buildkit/buildkitd.toml"])).stdout;
-        const caInside = /ca\s*=\s*\[\s*["']([^"']+)["']/.exec(insideConfig)?.[1];
-        assert.ok(caInside, `no ca in the builder's config:\n${insideConfig}`);
-        assert.equal(caInside, `/etc/buildkit/certs/${endpoint.replace(/[^a-zA-Z0-9.-]+/g, "_")}/ca.crt`);
-        assert.equal((await docker(["exec", container, "cat", caInside])).stdout, declared.outputs.caCertificate.value as string);
+            // buildx copied the CA into the builder and rewrote the config's path to it.
+            const container = `buildx_buildkit_${builderName}0`;
+            const insideConfig = (await docker(["exec", container, "cat", "/etc/buildkit/buildkitd.toml"])).stdout;
+            const caInside = /ca\s*=\s*\[\s*["']([^"']+)["']/.exec(insideConfig)?.[1];
+            assert.ok(caInside, `no ca in the builder's config:\n${insideConfig}`);
+            assert.equal(caInside, `/etc/buildkit/certs/${endpoint.replace(/[^a-zA-Z0-9.-]+/g, "_")}/ca.crt`);
+            assert.equal((await docker(["exec", container, "cat", caInside])).stdout, declared.outputs.caCertificate.value as string);
 
-        const metadataFile = join(work, "buildx-metadata.json");
-        const built = await docker(["buildx", "build", "--platform", BUILDKIT_PLATFORMS.map((arch) => `linux/${arch}`).join(","),
-            "-t", `${endpoint}/builders/buildx:1`, "--push", "--metadata-file", metadataFile, buildkitContext()]);
-        if (built.code !== 0) {
-            const logs = await docker(["logs", "--tail", "60", container], 30_000);
-            writeFileSync(join(OUTPUT_DIR, "buildx-build-failure.log"), `${built.stdout}\n${built.stderr}\n--- ${container} ---\n${logs.stdout}${logs.stderr}\n--- config ---\n${insideConfig}`);
-        }
-        assert.equal(built.code, 0, `docker buildx build failed (test-output/buildx-build-failure.log):\n${built.stderr.slice(-4000)}`);
-        const pushed = JSON.parse(readFileSync(metadataFile, "utf8"))["containerimage.digest"];
-        const index = await fetchIndex("builders/buildx", "1");
-        assert.equal(index.digest, pushed, "the registry serves the index buildx pushed");
-        const images = index.manifests.filter((m) => m.platform?.os !== "unknown");
-        assert.deepEqual(images.map((m) => `${m.platform!.os}/${m.platform!.architecture}`).sort(), BUILDKIT_PLATFORMS.map((a) => `linux/${a}`));
-        // buildx adds a provenance attestation per image by default: "unknown/unknown" entries.
-        const attestations = index.manifests.filter((m) => m.platform?.os === "unknown");
-        assert.ok(attestations.every((m) => m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"), JSON.stringify(index.manifests));
-        // Not checked: `docker buildx imagetools inspect` of this tag, which the walkthrough used to
-        // suggest, failed here with "x509: certificate signed by unknown authority" (buildx's own
-        // client, not the builder); docs/laptop-to-board.md.
-    });
+            const metadataFile = join(work, "buildx-metadata.json");
+            const built = await docker([
+                "buildx",
+                "build",
+                "--platform",
+                BUILDKIT_PLATFORMS.map((arch) => `linux/${arch}`).join(","),
+                "-t",
+                `${endpoint}/builders/buildx:1`,
+                "--push",
+                "--metadata-file",
+                metadataFile,
+                buildkitContext(),
+            ]);
+            if (built.code !== 0) {
+                const logs = await docker(["logs", "--tail", "60", container], 30_000);
+                writeFileSync(
+                    join(OUTPUT_DIR, "buildx-build-failure.log"),
+                    `${built.stdout}\n${built.stderr}\n--- ${container} ---\n${logs.stdout}${logs.stderr}\n--- config ---\n${insideConfig}`,
+                );
+            }
+            assert.equal(built.code, 0, `docker buildx build failed (test-output/buildx-build-failure.log):\n${built.stderr.slice(-4000)}`);
+            const pushed = JSON.parse(readFileSync(metadataFile, "utf8"))["containerimage.digest"];
+            const index = await fetchIndex("builders/buildx", "1");
+            assert.equal(index.digest, pushed, "the registry serves the index buildx pushed");
+            const images = index.manifests.filter((m) => m.platform?.os !== "unknown");
+            assert.deepEqual(
+                images.map((m) => `${m.platform!.os}/${m.platform!.architecture}`).sort(),
+                BUILDKIT_PLATFORMS.map((a) => `linux/${a}`),
+            );
+            // buildx adds a provenance attestation per image by default: "unknown/unknown" entries.
+            const attestations = index.manifests.filter((m) => m.platform?.os === "unknown");
+            assert.ok(
+                attestations.every((m) => m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest"),
+                JSON.stringify(index.manifests),
+            );
+            // Not checked: `docker buildx imagetools inspect` of this tag, which the walkthrough used to
+            // suggest, failed here with "x509: certificate signed by unknown authority" (buildx's own
+            // client, not the builder); docs/laptop-to-board.md.
+        },
+    );
 
     it("docker: the push user pushes; the pull user pulls it and its push is denied", async () => {
         const certsDir = `/etc/docker/certs.d/${endpoint}`;
@@ -425,10 +647,17 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         // The node's own Docker client config, logged in with the pull account.
         const asNode = { ...process.env, ...dockerd.env, DOCKER_CONFIG: join(work, "node-docker") };
         const nodeDocker = (args: string[]) => run(DOCKER_CLI, args, { env: asNode, allowFailure: true, timeoutMs: 120_000 });
-        const badLogin = await run(DOCKER_CLI, ["login", endpoint, "--username", node.username, "--password-stdin"], { env: asNode, input: `wrong-${node.password}`, allowFailure: true });
+        const badLogin = await run(DOCKER_CLI, ["login", endpoint, "--username", node.username, "--password-stdin"], {
+            env: asNode,
+            input: `wrong-${node.password}`,
+            allowFailure: true,
+        });
         assert.notEqual(badLogin.code, 0, "a wrong password logs in");
         assert.match(badLogin.stderr, /401|unauthorized/i);
-        const nodeLogin = await run(DOCKER_CLI, ["login", endpoint, "--username", node.username, "--password-stdin"], { env: asNode, input: node.password });
+        const nodeLogin = await run(DOCKER_CLI, ["login", endpoint, "--username", node.username, "--password-stdin"], {
+            env: asNode,
+            input: node.password,
+        });
         assert.match(nodeLogin.stdout + nodeLogin.stderr, /Login Succeeded/);
         await dockerd.docker(["rmi", image.name]);
         const pulled = await nodeDocker(["pull", image.name]);
@@ -440,9 +669,21 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
     });
 
     it("ctr: the pull user's push is refused with 403, the push user's goes through", async () => {
-        await ctr(["images", "pull", "--hosts-dir", hostsDir, "--user", creds(node), "--snapshotter", "native", `${endpoint}/builders/docker:1`]);
+        await ctr([
+            "images",
+            "pull",
+            "--hosts-dir",
+            hostsDir,
+            "--user",
+            creds(node),
+            "--snapshotter",
+            "native",
+            `${endpoint}/builders/docker:1`,
+        ]);
         await ctr(["images", "tag", `${endpoint}/builders/docker:1`, `${endpoint}/builders/ctr:1`]);
-        const refused = await ctr(["images", "push", "--hosts-dir", hostsDir, "--user", creds(node), `${endpoint}/builders/ctr:1`], { allowFailure: true });
+        const refused = await ctr(["images", "push", "--hosts-dir", hostsDir, "--user", creds(node), `${endpoint}/builders/ctr:1`], {
+            allowFailure: true,
+        });
         assert.notEqual(refused.code, 0, "ctr pushed with the pull account");
         assert.match(refused.stderr, /403 Forbidden/);
         await ctr(["images", "push", "--hosts-dir", hostsDir, "--user", creds(builder), `${endpoint}/builders/ctr:1`]);
@@ -450,22 +691,66 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
 
     it("skopeo: the pull user copies out but not in; the push user copies in", async () => {
         const layout = `oci:${join(work, "skopeo-layout")}:docker`;
-        await run("skopeo", ["copy", "--src-cert-dir", caDir, "--src-creds", creds(node), `docker://${endpoint}/builders/docker:1`, layout], { timeoutMs: 120_000 });
-        const refused = await run("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(node), layout, `docker://${endpoint}/builders/skopeo:1`], { allowFailure: true, timeoutMs: 120_000 });
+        await run(
+            "skopeo",
+            ["copy", "--src-cert-dir", caDir, "--src-creds", creds(node), `docker://${endpoint}/builders/docker:1`, layout],
+            { timeoutMs: 120_000 },
+        );
+        const refused = await run(
+            "skopeo",
+            ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(node), layout, `docker://${endpoint}/builders/skopeo:1`],
+            { allowFailure: true, timeoutMs: 120_000 },
+        );
         assert.notEqual(refused.code, 0, "skopeo copied in with the pull account");
         assert.match(refused.stderr, /denied: this account may only pull/);
-        await run("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(builder), layout, `docker://${endpoint}/builders/skopeo:1`], { timeoutMs: 120_000 });
-        await run("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(builder), layout, `docker://${endpoint}/builders/ui-delete:1`], { timeoutMs: 120_000 });
+        await run(
+            "skopeo",
+            ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(builder), layout, `docker://${endpoint}/builders/skopeo:1`],
+            { timeoutMs: 120_000 },
+        );
+        await run(
+            "skopeo",
+            ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds(builder), layout, `docker://${endpoint}/builders/ui-delete:1`],
+            { timeoutMs: 120_000 },
+        );
     });
 
     it("API DELETE: 403 for the pull user, 202 for the push user; a wrong password 401", async () => {
-        const head = await curl(["-I", "-u", creds(node), "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${endpoint}/v2/builders/skopeo/manifests/1`]);
+        const head = await curl([
+            "-I",
+            "-u",
+            creds(node),
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            `https://${endpoint}/v2/builders/skopeo/manifests/1`,
+        ]);
         const digest = /^docker-content-digest: (\S+)/im.exec(head.stdout)![1];
-        const status = (user: string) => curl(["-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-u", user, `https://${endpoint}/v2/builders/skopeo/manifests/${digest}`]);
+        const status = (user: string) =>
+            curl([
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "DELETE",
+                "-u",
+                user,
+                `https://${endpoint}/v2/builders/skopeo/manifests/${digest}`,
+            ]);
         assert.equal((await status(creds(node))).stdout, "403");
         assert.equal((await status(`${builder.username}:wrong-${builder.password}`)).stdout, "401");
         assert.equal((await status(creds(builder))).stdout, "202");
-        const gone = await curl(["-o", "/dev/null", "-w", "%{http_code}", "-u", creds(node), "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${endpoint}/v2/builders/skopeo/manifests/1`]);
+        const gone = await curl([
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            creds(node),
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            `https://${endpoint}/v2/builders/skopeo/manifests/1`,
+        ]);
         assert.equal(gone.stdout, "404");
     });
 
@@ -486,7 +771,11 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         const digest = row.locator("image-content-digest div", { hasText: /^sha256:/ });
         await digest.waitFor({ timeout: 20_000 });
         // For an index, joxit 2.5.7 describes its first image (here linux/amd64): that image's digest.
-        assert.equal((await digest.getAttribute("title")) ?? (await digest.textContent()), platformDigests.amd64, "the UI shows the first platform's digest");
+        assert.equal(
+            (await digest.getAttribute("title")) ?? (await digest.textContent()),
+            platformDigests.amd64,
+            "the UI shows the first platform's digest",
+        );
         assert.deepEqual(await row.locator("architectures .architecture").allTextContents(), [...PLATFORMS]);
         await page.screenshot({ path: join(OUTPUT_DIR, "ui-tags.png"), fullPage: true });
 
@@ -494,10 +783,17 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
         await page.waitForURL(/#!\/taghistory\/image\/builders\/multi\/tag\/1/);
         const tabs = page.locator("material-tabs .text");
         await tabs.first().waitFor({ timeout: 20_000 });
-        assert.deepEqual(await tabs.allTextContents(), PLATFORMS.map((arch) => `linux/${arch}`));
+        assert.deepEqual(
+            await tabs.allTextContents(),
+            PLATFORMS.map((arch) => `linux/${arch}`),
+        );
         await tabs.filter({ hasText: "linux/riscv64" }).click();
         const architecture = page.locator("tag-history-element.architecture .value");
-        await page.waitForFunction(() => document.querySelector("tag-history-element.architecture .value")?.textContent === "riscv64", undefined, { timeout: 20_000 });
+        await page.waitForFunction(
+            () => document.querySelector("tag-history-element.architecture .value")?.textContent === "riscv64",
+            undefined,
+            { timeout: 20_000 },
+        );
         assert.equal(await architecture.first().textContent(), "riscv64");
         await page.waitForTimeout(500); // the tab's underline slides over
         await page.screenshot({ path: join(OUTPUT_DIR, "ui-tag-riscv64.png"), fullPage: true });
@@ -505,7 +801,20 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
     });
 
     it("the real UI with deleteEnabled: the pull user's delete is refused and the tag stays, the push user's deletes it", async () => {
-        const tagStatus = async () => (await curl(["-o", "/dev/null", "-w", "%{http_code}", "-u", creds(node), "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${endpoint}/v2/builders/ui-delete/manifests/1`])).stdout;
+        const tagStatus = async () =>
+            (
+                await curl([
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-u",
+                    creds(node),
+                    "-H",
+                    "Accept: application/vnd.oci.image.manifest.v1+json",
+                    `https://${endpoint}/v2/builders/ui-delete/manifests/1`,
+                ])
+            ).stdout;
         assert.equal(await tagStatus(), "200");
         const expected = { node: { status: 403, tag: "200" }, admin: { status: 202, tag: "404" } };
         for (const user of [node, builder]) {
@@ -514,18 +823,25 @@ describe("end to end: builders push a multi-platform image, nodes pull their pla
             await page.goto(`https://${endpoint}/#!/taglist/builders/ui-delete`);
             const row = page.locator("tag-table tbody tr", { has: page.locator("image-tag", { hasText: /^1$/ }) });
             await row.locator("remove-image button").click({ timeout: 20_000 });
-            const confirm = page.locator("confirm-delete-image material-popup .material-popup-action material-button", { hasText: /delete/i });
+            const confirm = page.locator("confirm-delete-image material-popup .material-popup-action material-button", {
+                hasText: /delete/i,
+            });
             const deleted = page.waitForResponse((response) => response.request().method() === "DELETE", { timeout: 20_000 });
             await confirm.click({ timeout: 10_000 });
             const response = await deleted;
             assert.equal(response.status(), expected[user.username as keyof typeof expected].status, `${user.username}'s DELETE`);
             assert.match(response.url(), /\/v2\/builders\/ui-delete\/manifests\/sha256:[0-9a-f]{64}$/);
             // The UI reports the outcome in its snackbar: the edge's refusal, word for word.
-            if (user.role === "pull") await page.locator("material-snackbar", { hasText: "this account may only pull" }).waitFor({ timeout: 10_000 });
+            if (user.role === "pull")
+                await page.locator("material-snackbar", { hasText: "this account may only pull" }).waitFor({ timeout: 10_000 });
             else await page.locator("material-snackbar", { hasText: "Deleting builders/ui-delete:1" }).waitFor({ timeout: 10_000 });
             await page.screenshot({ path: join(OUTPUT_DIR, `ui-delete-as-${user.role}-user.png`), fullPage: true });
             await context.close();
-            assert.equal(await tagStatus(), expected[user.username as keyof typeof expected].tag, `the tag after ${user.username}'s delete`);
+            assert.equal(
+                await tagStatus(),
+                expected[user.username as keyof typeof expected].tag,
+                `the tag after ${user.username}'s delete`,
+            );
         }
     });
 });

@@ -42,22 +42,80 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         return logs.stdout + logs.stderr;
     };
     const count = (text: string, what: string) => text.split("\n").filter((line) => line.includes(`${GC_LOG_PREFIX} ${what}`)).length;
-    const push = (layout: string, tag: string, reference: string, all = false) => run("skopeo", ["copy", "--quiet", ...(all ? ["--all"] : []),
-        "--dest-cert-dir", caDir(), "--dest-creds", creds, `oci:${layout}:${tag}`, `docker://${endpoint}/${reference}`], { allowFailure: true, timeoutMs: 120_000 });
-    const pullByDigest = (repository: string, digest: string, into: string) => run("skopeo", ["copy", "--quiet", "--all",
-        "--src-cert-dir", caDir(), "--src-creds", creds, `docker://${endpoint}/${repository}@${digest}`, `dir:${into}`], { allowFailure: true, timeoutMs: 120_000 });
-    const manifestStatus = async (repository: string, digest: string) => (await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(caDir(), "ca.crt"),
-        "-u", creds, "-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json", `https://${endpoint}/v2/${repository}/manifests/${digest}`])).stdout;
+    const push = (layout: string, tag: string, reference: string, all = false) =>
+        run(
+            "skopeo",
+            [
+                "copy",
+                "--quiet",
+                ...(all ? ["--all"] : []),
+                "--dest-cert-dir",
+                caDir(),
+                "--dest-creds",
+                creds,
+                `oci:${layout}:${tag}`,
+                `docker://${endpoint}/${reference}`,
+            ],
+            { allowFailure: true, timeoutMs: 120_000 },
+        );
+    const pullByDigest = (repository: string, digest: string, into: string) =>
+        run(
+            "skopeo",
+            [
+                "copy",
+                "--quiet",
+                "--all",
+                "--src-cert-dir",
+                caDir(),
+                "--src-creds",
+                creds,
+                `docker://${endpoint}/${repository}@${digest}`,
+                `dir:${into}`,
+            ],
+            { allowFailure: true, timeoutMs: 120_000 },
+        );
+    const manifestStatus = async (repository: string, digest: string) =>
+        (
+            await run("curl", [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                join(caDir(), "ca.crt"),
+                "-u",
+                creds,
+                "-H",
+                "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+                `https://${endpoint}/v2/${repository}/manifests/${digest}`,
+            ])
+        ).stdout;
     /** Whether a blob's data file is in the volume. */
-    const blobStored = async (digest: string) => (await dockerd.docker(["exec", `${PREFIX}-registry`, "test", "-e",
-        `/var/lib/registry/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`], { allowFailure: true })).code === 0;
+    const blobStored = async (digest: string) =>
+        (
+            await dockerd.docker(
+                [
+                    "exec",
+                    `${PREFIX}-registry`,
+                    "test",
+                    "-e",
+                    `/var/lib/registry/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`,
+                ],
+                { allowFailure: true },
+            )
+        ).code === 0;
     /** The digest of a one-image layout's only layer. */
     const layerOf = (layout: string) => {
         const manifest = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")).manifests[0].digest as string;
         return JSON.parse(readFileSync(join(layout, "blobs/sha256", manifest.slice(7)), "utf8")).layers[0].digest as string;
     };
     /** A step of the setup, retried: a scheduled collection may make the registry read-only for a moment. */
-    const retried = async <T extends { code: number; stderr: string }>(what: string, step: () => Promise<T>, ok: (result: T) => boolean = (r) => r.code === 0): Promise<T> => {
+    const retried = async <T extends { code: number; stderr: string }>(
+        what: string,
+        step: () => Promise<T>,
+        ok: (result: T) => boolean = (r) => r.code === 0,
+    ): Promise<T> => {
         let result = await step();
         for (let attempt = 1; attempt < 4 && !ok(result); attempt++) {
             await sleep(3_000);
@@ -84,7 +142,11 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         dockerd = await startDockerd(join(work, "d"));
         const names = imageNames(declared);
         assert.match(names["registry-registry-image"], /^registry:3\./, "the default registry image is Distribution 3");
-        await buildStandInImages(dockerd, { registry: names["registry-registry-image"], ui: names["registry-ui-image"], edge: names["registry-edge-image"] }, work);
+        await buildStandInImages(
+            dockerd,
+            { registry: names["registry-registry-image"], ui: names["registry-ui-image"], edge: names["registry-edge-image"] },
+            work,
+        );
         await replay(dockerd, declared, work);
     });
     after(async () => {
@@ -106,14 +168,36 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         const { index, children } = writeOciIndexLayout(join(layouts, "multi"), SEED_PLATFORMS, "multi", "e2e-gc");
         const old = writeOciLayout(join(layouts, "old"), `old ${randomBytes(30_000).toString("base64")}\n`);
         const current = writeOciLayout(join(layouts, "current"), "current\n");
-        for (const [layout, tag, reference, all] of [["keep", "1", "team/keep:1", false], ["doomed", "1", "team/doomed:1", false], ["multi", "multi", "team/multi:1", true],
-            ["old", "1", "team/app:1", false], ["current", "1", "team/app:1", false]] as const) {
+        for (const [layout, tag, reference, all] of [
+            ["keep", "1", "team/keep:1", false],
+            ["doomed", "1", "team/doomed:1", false],
+            ["multi", "multi", "team/multi:1", true],
+            ["old", "1", "team/app:1", false],
+            ["current", "1", "team/app:1", false],
+        ] as const) {
             await retried(reference, () => push(join(layouts, layout), tag, reference, all));
         }
         const [doomedLayer, oldLayer] = [layerOf(join(layouts, "doomed")), layerOf(join(layouts, "old"))];
-        assert.ok(await blobStored(doomedLayer) && await blobStored(oldLayer));
-        await retried("DELETE the doomed manifest", () => run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(caDir(), "ca.crt"), "-u", creds, "-X", "DELETE",
-            `https://${endpoint}/v2/team/doomed/manifests/${doomed}`]), (r) => r.stdout === "202");
+        assert.ok((await blobStored(doomedLayer)) && (await blobStored(oldLayer)));
+        await retried(
+            "DELETE the doomed manifest",
+            () =>
+                run("curl", [
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--cacert",
+                    join(caDir(), "ca.crt"),
+                    "-u",
+                    creds,
+                    "-X",
+                    "DELETE",
+                    `https://${endpoint}/v2/team/doomed/manifests/${doomed}`,
+                ]),
+            (r) => r.stdout === "202",
+        );
         const startsBefore = count(await registryLogs(), "start:");
 
         // Pushes of new images all through the next collection, each recorded with its outcome,
@@ -125,31 +209,62 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         const reader = (async () => {
             const manifestUrl = `https://${endpoint}/v2/team/keep/manifests/${keep}`;
             while (!collected) {
-                const result = await run("curl", ["-sS", "--cacert", join(caDir(), "ca.crt"), "-u", creds, "--max-time", "30", "-w", "%{http_code}\n",
-                    "-H", "Accept: application/vnd.oci.image.manifest.v1+json", ...Array.from({ length: 10 }, () => ["-o", "/dev/null", manifestUrl]).flat()], { allowFailure: true, timeoutMs: 60_000 });
+                const result = await run(
+                    "curl",
+                    [
+                        "-sS",
+                        "--cacert",
+                        join(caDir(), "ca.crt"),
+                        "-u",
+                        creds,
+                        "--max-time",
+                        "30",
+                        "-w",
+                        "%{http_code}\n",
+                        "-H",
+                        "Accept: application/vnd.oci.image.manifest.v1+json",
+                        ...Array.from({ length: 10 }, () => ["-o", "/dev/null", manifestUrl]).flat(),
+                    ],
+                    { allowFailure: true, timeoutMs: 60_000 },
+                );
                 for (const status of result.stdout.trim().split("\n").filter(Boolean)) pulls[status] = (pulls[status] ?? 0) + 1;
                 if (result.stderr.trim() !== "") pullErrors.push(result.stderr.trim());
             }
         })();
         const pusher = (async () => {
             for (let i = 0; !collected && i < 200; i++) {
-                const digest = writeOciLayout(join(layouts, `during-${i}`), `pushed during the collection ${i} ${randomBytes(8).toString("hex")}\n`);
+                const digest = writeOciLayout(
+                    join(layouts, `during-${i}`),
+                    `pushed during the collection ${i} ${randomBytes(8).toString("hex")}\n`,
+                );
                 const result = await push(join(layouts, `during-${i}`), "1", `team/during:${i}`);
                 attempts.push({ reference: `team/during:${i}`, digest, code: result.code, stderr: result.stderr });
                 await sleep(200);
             }
         })();
         try {
-            await waitFor("a collection after the delete", async () => {
-                const logs = await registryLogs();
-                return count(logs, "start:") > startsBefore && count(logs, "done:") > startsBefore;
-            }, 90_000, 500);
+            await waitFor(
+                "a collection after the delete",
+                async () => {
+                    const logs = await registryLogs();
+                    return count(logs, "start:") > startsBefore && count(logs, "done:") > startsBefore;
+                },
+                90_000,
+                500,
+            );
         } catch (error) {
             collected = true;
             await Promise.all([pusher, reader]);
-            const state = (await dockerd.docker(["inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{json .State.Health}}", `${PREFIX}-registry`], { allowFailure: true })).stdout;
+            const state = (
+                await dockerd.docker(
+                    ["inspect", "-f", "{{.State.Status}} {{.RestartCount}} {{json .State.Health}}", `${PREFIX}-registry`],
+                    { allowFailure: true },
+                )
+            ).stdout;
             const logs = (await registryLogs()).split("\n");
-            throw new Error(`${String(error)}\nregistry: ${state}\nits log (supervisor lines and the last 30):\n${[...logs.filter((l) => l.includes(GC_LOG_PREFIX)), "...", ...logs.slice(-30)].join("\n")}`);
+            throw new Error(
+                `${String(error)}\nregistry: ${state}\nits log (supervisor lines and the last 30):\n${[...logs.filter((l) => l.includes(GC_LOG_PREFIX)), "...", ...logs.slice(-30)].join("\n")}`,
+            );
         }
         // A few more pushes after the collection, then stop pushing.
         await sleep(3_000);
@@ -159,15 +274,24 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         const logs = await registryLogs();
         assert.equal(count(logs, "failed"), 0, logs);
         // The collection's own measure, taken while read-only: nothing else wrote meanwhile.
-        const done = logs.split("\n").filter((line) => line.includes(`${GC_LOG_PREFIX} done:`)).pop()!;
-        const [, blobs, beforeKib, afterKib] = /done: (\d+) blobs deleted, (\d+) KiB -> (\d+) KiB; registry read-write/.exec(done) ?? assert.fail(done);
+        const done = logs
+            .split("\n")
+            .filter((line) => line.includes(`${GC_LOG_PREFIX} done:`))
+            .pop()!;
+        const [, blobs, beforeKib, afterKib] =
+            /done: (\d+) blobs deleted, (\d+) KiB -> (\d+) KiB; registry read-write/.exec(done) ?? assert.fail(done);
         assert.ok(Number(blobs) >= 3, `at least the deleted image's layer, config and manifest: ${done}`);
         assert.ok(Number(beforeKib) - Number(afterKib) >= 140, `the deleted image's ~150 KiB layer came back: ${done}`);
         assert.ok(!(await blobStored(doomedLayer)), "the deleted image's layer is gone from the volume");
         assert.ok(!(await blobStored(oldLayer)), "deleteUntagged: the replaced tag's old layer is gone too");
         assert.equal(await manifestStatus("team/doomed", doomed), "404", "the deleted image is gone");
         assert.equal(await manifestStatus("team/app", old), "404", "deleteUntagged: the manifest no tag names any more is gone");
-        for (const [repository, digest] of [["team/keep", keep], ["team/app", current], ["team/multi", index], ...Object.values(children).map((d) => ["team/multi", d])]) {
+        for (const [repository, digest] of [
+            ["team/keep", keep],
+            ["team/app", current],
+            ["team/multi", index],
+            ...Object.values(children).map((d) => ["team/multi", d]),
+        ]) {
             const pulled = await pullByDigest(repository, digest, join(work, "pulled", digest.slice(7, 19)));
             assert.equal(pulled.code, 0, `${repository}@${digest}: ${pulled.stderr}`);
         }
@@ -176,18 +300,44 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         const refused = attempts.filter((a) => a.code !== 0);
         for (const attempt of refused) {
             assert.doesNotMatch(attempt.stderr, /502|Bad Gateway/i, `${attempt.reference}: no 502 at a switch`);
-            assert.match(attempt.stderr, /405|UNSUPPORTED|read-only/i, `${attempt.reference} was refused by the read-only registry: ${attempt.stderr}`);
+            assert.match(
+                attempt.stderr,
+                /405|UNSUPPORTED|read-only/i,
+                `${attempt.reference} was refused by the read-only registry: ${attempt.stderr}`,
+            );
         }
-        const edgeErrors = Object.keys(pulls).length === 1 ? "" : (await dockerd.docker(["logs", `${PREFIX}-edge`], { allowFailure: true })).stderr.split("\n").filter((line) => /\[(error|warn|crit)\]/.test(line)).slice(-10).join("\n");
-        assert.deepEqual(Object.keys(pulls), ["200"], `every manifest GET across the collection answered 200: ${JSON.stringify(pulls)}; curl: ${pullErrors.slice(0, 5).join(" | ")}; the edge: ${edgeErrors}`);
+        const edgeErrors =
+            Object.keys(pulls).length === 1
+                ? ""
+                : (await dockerd.docker(["logs", `${PREFIX}-edge`], { allowFailure: true })).stderr
+                      .split("\n")
+                      .filter((line) => /\[(error|warn|crit)\]/.test(line))
+                      .slice(-10)
+                      .join("\n");
+        assert.deepEqual(
+            Object.keys(pulls),
+            ["200"],
+            `every manifest GET across the collection answered 200: ${JSON.stringify(pulls)}; curl: ${pullErrors.slice(0, 5).join(" | ")}; the edge: ${edgeErrors}`,
+        );
         assert.ok(pulls["200"] >= 50, `GETs ran through the collection: ${pulls["200"]}`);
         for (const attempt of attempts.filter((a) => a.code === 0)) {
             const pulled = await pullByDigest("team/during", attempt.digest, join(work, "pulled", `during-${attempt.digest.slice(7, 19)}`));
             assert.equal(pulled.code, 0, `${attempt.reference}, pushed while collections ran, pulls whole: ${pulled.stderr}`);
         }
-        writeFileSync(join(work, "attempts.json"), JSON.stringify(attempts.map(({ reference, code, stderr }) => ({ reference, code, stderr: stderr.trim().slice(-200) })), null, 2));
-        process.stdout.write(`# pushes during the collection window: ${attempts.length}, refused ${refused.length} (405); manifest GETs: ${JSON.stringify(pulls)}\n`);
-        const health = (await dockerd.docker(["inspect", "-f", "{{.State.Health.Status}} {{.RestartCount}}", `${PREFIX}-registry`])).stdout.trim();
+        writeFileSync(
+            join(work, "attempts.json"),
+            JSON.stringify(
+                attempts.map(({ reference, code, stderr }) => ({ reference, code, stderr: stderr.trim().slice(-200) })),
+                null,
+                2,
+            ),
+        );
+        process.stdout.write(
+            `# pushes during the collection window: ${attempts.length}, refused ${refused.length} (405); manifest GETs: ${JSON.stringify(pulls)}\n`,
+        );
+        const health = (
+            await dockerd.docker(["inspect", "-f", "{{.State.Health.Status}} {{.RestartCount}}", `${PREFIX}-registry`])
+        ).stdout.trim();
         assert.equal(health, "healthy 0", "the container stayed up through the collections");
         assert.ok(readFileSync(join(work, "attempts.json"), "utf8").length > 0);
     });

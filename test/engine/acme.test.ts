@@ -58,15 +58,38 @@ describe("the real Pulumi engine issues and renews the edge certificate from an 
 
     const pulumi = (args: string[], options?: { allowFailure?: boolean; timeoutMs?: number }) => engine.pulumi(args, options);
     const hookCalls = () => readFileSync(hookLog, "utf8").trim().split("\n").filter(Boolean);
-    const containerIds = async () => Object.fromEntries((await dockerd.docker(["ps", "-a", "--format", "{{.Names}} {{.ID}}"])).stdout.trim().split("\n")
-        .map((line) => line.split(" ")).filter(([name]) => name.startsWith(PREFIX)));
+    const containerIds = async () =>
+        Object.fromEntries(
+            (await dockerd.docker(["ps", "-a", "--format", "{{.Names}} {{.ID}}"])).stdout
+                .trim()
+                .split("\n")
+                .map((line) => line.split(" "))
+                .filter(([name]) => name.startsWith(PREFIX)),
+        );
 
     /** What the edge serves, fetched by openssl trusting Pebble's root only; fails unless it verifies. */
     async function servedCertificate(): Promise<ServedCertificate> {
-        const handshake = await run("openssl", ["s_client", "-connect", `${NAME}:${httpsPort}`, "-servername", NAME, "-showcerts",
-            "-CAfile", join(work, "pebble-root.pem"), "-no-CApath", "-no-CAstore", "-verify_return_error"], { input: "", timeoutMs: 30_000 });
+        const handshake = await run(
+            "openssl",
+            [
+                "s_client",
+                "-connect",
+                `${NAME}:${httpsPort}`,
+                "-servername",
+                NAME,
+                "-showcerts",
+                "-CAfile",
+                join(work, "pebble-root.pem"),
+                "-no-CApath",
+                "-no-CAstore",
+                "-verify_return_error",
+            ],
+            { input: "", timeoutMs: 30_000 },
+        );
         assert.match(handshake.stdout, /Verify return code: 0 \(ok\)/);
-        const chain = [...handshake.stdout.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map((m) => new X509Certificate(m[0]));
+        const chain = [...handshake.stdout.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)].map(
+            (m) => new X509Certificate(m[0]),
+        );
         return { serial: chain[0].serialNumber, notAfter: Date.parse(chain[0].validTo), chain };
     }
 
@@ -96,7 +119,9 @@ describe("the real Pulumi engine issues and renews the edge certificate from an 
         hookLog = join(work, "dns-hook.log");
         writeFileSync(hookLog, "");
         const hook = join(work, "dns-hook.sh");
-        writeFileSync(hook, `#!/bin/sh
+        writeFileSync(
+            hook,
+            `#!/bin/sh
 # lego exec DNS provider hook: publishes the DNS-01 TXT record on pebble-challtestsrv.
 set -eu
 [ "$(printf %s "\${DNS_API_TOKEN:-}" | sha256sum | cut -d' ' -f1)" = "${createHash("sha256").update(dnsApiToken).digest("hex")}" ] || { echo "DNS API: bad credential" >&2; exit 1; }
@@ -106,7 +131,8 @@ case "$1" in
     *) echo "unknown operation $1" >&2; exit 1 ;;
 esac
 echo "$1 $2" >>${hookLog}
-`);
+`,
+        );
         chmodSync(hook, 0o755);
 
         engine = await createEngineProject({
@@ -159,14 +185,25 @@ echo "$1 $2" >>${hookLog}
 
         const state = (await pulumi(["stack", "export", "--show-secrets"])).stdout;
         assert.ok(!state.includes(dnsApiToken), "the DNS credential is in the state");
-        const resources = JSON.parse(state).deployment.resources as { type: string; urn: string; inputs: Record<string, any>; outputs: Record<string, any> }[];
+        const resources = JSON.parse(state).deployment.resources as {
+            type: string;
+            urn: string;
+            inputs: Record<string, any>;
+            outputs: Record<string, any>;
+        }[];
         const certificate = resources.find((r) => r.type === "acme:index/certificate:Certificate");
         assert.ok(certificate);
         assert.ok(certificate.urn.endsWith(`::${certificateName}`), certificate.urn);
         // The bridge adds its own `__defaults` bookkeeping; what matters is that no `config` map was stored.
-        const challenges = (certificate.inputs.dnsChallenges as { provider: string; config?: unknown }[]).map((c) => [c.provider, c.config ?? null]);
+        const challenges = (certificate.inputs.dnsChallenges as { provider: string; config?: unknown }[]).map((c) => [
+            c.provider,
+            c.config ?? null,
+        ]);
         assert.deepEqual(challenges, [["exec", null]], "the hook's settings came from the environment, not the state");
-        assert.ok(String(certificate.outputs.certificateUrl).startsWith(new URL(pebble.directoryUrl).origin), certificate.outputs.certificateUrl);
+        assert.ok(
+            String(certificate.outputs.certificateUrl).startsWith(new URL(pebble.directoryUrl).origin),
+            certificate.outputs.certificateUrl,
+        );
     });
 
     it("the edge serves Pebble's chain; a client trusting only Pebble's root accepts it, the system's trust store does not", async () => {
@@ -178,12 +215,26 @@ echo "$1 $2" >>${hookLog}
 
         const emptyDir = join(work, "no-ca");
         mkdirSync(emptyDir);
-        const trusted = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(work, "pebble-root.pem"), "--capath", emptyDir, `https://${NAME}:${httpsPort}/v2/`]);
+        const trusted = await run("curl", [
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            join(work, "pebble-root.pem"),
+            "--capath",
+            emptyDir,
+            `https://${NAME}:${httpsPort}/v2/`,
+        ]);
         assert.equal(trusted.stdout, "401", "TLS verified; the registry asks for credentials");
         const untrusted = await run("curl", ["-sS", "-o", "/dev/null", `https://${NAME}:${httpsPort}/v2/`], { allowFailure: true });
         assert.equal(untrusted.code, 60, `curl with the system's CAs: ${untrusted.stderr}`);
         const caCertificate = await pulumi(["stack", "output", "caCertificate", "--json"], { allowFailure: true });
-        assert.ok(caCertificate.code !== 0 || ["null", ""].includes(caCertificate.stdout.trim()), `no private CA to hand out: ${caCertificate.stdout}`);
+        assert.ok(
+            caCertificate.code !== 0 || ["null", ""].includes(caCertificate.stdout.trim()),
+            `no private CA to hand out: ${caCertificate.stdout}`,
+        );
     });
 
     it("outside the renew window, pulumi preview --expect-no-changes passes", async (t) => {
@@ -200,15 +251,25 @@ echo "$1 $2" >>${hookLog}
         const planned = changedNames.filter((name) => name !== "registry-edge-secrets");
         assert.deepEqual(planned, [certificateName, "registry-edge"].sort(), changed.join(", "));
         assert.ok(changed.includes(`update ${certificateName}`), changed.join(", "));
-        assert.ok(changed.every((c) => !/ registry-edge(-secrets)?$/.test(c) || /^(replace|create-replacement|delete-replaced) /.test(c)), changed.join(", "));
+        assert.ok(
+            changed.every((c) => !/ registry-edge(-secrets)?$/.test(c) || /^(replace|create-replacement|delete-replaced) /.test(c)),
+            changed.join(", "),
+        );
 
         const up = updateRecord((await pulumi(["up", "--yes", "--skip-preview", "--json"])).stdout);
         assert.equal(up.result, "succeeded");
         const { same, ...changes } = up.resourceChanges;
         assert.deepEqual(changes, { update: 1, replace: 1 }, `the engine's summary: ${JSON.stringify(up.resourceChanges)}`);
         assert.ok(same > 10, "everything else stayed");
-        assert.ok(up.steps.includes(`update ${certificateName}`) && up.steps.includes("create-replacement registry-edge"), up.steps.join(", "));
-        assert.deepEqual([...new Set(up.steps.map((c) => c.split(" ")[1]))].sort(), planned, "the update did what the preview planned, the key's holder kept");
+        assert.ok(
+            up.steps.includes(`update ${certificateName}`) && up.steps.includes("create-replacement registry-edge"),
+            up.steps.join(", "),
+        );
+        assert.deepEqual(
+            [...new Set(up.steps.map((c) => c.split(" ")[1]))].sort(),
+            planned,
+            "the update did what the preview planned, the key's holder kept",
+        );
         const after = await containerIds();
         assert.notEqual(after[`${PREFIX}-edge`], before[`${PREFIX}-edge`], "the edge container was replaced");
         assert.equal(after[`${PREFIX}-registry`], before[`${PREFIX}-registry`], "the registry container stayed");

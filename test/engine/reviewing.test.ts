@@ -11,15 +11,32 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { runCleanups } from "../support/processes";
 import { ROOT } from "./support/engineStack";
-import { BUMPED_REGISTRY_IMAGE, CapturedPreview, captureReviewPreviews, leakedSecrets, PreviewStep, REVIEW_SCENARIOS, ReviewCapture, SECOND_HOSTNAME } from "./support/reviewPreviews";
+import {
+    BUMPED_REGISTRY_IMAGE,
+    CapturedPreview,
+    captureReviewPreviews,
+    leakedSecrets,
+    PreviewStep,
+    REVIEW_SCENARIOS,
+    ReviewCapture,
+    SECOND_HOSTNAME,
+} from "./support/reviewPreviews";
 import { REGISTRY_IMAGE } from "../../components/services/registry";
 
 const DATA_VOLUME = "registry-registry-data";
 const SERVICES = ["registry-registry", "registry-ui", "registry-edge"];
 
 /** `op name` of every step that is not `same`. */
-const changes = (steps: PreviewStep[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
-const replaced = (steps: PreviewStep[]) => steps.filter((s) => s.op === "replace").map((s) => s.name).sort();
+const changes = (steps: PreviewStep[]) =>
+    steps
+        .filter((s) => s.op !== "same")
+        .map((s) => `${s.op} ${s.name}`)
+        .sort();
+const replaced = (steps: PreviewStep[]) =>
+    steps
+        .filter((s) => s.op === "replace")
+        .map((s) => s.name)
+        .sort();
 const reasons = (steps: PreviewStep[], name: string) => steps.find((s) => s.name === name && s.op === "replace")?.replaceReasons ?? [];
 
 /** The block `pulumi preview --diff` prints for one resource (from its op line to the next one). */
@@ -27,7 +44,9 @@ function resourceBlock(text: string, name: string): string {
     const lines = text.split("\n");
     const urnLine = lines.findIndex((line) => line.includes(`[urn=`) && line.trimEnd().endsWith(`::${name}]`));
     assert.ok(urnLine > 0, `no block for ${name} in the preview`);
-    const end = lines.findIndex((line, i) => i > urnLine && /^\s{4}[-+~ ]{1,2}[a-z]+:[\w/]+:\w+: \(|^\s{4}--outputs:--|^Resources:/.test(line));
+    const end = lines.findIndex(
+        (line, i) => i > urnLine && /^\s{4}[-+~ ]{1,2}[a-z]+:[\w/]+:\w+: \(|^\s{4}--outputs:--|^Resources:/.test(line),
+    );
     return lines.slice(urnLine - 2, end < 0 ? undefined : end).join("\n");
 }
 
@@ -48,7 +67,10 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
     });
 
     it("previews every scenario, and none touches the data volume", () => {
-        assert.deepEqual(capture.previews.map((p) => p.scenario.id), REVIEW_SCENARIOS.map((s) => s.id));
+        assert.deepEqual(
+            capture.previews.map((p) => p.scenario.id),
+            REVIEW_SCENARIOS.map((s) => s.id),
+        );
         assert.ok(capture.deployedResources.includes(DATA_VOLUME), "the data volume is deployed");
         for (const { scenario, steps } of capture.previews) {
             assert.equal(steps.find((s) => s.name === DATA_VOLUME)?.op ?? "same", "same", `${scenario.id}: the data volume stays`);
@@ -60,12 +82,19 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
     it("add a user: the registry and its secrets holder are replaced (fingerprint, uploads), nothing else", () => {
         const { steps, text } = preview("add-user");
         // With roles the edge maps users to roles in nginx.conf: that readable line changes too.
-        assert.deepEqual(replaced(steps).filter((n) => n !== "registry-edge"), ["registry-registry", "registry-registry-secrets"]);
+        assert.deepEqual(
+            replaced(steps).filter((n) => n !== "registry-edge"),
+            ["registry-registry", "registry-registry-secrets"],
+        );
         if (replaced(steps).includes("registry-edge")) {
             assert.deepEqual(reasons(steps, "registry-edge"), ["uploads"]);
             assert.match(resourceBlock(text, "registry-edge"), /^\s+\+ .*\bci\b/m, "the edge's new line for ci is visible");
         }
-        assert.deepEqual(reasons(steps, "registry-registry"), ["labels"], "replaced for the secrets fingerprint only: config.yml is the same");
+        assert.deepEqual(
+            reasons(steps, "registry-registry"),
+            ["labels"],
+            "replaced for the secrets fingerprint only: config.yml is the same",
+        );
         assert.deepEqual(reasons(steps, "registry-registry-secrets"), ["uploads"]);
         assert.ok(changes(steps).includes("create registry-credentials-ci"));
         assert.match(resourceBlock(text, "registry-registry"), /~ labels\s*: \[[\s\S]*~ value: "hmac-sha256:[0-9a-f]{32}" => \[unknown\]/);
@@ -82,9 +111,20 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         assert.match(edge, new RegExp(`^\\s+\\+ +return 301 https://\\$host:${newHttpsPort()}\\$request_uri;$`, "m"));
         assert.match(edge, /file\s*: "\/etc\/nginx\/nginx.conf"/);
         const outputs = outputsSection(text);
-        assert.match(outputs, new RegExp(`^\\s+\\+ server = "https://registry-review\\.test:${newHttpsPort()}"$`, "m"), "hosts.toml's line in the containerd snippet");
-        assert.match(outputs, new RegExp(`^\\s+\\+ docker login 'registry-review\\.test:${newHttpsPort()}'`, "m"), "the docker snippet's login line");
-        assert.match(outputs, new RegExp(`~ registryEndpoint: "registry-review\\.test:${httpsPort()}" => "registry-review\\.test:${newHttpsPort()}"`));
+        assert.match(
+            outputs,
+            new RegExp(`^\\s+\\+ server = "https://registry-review\\.test:${newHttpsPort()}"$`, "m"),
+            "hosts.toml's line in the containerd snippet",
+        );
+        assert.match(
+            outputs,
+            new RegExp(`^\\s+\\+ docker login 'registry-review\\.test:${newHttpsPort()}'`, "m"),
+            "the docker snippet's login line",
+        );
+        assert.match(
+            outputs,
+            new RegExp(`~ registryEndpoint: "registry-review\\.test:${httpsPort()}" => "registry-review\\.test:${newHttpsPort()}"`),
+        );
     });
 
     it("turn on deleteEnabled: the registry (config.yml) and the UI (env) are replaced, the change readable in both", () => {
@@ -118,15 +158,26 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         assert.deepEqual(reasons(steps, "tls-server"), ["readyForRenewal"]);
         assert.deepEqual(reasons(steps, "registry-edge"), ["uploads"]);
         const edge = resourceBlock(text, "registry-edge");
-        assert.match(edge, /~ content\s*: "-----BEGIN CERTIFICATE-----[^"]*" => \[unknown\]\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/tls\/server.crt"/, "the certificate file is the one changing");
-        assert.match(edge, /^\s{20}content\s*: "# Rendered by private-registry[^"]*"\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/nginx.conf"/m, "nginx.conf unchanged (no ~)");
+        assert.match(
+            edge,
+            /~ content\s*: "-----BEGIN CERTIFICATE-----[^"]*" => \[unknown\]\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/tls\/server.crt"/,
+            "the certificate file is the one changing",
+        );
+        assert.match(
+            edge,
+            /^\s{20}content\s*: "# Rendered by private-registry[^"]*"\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/nginx.conf"/m,
+            "nginx.conf unchanged (no ~)",
+        );
     });
 
     it("bump the registry image: the image and the registry container are replaced, nothing else", () => {
         const { steps, text } = preview("registry-image");
         assert.deepEqual(replaced(steps), ["registry-registry", "registry-registry-image"]);
         assert.deepEqual(reasons(steps, "registry-registry"), ["image"]);
-        assert.match(resourceBlock(text, "registry-registry-image"), new RegExp(`~ name: "${REGISTRY_IMAGE}" => "${BUMPED_REGISTRY_IMAGE}"`));
+        assert.match(
+            resourceBlock(text, "registry-registry-image"),
+            new RegExp(`~ name: "${REGISTRY_IMAGE}" => "${BUMPED_REGISTRY_IMAGE}"`),
+        );
     });
 
     it("no password, bcrypt hash, http.secret or private key appears in any preview, even partly", () => {
@@ -137,14 +188,19 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         // The check itself finds a piece of a secret when there is one.
         for (const kind of ["password", "htpasswd entry", "http.secret", "private key"]) {
             const probe = capture.secrets.values.find((v) => v.what.startsWith(kind)) ?? assert.fail(`no ${kind} among the secrets`);
-            const piece = kind === "private key" ? probe.value.split("\n")[1].slice(20, 32) : probe.value.slice(probe.value.length - 14, probe.value.length - 2);
+            const piece =
+                kind === "private key"
+                    ? probe.value.split("\n")[1].slice(20, 32)
+                    : probe.value.slice(probe.value.length - 14, probe.value.length - 2);
             assert.notDeepEqual(leakedSecrets(`x ${piece} x`, capture.secrets), [], `a piece of the ${kind} would be found`);
         }
     });
 
     it("replacements only where a service must restart: no service is replaced in a scenario that does not concern it", () => {
         const concerned: Record<string, string[]> = {
-            "add-user": replaced(preview("add-user").steps).includes("registry-edge") ? ["registry-edge", "registry-registry"] : ["registry-registry"],
+            "add-user": replaced(preview("add-user").steps).includes("registry-edge")
+                ? ["registry-edge", "registry-registry"]
+                : ["registry-registry"],
             "https-port": ["registry-edge"],
             "delete-enabled": ["registry-registry", "registry-ui"],
             "add-hostname": ["registry-edge"],
@@ -152,13 +208,18 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
             "registry-image": ["registry-registry"],
         };
         for (const { scenario, steps } of capture.previews) {
-            assert.deepEqual(replaced(steps).filter((n) => SERVICES.includes(n)), concerned[scenario.id], scenario.id);
+            assert.deepEqual(
+                replaced(steps).filter((n) => SERVICES.includes(n)),
+                concerned[scenario.id],
+                scenario.id,
+            );
         }
     });
 
     it("the committed docs/reviewing.md covers every scenario and shows no secret material", () => {
         const doc = readFileSync(join(ROOT, "docs/reviewing.md"), "utf8");
-        for (const scenario of REVIEW_SCENARIOS) assert.ok(doc.includes(`## ${scenario.title}`), `docs/reviewing.md lacks ${scenario.title}: npm run docs:reviewing`);
+        for (const scenario of REVIEW_SCENARIOS)
+            assert.ok(doc.includes(`## ${scenario.title}`), `docs/reviewing.md lacks ${scenario.title}: npm run docs:reviewing`);
         assert.ok(!/PRIVATE KEY|\$2[aby]\$\d\d\$|REGISTRY_HTTP_SECRET=/.test(doc));
     });
 });

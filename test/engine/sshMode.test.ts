@@ -61,34 +61,55 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
     let endpoint: string;
 
     /** `pulumi` inside the namespace, where the server's sshd is. */
-    const pulumi = (stack: string, args: string[], options: { allowFailure?: boolean; input?: string; timeoutMs?: number } = {}): Promise<RunResult> =>
-        namespace.run("pulumi", [...args, "--non-interactive", "--stack", stack], { env, cwd: project, timeoutMs: options.timeoutMs ?? 600_000, allowFailure: options.allowFailure, input: options.input });
+    const pulumi = (
+        stack: string,
+        args: string[],
+        options: { allowFailure?: boolean; input?: string; timeoutMs?: number } = {},
+    ): Promise<RunResult> =>
+        namespace.run("pulumi", [...args, "--non-interactive", "--stack", stack], {
+            env,
+            cwd: project,
+            timeoutMs: options.timeoutMs ?? 600_000,
+            allowFailure: options.allowFailure,
+            input: options.input,
+        });
     /** Names of the server's Docker objects of kind `list` that start with `prefix`. */
-    const onServer = async (list: string[], prefix: string) => (await server.docker(list)).stdout.split("\n").filter((n) => n.startsWith(prefix)).sort();
+    const onServer = async (list: string[], prefix: string) =>
+        (await server.docker(list)).stdout
+            .split("\n")
+            .filter((n) => n.startsWith(prefix))
+            .sort();
 
     async function initStack(stack: string, values: Record<string, unknown>): Promise<void> {
         await pulumi(stack, ["stack", "init"]);
         const file = join(project, `Pulumi.${stack}.yaml`);
         const stackFile = parseYaml(existsSync(file) ? readFileSync(file, "utf8") : "") ?? {};
-        stackFile.config = { ...stackFile.config, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`private-registry:${k}`, v])) };
+        stackFile.config = {
+            ...stackFile.config,
+            ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`private-registry:${k}`, v])),
+        };
         writeFileSync(file, toYaml(stackFile));
         await pulumi(stack, ["config", "set", "--secret", "sshPrivateKey"], { input: privateKey });
     }
 
-    const sshConfig = async (stack: string, prefix: string, hostKey: string) => initStack(stack, {
-        mode: "ssh",
-        ssh: { host: "127.0.0.1", port: server.port, user: "root", hostKey },
-        hostnames: [NAME],
-        ipAddresses: [NAMESPACE_SERVICE_ADDRESS],
-        httpsPort: await freePort(),
-        httpPort: await freePort(),
-        namePrefix: prefix,
-        users: ["admin"],
-    });
+    const sshConfig = async (stack: string, prefix: string, hostKey: string) =>
+        initStack(stack, {
+            mode: "ssh",
+            ssh: { host: "127.0.0.1", port: server.port, user: "root", hostKey },
+            hostnames: [NAME],
+            ipAddresses: [NAMESPACE_SERVICE_ADDRESS],
+            httpsPort: await freePort(),
+            httpPort: await freePort(),
+            namePrefix: prefix,
+            users: ["admin"],
+        });
 
     before(async () => {
         const bin = engineBin();
-        assert.ok(existsSync(join(bin, "pulumi-resource-command")), `${bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`);
+        assert.ok(
+            existsSync(join(bin, "pulumi-resource-command")),
+            `${bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`,
+        );
         work = makeTempDir("pr-ssh-");
         project = copyProject(work);
         const home = join(work, "home");
@@ -103,9 +124,15 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
 
         namespace = await createNetworkNamespace("pr-ssh");
         await namespace.run("ip", ["address", "add", `${NAMESPACE_SERVICE_ADDRESS}/32`, "dev", "lo"]);
-        server = await startSshServer(join(work, "server"), namespace, { authorizedKey: readFileSync(join(work, "id_ed25519.pub"), "utf8"), port: await freePort() });
+        server = await startSshServer(join(work, "server"), namespace, {
+            authorizedKey: readFileSync(join(work, "id_ed25519.pub"), "utf8"),
+            port: await freePort(),
+        });
         // The workstation: no bridge of its own, so the server's dockerd owns the namespace's docker0.
-        workstation = await startDockerd(join(work, "w"), { networkNamespace: namespace, extraArgs: ["--bridge=none", "--iptables=false", "--ip6tables=false"] });
+        workstation = await startDockerd(join(work, "w"), {
+            networkNamespace: namespace,
+            extraArgs: ["--bridge=none", "--iptables=false", "--ip6tables=false"],
+        });
         const images = { registry: REGISTRY_IMAGE, ui: REGISTRY_UI_IMAGE, edge: EDGE_IMAGE };
         await buildStandInImages(workstation, images, work);
         const tarball = join(work, "standins.tar");
@@ -139,9 +166,17 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
         assert.deepEqual(await onServer(["ps", "-a", "--format", "{{.Names}}"], WRONG_KEY_PREFIX), []);
         assert.deepEqual(await onServer(["volume", "ls", "--format", "{{.Name}}"], WRONG_KEY_PREFIX), []);
         assert.deepEqual(await onServer(["network", "ls", "--format", "{{.Name}}"], WRONG_KEY_PREFIX), []);
-        const state = JSON.parse((await pulumi("sshwrong", ["stack", "export"])).stdout) as { deployment: { resources?: { type: string }[] } };
-        const remote = (state.deployment.resources ?? []).filter((r) => r.type.startsWith("command:remote") || r.type.startsWith("docker:index/"));
-        assert.deepEqual(remote.map((r) => r.type), [], "no remote command or Docker resource was recorded");
+        const state = JSON.parse((await pulumi("sshwrong", ["stack", "export"])).stdout) as {
+            deployment: { resources?: { type: string }[] };
+        };
+        const remote = (state.deployment.resources ?? []).filter(
+            (r) => r.type.startsWith("command:remote") || r.type.startsWith("docker:index/"),
+        );
+        assert.deepEqual(
+            remote.map((r) => r.type),
+            [],
+            "no remote command or Docker resource was recorded",
+        );
         await pulumi("sshwrong", ["stack", "rm", "--force", "--yes"]);
     });
 
@@ -153,12 +188,16 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
         endpoint = outputs.registryEndpoint;
         writeFileSync(join(work, "ca.crt"), outputs.caCertificate);
 
-        const state = JSON.parse((await pulumi("ssh", ["stack", "export", "--show-secrets"])).stdout) as { deployment: { resources: { type: string; urn: string; outputs?: Record<string, unknown> }[] } };
+        const state = JSON.parse((await pulumi("ssh", ["stack", "export", "--show-secrets"])).stdout) as {
+            deployment: { resources: { type: string; urn: string; outputs?: Record<string, unknown> }[] };
+        };
         const install = state.deployment.resources.find((r) => r.type === "command:remote:Command" && r.urn.endsWith("install-docker"));
         assert.ok(install, "the install-docker remote command is in the state");
         const serverVersion = (await server.docker(["version", "--format", "{{.Server.Version}}"])).stdout.trim();
         assert.equal(String(install.outputs?.stdout).trim(), `docker ${serverVersion}`, "the install step talked to the server's dockerd");
-        const provider = state.deployment.resources.find((r) => r.type === "pulumi:providers:docker" && String(r.outputs?.host ?? "").startsWith("ssh://"));
+        const provider = state.deployment.resources.find(
+            (r) => r.type === "pulumi:providers:docker" && String(r.outputs?.host ?? "").startsWith("ssh://"),
+        );
         assert.equal(provider?.outputs?.host, `ssh://root@127.0.0.1:${server.port}`);
         assert.match(server.sshdLog(), /Accepted publickey for root from 127\.0\.0\.1/);
 
@@ -171,7 +210,18 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
     it("through the deployed edge: docker push and pull with the docker snippet, ctr pull with the containerd snippet", async () => {
         const [admin] = outputs.credentials;
         const client = (command: string, args: string[], options = {}) => workstation.runClient(command, args, options);
-        const unauthorized = await client("curl", ["-sS", "--max-time", "45", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(work, "ca.crt"), `https://${endpoint}/v2/`]);
+        const unauthorized = await client("curl", [
+            "-sS",
+            "--max-time",
+            "45",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            join(work, "ca.crt"),
+            `https://${endpoint}/v2/`,
+        ]);
         assert.equal(unauthorized.stdout, "401");
 
         const certsDir = `/etc/docker/certs.d/${endpoint}`;
@@ -189,8 +239,25 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
         const root = join(work, "containerd-root");
         writeFileSync(join(work, "containerd.sh"), outputs.clientSnippets.containerd.script);
         await run("sh", [join(work, "containerd.sh")], { env: { ...process.env, ROOT: root } });
-        await client("ctr", ["--address", workstation.containerdSocket, "--namespace", "engine-ssh", "images", "pull", "--hosts-dir", join(root, "etc/containerd/certs.d"),
-            "--user", `${admin.username}:${admin.password}`, "--snapshotter", "native", image.name], { timeoutMs: 180_000 });
+        await client(
+            "ctr",
+            [
+                "--address",
+                workstation.containerdSocket,
+                "--namespace",
+                "engine-ssh",
+                "images",
+                "pull",
+                "--hosts-dir",
+                join(root, "etc/containerd/certs.d"),
+                "--user",
+                `${admin.username}:${admin.password}`,
+                "--snapshotter",
+                "native",
+                image.name,
+            ],
+            { timeoutMs: 180_000 },
+        );
         const listed = await client("ctr", ["--address", workstation.containerdSocket, "--namespace", "engine-ssh", "images", "ls", "-q"]);
         assert.match(listed.stdout, new RegExp(`^${image.name.replace(/[.]/g, "\\.")}$`, "m"));
     });

@@ -55,10 +55,23 @@ describe("upgrade: Distribution 2.8 to 3 in one pulumi up, every image kept (rea
 
         const layouts = join(stack.work, "layouts");
         const push = async (layout: string, tag: string, reference: string, all = false) => {
-            const result = await skopeo(["copy", "--quiet", ...(all ? ["--all"] : []), "--dest-cert-dir", caDir, "--dest-creds", creds, `oci:${layout}:${tag}`, `docker://${endpoint}/${reference}`]);
+            const result = await skopeo([
+                "copy",
+                "--quiet",
+                ...(all ? ["--all"] : []),
+                "--dest-cert-dir",
+                caDir,
+                "--dest-creds",
+                creds,
+                `oci:${layout}:${tag}`,
+                `docker://${endpoint}/${reference}`,
+            ]);
             assert.equal(result.code, 0, `${reference}: ${result.stderr}`);
         };
-        for (const [repository, text] of [["team/app", "app under 2.8\n"], ["base", "base under 2.8\n"]]) {
+        for (const [repository, text] of [
+            ["team/app", "app under 2.8\n"],
+            ["base", "base under 2.8\n"],
+        ]) {
             const digest = writeOciLayout(join(layouts, repository.replace("/", "-")), text);
             await push(join(layouts, repository.replace("/", "-")), "1", `${repository}:1`);
             pushed.push({ repository, tag: "1", digest });
@@ -75,11 +88,19 @@ describe("upgrade: Distribution 2.8 to 3 in one pulumi up, every image kept (rea
         const up = await stack.pulumi(["up", "--yes", "--skip-preview", "--json"]);
         assert.equal(up.code, 0);
         const record = updateRecord(up.stdout);
-        assert.ok(record.steps.some((step) => /^(replace|create-replacement) registry-registry$/.test(step)), `the registry container is replaced: ${record.steps.join(", ")}`);
-        assert.ok(!record.steps.some((step) => /registry-registry-data/.test(step)), `the data volume is untouched: ${record.steps.join(", ")}`);
+        assert.ok(
+            record.steps.some((step) => /^(replace|create-replacement) registry-registry$/.test(step)),
+            `the registry container is replaced: ${record.steps.join(", ")}`,
+        );
+        assert.ok(
+            !record.steps.some((step) => /registry-registry-data/.test(step)),
+            `the data volume is untouched: ${record.steps.join(", ")}`,
+        );
         assert.match(await registryVersion(), /v3\.1\.2/);
         assert.equal(await volumeCreated(), volumeBefore, "the same data volume");
-        const command = (await stack.docker(["inspect", "-f", "{{json .Config.Cmd}} {{range .Mounts}}{{.Destination}} {{end}}", `${PREFIX}-registry`])).stdout;
+        const command = (
+            await stack.docker(["inspect", "-f", "{{json .Config.Cmd}} {{range .Mounts}}{{.Destination}} {{end}}", `${PREFIX}-registry`])
+        ).stdout;
         assert.match(command, /\/var\/lib\/registry/);
     });
 
@@ -87,17 +108,44 @@ describe("upgrade: Distribution 2.8 to 3 in one pulumi up, every image kept (rea
         assert.ok(pushed.length >= 6);
         mkdirSync(join(stack.work, "pulled"));
         for (const { repository, tag, digest } of pushed) {
-            const pulled = await skopeo(["copy", "--quiet", "--all", "--src-cert-dir", caDir, "--src-creds", creds, `docker://${endpoint}/${repository}@${digest}`, `dir:${join(stack.work, "pulled", digest.slice(7, 19))}`]);
+            const pulled = await skopeo([
+                "copy",
+                "--quiet",
+                "--all",
+                "--src-cert-dir",
+                caDir,
+                "--src-creds",
+                creds,
+                `docker://${endpoint}/${repository}@${digest}`,
+                `dir:${join(stack.work, "pulled", digest.slice(7, 19))}`,
+            ]);
             assert.equal(pulled.code, 0, `${repository}@${digest}: ${pulled.stderr}`);
             if (tag !== undefined) {
-                const inspected = await skopeo(["inspect", "--raw", "--cert-dir", caDir, "--creds", creds, `docker://${endpoint}/${repository}:${tag}`]);
+                const inspected = await skopeo([
+                    "inspect",
+                    "--raw",
+                    "--cert-dir",
+                    caDir,
+                    "--creds",
+                    creds,
+                    `docker://${endpoint}/${repository}:${tag}`,
+                ]);
                 const sha = (await run("sha256sum", [], { input: inspected.stdout })).stdout.split(" ")[0];
                 assert.equal(`sha256:${sha}`, digest, `${repository}:${tag} still names ${digest}`);
             }
         }
         const layout = join(stack.work, "layouts", "after");
         writeOciLayout(layout, "pushed under 3\n");
-        const pushedUnder3 = await skopeo(["copy", "--quiet", "--dest-cert-dir", caDir, "--dest-creds", creds, `oci:${layout}:1`, `docker://${endpoint}/team/app:2`]);
+        const pushedUnder3 = await skopeo([
+            "copy",
+            "--quiet",
+            "--dest-cert-dir",
+            caDir,
+            "--dest-creds",
+            creds,
+            `oci:${layout}:1`,
+            `docker://${endpoint}/team/app:2`,
+        ]);
         assert.equal(pushedUnder3.code, 0, pushedUnder3.stderr);
     });
 

@@ -17,7 +17,10 @@ const BUILD_TIMEOUT_MS = 30 * 60_000;
 
 function goBinary(): string {
     if (process.env.GO) return process.env.GO;
-    const onPath = (process.env.PATH ?? "").split(":").map((dir) => join(dir, "go")).find((path) => existsSync(path));
+    const onPath = (process.env.PATH ?? "")
+        .split(":")
+        .map((dir) => join(dir, "go"))
+        .find((path) => existsSync(path));
     return onPath ?? "/usr/local/go/bin/go";
 }
 
@@ -44,7 +47,11 @@ export async function k3sRegistriesCheck(): Promise<string> {
     hash.update((await run(go, ["version"])).stdout);
     const binary = join(CACHE, `k3sregistries-${hash.digest("hex").slice(0, 16)}`, "k3sregistries");
     return cached(binary, async (target) => {
-        await run(go, ["build", "-p", "1", "-trimpath", "-mod=readonly", "-o", target, "."], { cwd: source, env: goEnv(), timeoutMs: BUILD_TIMEOUT_MS });
+        await run(go, ["build", "-p", "1", "-trimpath", "-mod=readonly", "-o", target, "."], {
+            cwd: source,
+            env: goEnv(),
+            timeoutMs: BUILD_TIMEOUT_MS,
+        });
     });
 }
 
@@ -54,7 +61,13 @@ export interface CriTools {
     containerd2: string;
 }
 
-const CRICTL = { module: "sigs.k8s.io/cri-tools", version: "v1.37.0", pkg: "cmd/crictl", ldflags: "-X sigs.k8s.io/cri-tools/pkg/version.Version=v1.37.0", tags: "" };
+const CRICTL = {
+    module: "sigs.k8s.io/cri-tools",
+    version: "v1.37.0",
+    pkg: "cmd/crictl",
+    ldflags: "-X sigs.k8s.io/cri-tools/pkg/version.Version=v1.37.0",
+    tags: "",
+};
 const CONTAINERD2 = {
     module: "github.com/containerd/containerd/v2",
     version: "v2.4.2",
@@ -67,7 +80,16 @@ async function goInstall(tool: typeof CRICTL): Promise<string> {
     const name = tool.pkg.split("/").pop()!;
     return cached(join(CACHE, `${name}-${tool.version}`, name), async (target) => {
         const bin = `${target}.d`;
-        const args = ["install", "-p", "1", "-trimpath", "-ldflags", tool.ldflags, ...(tool.tags ? ["-tags", tool.tags] : []), `${tool.module}/${tool.pkg}@${tool.version}`];
+        const args = [
+            "install",
+            "-p",
+            "1",
+            "-trimpath",
+            "-ldflags",
+            tool.ldflags,
+            ...(tool.tags ? ["-tags", tool.tags] : []),
+            `${tool.module}/${tool.pkg}@${tool.version}`,
+        ];
         await run(goBinary(), args, { env: { ...goEnv(), GOBIN: bin }, cwd: CACHE, timeoutMs: BUILD_TIMEOUT_MS });
         renameSync(join(bin, name), target);
         rmSync(bin, { recursive: true, force: true });

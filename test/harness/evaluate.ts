@@ -69,7 +69,8 @@ export async function evaluateProgram(job: EvaluationJob): Promise<EvaluationRes
 
 export function findResource(result: EvaluationResult, type: string, name?: string): RecordedResource {
     const found = result.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
-    if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.map((r) => r.name).join(", ") || "none"}`);
+    if (found.length !== 1)
+        throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.map((r) => r.name).join(", ") || "none"}`);
     return found[0];
 }
 

@@ -76,7 +76,10 @@ function openssl(args: string[], files: Record<string, string>): Record<string, 
 }
 
 function subjectArg(subject: Record<string, string> | undefined): string {
-    const parts = [["CN", subject?.commonName], ["O", subject?.organization]].filter(([, v]) => v);
+    const parts = [
+        ["CN", subject?.commonName],
+        ["O", subject?.organization],
+    ].filter(([, v]) => v);
     return parts.length === 0 ? "/" : parts.map(([k, v]) => `/${k}=${v}`).join("");
 }
 
@@ -119,15 +122,28 @@ function privateKey(inputs: Record<string, any>): Record<string, unknown> {
         const openssh = `ssh-ed25519 ${Buffer.concat([sshString(Buffer.from("ssh-ed25519")), sshString(raw)]).toString("base64")}\n`;
         const pkcs8 = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
         const seed = (privateKey.export({ format: "der", type: "pkcs8" }) as Buffer).subarray(-32);
-        return { privateKeyPem: pkcs8, privateKeyPemPkcs8: pkcs8, privateKeyOpenssh: ed25519OpensshPrivateKey(seed, raw), publicKeyPem: publicKey.export({ format: "pem", type: "spki" }), publicKeyOpenssh: openssh };
+        return {
+            privateKeyPem: pkcs8,
+            privateKeyPemPkcs8: pkcs8,
+            privateKeyOpenssh: ed25519OpensshPrivateKey(seed, raw),
+            publicKeyPem: publicKey.export({ format: "pem", type: "spki" }),
+            publicKeyOpenssh: openssh,
+        };
     }
-    const pair = algorithm === "ECDSA"
-        ? generateKeyPairSync("ec", { namedCurve: inputs.ecdsaCurve === "P384" ? "secp384r1" : "prime256v1" })
-        : generateKeyPairSync("rsa", { modulusLength: inputs.rsaBits ?? 2048 });
+    const pair =
+        algorithm === "ECDSA"
+            ? generateKeyPairSync("ec", { namedCurve: inputs.ecdsaCurve === "P384" ? "secp384r1" : "prime256v1" })
+            : generateKeyPairSync("rsa", { modulusLength: inputs.rsaBits ?? 2048 });
     const pem = pair.privateKey.export({ format: "pem", type: algorithm === "ECDSA" ? "sec1" : "pkcs1" }) as string;
     const pkcs8 = pair.privateKey.export({ format: "pem", type: "pkcs8" }) as string;
     const publicKeyOpenssh = algorithm === "RSA" ? rsaOpenssh(pair.publicKey.export({ format: "jwk" }) as { n: string; e: string }) : "";
-    return { privateKeyPem: pem, privateKeyPemPkcs8: pkcs8, privateKeyOpenssh: pkcs8, publicKeyPem: pair.publicKey.export({ format: "pem", type: "spki" }), publicKeyOpenssh };
+    return {
+        privateKeyPem: pem,
+        privateKeyPemPkcs8: pkcs8,
+        privateKeyOpenssh: pkcs8,
+        publicKeyPem: pair.publicKey.export({ format: "pem", type: "spki" }),
+        publicKeyOpenssh,
+    };
 }
 
 /**
@@ -143,12 +159,23 @@ function ed25519OpensshPrivateKey(seed: Buffer, publicRaw: Buffer): string {
     const keyType = sshString(Buffer.from("ssh-ed25519"));
     const publicBlob = Buffer.concat([keyType, sshString(publicRaw)]);
     const check = uint32(0x5eed5eed);
-    let secret = Buffer.concat([check, check, keyType, sshString(publicRaw), sshString(Buffer.concat([seed, publicRaw])), sshString(Buffer.alloc(0))]);
+    let secret = Buffer.concat([
+        check,
+        check,
+        keyType,
+        sshString(publicRaw),
+        sshString(Buffer.concat([seed, publicRaw])),
+        sshString(Buffer.alloc(0)),
+    ]);
     for (let pad = 1; secret.length % 8 !== 0; pad++) secret = Buffer.concat([secret, Buffer.from([pad])]);
     const body = Buffer.concat([
         Buffer.from("openssh-key-v1\0"),
-        sshString(Buffer.from("none")), sshString(Buffer.from("none")), sshString(Buffer.alloc(0)),
-        uint32(1), sshString(publicBlob), sshString(secret),
+        sshString(Buffer.from("none")),
+        sshString(Buffer.from("none")),
+        sshString(Buffer.alloc(0)),
+        uint32(1),
+        sshString(publicBlob),
+        sshString(secret),
     ]);
     const lines = body.toString("base64").match(/.{1,70}/g) ?? [];
     return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`;
@@ -188,26 +215,85 @@ function computeOutputs(type: string, name: string, inputs: Record<string, any>)
         case "tls:index/privateKey:PrivateKey":
             return privateKey(inputs);
         case "tls:index/selfSignedCert:SelfSignedCert": {
-            const ext = [...usageExtensions(inputs.allowedUses ?? [], !!inputs.isCaCertificate), sanExtension(inputs.dnsNames, inputs.ipAddresses)]
-                .filter((e): e is string => !!e).flatMap((e) => ["-addext", e]);
-            const out = openssl(["req", "-x509", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject), "-days", days(inputs.validityPeriodHours), "-out", "cert.pem", ...ext], { "key.pem": inputs.privateKeyPem });
+            const ext = [
+                ...usageExtensions(inputs.allowedUses ?? [], !!inputs.isCaCertificate),
+                sanExtension(inputs.dnsNames, inputs.ipAddresses),
+            ]
+                .filter((e): e is string => !!e)
+                .flatMap((e) => ["-addext", e]);
+            const out = openssl(
+                [
+                    "req",
+                    "-x509",
+                    "-new",
+                    "-key",
+                    "key.pem",
+                    "-subj",
+                    subjectArg(inputs.subject),
+                    "-days",
+                    days(inputs.validityPeriodHours),
+                    "-out",
+                    "cert.pem",
+                    ...ext,
+                ],
+                { "key.pem": inputs.privateKeyPem },
+            );
             return { certPem: out["cert.pem"], readyForRenewal: false };
         }
         case "tls:index/certRequest:CertRequest": {
             const san = sanExtension(inputs.dnsNames, inputs.ipAddresses);
-            const out = openssl(["req", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject), "-out", "csr.pem", ...(san ? ["-addext", san] : [])], { "key.pem": inputs.privateKeyPem });
+            const out = openssl(
+                [
+                    "req",
+                    "-new",
+                    "-key",
+                    "key.pem",
+                    "-subj",
+                    subjectArg(inputs.subject),
+                    "-out",
+                    "csr.pem",
+                    ...(san ? ["-addext", san] : []),
+                ],
+                { "key.pem": inputs.privateKeyPem },
+            );
             return { certRequestPem: out["csr.pem"] };
         }
         case "tls:index/locallySignedCert:LocallySignedCert": {
             const ext = usageExtensions(inputs.allowedUses ?? [], !!inputs.isCaCertificate).join("\n");
             const out = openssl(
-                ["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", days(inputs.validityPeriodHours), "-copy_extensions", "copyall", "-extfile", "ext.cnf", "-out", "cert.pem"],
-                { "csr.pem": inputs.certRequestPem, "ca.pem": inputs.caCertPem, "ca-key.pem": inputs.caPrivateKeyPem, "ext.cnf": `${ext}\n` },
+                [
+                    "x509",
+                    "-req",
+                    "-in",
+                    "csr.pem",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca-key.pem",
+                    "-CAcreateserial",
+                    "-days",
+                    days(inputs.validityPeriodHours),
+                    "-copy_extensions",
+                    "copyall",
+                    "-extfile",
+                    "ext.cnf",
+                    "-out",
+                    "cert.pem",
+                ],
+                {
+                    "csr.pem": inputs.certRequestPem,
+                    "ca.pem": inputs.caCertPem,
+                    "ca-key.pem": inputs.caPrivateKeyPem,
+                    "ext.cnf": `${ext}\n`,
+                },
             );
             return { certPem: out["cert.pem"], readyForRenewal: false };
         }
         case "docker:index/remoteImage:RemoteImage":
-            return { imageId: `sha256:${createHash("sha256").update(inputs.name).digest("hex")}`, repoDigest: `${inputs.name}@sha256:${"0".repeat(64)}` };
+            return {
+                imageId: `sha256:${createHash("sha256").update(inputs.name).digest("hex")}`,
+                repoDigest: `${inputs.name}@sha256:${"0".repeat(64)}`,
+            };
         default:
             return extraOutputs(type, name, inputs);
     }
@@ -256,25 +342,58 @@ function secretWrap(type: string, outputs: Record<string, unknown>): Record<stri
  * of two non-burstable ones, as the real price order puts them.
  */
 export const FAKE_INSTANCE_TYPES = [
-    { id: "ecs.t6-c1m2.large", family: "ecs.t6", cpuCoreCount: 2, memorySize: 4, availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"], burstableInstance: { initialCredit: "60", baselineCredit: "20" } },
-    { id: "ecs.u1-c1m2.large", family: "ecs.u1", cpuCoreCount: 2, memorySize: 4, availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"], burstableInstance: { initialCredit: "", baselineCredit: "" } },
-    { id: "ecs.c7.large", family: "ecs.c7", cpuCoreCount: 2, memorySize: 4, availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"], burstableInstance: { initialCredit: "", baselineCredit: "" } },
-    { id: "ecs.g7.large", family: "ecs.g7", cpuCoreCount: 2, memorySize: 8, availabilityZones: ["cn-hongkong-c"], burstableInstance: { initialCredit: "", baselineCredit: "" } },
+    {
+        id: "ecs.t6-c1m2.large",
+        family: "ecs.t6",
+        cpuCoreCount: 2,
+        memorySize: 4,
+        availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"],
+        burstableInstance: { initialCredit: "60", baselineCredit: "20" },
+    },
+    {
+        id: "ecs.u1-c1m2.large",
+        family: "ecs.u1",
+        cpuCoreCount: 2,
+        memorySize: 4,
+        availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"],
+        burstableInstance: { initialCredit: "", baselineCredit: "" },
+    },
+    {
+        id: "ecs.c7.large",
+        family: "ecs.c7",
+        cpuCoreCount: 2,
+        memorySize: 4,
+        availabilityZones: ["cn-hongkong-b", "cn-hongkong-c"],
+        burstableInstance: { initialCredit: "", baselineCredit: "" },
+    },
+    {
+        id: "ecs.g7.large",
+        family: "ecs.g7",
+        cpuCoreCount: 2,
+        memorySize: 8,
+        availabilityZones: ["cn-hongkong-c"],
+        burstableInstance: { initialCredit: "", baselineCredit: "" },
+    },
 ];
 
 /** Canned answers for data-source lookups (invokes). */
 function invoke(token: string, inputs: Record<string, any>): Record<string, unknown> {
     switch (token) {
         case "alicloud:ecs/getInstanceTypes:getInstanceTypes": {
-            const offered = FAKE_INSTANCE_TYPES.filter((t) =>
-                (inputs.instanceType === undefined || t.id === inputs.instanceType)
-                && (inputs.availabilityZone === undefined || t.availabilityZones.includes(inputs.availabilityZone))
-                && (inputs.cpuCoreCount === undefined || t.cpuCoreCount === inputs.cpuCoreCount)
-                && (inputs.memorySize === undefined || t.memorySize === inputs.memorySize));
+            const offered = FAKE_INSTANCE_TYPES.filter(
+                (t) =>
+                    (inputs.instanceType === undefined || t.id === inputs.instanceType) &&
+                    (inputs.availabilityZone === undefined || t.availabilityZones.includes(inputs.availabilityZone)) &&
+                    (inputs.cpuCoreCount === undefined || t.cpuCoreCount === inputs.cpuCoreCount) &&
+                    (inputs.memorySize === undefined || t.memorySize === inputs.memorySize),
+            );
             return { instanceTypes: offered, ids: offered.map((t) => t.id) };
         }
         case "alicloud:ecs/getImages:getImages":
-            return { images: [{ id: "debian_12_8_x64_20G_alibase_20250101.vhd", name: "debian_12_8_x64" }], ids: ["debian_12_8_x64_20G_alibase_20250101.vhd"] };
+            return {
+                images: [{ id: "debian_12_8_x64_20G_alibase_20250101.vhd", name: "debian_12_8_x64" }],
+                ids: ["debian_12_8_x64_20G_alibase_20250101.vhd"],
+            };
         case "alicloud:index/getZones:getZones":
             return { zones: [{ id: `${inputs.region ?? "cn-hongkong"}-b` }], ids: ["cn-hongkong-b"] };
         default:
@@ -295,7 +414,10 @@ export class FakeProviders implements pulumi.runtime.Mocks {
     /** Every lookup the program made, in order. */
     readonly invokes: { token: string; inputs: Record<string, unknown> }[] = [];
 
-    constructor(private readonly previous: ProviderState = {}, private readonly options: FakeProviderOptions = {}) {}
+    constructor(
+        private readonly previous: ProviderState = {},
+        private readonly options: FakeProviderOptions = {},
+    ) {}
 
     async newResource(args: pulumi.runtime.MockResourceArgs): Promise<{ id: string; state: Record<string, any> }> {
         const { value, paths } = unwrapSecrets(args.inputs);
@@ -305,13 +427,19 @@ export class FakeProviders implements pulumi.runtime.Mocks {
         const fresh = createHash("sha256").update(`${args.type}${args.name}${Math.random()}`).digest("hex");
         // Disk IDs as ECS makes them (`d-` and 20 characters): the VM sees the rest as the serial.
         // An access key's ID is the key ID (`LTAI` and 20 characters), which the registry is handed.
-        const id = unchanged ? before.id
-            : args.type === "alicloud:ecs/ecsDisk:EcsDisk" ? `d-${fresh.slice(0, 20)}`
-            : args.type === "alicloud:ram/accessKey:AccessKey" ? `LTAI${fresh.slice(0, 20)}`
-            : `${args.name}-${fresh.slice(0, 12)}`;
-        const computed = args.type === "pulumi:pulumi:StackReference"
-            ? { outputs: this.options.previousOutputs ?? {}, secretOutputNames: [] }
-            : unchanged ? before.state : computeOutputs(args.type, args.name, inputs);
+        const id = unchanged
+            ? before.id
+            : args.type === "alicloud:ecs/ecsDisk:EcsDisk"
+              ? `d-${fresh.slice(0, 20)}`
+              : args.type === "alicloud:ram/accessKey:AccessKey"
+                ? `LTAI${fresh.slice(0, 20)}`
+                : `${args.name}-${fresh.slice(0, 12)}`;
+        const computed =
+            args.type === "pulumi:pulumi:StackReference"
+                ? { outputs: this.options.previousOutputs ?? {}, secretOutputNames: [] }
+                : unchanged
+                  ? before.state
+                  : computeOutputs(args.type, args.name, inputs);
         this.resources.push({ type: args.type, name: args.name, id, inputs, secretInputPaths: paths, state: computed });
         return { id, state: { ...args.inputs, ...secretWrap(args.type, computed) } };
     }
@@ -327,7 +455,10 @@ export class FakeProviders implements pulumi.runtime.Mocks {
 }
 
 /** A CA and a server certificate, issued the same way the program's TLS resources are. */
-export function issueTestCertificates(dnsNames: string[], ipAddresses: string[]): { caPem: string; certificatePem: string; privateKeyPem: string } {
+export function issueTestCertificates(
+    dnsNames: string[],
+    ipAddresses: string[],
+): { caPem: string; certificatePem: string; privateKeyPem: string } {
     const caKey = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
     const ca = computeOutputs("tls:index/selfSignedCert:SelfSignedCert", "ca", {
         privateKeyPem: caKey.privateKeyPem,

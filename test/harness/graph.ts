@@ -29,7 +29,8 @@ export function resourceGraph(result: EvaluationResult, home: string): Record<st
         if (resource.id.startsWith("d-")) replacements.push([resource.id.slice(2), `<serial of ${where}>`]);
         if (!RANDOM_TYPES.test(resource.type)) continue;
         for (const [field, value] of Object.entries(resource.state)) {
-            if (typeof value === "string" && value.length >= 8) replacements.push([value, `<${field} of ${where}>`], [value.trim(), `<${field} of ${where}>`]);
+            if (typeof value === "string" && value.length >= 8)
+                replacements.push([value, `<${field} of ${where}>`], [value.trim(), `<${field} of ${where}>`]);
         }
     }
     // Longest first, so a key is replaced whole before any shorter value inside it.
@@ -37,7 +38,9 @@ export function resourceGraph(result: EvaluationResult, home: string): Record<st
     const normalizeText = (text: string): string => {
         // Hashes first: a bcrypt hash holds its salt, a random value, which would otherwise be
         // named inside it and leave the rest of the hash varying.
-        let out = text.replace(/\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}/g, "<bcrypt hash>").replace(/hmac-sha256:[0-9a-f]+/g, "hmac-sha256:<keyed fingerprint>");
+        let out = text
+            .replace(/\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}/g, "<bcrypt hash>")
+            .replace(/hmac-sha256:[0-9a-f]+/g, "hmac-sha256:<keyed fingerprint>");
         out = out.split(home).join("<HOME>");
         for (const [value, name] of replacements) if (value !== "") out = out.split(value).join(name);
         return out;

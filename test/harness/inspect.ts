@@ -21,7 +21,8 @@ export const ACME_CERTIFICATE = "acme:index/certificate:Certificate";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
 const RAM_ACCESS_KEY = "alicloud:ram/accessKey:AccessKey";
 
-export const inputsOf = (result: EvaluationResult, type: string, name?: string): Inputs => findResource(result, type, name).inputs as Inputs;
+export const inputsOf = (result: EvaluationResult, type: string, name?: string): Inputs =>
+    findResource(result, type, name).inputs as Inputs;
 export const stateOf = (result: EvaluationResult, type: string, name?: string): Inputs => findResource(result, type, name).state as Inputs;
 
 /** The content a container gets uploaded at `file`. */
@@ -74,20 +75,30 @@ export function plainOutputText(outputs: Record<string, ExportedValue>): string 
  * found in `publicTexts`: an RSA private key's body holds the modulus, which its public key shows.
  */
 function secretFragments(secret: string, publicTexts: string[]): string[] {
-    const body = secret.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith("-----"));
+    const body = secret
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0 && !l.startsWith("-----"));
     const flatPublic = publicTexts.map((t) => t.replace(/\s+/g, ""));
-    return [secret.trim(), JSON.stringify(secret.trim()).slice(1, -1), ...body.slice(1, -1).filter((line) => !flatPublic.some((t) => t.includes(line)))];
+    return [
+        secret.trim(),
+        JSON.stringify(secret.trim()).slice(1, -1),
+        ...body.slice(1, -1).filter((line) => !flatPublic.some((t) => t.includes(line))),
+    ];
 }
 
 export function assertNoSecretIn(text: string, secrets: Record<string, string>, publicTexts: string[] = []): void {
     for (const [what, secret] of Object.entries(secrets)) {
-        for (const fragment of secretFragments(secret, publicTexts)) assert.ok(!text.includes(fragment), `${what} leaks into a plain value`);
+        for (const fragment of secretFragments(secret, publicTexts))
+            assert.ok(!text.includes(fragment), `${what} leaks into a plain value`);
     }
 }
 
 /** The public halves of the program's keys: they may appear anywhere. */
 function publicTextsOf(result: EvaluationResult): string[] {
-    return result.resources.filter((r) => r.type === PRIVATE_KEY).flatMap((key) => [(key.state as Inputs).publicKeyOpenssh ?? "", (key.state as Inputs).publicKeyPem ?? ""]);
+    return result.resources
+        .filter((r) => r.type === PRIVATE_KEY)
+        .flatMap((key) => [(key.state as Inputs).publicKeyOpenssh ?? "", (key.state as Inputs).publicKeyPem ?? ""]);
 }
 
 /** Private keys and passwords the program holds, by where they come from. */
@@ -97,8 +108,10 @@ export function secretsOf(result: EvaluationResult): Record<string, string> {
         secrets[`${key.name} (PEM)`] = (key.state as Inputs).privateKeyPem;
         secrets[`${key.name} (OpenSSH)`] = (key.state as Inputs).privateKeyOpenssh;
     }
-    for (const certificate of result.resources.filter((r) => r.type === ACME_CERTIFICATE)) secrets[`${certificate.name} key`] = (certificate.state as Inputs).privateKeyPem;
-    for (const password of result.resources.filter((r) => r.type === RANDOM_PASSWORD)) secrets[password.name] = (password.state as Inputs).result;
+    for (const certificate of result.resources.filter((r) => r.type === ACME_CERTIFICATE))
+        secrets[`${certificate.name} key`] = (certificate.state as Inputs).privateKeyPem;
+    for (const password of result.resources.filter((r) => r.type === RANDOM_PASSWORD))
+        secrets[password.name] = (password.state as Inputs).result;
     for (const key of result.resources.filter((r) => r.type === RAM_ACCESS_KEY)) {
         secrets[`${key.name} secret`] = (key.state as Inputs).secret;
         secrets[`${key.name} ID`] = key.id;

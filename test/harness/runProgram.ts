@@ -36,13 +36,24 @@ async function exportedValue(value: unknown): Promise<ExportedValue> {
 async function main(): Promise<void> {
     const [jobPath, resultPath] = process.argv.slice(2);
     const job: EvaluationJob = JSON.parse(readFileSync(jobPath, "utf8"));
-    const providers = new FakeProviders(job.previousState ?? {}, { previousOutputs: job.previousOutputs, invokeResults: job.invokeResults });
+    const providers = new FakeProviders(job.previousState ?? {}, {
+        previousOutputs: job.previousOutputs,
+        invokeResults: job.invokeResults,
+    });
     const result: EvaluationResult = { resources: [], parents: {}, options: {}, outputs: {}, state: {} };
     try {
         // "organization" is what the DIY backend calls every organization.
-        await pulumi.runtime.setMocks(providers, job.project ?? "private-registry", job.stack ?? "dev", job.preview ?? false, "organization");
+        await pulumi.runtime.setMocks(
+            providers,
+            job.project ?? "private-registry",
+            job.stack ?? "dev",
+            job.preview ?? false,
+            "organization",
+        );
         pulumi.runtime.setAllConfig(
-            Object.fromEntries(Object.entries(job.config).map(([k, v]) => [`private-registry:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+            Object.fromEntries(
+                Object.entries(job.config).map(([k, v]) => [`private-registry:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+            ),
             (job.secretKeys ?? []).map((k) => `private-registry:${k}`),
         );
         const parents: Record<string, pulumi.Output<string> | undefined> = {};
@@ -58,7 +69,8 @@ async function main(): Promise<void> {
                     protect: opts.protect ?? false,
                     hasProvider: opts.provider !== undefined,
                 };
-                if (opts.additionalSecretOutputs !== undefined) (result.additionalSecretOutputs ??= {})[`${args.type}::${args.name}`] = [...opts.additionalSecretOutputs];
+                if (opts.additionalSecretOutputs !== undefined)
+                    (result.additionalSecretOutputs ??= {})[`${args.type}::${args.name}`] = [...opts.additionalSecretOutputs];
                 return undefined;
             });
             const started = process.hrtime.bigint();

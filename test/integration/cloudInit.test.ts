@@ -46,7 +46,10 @@ function stubCommands(dir: string, codes: Record<string, number>, output: Record
     mkdirSync(bin, { recursive: true });
     for (const [name, code] of Object.entries(codes)) {
         const path = join(bin, name);
-        writeFileSync(path, `#!/bin/sh\necho "${name} $*" >> "${join(dir, "calls.log")}"\n${output[name] ? `printf '%s\\n' '${output[name]}'\n` : ""}exit ${code}\n`);
+        writeFileSync(
+            path,
+            `#!/bin/sh\necho "${name} $*" >> "${join(dir, "calls.log")}"\n${output[name] ? `printf '%s\\n' '${output[name]}'\n` : ""}exit ${code}\n`,
+        );
         chmodSync(path, 0o755);
     }
     return bin;
@@ -70,16 +73,20 @@ describe("cloud-init user data", () => {
     });
     after(runCleanups);
 
-    it("passes Debian's `cloud-init schema`, which does reject a broken config", { skip: !existsSync("/usr/bin/cloud-init") && "cloud-init is not installed" }, async () => {
-        const valid = await run("cloud-init", ["schema", "--config-file", join(dir, "user-data.yaml")], { allowFailure: true });
-        assert.equal(valid.code, 0, valid.stderr + valid.stdout);
-        assert.match(valid.stdout, /Valid cloud-config/);
+    it(
+        "passes Debian's `cloud-init schema`, which does reject a broken config",
+        { skip: !existsSync("/usr/bin/cloud-init") && "cloud-init is not installed" },
+        async () => {
+            const valid = await run("cloud-init", ["schema", "--config-file", join(dir, "user-data.yaml")], { allowFailure: true });
+            assert.equal(valid.code, 0, valid.stderr + valid.stdout);
+            assert.match(valid.stdout, /Valid cloud-config/);
 
-        writeFileSync(join(dir, "broken.yaml"), "#cloud-config\nruncmd: 5\nwrite_files:\n  - content: no path\n");
-        const broken = await run("cloud-init", ["schema", "--config-file", join(dir, "broken.yaml")], { allowFailure: true });
-        assert.notEqual(broken.code, 0, "the schema check must be able to fail");
-        assert.match(broken.stdout + broken.stderr, /runcmd: 5 is not of type 'array'/);
-    });
+            writeFileSync(join(dir, "broken.yaml"), "#cloud-config\nruncmd: 5\nwrite_files:\n  - content: no path\n");
+            const broken = await run("cloud-init", ["schema", "--config-file", join(dir, "broken.yaml")], { allowFailure: true });
+            assert.notEqual(broken.code, 0, "the schema check must be able to fail");
+            assert.match(broken.stdout + broken.stderr, /runcmd: 5 is not of type 'array'/);
+        },
+    );
 
     it("pins the generated host key, mounts the disk by its serial, then installs Docker", () => {
         assert.ok(userData.startsWith("#cloud-config\n"), "cloud-init only reads user data with this first line");
@@ -91,13 +98,19 @@ describe("cloud-init user data", () => {
         assert.equal(config.disable_root, false, "the deployer logs in as root");
 
         const files = config.write_files as WriteFile[];
-        assert.deepEqual(files.map((f) => [f.path, f.permissions]), [
-            [PREPARE_DATA_DISK_PATH, "0755"],
-            [INSTALL_DOCKER_PATH, "0755"],
-            ["/etc/systemd/system/docker.service.d/10-registry-data.conf", "0644"],
-        ]);
+        assert.deepEqual(
+            files.map((f) => [f.path, f.permissions]),
+            [
+                [PREPARE_DATA_DISK_PATH, "0755"],
+                [INSTALL_DOCKER_PATH, "0755"],
+                ["/etc/systemd/system/docker.service.d/10-registry-data.conf", "0644"],
+            ],
+        );
         assert.equal(files[0].content, PREPARE_DATA_DISK_SCRIPT, "the YAML round trip keeps the script byte for byte");
-        assert.equal(files[2].content.split("\n").find((l) => l.startsWith("RequiresMountsFor=")), `RequiresMountsFor=${MOUNT}`);
+        assert.equal(
+            files[2].content.split("\n").find((l) => l.startsWith("RequiresMountsFor=")),
+            `RequiresMountsFor=${MOUNT}`,
+        );
         assert.deepEqual(config.runcmd, [`'${PREPARE_DATA_DISK_PATH}' '${SERIAL}' '${MOUNT}' 'registry-data' && '${INSTALL_DOCKER_PATH}'`]);
         assert.equal(config.packages, undefined, "Docker must not be installed before the disk is mounted");
     });
@@ -111,7 +124,10 @@ describe("cloud-init user data without a data disk (blobs in a bucket: alicloud 
         dir = makeTempDir("pr-cloud-init-diskless-");
         await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "host", "-f", join(dir, "host_key")]);
         userData = renderCloudInit({
-            hostKey: { privateKeyOpenssh: readFileSync(join(dir, "host_key"), "utf8"), publicKeyOpenssh: readFileSync(join(dir, "host_key.pub"), "utf8") },
+            hostKey: {
+                privateKeyOpenssh: readFileSync(join(dir, "host_key"), "utf8"),
+                publicKeyOpenssh: readFileSync(join(dir, "host_key.pub"), "utf8"),
+            },
             registryMirrors: ["https://mirror.example.com"],
         });
         writeFileSync(join(dir, "user-data.yaml"), userData);
@@ -127,8 +143,15 @@ describe("cloud-init user data without a data disk (blobs in a bucket: alicloud 
     it("pins the host key and installs Docker, with nothing to mount and nothing for Docker to wait for", () => {
         const config = parseYaml(userData) as Record<string, any>;
         assert.match(config.ssh_keys.ed25519_private, /^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
-        assert.deepEqual((config.write_files as WriteFile[]).map((f) => f.path), [INSTALL_DOCKER_PATH]);
-        assert.match((config.write_files as WriteFile[])[0].content, /https:\/\/mirror\.example\.com/, "registry-mirrors still set before the first pull");
+        assert.deepEqual(
+            (config.write_files as WriteFile[]).map((f) => f.path),
+            [INSTALL_DOCKER_PATH],
+        );
+        assert.match(
+            (config.write_files as WriteFile[])[0].content,
+            /https:\/\/mirror\.example\.com/,
+            "registry-mirrors still set before the first pull",
+        );
         assert.deepEqual(config.runcmd, [`'${INSTALL_DOCKER_PATH}'`]);
         assert.throws(() => renderCloudInit({ dataDiskSerial: SERIAL }), /dataMountPath is required with dataDiskSerial/);
     });
@@ -178,15 +201,23 @@ describe("host scripts", () => {
         writeFileSync(join(dir, "fstab"), "UUID=1111-2222 / ext4 defaults 0 1\n");
         const bin = stubCommands(dir, { systemctl: 0, mountpoint: 1, mount: 0 });
         // A stand-in blkid: no signature until mkfs has run, then an ext4 filesystem with a UUID.
-        writeFileSync(join(bin, "blkid"), [
-            "#!/bin/sh",
-            `formatted="${join(dir, "formatted")}"`,
-            'if [ "$1" = "-p" ]; then [ -f "$formatted" ] && exit 0; exit 2; fi',
-            '[ -f "$formatted" ] || exit 2',
-            '[ "$2" = "UUID" ] && echo 0a1b2c3d-aaaa-bbbb-cccc-0123456789ab || echo ext4',
-            "",
-        ].join("\n"), { mode: 0o755 });
-        writeFileSync(join(bin, "mkfs.ext4"), `#!/bin/sh\necho "mkfs.ext4 $*" >> "${join(dir, "calls.log")}"\ntouch "${join(dir, "formatted")}"\n`, { mode: 0o755 });
+        writeFileSync(
+            join(bin, "blkid"),
+            [
+                "#!/bin/sh",
+                `formatted="${join(dir, "formatted")}"`,
+                'if [ "$1" = "-p" ]; then [ -f "$formatted" ] && exit 0; exit 2; fi',
+                '[ -f "$formatted" ] || exit 2',
+                '[ "$2" = "UUID" ] && echo 0a1b2c3d-aaaa-bbbb-cccc-0123456789ab || echo ext4',
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        writeFileSync(
+            join(bin, "mkfs.ext4"),
+            `#!/bin/sh\necho "mkfs.ext4 $*" >> "${join(dir, "calls.log")}"\ntouch "${join(dir, "formatted")}"\n`,
+            { mode: 0o755 },
+        );
         const script = join(dir, "prepare");
         writeFileSync(script, PREPARE_DATA_DISK_SCRIPT, { mode: 0o755 });
         const env = { PATH: `${bin}:/usr/bin:/bin`, DISK_BY_ID_DIR: join(dir, "by-id"), FSTAB: join(dir, "fstab") };
@@ -202,8 +233,10 @@ describe("host scripts", () => {
         assert.equal(calls.match(/^mkfs\.ext4 /gm)?.length, 1, "formatted exactly once");
         assert.match(calls, new RegExp(`^mkfs\\.ext4 -q -L registry-data ${device}$`, "m"), "the whole disk, not its partition link");
         assert.equal(calls.match(new RegExp(`^mount ${mountPath}$`, "gm"))?.length, 2);
-        assert.equal(readFileSync(join(dir, "fstab"), "utf8"),
-            `UUID=1111-2222 / ext4 defaults 0 1\nUUID=0a1b2c3d-aaaa-bbbb-cccc-0123456789ab ${mountPath} ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2\n`);
+        assert.equal(
+            readFileSync(join(dir, "fstab"), "utf8"),
+            `UUID=1111-2222 / ext4 defaults 0 1\nUUID=0a1b2c3d-aaaa-bbbb-cccc-0123456789ab ${mountPath} ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2\n`,
+        );
     });
 
     it("prepare-data-disk leaves a disk with a partition table alone", async () => {
@@ -238,16 +271,28 @@ describe("host scripts", () => {
         const dir = makeTempDir("pr-install-");
         // docker is "missing" until apt-get runs; id reports a user outside the docker group.
         const bin = stubCommands(dir, { "apt-get": 0, systemctl: 0, usermod: 0 }, {});
-        writeFileSync(join(bin, "sudo"), `#!/bin/sh\n[ "$1" = "-n" ] && shift\necho "sudo $*" >> "${join(dir, "calls.log")}"\nexec "$@"\n`, { mode: 0o755 });
+        writeFileSync(
+            join(bin, "sudo"),
+            `#!/bin/sh\n[ "$1" = "-n" ] && shift\necho "sudo $*" >> "${join(dir, "calls.log")}"\nexec "$@"\n`,
+            { mode: 0o755 },
+        );
         writeFileSync(join(bin, "env"), `#!/bin/sh\nwhile [ "\${1#*=}" != "$1" ]; do shift; done\nexec "$@"\n`, { mode: 0o755 });
         writeFileSync(join(bin, "id"), `#!/bin/sh\n[ "$1" = "-un" ] && echo alice || echo "alice adm"\n`, { mode: 0o755 });
-        writeFileSync(join(bin, "apt-get"), `#!/bin/sh\necho "apt-get $*" >> "${join(dir, "calls.log")}"\nprintf '#!/bin/sh\\necho "docker $*" >> "${join(dir, "calls.log")}"\\necho docker 24.0\\n' > "${join(bin, "docker")}"\n/bin/chmod 755 "${join(bin, "docker")}"\n`, { mode: 0o755 });
+        writeFileSync(
+            join(bin, "apt-get"),
+            `#!/bin/sh\necho "apt-get $*" >> "${join(dir, "calls.log")}"\nprintf '#!/bin/sh\\necho "docker $*" >> "${join(dir, "calls.log")}"\\necho docker 24.0\\n' > "${join(bin, "docker")}"\n/bin/chmod 755 "${join(bin, "docker")}"\n`,
+            { mode: 0o755 },
+        );
         for (const tool of ["tr", "grep"]) writeFileSync(join(bin, tool), `#!/bin/sh\nexec /usr/bin/${tool} "$@"\n`, { mode: 0o755 });
         writeFileSync(join(dir, "install"), renderInstallDockerScript({ sudo: true }));
         const result = await run("/bin/sh", [join(dir, "install")], { allowFailure: true, env: { PATH: bin } });
         assert.equal(result.code, 0, result.stderr);
         const calls = readFileSync(join(dir, "calls.log"), "utf8");
-        assert.match(calls, /sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q\n/, "apt waits for the dpkg lock");
+        assert.match(
+            calls,
+            /sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q\n/,
+            "apt waits for the dpkg lock",
+        );
         assert.match(calls, /sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q docker\.io\n/);
         assert.match(calls, /sudo usermod -aG docker alice\n/);
         assert.match(result.stdout, /docker 24\.0/);
@@ -269,7 +314,13 @@ describe("host scripts", () => {
         writeFileSync(join(mounted, "wait"), script);
         const passing = await run("/bin/sh", [join(mounted, "wait")], {
             allowFailure: true,
-            env: { PATH: stubCommands(mounted, { "cloud-init": 0, mountpoint: 0, docker: 0, findmnt: 0, sleep: 0 }, { docker: "docker 24.0", findmnt: `/dev/vdb ${MOUNT} ext4` }) },
+            env: {
+                PATH: stubCommands(
+                    mounted,
+                    { "cloud-init": 0, mountpoint: 0, docker: 0, findmnt: 0, sleep: 0 },
+                    { docker: "docker 24.0", findmnt: `/dev/vdb ${MOUNT} ext4` },
+                ),
+            },
         });
         assert.equal(passing.code, 0, passing.stderr);
         assert.match(passing.stdout, /\/dev\/vdb \/srv\/registry-data ext4/);

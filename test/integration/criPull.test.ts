@@ -15,7 +15,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { dirname, join } from "path";
-import { CONTAINERD_CERTS_DIR, ContainerdSnippet, renderContainerdSnippet, renderK3sSnippet, renderNodeSetup } from "../../components/render/clientSnippets";
+import {
+    CONTAINERD_CERTS_DIR,
+    ContainerdSnippet,
+    renderContainerdSnippet,
+    renderK3sSnippet,
+    renderNodeSetup,
+} from "../../components/render/clientSnippets";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
@@ -42,7 +48,13 @@ interface Registry {
  * ours; with `daemonState`, /run, /var/lib and /opt are empty tmpfs there, so what containerd
  * writes by a stock config's own paths (the NRI socket, the opt plugin's dirs) never reaches them.
  */
-function inPrivateMounts(hostsFile: string, etcContainerd: string | undefined, command: string, args: string[], daemonState = false): [string, string[]] {
+function inPrivateMounts(
+    hostsFile: string,
+    etcContainerd: string | undefined,
+    command: string,
+    args: string[],
+    daemonState = false,
+): [string, string[]] {
     const state = daemonState ? "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /opt && " : "";
     const script = `${state}mount --bind "$1" /etc/hosts && { [ -z "$2" ] || mount --bind "$2" /etc/containerd; } && shift 2 && exec "$@"`;
     return ["unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", hostsFile, etcContainerd ?? "", command, ...args]];
@@ -57,21 +69,34 @@ async function startEdge(dir: string): Promise<Registry> {
     const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
     writeFileSync(join(dir, "server.crt"), pki.certificatePem);
     writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
-    writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: USER, bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]));
-    await startRegistry(dir, renderRegistryConfig({
-        listenAddress: `127.0.0.1:${registryPort}`,
-        htpasswdPath: join(dir, "htpasswd"),
-        realm: "private-registry",
-        deleteEnabled: false,
-    }), registryPort);
-    mkdirSync(join(dir, "temp"));
-    await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-        serverNames: [HOST, "127.0.0.1"],
-        httpsPort,
-        httpPort,
+    writeFileSync(
+        join(dir, "htpasswd"),
+        renderHtpasswd([{ username: USER, bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+    );
+    await startRegistry(
+        dir,
+        renderRegistryConfig({
+            listenAddress: `127.0.0.1:${registryPort}`,
+            htpasswdPath: join(dir, "htpasswd"),
+            realm: "private-registry",
+            deleteEnabled: false,
+        }),
         registryPort,
-        uiPort,
-    })), httpPort);
+    );
+    mkdirSync(join(dir, "temp"));
+    await startNginx(
+        dir,
+        renderEdgeConfig(
+            loopbackEdgeInput(dir, {
+                serverNames: [HOST, "127.0.0.1"],
+                httpsPort,
+                httpPort,
+                registryPort,
+                uiPort,
+            }),
+        ),
+        httpPort,
+    );
     const hostsFile = join(dir, "hosts");
     writeFileSync(hostsFile, `127.0.0.1 localhost\n127.0.0.1 ${HOST}\n`);
     return { endpoint: `${HOST}:${httpsPort}`, caPem: pki.caPem, hostsFile };
@@ -86,24 +111,46 @@ interface Containerd {
  * containerd with `config` as its whole config file, on a private socket, root and state dir,
  * /etc/containerd being `etcContainerd` (a node script's scratch root) inside its namespace.
  */
-async function startContainerd(binary: string, dir: string, config: string, etcContainerd: string, hostsFile: string, crictl: string): Promise<Containerd> {
+async function startContainerd(
+    binary: string,
+    dir: string,
+    config: string,
+    etcContainerd: string,
+    hostsFile: string,
+    crictl: string,
+): Promise<Containerd> {
     mkdirSync(dir, { recursive: true });
     const configPath = join(dir, "config.toml");
     writeFileSync(configPath, config);
     const socket = join(dir, "c.sock");
-    const [command, args] = inPrivateMounts(hostsFile, etcContainerd, binary, [
-        "--config", configPath, "--address", socket, "--root", join(dir, "root"), "--state", join(dir, "state"), "--log-level", "debug",
-    ], true);
+    const [command, args] = inPrivateMounts(
+        hostsFile,
+        etcContainerd,
+        binary,
+        ["--config", configPath, "--address", socket, "--root", join(dir, "root"), "--state", join(dir, "state"), "--log-level", "debug"],
+        true,
+    );
     const daemon = startDaemon(`containerd (${binary})`, command, args, { logFile: join(dir, "containerd.log") });
-    await waitFor(`the CRI image service of ${binary} on ${socket}`, async () => {
-        const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
-        if (exited) throw new Error(`containerd ${exited}; see ${daemon.logFile}`);
-        return (await run(crictl, [...criEndpoint(socket), "images"], { allowFailure: true, timeoutMs: 10_000 })).code === 0;
-    }, 60_000);
+    await waitFor(
+        `the CRI image service of ${binary} on ${socket}`,
+        async () => {
+            const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
+            if (exited) throw new Error(`containerd ${exited}; see ${daemon.logFile}`);
+            return (await run(crictl, [...criEndpoint(socket), "images"], { allowFailure: true, timeoutMs: 10_000 })).code === 0;
+        },
+        60_000,
+    );
     return { socket, daemon };
 }
 
-const criEndpoint = (socket: string) => ["--runtime-endpoint", `unix://${socket}`, "--image-endpoint", `unix://${socket}`, "--timeout", "60s"];
+const criEndpoint = (socket: string) => [
+    "--runtime-endpoint",
+    `unix://${socket}`,
+    "--image-endpoint",
+    `unix://${socket}`,
+    "--timeout",
+    "60s",
+];
 
 describe("containerd's CRI pulls with the stack's config_path line and the node script's hosts.toml", () => {
     let work: string;
@@ -117,39 +164,64 @@ describe("containerd's CRI pulls with the stack's config_path line and the node 
 
     const hostStateBefore = HOST_STATE.filter((path) => existsSync(path));
 
-    before(async () => {
-        tools = await criTools();
-        work = makeTempDir("pr-cri-");
-        registry = await startEdge(join(work));
-        const layout = join(work, "layout");
-        const digest = writeOciLayout(layout);
-        const certDir = join(work, "skopeo-certs");
-        mkdirSync(certDir);
-        writeFileSync(join(certDir, "ca.crt"), registry.caPem);
-        const [command, args] = inPrivateMounts(registry.hostsFile, undefined, "skopeo", [
-            "copy", "--quiet", "--dest-creds", `${USER}:${PASSWORD}`, "--dest-cert-dir", certDir, "--digestfile", join(work, "pushed.digest"),
-            `oci:${layout}:1`, `docker://${registry.endpoint}/${IMAGE_PATH}`,
-        ]);
-        await run(command, args);
-        pushedDigest = (await run("cat", [join(work, "pushed.digest")])).stdout.trim();
-        assert.equal(pushedDigest, digest, "skopeo pushed the layout's own manifest");
+    before(
+        async () => {
+            tools = await criTools();
+            work = makeTempDir("pr-cri-");
+            registry = await startEdge(join(work));
+            const layout = join(work, "layout");
+            const digest = writeOciLayout(layout);
+            const certDir = join(work, "skopeo-certs");
+            mkdirSync(certDir);
+            writeFileSync(join(certDir, "ca.crt"), registry.caPem);
+            const [command, args] = inPrivateMounts(registry.hostsFile, undefined, "skopeo", [
+                "copy",
+                "--quiet",
+                "--dest-creds",
+                `${USER}:${PASSWORD}`,
+                "--dest-cert-dir",
+                certDir,
+                "--digestfile",
+                join(work, "pushed.digest"),
+                `oci:${layout}:1`,
+                `docker://${registry.endpoint}/${IMAGE_PATH}`,
+            ]);
+            await run(command, args);
+            pushedDigest = (await run("cat", [join(work, "pushed.digest")])).stdout.trim();
+            assert.equal(pushedDigest, digest, "skopeo pushed the layout's own manifest");
 
-        nodeRoot = join(work, "node");
-        writeFileSync(join(work, "node.sh"), renderNodeSetup({ endpoint: registry.endpoint, caCertificate: registry.caPem, username: USER, password: PASSWORD }));
-        await run("sh", [join(work, "node.sh")], { env: { ...process.env, ROOT: nodeRoot } });
-        noCaRoot = join(work, "node-no-ca");
-        writeFileSync(join(work, "node-no-ca.sh"), renderContainerdSnippet({ endpoint: registry.endpoint }).script);
-        await run("sh", [join(work, "node-no-ca.sh")], { env: { ...process.env, ROOT: noCaRoot } });
-    }, { timeout: 40 * 60_000 });
+            nodeRoot = join(work, "node");
+            writeFileSync(
+                join(work, "node.sh"),
+                renderNodeSetup({ endpoint: registry.endpoint, caCertificate: registry.caPem, username: USER, password: PASSWORD }),
+            );
+            await run("sh", [join(work, "node.sh")], { env: { ...process.env, ROOT: nodeRoot } });
+            noCaRoot = join(work, "node-no-ca");
+            writeFileSync(join(work, "node-no-ca.sh"), renderContainerdSnippet({ endpoint: registry.endpoint }).script);
+            await run("sh", [join(work, "node-no-ca.sh")], { env: { ...process.env, ROOT: noCaRoot } });
+        },
+        { timeout: 40 * 60_000 },
+    );
     after(runCleanups);
 
     let runs = 0;
     /** Starts containerd with `config`, pulls with crictl, stops containerd; the pull's result. */
     async function pullWith(binary: string, config: string, root: string, creds = true) {
-        const containerd = await startContainerd(binary, join(work, `containerd-${++runs}`), config, join(root, "etc/containerd"), registry.hostsFile, tools.crictl);
+        const containerd = await startContainerd(
+            binary,
+            join(work, `containerd-${++runs}`),
+            config,
+            join(root, "etc/containerd"),
+            registry.hostsFile,
+            tools.crictl,
+        );
         try {
             const image = `${registry.endpoint}/${IMAGE_PATH}`;
-            const pull = await run(tools.crictl, [...criEndpoint(containerd.socket), "pull", ...(creds ? ["--creds", `${USER}:${PASSWORD}`] : []), image], { allowFailure: true, timeoutMs: 90_000 });
+            const pull = await run(
+                tools.crictl,
+                [...criEndpoint(containerd.socket), "pull", ...(creds ? ["--creds", `${USER}:${PASSWORD}`] : []), image],
+                { allowFailure: true, timeoutMs: 90_000 },
+            );
             let repoDigests: string[] = [];
             if (pull.code === 0) {
                 const inspect = await run(tools.crictl, [...criEndpoint(containerd.socket), "inspecti", "-o", "json", image]);
@@ -166,7 +238,8 @@ describe("containerd's CRI pulls with the stack's config_path line and the node 
         { name: "containerd 2.x (v2.4.2)", key: "containerd-2.x" as const, binary: () => tools.containerd2 },
     ];
     for (const version of versions) {
-        const line = () => renderContainerdSnippet({ endpoint: registry.endpoint, caCertificate: registry.caPem }).configPathToml[version.key];
+        const line = () =>
+            renderContainerdSnippet({ endpoint: registry.endpoint, caCertificate: registry.caPem }).configPathToml[version.key];
 
         it(`${version.name}: the snippet's config alone, the script's hosts.toml and CA, crictl pull --creds: the pushed digest`, async () => {
             const pull = await pullWith(version.binary(), line(), nodeRoot);
@@ -188,7 +261,10 @@ describe("containerd's CRI pulls with the stack's config_path line and the node 
     }
 
     it("containerd 1.x: without the config_path line, or with the table but no `version = 2`, a certificate error (hosts.toml is never read)", async () => {
-        for (const config of ["version = 2\n", renderContainerdSnippet({ endpoint: registry.endpoint }).configPathToml["containerd-1.x"].replace("version = 2\n", "")]) {
+        for (const config of [
+            "version = 2\n",
+            renderContainerdSnippet({ endpoint: registry.endpoint }).configPathToml["containerd-1.x"].replace("version = 2\n", ""),
+        ]) {
             const pull = await pullWith("/usr/bin/containerd", config, nodeRoot);
             assert.notEqual(pull.code, 0, config);
             assert.match(pull.output, /x509: certificate signed by unknown authority/, config);
@@ -219,9 +295,11 @@ describe("containerd's CRI pulls with the stack's config_path line and the node 
             binary: () => tools.containerd2,
             stock: async () => (await run(tools.containerd2, ["config", "default"])).stdout,
             table: (snippet: ContainerdSnippet) => snippet.configPathToml["containerd-2.x"],
-            edit: (stock: string) => stock.replace(
-                /(\[plugins\.'io\.containerd\.cri\.v1\.images'\.registry\]\n\s*config_path = )''/,
-                `$1'${CONTAINERD_CERTS_DIR}'`),
+            edit: (stock: string) =>
+                stock.replace(
+                    /(\[plugins\.'io\.containerd\.cri\.v1\.images'\.registry\]\n\s*config_path = )''/,
+                    `$1'${CONTAINERD_CERTS_DIR}'`,
+                ),
         },
     ];
     for (const node of stockConfigs) {
@@ -258,7 +336,10 @@ describe("containerd's CRI pulls with the stack's config_path line and the node 
         const k3sRoot = join(work, "k3s-node");
         mkdirSync(join(k3sRoot, "etc"), { recursive: true });
         writeFileSync(join(k3sRoot, "etc/hosts"), readFileSync(registry.hostsFile));
-        writeFileSync(join(work, "k3s.sh"), renderK3sSnippet({ endpoint: registry.endpoint, caCertificate: registry.caPem, username: USER, password: PASSWORD }).script);
+        writeFileSync(
+            join(work, "k3s.sh"),
+            renderK3sSnippet({ endpoint: registry.endpoint, caCertificate: registry.caPem, username: USER, password: PASSWORD }).script,
+        );
         await run("sh", [join(work, "k3s.sh")], { env: { ...process.env, ROOT: k3sRoot } });
         const pulled = await run(check, ["-root", k3sRoot, "-image", image, "/etc/rancher/k3s/registries.yaml"]);
         assert.equal((JSON.parse(pulled.stdout) as { digest: string }).digest, pushedDigest);
@@ -270,6 +351,9 @@ describe("containerd's CRI pulls with the stack's config_path line and the node 
     });
 
     it("left nothing of containerd's outside its own root and state dirs", () => {
-        assert.deepEqual(HOST_STATE.filter((path) => existsSync(path)), hostStateBefore);
+        assert.deepEqual(
+            HOST_STATE.filter((path) => existsSync(path)),
+            hostStateBefore,
+        );
     });
 });

@@ -37,17 +37,28 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
     let v3: string;
 
     /** A rendered config for a registry on loopback, its storage under `root`. */
-    const renderFor = (port: number, metricsPort: number, major: 2 | 3, extra: Partial<RegistryConfigInput> = {}) => renderRegistryConfig({
-        listenAddress: `127.0.0.1:${port}`,
-        htpasswdPath: join(dir, "htpasswd"),
-        realm: "private-registry",
-        deleteEnabled: true,
-        debugAddress: `127.0.0.1:${metricsPort}`,
-        distributionMajor: major,
-        ...extra,
+    const renderFor = (port: number, metricsPort: number, major: 2 | 3, extra: Partial<RegistryConfigInput> = {}) =>
+        renderRegistryConfig({
+            listenAddress: `127.0.0.1:${port}`,
+            htpasswdPath: join(dir, "htpasswd"),
+            realm: "private-registry",
+            deleteEnabled: true,
+            debugAddress: `127.0.0.1:${metricsPort}`,
+            distributionMajor: major,
+            ...extra,
+        });
+    const env = (root: string) => ({
+        ...process.env,
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
+        REGISTRY_HTTP_SECRET: "distribution3-test-secret",
+        OTEL_TRACES_EXPORTER: "none",
     });
-    const env = (root: string) => ({ ...process.env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: "distribution3-test-secret", OTEL_TRACES_EXPORTER: "none" });
-    const answers = (port: number) => waitFor(`registry on ${port}`, async () => (await run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/v2/`], { allowFailure: true })).code === 0, 30_000);
+    const answers = (port: number) =>
+        waitFor(
+            `registry on ${port}`,
+            async () => (await run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${port}/v2/`], { allowFailure: true })).code === 0,
+            30_000,
+        );
     const serve = async (name: string, binary: string, configPath: string, root: string, port: number): Promise<Daemon> => {
         const daemon = startDaemon(name, binary, ["serve", configPath], { logFile: join(dir, `${name}.log`), env: env(root) });
         await answers(port);
@@ -55,18 +66,52 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
     };
     const skopeo = (args: string[], timeoutMs = 60_000) => run("skopeo", args, { allowFailure: true, timeoutMs });
     const push = (layout: string, tag: string, port: number, reference: string, all = false) =>
-        skopeo(["copy", "--quiet", ...(all ? ["--all"] : []), "--dest-tls-verify=false", "--dest-creds", CREDS, `oci:${layout}:${tag}`, `docker://127.0.0.1:${port}/${reference}`]);
+        skopeo([
+            "copy",
+            "--quiet",
+            ...(all ? ["--all"] : []),
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            CREDS,
+            `oci:${layout}:${tag}`,
+            `docker://127.0.0.1:${port}/${reference}`,
+        ]);
     /** HTTP status of a manifest by digest. */
-    const manifestStatus = async (port: number, repository: string, digest: string) => (await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS,
-        "-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json", `http://127.0.0.1:${port}/v2/${repository}/manifests/${digest}`])).stdout;
+    const manifestStatus = async (port: number, repository: string, digest: string) =>
+        (
+            await run("curl", [
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                CREDS,
+                "-H",
+                "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+                `http://127.0.0.1:${port}/v2/${repository}/manifests/${digest}`,
+            ])
+        ).stdout;
     const pullByDigest = (port: number, repository: string, digest: string, into: string) =>
-        skopeo(["copy", "--quiet", "--all", "--src-tls-verify=false", "--src-creds", CREDS, `docker://127.0.0.1:${port}/${repository}@${digest}`, `dir:${into}`]);
+        skopeo([
+            "copy",
+            "--quiet",
+            "--all",
+            "--src-tls-verify=false",
+            "--src-creds",
+            CREDS,
+            `docker://127.0.0.1:${port}/${repository}@${digest}`,
+            `dir:${into}`,
+        ]);
     const kib = async (root: string) => Number((await run("du", ["-sk", root])).stdout.split(/\s/)[0]);
 
     before(async () => {
         dir = makeTempDir("pr-dist3-");
         v3 = await registry3Binary();
-        writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]));
+        writeFileSync(
+            join(dir, "htpasswd"),
+            renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+        );
     });
     after(runCleanups);
 
@@ -89,17 +134,30 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         const { index, children } = writeOciIndexLayout(multi, SEED_PLATFORMS);
         const pushed = await push(multi, "multi", port, "team/multi:1", true);
         assert.equal(pushed.code, 0, pushed.stderr);
-        for (const [repository, digest] of [["team/app", singleDigest], ["team/multi", index], ...Object.values(children).map((d) => ["team/multi", d])]) {
+        for (const [repository, digest] of [
+            ["team/app", singleDigest],
+            ["team/multi", index],
+            ...Object.values(children).map((d) => ["team/multi", d]),
+        ]) {
             const pulled = await pullByDigest(port, repository, digest, join(dir, `pulled-${digest.slice(7, 19)}`));
             assert.equal(pulled.code, 0, `${repository}@${digest}: ${pulled.stderr}`);
         }
-        const inspected = await skopeo(["inspect", "--raw", "--tls-verify=false", "--creds", CREDS, `docker://127.0.0.1:${port}/team/multi:1`]);
+        const inspected = await skopeo([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            CREDS,
+            `docker://127.0.0.1:${port}/team/multi:1`,
+        ]);
         assert.equal(JSON.parse(inspected.stdout).manifests.length, 3, "the index, whole");
         assert.equal(await status([`http://127.0.0.1:${metrics}/debug/health`]), "200");
         assert.match((await run("curl", ["-s", `http://127.0.0.1:${metrics}/metrics`])).stdout, /registry_http_requests_total/);
         const log = readFileSync(join(dir, "registry3.log"), "utf8");
         // A client's HEAD of a blob it is about to upload answers 404 "blob unknown", logged as an error.
-        const problems = log.split("\n").filter((line) => /level=(error|fatal|panic)|unrecognized|deprecated|unknown (field|option|key)/i.test(line))
+        const problems = log
+            .split("\n")
+            .filter((line) => /level=(error|fatal|panic)|unrecognized|deprecated|unknown (field|option|key)/i.test(line))
             .filter((line) => !/err\.code="blob unknown".*http\.request\.method=HEAD/.test(line));
         assert.deepEqual(problems, [], "no error logged, no option of the rendered config unknown to 3.x");
         await registry.stop();
@@ -112,18 +170,33 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         const metrics = await freePort();
         const socketDirConfig = join(dir, "socket-serve");
         mkdirSync(socketDirConfig);
-        const registry = await startRegistry(socketDirConfig, renderRegistryConfig({
-            listenAddress: `unix:${socket}`, htpasswdPath: join(dir, "htpasswd"), realm: "private-registry", deleteEnabled: false,
-            debugAddress: `127.0.0.1:${metrics}`, distributionMajor: 3,
-        }), socket, { OTEL_TRACES_EXPORTER: "none" }, v3);
+        const registry = await startRegistry(
+            socketDirConfig,
+            renderRegistryConfig({
+                listenAddress: `unix:${socket}`,
+                htpasswdPath: join(dir, "htpasswd"),
+                realm: "private-registry",
+                deleteEnabled: false,
+                debugAddress: `127.0.0.1:${metrics}`,
+                distributionMajor: 3,
+            }),
+            socket,
+            { OTEL_TRACES_EXPORTER: "none" },
+            v3,
+        );
         assert.equal(statSync(socket).mode & 0o777, 0o777, "connectable by the edge's unprivileged workers");
-        const status = (await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "--unix-socket", socket, "http://registry/v2/"])).stdout;
+        const status = (
+            await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "--unix-socket", socket, "http://registry/v2/"])
+        ).stdout;
         assert.equal(status, "200");
         await registry.daemon.stop();
         assert.ok(!existsSync(socket), "http.draintimeout makes SIGTERM a graceful stop, which removes the socket");
     });
 
-    for (const [major, label] of [[3, "3.x keeps every platform manifest of a tagged index"], [2, "2.8 deletes the platform manifests of a tagged index (why deleteUntagged needs 3.x)"]] as const) {
+    for (const [major, label] of [
+        [3, "3.x keeps every platform manifest of a tagged index"],
+        [2, "2.8 deletes the platform manifests of a tagged index (why deleteUntagged needs 3.x)"],
+    ] as const) {
         it(`--delete-untagged: ${label}, and drops a manifest no tag names`, async () => {
             const binary = major === 3 ? v3 : REGISTRY;
             const [port, metrics] = [await freePort(), await freePort()];
@@ -140,7 +213,11 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
             assert.equal((await push(join(dir, `untagged-new-${major}`), "1", port, "team/app:1")).code, 0);
             await registry.stop();
 
-            const collected = await run(binary, ["garbage-collect", "--delete-untagged", configPath], { env: env(root), allowFailure: true, timeoutMs: 60_000 });
+            const collected = await run(binary, ["garbage-collect", "--delete-untagged", configPath], {
+                env: env(root),
+                allowFailure: true,
+                timeoutMs: 60_000,
+            });
             assert.equal(collected.code, 0, collected.stdout + collected.stderr);
             registry = await serve(`untagged-${major}-after`, binary, configPath, root, port);
             assert.equal(await manifestStatus(port, "team/app", oldDigest), "404", "the manifest no tag names is deleted");
@@ -170,14 +247,32 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         const runDir = join(dir, "supervised-run");
         mkdirSync(runDir, { mode: 0o755 });
         const [socket, readOnlySocket] = [join(runDir, "registry.sock"), join(runDir, "registry-readonly.sock")];
-        const configInput = { listenAddress: `unix:${socket}`, htpasswdPath: join(dir, "htpasswd"), realm: "private-registry", deleteEnabled: true, debugAddress: `127.0.0.1:${metrics}` };
+        const configInput = {
+            listenAddress: `unix:${socket}`,
+            htpasswdPath: join(dir, "htpasswd"),
+            realm: "private-registry",
+            deleteEnabled: true,
+            debugAddress: `127.0.0.1:${metrics}`,
+        };
         writeFileSync(join(etc, "config.yml"), renderRegistryConfig(configInput));
-        writeFileSync(join(etc, "config-readonly.yml"), renderRegistryConfig({ ...configInput, listenAddress: `unix:${readOnlySocket}`, debugAddress: undefined, readOnly: true }));
+        writeFileSync(
+            join(etc, "config-readonly.yml"),
+            renderRegistryConfig({ ...configInput, listenAddress: `unix:${readOnlySocket}`, debugAddress: undefined, readOnly: true }),
+        );
         const script = join(etc, "gc-supervisor.sh");
-        writeFileSync(script, renderGcSupervisor({
-            configPath: join(etc, "config.yml"), socketPath: socket, readOnlyConfigPath: join(etc, "config-readonly.yml"), readOnlySocketPath: readOnlySocket, drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
-            dataDir: root, timing: { kind: "every", seconds: 15 }, deleteUntagged: true,
-        }));
+        writeFileSync(
+            script,
+            renderGcSupervisor({
+                configPath: join(etc, "config.yml"),
+                socketPath: socket,
+                readOnlyConfigPath: join(etc, "config-readonly.yml"),
+                readOnlySocketPath: readOnlySocket,
+                drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
+                dataDir: root,
+                timing: { kind: "every", seconds: 15 },
+                deleteUntagged: true,
+            }),
+        );
         // `registry` as the script finds it on PATH: the v3 binary, whose garbage-collect waits 6 s
         // first, so the test sees the read-only window (a real collection of three images takes
         // milliseconds).
@@ -187,7 +282,8 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         chmodSync(join(bin, "registry"), 0o755);
         const logFile = join(dir, "supervisor.log");
         const supervisor = startDaemon("gc-supervisor", "/bin/busybox", ["sh", script], {
-            logFile, env: { ...env(root), PATH: `${bin}:/usr/bin:/bin` },
+            logFile,
+            env: { ...env(root), PATH: `${bin}:/usr/bin:/bin` },
         });
         const started = Date.now();
         const edgeDir = join(dir, "supervised-edge");
@@ -195,12 +291,29 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         const pki = issueTestCertificates(["registry.test"], ["127.0.0.1"]);
         writeFileSync(join(edgeDir, "server.crt"), pki.certificatePem);
         writeFileSync(join(edgeDir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
-        await startNginx(edgeDir, renderEdgeConfig(loopbackEdgeInput(edgeDir, {
-            serverNames: ["127.0.0.1"], httpsPort, httpPort, uiPort, registry: { address: `unix:${socket}`, backupAddress: `unix:${readOnlySocket}` },
-        })), httpPort);
+        await startNginx(
+            edgeDir,
+            renderEdgeConfig(
+                loopbackEdgeInput(edgeDir, {
+                    serverNames: ["127.0.0.1"],
+                    httpsPort,
+                    httpPort,
+                    uiPort,
+                    registry: { address: `unix:${socket}`, backupAddress: `unix:${readOnlySocket}` },
+                }),
+            ),
+            httpPort,
+        );
         // skopeo and curl over HTTPS without verifying: the edge's certificate is the test's own.
         const port = httpsPort;
-        const status = async (method: string, path: string) => (await run("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "-X", method, `https://127.0.0.1:${port}${path}`], { allowFailure: true })).stdout;
+        const status = async (method: string, path: string) =>
+            (
+                await run(
+                    "curl",
+                    ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-u", CREDS, "-X", method, `https://127.0.0.1:${port}${path}`],
+                    { allowFailure: true },
+                )
+            ).stdout;
         await waitFor("the registry through the edge", async () => (await status("GET", "/v2/")) === "200", 30_000);
 
         const keep = writeOciLayout(join(dir, "sv-keep"), "kept\n");
@@ -229,7 +342,11 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         try {
             await waitFor("the collection to start", async () => log().includes(`${GC_LOG_PREFIX} start:`), 30_000);
             // Read-only: the edge's backup answers at once, and refuses writes while the collector runs.
-            assert.equal(await status("POST", "/v2/team/late/blobs/uploads/"), "405", "a push during the collection is refused (405 UNSUPPORTED), not half-written");
+            assert.equal(
+                await status("POST", "/v2/team/late/blobs/uploads/"),
+                "405",
+                "a push during the collection is refused (405 UNSUPPORTED), not half-written",
+            );
             const refusedPush = await push(join(dir, "sv-keep"), "1", port, "team/late:1");
             assert.notEqual(refusedPush.code, 0);
             assert.match(refusedPush.stderr, /405|UNSUPPORTED|read-only|not allowed/i);
@@ -242,19 +359,30 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
             polling = false;
             await poller;
         }
-        assert.deepEqual([...new Set(uploads)].sort(), ["202", "405"], `uploads across the switches: accepted or refused, never a 502 (${uploads.length} sent)`);
+        assert.deepEqual(
+            [...new Set(uploads)].sort(),
+            ["202", "405"],
+            `uploads across the switches: accepted or refused, never a 502 (${uploads.length} sent)`,
+        );
         assert.match(log(), new RegExp(`${GC_LOG_PREFIX} done: [1-9]\\d* blobs deleted, \\d+ KiB -> \\d+ KiB; registry read-write`));
         const freed = before - (await kib(blobs));
         assert.ok(freed >= 140, `the deleted image's ~150 KiB layer came back: freed ${freed} KiB`);
         assert.equal(await status("GET", `/v2/team/doomed/manifests/${doomed}`), "404");
-        for (const [repository, digest] of [["team/keep", keep], ["team/multi", index]]) {
+        for (const [repository, digest] of [
+            ["team/keep", keep],
+            ["team/multi", index],
+        ]) {
             const pulled = await pullByDigest(port, repository, digest, join(dir, `sv-after-${repository.replace("/", "-")}`));
             assert.equal(pulled.code, 0, `${repository}@${digest}: ${pulled.stderr}`);
         }
         const pushedAfter = await push(join(dir, "sv-keep"), "1", port, "team/late:1");
         assert.equal(pushedAfter.code, 0, pushedAfter.stderr);
         assert.equal(await status("GET", "/v2/"), "200");
-        assert.equal((await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${metrics}/debug/health`])).stdout, "200", "the normal registry's debug listener is back");
+        assert.equal(
+            (await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${metrics}/debug/health`])).stdout,
+            "200",
+            "the normal registry's debug listener is back",
+        );
 
         // docker stop: TERM to the supervisor, which stops the registry and exits 0.
         await supervisor.stop();

@@ -28,11 +28,22 @@ interface Edge {
 }
 
 async function curl(edge: Edge, args: string[], host = HOST): Promise<{ code: number; status: number; headers: string; body: string }> {
-    const result = await run("curl", [
-        "-sS", "-D", "-", "--max-time", "30",
-        "--resolve", `${host}:${edge.httpsPort}:127.0.0.1`, "--resolve", `${host}:${edge.httpPort}:127.0.0.1`,
-        ...args,
-    ], { allowFailure: true });
+    const result = await run(
+        "curl",
+        [
+            "-sS",
+            "-D",
+            "-",
+            "--max-time",
+            "30",
+            "--resolve",
+            `${host}:${edge.httpsPort}:127.0.0.1`,
+            "--resolve",
+            `${host}:${edge.httpPort}:127.0.0.1`,
+            ...args,
+        ],
+        { allowFailure: true },
+    );
     const [headers, ...body] = result.stdout.replace(/^(HTTP\/[\d.]+ 100 [^\r]*\r\n\r\n)+/, "").split(/\r\n\r\n/);
     const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers)?.[1] ?? 0);
     return { code: result.code, status, headers, body: body.join("\r\n\r\n") + result.stderr };
@@ -44,14 +55,24 @@ const withCa = (edge: Edge) => ["--cacert", edge.caPath];
 /** The UI stand-in: a page at `/`, and at `/request-headers` the headers the edge sent it, as JSON. */
 function serveUiPage(port: number): Promise<Server> {
     const server = createServer((request, response) => {
-        if (request.url === "/request-headers") response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(request.headers));
+        if (request.url === "/request-headers")
+            response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(request.headers));
         else response.writeHead(200, { "content-type": "text/html" }).end("<title>registry ui</title>");
     });
     return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
 
 /** What a client may claim about where it connected; none of it may reach the registry or UI. */
-const SPOOFED_FORWARDING = ["-H", "Forwarded: for=198.51.100.1;host=evil.example;proto=http", "-H", "X-Forwarded-Host: evil.example", "-H", "X-Forwarded-Port: 1", "-H", "X-Forwarded-For: 198.51.100.1"];
+const SPOOFED_FORWARDING = [
+    "-H",
+    "Forwarded: for=198.51.100.1;host=evil.example;proto=http",
+    "-H",
+    "X-Forwarded-Host: evil.example",
+    "-H",
+    "X-Forwarded-Port: 1",
+    "-H",
+    "X-Forwarded-For: 198.51.100.1",
+];
 
 /** Headers the UI must carry, so no other site can frame it while the browser holds credentials. */
 const UI_SECURITY_HEADERS = [
@@ -74,30 +95,43 @@ async function startEdge(uiHost?: string): Promise<Edge & { ui: Server }> {
     // One entry hashed as the stack does (bcryptWithSalt), one by Apache's own htpasswd tool.
     const tool = await run("htpasswd", ["-nbB", "tool", TOOL_PASSWORD]);
     const toolHash = tool.stdout.trim().split(":")[1];
-    writeFileSync(join(dir, "htpasswd"), renderHtpasswd([
-        { username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") },
-        { username: "tool", bcryptHash: toolHash },
-    ]));
+    writeFileSync(
+        join(dir, "htpasswd"),
+        renderHtpasswd([
+            { username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") },
+            { username: "tool", bcryptHash: toolHash },
+        ]),
+    );
 
     const uiOrigin = uiHost === undefined ? undefined : `https://${uiHost}:${httpsPort}`;
-    await startRegistry(dir, renderRegistryConfig({
-        listenAddress: `127.0.0.1:${registryPort}`,
-        htpasswdPath: join(dir, "htpasswd"),
-        realm: "private-registry",
-        deleteEnabled: false,
-        uiOrigin,
-    }), registryPort);
+    await startRegistry(
+        dir,
+        renderRegistryConfig({
+            listenAddress: `127.0.0.1:${registryPort}`,
+            htpasswdPath: join(dir, "htpasswd"),
+            realm: "private-registry",
+            deleteEnabled: false,
+            uiOrigin,
+        }),
+        registryPort,
+    );
     const ui = await serveUiPage(uiPort);
     mkdirSync(join(dir, "temp"));
-    await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-        serverNames: [HOST, "127.0.0.1", "::1"],
-        uiServerName: uiHost,
-        httpsPort,
+    await startNginx(
+        dir,
+        renderEdgeConfig(
+            loopbackEdgeInput(dir, {
+                serverNames: [HOST, "127.0.0.1", "::1"],
+                uiServerName: uiHost,
+                httpsPort,
+                httpPort,
+                listenIpv6: true,
+                registryPort,
+                uiPort,
+            }),
+        ),
         httpPort,
-        listenIpv6: true,
-        registryPort,
-        uiPort,
-    })), httpPort);
+    );
     return { dir, httpsPort, httpPort, caPath: join(dir, "ca.crt"), ui };
 }
 
@@ -160,7 +194,14 @@ describe("edge + registry, same-origin UI (the default)", () => {
     });
 
     it("writes upload Location URLs with https and the public port", async () => {
-        const response = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-X", "POST", https(edge, "/v2/smoke/blobs/uploads/")]);
+        const response = await curl(edge, [
+            ...withCa(edge),
+            "-u",
+            `admin:${PASSWORD}`,
+            "-X",
+            "POST",
+            https(edge, "/v2/smoke/blobs/uploads/"),
+        ]);
         assert.equal(response.status, 202);
         assert.match(response.headers, new RegExp(`location: https://${HOST}:${edge.httpsPort}/v2/smoke/blobs/uploads/`, "i"));
     });
@@ -172,7 +213,18 @@ describe("edge + registry, same-origin UI (the default)", () => {
         const start = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-X", "POST", https(edge, "/v2/big/blobs/uploads/")]);
         const location = /location: (\S+)/i.exec(start.headers)?.[1];
         assert.ok(location, start.headers);
-        const put = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary", `@${blob}`, `${location}&digest=${digest}`]);
+        const put = await curl(edge, [
+            ...withCa(edge),
+            "-u",
+            `admin:${PASSWORD}`,
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            `@${blob}`,
+            `${location}&digest=${digest}`,
+        ]);
         assert.equal(put.status, 201, put.headers + put.body);
         const head = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-I", https(edge, `/v2/big/blobs/${digest}`)]);
         assert.equal(head.status, 200);
@@ -188,7 +240,15 @@ describe("edge + registry, same-origin UI (the default)", () => {
     });
 
     it("writes upload URLs from what nginx knows, whatever Forwarded or X-Forwarded-* the client sends", async () => {
-        const response = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, ...SPOOFED_FORWARDING, "-X", "POST", https(edge, "/v2/spoof/blobs/uploads/")]);
+        const response = await curl(edge, [
+            ...withCa(edge),
+            "-u",
+            `admin:${PASSWORD}`,
+            ...SPOOFED_FORWARDING,
+            "-X",
+            "POST",
+            https(edge, "/v2/spoof/blobs/uploads/"),
+        ]);
         assert.equal(response.status, 202);
         assert.match(response.headers, new RegExp(`location: https://${HOST}:${edge.httpsPort}/v2/spoof/blobs/uploads/`, "i"));
         assert.doesNotMatch(response.headers, /evil\.example/);
@@ -206,7 +266,11 @@ describe("edge + registry, same-origin UI (the default)", () => {
     });
 
     it("answers on IPv6 too when listenIpv6 is on", async () => {
-        const response = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", edge.caPath, `https://[::1]:${edge.httpsPort}/v2/`], { allowFailure: true });
+        const response = await run(
+            "curl",
+            ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", edge.caPath, `https://[::1]:${edge.httpsPort}/v2/`],
+            { allowFailure: true },
+        );
         assert.equal(response.stdout, "401", response.stderr);
     });
 
@@ -221,14 +285,17 @@ describe("readiness: /readyz follows the registry behind the edge, /healthz only
     let dir: string;
     let httpPort: number;
     let registrySocket: string;
-    const configYaml = () => renderRegistryConfig({
-        listenAddress: `unix:${registrySocket}`,
-        htpasswdPath: join(dir, "htpasswd"),
-        realm: "private-registry",
-        deleteEnabled: false,
-    });
+    const configYaml = () =>
+        renderRegistryConfig({
+            listenAddress: `unix:${registrySocket}`,
+            htpasswdPath: join(dir, "htpasswd"),
+            realm: "private-registry",
+            deleteEnabled: false,
+        });
     const get = async (path: string) => {
-        const result = await run("curl", ["-sS", "-D", "-", "--max-time", "10", `http://127.0.0.1:${httpPort}${path}`], { allowFailure: true });
+        const result = await run("curl", ["-sS", "-D", "-", "--max-time", "10", `http://127.0.0.1:${httpPort}${path}`], {
+            allowFailure: true,
+        });
         const [headers, body = ""] = result.stdout.split(/\r\n\r\n/);
         return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers)?.[1] ?? 0), headers, body };
     };
@@ -245,10 +312,17 @@ describe("readiness: /readyz follows the registry behind the edge, /healthz only
         const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
-        writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]));
+        writeFileSync(
+            join(dir, "htpasswd"),
+            renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+        );
         registry = await startRegistry(dir, configYaml(), registrySocket);
         mkdirSync(join(dir, "temp"));
-        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, { serverNames: [HOST], httpsPort, httpPort, registrySocket, uiPort })), httpPort);
+        await startNginx(
+            dir,
+            renderEdgeConfig(loopbackEdgeInput(dir, { serverNames: [HOST], httpsPort, httpPort, registrySocket, uiPort })),
+            httpPort,
+        );
     });
     after(runCleanups);
 
@@ -283,7 +357,16 @@ describe("edge + registry, UI on its own name (CORS)", () => {
 
     it("answers the browser's preflight itself, for the UI origin only", async () => {
         const origin = `https://${UI_HOST}:${edge.httpsPort}`;
-        const response = await curl(edge, [...withCa(edge), "-X", "OPTIONS", "-H", `Origin: ${origin}`, "-H", "Access-Control-Request-Method: GET", https(edge, "/v2/_catalog")]);
+        const response = await curl(edge, [
+            ...withCa(edge),
+            "-X",
+            "OPTIONS",
+            "-H",
+            `Origin: ${origin}`,
+            "-H",
+            "Access-Control-Request-Method: GET",
+            https(edge, "/v2/_catalog"),
+        ]);
         assert.equal(response.status, 204);
         assert.match(response.headers, new RegExp(`access-control-allow-origin: ${origin}`, "i"));
         assert.match(response.headers, /access-control-allow-credentials: true/i);
@@ -293,7 +376,14 @@ describe("edge + registry, UI on its own name (CORS)", () => {
 
     it("has the registry send the CORS headers on real responses", async () => {
         const origin = `https://${UI_HOST}:${edge.httpsPort}`;
-        const response = await curl(edge, [...withCa(edge), "-u", `admin:${PASSWORD}`, "-H", `Origin: ${origin}`, https(edge, "/v2/_catalog")]);
+        const response = await curl(edge, [
+            ...withCa(edge),
+            "-u",
+            `admin:${PASSWORD}`,
+            "-H",
+            `Origin: ${origin}`,
+            https(edge, "/v2/_catalog"),
+        ]);
         assert.equal(response.status, 200);
         assert.match(response.headers, new RegExp(`access-control-allow-origin: ${origin}`, "i"));
         assert.match(response.headers, /access-control-expose-headers: Docker-Content-Digest/i);
@@ -351,19 +441,40 @@ describe("listenIpv6 with real nginx", () => {
         const on = await renderedEdge(true);
         writeFileSync(join(on.dir, "nginx.conf"), on.conf);
         // Output through a file: nginx reopens /dev/stdout, which a Node pipe (a socket) cannot be.
-        const refused = await run("sh", ["-c", `exec python3 "$2" ${NGINX} -t -p "$1" -c "$1/nginx.conf" >"$1/nginx-t.log" 2>&1`, "sh", on.dir, WITHOUT_IPV6], { allowFailure: true });
+        const refused = await run(
+            "sh",
+            ["-c", `exec python3 "$2" ${NGINX} -t -p "$1" -c "$1/nginx.conf" >"$1/nginx-t.log" 2>&1`, "sh", on.dir, WITHOUT_IPV6],
+            { allowFailure: true },
+        );
         assert.notEqual(refused.code, 0);
-        assert.match(readFileSync(join(on.dir, "nginx-t.log"), "utf8"), /socket\(\) \[::\]:\d+ failed \(97: Address family not supported by protocol\)/);
+        assert.match(
+            readFileSync(join(on.dir, "nginx-t.log"), "utf8"),
+            /socket\(\) \[::\]:\d+ failed \(97: Address family not supported by protocol\)/,
+        );
 
         const off = await renderedEdge(false);
         writeFileSync(join(off.dir, "nginx.conf"), off.conf);
-        const daemon = startDaemon("nginx without IPv6", "python3", [WITHOUT_IPV6, NGINX, "-p", off.dir, "-c", join(off.dir, "nginx.conf"), "-g", "daemon off;"], { logFile: join(off.dir, "nginx.log") });
-        await waitFor("nginx without IPv6 on its HTTP port", async () => {
-            const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}: ${readFileSync(daemon.logFile, "utf8")}`), Promise.resolve(undefined)]);
-            if (exited) throw new Error(`nginx ${exited}`);
-            return (await healthz("127.0.0.1", off.httpPort)).stdout === "ok";
-        }, 20_000);
-        const tls = await run("curl", ["-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", `https://127.0.0.1:${off.httpsPort}/v2/`], { allowFailure: true });
+        const daemon = startDaemon(
+            "nginx without IPv6",
+            "python3",
+            [WITHOUT_IPV6, NGINX, "-p", off.dir, "-c", join(off.dir, "nginx.conf"), "-g", "daemon off;"],
+            { logFile: join(off.dir, "nginx.log") },
+        );
+        await waitFor(
+            "nginx without IPv6 on its HTTP port",
+            async () => {
+                const exited = await Promise.race([
+                    daemon.exited.then((code) => `exited with ${code}: ${readFileSync(daemon.logFile, "utf8")}`),
+                    Promise.resolve(undefined),
+                ]);
+                if (exited) throw new Error(`nginx ${exited}`);
+                return (await healthz("127.0.0.1", off.httpPort)).stdout === "ok";
+            },
+            20_000,
+        );
+        const tls = await run("curl", ["-sS", "-k", "-o", "/dev/null", "-w", "%{http_code}", `https://127.0.0.1:${off.httpsPort}/v2/`], {
+            allowFailure: true,
+        });
         assert.equal(tls.stdout, "502", "TLS served; the upstream is deliberately absent");
     });
 });
@@ -376,13 +487,23 @@ describe("nginx -t", () => {
         const pki = issueTestCertificates(["registry.lan"], ["192.168.1.10"]);
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem);
-        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, certificatePath: join(dir, "server.crt"), privateKeyPath: join(dir, "server.key"), pidPath: join(dir, "nginx.pid") });
+        const conf = renderEdgeConfig({
+            ...BRIDGE_EDGE,
+            certificatePath: join(dir, "server.crt"),
+            privateKeyPath: join(dir, "server.key"),
+            pidPath: join(dir, "nginx.pid"),
+        });
         await checkNginxConfig(dir, conf);
     });
 
     it("rejects a broken certificate path, so the check above proves something", async () => {
         const dir = makeTempDir("pr-nginx-t-");
-        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, certificatePath: join(dir, "missing.crt"), privateKeyPath: join(dir, "missing.key"), pidPath: join(dir, "nginx.pid") });
+        const conf = renderEdgeConfig({
+            ...BRIDGE_EDGE,
+            certificatePath: join(dir, "missing.crt"),
+            privateKeyPath: join(dir, "missing.key"),
+            pidPath: join(dir, "nginx.pid"),
+        });
         await assert.rejects(checkNginxConfig(dir, conf), /nginx -t rejected/);
     });
 });

@@ -38,20 +38,44 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
     let registryLog: string;
     const ports = { proxied: 0, files: 0 };
 
-    async function request(edge: keyof typeof ports, path: string, options: { method?: string; auth?: { user: string; password: string }; extra?: string[] } = {}): Promise<Answer> {
+    async function request(
+        edge: keyof typeof ports,
+        path: string,
+        options: { method?: string; auth?: { user: string; password: string }; extra?: string[] } = {},
+    ): Promise<Answer> {
         const out = join(dir, `body-${edge}`);
         // curl leaves the file alone when there is no body (a 304): never read an older one.
         rmSync(out, { force: true });
         const auth = options.auth === undefined ? [] : ["-u", `${options.auth.user}:${options.auth.password}`];
-        const result = await run("curl", [
-            "-sS", "-D", "-", "-o", out, "--max-time", "30", "--cacert", join(dir, "ca.crt"), "--resolve", `${HOST}:${ports[edge]}:127.0.0.1`,
-            ...(options.method === "HEAD" ? ["-I"] : ["-X", options.method ?? "GET"]), ...auth, ...(options.extra ?? []),
-            `https://${HOST}:${ports[edge]}${path}`,
-        ], { allowFailure: true });
+        const result = await run(
+            "curl",
+            [
+                "-sS",
+                "-D",
+                "-",
+                "-o",
+                out,
+                "--max-time",
+                "30",
+                "--cacert",
+                join(dir, "ca.crt"),
+                "--resolve",
+                `${HOST}:${ports[edge]}:127.0.0.1`,
+                ...(options.method === "HEAD" ? ["-I"] : ["-X", options.method ?? "GET"]),
+                ...auth,
+                ...(options.extra ?? []),
+                `https://${HOST}:${ports[edge]}${path}`,
+            ],
+            { allowFailure: true },
+        );
         const [statusLine, ...lines] = result.stdout.split("\r\n").filter((line) => line !== "");
         const status = Number(/^HTTP\/[\d.]+ (\d+)/.exec(statusLine ?? "")?.[1] ?? 0);
         assert.notEqual(status, 0, `no answer from the ${edge} edge: ${result.stderr}`);
-        return { status, headers: lines.filter((line) => !/^date:/i.test(line)).sort(), body: existsSync(out) ? readFileSync(out) : Buffer.alloc(0) };
+        return {
+            status,
+            headers: lines.filter((line) => !/^date:/i.test(line)).sort(),
+            body: existsSync(out) ? readFileSync(out) : Buffer.alloc(0),
+        };
     }
 
     /** The same request to both edges; their answers must be identical. Returns the files edge's. */
@@ -66,7 +90,10 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
 
     /** How many times the registry's access log shows `method path` since `from` (a log length). */
     function registrySaw(method: string, path: string, from: number): number {
-        return readFileSync(registryLog, "utf8").slice(from).split("\n").filter((line) => line.includes(`"${method} ${path} HTTP/1.1"`)).length;
+        return readFileSync(registryLog, "utf8")
+            .slice(from)
+            .split("\n")
+            .filter((line) => line.includes(`"${method} ${path} HTTP/1.1"`)).length;
     }
     const logLength = () => readFileSync(registryLog, "utf8").length;
 
@@ -78,7 +105,9 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         const file = join(dir, "upload.bin");
         writeFileSync(file, content);
         const put = await request("proxied", `${location.pathname}${location.search}&digest=${digest}`, {
-            method: "PUT", auth: PUSH, extra: ["-H", "Expect:", "-H", "Content-Type: application/octet-stream", "--data-binary", `@${file}`],
+            method: "PUT",
+            auth: PUSH,
+            extra: ["-H", "Expect:", "-H", "Content-Type: application/octet-stream", "--data-binary", `@${file}`],
         });
         assert.equal(put.status, 201);
         return digest;
@@ -101,34 +130,56 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        writeFileSync(join(dir, "htpasswd"), renderHtpasswd([PUSH, PULL].map(({ user, password }) => ({ username: user, bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv") }))));
-        const registry = await startRegistry(dir, renderRegistryConfig({
-            listenAddress: `unix:${registrySocket}`,
-            htpasswdPath: join(dir, "htpasswd"),
-            realm: "blob-files-test",
-            deleteEnabled: true,
-            uiOrigin: UI_ORIGIN,
-        }), registrySocket);
+        writeFileSync(
+            join(dir, "htpasswd"),
+            renderHtpasswd(
+                [PUSH, PULL].map(({ user, password }) => ({
+                    username: user,
+                    bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
+                })),
+            ),
+        );
+        const registry = await startRegistry(
+            dir,
+            renderRegistryConfig({
+                listenAddress: `unix:${registrySocket}`,
+                htpasswdPath: join(dir, "htpasswd"),
+                realm: "blob-files-test",
+                deleteEnabled: true,
+                uiOrigin: UI_ORIGIN,
+            }),
+            registrySocket,
+        );
         dataDir = registry.dataDir;
         registryLog = registry.daemon.logFile;
-        for (const [name, httpsPort, httpPort, serveBlobFiles] of [["proxied", proxiedHttps, proxiedHttp, false], ["files", filesHttps, filesHttp, true]] as const) {
+        for (const [name, httpsPort, httpPort, serveBlobFiles] of [
+            ["proxied", proxiedHttps, proxiedHttp, false],
+            ["files", filesHttps, filesHttp, true],
+        ] as const) {
             const edgeDir = join(dir, name);
             mkdirSync(join(edgeDir, "temp"), { recursive: true });
-            for (const file of ["server.crt", "server.key"]) writeFileSync(join(edgeDir, file), readFileSync(join(dir, file)), { mode: 0o600 });
-            await startNginx(edgeDir, renderEdgeConfig(loopbackEdgeInput(edgeDir, {
-                serverNames: [HOST],
-                // The UI on its own name brings the registry's CORS headers in; both edges must
-                // name the same origin (port 443 published), as the registry has only one.
-                uiServerName: UI_HOST,
-                publicHttpsPort: 443,
-                httpsPort,
+            for (const file of ["server.crt", "server.key"])
+                writeFileSync(join(edgeDir, file), readFileSync(join(dir, file)), { mode: 0o600 });
+            await startNginx(
+                edgeDir,
+                renderEdgeConfig(
+                    loopbackEdgeInput(edgeDir, {
+                        serverNames: [HOST],
+                        // The UI on its own name brings the registry's CORS headers in; both edges must
+                        // name the same origin (port 443 published), as the registry has only one.
+                        uiServerName: UI_HOST,
+                        publicHttpsPort: 443,
+                        httpsPort,
+                        httpPort,
+                        registrySocket,
+                        uiPort,
+                        roles: { pushUsers: [PUSH.user], realm: "blob-files-test" },
+                        registryBlobRoot: dataDir,
+                        tuning: { serveBlobFiles },
+                    }),
+                ),
                 httpPort,
-                registrySocket,
-                uiPort,
-                roles: { pushUsers: [PUSH.user], realm: "blob-files-test" },
-                registryBlobRoot: dataDir,
-                tuning: { serveBlobFiles },
-            })), httpPort);
+            );
         }
         blob = Buffer.alloc(3 * 1024 * 1024 + 17);
         for (let i = 0; i < blob.length; i += 4096) blob.writeUInt32LE((i * 2654435761) >>> 0, i);
@@ -144,7 +195,14 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         const answer = await same(`/v2/team/app/blobs/${digest}`, { auth: PULL });
         assert.equal(answer.status, 200);
         assert.ok(answer.body.equals(blob));
-        for (const header of [`Docker-Content-Digest: ${digest}`, `Etag: "${digest}"`, "Content-Type: application/octet-stream", `Content-Length: ${blob.length}`, "Accept-Ranges: bytes", `Access-Control-Allow-Origin: ${UI_ORIGIN}`]) {
+        for (const header of [
+            `Docker-Content-Digest: ${digest}`,
+            `Etag: "${digest}"`,
+            "Content-Type: application/octet-stream",
+            `Content-Length: ${blob.length}`,
+            "Accept-Ranges: bytes",
+            `Access-Control-Allow-Origin: ${UI_ORIGIN}`,
+        ]) {
             assert.ok(answer.headers.includes(header), `${header} missing from ${answer.headers.join(" | ")}`);
         }
         // One GET came from the proxied edge; the files edge only asked the registry with a HEAD.
@@ -164,7 +222,10 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         assert.equal(registrySaw("GET", `/v2/team/app/blobs/${digest}`, from), 2, "the files edge served both parts itself");
         // Beyond the end: 416 from the registry on both (its HEAD already refuses the range).
         const beyond = await request("files", `/v2/team/app/blobs/${digest}`, { auth: PULL, extra: ["-r", `${blob.length + 10}-`] });
-        const beyondProxied = await request("proxied", `/v2/team/app/blobs/${digest}`, { auth: PULL, extra: ["-r", `${blob.length + 10}-`] });
+        const beyondProxied = await request("proxied", `/v2/team/app/blobs/${digest}`, {
+            auth: PULL,
+            extra: ["-r", `${blob.length + 10}-`],
+        });
         assert.equal(beyond.status, 416);
         assert.deepEqual(beyond.headers, beyondProxied.headers);
     });
@@ -173,7 +234,10 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         const from = logLength();
         const multi = await request("files", `/v2/team/app/blobs/${digest}`, { auth: PULL, extra: ["-r", "0-1,5-6"] });
         assert.equal(multi.status, 206);
-        assert.ok(multi.headers.some((line) => /^Content-Type: multipart\/byteranges/.test(line)), multi.headers.join(" | "));
+        assert.ok(
+            multi.headers.some((line) => /^Content-Type: multipart\/byteranges/.test(line)),
+            multi.headers.join(" | "),
+        );
         const notModified = await same(`/v2/team/app/blobs/${digest}`, { auth: PULL, extra: ["-H", `If-None-Match: "${digest}"`] });
         assert.equal(notModified.status, 304);
         // Both of the files edge's requests reached the registry as GETs, plus the proxied edge's one.
@@ -212,7 +276,13 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
             assert.ok([403, 404].includes(answer.status), `${path}: ${answer.status}`);
             assert.ok(!answer.body.includes(blob.subarray(0, 64)), path);
         }
-        assert.equal(readFileSync(registryLog, "utf8").slice(from).match(/"(GET|HEAD) \//g), null, "the registry was asked nothing");
+        assert.equal(
+            readFileSync(registryLog, "utf8")
+                .slice(from)
+                .match(/"(GET|HEAD) \//g),
+            null,
+            "the registry was asked nothing",
+        );
         // Nor a path that leaves the repository's segment: the registry decides, not the file.
         const dotted = await request("files", `/v2/team/other/../app/blobs/${digest}`, { auth: PULL, extra: ["--path-as-is"] });
         assert.notEqual(dotted.status, 200, "a dotted path must not bypass the registry's check");

@@ -177,11 +177,23 @@ echo "FACT mounted-after-release=$(mountpoint -q ${MOUNT} && echo yes || echo no
 function assertCloudInitRan(booted: Boot, instanceFirstBoot: boolean): void {
     const stages = [...booted.result.stdout.matchAll(/^== (cloud-init .*)\n== exit (\d+)$/gm)].map((m) => `${m[1]}: ${m[2]}`);
     const configExit = instanceFirstBoot ? 1 : 0;
-    assert.deepEqual(stages, ["cloud-init init --local: 0", "cloud-init init: 0", `cloud-init modules --mode=config: ${configExit}`, "cloud-init modules --mode=final: 0"], booted.result.stdout);
+    assert.deepEqual(
+        stages,
+        [
+            "cloud-init init --local: 0",
+            "cloud-init init: 0",
+            `cloud-init modules --mode=config: ${configExit}`,
+            "cloud-init modules --mode=final: 0",
+        ],
+        booted.result.stdout,
+    );
     if (instanceFirstBoot) {
         const errors = booted.facts.errors.split(" | ");
         assert.equal(errors.length, 1, booted.facts.errors);
-        assert.match(errors[0], /^\('locale', ProcessExecutionError\(.*Command: \['update-locale', '--locale-file=\/etc\/default\/locale', 'LANG=en_US\.UTF-8'\] Exit code: 255/);
+        assert.match(
+            errors[0],
+            /^\('locale', ProcessExecutionError\(.*Command: \['update-locale', '--locale-file=\/etc\/default\/locale', 'LANG=en_US\.UTF-8'\] Exit code: 255/,
+        );
         assert.equal(booted.facts.status, "error");
     } else {
         assert.equal(booted.facts.errors, "");
@@ -234,8 +246,26 @@ describe("the alicloud VM's first boot, by cloud-init on Debian 12", { timeout: 
             const metaData = fs.readFileSync(path.join(dirs.upper, "var/lib/cloud/seed/nocloud/meta-data"), "utf8");
             assert.match(metaData, new RegExp(`^instance-id: ${instanceId}$`, "m"));
         }
-        const line = namespace.command("/usr/bin/unshare", ["--mount", "--pid", "--uts", "--fork", "--propagation", "private",
-            "/bin/sh", "-c", MOUNT_AND_CHROOT, "sh", dirs.root, rootfs, dirs.upper, dirs.overlayWork, dirs.state, loopDevice, serial, marker]);
+        const line = namespace.command("/usr/bin/unshare", [
+            "--mount",
+            "--pid",
+            "--uts",
+            "--fork",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            "-c",
+            MOUNT_AND_CHROOT,
+            "sh",
+            dirs.root,
+            rootfs,
+            dirs.upper,
+            dirs.overlayWork,
+            dirs.state,
+            loopDevice,
+            serial,
+            marker,
+        ]);
         const result = await run(line.command, line.args, { timeoutMs: BOOT_TIMEOUT_MS, allowFailure: true });
         fs.writeFileSync(path.join(work, `boot-${boots.length + 1}.log`), `${result.stdout}\n--- stderr\n${result.stderr}`);
         const facts: Record<string, string> = {};
@@ -259,9 +289,14 @@ describe("the alicloud VM's first boot, by cloud-init on Debian 12", { timeout: 
 
         const evaluation = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG });
         if (evaluation.error) throw new Error(evaluation.error);
-        userData = Buffer.from(String(findResource(evaluation, "alicloud:ecs/instance:Instance").inputs.userData), "base64").toString("utf8");
+        userData = Buffer.from(String(findResource(evaluation, "alicloud:ecs/instance:Instance").inputs.userData), "base64").toString(
+            "utf8",
+        );
         serial = alicloudDiskSerial(findResource(evaluation, "alicloud:ecs/ecsDisk:EcsDisk").id);
-        hostPublicKey = String((findResource(evaluation, "tls:index/privateKey:PrivateKey", "alicloud-host-key").state as { publicKeyOpenssh: string }).publicKeyOpenssh).trim();
+        hostPublicKey = String(
+            (findResource(evaluation, "tls:index/privateKey:PrivateKey", "alicloud-host-key").state as { publicKeyOpenssh: string })
+                .publicKeyOpenssh,
+        ).trim();
         assert.match(userData, /^#cloud-config\n/);
         assert.ok(userData.includes(serial), "the user data names the data disk's serial");
 
@@ -302,7 +337,10 @@ describe("the alicloud VM's first boot, by cloud-init on Debian 12", { timeout: 
         assert.equal((await run("blkid", ["-s", "TYPE", "-o", "value", loopDevice])).stdout.trim(), "ext4");
         assert.equal((await run("blkid", ["-s", "LABEL", "-o", "value", loopDevice])).stdout.trim(), "registry-data");
         assert.equal(first.facts.uuid, uuid);
-        const fstabLines = first.file("etc/fstab").split("\n").filter((line) => line.startsWith("UUID="));
+        const fstabLines = first
+            .file("etc/fstab")
+            .split("\n")
+            .filter((line) => line.startsWith("UUID="));
         assert.deepEqual(fstabLines, [`UUID=${uuid} ${MOUNT} ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2`]);
         assert.equal(first.facts.mount, `${loopDevice} ext4`);
         assert.equal(outputLog.match(/is empty: creating an ext4 filesystem labelled registry-data/g)?.length, 1, outputLog);
@@ -313,15 +351,28 @@ describe("the alicloud VM's first boot, by cloud-init on Debian 12", { timeout: 
         // The rootfs ships without apt lists: an `apt-get update` would have left some in the upper dir.
         const aptLists = path.join(work, "system-disk-a/var/lib/apt/lists");
         assert.deepEqual(fs.existsSync(aptLists) ? fs.readdirSync(aptLists).filter((file) => file.endsWith("Packages")) : [], []);
-        assert.equal(first.file("etc/systemd/system/docker.service.d/10-registry-data.conf").match(/^RequiresMountsFor=(.*)$/m)?.[1], MOUNT);
+        assert.equal(
+            first.file("etc/systemd/system/docker.service.d/10-registry-data.conf").match(/^RequiresMountsFor=(.*)$/m)?.[1],
+            MOUNT,
+        );
         const mountedAt = outputLog.indexOf(`is mounted at ${MOUNT}`);
         const dockerAnswered = outputLog.search(/^docker \d+\.\d+/m);
         assert.ok(mountedAt >= 0 && dockerAnswered > mountedAt, `the install step's docker version follows the mount:\n${outputLog}`);
         assert.match(calls, new RegExp(`^systemctl daemon-reload$`, "m"));
-        assert.match(calls, new RegExp(`^systemctl enable --now docker.service\\n  RequiresMountsFor=${MOUNT}: mounted from ${loopDevice} ext4\\n  dockerd started$`, "m"), calls);
+        assert.match(
+            calls,
+            new RegExp(
+                `^systemctl enable --now docker.service\\n  RequiresMountsFor=${MOUNT}: mounted from ${loopDevice} ext4\\n  dockerd started$`,
+                "m",
+            ),
+            calls,
+        );
 
         // The stack's readiness check, as the deploy runs it over SSH.
-        assert.match(first.result.stdout, new RegExp(`^== wait-until-ready\\ndocker \\d[^\\n]*\\n${loopDevice} ${MOUNT} ext4\\n== exit 0$`, "m"));
+        assert.match(
+            first.result.stdout,
+            new RegExp(`^== wait-until-ready\\ndocker \\d[^\\n]*\\n${loopDevice} ${MOUNT} ext4\\n== exit 0$`, "m"),
+        );
         // (/var/lib/cloud/instance is an absolute link, to be read inside the root.)
         assert.ok(fs.existsSync(path.join(work, "system-disk-a/var/lib/cloud/instances/i-first/boot-finished")));
         assert.equal(first.facts["mounted-after-release"], "no");
@@ -338,12 +389,28 @@ describe("the alicloud VM's first boot, by cloud-init on Debian 12", { timeout: 
         assert.equal(second.facts.mount, `${loopDevice} ext4`);
         const outputLog = second.file("var/log/cloud-init-output.log");
         assert.equal(outputLog.match(/is empty: creating an ext4 filesystem/g)?.length, 1, "one mkfs over both boots");
-        assert.equal(second.file("etc/fstab").split("\n").filter((line) => line.startsWith("UUID=")).length, 1);
+        assert.equal(
+            second
+                .file("etc/fstab")
+                .split("\n")
+                .filter((line) => line.startsWith("UUID=")).length,
+            1,
+        );
         // Per-instance: runcmd did not run again; Docker came up as an enabled service, after the mount.
         assert.equal(outputLog.match(/is mounted at/g)?.length, 1, outputLog);
         const calls = second.file("var/lib/test-systemctl/calls.log");
-        assert.match(calls, new RegExp(`^systemctl start docker.service\\n  RequiresMountsFor=${MOUNT}: mounted from ${loopDevice} ext4\\n  dockerd started$`, "m"), calls);
-        assert.match(second.result.stdout, new RegExp(`^== wait-until-ready\\ndocker \\d[^\\n]*\\n${loopDevice} ${MOUNT} ext4\\n== exit 0$`, "m"));
+        assert.match(
+            calls,
+            new RegExp(
+                `^systemctl start docker.service\\n  RequiresMountsFor=${MOUNT}: mounted from ${loopDevice} ext4\\n  dockerd started$`,
+                "m",
+            ),
+            calls,
+        );
+        assert.match(
+            second.result.stdout,
+            new RegExp(`^== wait-until-ready\\ndocker \\d[^\\n]*\\n${loopDevice} ${MOUNT} ext4\\n== exit 0$`, "m"),
+        );
     });
 
     it("a replaced VM (new instance-id, fresh system disk) gets the kept disk untouched", async () => {
@@ -358,10 +425,18 @@ describe("the alicloud VM's first boot, by cloud-init on Debian 12", { timeout: 
         assert.equal(third.facts.mount, `${loopDevice} ext4`);
         assert.doesNotMatch(outputLog, /creating an ext4 filesystem/);
         assert.match(outputLog, new RegExp(`${loopDevice} \\(UUID ${uuid}\\) is mounted at ${MOUNT}`));
-        assert.deepEqual(third.file("etc/fstab").split("\n").filter((line) => line.startsWith("UUID=")),
-            [`UUID=${uuid} ${MOUNT} ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2`]);
+        assert.deepEqual(
+            third
+                .file("etc/fstab")
+                .split("\n")
+                .filter((line) => line.startsWith("UUID=")),
+            [`UUID=${uuid} ${MOUNT} ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2`],
+        );
         const installedKey = third.file("etc/ssh/ssh_host_ed25519_key.pub").trim().split(/\s+/).slice(0, 2).join(" ");
         assert.equal(installedKey, hostPublicKey.split(/\s+/).slice(0, 2).join(" "));
-        assert.match(third.result.stdout, new RegExp(`^== wait-until-ready\\ndocker \\d[^\\n]*\\n${loopDevice} ${MOUNT} ext4\\n== exit 0$`, "m"));
+        assert.match(
+            third.result.stdout,
+            new RegExp(`^== wait-until-ready\\ndocker \\d[^\\n]*\\n${loopDevice} ${MOUNT} ext4\\n== exit 0$`, "m"),
+        );
     });
 });

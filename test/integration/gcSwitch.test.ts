@@ -51,7 +51,10 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
     const readOnlySocket = () => join(runDir, "registry-readonly.sock");
     const logFile = () => join(dir, "supervisor.log");
     const log = () => readFileSync(logFile(), "utf8");
-    const count = (what: string) => log().split("\n").filter((line) => line.includes(`${GC_LOG_PREFIX} ${what}`)).length;
+    const count = (what: string) =>
+        log()
+            .split("\n")
+            .filter((line) => line.includes(`${GC_LOG_PREFIX} ${what}`)).length;
 
     const startSupervisor = () => {
         supervisor = startDaemon("gc-supervisor", "/bin/busybox", ["sh", script], {
@@ -65,20 +68,43 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         });
     };
     /** Every process of the killed supervisor's group gone (the registries' sockets and ports closed), as when Docker restarts a container. */
-    const killedGroupGone = () => waitFor("the killed supervisor and its registries gone", async () => {
-        try {
-            process.kill(-supervisor.pid, 0);
-            return false;
-        } catch {
-            return true;
-        }
-    }, 10_000, 50);
+    const killedGroupGone = () =>
+        waitFor(
+            "the killed supervisor and its registries gone",
+            async () => {
+                try {
+                    process.kill(-supervisor.pid, 0);
+                    return false;
+                } catch {
+                    return true;
+                }
+            },
+            10_000,
+            50,
+        );
     const url = (edge: Edge, path: string) => `https://127.0.0.1:${edge.httpsPort}${path}`;
     const curlStatuses = async (args: string[], urls: string[]) => {
-        const result = await run("curl", ["-s", "--cacert", join(dir, "ca.crt"), "-u", CREDS, "--max-time", "30", "-w", "%{http_code}\n", ...args, ...urls.flatMap((u) => ["-o", "/dev/null", u])], { allowFailure: true, timeoutMs: 60_000 });
+        const result = await run(
+            "curl",
+            [
+                "-s",
+                "--cacert",
+                join(dir, "ca.crt"),
+                "-u",
+                CREDS,
+                "--max-time",
+                "30",
+                "-w",
+                "%{http_code}\n",
+                ...args,
+                ...urls.flatMap((u) => ["-o", "/dev/null", u]),
+            ],
+            { allowFailure: true, timeoutMs: 60_000 },
+        );
         return result.stdout.trim().split("\n").filter(Boolean);
     };
-    const registryAnswers = (edge: Edge) => waitFor(`the registry through ${edge.name}`, async () => (await curlStatuses([], [url(edge, "/v2/")]))[0] === "200", 20_000);
+    const registryAnswers = (edge: Edge) =>
+        waitFor(`the registry through ${edge.name}`, async () => (await curlStatuses([], [url(edge, "/v2/")]))[0] === "200", 20_000);
 
     /**
      * Requests through `edge` until stop() resolves its tally: GETs of /v2/ and a manifest, HEADs
@@ -95,9 +121,21 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         };
         const accept = ["-H", "Accept: application/vnd.oci.image.manifest.v1+json"];
         const loops = [
-            loop("GET", accept, Array.from({ length: 10 }, (_, i) => url(edge, i % 2 === 0 ? "/v2/" : `/v2/team/keep/manifests/${manifest}`))),
-            loop("HEAD", ["-I"], Array.from({ length: 10 }, () => url(edge, `/v2/team/keep/blobs/${blob}`))),
-            loop("POST", ["-X", "POST"], Array.from({ length: 5 }, () => url(edge, "/v2/team/uploads/blobs/uploads/"))),
+            loop(
+                "GET",
+                accept,
+                Array.from({ length: 10 }, (_, i) => url(edge, i % 2 === 0 ? "/v2/" : `/v2/team/keep/manifests/${manifest}`)),
+            ),
+            loop(
+                "HEAD",
+                ["-I"],
+                Array.from({ length: 10 }, () => url(edge, `/v2/team/keep/blobs/${blob}`)),
+            ),
+            loop(
+                "POST",
+                ["-X", "POST"],
+                Array.from({ length: 5 }, () => url(edge, "/v2/team/uploads/blobs/uploads/")),
+            ),
         ];
         return {
             stop: async () => {
@@ -122,8 +160,14 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         const [backed, unbacked] = await stopped();
         return { backed, unbacked };
     };
-    const statuses = (tally: Tally) => Object.entries(tally).flatMap(([kind, counts]) => Object.keys(counts).map((status) => `${kind} ${status}`)).sort();
-    const total = (tally: Tally) => Object.values(tally).flatMap((counts) => Object.values(counts)).reduce((a, b) => a + b, 0);
+    const statuses = (tally: Tally) =>
+        Object.entries(tally)
+            .flatMap(([kind, counts]) => Object.keys(counts).map((status) => `${kind} ${status}`))
+            .sort();
+    const total = (tally: Tally) =>
+        Object.values(tally)
+            .flatMap((counts) => Object.values(counts))
+            .reduce((a, b) => a + b, 0);
 
     let manifest: string;
     let blob: string;
@@ -137,7 +181,10 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         mkdirSync(dataDir);
         const pki = issueTestCertificates(["registry.test"], ["127.0.0.1"]);
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]));
+        writeFileSync(
+            join(dir, "htpasswd"),
+            renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+        );
 
         // As components/services/registry.ts renders them: the normal config with its debug
         // listener, the read-only one on its own socket without.
@@ -151,13 +198,24 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
             distributionMajor: 2 as const,
         };
         writeFileSync(join(dir, "config.yml"), renderRegistryConfig(configInput));
-        writeFileSync(join(dir, "config-readonly.yml"), renderRegistryConfig({ ...configInput, listenAddress: `unix:${readOnlySocket()}`, debugAddress: undefined, readOnly: true }));
+        writeFileSync(
+            join(dir, "config-readonly.yml"),
+            renderRegistryConfig({ ...configInput, listenAddress: `unix:${readOnlySocket()}`, debugAddress: undefined, readOnly: true }),
+        );
         script = join(dir, "gc-supervisor.sh");
-        writeFileSync(script, renderGcSupervisor({
-            configPath: join(dir, "config.yml"), socketPath: socket(),
-            readOnlyConfigPath: join(dir, "config-readonly.yml"), readOnlySocketPath: readOnlySocket(), drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
-            dataDir, timing: { kind: "every", seconds: COLLECTION_EVERY_SECONDS }, deleteUntagged: false,
-        }));
+        writeFileSync(
+            script,
+            renderGcSupervisor({
+                configPath: join(dir, "config.yml"),
+                socketPath: socket(),
+                readOnlyConfigPath: join(dir, "config-readonly.yml"),
+                readOnlySocketPath: readOnlySocket(),
+                drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
+                dataDir,
+                timing: { kind: "every", seconds: COLLECTION_EVERY_SECONDS },
+                deleteUntagged: false,
+            }),
+        );
         // `registry` as the script finds it on PATH: Debian's 2.8, its collection slowed by 2 s so
         // the read-only window spans many requests (collecting one image takes milliseconds).
         binDir = join(dir, "bin");
@@ -173,12 +231,21 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
             writeFileSync(join(edgeDir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
             const [httpsPort, httpPort, uiPort] = ports;
             const registry = { address: `unix:${socket()}`, ...(backup ? { backupAddress: `unix:${readOnlySocket()}` } : {}) };
-            await startNginx(edgeDir, renderEdgeConfig(loopbackEdgeInput(edgeDir, { serverNames: ["registry.test", "127.0.0.1"], httpsPort, httpPort, uiPort, registry })), httpPort);
+            await startNginx(
+                edgeDir,
+                renderEdgeConfig(
+                    loopbackEdgeInput(edgeDir, { serverNames: ["registry.test", "127.0.0.1"], httpsPort, httpPort, uiPort, registry }),
+                ),
+                httpPort,
+            );
             return { name, dir: edgeDir, httpsPort };
         };
         withBackup = await startEdge("edge-with-backup", edgePorts.slice(0, 3), true);
         withoutBackup = await startEdge("edge-without-backup", edgePorts.slice(3, 6), false);
-        assert.match(readFileSync(join(withBackup.dir, "nginx.conf"), "utf8"), /server unix:\S+\/registry-readonly\.sock backup max_fails=0;/);
+        assert.match(
+            readFileSync(join(withBackup.dir, "nginx.conf"), "utf8"),
+            /server unix:\S+\/registry-readonly\.sock backup max_fails=0;/,
+        );
         await registryAnswers(withBackup);
 
         // One image, pushed through the edge, for the GETs and HEADs; its layer is the blob.
@@ -188,7 +255,20 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         for (let attempt = 0; attempt < 5 && pushed.code !== 0; attempt++) {
             // A collection may be under way (read-only): then the next attempt.
             if (attempt > 0) await sleep(2_000);
-            pushed = await run("skopeo", ["copy", "--quiet", "--dest-cert-dir", dir, "--dest-creds", CREDS, `oci:${layout}:1`, `docker://127.0.0.1:${withBackup.httpsPort}/team/keep:1`], { allowFailure: true, timeoutMs: 60_000 });
+            pushed = await run(
+                "skopeo",
+                [
+                    "copy",
+                    "--quiet",
+                    "--dest-cert-dir",
+                    dir,
+                    "--dest-creds",
+                    CREDS,
+                    `oci:${layout}:1`,
+                    `docker://127.0.0.1:${withBackup.httpsPort}/team/keep:1`,
+                ],
+                { allowFailure: true, timeoutMs: 60_000 },
+            );
         }
         assert.equal(pushed.code, 0, pushed.stderr);
         const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")).manifests[0].digest as string;
@@ -210,17 +290,32 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
         process.stdout.write(`# with backup: ${JSON.stringify(backed)}\n# without: ${JSON.stringify(unbacked)}\n`);
         assert.ok(total(backed) >= 300, `enough requests to span the switches: ${total(backed)}`);
         const allowed = ["GET 200", "HEAD 200", "POST 202", "POST 405"];
-        assert.deepEqual(statuses(backed).filter((status) => !allowed.includes(status)), [], `every request answered by a registry: ${JSON.stringify(backed)}`);
+        assert.deepEqual(
+            statuses(backed).filter((status) => !allowed.includes(status)),
+            [],
+            `every request answered by a registry: ${JSON.stringify(backed)}`,
+        );
         assert.ok((backed.POST?.["405"] ?? 0) > 0, "uploads were refused while read-only: the backup server answered");
         assert.ok((backed.POST?.["202"] ?? 0) > 0, "uploads were accepted around the collections");
-        assert.ok((unbacked.GET?.["502"] ?? 0) + (unbacked.HEAD?.["502"] ?? 0) > 0, `without the backup line the same switches give 502s: ${JSON.stringify(unbacked)}`);
+        assert.ok(
+            (unbacked.GET?.["502"] ?? 0) + (unbacked.HEAD?.["502"] ?? 0) > 0,
+            `without the backup line the same switches give 502s: ${JSON.stringify(unbacked)}`,
+        );
         // nginx did meet a missing primary socket and went on to the backup: the switch was seen.
-        assert.match(readFileSync(join(withBackup.dir, "nginx.log"), "utf8"), /registry\.sock failed \((2: No such file or directory|111: Connection refused)\)/);
+        assert.match(
+            readFileSync(join(withBackup.dir, "nginx.log"), "utf8"),
+            /registry\.sock failed \((2: No such file or directory|111: Connection refused)\)/,
+        );
     });
 
     it("a registry killed with SIGKILL leaves its socket behind; the supervisor starts over it, and the next collection is as seamless", async () => {
         // Outside a collection: the normal registry's socket is left.
-        await waitFor("the registry read-write, between collections", async () => count("start:") === count("done:") && !existsSync(readOnlySocket()), 20_000, 100);
+        await waitFor(
+            "the registry read-write, between collections",
+            async () => count("start:") === count("done:") && !existsSync(readOnlySocket()),
+            20_000,
+            100,
+        );
         killGroup(supervisor.pid, "SIGKILL");
         await killedGroupGone();
         assert.ok(statSync(socket()).isSocket(), "SIGKILL: nothing unlinked the socket");
@@ -238,7 +333,11 @@ describe("gc supervisor behind the rendered edge: no 502 across a switch", () =>
 
         const { backed } = await acrossCollections(1, manifest, blob);
         const allowed = ["GET 200", "HEAD 200", "POST 202", "POST 405"];
-        assert.deepEqual(statuses(backed).filter((status) => !allowed.includes(status)), [], `every request answered by a registry: ${JSON.stringify(backed)}`);
+        assert.deepEqual(
+            statuses(backed).filter((status) => !allowed.includes(status)),
+            [],
+            `every request answered by a registry: ${JSON.stringify(backed)}`,
+        );
         assert.ok((backed.POST?.["405"] ?? 0) > 0, "the read-only registry served the window, over the stale socket's path");
         assert.equal(count("failed"), 0, log());
     });

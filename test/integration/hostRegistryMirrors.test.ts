@@ -15,7 +15,11 @@ import { makeTempDir, run, runCleanups } from "../support/processes";
 const EXISTING = '{\n  "log-opts": {"max-size": "10m"},\n  "data-root": "/srv/docker"\n}\n';
 const MIRRORS = ["https://abc123.mirror.aliyuncs.com", "https://hub.example.com"];
 
-function sandbox(daemonJson: string | undefined): { etcDocker: string; calls: string; runScript: (script: string) => Promise<{ code: number; stderr: string }> } {
+function sandbox(daemonJson: string | undefined): {
+    etcDocker: string;
+    calls: string;
+    runScript: (script: string) => Promise<{ code: number; stderr: string }>;
+} {
     const dir = makeTempDir("pr-host-mirrors-");
     const etcDocker = join(dir, "etc-docker");
     const bin = join(dir, "bin");
@@ -29,10 +33,24 @@ function sandbox(daemonJson: string | undefined): { etcDocker: string; calls: st
     }
     const runScript = async (script: string) => {
         writeFileSync(join(dir, "install.sh"), script);
-        const result = await run("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$1" /etc/docker && exec sh "$2"', "sh", etcDocker, join(dir, "install.sh")], {
-            env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-            allowFailure: true,
-        });
+        const result = await run(
+            "unshare",
+            [
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                'mount --bind "$1" /etc/docker && exec sh "$2"',
+                "sh",
+                etcDocker,
+                join(dir, "install.sh"),
+            ],
+            {
+                env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+                allowFailure: true,
+            },
+        );
         return { code: result.code, stderr: result.stderr };
     };
     return { etcDocker, calls, runScript };
@@ -51,7 +69,11 @@ describe("hostRegistryMirrors: the install script's daemon.json merge", () => {
         assert.equal(readFileSync(box.calls, "utf8").match(/^systemctl reload docker\.service$/gm)?.length, 1);
         const second = await box.runScript(script);
         assert.equal(second.code, 0, second.stderr);
-        assert.equal(readFileSync(box.calls, "utf8").match(/^systemctl reload docker\.service$/gm)?.length, 1, "reloaded although nothing changed");
+        assert.equal(
+            readFileSync(box.calls, "utf8").match(/^systemctl reload docker\.service$/gm)?.length,
+            1,
+            "reloaded although nothing changed",
+        );
     });
 
     it("writes a daemon.json when there is none; without mirrors it never touches the file", async () => {

@@ -18,8 +18,18 @@ const REGISTRIES = "etc/rancher/k3s/registries.yaml";
 const FIXTURES = join(__dirname, "../unit/fixtures");
 const OTHER_HOSTS = ["docker.io", "registry.k8s.io", "mirror.office.lan:5000", "old.registry.lan"];
 
-interface Auth { username: string; password: string }
-interface Resolved { mirrorKey?: string; endpoints: string[]; rewrites?: Record<string, string>; configKey?: string; auth?: Auth; tls?: { ca_file: string } }
+interface Auth {
+    username: string;
+    password: string;
+}
+interface Resolved {
+    mirrorKey?: string;
+    endpoints: string[];
+    rewrites?: Record<string, string>;
+    configKey?: string;
+    auth?: Auth;
+    tls?: { ca_file: string };
+}
 interface K3sView {
     registry: { mirrors: Record<string, unknown> | null; configs: Record<string, unknown> | null };
     resolved: Record<string, Resolved>;
@@ -28,10 +38,13 @@ interface K3sView {
 describe("registries.yaml as k3s reads it (wharfie)", () => {
     let check: string;
     let work: string;
-    before(async () => {
-        check = await k3sRegistriesCheck();
-        work = makeTempDir("pr-k3s-");
-    }, { timeout: 35 * 60_000 });
+    before(
+        async () => {
+            check = await k3sRegistriesCheck();
+            work = makeTempDir("pr-k3s-");
+        },
+        { timeout: 35 * 60_000 },
+    );
     after(runCleanups);
 
     const k3sView = async (file: string): Promise<K3sView> =>
@@ -52,7 +65,10 @@ describe("registries.yaml as k3s reads it (wharfie)", () => {
         assert.equal(ours.mirrorKey, ENDPOINT);
         assert.deepEqual(ours.endpoints, [`https://${ENDPOINT}`]);
         assert.equal(ours.configKey, ENDPOINT);
-        assert.deepEqual({ username: ours.auth?.username, password: ours.auth?.password }, { username: creds.username, password: creds.password });
+        assert.deepEqual(
+            { username: ours.auth?.username, password: ours.auth?.password },
+            { username: creds.username, password: creds.password },
+        );
         assert.equal(ours.tls?.ca_file, `/etc/rancher/k3s/certs.d/${ENDPOINT}/ca.crt`);
         assert.equal(readFileSync(join(root, ours.tls!.ca_file), "utf8"), CA);
     }
@@ -66,7 +82,8 @@ describe("registries.yaml as k3s reads it (wharfie)", () => {
             const merged = await k3sView(join(root, REGISTRIES));
             assertOurs(merged, root);
             for (const host of OTHER_HOSTS) assert.deepEqual(merged.resolved[host], before.resolved[host], host);
-            const others = (map: Record<string, unknown> | null) => Object.fromEntries(Object.entries(map ?? {}).filter(([key]) => key !== ENDPOINT));
+            const others = (map: Record<string, unknown> | null) =>
+                Object.fromEntries(Object.entries(map ?? {}).filter(([key]) => key !== ENDPOINT));
             assert.deepEqual(others(merged.registry.mirrors), others(before.registry.mirrors));
             assert.deepEqual(others(merged.registry.configs), others(before.registry.configs));
             if (fixture === "registries-existing.yaml") {
@@ -100,7 +117,9 @@ describe("registries.yaml as k3s reads it (wharfie)", () => {
         symlinkSync("/usr/bin/mawk", join(stubs, "awk"));
         writeFileSync(join(work, "k3s-only.sh"), renderK3sSnippet(creds).script);
         const script = `mount -t tmpfs none /etc && for run in 1 2; do sh ${join(work, "k3s-only.sh")}; echo "run $run" >>${join(work, "systemctl.log")}; done`;
-        await run("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], { env: { ...process.env, PATH: `${stubs}:/usr/bin:/bin` } });
+        await run("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], {
+            env: { ...process.env, PATH: `${stubs}:/usr/bin:/bin` },
+        });
         assert.equal(readFileSync(join(work, "systemctl.log"), "utf8"), "systemctl restart k3s\nrun 1\nrun 2\n");
     });
 });

@@ -24,39 +24,79 @@ describe("registry metrics: on the debug address, not through the edge", () => {
     let ui: Server;
 
     const get = async (url: string, extra: string[] = []) => {
-        const result = await run("curl", ["-sS", "--max-time", "20", "-w", "\n%{http_code}", "--cacert", join(dir, "ca.crt"),
-            "--resolve", `${HOST}:${ports.https}:127.0.0.1`, ...extra, url], { allowFailure: true });
+        const result = await run(
+            "curl",
+            [
+                "-sS",
+                "--max-time",
+                "20",
+                "-w",
+                "\n%{http_code}",
+                "--cacert",
+                join(dir, "ca.crt"),
+                "--resolve",
+                `${HOST}:${ports.https}:127.0.0.1`,
+                ...extra,
+                url,
+            ],
+            { allowFailure: true },
+        );
         const lines = result.stdout.split("\n");
         return { status: Number(lines.pop()), body: lines.join("\n") };
     };
 
     before(async () => {
         dir = makeTempDir("pr-metrics-");
-        ports = { registry: await freePort(), metrics: await freePort(), https: await freePort(), http: await freePort(), ui: await freePort() };
+        ports = {
+            registry: await freePort(),
+            metrics: await freePort(),
+            https: await freePort(),
+            http: await freePort(),
+            ui: await freePort(),
+        };
         const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]));
-        await startRegistry(dir, renderRegistryConfig({
-            listenAddress: `127.0.0.1:${ports.registry}`,
-            htpasswdPath: join(dir, "htpasswd"),
-            realm: "private-registry",
-            deleteEnabled: false,
-            debugAddress: `127.0.0.1:${ports.metrics}`,
-        }), ports.registry);
+        writeFileSync(
+            join(dir, "htpasswd"),
+            renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+        );
+        await startRegistry(
+            dir,
+            renderRegistryConfig({
+                listenAddress: `127.0.0.1:${ports.registry}`,
+                htpasswdPath: join(dir, "htpasswd"),
+                realm: "private-registry",
+                deleteEnabled: false,
+                debugAddress: `127.0.0.1:${ports.metrics}`,
+            }),
+            ports.registry,
+        );
         // The debug listener starts in a goroutine of its own, after the main one is waited for.
-        await waitFor("the metrics listener", async () => (await run("curl", ["-sf", "-o", "/dev/null", `http://127.0.0.1:${ports.metrics}/metrics`], { allowFailure: true })).code === 0, 20_000);
+        await waitFor(
+            "the metrics listener",
+            async () =>
+                (await run("curl", ["-sf", "-o", "/dev/null", `http://127.0.0.1:${ports.metrics}/metrics`], { allowFailure: true }))
+                    .code === 0,
+            20_000,
+        );
         ui = createServer((_, response) => response.writeHead(200, { "content-type": "text/html" }).end("<title>ui stand-in</title>"));
         await new Promise<void>((done) => ui.listen(ports.ui, "127.0.0.1", done));
         mkdirSync(join(dir, "temp"));
-        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-            serverNames: [HOST],
-            httpsPort: ports.https,
-            httpPort: ports.http,
-            registryPort: ports.registry,
-            uiPort: ports.ui,
-        })), ports.http);
+        await startNginx(
+            dir,
+            renderEdgeConfig(
+                loopbackEdgeInput(dir, {
+                    serverNames: [HOST],
+                    httpsPort: ports.https,
+                    httpPort: ports.http,
+                    registryPort: ports.registry,
+                    uiPort: ports.ui,
+                }),
+            ),
+            ports.http,
+        );
     });
     after(async () => {
         ui?.close();

@@ -58,33 +58,51 @@ async function startHub(work: string): Promise<{ hub: RegistryProcess; port: num
     const caDir = join(dir, "ca");
     mkdirSync(caDir);
     writeFileSync(join(caDir, "ca.crt"), pki.caPem);
-    const hub = await startRegistry(dir, stringify({
-        version: 0.1,
-        storage: { filesystem: { rootdirectory: join(dir, "data") } },
-        http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "server.crt"), key: join(dir, "server.key") } },
-    }), port);
+    const hub = await startRegistry(
+        dir,
+        stringify({
+            version: 0.1,
+            storage: { filesystem: { rootdirectory: join(dir, "data") } },
+            http: { addr: `127.0.0.1:${port}`, tls: { certificate: join(dir, "server.crt"), key: join(dir, "server.key") } },
+        }),
+        port,
+    );
     const layout = join(work, "layout");
     const digest = writeOciLayout(layout, "served by the mirror\n");
-    await run("skopeo", [
-        "copy", "--quiet", "--dest-cert-dir", caDir,
-        `oci:${layout}:1`, `docker://127.0.0.1:${port}/${IMAGE}`,
-    ]);
+    await run("skopeo", ["copy", "--quiet", "--dest-cert-dir", caDir, `oci:${layout}:1`, `docker://127.0.0.1:${port}/${IMAGE}`]);
     return { hub, port, caPath: join(caDir, "ca.crt"), digest };
 }
 
-async function startMirrorBehindEdge(work: string, hubPort: number, hubCa: string): Promise<{ mirrorPort: number; edgeMirrorPort: number; edgeCertDir: string }> {
+async function startMirrorBehindEdge(
+    work: string,
+    hubPort: number,
+    hubCa: string,
+): Promise<{ mirrorPort: number; edgeMirrorPort: number; edgeCertDir: string }> {
     const dir = join(work, "mirror");
     mkdirSync(dir);
-    const [mirrorPort, registryPort, uiPort, httpsPort, httpPort, edgeMirrorPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [mirrorPort, registryPort, uiPort, httpsPort, httpPort, edgeMirrorPort] = await Promise.all([
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+        freePort(),
+    ]);
     writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: USER, bcryptHash: bcryptWithSalt(PASSWORD, salt) }]));
     // The mirror runs what the stack deploys by default: Distribution 3 (v3.1.2).
-    await startRegistry(dir, renderMirrorConfig({
-        listenAddress: `127.0.0.1:${mirrorPort}`,
-        htpasswdPath: join(dir, "htpasswd"),
-        realm: "private-registry",
-        upstream: `https://127.0.0.1:${hubPort}`,
-        distributionMajor: 3,
-    }), mirrorPort, { SSL_CERT_FILE: hubCa, OTEL_TRACES_EXPORTER: "none" }, await registry3Binary());
+    await startRegistry(
+        dir,
+        renderMirrorConfig({
+            listenAddress: `127.0.0.1:${mirrorPort}`,
+            htpasswdPath: join(dir, "htpasswd"),
+            realm: "private-registry",
+            upstream: `https://127.0.0.1:${hubPort}`,
+            distributionMajor: 3,
+        }),
+        mirrorPort,
+        { SSL_CERT_FILE: hubCa, OTEL_TRACES_EXPORTER: "none" },
+        await registry3Binary(),
+    );
 
     const pki = issueTestCertificates(["registry.test"], ["127.0.0.1"]);
     writeFileSync(join(dir, "server.crt"), pki.certificatePem);
@@ -93,14 +111,20 @@ async function startMirrorBehindEdge(work: string, hubPort: number, hubCa: strin
     mkdirSync(edgeCertDir);
     writeFileSync(join(edgeCertDir, "ca.crt"), pki.caPem);
     mkdirSync(join(dir, "temp"));
-    await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-        serverNames: ["registry.test", "127.0.0.1"],
-        httpsPort,
+    await startNginx(
+        dir,
+        renderEdgeConfig(
+            loopbackEdgeInput(dir, {
+                serverNames: ["registry.test", "127.0.0.1"],
+                httpsPort,
+                httpPort,
+                registryPort,
+                uiPort,
+                mirror: { upstream: { address: `127.0.0.1:${mirrorPort}` }, listenHttpsPort: edgeMirrorPort },
+            }),
+        ),
         httpPort,
-        registryPort,
-        uiPort,
-        mirror: { upstream: { address: `127.0.0.1:${mirrorPort}` }, listenHttpsPort: edgeMirrorPort },
-    })), httpPort);
+    );
     return { mirrorPort, edgeMirrorPort, edgeCertDir };
 }
 
@@ -114,10 +138,21 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
     let setup: Setup;
     const edge = (path: string) => `https://127.0.0.1:${setup.edgeMirrorPort}${path}`;
     const withCa = () => ["--cacert", join(setup.edgeCertDir, "ca.crt")];
-    const skopeoFromMirror = (dest: string, creds = `${USER}:${PASSWORD}`) => run("skopeo", [
-        "copy", "--quiet", "--src-creds", creds, "--src-cert-dir", setup.edgeCertDir,
-        `docker://127.0.0.1:${setup.edgeMirrorPort}/${IMAGE}`, `oci:${dest}:1`,
-    ], { allowFailure: true });
+    const skopeoFromMirror = (dest: string, creds = `${USER}:${PASSWORD}`) =>
+        run(
+            "skopeo",
+            [
+                "copy",
+                "--quiet",
+                "--src-creds",
+                creds,
+                "--src-cert-dir",
+                setup.edgeCertDir,
+                `docker://127.0.0.1:${setup.edgeMirrorPort}/${IMAGE}`,
+                `oci:${dest}:1`,
+            ],
+            { allowFailure: true },
+        );
 
     const mirrorEndpoint = () => `127.0.0.1:${setup.edgeMirrorPort}`;
     const snippetInput = () => ({
@@ -147,7 +182,15 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
     it("serves the upstream's image with the upstream's digest (skopeo, through the edge)", async () => {
         const copied = await skopeoFromMirror(join(setup.work, "first"));
         assert.equal(copied.code, 0, copied.stderr + readFileSync(join(setup.work, "mirror/registry.log"), "utf8").slice(-3000));
-        const head = await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, "-I", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", edge(`/v2/${IMAGE.replace(":", "/manifests/")}`)]);
+        const head = await curl([
+            ...withCa(),
+            "-u",
+            `${USER}:${PASSWORD}`,
+            "-I",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            edge(`/v2/${IMAGE.replace(":", "/manifests/")}`),
+        ]);
         assert.equal(head.status, 200);
         assert.match(head.body, new RegExp(`docker-content-digest: ${setup.pushedDigest}`, "i"));
     });
@@ -155,16 +198,43 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
     it("refuses every push: 403 at the edge, and Distribution's proxy mode refuses on its own (405)", async () => {
         const atEdge = await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, "-X", "POST", edge("/v2/library/pushed/blobs/uploads/")]);
         assert.equal(atEdge.status, 403, atEdge.body);
-        const put = await curl([...withCa(), "-u", `${USER}:${PASSWORD}`, "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data", "{}", edge("/v2/library/pushed/manifests/1")]);
+        const put = await curl([
+            ...withCa(),
+            "-u",
+            `${USER}:${PASSWORD}`,
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+            "--data",
+            "{}",
+            edge("/v2/library/pushed/manifests/1"),
+        ]);
         assert.equal(put.status, 403, put.body);
-        const direct = await curl(["-u", `${USER}:${PASSWORD}`, "-X", "POST", `http://127.0.0.1:${setup.mirrorPort}/v2/library/pushed/blobs/uploads/`]);
+        const direct = await curl([
+            "-u",
+            `${USER}:${PASSWORD}`,
+            "-X",
+            "POST",
+            `http://127.0.0.1:${setup.mirrorPort}/v2/library/pushed/blobs/uploads/`,
+        ]);
         assert.equal(direct.status, 405, direct.body);
         assert.match(direct.body, /UNSUPPORTED/);
         const layout = join(setup.work, "first");
-        const pushed = await run("skopeo", [
-            "copy", "--quiet", "--dest-creds", `${USER}:${PASSWORD}`, "--dest-cert-dir", setup.edgeCertDir,
-            `oci:${layout}:1`, `docker://127.0.0.1:${setup.edgeMirrorPort}/library/pushed:1`,
-        ], { allowFailure: true });
+        const pushed = await run(
+            "skopeo",
+            [
+                "copy",
+                "--quiet",
+                "--dest-creds",
+                `${USER}:${PASSWORD}`,
+                "--dest-cert-dir",
+                setup.edgeCertDir,
+                `oci:${layout}:1`,
+                `docker://127.0.0.1:${setup.edgeMirrorPort}/library/pushed:1`,
+            ],
+            { allowFailure: true },
+        );
         assert.notEqual(pushed.code, 0, "skopeo pushed to the mirror");
         const catalog = await curl(["-u", `${USER}:${PASSWORD}`, `http://127.0.0.1:${setup.mirrorPort}/v2/_catalog`]);
         assert.doesNotMatch(catalog.body, /pushed/);
@@ -178,18 +248,36 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-            serverNames: ["registry.test"],
-            httpsPort,
+        await startNginx(
+            dir,
+            renderEdgeConfig(
+                loopbackEdgeInput(dir, {
+                    serverNames: ["registry.test"],
+                    httpsPort,
+                    httpPort,
+                    registryPort,
+                    uiPort,
+                    mirror: {
+                        upstream: { address: `127.0.0.1:${setup.mirrorPort}` },
+                        serverName: "mirror.test",
+                        listenHttpsPort: httpsPort,
+                    },
+                }),
+            ),
             httpPort,
-            registryPort,
-            uiPort,
-            mirror: { upstream: { address: `127.0.0.1:${setup.mirrorPort}` }, serverName: "mirror.test", listenHttpsPort: httpsPort },
-        })), httpPort);
-        const byName = (name: string, path: string) => curl([
-            "--cacert", join(dir, "ca.crt"), "--resolve", `${name}:${httpsPort}:127.0.0.1`, "-u", `${USER}:${PASSWORD}`,
-            "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${name}:${httpsPort}${path}`,
-        ]);
+        );
+        const byName = (name: string, path: string) =>
+            curl([
+                "--cacert",
+                join(dir, "ca.crt"),
+                "--resolve",
+                `${name}:${httpsPort}:127.0.0.1`,
+                "-u",
+                `${USER}:${PASSWORD}`,
+                "-H",
+                "Accept: application/vnd.oci.image.manifest.v1+json",
+                `https://${name}:${httpsPort}${path}`,
+            ]);
         assert.equal((await byName("mirror.test", "/v2/")).status, 200);
         assert.equal((await byName("mirror.test", `/v2/${IMAGE.replace(":", "/manifests/")}`)).status, 200);
         // The registry's name on the same port never reaches the mirror (nothing listens behind it here: 502).
@@ -204,7 +292,10 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         writeFileSync(script, renderK3sMirrorSnippet({ ...snippetInput(), k3sRewrites: { "^library/renamed-(.*)": "library/$1" } }).script);
         await run("busybox", ["sh", script], { env: { ...process.env, ROOT: root } });
         const view = await run(check, ["-root", root, "-image", `docker.io/${IMAGE}`, "/etc/rancher/k3s/registries.yaml", "docker.io"]);
-        const parsed = JSON.parse(view.stdout) as { digest: string; resolved: Record<string, { endpoints: string[]; rewrites?: Record<string, string> }> };
+        const parsed = JSON.parse(view.stdout) as {
+            digest: string;
+            resolved: Record<string, { endpoints: string[]; rewrites?: Record<string, string> }>;
+        };
         assert.equal(parsed.digest, setup.pushedDigest);
         assert.deepEqual(parsed.resolved["docker.io"].endpoints, [`https://${REGISTRY_ENDPOINT}`, `https://${mirrorEndpoint()}`]);
         assert.deepEqual(parsed.resolved["docker.io"].rewrites, { "^library/renamed-(.*)": "library/$1" });
@@ -224,12 +315,19 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         assert.deepEqual(JSON.parse(merged), { ...before, "registry-mirrors": [`https://${mirrorEndpoint()}`] });
         writeFileSync(configFile, merged);
         process.kill(dockerd.pid, "SIGHUP");
-        await waitFor("dockerd to reload registry-mirrors", async () => (await dockerd.docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"])).stdout.includes(mirrorEndpoint()), 20_000);
+        await waitFor(
+            "dockerd to reload registry-mirrors",
+            async () => (await dockerd.docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"])).stdout.includes(mirrorEndpoint()),
+            20_000,
+        );
 
         // dockerd sends a mirror the credentials it holds for Docker Hub: none, then the mirror's.
         const anonymous = await dockerd.docker(["pull", "--quiet", IMAGE], { allowFailure: true, timeoutMs: 90_000 });
         assert.notEqual(anonymous.code, 0, "pulled without credentials");
-        writeFileSync(join(dockerd.dockerConfig, "config.json"), JSON.stringify({ auths: { "https://index.docker.io/v1/": { auth: Buffer.from(`${USER}:${PASSWORD}`).toString("base64") } } }));
+        writeFileSync(
+            join(dockerd.dockerConfig, "config.json"),
+            JSON.stringify({ auths: { "https://index.docker.io/v1/": { auth: Buffer.from(`${USER}:${PASSWORD}`).toString("base64") } } }),
+        );
         const pulled = await dockerd.docker(["pull", "--quiet", IMAGE], { allowFailure: true, timeoutMs: 90_000 });
         assert.equal(pulled.code, 0, pulled.stderr + readFileSync(dockerd.logFile, "utf8").slice(-2000));
         const digests = await dockerd.docker(["image", "inspect", "--format", "{{json .RepoDigests}}", IMAGE]);
@@ -238,7 +336,11 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
         const containerdRoot = join(setup.work, "containerd-node");
         writeFileSync(join(setup.work, "containerd-mirror.sh"), renderContainerdMirrorSnippet(snippetInput()).script);
         await run("busybox", ["sh", join(setup.work, "containerd-mirror.sh")], { env: { ...process.env, ROOT: containerdRoot } });
-        const ctr = (args: string[]) => run("ctr", ["--address", dockerd.containerdSocket, "--namespace", "mirror-test", ...args], { allowFailure: true, timeoutMs: 90_000 });
+        const ctr = (args: string[]) =>
+            run("ctr", ["--address", dockerd.containerdSocket, "--namespace", "mirror-test", ...args], {
+                allowFailure: true,
+                timeoutMs: 90_000,
+            });
         const ctrPull = await ctr(["images", "pull", "--hosts-dir", join(containerdRoot, "etc/containerd/certs.d"), `docker.io/${IMAGE}`]);
         assert.equal(ctrPull.code, 0, ctrPull.stdout + ctrPull.stderr);
         const listed = await ctr(["images", "ls"]);
@@ -249,7 +351,9 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
 
     it("serves the second pull from its cache with the upstream stopped", async () => {
         await setup.hub.daemon.stop();
-        const hubGone = await run("curl", ["-sS", "-k", "-o", "/dev/null", `https://127.0.0.1:${setup.hubPort}/v2/`], { allowFailure: true });
+        const hubGone = await run("curl", ["-sS", "-k", "-o", "/dev/null", `https://127.0.0.1:${setup.hubPort}/v2/`], {
+            allowFailure: true,
+        });
         assert.equal(hubGone.code, 7, "the upstream still answers");
         const copied = await skopeoFromMirror(join(setup.work, "second"));
         assert.equal(copied.code, 0, copied.stderr);

@@ -24,16 +24,25 @@ const sha256File = (path: string) => `sha256:${createHash("sha256").update(readF
 
 /** The requests a replica answered, from Distribution's "response completed" log lines. */
 function requestsServed(replica: Replica): { method: string; uri: string; status: number }[] {
-    return readFileSync(replica.daemon.logFile, "utf8").split("\n").filter((line) => line.includes("response completed")).map((line) => ({
-        method: /http\.request\.method=(\S+)/.exec(line)?.[1] ?? "",
-        uri: /http\.request\.uri="([^"]*)"/.exec(line)?.[1] ?? "",
-        status: Number(/http\.response\.status=(\d+)/.exec(line)?.[1] ?? 0),
-    }));
+    return readFileSync(replica.daemon.logFile, "utf8")
+        .split("\n")
+        .filter((line) => line.includes("response completed"))
+        .map((line) => ({
+            method: /http\.request\.method=(\S+)/.exec(line)?.[1] ?? "",
+            uri: /http\.request\.uri="([^"]*)"/.exec(line)?.[1] ?? "",
+            status: Number(/http\.response\.status=(\d+)/.exec(line)?.[1] ?? 0),
+        }));
 }
 
 /** curl through the edge: status line, headers and body apart. */
-async function edgeCurl(set: ReplicaSet, args: string[]): Promise<{ status: number; headers: string; stdout: string; stderr: string; code: number }> {
-    const result = await run("curl", ["-sS", "-D", join(set.edgeDir, "headers.txt"), "--max-time", "120", ...set.curlOptions, ...args], { allowFailure: true, timeoutMs: 180_000 });
+async function edgeCurl(
+    set: ReplicaSet,
+    args: string[],
+): Promise<{ status: number; headers: string; stdout: string; stderr: string; code: number }> {
+    const result = await run("curl", ["-sS", "-D", join(set.edgeDir, "headers.txt"), "--max-time", "120", ...set.curlOptions, ...args], {
+        allowFailure: true,
+        timeoutMs: 180_000,
+    });
     const headers = readFileSync(join(set.edgeDir, "headers.txt"), "utf8");
     const status = Number([...headers.matchAll(/^HTTP\/[\d.]+ (\d+)/gm)].pop()?.[1] ?? 0);
     return { status, headers, stdout: result.stdout, stderr: result.stderr, code: result.code };
@@ -46,7 +55,19 @@ async function pushBlob(set: ReplicaSet, repository: string, path: string, diges
     const started = await edgeCurl(set, ["-X", "POST", "-o", "/dev/null", `${set.edgeUrl}/v2/${repository}/blobs/uploads/`]);
     assert.equal(started.status, 202, started.stderr);
     const location = header(started.headers, "location")!;
-    const put = await edgeCurl(set, ["-X", "PUT", "-o", "/dev/null", "-H", "Content-Type: application/octet-stream", "-H", "Expect:", "--data-binary", `@${path}`, `${location}&digest=${digest}`]);
+    const put = await edgeCurl(set, [
+        "-X",
+        "PUT",
+        "-o",
+        "/dev/null",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "-H",
+        "Expect:",
+        "--data-binary",
+        `@${path}`,
+        `${location}&digest=${digest}`,
+    ]);
     assert.equal(put.status, 201, `${put.headers}${put.stderr}`);
 }
 
@@ -58,9 +79,10 @@ const registry3 = cachedRegistry3();
 const buildingRegistry3 = process.env.OBJECT_STORAGE_REGISTRY3 === "build";
 
 for (const version of ["2.8", "3"] as const) {
-    const skip = version === "3" && registry3 === undefined && !buildingRegistry3
-        ? "Distribution 3 is not built (scripts/build-tools.sh registry3; OBJECT_STORAGE_REGISTRY3=build builds it here)"
-        : false;
+    const skip =
+        version === "3" && registry3 === undefined && !buildingRegistry3
+            ? "Distribution 3 is not built (scripts/build-tools.sh registry3; OBJECT_STORAGE_REGISTRY3=build builds it here)"
+            : false;
     describe(`object storage: two Distribution ${version} replicas on one bucket behind the edge`, { skip }, () => {
         let dir: string;
         let s3: S3Server;
@@ -72,9 +94,16 @@ for (const version of ["2.8", "3"] as const) {
             dir = makeTempDir(`pr-s3-${version}-`);
             s3 = await startS3Server(join(dir, "s3"));
             await s3.createBucket(BUCKET);
-            binary = version === "2.8" ? REGISTRY : registry3 ?? await buildRegistry3();
+            binary = version === "2.8" ? REGISTRY : (registry3 ?? (await buildRegistry3()));
             // One worker: nginx's round robin is per worker, so consecutive requests alternate.
-            set = await startReplicaSet({ dir, s3, bucket: BUCKET, binaries: [binary, binary], redirect: false, tuning: { workerProcesses: 1 } });
+            set = await startReplicaSet({
+                dir,
+                s3,
+                bucket: BUCKET,
+                binaries: [binary, binary],
+                redirect: false,
+                tuning: { workerProcesses: 1 },
+            });
             certDir = join(dir, "certs");
             mkdirSync(certDir);
             writeFileSync(join(certDir, "ca.crt"), readFileSync(set.caPath));
@@ -87,16 +116,33 @@ for (const version of ["2.8", "3"] as const) {
             const layout = join(dir, "layout");
             const digest = writeOciLayout(layout, `stored in a bucket by Distribution ${version}\n`);
             const creds = `${USER.username}:${USER.password}`;
-            await run("skopeo", ["copy", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout}:1`, `docker://127.0.0.1:${a.port}/demo/app:1`], { timeoutMs: 120_000 });
+            await run(
+                "skopeo",
+                ["copy", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout}:1`, `docker://127.0.0.1:${a.port}/demo/app:1`],
+                { timeoutMs: 120_000 },
+            );
             const pulled = join(dir, "pulled");
-            await run("skopeo", ["copy", "--src-tls-verify=false", "--src-creds", creds, `docker://127.0.0.1:${b.port}/demo/app:1`, `oci:${pulled}:1`], { timeoutMs: 120_000 });
+            await run(
+                "skopeo",
+                ["copy", "--src-tls-verify=false", "--src-creds", creds, `docker://127.0.0.1:${b.port}/demo/app:1`, `oci:${pulled}:1`],
+                { timeoutMs: 120_000 },
+            );
             const index = JSON.parse(readFileSync(join(pulled, "index.json"), "utf8"));
             assert.equal(index.manifests[0].digest, digest, "the other replica serves the same manifest");
-            assert.ok(requestsServed(b).some((r) => r.method === "GET" && r.uri.startsWith("/v2/demo/app/blobs/sha256:") && r.status === 200), "replica b served the blobs");
+            assert.ok(
+                requestsServed(b).some((r) => r.method === "GET" && r.uri.startsWith("/v2/demo/app/blobs/sha256:") && r.status === 200),
+                "replica b served the blobs",
+            );
             assert.ok(!requestsServed(b).some((r) => r.method === "PUT"), "replica b never received the push");
             const keys = s3.listKeys(BUCKET, "docker/registry/v2/");
-            assert.ok(keys.some((k) => k.startsWith(`docker/registry/v2/repositories/demo/app/_manifests/revisions/sha256/${digest.slice(7)}`)), `manifest link in the bucket; keys: ${keys.slice(0, 20).join(" ")}`);
-            assert.ok(keys.some((k) => k.startsWith("docker/registry/v2/blobs/sha256/")), "blobs in the bucket");
+            assert.ok(
+                keys.some((k) => k.startsWith(`docker/registry/v2/repositories/demo/app/_manifests/revisions/sha256/${digest.slice(7)}`)),
+                `manifest link in the bucket; keys: ${keys.slice(0, 20).join(" ")}`,
+            );
+            assert.ok(
+                keys.some((k) => k.startsWith("docker/registry/v2/blobs/sha256/")),
+                "blobs in the bucket",
+            );
         });
 
         it("through the edge: skopeo pushes and pulls, and both replicas answer", async () => {
@@ -104,12 +150,19 @@ for (const version of ["2.8", "3"] as const) {
             const digest = writeOciLayout(layout, `through the edge, Distribution ${version}\n`);
             const creds = `${USER.username}:${USER.password}`;
             const reference = `127.0.0.1:${new URL(set.edgeUrl).port}/demo/edge:1`;
-            await run("skopeo", ["copy", "--dest-cert-dir", certDir, "--dest-creds", creds, `oci:${layout}:1`, `docker://${reference}`], { timeoutMs: 120_000 });
+            await run("skopeo", ["copy", "--dest-cert-dir", certDir, "--dest-creds", creds, `oci:${layout}:1`, `docker://${reference}`], {
+                timeoutMs: 120_000,
+            });
             const pulled = join(dir, "pulled-edge");
-            await run("skopeo", ["copy", "--src-cert-dir", certDir, "--src-creds", creds, `docker://${reference}`, `oci:${pulled}:1`], { timeoutMs: 120_000 });
+            await run("skopeo", ["copy", "--src-cert-dir", certDir, "--src-creds", creds, `docker://${reference}`, `oci:${pulled}:1`], {
+                timeoutMs: 120_000,
+            });
             assert.equal(JSON.parse(readFileSync(join(pulled, "index.json"), "utf8")).manifests[0].digest, digest);
             for (const replica of set.replicas) {
-                assert.ok(requestsServed(replica).some((r) => r.uri.startsWith("/v2/demo/edge/")), `${replica.name} answered some of the edge's requests`);
+                assert.ok(
+                    requestsServed(replica).some((r) => r.uri.startsWith("/v2/demo/edge/")),
+                    `${replica.name} answered some of the edge's requests`,
+                );
             }
         });
 
@@ -125,21 +178,47 @@ for (const version of ["2.8", "3"] as const) {
             let offset = 0;
             for (const chunk of chunks) {
                 const patch = await edgeCurl(set, [
-                    "-X", "PATCH", "-o", "/dev/null", "-H", "Content-Type: application/octet-stream", "-H", "Expect:",
-                    "-H", `Content-Range: ${offset}-${offset + chunk.size - 1}`, "--data-binary", `@${chunk.path}`, location,
+                    "-X",
+                    "PATCH",
+                    "-o",
+                    "/dev/null",
+                    "-H",
+                    "Content-Type: application/octet-stream",
+                    "-H",
+                    "Expect:",
+                    "-H",
+                    `Content-Range: ${offset}-${offset + chunk.size - 1}`,
+                    "--data-binary",
+                    `@${chunk.path}`,
+                    location,
                 ]);
                 assert.equal(patch.status, 202, `PATCH at ${offset}: ${patch.headers}${patch.stderr}`);
                 offset += chunk.size;
-                assert.equal(header(patch.headers, "range"), `0-${offset - 1}`, "the replica counts every byte so far, whichever took the earlier chunks");
+                assert.equal(
+                    header(patch.headers, "range"),
+                    `0-${offset - 1}`,
+                    "the replica counts every byte so far, whichever took the earlier chunks",
+                );
                 location = header(patch.headers, "location")!;
             }
             const put = await edgeCurl(set, ["-X", "PUT", "-o", "/dev/null", "-H", "Expect:", `${location}&digest=${digest}`]);
             assert.equal(put.status, 201, `${put.headers}${put.stderr}`);
             const patchedBy = set.replicas.filter((r) => requestsServed(r).some((q) => q.method === "PATCH" && q.uri.includes(uuid)));
-            assert.deepEqual(patchedBy.map((r) => r.name), set.replicas.map((r) => r.name), "the chunks went to both replicas");
+            assert.deepEqual(
+                patchedBy.map((r) => r.name),
+                set.replicas.map((r) => r.name),
+                "the chunks went to both replicas",
+            );
             for (const replica of set.replicas) {
                 const got = join(dir, `chunked-from-${replica.name}.bin`);
-                await run("curl", ["-sSf", "--user", `${USER.username}:${USER.password}`, "-o", got, `${replica.url}/v2/demo/chunked/blobs/${digest}`]);
+                await run("curl", [
+                    "-sSf",
+                    "--user",
+                    `${USER.username}:${USER.password}`,
+                    "-o",
+                    got,
+                    `${replica.url}/v2/demo/chunked/blobs/${digest}`,
+                ]);
                 assert.equal(sha256File(got), digest, `${replica.name} serves the whole blob`);
             }
         });
@@ -147,8 +226,21 @@ for (const version of ["2.8", "3"] as const) {
         it("with redirect on, a pull is sent to the bucket by a presigned URL, and that URL serves the blob", async () => {
             const blob = writeRandomBlob(join(dir, "redirected.bin"), 3 * MIB);
             await pushBlob(set, "demo/redirect", blob.path, blob.digest);
-            const redirecting = await startReplica({ dir, s3, bucket: BUCKET, binaries: [binary], redirect: true }, "replica-redirect", binary);
-            const answer = await run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "--user", `${USER.username}:${USER.password}`, `${redirecting.url}/v2/demo/redirect/blobs/${blob.digest}`]);
+            const redirecting = await startReplica(
+                { dir, s3, bucket: BUCKET, binaries: [binary], redirect: true },
+                "replica-redirect",
+                binary,
+            );
+            const answer = await run("curl", [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-D",
+                "-",
+                "--user",
+                `${USER.username}:${USER.password}`,
+                `${redirecting.url}/v2/demo/redirect/blobs/${blob.digest}`,
+            ]);
             assert.match(answer.stdout, /^HTTP\/1\.1 307/);
             const location = header(answer.stdout, "location")!;
             assert.ok(location.startsWith(`${s3.endpoint}/${BUCKET}/docker/registry/v2/blobs/sha256/`), location);
@@ -164,18 +256,40 @@ for (const version of ["2.8", "3"] as const) {
             await pushBlob(set, "demo/large", blob.path, blob.digest);
             const out = join(dir, "large-pulled.bin");
             // Slow enough to be caught mid-transfer; --retry-all-errors: a cut transfer is curl's error 18.
-            const pull = run("curl", [
-                "-sS", "--max-time", "120", "--limit-rate", "12M", "--retry", "3", "--retry-delay", "1", "--retry-all-errors",
-                ...set.curlOptions, "-o", out, "-w", "%{http_code} %{size_download}", `${set.edgeUrl}/v2/demo/large/blobs/${blob.digest}`,
-            ], { allowFailure: true, timeoutMs: 180_000 });
+            const pull = run(
+                "curl",
+                [
+                    "-sS",
+                    "--max-time",
+                    "120",
+                    "--limit-rate",
+                    "12M",
+                    "--retry",
+                    "3",
+                    "--retry-delay",
+                    "1",
+                    "--retry-all-errors",
+                    ...set.curlOptions,
+                    "-o",
+                    out,
+                    "-w",
+                    "%{http_code} %{size_download}",
+                    `${set.edgeUrl}/v2/demo/large/blobs/${blob.digest}`,
+                ],
+                { allowFailure: true, timeoutMs: 180_000 },
+            );
             // The serving replica is the one whose socket to nginx has bytes waiting: the client reads slowly.
-            const serving = await waitFor("a replica sending the blob", async () => {
-                for (const replica of set.replicas) {
-                    const sockets = await run("ss", ["-Htn", "state", "established", `( sport = :${replica.port} )`]);
-                    if (sockets.stdout.split("\n").some((line) => Number(line.trim().split(/\s+/)[1]) > 64 * 1024)) return replica;
-                }
-                return undefined;
-            }, 30_000);
+            const serving = await waitFor(
+                "a replica sending the blob",
+                async () => {
+                    for (const replica of set.replicas) {
+                        const sockets = await run("ss", ["-Htn", "state", "established", `( sport = :${replica.port} )`]);
+                        if (sockets.stdout.split("\n").some((line) => Number(line.trim().split(/\s+/)[1]) > 64 * 1024)) return replica;
+                    }
+                    return undefined;
+                },
+                30_000,
+            );
             killGroup(serving.daemon.pid, "SIGKILL");
             await serving.daemon.exited;
             const result = await pull;
@@ -185,16 +299,42 @@ for (const version of ["2.8", "3"] as const) {
             assert.equal(result.stdout, `200 ${blob.size}`);
             assert.equal(sha256File(out), blob.digest);
             const survivor = set.replicas.find((r) => r !== serving)!;
-            assert.ok(requestsServed(survivor).some((r) => r.method === "GET" && r.uri === `/v2/demo/large/blobs/${blob.digest}` && r.status === 200), "the survivor served the retry");
+            assert.ok(
+                requestsServed(survivor).some(
+                    (r) => r.method === "GET" && r.uri === `/v2/demo/large/blobs/${blob.digest}` && r.status === 200,
+                ),
+                "the survivor served the retry",
+            );
 
             const pulled = join(dir, "pulled-after-kill");
             const reference = `127.0.0.1:${new URL(set.edgeUrl).port}/demo/edge:1`;
-            await run("skopeo", ["copy", "--src-cert-dir", certDir, "--src-creds", `${USER.username}:${USER.password}`, `docker://${reference}`, `oci:${pulled}:1`], { timeoutMs: 120_000 });
-            assert.equal(JSON.parse(readFileSync(join(pulled, "index.json"), "utf8")).manifests.length, 1, "with one replica dead, pulls still work");
+            await run(
+                "skopeo",
+                [
+                    "copy",
+                    "--src-cert-dir",
+                    certDir,
+                    "--src-creds",
+                    `${USER.username}:${USER.password}`,
+                    `docker://${reference}`,
+                    `oci:${pulled}:1`,
+                ],
+                { timeoutMs: 120_000 },
+            );
+            assert.equal(
+                JSON.parse(readFileSync(join(pulled, "index.json"), "utf8")).manifests.length,
+                1,
+                "with one replica dead, pulls still work",
+            );
             // Round robin sent some of those requests to the dead replica: nginx moved them on.
             const edgeLog = readFileSync(join(set.edgeDir, "nginx.log"), "utf8");
             assert.match(edgeLog, /upstream prematurely closed connection while reading upstream/, "the cut pull, as nginx saw it");
-            assert.match(edgeLog, new RegExp(`connect\\(\\) failed \\(111: Connection refused\\) while connecting to upstream.*upstream: "http://127\\.0\\.0\\.1:${serving.port}/`));
+            assert.match(
+                edgeLog,
+                new RegExp(
+                    `connect\\(\\) failed \\(111: Connection refused\\) while connecting to upstream.*upstream: "http://127\\.0\\.0\\.1:${serving.port}/`,
+                ),
+            );
         });
     });
 }

@@ -34,25 +34,51 @@ describe("password rotation, real registry behind the real edge", () => {
 
     /** The status of an authenticated GET /v2/ through the edge. */
     const status = async (username: string, password: string): Promise<number> => {
-        const result = await run("curl", [
-            "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "--cacert", join(dir, "ca.crt"),
-            "--resolve", `${HOST}:${httpsPort}:127.0.0.1`, "-u", `${username}:${password}`, `https://${HOST}:${httpsPort}/v2/`,
-        ], { allowFailure: true });
+        const result = await run(
+            "curl",
+            [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "20",
+                "--cacert",
+                join(dir, "ca.crt"),
+                "--resolve",
+                `${HOST}:${httpsPort}:127.0.0.1`,
+                "-u",
+                `${username}:${password}`,
+                `https://${HOST}:${httpsPort}/v2/`,
+            ],
+            { allowFailure: true },
+        );
         return Number(result.stdout);
     };
 
     const serveRegistry = (htpasswd: string) => {
         writeFileSync(join(dir, "htpasswd"), htpasswd);
-        return startRegistry(dir, renderRegistryConfig({
-            listenAddress: `127.0.0.1:${registryPort}`,
-            htpasswdPath: join(dir, "htpasswd"),
-            realm: "private-registry",
-            deleteEnabled: false,
-        }), registryPort);
+        return startRegistry(
+            dir,
+            renderRegistryConfig({
+                listenAddress: `127.0.0.1:${registryPort}`,
+                htpasswdPath: join(dir, "htpasswd"),
+                realm: "private-registry",
+                deleteEnabled: false,
+            }),
+            registryPort,
+        );
     };
 
     before(async () => {
-        const config = { ...devStackConfig(), users: [{ name: "admin", role: "push" }, { name: "ci", role: "push" }] };
+        const config = {
+            ...devStackConfig(),
+            users: [
+                { name: "admin", role: "push" },
+                { name: "ci", role: "push" },
+            ],
+        };
         initial = await evaluateProgram({ config });
         rotated = await evaluateProgram({ config: { ...config, passwordRotation: { admin: "2026-11-29" } }, previousState: initial.state });
         assert.equal(rotated.error, undefined);
@@ -66,13 +92,19 @@ describe("password rotation, real registry behind the real edge", () => {
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
         mkdirSync(join(dir, "temp"));
-        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-            serverNames: [HOST],
-            httpsPort,
+        await startNginx(
+            dir,
+            renderEdgeConfig(
+                loopbackEdgeInput(dir, {
+                    serverNames: [HOST],
+                    httpsPort,
+                    httpPort,
+                    registryPort,
+                    uiPort: await freePort(),
+                }),
+            ),
             httpPort,
-            registryPort,
-            uiPort: await freePort(),
-        })), httpPort);
+        );
     });
     after(runCleanups);
 

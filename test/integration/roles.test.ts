@@ -28,10 +28,26 @@ describe("roles at the edge: pull users read, push users write", () => {
 
     async function api(method: string, path: string, user?: string, password?: string, extra: string[] = []) {
         const auth = user === undefined ? [] : ["-u", `${user}:${password ?? USERS[user as keyof typeof USERS].password}`];
-        const result = await run("curl", [
-            "-sS", "-D", "-", "--max-time", "30", "--cacert", join(dir, "ca.crt"), "--resolve", `${HOST}:${httpsPort}:127.0.0.1`,
-            "-X", method, ...auth, ...extra, `https://${HOST}:${httpsPort}${path}`,
-        ], { allowFailure: true });
+        const result = await run(
+            "curl",
+            [
+                "-sS",
+                "-D",
+                "-",
+                "--max-time",
+                "30",
+                "--cacert",
+                join(dir, "ca.crt"),
+                "--resolve",
+                `${HOST}:${httpsPort}:127.0.0.1`,
+                "-X",
+                method,
+                ...auth,
+                ...extra,
+                `https://${HOST}:${httpsPort}${path}`,
+            ],
+            { allowFailure: true },
+        );
         const [headers, ...body] = result.stdout.replace(/^(HTTP\/[\d.]+ 100 [^\r]*\r\n\r\n)+/, "").split(/\r\n\r\n/);
         return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(headers)?.[1] ?? 0), headers, body: body.join("\r\n\r\n") };
     }
@@ -50,25 +66,45 @@ describe("roles at the edge: pull users read, push users write", () => {
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        writeFileSync(join(dir, "htpasswd"), renderHtpasswd(Object.entries(USERS).map(([username, { password }]) => ({
-            username,
-            bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
-        }))));
-        await startRegistry(dir, renderRegistryConfig({
-            listenAddress: `unix:${registrySocket}`,
-            htpasswdPath: join(dir, "htpasswd"),
-            realm: "roles-test",
-            deleteEnabled: true,
-        }), registrySocket);
-        mkdirSync(join(dir, "temp"));
-        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-            serverNames: [HOST],
-            httpsPort,
-            httpPort,
+        writeFileSync(
+            join(dir, "htpasswd"),
+            renderHtpasswd(
+                Object.entries(USERS).map(([username, { password }]) => ({
+                    username,
+                    bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
+                })),
+            ),
+        );
+        await startRegistry(
+            dir,
+            renderRegistryConfig({
+                listenAddress: `unix:${registrySocket}`,
+                htpasswdPath: join(dir, "htpasswd"),
+                realm: "roles-test",
+                deleteEnabled: true,
+            }),
             registrySocket,
-            uiPort,
-            roles: { pushUsers: Object.entries(USERS).filter(([, u]) => u.role === "push").map(([name]) => name), realm: "roles-test" },
-        })), httpPort);
+        );
+        mkdirSync(join(dir, "temp"));
+        await startNginx(
+            dir,
+            renderEdgeConfig(
+                loopbackEdgeInput(dir, {
+                    serverNames: [HOST],
+                    httpsPort,
+                    httpPort,
+                    registrySocket,
+                    uiPort,
+                    roles: {
+                        pushUsers: Object.entries(USERS)
+                            .filter(([, u]) => u.role === "push")
+                            .map(([name]) => name),
+                        realm: "roles-test",
+                    },
+                }),
+            ),
+            httpPort,
+        );
     });
 
     after(async () => {
@@ -82,13 +118,26 @@ describe("roles at the edge: pull users read, push users write", () => {
         assert.equal(started.status, 202, started.headers + started.body);
         const location = /^location: (\S+)/im.exec(started.headers)![1];
         writeFileSync(join(dir, "config.json"), config);
-        const put = await api("PUT", `${new URL(location).pathname}${new URL(location).search}&digest=${digest}`, "ci.bot", undefined,
-            ["-H", "Content-Type: application/octet-stream", "--data-binary", `@${join(dir, "config.json")}`]);
+        const put = await api("PUT", `${new URL(location).pathname}${new URL(location).search}&digest=${digest}`, "ci.bot", undefined, [
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            `@${join(dir, "config.json")}`,
+        ]);
         assert.equal(put.status, 201, put.headers + put.body);
-        const manifest = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest, size: config.length }, layers: [] });
+        const manifest = JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest, size: config.length },
+            layers: [],
+        });
         writeFileSync(join(dir, "manifest.json"), manifest);
-        const tagged = await api("PUT", "/v2/roles/app/manifests/1", "ci.bot", undefined,
-            ["-H", "Content-Type: application/vnd.oci.image.manifest.v1+json", "--data-binary", `@${join(dir, "manifest.json")}`]);
+        const tagged = await api("PUT", "/v2/roles/app/manifests/1", "ci.bot", undefined, [
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+            "--data-binary",
+            `@${join(dir, "manifest.json")}`,
+        ]);
         assert.equal(tagged.status, 201, tagged.headers + tagged.body);
         writeFileSync(join(dir, "manifest.digest"), /^docker-content-digest: (\S+)/im.exec(tagged.headers)![1]);
     });
@@ -97,7 +146,11 @@ describe("roles at the edge: pull users read, push users write", () => {
         assert.equal((await api("GET", "/v2/", "node")).status, 200);
         const catalog = await api("GET", "/v2/_catalog", "node");
         assert.deepEqual(JSON.parse(catalog.body).repositories, ["roles/app"]);
-        const head = await api("HEAD", "/v2/roles/app/manifests/1", "node", undefined, ["-I", "-H", "Accept: application/vnd.oci.image.manifest.v1+json"]);
+        const head = await api("HEAD", "/v2/roles/app/manifests/1", "node", undefined, [
+            "-I",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+        ]);
         assert.equal(head.status, 200, head.headers);
     });
 
@@ -131,8 +184,12 @@ describe("roles at the edge: pull users read, push users write", () => {
 
     it("a second Authorization header is refused outright, so nginx and the registry never read different ones", async () => {
         const basic = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-        const twice = await api("POST", "/v2/roles/app/blobs/uploads/", undefined, undefined,
-            ["-H", basic("ci.bot", "wrong"), "-H", basic("node", USERS.node.password)]);
+        const twice = await api("POST", "/v2/roles/app/blobs/uploads/", undefined, undefined, [
+            "-H",
+            basic("ci.bot", "wrong"),
+            "-H",
+            basic("node", USERS.node.password),
+        ]);
         assert.equal(twice.status, 400);
     });
 
@@ -146,7 +203,11 @@ describe("roles at the edge: pull users read, push users write", () => {
     it("the push user deletes; the tag is gone for everyone", async () => {
         const digest = readFileSync(join(dir, "manifest.digest"), "utf8");
         assert.equal((await api("DELETE", `/v2/roles/app/manifests/${digest}`, "ci.bot")).status, 202);
-        assert.equal((await api("GET", "/v2/roles/app/manifests/1", "node", undefined, ["-H", "Accept: application/vnd.oci.image.manifest.v1+json"])).status, 404);
+        assert.equal(
+            (await api("GET", "/v2/roles/app/manifests/1", "node", undefined, ["-H", "Accept: application/vnd.oci.image.manifest.v1+json"]))
+                .status,
+            404,
+        );
     });
 
     it("with the UI on its own name, nginx accepts the roles and a refusal carries the UI's CORS headers", async () => {

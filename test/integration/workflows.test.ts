@@ -42,7 +42,10 @@ async function actionlint(): Promise<string> {
     return prebuilt;
 }
 
-const workflowFiles = () => readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(WORKFLOWS, f));
+const workflowFiles = () =>
+    readdirSync(WORKFLOWS)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .map((f) => join(WORKFLOWS, f));
 const pulumiStep = (job: Job, command: string) => job.steps.find((s) => PULUMI_ACTION.test(s.uses ?? "") && s.with?.command === command);
 const needsOf = (job: Job) => (job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs]);
 
@@ -72,7 +75,10 @@ describe("GitHub workflows", () => {
 
         const scratch = makeTempDir("pr-actionlint-");
         mkdirSync(join(scratch, ".github/workflows"), { recursive: true });
-        const broken = readFileSync(join(WORKFLOWS, "stacks.yml"), "utf8").replace("needs: [fast-tests, affected]", "needs: [fast-test, affected]");
+        const broken = readFileSync(join(WORKFLOWS, "stacks.yml"), "utf8").replace(
+            "needs: [fast-tests, affected]",
+            "needs: [fast-test, affected]",
+        );
         writeFileSync(join(scratch, ".github/workflows/stacks.yml"), broken);
         const rejected = await run(linter, ["-no-color", ".github/workflows/stacks.yml"], { cwd: scratch, allowFailure: true });
         assert.notEqual(rejected.code, 0);
@@ -80,7 +86,10 @@ describe("GitHub workflows", () => {
     });
 
     it("previews pull requests with a diff posted on the PR, after npm ci and the fast tests", () => {
-        assert.ok("pull_request" in workflow.on && !("pull_request_target" in workflow.on), "pull_request, never pull_request_target (fork code with secrets)");
+        assert.ok(
+            "pull_request" in workflow.on && !("pull_request_target" in workflow.on),
+            "pull_request, never pull_request_target (fork code with secrets)",
+        );
         const preview = pulumiStep(previewJob, "preview")!;
         assert.equal(preview.with?.diff, true);
         assert.equal(preview.with?.["comment-on-pr"], true);
@@ -89,8 +98,12 @@ describe("GitHub workflows", () => {
         const npmCi = previewJob.steps.findIndex((s) => /^npm ci\b/.test(s.run ?? ""));
         assert.ok(npmCi >= 0 && npmCi < previewJob.steps.indexOf(preview), "npm ci before the preview");
         const testJobs = needsOf(previewJob).map((name) => workflow.jobs[name]);
-        assert.ok(testJobs.some((j) => j.steps.some((s) => s.run === "npm run test:unit") && j.steps.some((s) => /tsc --noEmit/.test(s.run ?? ""))),
-            "the preview waits for a job running the type check and the unit tests");
+        assert.ok(
+            testJobs.some(
+                (j) => j.steps.some((s) => s.run === "npm run test:unit") && j.steps.some((s) => /tsc --noEmit/.test(s.run ?? "")),
+            ),
+            "the preview waits for a job running the type check and the unit tests",
+        );
     });
 
     it("runs pulumi up only on main, behind the stack's environment, one update at a time per stack", () => {
@@ -110,7 +123,8 @@ describe("GitHub workflows", () => {
         for (const file of workflowFiles()) {
             const parsed = parseYaml(readFileSync(file, "utf8")) as Workflow;
             for (const [name, job] of Object.entries(parsed.jobs)) {
-                for (const step of job.steps.filter((s) => s.uses)) assert.match(step.uses!, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/, `${file} ${name}: ${step.uses}`);
+                for (const step of job.steps.filter((s) => s.uses))
+                    assert.match(step.uses!, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/, `${file} ${name}: ${step.uses}`);
             }
         }
     });
@@ -121,7 +135,8 @@ describe("GitHub workflows", () => {
             const secretVariables = new Set<string>();
             for (const job of Object.values(parsed.jobs)) {
                 for (const step of job.steps) {
-                    for (const [variable, value] of Object.entries(step.env ?? {})) if (/secrets\./.test(value)) secretVariables.add(variable);
+                    for (const [variable, value] of Object.entries(step.env ?? {}))
+                        if (/secrets\./.test(value)) secretVariables.add(variable);
                 }
             }
             assert.ok(secretVariables.has("PULUMI_CONFIG_PASSPHRASE") || file !== join(WORKFLOWS, "stacks.yml"));
@@ -133,7 +148,10 @@ describe("GitHub workflows", () => {
                     const hasSecret = Object.values(step.env ?? {}).some((v) => /secrets\./.test(v));
                     if (hasSecret) assert.match(step.uses ?? "", PULUMI_ACTION, `${where}: only the Pulumi steps get secrets`);
                     assert.ok(!/secrets\./.test(JSON.stringify(step.with ?? {})), `${where}: no secret in with: (inputs can be logged)`);
-                    assert.ok(step.with?.debug === undefined && step.with?.["log-verbosity"] === undefined, `${where}: no verbose engine logs`);
+                    assert.ok(
+                        step.with?.debug === undefined && step.with?.["log-verbosity"] === undefined,
+                        `${where}: no verbose engine logs`,
+                    );
                     const script = step.run ?? "";
                     assert.ok(!/secrets\./.test(script), `${where}: no secret expanded into a script`);
                     for (const variable of secretVariables) {
@@ -176,7 +194,9 @@ describe("the state bucket's RAM policy (docs/state.md)", () => {
         const policy = JSON.parse(block) as { Version: string; Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
         assert.equal(policy.Version, "1");
         const bucket = /BUCKET=([\w-]+)/.exec(doc)?.[1] ?? assert.fail("no BUCKET= in docs/state.md");
-        const granted = policy.Statement.flatMap((s) => s.Action.flatMap((action) => s.Resource.map((resource) => `${s.Effect} ${action} ${resource}`))).sort();
+        const granted = policy.Statement.flatMap((s) =>
+            s.Action.flatMap((action) => s.Resource.map((resource) => `${s.Effect} ${action} ${resource}`)),
+        ).sort();
         assert.deepEqual(granted, [
             `Allow oss:DeleteObject acs:oss:*:*:${bucket}/.pulumi/*`,
             `Allow oss:GetBucketInfo acs:oss:*:*:${bucket}`,

@@ -93,7 +93,10 @@ export async function createSeedDisk(seed: NoCloudSeed, workDir: string): Promis
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "user-data"), seed.userData);
     const keys = seed.publicKeys.map((key) => `  - ${JSON.stringify(key.trim())}`).join("\n");
-    fs.writeFileSync(path.join(dir, "meta-data"), `instance-id: ${seed.instanceId}\nlocal-hostname: ${seed.hostname}\npublic-keys:\n${keys}\n`);
+    fs.writeFileSync(
+        path.join(dir, "meta-data"),
+        `instance-id: ${seed.instanceId}\nlocal-hostname: ${seed.hostname}\npublic-keys:\n${keys}\n`,
+    );
     const file = path.join(workDir, `seed-${seed.instanceId}.img`);
     fs.rmSync(file, { force: true });
     await run("mkfs.vfat", ["-n", "CIDATA", "-C", file, "2048"]);
@@ -163,35 +166,52 @@ export function bootVm(options: VmOptions): RunningVm {
         if (problem !== undefined) throw new Error(problem);
     }
     const consoleLog = path.join(options.workDir, `${options.name}-console.log`);
-    const forwards = [{ hostPort: options.sshPort, guestPort: 22 }, ...(options.forwards ?? [])]
-        .map((f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`);
+    const forwards = [{ hostPort: options.sshPort, guestPort: 22 }, ...(options.forwards ?? [])].map(
+        (f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-:${f.guestPort}`,
+    );
     let drives = 0;
     const drive = (file: string, format: string, options: { readonly?: boolean; serial?: string } = {}) => {
         const id = `disk${drives++}`;
         return [
-            "-drive", `file=${file},format=${format},if=none,id=${id},cache=unsafe${options.readonly ? ",readonly=on" : ""}`,
-            "-device", `virtio-blk-pci,drive=${id}${options.serial ? `,serial=${options.serial}` : ""}`,
+            "-drive",
+            `file=${file},format=${format},if=none,id=${id},cache=unsafe${options.readonly ? ",readonly=on" : ""}`,
+            "-device",
+            `virtio-blk-pci,drive=${id}${options.serial ? `,serial=${options.serial}` : ""}`,
         ];
     };
     const args = [
-        "-name", options.name,
+        "-name",
+        options.name,
         ...accelerator(),
-        "-smp", "2",
-        "-m", String(options.memoryMiB ?? 2048),
+        "-smp",
+        "2",
+        "-m",
+        String(options.memoryMiB ?? 2048),
         "-nodefaults",
-        "-display", "none",
-        "-serial", `file:${consoleLog}`,
-        "-kernel", options.image.kernel,
-        "-initrd", options.image.initrd,
-        "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.journald.forward_to_console=0",
+        "-display",
+        "none",
+        "-serial",
+        `file:${consoleLog}`,
+        "-kernel",
+        options.image.kernel,
+        "-initrd",
+        options.image.initrd,
+        "-append",
+        "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.journald.forward_to_console=0",
         ...drive(options.rootDisk, "qcow2"),
         ...drive(options.seedDisk, "raw", { readonly: true }),
         ...(options.dataDisks ?? []).flatMap((disk) => drive(disk.file, disk.format, { serial: disk.serial })),
-        "-netdev", `user,id=net0,restrict=on,${forwards.join(",")}`,
-        "-device", "virtio-net-pci,netdev=net0",
-        "-device", "virtio-rng-pci",
+        "-netdev",
+        `user,id=net0,restrict=on,${forwards.join(",")}`,
+        "-device",
+        "virtio-net-pci,netdev=net0",
+        "-device",
+        "virtio-rng-pci",
     ];
-    const daemon = startDaemon(`qemu ${options.name}`, "qemu-system-x86_64", args, { logFile: path.join(options.workDir, `${options.name}-qemu.log`), stopTimeoutMs: 5_000 });
+    const daemon = startDaemon(`qemu ${options.name}`, "qemu-system-x86_64", args, {
+        logFile: path.join(options.workDir, `${options.name}-qemu.log`),
+        stopTimeoutMs: 5_000,
+    });
     let running = true;
     void daemon.exited.then(() => {
         running = false;
@@ -230,15 +250,24 @@ export interface SshLogin {
 /** `ssh` arguments that log in to the VM verifying its host key, with no user config involved. */
 export function sshArgs(vm: Pick<RunningVm, "sshPort">, login: SshLogin): string[] {
     return [
-        "-F", "/dev/null",
-        "-i", login.identityFile,
-        "-o", "IdentitiesOnly=yes",
-        "-o", `UserKnownHostsFile=${login.knownHostsFile}`,
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=10",
-        "-o", "LogLevel=ERROR",
-        "-p", String(vm.sshPort),
+        "-F",
+        "/dev/null",
+        "-i",
+        login.identityFile,
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile=${login.knownHostsFile}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "LogLevel=ERROR",
+        "-p",
+        String(vm.sshPort),
         `${login.user}@127.0.0.1`,
     ];
 }
@@ -251,15 +280,23 @@ export function onVm(vm: RunningVm, login: SshLogin, script: string, options: Ru
 /** Waits until the guest's sshd accepts the login with the pinned host key; returns the boot ID. */
 export async function waitForSsh(vm: RunningVm, login: SshLogin, timeoutMs = 300_000): Promise<string> {
     let qemuLog = "";
-    const bootId = await waitFor(`${vm.name} to accept SSH on 127.0.0.1:${vm.sshPort}`, async () => {
-        if (!vm.isRunning()) {
-            qemuLog = fs.readFileSync(vm.daemon.logFile, "utf8").trim();
-            return "exited";
-        }
-        const result = await run("ssh", [...sshArgs(vm, login), "cat /proc/sys/kernel/random/boot_id"], { allowFailure: true, timeoutMs: 30_000 });
-        if (result.code !== 0) throw new Error(`ssh: ${result.stderr.trim() || `exit ${result.code}`}; console:\n${vm.consoleTail(8)}`);
-        return result.stdout.trim();
-    }, timeoutMs, 2_000);
+    const bootId = await waitFor(
+        `${vm.name} to accept SSH on 127.0.0.1:${vm.sshPort}`,
+        async () => {
+            if (!vm.isRunning()) {
+                qemuLog = fs.readFileSync(vm.daemon.logFile, "utf8").trim();
+                return "exited";
+            }
+            const result = await run("ssh", [...sshArgs(vm, login), "cat /proc/sys/kernel/random/boot_id"], {
+                allowFailure: true,
+                timeoutMs: 30_000,
+            });
+            if (result.code !== 0) throw new Error(`ssh: ${result.stderr.trim() || `exit ${result.code}`}; console:\n${vm.consoleTail(8)}`);
+            return result.stdout.trim();
+        },
+        timeoutMs,
+        2_000,
+    );
     if (bootId === "exited") throw new Error(`QEMU exited before ${vm.name} answered on SSH: ${qemuLog}\nconsole:\n${vm.consoleTail()}`);
     return bootId;
 }

@@ -35,13 +35,17 @@ export async function freePorts(count: number): Promise<number[]> {
 
 /** `port`: a loopback TCP port, or a Unix socket's path. */
 async function waitForPort(description: string, port: number | string, daemon: Daemon): Promise<void> {
-    await waitFor(`${description} on ${port}`, async () => {
-        const code = await Promise.race([daemon.exited.then((c) => `exited with ${c}`), Promise.resolve(undefined)]);
-        if (code) throw new Error(`${description} ${code}; see ${daemon.logFile}`);
-        const target = typeof port === "number" ? [`http://127.0.0.1:${port}/`] : ["--unix-socket", port, "http://registry/"];
-        const result = await run("curl", ["-s", "-o", "/dev/null", "-k", ...target], { allowFailure: true, timeoutMs: 5_000 });
-        return result.code === 0;
-    }, 20_000);
+    await waitFor(
+        `${description} on ${port}`,
+        async () => {
+            const code = await Promise.race([daemon.exited.then((c) => `exited with ${c}`), Promise.resolve(undefined)]);
+            if (code) throw new Error(`${description} ${code}; see ${daemon.logFile}`);
+            const target = typeof port === "number" ? [`http://127.0.0.1:${port}/`] : ["--unix-socket", port, "http://registry/"];
+            const result = await run("curl", ["-s", "-o", "/dev/null", "-k", ...target], { allowFailure: true, timeoutMs: 5_000 });
+            return result.code === 0;
+        },
+        20_000,
+    );
 }
 
 export interface RegistryProcess {
@@ -55,14 +59,21 @@ export interface RegistryProcess {
  * port of `http.addr`, or the Unix socket's path (`http.net: unix`); the registry then serves with
  * umask 000, as the stack's container command does, so nginx's unprivileged workers may connect.
  */
-export async function startRegistry(dir: string, configYaml: string, listen: number | string, env: Record<string, string> = {}, binary = REGISTRY): Promise<RegistryProcess> {
+export async function startRegistry(
+    dir: string,
+    configYaml: string,
+    listen: number | string,
+    env: Record<string, string> = {},
+    binary = REGISTRY,
+): Promise<RegistryProcess> {
     const dataDir = join(dir, "data");
     mkdirSync(dataDir, { recursive: true });
     const configPath = join(dir, "config.yml");
     writeFileSync(configPath, configYaml);
-    const [command, args] = typeof listen === "number"
-        ? [binary, ["serve", configPath]]
-        : ["sh", ["-c", 'umask 000 && exec "$0" serve "$1"', binary, configPath]];
+    const [command, args] =
+        typeof listen === "number"
+            ? [binary, ["serve", configPath]]
+            : ["sh", ["-c", 'umask 000 && exec "$0" serve "$1"', binary, configPath]];
     const daemon = startDaemon("registry", command, args, {
         logFile: join(dir, "registry.log"),
         env: {
@@ -82,7 +93,9 @@ export async function checkNginxConfig(dir: string, conf: string): Promise<strin
     writeFileSync(confPath, conf);
     // Through a file, not a pipe: Node's pipes are sockets, which /dev/stdout cannot reopen
     // (a container's stdout is a FIFO, which can).
-    const check = await run("sh", ["-c", `exec ${NGINX} -t -p "$1" -c "$2" >"$1/nginx-t.log" 2>&1`, "sh", dir, confPath], { allowFailure: true });
+    const check = await run("sh", ["-c", `exec ${NGINX} -t -p "$1" -c "$2" >"$1/nginx-t.log" 2>&1`, "sh", dir, confPath], {
+        allowFailure: true,
+    });
     if (check.code !== 0) throw new Error(`nginx -t rejected ${confPath}:\n${readFileSync(join(dir, "nginx-t.log"), "utf8")}`);
     return confPath;
 }

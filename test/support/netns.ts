@@ -104,7 +104,9 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
             unregister();
             const leftover = processesIn(nsIdentity);
             if (leftover.length > 0) {
-                process.stderr.write(`network namespace ${name}: killing ${leftover.length} process(es) still inside: ${leftover.join(", ")}\n`);
+                process.stderr.write(
+                    `network namespace ${name}: killing ${leftover.length} process(es) still inside: ${leftover.join(", ")}\n`,
+                );
                 killAll(leftover);
                 for (let waited = 0; waited < 5_000 && processesIn(nsIdentity).length > 0; waited += 100) await sleep(100);
             }
@@ -137,17 +139,32 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
         },
         processesInside: () => processesIn(nsIdentity),
         async assertNoRouteOut(): Promise<void> {
-            const links = JSON.parse((await runInside("ip", ["-j", "-d", "link", "show"])).stdout) as { ifname: string; link_type: string; master?: string; linkinfo?: { info_kind?: string } }[];
+            const links = JSON.parse((await runInside("ip", ["-j", "-d", "link", "show"])).stdout) as {
+                ifname: string;
+                link_type: string;
+                master?: string;
+                linkinfo?: { info_kind?: string };
+            }[];
             const bridges = new Set(links.filter((link) => link.linkinfo?.info_kind === "bridge").map((link) => link.ifname));
             // Docker's veths are ports of its bridges; their other ends sit in the containers.
-            const ours = (link: (typeof links)[number]) => link.link_type === "loopback" || bridges.has(link.ifname)
-                || (link.linkinfo?.info_kind === "veth" && link.master !== undefined && bridges.has(link.master));
+            const ours = (link: (typeof links)[number]) =>
+                link.link_type === "loopback" ||
+                bridges.has(link.ifname) ||
+                (link.linkinfo?.info_kind === "veth" && link.master !== undefined && bridges.has(link.master));
             const foreign = links.filter((link) => !ours(link));
-            if (foreign.length > 0) throw new Error(`namespace ${name} has links that are neither lo nor Docker's: ${foreign.map((l) => l.ifname).join(", ")}`);
+            if (foreign.length > 0)
+                throw new Error(`namespace ${name} has links that are neither lo nor Docker's: ${foreign.map((l) => l.ifname).join(", ")}`);
             const devices = new Set(links.map((link) => link.ifname));
             for (const family of ["-4", "-6"]) {
-                const routes = JSON.parse((await runInside("ip", ["-j", family, "route", "show", "table", "all"])).stdout) as { dst: string; dev?: string; gateway?: string }[];
-                const outward = routes.filter((route) => route.gateway !== undefined || route.dst === "default" || (route.dev !== undefined && !devices.has(route.dev)));
+                const routes = JSON.parse((await runInside("ip", ["-j", family, "route", "show", "table", "all"])).stdout) as {
+                    dst: string;
+                    dev?: string;
+                    gateway?: string;
+                }[];
+                const outward = routes.filter(
+                    (route) =>
+                        route.gateway !== undefined || route.dst === "default" || (route.dev !== undefined && !devices.has(route.dev)),
+                );
                 if (outward.length > 0) throw new Error(`namespace ${name} has routes out: ${JSON.stringify(outward)}`);
             }
         },

@@ -16,23 +16,36 @@ export function writeOciLayout(dir: string, text = "pulled through containerd's 
     };
     const layerTar = tarOneFile("hello.txt", text);
     const layer = blob(gzipSync(layerTar));
-    const config = blob(JSON.stringify({
-        architecture: "amd64",
-        os: "linux",
-        config: {},
-        rootfs: { type: "layers", diff_ids: [sha256(layerTar)] },
-    }));
-    const manifest = blob(JSON.stringify({
-        schemaVersion: 2,
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-        layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
-    }));
+    const config = blob(
+        JSON.stringify({
+            architecture: "amd64",
+            os: "linux",
+            config: {},
+            rootfs: { type: "layers", diff_ids: [sha256(layerTar)] },
+        }),
+    );
+    const manifest = blob(
+        JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+            layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
+        }),
+    );
     writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    writeFileSync(join(dir, "index.json"), JSON.stringify({
-        schemaVersion: 2,
-        manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, annotations: { "org.opencontainers.image.ref.name": "1" } }],
-    }));
+    writeFileSync(
+        join(dir, "index.json"),
+        JSON.stringify({
+            schemaVersion: 2,
+            manifests: [
+                {
+                    mediaType: "application/vnd.oci.image.manifest.v1+json",
+                    ...manifest,
+                    annotations: { "org.opencontainers.image.ref.name": "1" },
+                },
+            ],
+        }),
+    );
     return manifest.digest;
 }
 
@@ -42,9 +55,18 @@ export function writeOciLayout(dir: string, text = "pulled through containerd's 
  * (untagged in a registry: only the index references them).
  */
 /** The platforms the seeds' users build for: amd64 and arm64 machines, riscv64 boards. */
-export const SEED_PLATFORMS = [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }, { os: "linux", architecture: "riscv64" }];
+export const SEED_PLATFORMS = [
+    { os: "linux", architecture: "amd64" },
+    { os: "linux", architecture: "arm64" },
+    { os: "linux", architecture: "riscv64" },
+];
 
-export function writeOciIndexLayout(dir: string, platforms: { os: string; architecture: string }[], tag = "multi", salt = ""): { index: string; children: Record<string, string> } {
+export function writeOciIndexLayout(
+    dir: string,
+    platforms: { os: string; architecture: string }[],
+    tag = "multi",
+    salt = "",
+): { index: string; children: Record<string, string> } {
     mkdirSync(join(dir, "blobs/sha256"), { recursive: true });
     const blob = (data: Buffer | string) => {
         const digest = sha256(data);
@@ -56,21 +78,32 @@ export function writeOciIndexLayout(dir: string, platforms: { os: string; archit
         const layerTar = tarOneFile("platform.txt", `${platform.os}/${platform.architecture} ${salt}\n`);
         const layer = blob(gzipSync(layerTar));
         const config = blob(JSON.stringify({ ...platform, config: {}, rootfs: { type: "layers", diff_ids: [sha256(layerTar)] } }));
-        const manifest = blob(JSON.stringify({
-            schemaVersion: 2,
-            mediaType: "application/vnd.oci.image.manifest.v1+json",
-            config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
-            layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
-        }));
+        const manifest = blob(
+            JSON.stringify({
+                schemaVersion: 2,
+                mediaType: "application/vnd.oci.image.manifest.v1+json",
+                config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+                layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer }],
+            }),
+        );
         children[`${platform.os}/${platform.architecture}`] = manifest.digest;
         return { mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, platform };
     });
     const index = blob(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: descriptors }));
     writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-    writeFileSync(join(dir, "index.json"), JSON.stringify({
-        schemaVersion: 2,
-        manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", ...index, annotations: { "org.opencontainers.image.ref.name": tag } }],
-    }));
+    writeFileSync(
+        join(dir, "index.json"),
+        JSON.stringify({
+            schemaVersion: 2,
+            manifests: [
+                {
+                    mediaType: "application/vnd.oci.image.index.v1+json",
+                    ...index,
+                    annotations: { "org.opencontainers.image.ref.name": tag },
+                },
+            ],
+        }),
+    );
     return { index: index.digest, children };
 }
 
@@ -78,7 +111,8 @@ export function writeOciIndexLayout(dir: string, platforms: { os: string; archit
 function tarOneFile(name: string, content: string): Buffer {
     const header = Buffer.alloc(512);
     const field = (offset: number, length: number, value: string) => header.write(value, offset, length, "ascii");
-    const octal = (offset: number, length: number, value: number) => field(offset, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
+    const octal = (offset: number, length: number, value: number) =>
+        field(offset, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
     field(0, 100, name);
     octal(100, 8, 0o644);
     octal(108, 8, 0);

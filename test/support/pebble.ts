@@ -66,31 +66,62 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
 
     // Only the DNS server and its API: the HTTP-01, TLS-ALPN-01 and DoH servers stay off, and no
     // name resolves to an address by default (nothing here needs one).
-    const challtestsrv = startDaemon("pebble-challtestsrv", join(bin, "pebble-challtestsrv"), [
-        "-dnsserver", dnsServer,
-        "-management", `127.0.0.1:${challengeManagementPort}`,
-        "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "",
-        "-defaultIPv4", "", "-defaultIPv6", "",
-    ], { logFile: join(workDir, "challtestsrv.log") });
-    await waitFor("pebble-challtestsrv's API", async () => (await fetch(`${challengeServerUrl}/dns-request-history`, { method: "POST", body: JSON.stringify({ host: "probe." }) })).ok, 20_000);
+    const challtestsrv = startDaemon(
+        "pebble-challtestsrv",
+        join(bin, "pebble-challtestsrv"),
+        [
+            "-dnsserver",
+            dnsServer,
+            "-management",
+            `127.0.0.1:${challengeManagementPort}`,
+            "-http01",
+            "",
+            "-https01",
+            "",
+            "-tlsalpn01",
+            "",
+            "-doh",
+            "",
+            "-defaultIPv4",
+            "",
+            "-defaultIPv6",
+            "",
+        ],
+        { logFile: join(workDir, "challtestsrv.log") },
+    );
+    await waitFor(
+        "pebble-challtestsrv's API",
+        async () =>
+            (await fetch(`${challengeServerUrl}/dns-request-history`, { method: "POST", body: JSON.stringify({ host: "probe." }) })).ok,
+        20_000,
+    );
 
     const configFile = join(workDir, "pebble-config.json");
-    writeFileSync(configFile, JSON.stringify({
-        pebble: {
-            listenAddress: `127.0.0.1:${acmePort}`,
-            managementListenAddress: `127.0.0.1:${managementPort}`,
-            certificate: join(workDir, "pebble-https.crt"),
-            privateKey: join(workDir, "pebble-https.key"),
-            // Ports Pebble's validator would dial for HTTP-01 and TLS-ALPN-01; only DNS-01 is used.
-            httpPort: validationHttpPort,
-            tlsPort: validationTlsPort,
-            ocspResponderURL: "",
-            externalAccountBindingRequired: false,
-            retryAfter: { authz: 1, order: 1 },
-            keyAlgorithm: "ecdsa",
-            profiles: { default: { description: "the test's certificate lifetime", validityPeriod: options.certificateValiditySeconds } },
-        },
-    }, null, 2));
+    writeFileSync(
+        configFile,
+        JSON.stringify(
+            {
+                pebble: {
+                    listenAddress: `127.0.0.1:${acmePort}`,
+                    managementListenAddress: `127.0.0.1:${managementPort}`,
+                    certificate: join(workDir, "pebble-https.crt"),
+                    privateKey: join(workDir, "pebble-https.key"),
+                    // Ports Pebble's validator would dial for HTTP-01 and TLS-ALPN-01; only DNS-01 is used.
+                    httpPort: validationHttpPort,
+                    tlsPort: validationTlsPort,
+                    ocspResponderURL: "",
+                    externalAccountBindingRequired: false,
+                    retryAfter: { authz: 1, order: 1 },
+                    keyAlgorithm: "ecdsa",
+                    profiles: {
+                        default: { description: "the test's certificate lifetime", validityPeriod: options.certificateValiditySeconds },
+                    },
+                },
+            },
+            null,
+            2,
+        ),
+    );
     const pebble = startDaemon("pebble", join(bin, "pebble"), ["-config", configFile, "-dnsserver", dnsServer], {
         logFile: join(workDir, "pebble.log"),
         env: {
@@ -118,7 +149,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
             const history = await curl(`${challengeServerUrl}/dns-request-history`, ["-X", "POST", "-d", JSON.stringify({ host: name })]);
             return JSON.parse(history.stdout) as DnsRequest[];
         },
-        certificateStatus: async (serialHex) => (JSON.parse((await curl(`${managementUrl}/cert-status-by-serial/${serialHex}`)).stdout) as { Status: string }).Status,
+        certificateStatus: async (serialHex) =>
+            (JSON.parse((await curl(`${managementUrl}/cert-status-by-serial/${serialHex}`)).stdout) as { Status: string }).Status,
         stop: async () => {
             await pebble.stop();
             await challtestsrv.stop();
@@ -130,12 +162,54 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
 async function makeHttpsCertificate(dir: string): Promise<string> {
     const ca = join(dir, "pebble-https-ca");
     const leaf = join(dir, "pebble-https");
-    await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-        "-subj", "/CN=pebble HTTPS test CA", "-keyout", `${ca}.key`, "-out", `${ca}.crt`]);
-    await run("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
-        "-keyout", `${leaf}.key`, "-out", `${leaf}.csr`]);
+    await run("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pebble HTTPS test CA",
+        "-keyout",
+        `${ca}.key`,
+        "-out",
+        `${ca}.crt`,
+    ]);
+    await run("openssl", [
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        `${leaf}.key`,
+        "-out",
+        `${leaf}.csr`,
+    ]);
     writeFileSync(`${leaf}.ext`, "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n");
-    await run("openssl", ["x509", "-req", "-in", `${leaf}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial",
-        "-days", "2", "-extfile", `${leaf}.ext`, "-out", `${leaf}.crt`]);
+    await run("openssl", [
+        "x509",
+        "-req",
+        "-in",
+        `${leaf}.csr`,
+        "-CA",
+        `${ca}.crt`,
+        "-CAkey",
+        `${ca}.key`,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        `${leaf}.ext`,
+        "-out",
+        `${leaf}.crt`,
+    ]);
     return `${ca}.crt`;
 }

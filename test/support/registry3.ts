@@ -16,7 +16,8 @@ export function registry3Binary(): Promise<string> {
     built ??= (async () => {
         const result = await run("bash", [join(ROOT, "scripts/build-tools.sh"), "registry3"], { timeoutMs: 1_800_000 });
         const binary = join(result.stdout.trim().split("\n").pop() ?? "", "registry");
-        if (!existsSync(binary)) throw new Error(`scripts/build-tools.sh registry3 printed no bin dir holding registry: ${result.stdout}\n${result.stderr}`);
+        if (!existsSync(binary))
+            throw new Error(`scripts/build-tools.sh registry3 printed no bin dir holding registry: ${result.stdout}\n${result.stderr}`);
         return binary;
     })();
     return built;

@@ -29,8 +29,13 @@ const HTTP_SECRET = "shared-http-secret-for-every-replica";
 export function cachedRegistry3(): string | undefined {
     if (process.env.REGISTRY3_BIN) return process.env.REGISTRY3_BIN;
     const root = join(process.env.PULUMI_ENGINE_CACHE ?? "/var/cache/private-registry/engine", "registry3");
-    const builds = existsSync(root) ? readdirSync(root).filter((d) => d.startsWith("v3.1.2_")).map((d) => join(root, d)) : [];
-    const ok = (d: string) => existsSync(join(d, "bin/registry")) && existsSync(join(d, "status")) && readFileSync(join(d, "status"), "utf8").startsWith("ok");
+    const builds = existsSync(root)
+        ? readdirSync(root)
+              .filter((d) => d.startsWith("v3.1.2_"))
+              .map((d) => join(root, d))
+        : [];
+    const ok = (d: string) =>
+        existsSync(join(d, "bin/registry")) && existsSync(join(d, "status")) && readFileSync(join(d, "status"), "utf8").startsWith("ok");
     const cached = builds.find(ok);
     return cached === undefined ? undefined : join(cached, "bin/registry");
 }
@@ -77,13 +82,23 @@ export async function startReplica(options: ReplicaSetOptions, name: string, bin
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const configPath = join(dir, "config.yml");
-    writeFileSync(configPath, renderRegistryConfig({
-        listenAddress: `127.0.0.1:${port}`,
-        htpasswdPath: join(options.dir, "htpasswd"),
-        realm: "private-registry",
-        deleteEnabled: false,
-        storage: { kind: "s3", endpoint: options.s3.endpoint, region: options.s3.region, bucket: options.bucket, forcePathStyle: true, redirect: options.redirect },
-    }));
+    writeFileSync(
+        configPath,
+        renderRegistryConfig({
+            listenAddress: `127.0.0.1:${port}`,
+            htpasswdPath: join(options.dir, "htpasswd"),
+            realm: "private-registry",
+            deleteEnabled: false,
+            storage: {
+                kind: "s3",
+                endpoint: options.s3.endpoint,
+                region: options.s3.region,
+                bucket: options.bucket,
+                forcePathStyle: true,
+                redirect: options.redirect,
+            },
+        }),
+    );
     const daemon = startDaemon(`registry ${name}`, binary, ["serve", configPath], {
         logFile: join(dir, "registry.log"),
         // Only what the container would have: an AWS_CA_BUNDLE or AWS_PROFILE from this machine's
@@ -98,19 +113,29 @@ export async function startReplica(options: ReplicaSetOptions, name: string, bin
         },
     });
     const url = `http://127.0.0.1:${port}`;
-    await waitFor(`registry ${name} on ${url}`, async () => {
-        const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
-        if (exited) throw new Error(`registry ${name} ${exited}; see ${daemon.logFile}`);
-        const probe = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `${url}/v2/`], { allowFailure: true, timeoutMs: 5_000 });
-        return probe.stdout === "401";
-    }, 30_000);
+    await waitFor(
+        `registry ${name} on ${url}`,
+        async () => {
+            const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
+            if (exited) throw new Error(`registry ${name} ${exited}; see ${daemon.logFile}`);
+            const probe = await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `${url}/v2/`], {
+                allowFailure: true,
+                timeoutMs: 5_000,
+            });
+            return probe.stdout === "401";
+        },
+        30_000,
+    );
     return { name, port, daemon, url };
 }
 
 export async function startReplicaSet(options: ReplicaSetOptions): Promise<ReplicaSet> {
     const { dir } = options;
     mkdirSync(join(dir, "temp"), { recursive: true });
-    writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: USER.username, bcryptHash: bcryptWithSalt(USER.password, "abcdefghijklmnopqrstuv") }]));
+    writeFileSync(
+        join(dir, "htpasswd"),
+        renderHtpasswd([{ username: USER.username, bcryptHash: bcryptWithSalt(USER.password, "abcdefghijklmnopqrstuv") }]),
+    );
     const pki = options.certificates ?? issueTestCertificates([EDGE_HOST], ["127.0.0.1"]);
     writeFileSync(join(dir, "server.crt"), pki.certificatePem);
     writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
@@ -120,15 +145,21 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
     for (const [i, binary] of options.binaries.entries()) replicas.push(await startReplica(options, `replica-${"abcdefgh"[i]}`, binary));
     const [httpsPort, httpPort, uiPort] = await freePorts(3);
     const [first, ...others] = replicas;
-    const nginx = await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, {
-        serverNames: [EDGE_HOST],
-        httpsPort,
+    const nginx = await startNginx(
+        dir,
+        renderEdgeConfig(
+            loopbackEdgeInput(dir, {
+                serverNames: [EDGE_HOST],
+                httpsPort,
+                httpPort,
+                registryPort: first.port,
+                uiPort,
+                registry: { address: `127.0.0.1:${first.port}`, moreAddresses: others.map((r) => `127.0.0.1:${r.port}`) },
+                tuning: options.tuning,
+            }),
+        ),
         httpPort,
-        registryPort: first.port,
-        uiPort,
-        registry: { address: `127.0.0.1:${first.port}`, moreAddresses: others.map((r) => `127.0.0.1:${r.port}`) },
-        tuning: options.tuning,
-    })), httpPort);
+    );
     const caPath = join(dir, "ca.crt");
     return {
         replicas,
@@ -136,7 +167,14 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
         edgeDir: dir,
         nginx,
         caPath,
-        curlOptions: ["--cacert", caPath, "--resolve", `${EDGE_HOST}:${httpsPort}:127.0.0.1`, "--user", `${USER.username}:${USER.password}`],
+        curlOptions: [
+            "--cacert",
+            caPath,
+            "--resolve",
+            `${EDGE_HOST}:${httpsPort}:127.0.0.1`,
+            "--user",
+            `${USER.username}:${USER.password}`,
+        ],
     };
 }
 

@@ -38,9 +38,13 @@ export async function versitygwBinDir(): Promise<string> {
 /** curl arguments that sign a request for this server (SigV4, service s3), and trust its CA. */
 export function s3Signing(server: Pick<S3Server, "region" | "accessKeyId" | "secretAccessKey" | "caPath">): string[] {
     return [
-        "--aws-sigv4", `aws:amz:${server.region}:s3`, "--user", `${server.accessKeyId}:${server.secretAccessKey}`,
+        "--aws-sigv4",
+        `aws:amz:${server.region}:s3`,
+        "--user",
+        `${server.accessKeyId}:${server.secretAccessKey}`,
         // curl 7.88 does not send it itself; versitygw requires it.
-        "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        "-H",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
         ...(server.caPath ? ["--cacert", server.caPath] : []),
     ];
 }
@@ -67,26 +71,47 @@ export async function startS3Server(dir: string, tls?: S3Tls): Promise<S3Server>
     };
     // Metadata (content types, ETags) in a sidecar dir: no dependence on the filesystem's xattrs.
     mkdirSync(join(dir, "sidecar"));
-    const daemon = startDaemon("versitygw", join(bin, "versitygw"), [
-        "--port", `127.0.0.1:${port}`, "--region", server.region, "--quiet",
-        ...(tls ? ["--cert", tls.certificatePath, "--key", tls.privateKeyPath] : []),
-        "posix", "--sidecar", join(dir, "sidecar"), dataDir,
-    ], {
-        logFile: join(dir, "versitygw.log"),
-        env: { ...process.env, ROOT_ACCESS_KEY_ID: server.accessKeyId, ROOT_SECRET_ACCESS_KEY: server.secretAccessKey },
-    });
+    const daemon = startDaemon(
+        "versitygw",
+        join(bin, "versitygw"),
+        [
+            "--port",
+            `127.0.0.1:${port}`,
+            "--region",
+            server.region,
+            "--quiet",
+            ...(tls ? ["--cert", tls.certificatePath, "--key", tls.privateKeyPath] : []),
+            "posix",
+            "--sidecar",
+            join(dir, "sidecar"),
+            dataDir,
+        ],
+        {
+            logFile: join(dir, "versitygw.log"),
+            env: { ...process.env, ROOT_ACCESS_KEY_ID: server.accessKeyId, ROOT_SECRET_ACCESS_KEY: server.secretAccessKey },
+        },
+    );
     const signed = s3Signing(server);
-    await waitFor(`versitygw on ${server.endpoint}`, async () => {
-        const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
-        if (exited) throw new Error(`versitygw ${exited}; see ${daemon.logFile}`);
-        const list = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", ...signed, `${server.endpoint}/`], { allowFailure: true, timeoutMs: 5_000 });
-        return list.stdout === "200";
-    }, 20_000);
+    await waitFor(
+        `versitygw on ${server.endpoint}`,
+        async () => {
+            const exited = await Promise.race([daemon.exited.then((code) => `exited with ${code}`), Promise.resolve(undefined)]);
+            if (exited) throw new Error(`versitygw ${exited}; see ${daemon.logFile}`);
+            const list = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", ...signed, `${server.endpoint}/`], {
+                allowFailure: true,
+                timeoutMs: 5_000,
+            });
+            return list.stdout === "200";
+        },
+        20_000,
+    );
     return {
         ...server,
         daemon,
         async createBucket(bucket) {
-            const created = await run("curl", ["-sS", "-X", "PUT", "-w", "\n%{http_code}", ...signed, `${server.endpoint}/${bucket}`], { allowFailure: true });
+            const created = await run("curl", ["-sS", "-X", "PUT", "-w", "\n%{http_code}", ...signed, `${server.endpoint}/${bucket}`], {
+                allowFailure: true,
+            });
             if (!created.stdout.endsWith("\n200")) throw new Error(`creating bucket ${bucket}: ${created.stdout} ${created.stderr}`);
         },
         listKeys(bucket, prefix) {

@@ -11,7 +11,8 @@ const DIR = resolve(__dirname, "../unit/__snapshots__");
 export function matchSnapshot(name: string, actual: string): void {
     const path = join(DIR, name);
     if (process.env.UPDATE_SNAPSHOTS === "1" || !existsSync(path)) {
-        if (process.env.CI === "true" && !existsSync(path)) assert.fail(`snapshot ${name} is missing; run UPDATE_SNAPSHOTS=1 npm run test:unit and commit it`);
+        if (process.env.CI === "true" && !existsSync(path))
+            assert.fail(`snapshot ${name} is missing; run UPDATE_SNAPSHOTS=1 npm run test:unit and commit it`);
         mkdirSync(DIR, { recursive: true });
         writeFileSync(path, actual);
         return;

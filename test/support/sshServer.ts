@@ -99,8 +99,12 @@ function forkedChild(unsharePid: number): number | undefined {
 
 /** Mount points under `dir` this machine's mount namespace can see (there should be none). */
 export function hostMountsUnder(dir: string): string[] {
-    return fs.readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")[1] ?? "")
-        .map((field) => field.replace(/\\040/g, " ")).filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
+    return fs
+        .readFileSync("/proc/mounts", "utf8")
+        .split("\n")
+        .map((line) => line.split(" ")[1] ?? "")
+        .map((field) => field.replace(/\\040/g, " "))
+        .filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
 }
 
 /**
@@ -109,16 +113,38 @@ export function hostMountsUnder(dir: string): string[] {
  */
 export async function startSshServer(workDir: string, namespace: NetworkNamespace, options: SshServerOptions): Promise<SshServer> {
     const lower = await serverRootfs();
-    const dirs = { root: path.join(workDir, "root"), upper: path.join(workDir, "upper"), overlayWork: path.join(workDir, "overlay-work"), state: path.join(workDir, "state") };
+    const dirs = {
+        root: path.join(workDir, "root"),
+        upper: path.join(workDir, "upper"),
+        overlayWork: path.join(workDir, "overlay-work"),
+        state: path.join(workDir, "state"),
+    };
     for (const dir of Object.values(dirs)) fs.mkdirSync(dir, { recursive: true });
     // Files the server starts with: written into the upper dir, they appear in its /srv.
     fs.mkdirSync(path.join(dirs.upper, "srv"), { recursive: true });
     fs.writeFileSync(path.join(dirs.upper, "srv/test-init.sh"), serverInit(options.port), { mode: 0o755 });
     fs.writeFileSync(path.join(dirs.upper, "srv/test-authorized_keys"), `${options.authorizedKey.trim()}\n`, { mode: 0o600 });
 
-    const line = namespace.command("/usr/bin/unshare", ["--mount", "--pid", "--fork", "--propagation", "private",
-        "/bin/sh", "-c", MOUNT_AND_CHROOT, "sh", dirs.root, lower, dirs.upper, dirs.overlayWork, dirs.state]);
-    const daemon = startDaemon("ssh server namespace", line.command, line.args, { logFile: path.join(workDir, "namespace.log"), stopTimeoutMs: 15_000 });
+    const line = namespace.command("/usr/bin/unshare", [
+        "--mount",
+        "--pid",
+        "--fork",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        MOUNT_AND_CHROOT,
+        "sh",
+        dirs.root,
+        lower,
+        dirs.upper,
+        dirs.overlayWork,
+        dirs.state,
+    ]);
+    const daemon = startDaemon("ssh server namespace", line.command, line.args, {
+        logFile: path.join(workDir, "namespace.log"),
+        stopTimeoutMs: 15_000,
+    });
 
     const sshdLogFile = path.join(dirs.upper, "var/log/sshd.log");
     const sshdLog = () => (fs.existsSync(sshdLogFile) ? fs.readFileSync(sshdLogFile, "utf8") : "");
@@ -130,7 +156,11 @@ export async function startSshServer(workDir: string, namespace: NetworkNamespac
 
     let initPid = 0;
     const docker = (args: string[], runOptions: RunOptions = {}) => {
-        const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix:///proc/${initPid}/root/run/docker.sock`, DOCKER_CONFIG: path.join(workDir, "docker-client") };
+        const env: NodeJS.ProcessEnv = {
+            ...process.env,
+            DOCKER_HOST: `unix:///proc/${initPid}/root/run/docker.sock`,
+            DOCKER_CONFIG: path.join(workDir, "docker-client"),
+        };
         delete env.DOCKER_CONTEXT;
         return run(DOCKER_CLI, args, { ...runOptions, env });
     };
@@ -139,7 +169,10 @@ export async function startSshServer(workDir: string, namespace: NetworkNamespac
         stopping ??= (async () => {
             unregister();
             if (initPid !== 0) {
-                const ids = (await docker(["ps", "-aq"], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined))?.stdout.split(/\s+/).filter(Boolean) ?? [];
+                const ids =
+                    (await docker(["ps", "-aq"], { allowFailure: true, timeoutMs: 30_000 }).catch(() => undefined))?.stdout
+                        .split(/\s+/)
+                        .filter(Boolean) ?? [];
                 if (ids.length > 0) await docker(["rm", "-f", ...ids], { allowFailure: true, timeoutMs: 60_000 }).catch(() => undefined);
             }
             await daemon.stop();
@@ -150,20 +183,41 @@ export async function startSshServer(workDir: string, namespace: NetworkNamespac
     const unregister = registerCleanup("stop the ssh server's containers and namespace", stop);
 
     try {
-        initPid = await waitFor("the ssh server namespace's PID 1", () => {
-            if (!fs.existsSync(`/proc/${daemon.pid}`)) throw new Error(`unshare exited:\n${lastWords()}`);
-            return forkedChild(daemon.pid);
-        }, 10_000, 50);
-        await waitFor(`the server's sshd on 127.0.0.1:${options.port}`, () => {
-            if (!fs.existsSync(`/proc/${initPid}`)) throw new Error(`the server's PID 1 exited:\n${lastWords()}`);
-            return sshdLog().includes(`Server listening on 127.0.0.1 port ${options.port}`);
-        }, 30_000, 100);
-        await waitFor("the server's dockerd", async () => (await docker(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 })).stdout.trim(), 60_000, 250)
-            .catch((error) => { throw new Error(`${(error as Error).message}\n${lastWords()}`); });
+        initPid = await waitFor(
+            "the ssh server namespace's PID 1",
+            () => {
+                if (!fs.existsSync(`/proc/${daemon.pid}`)) throw new Error(`unshare exited:\n${lastWords()}`);
+                return forkedChild(daemon.pid);
+            },
+            10_000,
+            50,
+        );
+        await waitFor(
+            `the server's sshd on 127.0.0.1:${options.port}`,
+            () => {
+                if (!fs.existsSync(`/proc/${initPid}`)) throw new Error(`the server's PID 1 exited:\n${lastWords()}`);
+                return sshdLog().includes(`Server listening on 127.0.0.1 port ${options.port}`);
+            },
+            30_000,
+            100,
+        );
+        await waitFor(
+            "the server's dockerd",
+            async () => (await docker(["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 })).stdout.trim(),
+            60_000,
+            250,
+        ).catch((error) => {
+            throw new Error(`${(error as Error).message}\n${lastWords()}`);
+        });
     } catch (error) {
         await stop().catch(() => undefined);
         throw error;
     }
-    const publicKey = fs.readFileSync(path.join(dirs.upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+    const publicKey = fs
+        .readFileSync(path.join(dirs.upper, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8")
+        .trim()
+        .split(" ")
+        .slice(0, 2)
+        .join(" ");
     return { port: options.port, hostPublicKey: publicKey, initPid, upperDir: dirs.upper, docker, sshdLog, stop };
 }

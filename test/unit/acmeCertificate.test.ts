@@ -21,7 +21,13 @@ describe("acme in local mode: another CA by URL, a lego DNS provider by name", (
             config: {
                 hostnames: ["registry.lan.example.com"],
                 certificateRenewBeforeDays: 10,
-                acme: { email: "ops@example.com", server: CA, dnsProvider: "cloudflare", recursiveNameservers: ["10.0.0.53"], disableCompletePropagation: true },
+                acme: {
+                    email: "ops@example.com",
+                    server: CA,
+                    dnsProvider: "cloudflare",
+                    recursiveNameservers: ["10.0.0.53"],
+                    disableCompletePropagation: true,
+                },
             },
         });
         assert.equal(result.error, undefined);
@@ -30,9 +36,16 @@ describe("acme in local mode: another CA by URL, a lego DNS provider by name", (
     it("talks to the CA at its URL, with the accounts and certificates named after its host and URL", () => {
         const label = acmeServerLabel(CA);
         assert.match(label, /^ca-internal-example-[0-9a-f]{8}$/);
-        assert.notEqual(label, acmeServerLabel("https://ca.internal.example:9000/acme/other/directory"), "two directories on one host are two CAs");
+        assert.notEqual(
+            label,
+            acmeServerLabel("https://ca.internal.example:9000/acme/other/directory"),
+            "two directories on one host are two CAs",
+        );
         assert.equal(inputsOf(result, "pulumi:providers:acme").serverUrl, CA);
-        const names = result.resources.filter((r) => r.type.startsWith("acme:") || r.type === "pulumi:providers:acme").map((r) => r.name).sort();
+        const names = result.resources
+            .filter((r) => r.type.startsWith("acme:") || r.type === "pulumi:providers:acme")
+            .map((r) => r.name)
+            .sort();
         assert.deepEqual(names, [`tls-${label}`, `tls-${label}-account`, `tls-${label}-certificate`]);
     });
 

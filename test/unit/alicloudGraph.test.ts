@@ -21,7 +21,6 @@ import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 const HOME = isolateHome("pr-alicloud-graph-home-");
 const SNAPSHOT = "alicloud-default.graph.json";
 
-
 describe("alicloud: the default stack's resource graph", () => {
     it("is the graph recorded before replicas and object storage existed: same resources, parents, options and inputs", async () => {
         const result = await evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG });

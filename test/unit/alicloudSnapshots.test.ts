@@ -48,8 +48,17 @@ describe("alicloud: automatic snapshots of the data disk", () => {
     it("refuses a retention outside 0-65536, naming the key", () => {
         const raw = { mode: "alicloud", hostnames: '["registry.example.com"]', acme: '{"email":"ops@example.com"}' };
         for (const bad of ["-1", "65537", '"week"']) {
-            assert.throws(() => parseStackConfig({ ...raw, alicloud: `{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32","snapshotRetentionDays":${bad}}` }),
-                (error: unknown) => error instanceof ConfigError && /alicloud\.snapshotRetentionDays must be an integer number of days, 0-65536/.test(error.problems.join("\n")), bad);
+            assert.throws(
+                () =>
+                    parseStackConfig({
+                        ...raw,
+                        alicloud: `{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32","snapshotRetentionDays":${bad}}`,
+                    }),
+                (error: unknown) =>
+                    error instanceof ConfigError &&
+                    /alicloud\.snapshotRetentionDays must be an integer number of days, 0-65536/.test(error.problems.join("\n")),
+                bad,
+            );
         }
     });
 });

@@ -20,9 +20,14 @@ describe("buildkit snippet", () => {
         const snippet = renderBuildkitSnippet(input);
         const toml = snippet.files.find((f) => f.path === "/etc/buildkit/buildkitd.toml");
         assert.ok(toml, "the snippet writes /etc/buildkit/buildkitd.toml");
-        assert.deepEqual(snippet.files.map((f) => f.path), [
-            "/etc/buildkit/buildkitd.toml", "/etc/buildkit/certs/registry.lan:8443/ca.crt", "/etc/docker/certs.d/registry.lan:8443/ca.crt",
-        ]);
+        assert.deepEqual(
+            snippet.files.map((f) => f.path),
+            [
+                "/etc/buildkit/buildkitd.toml",
+                "/etc/buildkit/certs/registry.lan:8443/ca.crt",
+                "/etc/docker/certs.d/registry.lan:8443/ca.crt",
+            ],
+        );
         const parsed = parseToml(toml.content) as { registry: Record<string, { ca?: string[] }> };
         assert.deepEqual(Object.keys(parsed.registry), ["registry.lan:8443"]);
         assert.deepEqual(parsed.registry["registry.lan:8443"].ca, ["/etc/buildkit/certs/registry.lan:8443/ca.crt"]);
@@ -49,12 +54,18 @@ describe("buildkit snippet", () => {
             "docker buildx create --name 'private-registry' --driver docker-container --driver-opt network=host --config /etc/buildkit/buildkitd.toml --bootstrap --use",
             "docker login 'registry.lan:8443' --username 'admin' --password-stdin",
         ]);
-        assert.ok(script.indexOf("buildx create") > script.indexOf('if [ -n "$ROOT" ]; then exit 0; fi'), "no command runs under another root");
+        assert.ok(
+            script.indexOf("buildx create") > script.indexOf('if [ -n "$ROOT" ]; then exit 0; fi'),
+            "no command runs under another root",
+        );
     });
 
     it("with a public CA: an empty registry table, no CA file", () => {
         const snippet = renderBuildkitSnippet({ ...input, caCertificate: undefined });
-        assert.deepEqual(snippet.files.map((f) => f.path), ["/etc/buildkit/buildkitd.toml"]);
+        assert.deepEqual(
+            snippet.files.map((f) => f.path),
+            ["/etc/buildkit/buildkitd.toml"],
+        );
         assert.deepEqual(JSON.parse(JSON.stringify(parseToml(snippet.files[0].content))), { registry: { "registry.lan:8443": {} } });
     });
 });

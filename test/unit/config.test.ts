@@ -10,11 +10,15 @@ import { isGcSchedule, parseGcSchedule } from "../../components/config/gcSchedul
 
 /** Pulumi.yaml's declared keys, each as the string Pulumi hands the program for its default. */
 function declaredDefaults(): Record<string, string | undefined> {
-    const project = parseYaml(readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
-    return Object.fromEntries(Object.entries(project.config).map(([key, spec]) => [
-        key.replace(/^private-registry:/, ""),
-        spec.default === undefined ? undefined : typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default),
-    ]));
+    const project = parseYaml(readFileSync(join(__dirname, "../../Pulumi.yaml"), "utf8")) as {
+        config: Record<string, { default?: unknown }>;
+    };
+    return Object.fromEntries(
+        Object.entries(project.config).map(([key, spec]) => [
+            key.replace(/^private-registry:/, ""),
+            spec.default === undefined ? undefined : typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default),
+        ]),
+    );
 }
 
 /** Parses and returns the problems, failing the test if the config was accepted. */
@@ -30,7 +34,10 @@ function problems(raw: Record<string, string>): string[] {
 
 function assertRejected(raw: Record<string, string>, expected: RegExp): void {
     const found = problems(raw);
-    assert.ok(found.some((p) => expected.test(p)), `no problem matched ${expected}; got:\n${found.join("\n")}`);
+    assert.ok(
+        found.some((p) => expected.test(p)),
+        `no problem matched ${expected}; got:\n${found.join("\n")}`,
+    );
 }
 
 describe("stack config", () => {
@@ -40,7 +47,10 @@ describe("stack config", () => {
         assert.deepEqual(config.hostnames, ["localhost"]);
         assert.equal(config.httpsPort, 443);
         assert.equal(config.httpPort, 80);
-        assert.deepEqual(config.users, [{ name: "admin", role: "push" }, { name: "node", role: "pull" }]);
+        assert.deepEqual(config.users, [
+            { name: "admin", role: "push" },
+            { name: "node", role: "pull" },
+        ]);
         assert.equal(config.retainDataOnDestroy, true);
         assert.equal(config.deleteEnabled, false);
         assert.equal(config.containerNetwork, "bridge");
@@ -55,10 +65,18 @@ describe("stack config", () => {
     });
 
     it("reads lists stored as JSON text, as Pulumi stores YAML lists", () => {
-        const config = parseStackConfig({ hostnames: '["registry.lan","reg.example.com"]', ipAddresses: '["192.168.1.10","fd00::10"]', users: '["ci","alice"]', httpsPort: "8443" });
+        const config = parseStackConfig({
+            hostnames: '["registry.lan","reg.example.com"]',
+            ipAddresses: '["192.168.1.10","fd00::10"]',
+            users: '["ci","alice"]',
+            httpsPort: "8443",
+        });
         assert.deepEqual(config.hostnames, ["registry.lan", "reg.example.com"]);
         assert.deepEqual(config.ipAddresses, ["192.168.1.10", "fd00::10"]);
-        assert.deepEqual(config.users, [{ name: "ci", role: "push" }, { name: "alice", role: "push" }]);
+        assert.deepEqual(config.users, [
+            { name: "ci", role: "push" },
+            { name: "alice", role: "push" },
+        ]);
         assert.equal(config.httpsPort, 8443);
     });
 
@@ -87,11 +105,17 @@ describe("stack config", () => {
     });
 
     it("refuses registryPort, which earlier versions read, saying why it is gone", () => {
-        assertRejected({ registryPort: "5000" }, /^private-registry:registryPort is no longer used: the registry has no TCP port, only a Unix socket the edge alone reaches/);
+        assertRejected(
+            { registryPort: "5000" },
+            /^private-registry:registryPort is no longer used: the registry has no TCP port, only a Unix socket the edge alone reaches/,
+        );
     });
 
     it("rejects bad usernames and repeated ones", () => {
-        assertRejected({ users: '["ad:min"]' }, /private-registry:users must be a list of users, each a name \(a push user\) or \{name, role: push \| pull\}; names 1-64 of a-z A-Z 0-9 \. _ -/);
+        assertRejected(
+            { users: '["ad:min"]' },
+            /private-registry:users must be a list of users, each a name \(a push user\) or \{name, role: push \| pull\}; names 1-64 of a-z A-Z 0-9 \. _ -/,
+        );
         assertRejected({ users: '["-x"]' }, /private-registry:users/);
         assertRejected({ users: '["ci","ci"]' }, /private-registry:users must not repeat an entry; "ci" is listed twice/);
         assertRejected({ users: "[]" }, /must name at least one user/);
@@ -103,7 +127,10 @@ describe("stack config", () => {
     });
 
     it("rejects a renewal window not shorter than the validity", () => {
-        assertRejected({ certificateValidityDays: "30", certificateRenewBeforeDays: "30" }, /certificateRenewBeforeDays must be an integer number of days, smaller than certificateValidityDays/);
+        assertRejected(
+            { certificateValidityDays: "30", certificateRenewBeforeDays: "30" },
+            /certificateRenewBeforeDays must be an integer number of days, smaller than certificateValidityDays/,
+        );
     });
 
     it("rejects non-boolean switches", () => {
@@ -127,60 +154,143 @@ describe("stack config", () => {
 
     it("reads an ssh host key to pin, and rejects one that is not a public key line", () => {
         const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGQVrdeYJUgYAbqMyIi0G1UI3VsUxxpeSFf/wLbW0gof";
-        const config = parseStackConfig({ mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `${key}\n` }) });
+        const config = parseStackConfig({
+            mode: "ssh",
+            hostnames: '["registry.lan"]',
+            ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `${key}\n` }),
+        });
         assert.deepEqual(config.ssh, { host: "192.168.1.5", port: 22, user: "root", hostKey: key });
-        assertRejected({ mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `192.168.1.5 ${key}` }) }, /private-registry:ssh.hostKey must be a public key such as "ssh-ed25519 AAAA..."/);
-        assertRejected({ mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: "SHA256:8f2c4b" }) }, /private-registry:ssh.hostKey must be/);
+        assertRejected(
+            { mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `192.168.1.5 ${key}` }) },
+            /private-registry:ssh.hostKey must be a public key such as "ssh-ed25519 AAAA..."/,
+        );
+        assertRejected(
+            { mode: "ssh", hostnames: '["registry.lan"]', ssh: JSON.stringify({ host: "192.168.1.5", hostKey: "SHA256:8f2c4b" }) },
+            /private-registry:ssh.hostKey must be/,
+        );
     });
 
     it("names a nested key with its full path and the form it expects", () => {
         const ssh = { mode: "ssh", hostnames: '["registry.lan"]' };
-        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","port":0}' }, /^private-registry:ssh\.port must be an integer port 1-65535; got "0"$/);
-        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","prot":2222}' }, /^private-registry:ssh\.prot is not a known key \(did you mean port\?\)$/);
+        assertRejected(
+            { ...ssh, ssh: '{"host":"192.168.1.5","port":0}' },
+            /^private-registry:ssh\.port must be an integer port 1-65535; got "0"$/,
+        );
+        assertRejected(
+            { ...ssh, ssh: '{"host":"192.168.1.5","prot":2222}' },
+            /^private-registry:ssh\.prot is not a known key \(did you mean port\?\)$/,
+        );
         const acme = { mode: "ssh", hostnames: '["registry.example.com"]', ssh: '{"host":"registry.example.com"}' };
-        assertRejected({ ...acme, acme: '{"email":"ops@example.com","server":"prod"}' }, /^private-registry:acme\.server must be "staging", "production" or an ACME directory URL starting with https:\/\/; got "prod"$/);
+        assertRejected(
+            { ...acme, acme: '{"email":"ops@example.com","server":"prod"}' },
+            /^private-registry:acme\.server must be "staging", "production" or an ACME directory URL starting with https:\/\/; got "prod"$/,
+        );
         assert.equal(parseStackConfig({ ...acme, acme: '{"email":"ops@example.com","server":"production"}' }).acme?.server, "production");
     });
 
     it("keeps the ACME renewal window inside a Let's Encrypt certificate's life and a weekly job's reach", () => {
-        const base = { mode: "ssh", hostnames: '["registry.example.com"]', ssh: '{"host":"registry.example.com"}', acme: '{"email":"ops@example.com"}' };
+        const base = {
+            mode: "ssh",
+            hostnames: '["registry.example.com"]',
+            ssh: '{"host":"registry.example.com"}',
+            acme: '{"email":"ops@example.com"}',
+        };
         assert.equal(parseStackConfig(base).certificateRenewBeforeDays, 30);
         assert.equal(parseStackConfig({ ...base, certificateRenewBeforeDays: "7" }).certificateRenewBeforeDays, 7);
-        assertRejected({ ...base, certificateRenewBeforeDays: "45" }, /private-registry:certificateRenewBeforeDays must be 7-30 with acme .*; got 45/);
-        assertRejected({ ...base, certificateRenewBeforeDays: "3" }, /private-registry:certificateRenewBeforeDays must be 7-30 with acme .*; got 3/);
+        assertRejected(
+            { ...base, certificateRenewBeforeDays: "45" },
+            /private-registry:certificateRenewBeforeDays must be 7-30 with acme .*; got 45/,
+        );
+        assertRejected(
+            { ...base, certificateRenewBeforeDays: "3" },
+            /private-registry:certificateRenewBeforeDays must be 7-30 with acme .*; got 3/,
+        );
         // Without ACME the self-signed certificate's own window applies.
         assert.equal(parseStackConfig({ certificateRenewBeforeDays: "60" }).certificateRenewBeforeDays, 60);
     });
 
     it("requires alicloud settings: admin CIDR, zone, names under the zone, ACME email", () => {
         const base = { mode: "alicloud", hostnames: '["registry.example.com"]', acme: '{"email":"ops@example.com"}' };
-        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com"}' }, /private-registry:alicloud.adminCidr is required/);
-        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7"}' }, /alicloud.adminCidr must be an IPv4 CIDR such as 203\.0\.113\.7\/32, /);
-        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"0.0.0.0/0"}' }, /must not open SSH to the whole internet/);
-        assertRejected({ ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.org","adminCidr":"203.0.113.7/32"}' }, /"registry.example.com" is not under private-registry:alicloud.dnsZone "example.org"/);
-        assertRejected({ ...base, acme: '{"server":"production"}', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /private-registry:acme.email is required/);
-        assertRejected({ mode: "alicloud", hostnames: '["registry.example.com"]', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /private-registry:acme is required/);
-        assertRejected({ ...base, acme: '{"email":"nope"}', alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}' }, /acme.email must be an email address/);
+        assertRejected(
+            { ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com"}' },
+            /private-registry:alicloud.adminCidr is required/,
+        );
+        assertRejected(
+            { ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7"}' },
+            /alicloud.adminCidr must be an IPv4 CIDR such as 203\.0\.113\.7\/32, /,
+        );
+        assertRejected(
+            { ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"0.0.0.0/0"}' },
+            /must not open SSH to the whole internet/,
+        );
+        assertRejected(
+            { ...base, alicloud: '{"region":"cn-hongkong","dnsZone":"example.org","adminCidr":"203.0.113.7/32"}' },
+            /"registry.example.com" is not under private-registry:alicloud.dnsZone "example.org"/,
+        );
+        assertRejected(
+            {
+                ...base,
+                acme: '{"server":"production"}',
+                alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}',
+            },
+            /private-registry:acme.email is required/,
+        );
+        assertRejected(
+            {
+                mode: "alicloud",
+                hostnames: '["registry.example.com"]',
+                alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}',
+            },
+            /private-registry:acme is required/,
+        );
+        assertRejected(
+            {
+                ...base,
+                acme: '{"email":"nope"}',
+                alicloud: '{"region":"cn-hongkong","dnsZone":"example.com","adminCidr":"203.0.113.7/32"}',
+            },
+            /acme.email must be an email address/,
+        );
     });
 
     it("keeps ACME away from IP addresses and the default localhost, not from local mode (DNS-01 needs no open port)", () => {
         assertRejected({ acme: '{"email":"ops@example.com"}' }, /private-registry:hostnames is required with acme/);
-        assertRejected({ mode: "ssh", ssh: '{"host":"h.example.com"}', hostnames: '["h.example.com"]', ipAddresses: '["192.168.1.2"]', acme: '{"email":"ops@example.com"}' }, /ipAddresses must be empty with acme/);
-        const lan = parseStackConfig({ hostnames: '["registry.lan.example.com"]', acme: '{"email":"ops@example.com","dnsProvider":"cloudflare"}' });
+        assertRejected(
+            {
+                mode: "ssh",
+                ssh: '{"host":"h.example.com"}',
+                hostnames: '["h.example.com"]',
+                ipAddresses: '["192.168.1.2"]',
+                acme: '{"email":"ops@example.com"}',
+            },
+            /ipAddresses must be empty with acme/,
+        );
+        const lan = parseStackConfig({
+            hostnames: '["registry.lan.example.com"]',
+            acme: '{"email":"ops@example.com","dnsProvider":"cloudflare"}',
+        });
         assert.equal(lan.mode, "local");
-        assert.deepEqual(lan.acme, { email: "ops@example.com", server: "staging", dnsProvider: "cloudflare", recursiveNameservers: [], disableCompletePropagation: false });
+        assert.deepEqual(lan.acme, {
+            email: "ops@example.com",
+            server: "staging",
+            dnsProvider: "cloudflare",
+            recursiveNameservers: [],
+            disableCompletePropagation: false,
+        });
     });
 
     it("takes the ACME server by name or https URL, any lego DNS provider, and resolvers for the propagation check", () => {
         const base = { hostnames: '["registry.example.com"]' };
         const acmeWith = (fields: Record<string, unknown>) => ({ ...base, acme: JSON.stringify({ email: "ops@example.com", ...fields }) });
         assert.equal(parseStackConfig(acmeWith({})).acme?.dnsProvider, "alidns", "Alidns by default, as in alicloud mode");
-        const pebble = parseStackConfig(acmeWith({
-            server: "https://localhost:14000/dir",
-            dnsProvider: "exec",
-            recursiveNameservers: ["127.0.0.1:8053", "[::1]:8053", "ns1.example.net", "fd00::53"],
-            disableCompletePropagation: true,
-        })).acme;
+        const pebble = parseStackConfig(
+            acmeWith({
+                server: "https://localhost:14000/dir",
+                dnsProvider: "exec",
+                recursiveNameservers: ["127.0.0.1:8053", "[::1]:8053", "ns1.example.net", "fd00::53"],
+                disableCompletePropagation: true,
+            }),
+        ).acme;
         assert.deepEqual(pebble, {
             email: "ops@example.com",
             server: "https://localhost:14000/dir",
@@ -188,24 +298,45 @@ describe("stack config", () => {
             recursiveNameservers: ["127.0.0.1:8053", "[::1]:8053", "ns1.example.net", "fd00::53"],
             disableCompletePropagation: true,
         });
-        for (const provider of ["tencentcloud", "route53", "rfc2136", "acme-dns", "yandex360"]) assert.equal(parseStackConfig(acmeWith({ dnsProvider: provider })).acme?.dnsProvider, provider);
+        for (const provider of ["tencentcloud", "route53", "rfc2136", "acme-dns", "yandex360"])
+            assert.equal(parseStackConfig(acmeWith({ dnsProvider: provider })).acme?.dnsProvider, provider);
 
-        for (const server of ["http://localhost:14000/dir", "ftp://ca.example.com/", "https://user:pw@ca.example.com/dir", "letsencrypt", "https://"]) {
-            assertRejected(acmeWith({ server }), /private-registry:acme.server must be "staging", "production" or an ACME directory URL starting with https:\/\/; got/);
+        for (const server of [
+            "http://localhost:14000/dir",
+            "ftp://ca.example.com/",
+            "https://user:pw@ca.example.com/dir",
+            "letsencrypt",
+            "https://",
+        ]) {
+            assertRejected(
+                acmeWith({ server }),
+                /private-registry:acme.server must be "staging", "production" or an ACME directory URL starting with https:\/\/; got/,
+            );
         }
         for (const dnsProvider of ["Cloudflare", "manual", "ali dns", "-exec"]) {
             assertRejected(acmeWith({ dnsProvider }), /private-registry:acme.dnsProvider must be a lego DNS provider name/);
         }
         for (const recursiveNameservers of [["127.0.0.1:99999"], ["[::1"], ["ns1.example.net:dns"], "127.0.0.1:53"]) {
-            assertRejected(acmeWith({ recursiveNameservers }), /private-registry:acme.recursiveNameservers must be a list of resolvers, host or host:port/);
+            assertRejected(
+                acmeWith({ recursiveNameservers }),
+                /private-registry:acme.recursiveNameservers must be a list of resolvers, host or host:port/,
+            );
         }
-        assertRejected(acmeWith({ disableCompletePropagation: "yes" }), /private-registry:acme.disableCompletePropagation must be true or false; got "yes"/);
+        assertRejected(
+            acmeWith({ disableCompletePropagation: "yes" }),
+            /private-registry:acme.disableCompletePropagation must be true or false; got "yes"/,
+        );
     });
 
     it("Pulumi.yaml gives every declared key a default, else Pulumi would demand it in every stack", () => {
         const defaults = declaredDefaults();
         assert.ok(Object.keys(defaults).length >= 15);
-        assert.deepEqual(Object.entries(defaults).filter(([, value]) => value === undefined).map(([key]) => key), []);
+        assert.deepEqual(
+            Object.entries(defaults)
+                .filter(([, value]) => value === undefined)
+                .map(([key]) => key),
+            [],
+        );
     });
 
     it("Pulumi.yaml's defaults mean the same as leaving the keys out, in every mode", () => {
@@ -221,7 +352,8 @@ describe("stack config", () => {
                 acme: '{"email":"ops@example.com"}',
             },
         ];
-        for (const stack of stacks) assert.deepEqual(parseStackConfig({ ...defaults, ...stack }), parseStackConfig(stack), JSON.stringify(stack));
+        for (const stack of stacks)
+            assert.deepEqual(parseStackConfig({ ...defaults, ...stack }), parseStackConfig(stack), JSON.stringify(stack));
         assert.deepEqual(parseStackConfig(defaults).hostnames, ["localhost"], "local mode still defaults to localhost");
     });
 
@@ -242,10 +374,18 @@ describe("stack config", () => {
         const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
         const shown: Record<string, string> = {};
         for (const row of table.split("\n").filter((line) => line.startsWith("| `"))) {
-            const [keys, defaults] = row.split("|").slice(1, 3).map((cell) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]));
+            const [keys, defaults] = row
+                .split("|")
+                .slice(1, 3)
+                .map((cell) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]));
             keys.forEach((key, i) => (shown[key] = defaults[i]));
         }
-        const item = (value: unknown) => (typeof value === "object" && value !== null ? `{${Object.entries(value).map(([k, v]) => `${k}: ${v}`).join(", ")}}` : String(value));
+        const item = (value: unknown) =>
+            typeof value === "object" && value !== null
+                ? `{${Object.entries(value)
+                      .map(([k, v]) => `${k}: ${v}`)
+                      .join(", ")}}`
+                : String(value);
         const asShown = (value: unknown) => (Array.isArray(value) ? `[${value.map(item).join(", ")}]` : String(value));
         for (const [key, value] of Object.entries(DEFAULTS).filter(([, v]) => typeof v !== "object" || Array.isArray(v))) {
             assert.equal(shown[key], asShown(value), `README row for ${key}`);
@@ -256,13 +396,23 @@ describe("stack config", () => {
         assert.deepEqual(parseStackConfig({}).images, DEFAULTS.images);
         const acr = "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
         const digest = `nginx:1.28.0-alpine@sha256:${"a".repeat(64)}`;
-        const images = parseStackConfig({ images: JSON.stringify({ registry: acr, edge: digest, mirror: "localhost:5000/mirror:3@sha256:" + "0".repeat(64) }) }).images;
-        assert.deepEqual(images, { registry: acr, ui: DEFAULTS.images.ui, edge: digest, mirror: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}` });
+        const images = parseStackConfig({
+            images: JSON.stringify({ registry: acr, edge: digest, mirror: "localhost:5000/mirror:3@sha256:" + "0".repeat(64) }),
+        }).images;
+        assert.deepEqual(images, {
+            registry: acr,
+            ui: DEFAULTS.images.ui,
+            edge: digest,
+            mirror: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}`,
+        });
         for (const ok of Object.values(DEFAULTS.images)) assert.ok(isPinnedImageReference(ok), ok);
         for (const bad of ["nginx", "Nginx:1", "nginx:", "registry:2.8.3@sha256:abc", "a//b:1", "-x/y:1", "x:1 y", "x:.1"]) {
             assert.ok(!isPinnedImageReference(bad), bad);
         }
-        assertRejected({ images: '{"ui":"joxit/docker-registry-ui"}' }, /^private-registry:images\.ui must be a pinned Docker image reference, NAME:TAG or .*; got "joxit\/docker-registry-ui"$/);
+        assertRejected(
+            { images: '{"ui":"joxit/docker-registry-ui"}' },
+            /^private-registry:images\.ui must be a pinned Docker image reference, NAME:TAG or .*; got "joxit\/docker-registry-ui"$/,
+        );
         assertRejected({ images: '{"registy":"registry:2"}' }, /images\.registy is not a known key \(did you mean registry\?\)/);
     });
 
@@ -270,79 +420,168 @@ describe("stack config", () => {
         assert.equal(distributionMajor(DEFAULTS.images.registry), 3, "Distribution 3 by default");
         assert.equal(distributionMajor(DEFAULTS.images.mirror), 3);
         const majors: [string, 2 | 3 | undefined][] = [
-            ["registry:3.1.1", 3], ["registry:3", 3], ["registry:3.1", 3], ["registry:v3.1.2", 3], ["registry:3.1.1-alpine", 3],
+            ["registry:3.1.1", 3],
+            ["registry:3", 3],
+            ["registry:3.1", 3],
+            ["registry:v3.1.2", 3],
+            ["registry:3.1.1-alpine", 3],
             [`acr.example.com:5000/team/registry:3.1.1@sha256:${"1".repeat(64)}`, 3],
-            ["registry:2.8.3", 2], ["registry:2.8", 2], ["registry:2", 2], ["localhost:5000/registry:2.8.3", 2],
-            ["registry:2.7.1", undefined], ["registry:latest", undefined], ["registry:4.0.0", undefined], ["localhost:5000/registry", undefined],
-            [`registry@sha256:${"1".repeat(64)}`, undefined], ["my/registry:prod", undefined],
+            ["registry:2.8.3", 2],
+            ["registry:2.8", 2],
+            ["registry:2", 2],
+            ["localhost:5000/registry:2.8.3", 2],
+            ["registry:2.7.1", undefined],
+            ["registry:latest", undefined],
+            ["registry:4.0.0", undefined],
+            ["localhost:5000/registry", undefined],
+            [`registry@sha256:${"1".repeat(64)}`, undefined],
+            ["my/registry:prod", undefined],
         ];
         for (const [image, major] of majors) assert.equal(distributionMajor(image), major, image);
-        assert.equal(parseStackConfig({ images: '{"registry":"registry:2.8.3","mirror":"registry:2.8.3"}' }).images.registry, "registry:2.8.3", "2.8 stays selectable");
-        const form = /tag that starts with the Distribution version, 2\.8 or 3 \(e\.g\. registry:3\.1\.1, registry:2\.8\.3, or NAME:3\.1\.1@sha256:DIGEST for a digest pin\), so the stack knows which config\.yml to render/;
-        assertRejected({ images: '{"registry":"registry:latest"}' }, new RegExp(`^private-registry:images\\.registry must be a ${form.source}; got "registry:latest"$`));
-        assertRejected({ images: `{"registry":"acr.example.com/registry@sha256:${"2".repeat(64)}"}` }, /^private-registry:images\.registry must be a tag that starts/);
-        assertRejected({ images: '{"mirror":"registry:2.7.1"}' }, /^private-registry:images\.mirror must be a tag that starts with the Distribution version/);
+        assert.equal(
+            parseStackConfig({ images: '{"registry":"registry:2.8.3","mirror":"registry:2.8.3"}' }).images.registry,
+            "registry:2.8.3",
+            "2.8 stays selectable",
+        );
+        const form =
+            /tag that starts with the Distribution version, 2\.8 or 3 \(e\.g\. registry:3\.1\.1, registry:2\.8\.3, or NAME:3\.1\.1@sha256:DIGEST for a digest pin\), so the stack knows which config\.yml to render/;
+        assertRejected(
+            { images: '{"registry":"registry:latest"}' },
+            new RegExp(`^private-registry:images\\.registry must be a ${form.source}; got "registry:latest"$`),
+        );
+        assertRejected(
+            { images: `{"registry":"acr.example.com/registry@sha256:${"2".repeat(64)}"}` },
+            /^private-registry:images\.registry must be a tag that starts/,
+        );
+        assertRejected(
+            { images: '{"mirror":"registry:2.7.1"}' },
+            /^private-registry:images\.mirror must be a tag that starts with the Distribution version/,
+        );
     });
 
     it("reads gc: a cron or @every schedule in UTC, deleteUntagged only with Distribution 3", () => {
         assert.equal(parseStackConfig({}).gc, undefined, "no schedule unless asked for");
         assert.deepEqual(parseStackConfig({ gc: '{"schedule":"30 3 * * 0"}' }).gc, { schedule: "30 3 * * 0", deleteUntagged: false });
-        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"@every 12h","deleteUntagged":true}' }).gc, { schedule: "@every 12h", deleteUntagged: true });
+        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"@every 12h","deleteUntagged":true}' }).gc, {
+            schedule: "@every 12h",
+            deleteUntagged: true,
+        });
         for (const ok of ["@daily", "@weekly", "@hourly", "*/15 * * * *", "0 2-4 1,15 * 1-5", "0 0 * * 7", "@every 10s", "@every 90m"]) {
             assert.ok(isGcSchedule(ok), ok);
         }
-        for (const bad of ["", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "5-1 * * * *", "*/0 * * * *", "@every 5s", "@every 1d", "@monthly", "daily", "0 3 * * sun"]) {
+        for (const bad of [
+            "",
+            "* * * *",
+            "60 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "* * * 13 *",
+            "* * * * 8",
+            "5-1 * * * *",
+            "*/0 * * * *",
+            "@every 5s",
+            "@every 1d",
+            "@monthly",
+            "daily",
+            "0 3 * * sun",
+        ]) {
             assert.ok(!isGcSchedule(bad), bad);
         }
         assert.deepEqual(parseGcSchedule("@every 2m"), { kind: "every", seconds: 120 });
         assert.deepEqual(parseGcSchedule("@daily"), { kind: "cron", fields: ["0", "0", "*", "*", "*"] });
-        const form = 'a 5-field cron expression in UTC ("MIN HOUR DAY MONTH WEEKDAY", e.g. "30 3 * * 0": Sundays 03:30), "@hourly", "@daily", "@weekly", or "@every DURATION" (e.g. "@every 12h"; s, m or h, at least 10s)';
+        const form =
+            'a 5-field cron expression in UTC ("MIN HOUR DAY MONTH WEEKDAY", e.g. "30 3 * * 0": Sundays 03:30), "@hourly", "@daily", "@weekly", or "@every DURATION" (e.g. "@every 12h"; s, m or h, at least 10s)';
         assert.ok(problems({ gc: '{"schedule":"every day"}' }).includes(`private-registry:gc.schedule must be ${form}; got "every day"`));
         assertRejected({ gc: '{"deleteUntagged":true}' }, /^private-registry:gc\.schedule is required: a 5-field cron expression/);
-        assertRejected({ gc: '{"schedule":"@daily","deleteUntagged":"yes"}' }, /^private-registry:gc\.deleteUntagged must be true or false; got "yes"$/);
-        assertRejected({ gc: '{"schedule":"@daily","delete":true}' }, /^private-registry:gc\.delete is not a known key \(did you mean deleteUntagged\?\)$/);
+        assertRejected(
+            { gc: '{"schedule":"@daily","deleteUntagged":"yes"}' },
+            /^private-registry:gc\.deleteUntagged must be true or false; got "yes"$/,
+        );
+        assertRejected(
+            { gc: '{"schedule":"@daily","delete":true}' },
+            /^private-registry:gc\.delete is not a known key \(did you mean deleteUntagged\?\)$/,
+        );
         assertRejected({ gc: '"@daily"' }, /^private-registry:gc must be an object \{schedule, deleteUntagged\?\}; got "@daily"$/);
-        assertRejected({ gc: '{"schedule":"@daily","deleteUntagged":true}', images: '{"registry":"registry:2.8.3"}' },
-            /^private-registry:gc\.deleteUntagged needs Distribution 3 \(private-registry:images\.registry "registry:2\.8\.3" is 2\.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178\); use a registry:3 image or leave it false$/);
-        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"@daily","deleteUntagged":false}', images: '{"registry":"registry:2.8.3"}' }).gc, { schedule: "@daily", deleteUntagged: false }, "2.8 collects, without --delete-untagged");
+        assertRejected(
+            { gc: '{"schedule":"@daily","deleteUntagged":true}', images: '{"registry":"registry:2.8.3"}' },
+            /^private-registry:gc\.deleteUntagged needs Distribution 3 \(private-registry:images\.registry "registry:2\.8\.3" is 2\.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178\); use a registry:3 image or leave it false$/,
+        );
+        assert.deepEqual(
+            parseStackConfig({ gc: '{"schedule":"@daily","deleteUntagged":false}', images: '{"registry":"registry:2.8.3"}' }).gc,
+            { schedule: "@daily", deleteUntagged: false },
+            "2.8 collects, without --delete-untagged",
+        );
     });
 
     it("takes host registry mirrors in ssh and alicloud modes only, as https URLs", () => {
         const ssh = { mode: "ssh", ssh: '{"host":"192.168.1.5"}', hostnames: '["registry.lan"]' };
-        assert.deepEqual(parseStackConfig({ ...ssh, hostRegistryMirrors: '["https://abc123.mirror.aliyuncs.com"]' }).hostRegistryMirrors, ["https://abc123.mirror.aliyuncs.com"]);
+        assert.deepEqual(parseStackConfig({ ...ssh, hostRegistryMirrors: '["https://abc123.mirror.aliyuncs.com"]' }).hostRegistryMirrors, [
+            "https://abc123.mirror.aliyuncs.com",
+        ]);
         assert.deepEqual(parseStackConfig(ssh).hostRegistryMirrors, []);
-        assertRejected({ ...ssh, hostRegistryMirrors: '["http://abc.mirror.aliyuncs.com"]' }, /hostRegistryMirrors must be a list of https:\/\/ URLs/);
+        assertRejected(
+            { ...ssh, hostRegistryMirrors: '["http://abc.mirror.aliyuncs.com"]' },
+            /hostRegistryMirrors must be a list of https:\/\/ URLs/,
+        );
         assertRejected({ ...ssh, hostRegistryMirrors: '["https://u:p@abc.example.com"]' }, /hostRegistryMirrors must be/);
-        assertRejected({ hostRegistryMirrors: '["https://abc.mirror.aliyuncs.com"]' }, /hostRegistryMirrors applies to the daemon this stack installs/);
+        assertRejected(
+            { hostRegistryMirrors: '["https://abc.mirror.aliyuncs.com"]' },
+            /hostRegistryMirrors applies to the daemon this stack installs/,
+        );
     });
 
     it("reads the mirror: Docker Hub by default, its own port unless named, credentials in pairs, k3s rewrites as RE2 patterns", () => {
         assert.equal(parseStackConfig({}).mirror, undefined);
         assert.deepEqual(parseStackConfig({ mirror: "{}" }).mirror, {
-            upstream: "https://registry-1.docker.io", username: undefined, hasPassword: false, hostname: undefined, httpsPort: 5443, k3sRewrites: {},
+            upstream: "https://registry-1.docker.io",
+            username: undefined,
+            hasPassword: false,
+            hostname: undefined,
+            httpsPort: 5443,
+            k3sRewrites: {},
         });
         const named = parseStackConfig({
             hostnames: '["registry.lan"]',
-            mirror: JSON.stringify({ upstream: "https://hub.example.com:8443/", username: "bot", password: "pw", hostname: "mirror.lan", k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" } }),
+            mirror: JSON.stringify({
+                upstream: "https://hub.example.com:8443/",
+                username: "bot",
+                password: "pw",
+                hostname: "mirror.lan",
+                k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" },
+            }),
         }).mirror;
-        assert.deepEqual(named, { upstream: "https://hub.example.com:8443", username: "bot", hasPassword: true, hostname: "mirror.lan", httpsPort: 5443, k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" } });
+        assert.deepEqual(named, {
+            upstream: "https://hub.example.com:8443",
+            username: "bot",
+            hasPassword: true,
+            hostname: "mirror.lan",
+            httpsPort: 5443,
+            k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" },
+        });
         assert.ok(!JSON.stringify(named).includes("pw"), "the password never lands in the plain config");
         assertRejected({ mirror: '{"upstream":"http://hub.example.com"}' }, /mirror\.upstream must be an https:\/\/ URL/);
         assertRejected({ mirror: '{"username":"bot"}' }, /mirror\.password is required with private-registry:mirror\.username/);
         assertRejected({ mirror: '{"password":"pw"}' }, /mirror\.username is required with private-registry:mirror\.password/);
         assertRejected({ mirror: '{"httpsPort":443}' }, /mirror\.httpsPort \(443\) must differ from httpsPort and httpPort/);
-        assertRejected({ hostnames: '["registry.lan"]', mirror: '{"hostname":"registry.lan"}' }, /mirror\.hostname must differ from the registry's own names/);
+        assertRejected(
+            { hostnames: '["registry.lan"]', mirror: '{"hostname":"registry.lan"}' },
+            /mirror\.hostname must differ from the registry's own names/,
+        );
         assertRejected({ mirror: '{"k3sRewrites":{"(?=x)a":"b"}}' }, /mirror\.k3sRewrites must be an object of Go regular expression/);
         assertRejected({ mirror: '{"k3sRewrites":{"(a":"b"}}' }, /mirror\.k3sRewrites must be/);
         assertRejected({ mirror: '{"k3sRewrites":["a"]}' }, /mirror\.k3sRewrites must be/);
         assertRejected({ mirror: '{"ttl":"24h"}' }, /mirror\.ttl is not a known key/);
         assertRejected({ containerNetwork: "host", uiPort: "5001", mirror: "{}" }, /uiPort \(5001\) is the mirror's loopback port/);
-        assertRejected({ containerNetwork: "host", mirror: '{"httpsPort":5002}' }, /mirror\.httpsPort \(5002\) collides with a loopback port/);
+        assertRejected(
+            { containerNetwork: "host", mirror: '{"httpsPort":5002}' },
+            /mirror\.httpsPort \(5002\) collides with a loopback port/,
+        );
         assert.equal(parseStackConfig({ containerNetwork: "host", uiPort: "5001" }).uiPort, 5001, "5001 is free without a mirror");
     });
 
     it("checks addresses and CIDRs by their real grammar", () => {
-        for (const ok of ["10.0.0.1", "::1", "fd00::10", "2001:db8::1:2", "::ffff:192.168.1.1", "1:2:3:4:5:6:7:8"]) assert.ok(isIpAddress(ok), ok);
+        for (const ok of ["10.0.0.1", "::1", "fd00::10", "2001:db8::1:2", "::ffff:192.168.1.1", "1:2:3:4:5:6:7:8"])
+            assert.ok(isIpAddress(ok), ok);
         for (const bad of ["10.0.0", "256.1.1.1", "1:2:3:4:5:6:7:8:9", "fd00::1::2", "registry"]) assert.ok(!isIpAddress(bad), bad);
         assert.ok(isCidr("203.0.113.0/24") && isCidr("2001:db8::/32"));
         assert.ok(!isCidr("203.0.113.0/33") && !isCidr("203.0.113.0"));
@@ -350,23 +589,45 @@ describe("stack config", () => {
 });
 
 describe("stack config: storage", () => {
-    const s3 = { kind: "s3", endpoint: "http://127.0.0.1:9000/", region: "us-east-1", bucket: "images", accessKeyId: "AKID", secretAccessKey: "SECRET-KEY" };
+    const s3 = {
+        kind: "s3",
+        endpoint: "http://127.0.0.1:9000/",
+        region: "us-east-1",
+        bucket: "images",
+        accessKeyId: "AKID",
+        secretAccessKey: "SECRET-KEY",
+    };
     const withStorage = (storage: object, extra: Record<string, string> = {}, secret = true) =>
         parseStackConfig({ storage: JSON.stringify(storage), ...extra }, undefined, secret ? ["storage"] : []);
 
     it("defaults to the data volume; an S3 bucket with its settings, path style with an endpoint, redirect off", () => {
         assert.deepEqual(parseStackConfig({}).storage, { kind: "filesystem" });
         assert.deepEqual(withStorage({ kind: "filesystem" }).storage, { kind: "filesystem" });
-        assert.deepEqual(withStorage(s3).storage, { kind: "s3", endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "images", forcePathStyle: true, redirect: false });
-        assert.deepEqual(withStorage({ ...s3, endpoint: undefined, forcePathStyle: false, redirect: true, rootDirectory: "/registry" }).storage,
-            { kind: "s3", region: "us-east-1", bucket: "images", forcePathStyle: false, redirect: true, rootDirectory: "/registry" });
-        assert.equal((withStorage({ ...s3, endpoint: undefined }).storage as { forcePathStyle: boolean }).forcePathStyle, false, "AWS itself: virtual-hosted style");
+        assert.deepEqual(withStorage(s3).storage, {
+            kind: "s3",
+            endpoint: "http://127.0.0.1:9000",
+            region: "us-east-1",
+            bucket: "images",
+            forcePathStyle: true,
+            redirect: false,
+        });
+        assert.deepEqual(
+            withStorage({ ...s3, endpoint: undefined, forcePathStyle: false, redirect: true, rootDirectory: "/registry" }).storage,
+            { kind: "s3", region: "us-east-1", bucket: "images", forcePathStyle: false, redirect: true, rootDirectory: "/registry" },
+        );
+        assert.equal(
+            (withStorage({ ...s3, endpoint: undefined }).storage as { forcePathStyle: boolean }).forcePathStyle,
+            false,
+            "AWS itself: virtual-hosted style",
+        );
         assert.equal(DEFAULTS.storage.redirect, false);
     });
 
     it("refuses a secret key set in plain text, naming the key and never echoing the value", () => {
         const found = problems({ storage: JSON.stringify(s3) });
-        assert.deepEqual(found, ["private-registry:storage.secretAccessKey must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path storage.secretAccessKey ..."]);
+        assert.deepEqual(found, [
+            "private-registry:storage.secretAccessKey must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path storage.secretAccessKey ...",
+        ]);
         assert.ok(!found.join("").includes("SECRET-KEY"));
     });
 
@@ -376,7 +637,10 @@ describe("stack config: storage", () => {
                 withStorage(storage);
             } catch (error) {
                 assert.ok(error instanceof ConfigError);
-                assert.ok(error.problems.some((p) => expected.test(p)), `no problem matched ${expected}; got:\n${error.problems.join("\n")}`);
+                assert.ok(
+                    error.problems.some((p) => expected.test(p)),
+                    `no problem matched ${expected}; got:\n${error.problems.join("\n")}`,
+                );
                 return;
             }
             assert.fail(`accepted ${JSON.stringify(storage)}`);
@@ -388,7 +652,10 @@ describe("stack config: storage", () => {
         rejected({ ...s3, endpoint: "ftp://127.0.0.1" }, /storage\.endpoint must be the S3 API's URL, http:\/\/ or https:\/\//);
         rejected({ ...s3, endpoint: "https://user:pw@s3.lan" }, /storage\.endpoint must be/);
         rejected({ ...s3, endpoint: "https://s3.lan/images" }, /storage\.endpoint must be/);
-        rejected({ ...s3, bucket: "Images" }, /storage\.bucket must be an existing bucket's name: 3-63 of a-z 0-9 \. -, starting and ending with a letter or digit; got "Images"/);
+        rejected(
+            { ...s3, bucket: "Images" },
+            /storage\.bucket must be an existing bucket's name: 3-63 of a-z 0-9 \. -, starting and ending with a letter or digit; got "Images"/,
+        );
         rejected({ ...s3, region: "US East" }, /storage\.region must be/);
         rejected({ ...s3, forcePathStyle: "yes" }, /storage\.forcePathStyle must be true or false: address the bucket .*; got "yes"/);
         rejected({ ...s3, redirect: 1 }, /storage\.redirect must be true or false: .*; got "1"/);
@@ -406,11 +673,19 @@ describe("stack config: storage", () => {
             acme: '{"email":"ops@example.com"}',
         };
         assert.deepEqual(withStorage({ kind: "oss" }, alicloud).storage, { kind: "oss" });
-        assertRejected({ storage: '{"kind":"oss"}' }, /^private-registry:storage\.kind "oss" applies to alicloud mode only .*mode "local" can use kind "s3"/);
-        assertRejected({ ...alicloud, storage: '{"kind":"oss","bucket":"mine"}' }, /storage\.bucket applies to kind "s3" only; with kind "oss" the stack creates the OSS bucket/);
+        assertRejected(
+            { storage: '{"kind":"oss"}' },
+            /^private-registry:storage\.kind "oss" applies to alicloud mode only .*mode "local" can use kind "s3"/,
+        );
+        assertRejected(
+            { ...alicloud, storage: '{"kind":"oss","bucket":"mine"}' },
+            /storage\.bucket applies to kind "s3" only; with kind "oss" the stack creates the OSS bucket/,
+        );
         assert.equal(withStorage(s3, alicloud).storage.kind, "s3", "any mode may use a bucket of its own");
-        assertRejected({ ...alicloud, storage: '{"kind":"oss"}', images: '{"registry":"registry:2.8.3"}' },
-            /storage\.kind "oss" needs Distribution 3: private-registry:images\.registry "registry:2\.8\.3" is 2\.x/);
+        assertRejected(
+            { ...alicloud, storage: '{"kind":"oss"}', images: '{"registry":"registry:2.8.3"}' },
+            /storage\.kind "oss" needs Distribution 3: private-registry:images\.registry "registry:2\.8\.3" is 2\.x/,
+        );
     });
 });
 
@@ -424,71 +699,138 @@ describe("stack config: values that used to pass and deploy something broken", (
     });
 
     it("refuses a uiHostname that a registry name already uses, even the implied localhost", () => {
-        assertRejected({ hostnames: '["registry.lan"]', uiHostname: "registry.lan" }, /^private-registry:uiHostname must differ from every registry name .*: "registry\.lan" is a private-registry:hostnames entry$/);
-        assertRejected({ uiHostname: "localhost" }, /^private-registry:uiHostname must differ .*: "localhost" is the name local mode implies when private-registry:hostnames is unset$/);
-        assertRejected({ ipAddresses: '["192.168.1.10"]', uiHostname: "192.168.1.10" }, /^private-registry:uiHostname "192\.168\.1\.10" is an IP address, not a DNS name: the UI needs a DNS name of its own/);
+        assertRejected(
+            { hostnames: '["registry.lan"]', uiHostname: "registry.lan" },
+            /^private-registry:uiHostname must differ from every registry name .*: "registry\.lan" is a private-registry:hostnames entry$/,
+        );
+        assertRejected(
+            { uiHostname: "localhost" },
+            /^private-registry:uiHostname must differ .*: "localhost" is the name local mode implies when private-registry:hostnames is unset$/,
+        );
+        assertRejected(
+            { ipAddresses: '["192.168.1.10"]', uiHostname: "192.168.1.10" },
+            /^private-registry:uiHostname "192\.168\.1\.10" is an IP address, not a DNS name: the UI needs a DNS name of its own/,
+        );
         assert.equal(parseStackConfig({ hostnames: '["registry.lan"]', uiHostname: "ui.registry.lan" }).uiHostname, "ui.registry.lan");
     });
 
     it("refuses an IP address or an all-numeric name as a DNS name, pointing to ipAddresses", () => {
         for (const name of ["192.168.1.10", "123", "010.0.0.1", "registry.123", "::1"]) {
-            assertRejected({ hostnames: JSON.stringify([name]) }, new RegExp(`^private-registry:hostnames entry ${JSON.stringify(name).replace(/[.]/g, "\\.")} is an IP address, not a DNS name: list it in ipAddresses`));
+            assertRejected(
+                { hostnames: JSON.stringify([name]) },
+                new RegExp(
+                    `^private-registry:hostnames entry ${JSON.stringify(name).replace(/[.]/g, "\\.")} is an IP address, not a DNS name: list it in ipAddresses`,
+                ),
+            );
         }
         assertRejected({ hostnames: '["registry.lan"]', uiHostname: "123" }, /^private-registry:uiHostname "123" is an IP address/);
-        assert.deepEqual(parseStackConfig({ hostnames: '["123.example.com","1a.lan"]' }).hostnames, ["123.example.com", "1a.lan"], "digits inside a name are fine");
-        assertRejected({ hostnames: '["abc.lan:5000"]' }, /^private-registry:hostnames entry "abc\.lan:5000" must be a bare DNS name, no scheme, port or path/);
-        assertRejected({ hostnames: '["Registry.lan"]' }, /^private-registry:hostnames entry "Registry\.lan" must be lowercase: write registry\.lan$/);
+        assert.deepEqual(
+            parseStackConfig({ hostnames: '["123.example.com","1a.lan"]' }).hostnames,
+            ["123.example.com", "1a.lan"],
+            "digits inside a name are fine",
+        );
+        assertRejected(
+            { hostnames: '["abc.lan:5000"]' },
+            /^private-registry:hostnames entry "abc\.lan:5000" must be a bare DNS name, no scheme, port or path/,
+        );
+        assertRejected(
+            { hostnames: '["Registry.lan"]' },
+            /^private-registry:hostnames entry "Registry\.lan" must be lowercase: write registry\.lan$/,
+        );
     });
 
     it("refuses IPv4 with leading zeros, which Go's parser (the tls provider) rejects", () => {
-        assertRejected({ ipAddresses: '["010.0.0.1"]' }, /^private-registry:ipAddresses entry "010\.0\.0\.1" has a leading zero, which Go's address parser .* rejects: write 10\.0\.0\.1$/);
-        assertRejected({ mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.001.5"}' }, /^private-registry:ssh\.host must be a DNS name or IP address/);
+        assertRejected(
+            { ipAddresses: '["010.0.0.1"]' },
+            /^private-registry:ipAddresses entry "010\.0\.0\.1" has a leading zero, which Go's address parser .* rejects: write 10\.0\.0\.1$/,
+        );
+        assertRejected(
+            { mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.001.5"}' },
+            /^private-registry:ssh\.host must be a DNS name or IP address/,
+        );
         assert.ok(!isIpAddress("fe80::1%eth0"), "no zone: a certificate cannot name it");
     });
 
     it("refuses repeated hostnames and IP addresses, however an IPv6 address is spelled", () => {
-        assertRejected({ hostnames: '["a.lan","b.lan","a.lan"]' }, /^private-registry:hostnames must not repeat an entry; "a\.lan" is listed twice$/);
-        assertRejected({ ipAddresses: '["fd00::10","fd00:0:0::10"]' }, /^private-registry:ipAddresses must not repeat an entry; "fd00:0:0::10" is listed twice$/);
+        assertRejected(
+            { hostnames: '["a.lan","b.lan","a.lan"]' },
+            /^private-registry:hostnames must not repeat an entry; "a\.lan" is listed twice$/,
+        );
+        assertRejected(
+            { ipAddresses: '["fd00::10","fd00:0:0::10"]' },
+            /^private-registry:ipAddresses must not repeat an entry; "fd00:0:0::10" is listed twice$/,
+        );
     });
 
     it("takes alicloud.adminCidr only as a real IPv4 CIDR with a non-zero prefix, read as a number", () => {
-        assertRejected(alicloud({ adminCidr: "0.0.0.0/00" }), /^private-registry:alicloud\.adminCidr must not open SSH to the whole internet \(prefix length 0\); got "0\.0\.0\.0\/00"$/);
+        assertRejected(
+            alicloud({ adminCidr: "0.0.0.0/00" }),
+            /^private-registry:alicloud\.adminCidr must not open SSH to the whole internet \(prefix length 0\); got "0\.0\.0\.0\/00"$/,
+        );
         assertRejected(alicloud({ adminCidr: "10.0.0.0/0" }), /adminCidr must not open SSH to the whole internet/);
         for (const bad of ["2001:db8::/32", "203.0.113.7/33", "203.0.113/24", "203.0.113.07/32", "203.0.113.7/ 32"]) {
-            assertRejected(alicloud({ adminCidr: bad }), /^private-registry:alicloud\.adminCidr must be an IPv4 CIDR .*\(no open default; the security group rule takes IPv4 only\); got/);
+            assertRejected(
+                alicloud({ adminCidr: bad }),
+                /^private-registry:alicloud\.adminCidr must be an IPv4 CIDR .*\(no open default; the security group rule takes IPv4 only\); got/,
+            );
         }
         assert.equal(parseStackConfig(alicloud({ adminCidr: "198.51.100.0/24" })).alicloud?.adminCidr, "198.51.100.0/24");
     });
 
     it("checks the alicloud region's form and that the vSwitch lies inside the VPC", () => {
-        assertRejected(alicloud({ region: "Hong Kong" }), /^private-registry:alicloud\.region must be an Alibaba Cloud region ID, e\.g\. "cn-hongkong" or "ap-southeast-1"; got "Hong Kong"$/);
+        assertRejected(
+            alicloud({ region: "Hong Kong" }),
+            /^private-registry:alicloud\.region must be an Alibaba Cloud region ID, e\.g\. "cn-hongkong" or "ap-southeast-1"; got "Hong Kong"$/,
+        );
         assert.equal(parseStackConfig(alicloud({ region: "ap-southeast-1" })).alicloud?.region, "ap-southeast-1");
-        assertRejected(alicloud({ vswitchCidr: "10.1.0.0/24" }), /^private-registry:alicloud\.vswitchCidr must lie inside private-registry:alicloud\.vpcCidr "172\.31\.0\.0\/16"; got "10\.1\.0\.0\/24"$/);
+        assertRejected(
+            alicloud({ vswitchCidr: "10.1.0.0/24" }),
+            /^private-registry:alicloud\.vswitchCidr must lie inside private-registry:alicloud\.vpcCidr "172\.31\.0\.0\/16"; got "10\.1\.0\.0\/24"$/,
+        );
         assertRejected(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.0.0/8" }), /vswitchCidr must lie inside/);
         assertRejected(alicloud({ vpcCidr: "fd00::/48" }), /^private-registry:alicloud\.vpcCidr must be an IPv4 CIDR/);
-        assert.equal(parseStackConfig(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.3.0/24" })).alicloud?.vswitchCidr, "10.0.3.0/24");
+        assert.equal(
+            parseStackConfig(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.3.0/24" })).alicloud?.vswitchCidr,
+            "10.0.3.0/24",
+        );
     });
 
     it("takes ssh.user only as a login name, never one ssh would read as an option", () => {
-        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","user":"-oProxyCommand=id"}' }, /^private-registry:ssh\.user must be a login name: .*not starting with - or \.; got "-oProxyCommand=id"$/);
+        assertRejected(
+            { ...ssh, ssh: '{"host":"192.168.1.5","user":"-oProxyCommand=id"}' },
+            /^private-registry:ssh\.user must be a login name: .*not starting with - or \.; got "-oProxyCommand=id"$/,
+        );
         assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","user":"deb ian"}' }, /ssh\.user must be a login name/);
         assert.equal(parseStackConfig({ ...ssh, ssh: '{"host":"192.168.1.5","user":"ci_deploy"}' }).ssh?.user, "ci_deploy");
     });
 
     it("takes dockerHost only as a Docker host URL, and only in local mode", () => {
-        assertRejected({ dockerHost: "/var/run/docker.sock" }, /^private-registry:dockerHost must be a Docker host URL, unix:\/\/ tcp:\/\/ ssh:\/\/ or npipe:\/\/.*; got "\/var\/run\/docker\.sock"$/);
+        assertRejected(
+            { dockerHost: "/var/run/docker.sock" },
+            /^private-registry:dockerHost must be a Docker host URL, unix:\/\/ tcp:\/\/ ssh:\/\/ or npipe:\/\/.*; got "\/var\/run\/docker\.sock"$/,
+        );
         assertRejected({ dockerHost: "http://127.0.0.1:2375" }, /dockerHost must be a Docker host URL/);
-        for (const ok of ["unix:///run/docker.sock", "tcp://127.0.0.1:2376", "ssh://me@build.lan", "npipe:////./pipe/docker_engine"]) assert.equal(parseStackConfig({ dockerHost: ok }).dockerHost, ok);
-        assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5"}', dockerHost: "unix:///run/docker.sock" }, /^private-registry:dockerHost applies to local mode only/);
+        for (const ok of ["unix:///run/docker.sock", "tcp://127.0.0.1:2376", "ssh://me@build.lan", "npipe:////./pipe/docker_engine"])
+            assert.equal(parseStackConfig({ dockerHost: ok }).dockerHost, ok);
+        assertRejected(
+            { ...ssh, ssh: '{"host":"192.168.1.5"}', dockerHost: "unix:///run/docker.sock" },
+            /^private-registry:dockerHost applies to local mode only/,
+        );
     });
 
     it("needs a namePrefix of at least 2 characters (ECS names need 2)", () => {
-        assertRejected({ namePrefix: "r" }, /^private-registry:namePrefix must be 2-40 of a-z 0-9 -, starting with a letter \(ECS names need 2\); got "r"$/);
+        assertRejected(
+            { namePrefix: "r" },
+            /^private-registry:namePrefix must be 2-40 of a-z 0-9 -, starting with a letter \(ECS names need 2\); got "r"$/,
+        );
         assert.equal(parseStackConfig({ namePrefix: "rg" }).namePrefix, "rg");
     });
 
     it("keeps certificateValidityDays at 825 or less, the most Apple clients accept", () => {
-        assertRejected({ certificateValidityDays: "826" }, /^private-registry:certificateValidityDays must be an integer number of days, 1-825 \(Apple clients refuse TLS server certificates valid longer\); got "826"$/);
+        assertRejected(
+            { certificateValidityDays: "826" },
+            /^private-registry:certificateValidityDays must be an integer number of days, 1-825 \(Apple clients refuse TLS server certificates valid longer\); got "826"$/,
+        );
         assert.equal(parseStackConfig({ certificateValidityDays: "825" }).certificateValidityDays, 825);
     });
 });

@@ -38,18 +38,29 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         assert.equal(inputsOf(v3, "docker:index/remoteImage:RemoteImage", "registry-registry-image").name, "registry:3.1.1");
         assert.deepEqual(files(registry(v3)), ["/etc/distribution/config.yml"]);
         assert.equal(envOf(registry(v3)).OTEL_TRACES_EXPORTER, "none");
-        assert.match(upload(registry(v3), "/etc/distribution/config.yml"), /^# Rendered by private-registry .* for Distribution 3\.x \(\/etc\/distribution\/config\.yml\)\./);
+        assert.match(
+            upload(registry(v3), "/etc/distribution/config.yml"),
+            /^# Rendered by private-registry .* for Distribution 3\.x \(\/etc\/distribution\/config\.yml\)\./,
+        );
     });
 
     it("with gc: the supervisor is the command, with a read-only copy of config.yml that differs in read-only, its socket and no debug listener", () => {
         const container = registry(v3gc);
         assert.deepEqual(container.command, ["sh", "/etc/distribution/gc-supervisor.sh"]);
-        assert.deepEqual(files(container), ["/etc/distribution/config-readonly.yml", "/etc/distribution/config.yml", "/etc/distribution/gc-supervisor.sh"]);
+        assert.deepEqual(files(container), [
+            "/etc/distribution/config-readonly.yml",
+            "/etc/distribution/config.yml",
+            "/etc/distribution/gc-supervisor.sh",
+        ]);
         const normal = parseYaml(upload(container, "/etc/distribution/config.yml"));
         const readOnly = parseYaml(upload(container, "/etc/distribution/config-readonly.yml"));
         assert.equal(normal.storage.maintenance.readonly, undefined);
         assert.deepEqual(readOnly.storage.maintenance.readonly, { enabled: true });
-        assert.deepEqual([readOnly.http.net, readOnly.http.addr], ["unix", "/run/registry/registry-readonly.sock"], "its own socket, beside the normal one in the same volume");
+        assert.deepEqual(
+            [readOnly.http.net, readOnly.http.addr],
+            ["unix", "/run/registry/registry-readonly.sock"],
+            "its own socket, beside the normal one in the same volume",
+        );
         assert.equal(readOnly.http.debug, undefined, "no debug listener: the normal registry holds that address while both run");
         assert.ok(normal.http.debug.addr, "the normal one keeps its metrics and health listener");
         delete readOnly.storage.maintenance.readonly;
@@ -60,7 +71,11 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         const script = upload(container, "/etc/distribution/gc-supervisor.sh");
         assert.match(script, /^GC_FLAGS='--delete-untagged'$/m);
         assert.match(script, /^umask 000$/m, "the socket stays connectable for the edge's workers, as without gc");
-        assert.deepEqual([normal.http.net, normal.http.addr], ["unix", "/run/registry/registry.sock"], "both configs listen on a socket only");
+        assert.deepEqual(
+            [normal.http.net, normal.http.addr],
+            ["unix", "/run/registry/registry.sock"],
+            "both configs listen on a socket only",
+        );
         assert.match(script, /^EVERY_SECONDS=30$/m);
         assert.match(script, /^CONFIG='\/etc\/distribution\/config\.yml'$/m);
         assert.match(script, /^READONLY_CONFIG='\/etc\/distribution\/config-readonly\.yml'$/m);
@@ -71,8 +86,15 @@ describe("the registry's Distribution version and scheduled garbage collection, 
 
     it("with gc only: the edge has the read-only socket as its registry upstream's backup, and never counts either server down", () => {
         const nginx = (result: EvaluationResult) => upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
-        assert.match(nginx(v3gc), /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+\}/);
-        assert.match(nginx(v3), /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+\}/, "without gc: one server, as before");
+        assert.match(
+            nginx(v3gc),
+            /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+\}/,
+        );
+        assert.match(
+            nginx(v3),
+            /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+\}/,
+            "without gc: one server, as before",
+        );
         assert.doesNotMatch(nginx(v3), /max_fails|backup|readonly|keepalive_time/);
         assert.equal(nginx(v3gc).match(/max_fails/g)?.length, 2, "the registry's two servers alone");
     });
@@ -80,7 +102,11 @@ describe("the registry's Distribution version and scheduled garbage collection, 
     it("2.8 selected: its config path, no OpenTelemetry env, a collection without --delete-untagged", () => {
         const container = registry(v2gc);
         assert.equal(inputsOf(v2gc, "docker:index/remoteImage:RemoteImage", "registry-registry-image").name, "registry:2.8.3");
-        assert.deepEqual(files(container), ["/etc/docker/registry/config-readonly.yml", "/etc/docker/registry/config.yml", "/etc/docker/registry/gc-supervisor.sh"]);
+        assert.deepEqual(files(container), [
+            "/etc/docker/registry/config-readonly.yml",
+            "/etc/docker/registry/config.yml",
+            "/etc/docker/registry/gc-supervisor.sh",
+        ]);
         assert.deepEqual(container.command, ["sh", "/etc/docker/registry/gc-supervisor.sh"]);
         assert.equal(envOf(container).OTEL_TRACES_EXPORTER, undefined);
         const script = upload(container, "/etc/docker/registry/gc-supervisor.sh");
@@ -91,7 +117,9 @@ describe("the registry's Distribution version and scheduled garbage collection, 
     it("the mirror follows its own image's version: 3.x by default, 2.8 when pinned", async () => {
         const [mirror3, mirror2] = await Promise.all([
             evaluateProgram({ config: { ...devStackConfig(), mirror: {} } }),
-            evaluateProgram({ config: { ...devStackConfig(), mirror: {}, images: { mirror: "registry:2.8.3", registry: "registry:2.8.3" } } }),
+            evaluateProgram({
+                config: { ...devStackConfig(), mirror: {}, images: { mirror: "registry:2.8.3", registry: "registry:2.8.3" } },
+            }),
         ]);
         const container3 = inputsOf(mirror3, CONTAINER, "registry-mirror");
         assert.deepEqual(files(container3), ["/etc/distribution/config.yml"]);
@@ -100,12 +128,22 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         const container2 = inputsOf(mirror2, CONTAINER, "registry-mirror");
         assert.deepEqual(files(container2), ["/etc/docker/registry/config.yml"]);
         assert.equal(envOf(container2).OTEL_TRACES_EXPORTER, undefined);
-        assert.deepEqual(registry(mirror2).command, ["sh", "-c", "umask 000 && exec registry serve /etc/docker/registry/config.yml"], "no gc: registry serve on 2.8's config path");
-        assert.deepEqual(registry(mirror3).command, ["sh", "-c", "umask 000 && exec registry serve /etc/distribution/config.yml"], "no gc: registry serve on 3.x's config path");
+        assert.deepEqual(
+            registry(mirror2).command,
+            ["sh", "-c", "umask 000 && exec registry serve /etc/docker/registry/config.yml"],
+            "no gc: registry serve on 2.8's config path",
+        );
+        assert.deepEqual(
+            registry(mirror3).command,
+            ["sh", "-c", "umask 000 && exec registry serve /etc/distribution/config.yml"],
+            "no gc: registry serve on 3.x's config path",
+        );
     });
 
     it("the config errors reach the preview: deleteUntagged with 2.8, a tag that says no version", async () => {
-        const refused = await evaluateProgram({ config: { ...devStackConfig(), images: { registry: "registry:2.8.3" }, gc: { schedule: "@daily", deleteUntagged: true } } });
+        const refused = await evaluateProgram({
+            config: { ...devStackConfig(), images: { registry: "registry:2.8.3" }, gc: { schedule: "@daily", deleteUntagged: true } },
+        });
         assert.match(String(refused.error), /private-registry:gc\.deleteUntagged needs Distribution 3/);
         const unknown = await evaluateProgram({ config: { ...devStackConfig(), images: { registry: "registry:latest" } } });
         assert.match(String(unknown.error), /private-registry:images\.registry must be a tag that starts with the Distribution version/);
@@ -116,11 +154,19 @@ describe("the supervisor script", () => {
     const dir = mkdtempSync(join(tmpdir(), "pr-gc-script-"));
     const scriptFor = (fields: string) => {
         const path = join(dir, `cron-${fields.replace(/\W/g, "_")}.sh`);
-        writeFileSync(path, renderGcSupervisor({
-            configPath: "/etc/distribution/config.yml", socketPath: "/run/registry/registry.sock",
-            readOnlyConfigPath: "/etc/distribution/config-readonly.yml", readOnlySocketPath: "/run/registry/registry-readonly.sock", drainSeconds: 2, dataDir: "/var/lib/registry",
-            timing: { kind: "cron", fields: fields.split(" ") }, deleteUntagged: false,
-        }));
+        writeFileSync(
+            path,
+            renderGcSupervisor({
+                configPath: "/etc/distribution/config.yml",
+                socketPath: "/run/registry/registry.sock",
+                readOnlyConfigPath: "/etc/distribution/config-readonly.yml",
+                readOnlySocketPath: "/run/registry/registry-readonly.sock",
+                drainSeconds: 2,
+                dataDir: "/var/lib/registry",
+                timing: { kind: "cron", fields: fields.split(" ") },
+                deleteUntagged: false,
+            }),
+        );
         return path;
     };
     /** Whether busybox's sh says the minute "MIN HOUR DAY MONTH WEEKDAY" is due. */

@@ -60,37 +60,40 @@ describe("alicloud mode", () => {
     });
 
     it("declares the VM, its network, disk, DNS and Let's Encrypt resources, and the same registry as local mode", () => {
-        assert.deepEqual(declared(result), [
-            ...REGISTRY_CORE_RESOURCES,
-            "acme:index/certificate:Certificate tls-staging-certificate",
-            "acme:index/registration:Registration tls-staging-account",
-            "alicloud:dns/alidnsRecord:AlidnsRecord dns-registry.example.com",
-            "alicloud:dns/alidnsRecord:AlidnsRecord dns-ui.example.com",
-            "alicloud:ecs/autoSnapshotPolicy:AutoSnapshotPolicy alicloud-snapshots",
-            "alicloud:ecs/ecsAutoSnapshotPolicyAttachment:EcsAutoSnapshotPolicyAttachment alicloud-data-snapshots",
-            "alicloud:ecs/ecsDisk:EcsDisk alicloud-data",
-            "alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment alicloud-data-attachment",
-            "alicloud:ecs/ecsKeyPair:EcsKeyPair alicloud-key-pair",
-            "alicloud:ecs/instance:Instance alicloud-vm",
-            "alicloud:ecs/securityGroup:SecurityGroup alicloud-security-group",
-            "alicloud:ecs/securityGroupRule:SecurityGroupRule alicloud-allow-http",
-            "alicloud:ecs/securityGroupRule:SecurityGroupRule alicloud-allow-https",
-            "alicloud:ecs/securityGroupRule:SecurityGroupRule alicloud-allow-ssh",
-            "alicloud:vpc/network:Network alicloud-vpc",
-            "alicloud:vpc/switch:Switch alicloud-vswitch",
-            "command:remote:Command alicloud-ready",
-            "private-registry:dns:AlidnsRecords dns",
-            "private-registry:host:Alicloud alicloud",
-            "private-registry:index:AcmeCertificate tls",
-            "pulumi:providers:acme tls-staging",
-            "pulumi:providers:alicloud alicloud-provider",
-            "pulumi:providers:docker alicloud-docker",
-            "pulumi:pulumi:Stack private-registry-dev",
-            "pulumi:pulumi:StackReference alicloud-previous-placement",
-            "tls:index/privateKey:PrivateKey alicloud-host-key",
-            "tls:index/privateKey:PrivateKey alicloud-login-key",
-            "tls:index/privateKey:PrivateKey tls-account-key",
-        ].sort());
+        assert.deepEqual(
+            declared(result),
+            [
+                ...REGISTRY_CORE_RESOURCES,
+                "acme:index/certificate:Certificate tls-staging-certificate",
+                "acme:index/registration:Registration tls-staging-account",
+                "alicloud:dns/alidnsRecord:AlidnsRecord dns-registry.example.com",
+                "alicloud:dns/alidnsRecord:AlidnsRecord dns-ui.example.com",
+                "alicloud:ecs/autoSnapshotPolicy:AutoSnapshotPolicy alicloud-snapshots",
+                "alicloud:ecs/ecsAutoSnapshotPolicyAttachment:EcsAutoSnapshotPolicyAttachment alicloud-data-snapshots",
+                "alicloud:ecs/ecsDisk:EcsDisk alicloud-data",
+                "alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment alicloud-data-attachment",
+                "alicloud:ecs/ecsKeyPair:EcsKeyPair alicloud-key-pair",
+                "alicloud:ecs/instance:Instance alicloud-vm",
+                "alicloud:ecs/securityGroup:SecurityGroup alicloud-security-group",
+                "alicloud:ecs/securityGroupRule:SecurityGroupRule alicloud-allow-http",
+                "alicloud:ecs/securityGroupRule:SecurityGroupRule alicloud-allow-https",
+                "alicloud:ecs/securityGroupRule:SecurityGroupRule alicloud-allow-ssh",
+                "alicloud:vpc/network:Network alicloud-vpc",
+                "alicloud:vpc/switch:Switch alicloud-vswitch",
+                "command:remote:Command alicloud-ready",
+                "private-registry:dns:AlidnsRecords dns",
+                "private-registry:host:Alicloud alicloud",
+                "private-registry:index:AcmeCertificate tls",
+                "pulumi:providers:acme tls-staging",
+                "pulumi:providers:alicloud alicloud-provider",
+                "pulumi:providers:docker alicloud-docker",
+                "pulumi:pulumi:Stack private-registry-dev",
+                "pulumi:pulumi:StackReference alicloud-previous-placement",
+                "tls:index/privateKey:PrivateKey alicloud-host-key",
+                "tls:index/privateKey:PrivateKey alicloud-login-key",
+                "tls:index/privateKey:PrivateKey tls-account-key",
+            ].sort(),
+        );
     });
 
     it("parents every cloud resource to its component and gives each the explicit provider", () => {
@@ -113,32 +116,43 @@ describe("alicloud mode", () => {
     });
 
     it("opens exactly 443 and 80 to everyone and 22 to the admin CIDR, nothing else", () => {
-        const rules = result.resources.filter((r) => r.type === "alicloud:ecs/securityGroupRule:SecurityGroupRule").map((r) => r.inputs as Inputs);
+        const rules = result.resources
+            .filter((r) => r.type === "alicloud:ecs/securityGroupRule:SecurityGroupRule")
+            .map((r) => r.inputs as Inputs);
         const groupId = findResource(result, "alicloud:ecs/securityGroup:SecurityGroup").id;
-        assert.deepEqual(
-            rules.map((r) => `${r.type} ${r.policy} ${r.ipProtocol} ${r.portRange} from ${r.cidrIp}`).sort(),
-            [
-                "ingress accept tcp 22/22 from 203.0.113.7/32",
-                "ingress accept tcp 443/443 from 0.0.0.0/0",
-                "ingress accept tcp 80/80 from 0.0.0.0/0",
-            ],
-        );
+        assert.deepEqual(rules.map((r) => `${r.type} ${r.policy} ${r.ipProtocol} ${r.portRange} from ${r.cidrIp}`).sort(), [
+            "ingress accept tcp 22/22 from 203.0.113.7/32",
+            "ingress accept tcp 443/443 from 0.0.0.0/0",
+            "ingress accept tcp 80/80 from 0.0.0.0/0",
+        ]);
         for (const rule of rules) assert.equal(rule.securityGroupId, groupId);
         assert.equal(inputsOf(result, "alicloud:ecs/securityGroup:SecurityGroup").innerAccessPolicy, "Drop");
         assert.deepEqual(inputsOf(result, INSTANCE).securityGroups, [groupId]);
     });
 
     it("keeps the images on a separate data disk that is protected, retained, and bound as the registry's volume", () => {
-        assert.deepEqual(result.options[`${DISK}::alicloud-data`], { deleteBeforeReplace: false, retainOnDelete: true, protect: true, hasProvider: true });
+        assert.deepEqual(result.options[`${DISK}::alicloud-data`], {
+            deleteBeforeReplace: false,
+            retainOnDelete: true,
+            protect: true,
+            hasProvider: true,
+        });
         assert.equal(inputsOf(result, DISK).deleteWithInstance, false);
         assert.equal(inputsOf(result, DISK).size, 100);
         const attachment = inputsOf(result, "alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment");
         assert.equal(attachment.diskId, findResource(result, DISK).id);
         assert.equal(attachment.instanceId, findResource(result, INSTANCE).id);
-        assert.equal(result.options["alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment::alicloud-data-attachment"].deleteBeforeReplace, true);
+        assert.equal(
+            result.options["alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment::alicloud-data-attachment"].deleteBeforeReplace,
+            true,
+        );
 
         assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
-        assert.deepEqual(inputsOf(result, VOLUME, "registry-registry-data").driverOpts, { type: "none", o: "bind", device: "/srv/registry-data" });
+        assert.deepEqual(inputsOf(result, VOLUME, "registry-registry-data").driverOpts, {
+            type: "none",
+            o: "bind",
+            device: "/srv/registry-data",
+        });
         assert.deepEqual(inputsOf(result, CONTAINER, "registry-registry").volumes, [
             { volumeName: "private-registry-data", containerPath: "/var/lib/registry" },
             { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
@@ -174,11 +188,23 @@ describe("alicloud mode", () => {
         assert.equal(inputs.connection.user, "root");
         assert.equal(inputs.connection.dialErrorLimit, 40, "a new VM's sshd may take minutes");
         assert.equal(inputs.connection.privateKey, stateOf(result, PRIVATE_KEY, "alicloud-login-key").privateKeyOpenssh);
-        assert.equal(inputs.connection.hostKey, stateOf(result, PRIVATE_KEY, "alicloud-host-key").publicKeyOpenssh.trim(), "even the first connection is verified");
+        assert.equal(
+            inputs.connection.hostKey,
+            stateOf(result, PRIVATE_KEY, "alicloud-host-key").publicKeyOpenssh.trim(),
+            "even the first connection is verified",
+        );
         assert.equal(inputs.create, renderWaitUntilReadyScript({ dataMountPath: "/srv/registry-data" }));
         assert.equal(inputs.delete, renderReleaseDataDiskScript({ dataMountPath: "/srv/registry-data" }));
-        assert.deepEqual(inputs.triggers, [findResource(result, INSTANCE).id, findResource(result, DISK).id, findResource(result, "alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment").id]);
-        assert.equal(result.options[`${COMMAND}::alicloud-ready`].deleteBeforeReplace, true, "the old VM lets go of the disk before the new one takes it");
+        assert.deepEqual(inputs.triggers, [
+            findResource(result, INSTANCE).id,
+            findResource(result, DISK).id,
+            findResource(result, "alicloud:ecs/ecsDiskAttachment:EcsDiskAttachment").id,
+        ]);
+        assert.equal(
+            result.options[`${COMMAND}::alicloud-ready`].deleteBeforeReplace,
+            true,
+            "the old VM lets go of the disk before the new one takes it",
+        );
 
         const provider = inputsOf(result, "pulumi:providers:docker", "alicloud-docker");
         assert.equal(provider.host, dockerSshUrl("root", publicIp, 22));
@@ -193,7 +219,10 @@ describe("alicloud mode", () => {
         assert.equal(statSync(dir).mode & 0o777, 0o700);
         assert.equal(statSync(join(dir, "id_key")).mode & 0o777, 0o600);
         assert.equal(readFileSync(join(dir, "id_key"), "utf8"), stateOf(result, PRIVATE_KEY, "alicloud-login-key").privateKeyOpenssh);
-        assert.equal(readFileSync(join(dir, "known_hosts"), "utf8"), `${publicIp} ${stateOf(result, PRIVATE_KEY, "alicloud-host-key").publicKeyOpenssh.trim()}\n`);
+        assert.equal(
+            readFileSync(join(dir, "known_hosts"), "utf8"),
+            `${publicIp} ${stateOf(result, PRIVATE_KEY, "alicloud-host-key").publicKeyOpenssh.trim()}\n`,
+        );
     });
 
     it("points an A record per name at the VM's public address, named relative to the zone", () => {
@@ -218,14 +247,21 @@ describe("alicloud mode", () => {
         assert.equal(certificate.dnsChallenges.length, 1);
         assert.equal(certificate.dnsChallenges[0].provider, "alidns");
         assert.equal(certificate.dnsChallenges[0].config.ALICLOUD_REGION_ID, "cn-hongkong");
-        assert.deepEqual(Object.keys(certificate.dnsChallenges[0].config).filter((k) => /KEY|TOKEN|SECRET/.test(k)), [], "no credentials in the state");
+        assert.deepEqual(
+            Object.keys(certificate.dnsChallenges[0].config).filter((k) => /KEY|TOKEN|SECRET/.test(k)),
+            [],
+            "no credentials in the state",
+        );
         assert.equal(certificate.httpChallenge, undefined);
     });
 
     it("hands the edge the leaf plus issuer chain and the certificate's key, as a secret", () => {
         const issued = stateOf(result, ACME_CERTIFICATE);
         const edge = findResource(result, CONTAINER, "registry-edge");
-        assert.equal(upload(edge.inputs as Inputs, "/etc/nginx/tls/server.crt"), `${issued.certificatePem.trimEnd()}\n${issued.issuerPem.trimEnd()}\n`);
+        assert.equal(
+            upload(edge.inputs as Inputs, "/etc/nginx/tls/server.crt"),
+            `${issued.certificatePem.trimEnd()}\n${issued.issuerPem.trimEnd()}\n`,
+        );
         const edgeSecrets = findResource(result, CONTAINER, "registry-edge-secrets");
         assert.equal(upload(edgeSecrets.inputs as Inputs, "/etc/nginx/secrets/server.key"), issued.privateKeyPem);
         assert.deepEqual(edgeSecrets.secretInputPaths, ["uploads"]);
@@ -241,14 +277,28 @@ describe("alicloud mode", () => {
         const snippets = outputs.clientSnippets.value as Inputs;
         assert.deepEqual(snippets.docker.files, []);
         assert.match(snippets.docker.description, /public CA, nothing to trust/);
-        assert.deepEqual(snippets.containerd.files.map((f: Inputs) => f.path), ["/etc/containerd/certs.d/registry.example.com/hosts.toml"]);
+        assert.deepEqual(
+            snippets.containerd.files.map((f: Inputs) => f.path),
+            ["/etc/containerd/certs.d/registry.example.com/hosts.toml"],
+        );
         assert.ok(!snippets.containerd.files[0].content.includes("ca ="), "hosts.toml names no CA");
         assert.equal(parseYaml(snippets.k3s.files[0].content).configs["registry.example.com"].tls, undefined);
-        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true });
+        assert.deepEqual(outputs.clientSnippets.secretChildren, {
+            docker: false,
+            containerd: false,
+            buildkit: false,
+            k3s: true,
+            imagePullSecret: true,
+            nodeSetup: true,
+        });
         assert.equal(outputs.credentials.secret, true);
 
         const secrets = secretsOf(result);
-        assert.throws(() => assertNoSecretIn(JSON.stringify({ leaked: secrets["alicloud-login-key (OpenSSH)"] }), secrets), /leaks into a plain value/, "the check can fail");
+        assert.throws(
+            () => assertNoSecretIn(JSON.stringify({ leaked: secrets["alicloud-login-key (OpenSSH)"] }), secrets),
+            /leaks into a plain value/,
+            "the check can fail",
+        );
         assert.ok(assertSecretsStayHidden(result) >= 8, "the check looks at every key and password");
     });
 
@@ -257,7 +307,11 @@ describe("alicloud mode", () => {
         assert.equal(again.error, undefined);
         assert.equal(again.resources.length, result.resources.length);
         for (const resource of result.resources) {
-            assert.deepEqual(findResource(again, resource.type, resource.name).inputs, resource.inputs, `${resource.type} ${resource.name} changed between runs`);
+            assert.deepEqual(
+                findResource(again, resource.type, resource.name).inputs,
+                resource.inputs,
+                `${resource.type} ${resource.name} changed between runs`,
+            );
         }
     });
 });
@@ -272,7 +326,13 @@ describe("alicloud mode variant", () => {
                 httpsPort: 8443,
                 httpPort: 8080,
                 retainDataOnDestroy: false,
-                alicloud: { ...ALICLOUD.alicloud, imageId: "m-debian-pinned", zoneId: "cn-hongkong-c", instanceType: "ecs.g7.large", dataDiskGiB: 500 },
+                alicloud: {
+                    ...ALICLOUD.alicloud,
+                    imageId: "m-debian-pinned",
+                    zoneId: "cn-hongkong-c",
+                    instanceType: "ecs.g7.large",
+                    dataDiskGiB: 500,
+                },
                 acme: { email: "ops@example.com", server: "production" },
             },
         });
@@ -282,12 +342,22 @@ describe("alicloud mode variant", () => {
         assert.equal(inputsOf(result, "alicloud:vpc/switch:Switch").zoneId, "cn-hongkong-c");
         assert.equal(inputsOf(result, DISK).zoneId, "cn-hongkong-c");
         assert.equal(inputsOf(result, DISK).size, 500);
-        assert.deepEqual(result.options[`${DISK}::alicloud-data`], { deleteBeforeReplace: false, retainOnDelete: false, protect: false, hasProvider: true });
+        assert.deepEqual(result.options[`${DISK}::alicloud-data`], {
+            deleteBeforeReplace: false,
+            retainOnDelete: false,
+            protect: false,
+            hasProvider: true,
+        });
         assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, false);
 
-        const rules = result.resources.filter((r) => r.type === "alicloud:ecs/securityGroupRule:SecurityGroupRule").map((r) => (r.inputs as Inputs).portRange).sort();
+        const rules = result.resources
+            .filter((r) => r.type === "alicloud:ecs/securityGroupRule:SecurityGroupRule")
+            .map((r) => (r.inputs as Inputs).portRange)
+            .sort();
         assert.deepEqual(rules, ["22/22", "8080/8080", "8443/8443"]);
-        const records = result.resources.filter((r) => r.type === "alicloud:dns/alidnsRecord:AlidnsRecord").map((r) => (r.inputs as Inputs).rr);
+        const records = result.resources
+            .filter((r) => r.type === "alicloud:dns/alidnsRecord:AlidnsRecord")
+            .map((r) => (r.inputs as Inputs).rr);
         assert.deepEqual(records, ["@"], "the zone apex");
         assert.equal(inputsOf(result, "pulumi:providers:acme").serverUrl, ACME_DIRECTORIES.production);
         assert.ok(declared(result).includes("acme:index/registration:Registration tls-production-account"));
@@ -298,7 +368,12 @@ describe("alicloud mode variant", () => {
 describe("alicloud: bad configuration stops at preview, naming the key", () => {
     it("alicloud: a missing admin CIDR, a missing ACME email and a name outside the zone are all reported", async () => {
         const result = await evaluateProgram({
-            config: { ...ALICLOUD, uiHostname: "ui.example.org", alicloud: { region: "cn-hongkong", dnsZone: "example.com" }, acme: { server: "production" } },
+            config: {
+                ...ALICLOUD,
+                uiHostname: "ui.example.org",
+                alicloud: { region: "cn-hongkong", dnsZone: "example.com" },
+                acme: { server: "production" },
+            },
         });
         assert.match(result.error ?? "", /private-registry:alicloud\.adminCidr is required/);
         assert.match(result.error ?? "", /private-registry:acme\.email is required/);
@@ -311,7 +386,10 @@ describe("alicloud: bad configuration stops at preview, naming the key", () => {
             evaluateProgram({ config: { ...ALICLOUD, alicloud: { ...ALICLOUD.alicloud, adminCidr: "203.0.113.7" } } }),
             evaluateProgram({ config: { ...ALICLOUD, alicloud: { ...ALICLOUD.alicloud, adminCidr: "0.0.0.0/0" } } }),
         ]);
-        assert.match(notCidr.error ?? "", /private-registry:alicloud\.adminCidr must be an IPv4 CIDR such as 203\.0\.113\.7\/32, .*; got "203\.0\.113\.7"/);
+        assert.match(
+            notCidr.error ?? "",
+            /private-registry:alicloud\.adminCidr must be an IPv4 CIDR such as 203\.0\.113\.7\/32, .*; got "203\.0\.113\.7"/,
+        );
         assert.match(everyone.error ?? "", /private-registry:alicloud\.adminCidr must not open SSH to the whole internet/);
         for (const result of [notCidr, everyone]) assert.ok(!result.resources.some((r) => r.type.startsWith("alicloud:")));
     });
@@ -330,11 +408,14 @@ describe("pure pieces of the alicloud mode", () => {
     });
 
     it("opens the configured public ports, and SSH only to the admin network", () => {
-        assert.deepEqual(ingressRules({ httpsPort: 8443, httpPort: 8080, adminCidr: "198.51.100.0/24" }).map((r) => [r.port, r.cidr]), [
-            [8443, "0.0.0.0/0"],
-            [8080, "0.0.0.0/0"],
-            [22, "198.51.100.0/24"],
-        ]);
+        assert.deepEqual(
+            ingressRules({ httpsPort: 8443, httpPort: 8080, adminCidr: "198.51.100.0/24" }).map((r) => [r.port, r.cidr]),
+            [
+                [8443, "0.0.0.0/0"],
+                [8080, "0.0.0.0/0"],
+                [22, "198.51.100.0/24"],
+            ],
+        );
     });
 
     it("reads the data disk's serial from its ID", () => {
@@ -345,12 +426,30 @@ describe("pure pieces of the alicloud mode", () => {
         const vm = {} as pulumi.Resource;
         const earlier = {} as pulumi.Resource;
         const transform = followDaemonReplacement([vm]);
-        const transformed = transform({ resource: {} as pulumi.Resource, type: "docker:index/container:Container", name: "c", props: { a: 1 }, opts: { replaceWith: [earlier], deleteBeforeReplace: true } as pulumi.CustomResourceOptions });
+        const transformed = transform({
+            resource: {} as pulumi.Resource,
+            type: "docker:index/container:Container",
+            name: "c",
+            props: { a: 1 },
+            opts: { replaceWith: [earlier], deleteBeforeReplace: true } as pulumi.CustomResourceOptions,
+        });
         assert.deepEqual(transformed?.props, { a: 1 });
         assert.equal((transformed?.opts as pulumi.CustomResourceOptions).deleteBeforeReplace, true, "other options kept");
         assert.deepEqual(transformed?.opts.replaceWith, [earlier, vm]);
-        assert.equal(transform({ resource: {} as pulumi.Resource, type: "random:index/randomPassword:RandomPassword", name: "p", props: {}, opts: {} }), undefined);
-        assert.equal(transform({ resource: {} as pulumi.Resource, type: "pulumi:providers:docker", name: "d", props: {}, opts: {} }), undefined);
+        assert.equal(
+            transform({
+                resource: {} as pulumi.Resource,
+                type: "random:index/randomPassword:RandomPassword",
+                name: "p",
+                props: {},
+                opts: {},
+            }),
+            undefined,
+        );
+        assert.equal(
+            transform({ resource: {} as pulumi.Resource, type: "pulumi:providers:docker", name: "d", props: {}, opts: {} }),
+            undefined,
+        );
         assert.deepEqual(followingDaemon([]), {}, "a daemon that is never replaced needs nothing");
         assert.equal(followingDaemon([vm]).transformations?.length, 1);
     });

@@ -55,19 +55,26 @@ describe("ssh mode", () => {
     it("installs Docker on the server if missing, then deploys the same registry to it over SSH", () => {
         const cloudResources = selfSigned.resources.filter((r) => r.type.startsWith("alicloud:") || r.type.startsWith("acme:"));
         assert.deepEqual(cloudResources, [], "nothing in any cloud");
-        assert.deepEqual(declared(selfSigned).filter((d) => !d.startsWith("docker:") && !d.startsWith("random:") && !d.startsWith("tls:")), [
-            "command:remote:Command ssh-install-docker",
-            "private-registry:host:Ssh ssh",
-            "private-registry:index:Edge registry-edge",
-            "private-registry:index:PrivateRegistry registry",
-            "private-registry:index:Registry registry-registry",
-            "private-registry:index:RegistryCredentials registry-credentials",
-            "private-registry:index:RegistryUi registry-ui",
-            "private-registry:index:SelfSignedCertificate tls",
-            "pulumi:providers:docker ssh-docker",
-            "pulumi:pulumi:Stack private-registry-dev",
-        ]);
-        assert.equal(declared(selfSigned).filter((d) => d.startsWith("docker:index/container:Container")).length, 5, "three services, two secret-file holders");
+        assert.deepEqual(
+            declared(selfSigned).filter((d) => !d.startsWith("docker:") && !d.startsWith("random:") && !d.startsWith("tls:")),
+            [
+                "command:remote:Command ssh-install-docker",
+                "private-registry:host:Ssh ssh",
+                "private-registry:index:Edge registry-edge",
+                "private-registry:index:PrivateRegistry registry",
+                "private-registry:index:Registry registry-registry",
+                "private-registry:index:RegistryCredentials registry-credentials",
+                "private-registry:index:RegistryUi registry-ui",
+                "private-registry:index:SelfSignedCertificate tls",
+                "pulumi:providers:docker ssh-docker",
+                "pulumi:pulumi:Stack private-registry-dev",
+            ],
+        );
+        assert.equal(
+            declared(selfSigned).filter((d) => d.startsWith("docker:index/container:Container")).length,
+            5,
+            "three services, two secret-file holders",
+        );
 
         const install = findResource(selfSigned, COMMAND, "ssh-install-docker");
         const inputs = install.inputs as Inputs;
@@ -94,7 +101,10 @@ describe("ssh mode", () => {
         assert.deepEqual(inputsOf(selfSigned, "tls:index/certRequest:CertRequest").dnsNames, ["registry.lan"]);
         assert.deepEqual(inputsOf(selfSigned, "tls:index/certRequest:CertRequest").ipAddresses, ["192.168.1.5"]);
         assert.match(String(selfSigned.outputs.caCertificate.value), /^-----BEGIN CERTIFICATE-----/);
-        assert.deepEqual((selfSigned.outputs.clientSnippets.value as Inputs).docker.files.map((f: Inputs) => f.path), ["/etc/docker/certs.d/registry.lan/ca.crt"]);
+        assert.deepEqual(
+            (selfSigned.outputs.clientSnippets.value as Inputs).docker.files.map((f: Inputs) => f.path),
+            ["/etc/docker/certs.d/registry.lan/ca.crt"],
+        );
     });
 
     it("with acme: a production Let's Encrypt certificate, root without sudo, the first host key pinned on first use", () => {
@@ -119,7 +129,10 @@ describe("ssh mode", () => {
 
     it("never shows the SSH key, the TLS keys or the passwords in a plain output or input", () => {
         for (const result of [selfSigned, withAcme]) {
-            assert.ok(assertSecretsStayHidden(result, { sshPrivateKey: SSH_PRIVATE_KEY }) >= 5, "the check looks at every key and password");
+            assert.ok(
+                assertSecretsStayHidden(result, { sshPrivateKey: SSH_PRIVATE_KEY }) >= 5,
+                "the check looks at every key and password",
+            );
             assert.equal(result.outputs.credentials.secret, true);
         }
     });

@@ -13,15 +13,27 @@ import { join } from "path";
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
 import { renderK3sSnippet } from "../../components/render/clientSnippets";
-import { renderContainerdMirrorSnippet, renderDockerMirrorSnippet, renderK3sMirrorSnippet, renderMirrorHostsToml } from "../../components/render/mirrorSnippets";
+import {
+    renderContainerdMirrorSnippet,
+    renderDockerMirrorSnippet,
+    renderK3sMirrorSnippet,
+    renderMirrorHostsToml,
+} from "../../components/render/mirrorSnippets";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
-const input = { endpoint: "registry.lan:5443", registryEndpoint: "registry.lan:8443", caCertificate: CA, username: "puller", password: "p'a$s\"w0rd" };
+const input = {
+    endpoint: "registry.lan:5443",
+    registryEndpoint: "registry.lan:8443",
+    caCertificate: CA,
+    username: "puller",
+    password: "p'a$s\"w0rd",
+};
 const MIRROR = "https://registry.lan:5443";
 
 /** Every command the script finds is a busybox applet: a node as minimal as it gets. */
 const busyboxBin = mkdtempSync(join(tmpdir(), "pr-busybox-"));
-for (const applet of execFileSync("busybox", ["--list"]).toString().split("\n").filter(Boolean)) symlinkSync("/usr/bin/busybox", join(busyboxBin, applet));
+for (const applet of execFileSync("busybox", ["--list"]).toString().split("\n").filter(Boolean))
+    symlinkSync("/usr/bin/busybox", join(busyboxBin, applet));
 const roots: string[] = [busyboxBin];
 after(() => roots.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
@@ -65,7 +77,11 @@ describe("Docker: registry-mirrors merged into daemon.json", () => {
         const { ["registry-mirrors"]: _, ...others } = parsed;
         const { ["registry-mirrors"]: __, ...before } = JSON.parse(EXISTING);
         assert.deepEqual(others, before);
-        assert.equal(merged, EXISTING.replace('["https://office-mirror.lan"]', `["https://office-mirror.lan", "${MIRROR}"]`), "only the list changed, byte for byte");
+        assert.equal(
+            merged,
+            EXISTING.replace('["https://office-mirror.lan"]', `["https://office-mirror.lan", "${MIRROR}"]`),
+            "only the list changed, byte for byte",
+        );
         assert.equal(readFileSync(join(root, `etc/docker/certs.d/${input.endpoint}/ca.crt`), "utf8"), CA);
         const backups = () => readdirSync(join(root, "etc/docker")).filter((name) => name.startsWith("daemon.json.bak-"));
         assert.equal(backups().length, 1);
@@ -83,7 +99,10 @@ describe("Docker: registry-mirrors merged into daemon.json", () => {
         assert.equal(statSync(join(fresh, "etc/docker/daemon.json")).mode & 0o777, 0o644);
         const other = scratchRoot({ "etc/docker/daemon.json": '{"features":{"buildkit":true}}' });
         assert.equal(runScript(renderDockerMirrorSnippet(input).script, other).status, 0);
-        assert.deepEqual(JSON.parse(readFileSync(join(other, "etc/docker/daemon.json"), "utf8")), { "registry-mirrors": [MIRROR], features: { buildkit: true } });
+        assert.deepEqual(JSON.parse(readFileSync(join(other, "etc/docker/daemon.json"), "utf8")), {
+            "registry-mirrors": [MIRROR],
+            features: { buildkit: true },
+        });
     });
 
     for (const [what, content] of [
@@ -109,12 +128,18 @@ describe("Docker: registry-mirrors merged into daemon.json", () => {
 
 describe("containerd: docker.io/hosts.toml", () => {
     it("pulls and resolves through the mirror with its CA and a Basic header, Docker Hub the fallback", () => {
-        const toml = parseToml(renderMirrorHostsToml(input)) as { server: string; host: Record<string, { capabilities: string[]; ca: string; header: { Authorization: string[] } }> };
+        const toml = parseToml(renderMirrorHostsToml(input)) as {
+            server: string;
+            host: Record<string, { capabilities: string[]; ca: string; header: { Authorization: string[] } }>;
+        };
         assert.equal(toml.server, "https://registry-1.docker.io");
         const host = toml.host[MIRROR];
         assert.deepEqual(host.capabilities, ["pull", "resolve"]);
         assert.equal(host.ca, "mirror-ca.crt");
-        assert.equal(Buffer.from(host.header.Authorization[0].replace(/^Basic /, ""), "base64").toString(), `${input.username}:${input.password}`);
+        assert.equal(
+            Buffer.from(host.header.Authorization[0].replace(/^Basic /, ""), "base64").toString(),
+            `${input.username}:${input.password}`,
+        );
         const root = scratchRoot();
         assert.equal(runScript(renderContainerdMirrorSnippet(input).script, root).status, 0);
         assert.equal(statSync(join(root, "etc/containerd/certs.d/docker.io/hosts.toml")).mode & 0o777, 0o600, "it holds a password");
@@ -122,7 +147,7 @@ describe("containerd: docker.io/hosts.toml", () => {
     });
 });
 
-describe("k3s: mirrors.\"docker.io\" beside the registry's own entries", () => {
+describe('k3s: mirrors."docker.io" beside the registry\'s own entries', () => {
     it("adds the mirror endpoint and its credentials, keeps the registry's entries; rewrites put the registry first", () => {
         const root = scratchRoot();
         const registry = { endpoint: input.registryEndpoint, caCertificate: CA, username: "puller", password: "x" };
@@ -133,7 +158,10 @@ describe("k3s: mirrors.\"docker.io\" beside the registry's own entries", () => {
         const file = parseYaml(readFileSync(join(root, "etc/rancher/k3s/registries.yaml"), "utf8"));
         assert.deepEqual(file.mirrors["docker.io"], { endpoint: [`https://${input.registryEndpoint}`, MIRROR], rewrite: rewrites });
         assert.deepEqual(file.mirrors[input.registryEndpoint], { endpoint: [`https://${input.registryEndpoint}`] });
-        assert.deepEqual(file.configs[input.endpoint], { auth: { username: input.username, password: input.password }, tls: { ca_file: `/etc/rancher/k3s/certs.d/${input.endpoint}/ca.crt` } });
+        assert.deepEqual(file.configs[input.endpoint], {
+            auth: { username: input.username, password: input.password },
+            tls: { ca_file: `/etc/rancher/k3s/certs.d/${input.endpoint}/ca.crt` },
+        });
         assert.ok(file.configs[input.registryEndpoint], "the registry's own credentials are gone");
         // Without rewrites the entry is replaced, not duplicated: the mirror alone.
         assert.equal(runScript(renderK3sMirrorSnippet(input).script, root).status, 0);

@@ -11,7 +11,8 @@ import { CONTAINER, inputsOf, isolateHome, upload } from "../harness/inspect";
 
 isolateHome("pr-observability-");
 
-const registryConfig = (result: EvaluationResult) => parseYaml(upload(inputsOf(result, CONTAINER, "registry-registry"), "/etc/distribution/config.yml"));
+const registryConfig = (result: EvaluationResult) =>
+    parseYaml(upload(inputsOf(result, CONTAINER, "registry-registry"), "/etc/distribution/config.yml"));
 
 describe("registry metrics and health", () => {
     let bridge: EvaluationResult;
@@ -33,8 +34,11 @@ describe("registry metrics and health", () => {
         assert.deepEqual(registryConfig(bridge).http.debug, { addr: ":5002", prometheus: { enabled: true, path: "/metrics" } });
         for (const result of [bridge, host]) {
             for (const container of result.resources.filter((r) => r.type === CONTAINER)) {
-                const published = ((container.inputs as { ports?: { internal: number; external: number }[] }).ports ?? []);
-                assert.ok(!published.some((p) => [5002, 15001].includes(p.internal) || [5002, 15001].includes(p.external)), `${container.name} publishes no metrics port`);
+                const published = (container.inputs as { ports?: { internal: number; external: number }[] }).ports ?? [];
+                assert.ok(
+                    !published.some((p) => [5002, 15001].includes(p.internal) || [5002, 15001].includes(p.external)),
+                    `${container.name} publishes no metrics port`,
+                );
             }
             const nginx = upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
             assert.doesNotMatch(nginx, /5002|metrics|debug/, "the edge has no route to the metrics listener");
@@ -48,7 +52,10 @@ describe("registry metrics and health", () => {
                 assert.equal(check.tests[0], "CMD", name);
                 assert.ok(check.retries >= 1, name);
             }
-            assert.match(inputsOf(result, CONTAINER, "registry-registry").healthcheck.tests.join(" "), /wget .*http:\/\/127\.0\.0\.1:(5002|15001)\/debug\/health$/);
+            assert.match(
+                inputsOf(result, CONTAINER, "registry-registry").healthcheck.tests.join(" "),
+                /wget .*http:\/\/127\.0\.0\.1:(5002|15001)\/debug\/health$/,
+            );
         }
     });
 

@@ -9,7 +9,13 @@ import { before, describe, it } from "node:test";
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
 import { FakeProviders } from "../harness/fakeProviders";
-import { OSS_BUCKET_ACTIONS, OSS_OBJECT_ACTIONS, ossInternalS3Endpoint, registryBucketName, renderRegistryBucketPolicy } from "../../components/render/ossPolicy";
+import {
+    OSS_BUCKET_ACTIONS,
+    OSS_OBJECT_ACTIONS,
+    ossInternalS3Endpoint,
+    registryBucketName,
+    renderRegistryBucketPolicy,
+} from "../../components/render/ossPolicy";
 
 const providers = new FakeProviders();
 const value = <T>(output: pulumi.Input<T>) => new Promise<T>((done) => pulumi.output(output).apply((v) => done(v as T)));
@@ -21,7 +27,8 @@ describe("OSS storage for the registry", () => {
         // Imported after the mocks are set: the component's module binds the runtime on load.
         const { OssRegistryStorage } = await import("../../components/storage/ossStorage");
         const provider = new alicloud.Provider("test-provider", { region: "cn-hongkong" });
-        storage = new OssRegistryStorage("storage", { bucketName: "private-registry-0123456789ab", region: "cn-hongkong", provider }).storage;
+        storage = new OssRegistryStorage("storage", { bucketName: "private-registry-0123456789ab", region: "cn-hongkong", provider })
+            .storage;
         if (storage.kind !== "s3") throw new Error("expected kind s3");
         await value(storage.secretAccessKey);
     });
@@ -67,7 +74,9 @@ describe("OSS storage for the registry", () => {
     it("attaches the registry policy, and only it, to the registry user", () => {
         const policy = providers.resources.find((r) => r.type === "alicloud:ram/policy:Policy")?.inputs as Record<string, any>;
         assert.equal(policy.policyDocument, renderRegistryBucketPolicy("private-registry-0123456789ab"));
-        const attachments = providers.resources.filter((r) => r.type === "alicloud:ram/userPolicyAttachment:UserPolicyAttachment").map((r) => r.inputs);
+        const attachments = providers.resources
+            .filter((r) => r.type === "alicloud:ram/userPolicyAttachment:UserPolicyAttachment")
+            .map((r) => r.inputs);
         const user = providers.resources.find((r) => r.type === "alicloud:ram/user:User")?.inputs as Record<string, any>;
         assert.deepEqual(attachments, [{ policyName: policy.policyName, policyType: "Custom", userName: user.name }]);
     });
@@ -80,22 +89,36 @@ describe("the registry bucket's RAM policy", () => {
         const resources = document.Statement.flatMap((s: { Resource: string[] }) => s.Resource).sort();
         assert.deepEqual(resources, ["acs:oss:*:*:private-registry-0123456789ab", "acs:oss:*:*:private-registry-0123456789ab/*"]);
         const actions: string[] = document.Statement.flatMap((s: { Action: string[] }) => s.Action);
-        assert.ok(actions.every((a) => /^oss:[A-Za-z]+$/.test(a)), "no wildcards");
-        for (const admin of ["oss:DeleteBucket", "oss:PutBucketAcl", "oss:PutBucketPolicy", "oss:PutBucketLifecycle", "oss:ListBuckets"]) assert.ok(!actions.includes(admin), admin);
+        assert.ok(
+            actions.every((a) => /^oss:[A-Za-z]+$/.test(a)),
+            "no wildcards",
+        );
+        for (const admin of ["oss:DeleteBucket", "oss:PutBucketAcl", "oss:PutBucketPolicy", "oss:PutBucketLifecycle", "oss:ListBuckets"])
+            assert.ok(!actions.includes(admin), admin);
         assert.ok(document.Statement.every((s: { Effect: string }) => s.Effect === "Allow"));
     });
 
     it("allows every call Distribution's s3 driver makes: list, read, write, delete, multipart", () => {
-        const on = (resource: string) => document.Statement.filter((s: { Resource: string[] }) => s.Resource.includes(resource)).flatMap((s: { Action: string[] }) => s.Action).sort();
+        const on = (resource: string) =>
+            document.Statement.filter((s: { Resource: string[] }) => s.Resource.includes(resource))
+                .flatMap((s: { Action: string[] }) => s.Action)
+                .sort();
         assert.deepEqual(on("acs:oss:*:*:private-registry-0123456789ab"), [...OSS_BUCKET_ACTIONS].sort());
         assert.deepEqual(on("acs:oss:*:*:private-registry-0123456789ab/*"), [...OSS_OBJECT_ACTIONS].sort());
         assert.deepEqual([...OSS_BUCKET_ACTIONS].sort(), ["oss:ListMultipartUploads", "oss:ListObjects"]);
-        assert.deepEqual([...OSS_OBJECT_ACTIONS].sort(), ["oss:AbortMultipartUpload", "oss:DeleteObject", "oss:GetObject", "oss:ListParts", "oss:PutObject"]);
+        assert.deepEqual([...OSS_OBJECT_ACTIONS].sort(), [
+            "oss:AbortMultipartUpload",
+            "oss:DeleteObject",
+            "oss:GetObject",
+            "oss:ListParts",
+            "oss:PutObject",
+        ]);
         assert.throws(() => renderRegistryBucketPolicy("*"), /not an OSS bucket name/, "a wildcard cannot slip in as a name");
     });
 
     it("names the bucket the same on every run, apart per stack and per registry name, within OSS's limits", () => {
-        const name = (stack: string, hostname = "registry.example.com", namePrefix = "private-registry") => registryBucketName({ namePrefix, project: "private-registry", stack, hostname });
+        const name = (stack: string, hostname = "registry.example.com", namePrefix = "private-registry") =>
+            registryBucketName({ namePrefix, project: "private-registry", stack, hostname });
         assert.equal(name("prod"), name("prod"));
         assert.notEqual(name("prod"), name("staging"));
         assert.notEqual(name("prod"), name("prod", "registry.example.org"));

@@ -14,12 +14,23 @@ isolateHome("pr-rotation-");
 const passwordsOf = (result: EvaluationResult): Record<string, string> =>
     Object.fromEntries((result.outputs.credentials.value as { username: string; password: string }[]).map((u) => [u.username, u.password]));
 const htpasswdLines = (result: EvaluationResult): Record<string, string> =>
-    Object.fromEntries(upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd").trim().split("\n").map((line) => [line.split(":")[0], line]));
+    Object.fromEntries(
+        upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd")
+            .trim()
+            .split("\n")
+            .map((line) => [line.split(":")[0], line]),
+    );
 const snippets = (result: EvaluationResult): Inputs => result.outputs.clientSnippets.value as Inputs;
 
 describe("password rotation", () => {
     // admin pushes (builders), node pulls (the nodes' snippets carry its password).
-    const config = { ...devStackConfig(), users: [{ name: "admin", role: "push" }, { name: "node", role: "pull" }] };
+    const config = {
+        ...devStackConfig(),
+        users: [
+            { name: "admin", role: "push" },
+            { name: "node", role: "pull" },
+        ],
+    };
     let initial: EvaluationResult;
     let rotated: EvaluationResult;
     let again: EvaluationResult;
@@ -31,7 +42,10 @@ describe("password rotation", () => {
         rotated = await evaluateProgram({ config: { ...config, passwordRotation: { node: "2026-11-29" } }, previousState: initial.state });
         assert.equal(rotated.error, undefined);
         again = await evaluateProgram({ config: { ...config, passwordRotation: { node: "2026-11-29" } }, previousState: rotated.state });
-        adminRotated = await evaluateProgram({ config: { ...config, passwordRotation: { node: "2026-11-29", admin: "1" } }, previousState: again.state });
+        adminRotated = await evaluateProgram({
+            config: { ...config, passwordRotation: { node: "2026-11-29", admin: "1" } },
+            previousState: again.state,
+        });
     });
 
     it("gives the rotated user a new password and hash, and leaves the other user's alone", () => {
@@ -43,16 +57,21 @@ describe("password rotation", () => {
         assert.notEqual(newLines.node, oldLines.node);
         assert.equal(newLines.admin, oldLines.admin, "admin's hash (and salt) unchanged");
         const random = (r: EvaluationResult) => r.resources.filter((x) => x.type.startsWith("random:") && x.name.includes("-admin"));
-        assert.deepEqual(random(rotated).map((x) => x.inputs), random(initial).map((x) => x.inputs), "admin's random resources keep their inputs");
+        assert.deepEqual(
+            random(rotated).map((x) => x.inputs),
+            random(initial).map((x) => x.inputs),
+            "admin's random resources keep their inputs",
+        );
     });
 
     it("puts the new password in the snippets that carry one, and no trace of the old", () => {
         const [oldNode, newNode] = [passwordsOf(initial).node, passwordsOf(rotated).node];
         // The pull secret holds a base64 docker config whose `auth` is base64 again: decode both.
-        const decoded = (text: string) => text.replace(/[A-Za-z0-9+/]{16,}={0,2}/g, (b64) => {
-            const once = Buffer.from(b64, "base64").toString("utf8");
-            return `${b64} ${once} ${once.replace(/[A-Za-z0-9+/]{16,}={0,2}/g, (inner) => Buffer.from(inner, "base64").toString("utf8"))}`;
-        });
+        const decoded = (text: string) =>
+            text.replace(/[A-Za-z0-9+/]{16,}={0,2}/g, (b64) => {
+                const once = Buffer.from(b64, "base64").toString("utf8");
+                return `${b64} ${once} ${once.replace(/[A-Za-z0-9+/]{16,}={0,2}/g, (inner) => Buffer.from(inner, "base64").toString("utf8"))}`;
+            });
         for (const name of ["k3s", "imagePullSecret", "nodeSetup"]) {
             const text = decoded(JSON.stringify(snippets(rotated)[name]));
             assert.ok(text.includes(newNode), `${name} carries the new password`);
@@ -83,7 +102,10 @@ describe("password rotation", () => {
             }
             assert.fail("accepted");
         };
-        assert.match(problems({ users: '["admin"]', passwordRotation: '{"bob":"1"}' }).join("\n"), /passwordRotation names "bob", not in private-registry:users/);
+        assert.match(
+            problems({ users: '["admin"]', passwordRotation: '{"bob":"1"}' }).join("\n"),
+            /passwordRotation names "bob", not in private-registry:users/,
+        );
         assert.match(problems({ passwordRotation: '{"admin":3}' }).join("\n"), /passwordRotation must be an object \{USERNAME: KEEPER\}/);
         assert.match(problems({ passwordRotation: '["admin"]' }).join("\n"), /passwordRotation must be/);
         assert.deepEqual(parseStackConfig({ passwordRotation: '{"admin":"2026-11-29"}' }).passwordRotation, { admin: "2026-11-29" });

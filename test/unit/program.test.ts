@@ -22,18 +22,21 @@ describe("local mode, dev stack", () => {
 
     it("declares exactly the expected resources, with readable names", () => {
         const declared = first.resources.map((r) => `${r.type} ${r.name}`).sort();
-        assert.deepEqual(declared, [
-            ...REGISTRY_CORE_RESOURCES,
-            "private-registry:host:LocalDocker local",
-            "private-registry:index:SelfSignedCertificate tls",
-            "pulumi:providers:docker local-docker",
-            "pulumi:pulumi:Stack private-registry-dev",
-            "tls:index/certRequest:CertRequest tls-server-csr",
-            "tls:index/locallySignedCert:LocallySignedCert tls-server",
-            "tls:index/privateKey:PrivateKey tls-ca-key",
-            "tls:index/privateKey:PrivateKey tls-server-key",
-            "tls:index/selfSignedCert:SelfSignedCert tls-ca",
-        ].sort());
+        assert.deepEqual(
+            declared,
+            [
+                ...REGISTRY_CORE_RESOURCES,
+                "private-registry:host:LocalDocker local",
+                "private-registry:index:SelfSignedCertificate tls",
+                "pulumi:providers:docker local-docker",
+                "pulumi:pulumi:Stack private-registry-dev",
+                "tls:index/certRequest:CertRequest tls-server-csr",
+                "tls:index/locallySignedCert:LocallySignedCert tls-server",
+                "tls:index/privateKey:PrivateKey tls-ca-key",
+                "tls:index/privateKey:PrivateKey tls-server-key",
+                "tls:index/selfSignedCert:SelfSignedCert tls-ca",
+            ].sort(),
+        );
     });
 
     it("parents every child to its component", () => {
@@ -43,7 +46,10 @@ describe("local mode, dev stack", () => {
             ["docker:index/container:Container::registry-ui", "private-registry:index:RegistryUi::registry-ui"],
             ["docker:index/container:Container::registry-edge", "private-registry:index:Edge::registry-edge"],
             ["docker:index/network:Network::registry-network", "private-registry:index:PrivateRegistry::registry"],
-            ["random:index/randomPassword:RandomPassword::registry-credentials-admin", "private-registry:index:RegistryCredentials::registry-credentials"],
+            [
+                "random:index/randomPassword:RandomPassword::registry-credentials-admin",
+                "private-registry:index:RegistryCredentials::registry-credentials",
+            ],
             ["tls:index/locallySignedCert:LocallySignedCert::tls-server", "private-registry:index:SelfSignedCertificate::tls"],
             ["pulumi:providers:docker::local-docker", "private-registry:host:LocalDocker::local"],
         ];
@@ -68,7 +74,11 @@ describe("local mode, dev stack", () => {
         ]);
         assert.equal(first.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
         for (const name of ["registry-registry", "registry-ui", "registry-edge"]) {
-            assert.equal(first.options[`${CONTAINER}::${name}`].deleteBeforeReplace, true, `${name}: fixed name needs delete-before-replace`);
+            assert.equal(
+                first.options[`${CONTAINER}::${name}`].deleteBeforeReplace,
+                true,
+                `${name}: fixed name needs delete-before-replace`,
+            );
             assert.equal(inputsOf(first, CONTAINER, name).restart, "unless-stopped");
             assert.ok(inputsOf(first, CONTAINER, name).healthcheck.tests.length > 0, `${name} has a health check`);
         }
@@ -91,8 +101,18 @@ describe("local mode, dev stack", () => {
         const edge = inputsOf(first, CONTAINER, "registry-edge");
         assert.equal(registry.ports, undefined);
         assert.equal(ui.ports, undefined);
-        assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080]]);
-        for (const [container, alias] of [[registry, "registry"], [ui, "ui"], [edge, "edge"]] as [Inputs, string][]) {
+        assert.deepEqual(
+            edge.ports.map((p: Inputs) => [p.internal, p.external]),
+            [
+                [443, 8443],
+                [80, 8080],
+            ],
+        );
+        for (const [container, alias] of [
+            [registry, "registry"],
+            [ui, "ui"],
+            [edge, "edge"],
+        ] as [Inputs, string][]) {
             // networkMode beside networksAdvanced makes the provider drop the aliases (502 at the edge).
             assert.equal(container.networkMode, undefined, `${alias}: no networkMode in bridge mode`);
             assert.deepEqual(container.networksAdvanced, [{ name: "private-registry", aliases: [alias] }]);
@@ -113,8 +133,16 @@ describe("local mode, dev stack", () => {
         assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
         assert.equal(config.storage.delete.enabled, false);
         const registrySecrets = inputsOf(first, CONTAINER, "registry-registry-secrets");
-        assert.match(upload(registrySecrets, "/auth/htpasswd"), /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/, "bcrypt at the cheap per-request cost");
-        assert.deepEqual(registry.uploads.map((u: Inputs) => u.file), ["/etc/distribution/config.yml"], "the htpasswd is not beside config.yml");
+        assert.match(
+            upload(registrySecrets, "/auth/htpasswd"),
+            /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/,
+            "bcrypt at the cheap per-request cost",
+        );
+        assert.deepEqual(
+            registry.uploads.map((u: Inputs) => u.file),
+            ["/etc/distribution/config.yml"],
+            "the htpasswd is not beside config.yml",
+        );
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
         const nginx = upload(edge, "/etc/nginx/nginx.conf");
@@ -147,10 +175,20 @@ describe("local mode, dev stack", () => {
         assert.equal(outputs.registryEndpoint.value, "localhost:8443");
         assert.equal(outputs.uiEndpoint.value, "https://localhost:8443/");
         assert.equal(outputs.caCertificate.secret, false);
-        assert.deepEqual(outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true });
+        assert.deepEqual(outputs.clientSnippets.secretChildren, {
+            docker: false,
+            containerd: false,
+            buildkit: false,
+            k3s: true,
+            imagePullSecret: true,
+            nodeSetup: true,
+        });
         const [admin] = outputs.credentials.value as { username: string; password: string }[];
         assert.equal(admin.username, "admin");
-        const plain = JSON.stringify({ docker: (outputs.clientSnippets.value as Inputs).docker, containerd: (outputs.clientSnippets.value as Inputs).containerd });
+        const plain = JSON.stringify({
+            docker: (outputs.clientSnippets.value as Inputs).docker,
+            containerd: (outputs.clientSnippets.value as Inputs).containerd,
+        });
         assert.ok(!plain.includes(admin.password), "no password in the plain snippets");
 
         assert.ok(assertSecretsStayHidden(first) >= 5, "no key or password in a plain output or input");
@@ -163,26 +201,44 @@ describe("local mode, dev stack", () => {
     });
 
     it("delivers secret files through a never-started holder and a read-only volume, with a fingerprint that reveals nothing", () => {
-        for (const [service, directory, file] of [["registry", "/auth", "htpasswd"], ["edge", "/etc/nginx/secrets", "server.key"]]) {
+        for (const [service, directory, file] of [
+            ["registry", "/auth", "htpasswd"],
+            ["edge", "/etc/nginx/secrets", "server.key"],
+        ]) {
             const container = inputsOf(first, CONTAINER, `registry-${service}`);
             const holder = inputsOf(first, CONTAINER, `registry-${service}-secrets`);
             assert.equal(holder.start, false, `${service}: the holder is never started`);
             assert.equal(holder.mustRun, false);
             assert.equal(holder.networkMode, "none");
             assert.deepEqual(holder.volumes, [{ volumeName: `private-registry-${service}-secrets`, containerPath: directory }]);
-            assert.deepEqual(holder.uploads.map((u: Inputs) => [u.file, u.permissions]), [[`${directory}/${file}`, "0600"]]);
-            assert.ok(container.volumes.some((v: Inputs) => v.volumeName === `private-registry-${service}-secrets` && v.containerPath === directory && v.readOnly === true));
-            assert.ok(!container.uploads.some((u: Inputs) => u.file.startsWith(`${directory}/`)), `${service}: no plain upload under the secrets mount`);
+            assert.deepEqual(
+                holder.uploads.map((u: Inputs) => [u.file, u.permissions]),
+                [[`${directory}/${file}`, "0600"]],
+            );
+            assert.ok(
+                container.volumes.some(
+                    (v: Inputs) =>
+                        v.volumeName === `private-registry-${service}-secrets` && v.containerPath === directory && v.readOnly === true,
+                ),
+            );
+            assert.ok(
+                !container.uploads.some((u: Inputs) => u.file.startsWith(`${directory}/`)),
+                `${service}: no plain upload under the secrets mount`,
+            );
             const [label] = container.labels as Inputs[];
             assert.equal(label.label, "private-registry.secrets-fingerprint");
             assert.match(label.value, /^hmac-sha256:[0-9a-f]{32}$/);
             const secret = upload(holder, `${directory}/${file}`);
             const pieces = secret.split(/[\s:$]+/).filter((piece) => piece.length >= 8);
             assert.ok(pieces.length > 0);
-            for (const piece of pieces) assert.ok(!label.value.includes(piece.slice(0, 8)), `${service}: the label shows part of the secret`);
+            for (const piece of pieces)
+                assert.ok(!label.value.includes(piece.slice(0, 8)), `${service}: the label shows part of the secret`);
         }
         assert.ok(!findResource(first, CONTAINER, "registry-registry").secretInputPaths.includes("labels"), "the fingerprint is readable");
-        assert.notEqual(inputsOf(first, CONTAINER, "registry-registry").labels[0].value, inputsOf(first, CONTAINER, "registry-edge").labels[0].value);
+        assert.notEqual(
+            inputsOf(first, CONTAINER, "registry-registry").labels[0].value,
+            inputsOf(first, CONTAINER, "registry-edge").labels[0].value,
+        );
     });
 
     it("is deterministic: a second evaluation declares identical inputs (no perpetual diff)", () => {
@@ -232,32 +288,63 @@ describe("local mode variants", () => {
             assert.match(nginx, /listen 8080 default_server;\n\s+listen \[::\]:8080 default_server;/);
         }
         assert.equal(bridge.error, undefined);
-        assert.doesNotMatch(upload(inputsOf(bridge, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"), /listen \[::\]/, "in a bridge network Docker publishes the ports");
+        assert.doesNotMatch(
+            upload(inputsOf(bridge, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"),
+            /listen \[::\]/,
+            "in a bridge network Docker publishes the ports",
+        );
     });
 
     it("a UI on its own name gets CORS from the registry and a preflight answer from the edge", async () => {
-        const result = await evaluateProgram({ config: { ...devStackConfig(), hostnames: ["registry.lan"], uiHostname: "ui.registry.lan", users: ["ci", "alice"], deleteEnabled: true, retainDataOnDestroy: false } });
+        const result = await evaluateProgram({
+            config: {
+                ...devStackConfig(),
+                hostnames: ["registry.lan"],
+                uiHostname: "ui.registry.lan",
+                users: ["ci", "alice"],
+                deleteEnabled: true,
+                retainDataOnDestroy: false,
+            },
+        });
         assert.equal(result.error, undefined);
         const registry = inputsOf(result, CONTAINER, "registry-registry");
         const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
         assert.deepEqual(config.http.headers["Access-Control-Allow-Origin"], ["https://ui.registry.lan:8443"]);
         assert.equal(config.storage.delete.enabled, true);
         assert.equal(envOf(inputsOf(result, CONTAINER, "registry-ui")).REGISTRY_URL, "https://registry.lan:8443");
-        assert.match(upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"), /Access-Control-Allow-Origin https:\/\/ui\.registry\.lan:8443 always;/);
-        assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, ["registry.lan", "ui.registry.lan"]);
+        assert.match(
+            upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"),
+            /Access-Control-Allow-Origin https:\/\/ui\.registry\.lan:8443 always;/,
+        );
+        assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, [
+            "registry.lan",
+            "ui.registry.lan",
+        ]);
         assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, false);
         assert.match(upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"), /^ci:\$2.*\nalice:\$2.*\n$/);
         assert.equal(result.outputs.uiEndpoint.value, "https://ui.registry.lan:8443/");
     });
 
     it("the mirror: its own Distribution in proxy mode with its own volume, behind the edge on its own port; image references from the config; secrets stay secret", async () => {
-        const images = { registry: "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3", ui: "registry.cn-hangzhou.aliyuncs.com/team/ui:2.5.7", edge: "registry.cn-hangzhou.aliyuncs.com/team/nginx:1.28.0-alpine", mirror: "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3" };
+        const images = {
+            registry: "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3",
+            ui: "registry.cn-hangzhou.aliyuncs.com/team/ui:2.5.7",
+            edge: "registry.cn-hangzhou.aliyuncs.com/team/nginx:1.28.0-alpine",
+            mirror: "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3",
+        };
         const result = await evaluateProgram({
-            config: { ...devStackConfig(), images, mirror: { username: "hub-bot", password: "hub-Token-9", k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" } } },
+            config: {
+                ...devStackConfig(),
+                images,
+                mirror: { username: "hub-bot", password: "hub-Token-9", k3sRewrites: { "^rancher/mirrored-(.*)": "riscv64/mirrored-$1" } },
+            },
             secretKeys: ["mirror"],
         });
         assert.equal(result.error, undefined);
-        const names = result.resources.filter((r) => r.type === "docker:index/remoteImage:RemoteImage").map((r) => (r.inputs as Inputs).name).sort();
+        const names = result.resources
+            .filter((r) => r.type === "docker:index/remoteImage:RemoteImage")
+            .map((r) => (r.inputs as Inputs).name)
+            .sort();
         assert.deepEqual(names, [images.edge, images.mirror, images.registry, images.ui].sort());
         const mirror = inputsOf(result, CONTAINER, "registry-mirror");
         assert.equal(mirror.name, "private-registry-mirror");
@@ -265,18 +352,41 @@ describe("local mode variants", () => {
         assert.deepEqual(config.proxy, { remoteurl: "https://registry-1.docker.io", username: "hub-bot" });
         assert.equal(envOf(mirror).REGISTRY_PROXY_PASSWORD, "hub-Token-9");
         assert.ok(findResource(result, CONTAINER, "registry-mirror").secretInputPaths.includes("envs"), "the upstream password is secret");
-        assert.equal(upload(inputsOf(result, CONTAINER, "registry-mirror-secrets"), "/auth/htpasswd"), upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"), "the registry's users read the mirror");
-        assert.deepEqual(mirror.uploads.map((u: Inputs) => u.file), ["/etc/docker/registry/config.yml"], "the htpasswd is not beside config.yml");
+        assert.equal(
+            upload(inputsOf(result, CONTAINER, "registry-mirror-secrets"), "/auth/htpasswd"),
+            upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"),
+            "the registry's users read the mirror",
+        );
+        assert.deepEqual(
+            mirror.uploads.map((u: Inputs) => u.file),
+            ["/etc/docker/registry/config.yml"],
+            "the htpasswd is not beside config.yml",
+        );
         assert.deepEqual(mirror.volumes, [
             { volumeName: "private-registry-mirror-data", containerPath: "/var/lib/registry" },
             { volumeName: "private-registry-mirror-secrets", containerPath: "/auth", readOnly: true },
         ]);
         assert.equal(inputsOf(result, VOLUME, "registry-mirror-data").name, "private-registry-mirror-data");
         const edge = inputsOf(result, CONTAINER, "registry-edge");
-        assert.deepEqual(edge.ports.map((p: Inputs) => [p.internal, p.external]), [[443, 8443], [80, 8080], [5443, 5443]]);
+        assert.deepEqual(
+            edge.ports.map((p: Inputs) => [p.internal, p.external]),
+            [
+                [443, 8443],
+                [80, 8080],
+                [5443, 5443],
+            ],
+        );
         assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 5443 ssl default_server;[\s\S]*limit_except GET \{\n\s+deny all;/);
         assert.equal(result.outputs.mirrorEndpoint.value, "localhost:5443");
-        assert.deepEqual(result.outputs.clientSnippets.secretChildren, { docker: false, containerd: false, buildkit: false, k3s: true, imagePullSecret: true, nodeSetup: true, mirror: true });
+        assert.deepEqual(result.outputs.clientSnippets.secretChildren, {
+            docker: false,
+            containerd: false,
+            buildkit: false,
+            k3s: true,
+            imagePullSecret: true,
+            nodeSetup: true,
+            mirror: true,
+        });
         const snippets = (result.outputs.clientSnippets.value as Inputs).mirror;
         assert.deepEqual(parseYaml(snippets.k3s.files[0].content).mirrors["docker.io"], {
             endpoint: ["https://localhost:8443", "https://localhost:5443"],
@@ -285,33 +395,61 @@ describe("local mode variants", () => {
     });
 
     it("a mirror on its own name: in the certificate, on the registry's port, nothing more published", async () => {
-        const result = await evaluateProgram({ config: { ...devStackConfig(), hostnames: ["registry.lan"], mirror: { hostname: "mirror.registry.lan" } } });
+        const result = await evaluateProgram({
+            config: { ...devStackConfig(), hostnames: ["registry.lan"], mirror: { hostname: "mirror.registry.lan" } },
+        });
         assert.equal(result.error, undefined);
-        assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, ["registry.lan", "mirror.registry.lan"]);
+        assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, [
+            "registry.lan",
+            "mirror.registry.lan",
+        ]);
         const edge = inputsOf(result, CONTAINER, "registry-edge");
-        assert.deepEqual(edge.ports.map((p: Inputs) => p.external), [8443, 8080]);
+        assert.deepEqual(
+            edge.ports.map((p: Inputs) => p.external),
+            [8443, 8080],
+        );
         assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 443 ssl;\n\s+server_name mirror\.registry\.lan;/);
         assert.equal(result.outputs.mirrorEndpoint.value, "mirror.registry.lan:8443");
     });
 
     it("an S3 bucket: storage.s3 in the readable config.yml, its keys only in secret env, no data volume; a plain secret key stops the preview", async () => {
-        const storage = { kind: "s3", endpoint: "https://minio.lan:9000", region: "us-east-1", bucket: "images", accessKeyId: "AKIA-test-id-7", secretAccessKey: "s3-Secret-Key-9" };
+        const storage = {
+            kind: "s3",
+            endpoint: "https://minio.lan:9000",
+            region: "us-east-1",
+            bucket: "images",
+            accessKeyId: "AKIA-test-id-7",
+            secretAccessKey: "s3-Secret-Key-9",
+        };
         const result = await evaluateProgram({ config: { ...devStackConfig(), storage }, secretKeys: ["storage"] });
         assert.equal(result.error, undefined);
         const registry = inputsOf(result, CONTAINER, "registry-registry");
         const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
-        assert.deepEqual(config.storage.s3, { region: "us-east-1", bucket: "images", regionendpoint: "https://minio.lan:9000", forcepathstyle: true });
+        assert.deepEqual(config.storage.s3, {
+            region: "us-east-1",
+            bucket: "images",
+            regionendpoint: "https://minio.lan:9000",
+            forcepathstyle: true,
+        });
         assert.deepEqual(config.storage.redirect, { disable: true });
         const env = envOf(registry);
         assert.equal(env.REGISTRY_STORAGE_S3_ACCESSKEY, "AKIA-test-id-7");
         assert.equal(env.REGISTRY_STORAGE_S3_SECRETKEY, "s3-Secret-Key-9");
         assert.ok(findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("envs"), "the keys are secret in state");
         assert.ok(!findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("uploads"), "config.yml stays readable");
-        assert.equal(result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"), false, "no data volume");
-        assert.deepEqual(registry.volumes, [
-            { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
-            { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
-        ], "the socket and the secrets, no data");
+        assert.equal(
+            result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"),
+            false,
+            "no data volume",
+        );
+        assert.deepEqual(
+            registry.volumes,
+            [
+                { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
+                { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
+            ],
+            "the socket and the secrets, no data",
+        );
         assertSecretsStayHidden(result, { s3AccessKeyId: storage.accessKeyId, s3SecretKey: storage.secretAccessKey });
 
         const plain = await evaluateProgram({ config: { ...devStackConfig(), storage } });

@@ -14,7 +14,10 @@ function layoutBlock(): string {
 
 describe("README layout", () => {
     it("names only paths that exist", () => {
-        const named = layoutBlock().split("\n").map((line) => line.trim().split(/\s+/)[0]).filter((path) => path && /[/.]/.test(path));
+        const named = layoutBlock()
+            .split("\n")
+            .map((line) => line.trim().split(/\s+/)[0])
+            .filter((path) => path && /[/.]/.test(path));
         assert.ok(named.length >= 10);
         for (const path of named) assert.ok(existsSync(join(ROOT, path)), `README layout names ${path}, which is not in the tree`);
     });

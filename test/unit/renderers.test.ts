@@ -28,7 +28,13 @@ describe("renderers", () => {
         assert.match(conf, /proxy_set_header X-Forwarded-Port 8443;/);
         assert.doesNotMatch(conf, /proxy_add_x_forwarded_for/);
         const ui = conf.slice(conf.lastIndexOf("location / {"));
-        for (const header of ["X-Frame-Options DENY", `Content-Security-Policy "frame-ancestors 'none'"`, "X-Content-Type-Options nosniff", "Referrer-Policy same-origin", "Strict-Transport-Security"]) {
+        for (const header of [
+            "X-Frame-Options DENY",
+            `Content-Security-Policy "frame-ancestors 'none'"`,
+            "X-Content-Type-Options nosniff",
+            "Referrer-Policy same-origin",
+            "Strict-Transport-Security",
+        ]) {
             assert.ok(ui.slice(0, ui.indexOf("}")).includes(`add_header ${header}`), `the UI gets ${header}`);
         }
     });
@@ -56,12 +62,18 @@ describe("renderers", () => {
 
     it("edge nginx.conf: blob files only with filesystem storage mounted, and only for a plain GET of a sha256 blob", () => {
         assert.doesNotMatch(renderEdgeConfig(BRIDGE_EDGE), /registry_blob/, "no storage root: every request proxied");
-        assert.doesNotMatch(renderEdgeConfig({ ...BRIDGE_EDGE, registryBlobRoot: "/var/lib/registry", tuning: { serveBlobFiles: false } }), /registry_blob/);
+        assert.doesNotMatch(
+            renderEdgeConfig({ ...BRIDGE_EDGE, registryBlobRoot: "/var/lib/registry", tuning: { serveBlobFiles: false } }),
+            /registry_blob/,
+        );
         const conf = renderEdgeConfig({ ...BRIDGE_EDGE, registryBlobRoot: "/var/lib/registry/" });
         assert.match(conf, /alias \/var\/lib\/registry\/docker\/registry\/v2\/blobs\/;/);
         const key = /map "([^"]+)" \$registry_blob_file \{\n\s+"~([^"]+)"/.exec(conf);
         assert.ok(key, "the map from request to file");
-        assert.equal(key[1], "$request_method:$http_range:$http_if_match$http_if_none_match$http_if_modified_since$http_if_unmodified_since$http_if_range:$request_uri");
+        assert.equal(
+            key[1],
+            "$request_method:$http_range:$http_if_match$http_if_none_match$http_if_modified_since$http_if_unmodified_since$http_if_range:$request_uri",
+        );
         const pattern = new RegExp(key[2].replace(/\(\?<\w+>/g, "("));
         const hex = "ab".repeat(32);
         for (const [request, served] of [
@@ -93,7 +105,12 @@ describe("renderers", () => {
     });
 
     it("registry config.yml", () => {
-        const yaml = renderRegistryConfig({ listenAddress: ":5000", htpasswdPath: "/auth/htpasswd", realm: "private-registry", deleteEnabled: false });
+        const yaml = renderRegistryConfig({
+            listenAddress: ":5000",
+            htpasswdPath: "/auth/htpasswd",
+            realm: "private-registry",
+            deleteEnabled: false,
+        });
         matchSnapshot("registry-config.yml", yaml);
         const config = parseYaml(yaml);
         assert.equal(config.version, 0.1);
@@ -107,33 +124,68 @@ describe("renderers", () => {
             htpasswdPath: "/auth/htpasswd",
             realm: "private-registry",
             deleteEnabled: false,
-            storage: { kind: "s3", endpoint: "https://minio.lan:9000", region: "us-east-1", bucket: "images", forcePathStyle: true, redirect: false, rootDirectory: "/registry" },
+            storage: {
+                kind: "s3",
+                endpoint: "https://minio.lan:9000",
+                region: "us-east-1",
+                bucket: "images",
+                forcePathStyle: true,
+                redirect: false,
+                rootDirectory: "/registry",
+            },
         });
         matchSnapshot("registry-config-s3.yml", yaml);
         const storage = parseYaml(yaml).storage;
-        assert.deepEqual(storage.s3, { region: "us-east-1", bucket: "images", regionendpoint: "https://minio.lan:9000", forcepathstyle: true, rootdirectory: "/registry" });
+        assert.deepEqual(storage.s3, {
+            region: "us-east-1",
+            bucket: "images",
+            regionendpoint: "https://minio.lan:9000",
+            forcepathstyle: true,
+            rootdirectory: "/registry",
+        });
         assert.deepEqual(storage.redirect, { disable: true });
         assert.equal(storage.filesystem, undefined, "one driver only: Distribution refuses two");
         assert.doesNotMatch(yaml, /accesskey|secretkey/i);
-        const aws = parseYaml(renderRegistryConfig({
-            listenAddress: ":5000", htpasswdPath: "/auth/htpasswd", realm: "r", deleteEnabled: false,
-            storage: { kind: "s3", region: "eu-central-1", bucket: "images", forcePathStyle: false, redirect: true },
-        })).storage;
+        const aws = parseYaml(
+            renderRegistryConfig({
+                listenAddress: ":5000",
+                htpasswdPath: "/auth/htpasswd",
+                realm: "r",
+                deleteEnabled: false,
+                storage: { kind: "s3", region: "eu-central-1", bucket: "images", forcePathStyle: false, redirect: true },
+            }),
+        ).storage;
         assert.deepEqual(aws.s3, { region: "eu-central-1", bucket: "images", forcepathstyle: false }, "AWS itself: no regionendpoint");
         assert.deepEqual(aws.redirect, { disable: false });
     });
 
     it("edge nginx.conf with registry replicas: one upstream, a server line each", () => {
-        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, registry: { address: "127.0.0.1:5000", moreAddresses: ["127.0.0.1:5001"] }, ui: { address: "127.0.0.1:5080" } });
+        const conf = renderEdgeConfig({
+            ...BRIDGE_EDGE,
+            registry: { address: "127.0.0.1:5000", moreAddresses: ["127.0.0.1:5001"] },
+            ui: { address: "127.0.0.1:5080" },
+        });
         assert.match(conf, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:5000;\n\s+server 127\.0\.0\.1:5001;\n\s+keepalive 32;/);
         assert.match(conf, /upstream ui_backend \{\n\s+server 127\.0\.0\.1:5080;\n\s+keepalive 32;/);
-        assert.throws(() => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, moreAddresses: ["registry2:5000"] } }), /moreAddresses needs a static upstream/);
+        assert.throws(
+            () => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, moreAddresses: ["registry2:5000"] } }),
+            /moreAddresses needs a static upstream/,
+        );
     });
 
     it("edge nginx.conf with a backup server: last, marked backup, and no server ever counted down", () => {
-        const conf = renderEdgeConfig({ ...BRIDGE_EDGE, registry: { address: "unix:/run/a.sock", moreAddresses: ["unix:/run/b.sock"], backupAddress: "unix:/run/ro.sock" } });
-        assert.match(conf, /upstream registry_backend \{\n\s+server unix:\/run\/a\.sock max_fails=0;\n\s+server unix:\/run\/b\.sock max_fails=0;\n\s+server unix:\/run\/ro\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;/);
-        assert.throws(() => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, backupAddress: "registry-ro:5000" } }), /backupAddress needs a static upstream/);
+        const conf = renderEdgeConfig({
+            ...BRIDGE_EDGE,
+            registry: { address: "unix:/run/a.sock", moreAddresses: ["unix:/run/b.sock"], backupAddress: "unix:/run/ro.sock" },
+        });
+        assert.match(
+            conf,
+            /upstream registry_backend \{\n\s+server unix:\/run\/a\.sock max_fails=0;\n\s+server unix:\/run\/b\.sock max_fails=0;\n\s+server unix:\/run\/ro\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;/,
+        );
+        assert.throws(
+            () => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, backupAddress: "registry-ro:5000" } }),
+            /backupAddress needs a static upstream/,
+        );
     });
 
     it("bcrypt with a kept salt gives the same hash every run, at the per-request cost", () => {

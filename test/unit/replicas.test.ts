@@ -25,7 +25,12 @@ const ATTACHMENT = "alicloud:slb/serverGroupServerAttachment:ServerGroupServerAt
 const RECORD = "alicloud:dns/alidnsRecord:AlidnsRecord";
 const ACCESS_KEY = "alicloud:ram/accessKey:AccessKey";
 
-const withReplicas = (replicas: number, extra: Record<string, unknown> = {}) => ({ ...MINIMAL_ALICLOUD_CONFIG, storage: { kind: "oss" }, replicas, ...extra });
+const withReplicas = (replicas: number, extra: Record<string, unknown> = {}) => ({
+    ...MINIMAL_ALICLOUD_CONFIG,
+    storage: { kind: "oss" },
+    replicas,
+    ...extra,
+});
 const keyOf = (r: { type: string; name: string }) => `${r.type}::${r.name}`;
 const ofType = (result: EvaluationResult, type: string) => result.resources.filter((r) => r.type === type);
 
@@ -37,9 +42,22 @@ describe("alicloud: three replicas behind a load balancer", () => {
     });
 
     it("declares three VMs, none with a data disk, one CLB with a listener and server group per port, and one attachment per VM and port", () => {
-        assert.deepEqual(ofType(three, INSTANCE).map((r) => r.name).sort(), ["alicloud-2-vm", "alicloud-3-vm", "alicloud-vm"]);
-        assert.deepEqual(ofType(three, INSTANCE).map((r) => (r.inputs as Inputs).instanceName).sort(), ["private-registry", "private-registry-2", "private-registry-3"]);
-        assert.ok(!declared(three).some((r) => /EcsDisk|AutoSnapshotPolicy|ecsDiskAttachment/.test(r)), "blobs in the bucket: no data disk, snapshots or attachment");
+        assert.deepEqual(
+            ofType(three, INSTANCE)
+                .map((r) => r.name)
+                .sort(),
+            ["alicloud-2-vm", "alicloud-3-vm", "alicloud-vm"],
+        );
+        assert.deepEqual(
+            ofType(three, INSTANCE)
+                .map((r) => (r.inputs as Inputs).instanceName)
+                .sort(),
+            ["private-registry", "private-registry-2", "private-registry-3"],
+        );
+        assert.ok(
+            !declared(three).some((r) => /EcsDisk|AutoSnapshotPolicy|ecsDiskAttachment/.test(r)),
+            "blobs in the bucket: no data disk, snapshots or attachment",
+        );
         assert.equal(ofType(three, LB).length, 1);
         const lb = findResource(three, LB);
         assert.equal((lb.inputs as Inputs).addressType, "internet");
@@ -49,7 +67,11 @@ describe("alicloud: three replicas behind a load balancer", () => {
         for (const group of groups) assert.equal((group.inputs as Inputs).loadBalancerId, lb.id);
 
         const listeners = ofType(three, LISTENER).map((l) => l.inputs as Inputs);
-        assert.deepEqual(listeners.map((l) => `${l.protocol} ${l.frontendPort}`).sort(), ["tcp 443", "tcp 80"], "TCP passthrough: TLS stays at the edges");
+        assert.deepEqual(
+            listeners.map((l) => `${l.protocol} ${l.frontendPort}`).sort(),
+            ["tcp 443", "tcp 80"],
+            "TCP passthrough: TLS stays at the edges",
+        );
         for (const listener of listeners) {
             assert.equal(listener.loadBalancerId, lb.id);
             assert.equal(listener.serverCertificateId, undefined, "the load balancer holds no certificate");
@@ -71,7 +93,11 @@ describe("alicloud: three replicas behind a load balancer", () => {
 
     it("parents the load balancer to the host and the bucket to its component, every cloud and Docker resource with an explicit provider", () => {
         for (const resource of three.resources.filter((r) => r.type.startsWith("alicloud:slb/"))) {
-            assert.match(parentOf(three, keyOf(resource)), /private-registry:host:Alicloud\$private-registry:host:AlicloudLoadBalancer::alicloud-lb$/, resource.name);
+            assert.match(
+                parentOf(three, keyOf(resource)),
+                /private-registry:host:Alicloud\$private-registry:host:AlicloudLoadBalancer::alicloud-lb$/,
+                resource.name,
+            );
         }
         for (const resource of three.resources.filter((r) => /^alicloud:(oss|ram)\//.test(r.type))) {
             assert.match(parentOf(three, keyOf(resource)), /private-registry:storage:Oss::storage$/, resource.name);
@@ -111,23 +137,37 @@ describe("alicloud: three replicas behind a load balancer", () => {
         const first = Object.keys(graph).filter((k) => k.startsWith("docker:") && /::registry-(?!\d)/.test(k));
         assert.ok(first.length >= 10, "the first replica's Docker resources");
         // Each replica's per-VM secrets key its fingerprint labels: compare without the key's name.
-        const unnamed = (key: string, replica: number) => JSON.stringify(graph[key].inputs).replace(new RegExp(`registry-${replica}-`, "g"), "registry-");
+        const unnamed = (key: string, replica: number) =>
+            JSON.stringify(graph[key].inputs).replace(new RegExp(`registry-${replica}-`, "g"), "registry-");
         for (const replica of [2, 3]) {
             for (const key of first) {
                 const twin = key.replace("::registry-", `::registry-${replica}-`);
                 assert.ok(graph[twin], `${twin} exists`);
                 assert.equal(unnamed(twin, replica), unnamed(key, 1), `${twin} declares what ${key} does`);
-                assert.match(graph[twin].parent ?? "", new RegExp(`private-registry:index:PrivateRegistry(\\$[^:]+:[^:]+:[^:]+)?::registry-${replica}(-[a-z-]+)?$`), `${twin} belongs to replica ${replica}`);
+                assert.match(
+                    graph[twin].parent ?? "",
+                    new RegExp(`private-registry:index:PrivateRegistry(\\$[^:]+:[^:]+:[^:]+)?::registry-${replica}(-[a-z-]+)?$`),
+                    `${twin} belongs to replica ${replica}`,
+                );
             }
         }
         // The secrets themselves, checked in clear: one set of users and one http.secret for all.
-        assert.equal(ofType(three, "random:index/randomPassword:RandomPassword").filter((r) => r.name.includes("credentials")).length, 3, "admin, node, http-secret: once");
+        assert.equal(
+            ofType(three, "random:index/randomPassword:RandomPassword").filter((r) => r.name.includes("credentials")).length,
+            3,
+            "admin, node, http-secret: once",
+        );
         const holder = (name: string) => JSON.stringify(inputsOf(three, CONTAINER, name).uploads);
         assert.equal(holder("registry-2-registry-secrets"), holder("registry-registry-secrets"), "the same htpasswd and http.secret");
         assert.equal(holder("registry-3-edge-secrets"), holder("registry-edge-secrets"), "the same TLS key");
 
-        const providers = three.resources.filter((r) => r.type === "pulumi:providers:docker").map((r) => (r.inputs as Inputs).host).sort();
-        const vmAddresses = ofType(three, INSTANCE).map((i) => `ssh://root@${(i.state as Inputs).publicIp}:22`).sort();
+        const providers = three.resources
+            .filter((r) => r.type === "pulumi:providers:docker")
+            .map((r) => (r.inputs as Inputs).host)
+            .sort();
+        const vmAddresses = ofType(three, INSTANCE)
+            .map((i) => `ssh://root@${(i.state as Inputs).publicIp}:22`)
+            .sort();
         assert.deepEqual(providers, vmAddresses, "one Docker provider per VM, each to its own VM");
     });
 
@@ -144,19 +184,39 @@ describe("alicloud: three replicas behind a load balancer", () => {
             assert.ok(!JSON.stringify(config.write_files).includes("RequiresMountsFor"), "Docker waits for no mount");
             assert.ok(vm.secretInputPaths.includes("userData"));
         }
-        const hostKeys = three.resources.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && /host-key$/.test(r.name)).map((r) => r.name).sort();
+        const hostKeys = three.resources
+            .filter((r) => r.type === "tls:index/privateKey:PrivateKey" && /host-key$/.test(r.name))
+            .map((r) => r.name)
+            .sort();
         assert.deepEqual(hostKeys, ["alicloud-2-host-key", "alicloud-3-host-key", "alicloud-host-key"], "each VM its own SSH host key");
     });
 
     it("keeps every secret secret: the OSS access key, passwords, keys; the access key's secret encrypted in the state", () => {
         const secrets = secretsOf(three);
-        assert.ok(Object.keys(secrets).some((k) => k.endsWith(" secret")), "the access key's secret is among the checked secrets");
+        assert.ok(
+            Object.keys(secrets).some((k) => k.endsWith(" secret")),
+            "the access key's secret is among the checked secrets",
+        );
         assert.ok(assertSecretsStayHidden(three) >= 12);
-        assert.ok(three.additionalSecretOutputs?.[`${ACCESS_KEY}::storage-access-key`]?.includes("secret"), "the state keeps the key's secret encrypted");
+        assert.ok(
+            three.additionalSecretOutputs?.[`${ACCESS_KEY}::storage-access-key`]?.includes("secret"),
+            "the state keeps the key's secret encrypted",
+        );
         // The check can fail: the key's secret in a plain value is found.
-        assert.throws(() => assertSecretsStayHidden({ ...three, outputs: { ...three.outputs, leak: { value: stateOf(three, ACCESS_KEY).secret, secret: false } } }), /storage-access-key secret leaks/);
+        assert.throws(
+            () =>
+                assertSecretsStayHidden({
+                    ...three,
+                    outputs: { ...three.outputs, leak: { value: stateOf(three, ACCESS_KEY).secret, secret: false } },
+                }),
+            /storage-access-key secret leaks/,
+        );
         const bucket = findResource(three, "alicloud:oss/bucket:Bucket");
-        assert.deepEqual(three.options[keyOf(bucket)], { deleteBeforeReplace: false, retainOnDelete: true, protect: true, hasProvider: true }, "the images' bucket is kept like the data disk");
+        assert.deepEqual(
+            three.options[keyOf(bucket)],
+            { deleteBeforeReplace: false, retainOnDelete: true, protect: true, hasProvider: true },
+            "the images' bucket is kept like the data disk",
+        );
     });
 });
 
@@ -176,13 +236,23 @@ describe("alicloud: what `pulumi up` changes when replicas grow and shrink", () 
     /** Resources of `after` not in `before`, and every resource in both whose inputs or options changed. */
     const compare = (before: EvaluationResult, after: EvaluationResult) => {
         const old = new Map(before.resources.map((r) => [keyOf(r), r]));
-        const added = after.resources.filter((r) => !old.has(keyOf(r))).map(keyOf).sort();
+        const added = after.resources
+            .filter((r) => !old.has(keyOf(r)))
+            .map(keyOf)
+            .sort();
         const removed = [...old.keys()].filter((k) => !after.resources.some((r) => keyOf(r) === k)).sort();
-        const changed = after.resources.filter((r) => old.has(keyOf(r))).filter((r) => {
-            const was = old.get(keyOf(r))!;
-            return JSON.stringify(was.inputs) !== JSON.stringify(r.inputs) || was.id !== r.id
-                || JSON.stringify(before.options[keyOf(r)]) !== JSON.stringify(after.options[keyOf(r)]) || before.parents[keyOf(r)] !== after.parents[keyOf(r)];
-        }).map(keyOf);
+        const changed = after.resources
+            .filter((r) => old.has(keyOf(r)))
+            .filter((r) => {
+                const was = old.get(keyOf(r))!;
+                return (
+                    JSON.stringify(was.inputs) !== JSON.stringify(r.inputs) ||
+                    was.id !== r.id ||
+                    JSON.stringify(before.options[keyOf(r)]) !== JSON.stringify(after.options[keyOf(r)]) ||
+                    before.parents[keyOf(r)] !== after.parents[keyOf(r)]
+                );
+            })
+            .map(keyOf);
         return { added, removed, changed };
     };
 
@@ -190,13 +260,16 @@ describe("alicloud: what `pulumi up` changes when replicas grow and shrink", () 
         const { added, removed, changed } = compare(two, three);
         assert.deepEqual(removed, []);
         assert.deepEqual(changed, [], "every resource of two replicas keeps its inputs, options, parent and ID");
-        assert.deepEqual(added.filter((k) => k.startsWith("alicloud:")), [
-            `${INSTANCE}::alicloud-3-vm`,
-            `${ATTACHMENT}::alicloud-lb-http-vm-3`,
-            `${ATTACHMENT}::alicloud-lb-https-vm-3`,
-        ].sort(), "one VM and its backend server in each listener's group");
-        for (const key of added) assert.match(key, /::(alicloud-3-|alicloud-lb-https?-vm-3$|registry-3(-|$))/, `${key} belongs to the third replica`);
-        assert.ok(added.includes("command:remote:Command::alicloud-3-ready") && added.includes("pulumi:providers:docker::alicloud-3-docker"));
+        assert.deepEqual(
+            added.filter((k) => k.startsWith("alicloud:")),
+            [`${INSTANCE}::alicloud-3-vm`, `${ATTACHMENT}::alicloud-lb-http-vm-3`, `${ATTACHMENT}::alicloud-lb-https-vm-3`].sort(),
+            "one VM and its backend server in each listener's group",
+        );
+        for (const key of added)
+            assert.match(key, /::(alicloud-3-|alicloud-lb-https?-vm-3$|registry-3(-|$))/, `${key} belongs to the third replica`);
+        assert.ok(
+            added.includes("command:remote:Command::alicloud-3-ready") && added.includes("pulumi:providers:docker::alicloud-3-docker"),
+        );
         assert.ok(added.includes(`${CONTAINER}::registry-3-registry`) && added.includes(`${CONTAINER}::registry-3-edge`));
     });
 
@@ -208,7 +281,8 @@ describe("alicloud: what `pulumi up` changes when replicas grow and shrink", () 
         const { added, removed, changed } = compare(one, grown);
         assert.deepEqual(removed, []);
         assert.deepEqual(changed, ofType(one, RECORD).map(keyOf).sort(), "only the records move, from VM 1 to the load balancer");
-        for (const key of added) assert.match(key, /::(alicloud-2-|alicloud-lb(-|$)|registry-2(-|$))/, `${key} belongs to the second VM or the load balancer`);
+        for (const key of added)
+            assert.match(key, /::(alicloud-2-|alicloud-lb(-|$)|registry-2(-|$))/, `${key} belongs to the second VM or the load balancer`);
         assert.ok(added.includes(`${LB}::alicloud-lb`) && added.includes(`${INSTANCE}::alicloud-2-vm`));
     });
 
@@ -225,10 +299,20 @@ describe("alicloud: replicas with the pull-through mirror on its own port", () =
     it("passes the mirror's port through too: a listener, a server group and an attachment per VM", async () => {
         const result = await evaluateProgram({ config: withReplicas(2, { mirror: {} }) });
         assert.equal(result.error, undefined);
-        assert.deepEqual(ofType(result, LISTENER).map((l) => (l.inputs as Inputs).frontendPort).sort(), [443, 5443, 80]);
+        assert.deepEqual(
+            ofType(result, LISTENER)
+                .map((l) => (l.inputs as Inputs).frontendPort)
+                .sort(),
+            [443, 5443, 80],
+        );
         const mirrorGroup = findResource(result, SERVER_GROUP, "alicloud-lb-mirror");
-        const members = ofType(result, ATTACHMENT).map((a) => a.inputs as Inputs).filter((a) => a.serverGroupId === mirrorGroup.id);
-        assert.deepEqual(members.map((m) => m.port), [5443, 5443]);
+        const members = ofType(result, ATTACHMENT)
+            .map((a) => a.inputs as Inputs)
+            .filter((a) => a.serverGroupId === mirrorGroup.id);
+        assert.deepEqual(
+            members.map((m) => m.port),
+            [5443, 5443],
+        );
         assert.ok(findResource(result, CONTAINER, "registry-2-mirror"), "each VM runs its own mirror");
     });
 });
@@ -241,7 +325,13 @@ describe("alicloud: one replica on OSS", () => {
         assert.ok(!declared(one).some((r) => /EcsDisk|AutoSnapshotPolicy|alicloud:slb\//.test(r)));
         const vmAddress = stateOf(one, INSTANCE).publicIp;
         for (const record of ofType(one, RECORD)) assert.equal((record.inputs as Inputs).value, vmAddress);
-        for (const type of ["alicloud:oss/bucket:Bucket", "alicloud:oss/bucketAcl:BucketAcl", "alicloud:ram/user:User", "alicloud:ram/policy:Policy", ACCESS_KEY]) {
+        for (const type of [
+            "alicloud:oss/bucket:Bucket",
+            "alicloud:oss/bucketAcl:BucketAcl",
+            "alicloud:ram/user:User",
+            "alicloud:ram/policy:Policy",
+            ACCESS_KEY,
+        ]) {
             assert.equal(ofType(one, type).length, 1, type);
         }
         assert.match(parentOf(one, "alicloud:oss/bucket:Bucket::storage-bucket"), /private-registry:storage:Oss::storage$/);
@@ -280,13 +370,20 @@ describe("replicas: bad configuration stops at preview, naming the keys", () => 
     it("refuses more than one replica on the filesystem, naming replicas and storage.kind", () => {
         for (const storage of [undefined, '{"kind":"filesystem"}']) {
             const found = problems({ ...alicloud, replicas: "2", ...(storage === undefined ? {} : { storage }) });
-            assert.match(found, /private-registry:replicas \(2\) needs private-registry:storage\.kind "oss" or "s3": every replica must see the same blobs/);
+            assert.match(
+                found,
+                /private-registry:replicas \(2\) needs private-registry:storage\.kind "oss" or "s3": every replica must see the same blobs/,
+            );
         }
     });
 
     it("refuses a count outside 1-20 or not a number, and replicas outside alicloud mode", () => {
         for (const bad of ["0", "21", "two", "1.5", "-1"]) {
-            assert.match(problems({ ...alicloud, replicas: bad, storage: '{"kind":"oss"}' }), new RegExp(`private-registry:replicas must be an integer 1-20, alicloud mode only .*; got "${bad.replace(".", "\\.")}"`), bad);
+            assert.match(
+                problems({ ...alicloud, replicas: bad, storage: '{"kind":"oss"}' }),
+                new RegExp(`private-registry:replicas must be an integer 1-20, alicloud mode only .*; got "${bad.replace(".", "\\.")}"`),
+                bad,
+            );
         }
         assert.match(problems({ replicas: "2" }), /private-registry:replicas applies to alicloud mode only .*mode "local" runs one host/);
     });

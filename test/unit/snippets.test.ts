@@ -55,7 +55,10 @@ describe("client snippets", () => {
 
     it("docker: installs the CA under certs.d/HOST:PORT and logs in from stdin", () => {
         const snippet = renderDockerSnippet(creds);
-        assert.deepEqual(snippet.files.map((f) => [f.path, f.mode]), [["/etc/docker/certs.d/registry.lan:8443/ca.crt", "0644"]]);
+        assert.deepEqual(
+            snippet.files.map((f) => [f.path, f.mode]),
+            [["/etc/docker/certs.d/registry.lan:8443/ca.crt", "0644"]],
+        );
         assert.deepEqual(snippet.commands, ["docker login 'registry.lan:8443' --username 'admin' --password-stdin"]);
         assert.ok(!snippet.script.includes(creds.password), "the plain Docker snippet carries no password");
         inScratchRoot(snippet.script, (root) => {
@@ -78,7 +81,10 @@ describe("client snippets", () => {
         const parsed = parseToml(hostsToml.content) as { server: string; host: Record<string, { capabilities: string[]; ca?: string }> };
         assert.equal(parsed.server, "https://registry.lan:8443");
         // smol-toml builds null-prototype objects; compare plain data.
-        assert.deepEqual(JSON.parse(JSON.stringify(parsed.host["https://registry.lan:8443"])), { capabilities: ["pull", "resolve", "push"], ca: "ca.crt" });
+        assert.deepEqual(JSON.parse(JSON.stringify(parsed.host["https://registry.lan:8443"])), {
+            capabilities: ["pull", "resolve", "push"],
+            ca: "ca.crt",
+        });
         assert.ok(snippet.files.some((f) => f.path === "/etc/containerd/certs.d/registry.lan:8443/ca.crt" && f.content === CA));
         const v1 = parseToml(snippet.configPathToml["containerd-1.x"]) as any;
         const v2 = parseToml(snippet.configPathToml["containerd-2.x"]) as any;
@@ -87,7 +93,10 @@ describe("client snippets", () => {
         assert.equal(v1.version, 2);
         assert.equal(v2.version, undefined, "containerd 2.x takes its own table in a config of any version");
         assert.equal(v2.plugins["io.containerd.cri.v1.images"].registry.config_path, "/etc/containerd/certs.d");
-        assert.equal((parseToml(renderContainerdSnippet({ endpoint: "r.example.com" }).files[0].content) as any).host["https://r.example.com"].ca, undefined);
+        assert.equal(
+            (parseToml(renderContainerdSnippet({ endpoint: "r.example.com" }).files[0].content) as any).host["https://r.example.com"].ca,
+            undefined,
+        );
     });
 
     it("k3s: registries.yaml has the mirror, auth and tls.ca_file, and is written 0600", () => {
@@ -107,7 +116,11 @@ describe("client snippets", () => {
             assert.equal(readFileSync(join(root, caPath), "utf8"), CA);
             // On a node without one, the file is exactly what the snippet says to add.
             assert.equal(readFileSync(join(root, "etc/rancher/k3s/registries.yaml"), "utf8"), file.content);
-            assert.deepEqual(readdirSync(join(root, "etc/rancher/k3s")).sort(), ["certs.d", "registries.yaml"], "no backup of a file that was not there");
+            assert.deepEqual(
+                readdirSync(join(root, "etc/rancher/k3s")).sort(),
+                ["certs.d", "registries.yaml"],
+                "no backup of a file that was not there",
+            );
         });
     });
 
@@ -135,23 +148,42 @@ describe("client snippets", () => {
                 assert.equal(mode(join(root, path)), fileMode, path);
             }
             // umask 077 guards the secrets, not the directories daemons and users read.
-            for (const dir of ["etc", "etc/docker", "etc/docker/certs.d", "etc/docker/certs.d/registry.lan:8443", "etc/containerd",
-                "etc/containerd/certs.d", "etc/containerd/certs.d/registry.lan:8443", "etc/rancher", "etc/rancher/k3s", "etc/rancher/k3s/certs.d"]) {
+            for (const dir of [
+                "etc",
+                "etc/docker",
+                "etc/docker/certs.d",
+                "etc/docker/certs.d/registry.lan:8443",
+                "etc/containerd",
+                "etc/containerd/certs.d",
+                "etc/containerd/certs.d/registry.lan:8443",
+                "etc/rancher",
+                "etc/rancher/k3s",
+                "etc/rancher/k3s/certs.d",
+            ]) {
                 assert.equal(mode(join(root, dir)), "755", dir);
             }
         });
-        assert.match(script, /if \[ -n "\$ROOT" \]; then exit 0; fi\nif command -v docker >\/dev\/null 2>&1; then printf '%s' 'p'\\''a\$s"w0rd`x' \| docker login/);
+        assert.match(
+            script,
+            /if \[ -n "\$ROOT" \]; then exit 0; fi\nif command -v docker >\/dev\/null 2>&1; then printf '%s' 'p'\\''a\$s"w0rd`x' \| docker login/,
+        );
     });
 
     it("refuses file content that would end the here-document early", () => {
-        assert.throws(() => renderScript("x", [{ path: "/a", mode: "0644", content: "PRIVATE_REGISTRY_EOF\n" }], []), /here-document marker/);
+        assert.throws(
+            () => renderScript("x", [{ path: "/a", mode: "0644", content: "PRIVATE_REGISTRY_EOF\n" }], []),
+            /here-document marker/,
+        );
     });
 });
 
 /** A node as minimal as it gets: every command the script finds is a busybox applet. */
 function busyboxOnlyPath(without: string[] = []): string {
     const bin = mkdtempSync(join(tmpdir(), "pr-busybox-"));
-    for (const applet of execFileSync("busybox", ["--list"]).toString().split("\n").filter((a) => a && !without.includes(a))) {
+    for (const applet of execFileSync("busybox", ["--list"])
+        .toString()
+        .split("\n")
+        .filter((a) => a && !without.includes(a))) {
         symlinkSync("/usr/bin/busybox", join(bin, applet));
     }
     return bin;
@@ -245,8 +277,14 @@ describe("node scripts merge k3s registries.yaml instead of replacing it", () =>
                 const merged = readFileSync(join(root, REGISTRIES), "utf8");
                 // Byte for byte: the original is all there, in order; what was added is our entries only.
                 const added = addedLines(existing, merged);
-                assert.deepEqual(added.filter((l) => l !== ""), fragment.merge!.entries.mirrors.concat(fragment.merge!.entries.configs)
-                    .split("\n").filter((l) => l !== "").map((l) => `  ${l}`));
+                assert.deepEqual(
+                    added.filter((l) => l !== ""),
+                    fragment
+                        .merge!.entries.mirrors.concat(fragment.merge!.entries.configs)
+                        .split("\n")
+                        .filter((l) => l !== "")
+                        .map((l) => `  ${l}`),
+                );
                 const before = parseYaml(existing);
                 const after = parseYaml(merged);
                 assert.deepEqual(after.mirrors, { ...before.mirrors, ...ours.mirrors });
@@ -275,28 +313,31 @@ describe("node scripts merge k3s registries.yaml instead of replacing it", () =>
         try {
             const result = runIn(SHELLS[3], k3s.script, root);
             assert.equal(result.code, 0, result.stderr);
-            assert.equal(readFileSync(join(root, REGISTRIES), "utf8"), [
-                "mirrors:",
-                "    registry.lan:8443:",
-                "      endpoint:",
-                '        - "https://registry.lan:8443"',
-                "    docker.io:",
-                "        endpoint:",
-                "            - https://mirror.office.lan:5000",
-                "configs:",
-                "    registry.lan:8443:",
-                "      auth:",
-                '        username: "admin"',
-                `        password: ${JSON.stringify(creds.password)}`,
-                "      tls:",
-                '        ca_file: "/etc/rancher/k3s/certs.d/registry.lan:8443/ca.crt"',
-                "    # the mirror's robot account",
-                "    mirror.office.lan:5000:",
-                "        auth:",
-                "            username: puller",
-                "            password: robot",
-                "",
-            ].join("\n"));
+            assert.equal(
+                readFileSync(join(root, REGISTRIES), "utf8"),
+                [
+                    "mirrors:",
+                    "    registry.lan:8443:",
+                    "      endpoint:",
+                    '        - "https://registry.lan:8443"',
+                    "    docker.io:",
+                    "        endpoint:",
+                    "            - https://mirror.office.lan:5000",
+                    "configs:",
+                    "    registry.lan:8443:",
+                    "      auth:",
+                    '        username: "admin"',
+                    `        password: ${JSON.stringify(creds.password)}`,
+                    "      tls:",
+                    '        ca_file: "/etc/rancher/k3s/certs.d/registry.lan:8443/ca.crt"',
+                    "    # the mirror's robot account",
+                    "    mirror.office.lan:5000:",
+                    "        auth:",
+                    "            username: puller",
+                    "            password: robot",
+                    "",
+                ].join("\n"),
+            );
             assert.equal(readFileSync(join(root, "etc/rancher/k3s", backups(root)[0]), "utf8"), stale);
         } finally {
             rmSync(root, { recursive: true, force: true });
@@ -316,16 +357,20 @@ describe("node scripts merge k3s registries.yaml instead of replacing it", () =>
     });
 
     const refused: [string, string, RegExp][] = [
-        ["flow style", "mirrors:\n  docker.io: {endpoint: [\"https://mirror\"]}\n", /flow style .* at line 2/],
+        ["flow style", 'mirrors:\n  docker.io: {endpoint: ["https://mirror"]}\n', /flow style .* at line 2/],
         ["an anchor and alias", "configs:\n  a: &shared\n    auth: {}\n  b: *shared\n", /anchor, alias or tag .* at line 2/],
         ["a merge key", "configs:\n  b:\n    <<: x\n", /merge key/],
         ["a tab", "mirrors:\n\tdocker.io:\n", /a tab at line 2/],
         ["two documents", "mirrors:\n---\nconfigs:\n", /more than one YAML document at line 2/],
         ["CRLF line ends", "mirrors:\r\n  docker.io:\r\n", /carriage return/],
-        ["a quoted string over two lines", "configs:\n  x:\n    auth:\n      password: \"two\n        lines\"\n", /quoted string spanning lines at line 4/],
+        [
+            "a quoted string over two lines",
+            'configs:\n  x:\n    auth:\n      password: "two\n        lines"\n',
+            /quoted string spanning lines at line 4/,
+        ],
         ["a top-level sequence", "- mirrors\n", /not "key:"/],
         ["mirrors holding a scalar", "mirrors: none\n", /mirrors: does not hold a block mapping/],
-        ["our key twice", "mirrors:\n  registry.lan:8443:\n  \"registry.lan:8443\":\n", /names registry\.lan:8443 twice/],
+        ["our key twice", 'mirrors:\n  registry.lan:8443:\n  "registry.lan:8443":\n', /names registry\.lan:8443 twice/],
         ["a top-level key twice", "configs:\nconfigs:\n", /top-level key configs twice/],
     ];
     for (const [what, yaml, reason] of refused) {
@@ -345,7 +390,7 @@ describe("node scripts merge k3s registries.yaml instead of replacing it", () =>
     }
 
     it("after a refusal, PRIVATE_REGISTRY_KEEP leaves that file as it is and writes the rest", () => {
-        const yaml = "mirrors: {docker.io: {endpoint: [\"https://mirror\"]}}\n";
+        const yaml = 'mirrors: {docker.io: {endpoint: ["https://mirror"]}}\n';
         const root = nodeRoot(yaml);
         try {
             const result = runIn(SHELLS[3], renderNodeSetup(creds), root, { PRIVATE_REGISTRY_KEEP: "/etc/rancher/k3s/registries.yaml" });
@@ -366,7 +411,11 @@ describe("node scripts merge k3s registries.yaml instead of replacing it", () =>
         try {
             const tree = snapshotTree(root);
             // dash, since busybox's own sh finds its awk applet whatever PATH says.
-            const result = runIn({ name: "dash without awk", command: (script) => ["/usr/bin/dash", [script]], env: { PATH: noAwk } }, k3s.script, root);
+            const result = runIn(
+                { name: "dash without awk", command: (script) => ["/usr/bin/dash", [script]], env: { PATH: noAwk } },
+                k3s.script,
+                root,
+            );
             assert.equal(result.code, 1);
             assert.match(result.stderr, /no awk on this node/);
             assert.deepEqual(snapshotTree(root), tree);

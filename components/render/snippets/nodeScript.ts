@@ -193,7 +193,9 @@ export function renderScript(description: string, files: ClientFile[], commands:
                 return shellQuote(`${name}=${value}`);
             });
             lines.push(`pr_merge_awk ${shellQuote(file.path)} ${staged} ${program} ${shellQuote(file.awkMerge.handles)} ${env.join(" ")}`);
-            installs.push(`if [ -f "$STAGE/${index}.merged" ]; then pr_install ${file.mode} "$STAGE/${index}.merged" ${target} shared ${dir}; fi`);
+            installs.push(
+                `if [ -f "$STAGE/${index}.merged" ]; then pr_install ${file.mode} "$STAGE/${index}.merged" ${target} shared ${dir}; fi`,
+            );
             return;
         }
         if (file.merge === undefined) {
@@ -206,17 +208,15 @@ export function renderScript(description: string, files: ClientFile[], commands:
         }
         const mapKeys = Object.entries(file.merge.mapKeys ?? {});
         for (const [map, key] of mapKeys) lines.push(`PR_KEY_${map}=${shellQuote(key)} && export PR_KEY_${map}`);
-        lines.push(`pr_merge ${shellQuote(file.path)} ${staged} ${shellQuote(file.merge.key)} ${shellQuote(Object.keys(file.merge.entries).join(" "))}`);
+        lines.push(
+            `pr_merge ${shellQuote(file.path)} ${staged} ${shellQuote(file.merge.key)} ${shellQuote(Object.keys(file.merge.entries).join(" "))}`,
+        );
         for (const [map] of mapKeys) lines.push(`unset PR_KEY_${map}`);
-        installs.push(`if [ -f "$STAGE/${index}.merged" ]; then pr_install ${file.mode} "$STAGE/${index}.merged" ${target} shared ${dir}; fi`);
+        installs.push(
+            `if [ -f "$STAGE/${index}.merged" ]; then pr_install ${file.mode} "$STAGE/${index}.merged" ${target} shared ${dir}; fi`,
+        );
     });
-    lines.push(
-        'if [ -s "$STAGE/refused" ]; then',
-        '    cat "$STAGE/refused" >&2',
-        "    exit 1",
-        "fi",
-        ...installs,
-    );
+    lines.push('if [ -s "$STAGE/refused" ]; then', '    cat "$STAGE/refused" >&2', "    exit 1", "fi", ...installs);
     // Writing under another root (an image being built, a test) is not this node: no commands.
     if (commands.length > 0) lines.push('if [ -n "$ROOT" ]; then exit 0; fi', ...commands);
     return `${lines.join("\n")}\n`;

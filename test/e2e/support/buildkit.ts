@@ -54,11 +54,47 @@ export async function buildBuildkitImage(dockerd: PrivateDockerd, tools: Buildki
 
 /** Linux capabilities by number (linux/capability.h), as runc's config.json names them. */
 const CAPABILITIES = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT",
-    "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
-    "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
-    "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 ].map((name) => `CAP_${name}`);
 
 /**
@@ -78,17 +114,21 @@ export function runtimeWithoutMissingCapabilities(dir: string): { missing: strin
     const edits = missing.map((cap) => `-e 's/,"${cap}"//g' -e 's/"${cap}",\\{0,1\\}//g'`).join(" ");
     const wrapper = join(dir, "runc-without-missing-caps");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(wrapper, [
-        "#!/bin/sh",
-        `# runc, minus the capabilities this machine's bounding set lacks (${missing.join(", ")}).`,
-        'spec=""; previous=""',
-        'for argument in "$@"; do',
-        '    case "$previous" in --bundle | -b) spec=$argument/config.json ;; --process) spec=$argument ;; esac',
-        '    previous=$argument',
-        "done",
-        `if [ -n "$spec" ] && [ -f "$spec" ]; then sed -i ${edits} "$spec"; fi`,
-        `exec ${RUNC} "$@"`,
-        "",
-    ].join("\n"), { mode: 0o755 });
+    writeFileSync(
+        wrapper,
+        [
+            "#!/bin/sh",
+            `# runc, minus the capabilities this machine's bounding set lacks (${missing.join(", ")}).`,
+            'spec=""; previous=""',
+            'for argument in "$@"; do',
+            '    case "$previous" in --bundle | -b) spec=$argument/config.json ;; --process) spec=$argument ;; esac',
+            "    previous=$argument",
+            "done",
+            `if [ -n "$spec" ] && [ -f "$spec" ]; then sed -i ${edits} "$spec"; fi`,
+            `exec ${RUNC} "$@"`,
+            "",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
     return { missing, dockerdArgs: ["--add-runtime", `capped-runc=${wrapper}`, "--default-runtime", "capped-runc"] };
 }

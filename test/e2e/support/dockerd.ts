@@ -180,7 +180,20 @@ export async function startDockerd(workDir: string, options: DockerdOptions = {}
         throw error;
     }
 
-    return { host, socket, containerdSocket, pid: daemon.pid, workDir, dockerConfig, env, logFile, networkNamespace: namespace, runClient, docker, stop };
+    return {
+        host,
+        socket,
+        containerdSocket,
+        pid: daemon.pid,
+        workDir,
+        dockerConfig,
+        env,
+        logFile,
+        networkNamespace: namespace,
+        runClient,
+        docker,
+        stop,
+    };
 }
 
 /**
@@ -190,14 +203,19 @@ export async function startDockerd(workDir: string, options: DockerdOptions = {}
 export async function stopAndAssertNothingLeft(dockerd: PrivateDockerd, workDir: string): Promise<void> {
     const namespace = dockerd.networkNamespace;
     const inside = namespace?.processesInside() ?? [];
-    if (namespace && !inside.includes(dockerd.pid)) throw new Error(`dockerd (pid ${dockerd.pid}) is not among the processes in ${namespace.name}: ${inside.join(", ")}`);
+    if (namespace && !inside.includes(dockerd.pid))
+        throw new Error(`dockerd (pid ${dockerd.pid}) is not among the processes in ${namespace.name}: ${inside.join(", ")}`);
     await runCleanups();
     const left: string[] = [];
     if (isAlive(dockerd.pid)) left.push(`dockerd (pid ${dockerd.pid})`);
     left.push(...mountsUnder(workDir).map((mountPoint) => `mount ${mountPoint}`));
     if (fs.existsSync(workDir)) left.push(workDir);
     if (namespace) {
-        left.push(...[...new Set([...inside.filter(isAlive), ...namespace.processesInside()])].map((pid) => `pid ${pid} of namespace ${namespace.name}`));
+        left.push(
+            ...[...new Set([...inside.filter(isAlive), ...namespace.processesInside()])].map(
+                (pid) => `pid ${pid} of namespace ${namespace.name}`,
+            ),
+        );
         if (fs.existsSync(namespace.path)) left.push(namespace.path);
     }
     if (left.length > 0) throw new Error(`left behind: ${left.join("; ")}`);

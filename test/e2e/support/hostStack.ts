@@ -19,7 +19,11 @@ export async function freeStackPorts(): Promise<StackPorts> {
 }
 
 /** `extra` is merged last: a test's own keys (users, gc, ...) win over these. */
-export async function hostNetworkStackConfig(name: string, namePrefix: string, extra: Record<string, unknown> = {}): Promise<{ config: Record<string, unknown>; ports: StackPorts }> {
+export async function hostNetworkStackConfig(
+    name: string,
+    namePrefix: string,
+    extra: Record<string, unknown> = {},
+): Promise<{ config: Record<string, unknown>; ports: StackPorts }> {
     const ports = await freeStackPorts();
     return {
         ports,

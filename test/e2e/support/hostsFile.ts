@@ -60,6 +60,14 @@ function withHostsLock(edit: () => void): void {
 export function addHostsEntry(address: string, name: string): void {
     const line = `${address} ${name} # private-registry e2e, pid ${process.pid}`;
     withHostsLock(() => replaceHosts(`${readFileSync(HOSTS, "utf8").replace(/\n?$/, "\n")}${line}\n`));
-    const remove = () => withHostsLock(() => replaceHosts(readFileSync(HOSTS, "utf8").split("\n").filter((l) => l !== line).join("\n")));
+    const remove = () =>
+        withHostsLock(() =>
+            replaceHosts(
+                readFileSync(HOSTS, "utf8")
+                    .split("\n")
+                    .filter((l) => l !== line)
+                    .join("\n"),
+            ),
+        );
     registerCleanup(`remove ${name} from ${HOSTS}`, remove, remove);
 }

@@ -47,7 +47,25 @@ interface Healthcheck {
 }
 
 /** Container inputs the replay turns into `docker create` flags; anything else is refused. */
-const HANDLED = new Set(["name", "image", "restart", "envs", "uploads", "volumes", "healthcheck", "networkMode", "networksAdvanced", "command", "entrypoints", "ports", "labels", "logDriver", "logOpts", "start", "mustRun"]);
+const HANDLED = new Set([
+    "name",
+    "image",
+    "restart",
+    "envs",
+    "uploads",
+    "volumes",
+    "healthcheck",
+    "networkMode",
+    "networksAdvanced",
+    "command",
+    "entrypoints",
+    "ports",
+    "labels",
+    "logDriver",
+    "logOpts",
+    "start",
+    "mustRun",
+]);
 /** Network inputs the replay turns into `docker network create` flags. */
 const HANDLED_NETWORK = new Set(["name", "driver"]);
 
@@ -62,7 +80,8 @@ interface Mount {
  * service's secret files into their volume (components/services/serviceContainer.ts).
  */
 function neverStarted(inputs: Record<string, any>): boolean {
-    if (inputs.start === false && inputs.mustRun !== false) throw new Error(`${inputs.name}: start: false without mustRun: false would be restarted by the provider`);
+    if (inputs.start === false && inputs.mustRun !== false)
+        throw new Error(`${inputs.name}: start: false without mustRun: false would be restarted by the provider`);
     return inputs.start === false;
 }
 
@@ -103,10 +122,13 @@ function createArgs(result: EvaluationResult, inputs: Record<string, any>): stri
         args.push("--publish", `${port.ip ?? "0.0.0.0"}:${port.external ?? ""}:${port.internal}/${port.protocol ?? "tcp"}`);
     }
     if (inputs.logDriver) args.push("--log-driver", inputs.logDriver);
-    for (const [key, value] of Object.entries((inputs.logOpts as Record<string, string> | undefined) ?? {})) args.push("--log-opt", `${key}=${value}`);
+    for (const [key, value] of Object.entries((inputs.logOpts as Record<string, string> | undefined) ?? {}))
+        args.push("--log-opt", `${key}=${value}`);
     for (const env of (inputs.envs as string[] | undefined) ?? []) args.push("--env", env);
-    for (const volume of (inputs.volumes as Mount[] | undefined) ?? []) args.push("--volume", `${volume.volumeName}:${volume.containerPath}${volume.readOnly ? ":ro" : ""}`);
-    for (const label of (inputs.labels as { label: string; value: string }[] | undefined) ?? []) args.push("--label", `${label.label}=${label.value}`);
+    for (const volume of (inputs.volumes as Mount[] | undefined) ?? [])
+        args.push("--volume", `${volume.volumeName}:${volume.containerPath}${volume.readOnly ? ":ro" : ""}`);
+    for (const label of (inputs.labels as { label: string; value: string }[] | undefined) ?? [])
+        args.push("--label", `${label.label}=${label.value}`);
     const health = inputs.healthcheck as Healthcheck | undefined;
     if (health) {
         const [kind, ...command] = health.tests;
@@ -153,12 +175,23 @@ async function connectNetworks(dockerd: PrivateDockerd, container: string, netwo
         throw new Error(`could not take ${container} off the default bridge: ${disconnect.stderr}`);
     }
     for (const network of networks) {
-        await dockerd.docker(["network", "connect", ...(network.aliases ?? []).flatMap((alias) => ["--alias", alias]), network.name, container]);
+        await dockerd.docker([
+            "network",
+            "connect",
+            ...(network.aliases ?? []).flatMap((alias) => ["--alias", alias]),
+            network.name,
+            container,
+        ]);
     }
 }
 
 /** Creates, fills and (unless declared `start: false`) starts one declared container. */
-export async function startContainer(dockerd: PrivateDockerd, result: EvaluationResult, inputs: Record<string, any>, workDir: string): Promise<void> {
+export async function startContainer(
+    dockerd: PrivateDockerd,
+    result: EvaluationResult,
+    inputs: Record<string, any>,
+    workDir: string,
+): Promise<void> {
     await dockerd.docker(createArgs(result, inputs));
     await connectNetworks(dockerd, inputs.name, (inputs.networksAdvanced as NetworkAttachment[] | undefined) ?? []);
     await upload(dockerd, inputs.name, (inputs.uploads as Upload[] | undefined) ?? [], workDir);
@@ -166,14 +199,19 @@ export async function startContainer(dockerd: PrivateDockerd, result: Evaluation
 }
 
 export async function waitHealthy(dockerd: PrivateDockerd, name: string, timeoutMs = 60_000): Promise<void> {
-    await waitFor(`${name} to be healthy`, async () => {
-        const status = (await dockerd.docker(["inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name])).stdout.trim();
-        if (status.startsWith("exited")) {
-            const logs = await dockerd.docker(["logs", "--tail", "30", name], { allowFailure: true });
-            throw new Error(`${name} exited: ${logs.stdout}${logs.stderr}`);
-        }
-        return status === "running healthy" || undefined;
-    }, timeoutMs, 500);
+    await waitFor(
+        `${name} to be healthy`,
+        async () => {
+            const status = (await dockerd.docker(["inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name])).stdout.trim();
+            if (status.startsWith("exited")) {
+                const logs = await dockerd.docker(["logs", "--tail", "30", name], { allowFailure: true });
+                throw new Error(`${name} exited: ${logs.stdout}${logs.stderr}`);
+            }
+            return status === "running healthy" || undefined;
+        },
+        timeoutMs,
+        500,
+    );
 }
 
 /** Replays every declared network, volume and container, in declaration order, and waits for health. */
@@ -181,16 +219,30 @@ export async function replay(dockerd: PrivateDockerd, result: EvaluationResult, 
     for (const network of result.resources.filter((r) => r.type === NETWORK)) {
         const unknown = Object.keys(network.inputs).filter((key) => !HANDLED_NETWORK.has(key));
         if (unknown.length > 0) throw new Error(`the replay does not know network input(s) ${unknown.join(", ")} of ${network.name}`);
-        if (!dockerd.networkNamespace) throw new Error(`${network.name}: a bridge network needs a dockerd in a network namespace (startDockerd's networkNamespace)`);
-        await dockerd.docker(["network", "create", "--driver", (network.inputs.driver as string | undefined) ?? "bridge", network.inputs.name as string]);
+        if (!dockerd.networkNamespace)
+            throw new Error(`${network.name}: a bridge network needs a dockerd in a network namespace (startDockerd's networkNamespace)`);
+        await dockerd.docker([
+            "network",
+            "create",
+            "--driver",
+            (network.inputs.driver as string | undefined) ?? "bridge",
+            network.inputs.name as string,
+        ]);
     }
     for (const volume of result.resources.filter((r) => r.type === VOLUME)) {
-        const labels = ((volume.inputs.labels as { label: string; value: string }[] | undefined) ?? []).flatMap((l) => ["--label", `${l.label}=${l.value}`]);
-        const opts = Object.entries((volume.inputs.driverOpts as Record<string, string> | undefined) ?? {}).flatMap(([k, v]) => ["--opt", `${k}=${v}`]);
+        const labels = ((volume.inputs.labels as { label: string; value: string }[] | undefined) ?? []).flatMap((l) => [
+            "--label",
+            `${l.label}=${l.value}`,
+        ]);
+        const opts = Object.entries((volume.inputs.driverOpts as Record<string, string> | undefined) ?? {}).flatMap(([k, v]) => [
+            "--opt",
+            `${k}=${v}`,
+        ]);
         await dockerd.docker(["volume", "create", ...labels, ...opts, volume.inputs.name as string]);
     }
     for (const container of containers(result)) await startContainer(dockerd, result, container.inputs, workDir);
-    for (const container of containers(result).filter((c) => !neverStarted(c.inputs))) await waitHealthy(dockerd, container.inputs.name as string);
+    for (const container of containers(result).filter((c) => !neverStarted(c.inputs)))
+        await waitHealthy(dockerd, container.inputs.name as string);
 }
 
 /** The never-started holders whose volume the named container mounts (its secret files). */
@@ -208,7 +260,13 @@ export function secretHolders(result: EvaluationResult, name: string): string[] 
  * depends on its holder), so the new container reads the new files. `betweenDeleteAndCreate` runs
  * in the gap (a test taking the old container's address there).
  */
-export async function replaceContainer(dockerd: PrivateDockerd, result: EvaluationResult, name: string, workDir: string, betweenDeleteAndCreate?: () => Promise<void>): Promise<void> {
+export async function replaceContainer(
+    dockerd: PrivateDockerd,
+    result: EvaluationResult,
+    name: string,
+    workDir: string,
+    betweenDeleteAndCreate?: () => Promise<void>,
+): Promise<void> {
     for (const holder of secretHolders(result, name)) {
         await dockerd.docker(["rm", "-f", holder]);
         await startContainer(dockerd, result, containerInputs(result, holder), workDir);

@@ -27,7 +27,20 @@ import { containerInputs, imageNames, replaceContainer, replay } from "./replay"
 import { buildStandInImages, buildTestImage } from "./standins";
 
 const OUTPUT_DIR = resolve(__dirname, "../../../test-output");
-const REQUIRED = ["/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/ctr", "/usr/bin/skopeo", "/usr/sbin/nginx", "/usr/bin/docker-registry", "/bin/busybox", "/usr/bin/chromium", "/usr/bin/certutil", "/usr/bin/curl", "/usr/bin/nsenter", "/usr/sbin/ip"];
+const REQUIRED = [
+    "/usr/sbin/dockerd",
+    "/usr/bin/docker",
+    "/usr/bin/ctr",
+    "/usr/bin/skopeo",
+    "/usr/sbin/nginx",
+    "/usr/bin/docker-registry",
+    "/bin/busybox",
+    "/usr/bin/chromium",
+    "/usr/bin/certutil",
+    "/usr/bin/curl",
+    "/usr/bin/nsenter",
+    "/usr/sbin/ip",
+];
 
 export interface Credential {
     username: string;
@@ -127,9 +140,14 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
 
         it("builds stand-in images under the image names the stack declares", async () => {
             const names = imageNames(declared);
-            await buildStandInImages(dockerd, { registry: names["registry-registry-image"], ui: names["registry-ui-image"], edge: names["registry-edge-image"] }, work);
+            await buildStandInImages(
+                dockerd,
+                { registry: names["registry-registry-image"], ui: names["registry-ui-image"], edge: names["registry-edge-image"] },
+                work,
+            );
             const listed = (await docker(["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout;
-            for (const name of Object.values(names)) assert.match(listed, new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`, "m"));
+            for (const name of Object.values(names))
+                assert.match(listed, new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`, "m"));
         });
 
         it("runs the declared registry, UI and edge containers, and each turns healthy", async () => {
@@ -141,11 +159,24 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
         });
 
         it("hands each service its secret files through the holder's volume, read-only, never running the holder", async () => {
-            for (const [role, path] of [["registry", "/auth/htpasswd"], ["edge", "/etc/nginx/secrets/server.key"]]) {
+            for (const [role, path] of [
+                ["registry", "/auth/htpasswd"],
+                ["edge", "/etc/nginx/secrets/server.key"],
+            ]) {
                 const holder = `${PREFIX}-${role}-secrets`;
-                assert.equal((await docker(["inspect", "-f", "{{.State.Status}}", holder])).stdout.trim(), "created", `${holder} never ran`);
-                const declaredContent = (containerInputs(declared, holder).uploads as { file: string; content: string }[]).find((u) => u.file === path)!.content;
-                assert.equal((await docker(["exec", `${PREFIX}-${role}`, "cat", path])).stdout, declaredContent, `${role} reads the holder's ${path}`);
+                assert.equal(
+                    (await docker(["inspect", "-f", "{{.State.Status}}", holder])).stdout.trim(),
+                    "created",
+                    `${holder} never ran`,
+                );
+                const declaredContent = (containerInputs(declared, holder).uploads as { file: string; content: string }[]).find(
+                    (u) => u.file === path,
+                )!.content;
+                assert.equal(
+                    (await docker(["exec", `${PREFIX}-${role}`, "cat", path])).stdout,
+                    declaredContent,
+                    `${role} reads the holder's ${path}`,
+                );
                 const write = await dockerd.docker(["exec", `${PREFIX}-${role}`, "sh", "-c", `echo x > ${path}`], { allowFailure: true });
                 assert.notEqual(write.code, 0, `${role} cannot write its secret files`);
             }
@@ -154,24 +185,40 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
         if (bridge) {
             it("bridge: each container is on the stack's network under its role's alias", async () => {
                 for (const role of ["registry", "ui", "edge"]) {
-                    const networks = JSON.parse((await docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", `${PREFIX}-${role}`])).stdout);
+                    const networks = JSON.parse(
+                        (await docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", `${PREFIX}-${role}`])).stdout,
+                    );
                     assert.deepEqual(Object.keys(networks), [PREFIX], `${role} is on ${Object.keys(networks).join(", ")}`);
-                    assert.ok((networks[PREFIX].Aliases as string[] | null)?.includes(role), `${role}'s aliases: ${JSON.stringify(networks[PREFIX].Aliases)}`);
+                    assert.ok(
+                        (networks[PREFIX].Aliases as string[] | null)?.includes(role),
+                        `${role}'s aliases: ${JSON.stringify(networks[PREFIX].Aliases)}`,
+                    );
                 }
             });
 
             it("bridge: only the edge publishes ports; nothing else listens in the namespace, which has no route out", async () => {
-                const bindings = async (role: string) => JSON.parse((await docker(["inspect", "-f", "{{json .HostConfig.PortBindings}}", `${PREFIX}-${role}`])).stdout) ?? {};
+                const bindings = async (role: string) =>
+                    JSON.parse((await docker(["inspect", "-f", "{{json .HostConfig.PortBindings}}", `${PREFIX}-${role}`])).stdout) ?? {};
                 assert.deepEqual(await bindings("registry"), {});
                 assert.deepEqual(await bindings("ui"), {});
                 assert.deepEqual(Object.keys(await bindings("edge")).sort(), ["443/tcp", "80/tcp"]);
-                const listening = (await client("ss", ["-ltnH"])).stdout.split("\n").map((line) => line.split(/\s+/)[3]).filter(Boolean);
-                assert.deepEqual([...new Set(listening.map((address) => Number(address.split(":").pop())))].sort(), [ports.https, ports.http].sort(), listening.join(" "));
+                const listening = (await client("ss", ["-ltnH"])).stdout
+                    .split("\n")
+                    .map((line) => line.split(/\s+/)[3])
+                    .filter(Boolean);
+                assert.deepEqual(
+                    [...new Set(listening.map((address) => Number(address.split(":").pop())))].sort(),
+                    [ports.https, ports.http].sort(),
+                    listening.join(" "),
+                );
                 await namespace!.assertNoRouteOut();
             });
         } else {
             it("host: exposes only the edge: the UI listens on loopback, not on the registry's address", async () => {
-                const listening = (await client("ss", ["-ltnH"])).stdout.split("\n").map((line) => line.split(/\s+/)[3]).filter(Boolean);
+                const listening = (await client("ss", ["-ltnH"])).stdout
+                    .split("\n")
+                    .map((line) => line.split(/\s+/)[3])
+                    .filter(Boolean);
                 const on = (port: number) => listening.filter((address) => address.endsWith(`:${port}`));
                 assert.deepEqual(on(ports.ui), [`127.0.0.1:${ports.ui}`]);
                 assert.deepEqual(on(ports.metrics), [`127.0.0.1:${ports.metrics}`]);
@@ -183,23 +230,42 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             const pid = (await docker(["inspect", "-f", "{{.State.Pid}}", `${PREFIX}-registry`])).stdout.trim();
             // Every TCP socket the registry process listens on, seen from its own network namespace.
             const listeners = (await dockerd.runClient("nsenter", [`--net=/proc/${pid}/ns/net`, "ss", "-ltnpH"])).stdout
-                .split("\n").filter((line) => line.includes(`pid=${pid},`)).map((line) => line.split(/\s+/)[3]);
-            assert.deepEqual(listeners.map((address) => Number(address.split(":").pop())), [bridge ? 5002 : ports.metrics], `registry listens on ${listeners.join(" ")}`);
+                .split("\n")
+                .filter((line) => line.includes(`pid=${pid},`))
+                .map((line) => line.split(/\s+/)[3]);
+            assert.deepEqual(
+                listeners.map((address) => Number(address.split(":").pop())),
+                [bridge ? 5002 : ports.metrics],
+                `registry listens on ${listeners.join(" ")}`,
+            );
             const socketVolume = `${PREFIX}-registry-socket`;
             const mounts: Record<string, { Name?: string; RW: boolean; Destination: string }[]> = {};
-            for (const role of ["registry", "ui", "edge"]) mounts[role] = JSON.parse((await docker(["inspect", "-f", "{{json .Mounts}}", `${PREFIX}-${role}`])).stdout);
-            const socketMounts = Object.entries(mounts).flatMap(([role, list]) => list.filter((m) => m.Name === socketVolume).map((m) => ({ role, rw: m.RW, path: m.Destination })));
-            assert.deepEqual(socketMounts, [{ role: "registry", rw: true, path: "/run/registry" }, { role: "edge", rw: false, path: "/run/registry" }]);
+            for (const role of ["registry", "ui", "edge"])
+                mounts[role] = JSON.parse((await docker(["inspect", "-f", "{{json .Mounts}}", `${PREFIX}-${role}`])).stdout);
+            const socketMounts = Object.entries(mounts).flatMap(([role, list]) =>
+                list.filter((m) => m.Name === socketVolume).map((m) => ({ role, rw: m.RW, path: m.Destination })),
+            );
+            assert.deepEqual(socketMounts, [
+                { role: "registry", rw: true, path: "/run/registry" },
+                { role: "edge", rw: false, path: "/run/registry" },
+            ]);
             // On the host, the socket lies under the daemon's data root, which only root may enter.
             // The test's own temp dirs above the data root are opened to others for the check, so
             // that it is the daemon's permissions that keep a non-root process out.
-            const socket = join((await docker(["volume", "inspect", "-f", "{{.Mountpoint}}", socketVolume])).stdout.trim(), "registry.sock");
+            const socket = join(
+                (await docker(["volume", "inspect", "-f", "{{.Mountpoint}}", socketVolume])).stdout.trim(),
+                "registry.sock",
+            );
             const dataRoot = (await docker(["info", "-f", "{{.DockerRootDir}}"])).stdout.trim();
             assert.equal(statSync(dataRoot).mode & 0o001, 0, `others may enter the data root ${dataRoot}`);
             for (let dir = dirname(dataRoot); dir !== "/"; dir = dirname(dir)) chmodSync(dir, statSync(dir).mode | 0o001);
             const asRoot = await curl(["-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "http://registry/v2/"]);
             assert.equal(asRoot.stdout, "401", "the socket serves the registry API");
-            const asNobody = await dockerd.runClient("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-sS", "--unix-socket", socket, "http://registry/v2/"], { allowFailure: true });
+            const asNobody = await dockerd.runClient(
+                "setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-sS", "--unix-socket", socket, "http://registry/v2/"],
+                { allowFailure: true },
+            );
             assert.notEqual(asNobody.code, 0, "a non-root process reached the registry's socket");
             assert.match(asNobody.stderr, /Permission denied|Couldn't connect/i);
         });
@@ -218,7 +284,8 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             const url = `https://${endpoint}/v2/`;
             assert.equal(await status(url), "401");
             assert.equal(await status(url, ["-u", `${admin.username}:wrong-${admin.password}`]), "401");
-            for (const user of declared.outputs.credentials.value as Credential[]) assert.equal(await status(url, ["-u", `${user.username}:${user.password}`]), "200", user.username);
+            for (const user of declared.outputs.credentials.value as Credential[])
+                assert.equal(await status(url, ["-u", `${user.username}:${user.password}`]), "200", user.username);
             assert.equal(await status(`https://${endpoint}/`), "200");
         });
 
@@ -230,13 +297,25 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             assert.equal(target.href, `https://${endpoint}/v2/`, `GET /v2 redirects to ${location}`);
             assert.equal(await status(location.startsWith("/") ? `https://${endpoint}${location}` : location, ["-u", adminCreds()]), "200");
 
-            const upload = await curl(["-i", "--cacert", join(work, "ca.crt"), "-u", adminCreds(), "-X", "POST", `https://${endpoint}/v2/e2e/location/blobs/uploads/`]);
+            const upload = await curl([
+                "-i",
+                "--cacert",
+                join(work, "ca.crt"),
+                "-u",
+                adminCreds(),
+                "-X",
+                "POST",
+                `https://${endpoint}/v2/e2e/location/blobs/uploads/`,
+            ]);
             assert.match(upload.stdout, /^HTTP\/1\.1 202/);
             assert.match(upload.stdout, new RegExp(`^location: https://${endpoint}/v2/e2e/location/blobs/uploads/`, "im"));
         });
 
         it("docker: login fails with a certificate error before the CA is installed", async () => {
-            const login = await dockerd.docker(["login", endpoint, "--username", admin.username, "--password-stdin"], { input: admin.password, allowFailure: true });
+            const login = await dockerd.docker(["login", endpoint, "--username", admin.username, "--password-stdin"], {
+                input: admin.password,
+                allowFailure: true,
+            });
             assert.notEqual(login.code, 0, "docker trusted the registry without its CA");
             assert.match(login.stderr, /x509|certificate/i);
         });
@@ -268,13 +347,25 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             mkdirSync(caDir);
             writeFileSync(join(caDir, "ca.crt"), ca);
             const creds = adminCreds();
-            const refused = await client("skopeo", ["inspect", "--cert-dir", cleanCertDir, "--creds", creds, `docker://${endpoint}/e2e/small:1`], { allowFailure: true, timeoutMs: 60_000 });
+            const refused = await client(
+                "skopeo",
+                ["inspect", "--cert-dir", cleanCertDir, "--creds", creds, `docker://${endpoint}/e2e/small:1`],
+                { allowFailure: true, timeoutMs: 60_000 },
+            );
             assert.notEqual(refused.code, 0);
             assert.match(refused.stderr, /x509|certificate/i);
             const layout = `oci:${join(work, "oci")}:small`;
-            await client("skopeo", ["copy", "--src-cert-dir", caDir, "--src-creds", creds, `docker://${endpoint}/e2e/small:1`, layout], { timeoutMs: 120_000 });
-            await client("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds, layout, `docker://${endpoint}/e2e/skopeo:1`], { timeoutMs: 120_000 });
-            const inspected = await client("skopeo", ["inspect", "--cert-dir", caDir, "--creds", creds, `docker://${endpoint}/e2e/skopeo:1`], { timeoutMs: 60_000 });
+            await client("skopeo", ["copy", "--src-cert-dir", caDir, "--src-creds", creds, `docker://${endpoint}/e2e/small:1`, layout], {
+                timeoutMs: 120_000,
+            });
+            await client("skopeo", ["copy", "--dest-cert-dir", caDir, "--dest-creds", creds, layout, `docker://${endpoint}/e2e/skopeo:1`], {
+                timeoutMs: 120_000,
+            });
+            const inspected = await client(
+                "skopeo",
+                ["inspect", "--cert-dir", caDir, "--creds", creds, `docker://${endpoint}/e2e/skopeo:1`],
+                { timeoutMs: 60_000 },
+            );
             assert.equal(JSON.parse(inspected.stdout).Name, `${endpoint}/e2e/skopeo`);
         });
 
@@ -288,7 +379,10 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             await ctr(["images", "pull", "--hosts-dir", hostsDir, "--user", user, "--snapshotter", "native", `${endpoint}/e2e/small:1`]);
             await ctr(["images", "tag", `${endpoint}/e2e/small:1`, `${endpoint}/e2e/ctr:1`]);
             await ctr(["images", "push", "--hosts-dir", hostsDir, "--user", user, `${endpoint}/e2e/ctr:1`]);
-            const withoutCa = await ctr(["images", "pull", "--user", user, "--snapshotter", "native", `${endpoint}/e2e/small:1`], { allowFailure: true, timeoutMs: 60_000 });
+            const withoutCa = await ctr(["images", "pull", "--user", user, "--snapshotter", "native", `${endpoint}/e2e/small:1`], {
+                allowFailure: true,
+                timeoutMs: 60_000,
+            });
             assert.notEqual(withoutCa.code, 0, "ctr trusted the registry without hosts.toml");
             const tags = await curl(["--cacert", join(work, "ca.crt"), "-u", user, `https://${endpoint}/v2/e2e/ctr/tags/list`]);
             assert.deepEqual(JSON.parse(tags.stdout).tags, ["1"]);
@@ -300,36 +394,88 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             const caFile = snippets.k3s.files.find((f) => f.path === k3s.tls.ca_file);
             assert.ok(caFile, "the CA file registries.yaml names is in the snippet");
             writeFileSync(join(work, "k3s-ca.crt"), caFile.content);
-            const viaK3s = await curl(["-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(work, "k3s-ca.crt"), "-u", `${k3s.auth.username}:${k3s.auth.password}`, `https://${endpoint}/v2/_catalog`]);
+            const viaK3s = await curl([
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                join(work, "k3s-ca.crt"),
+                "-u",
+                `${k3s.auth.username}:${k3s.auth.password}`,
+                `https://${endpoint}/v2/_catalog`,
+            ]);
             assert.equal(viaK3s.stdout, "200");
 
             const secret = parseYaml(snippets.imagePullSecret);
             const auth = JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()).auths[endpoint].auth;
             const [user, ...password] = Buffer.from(auth, "base64").toString().split(":");
-            const viaSecret = await curl(["-s", "--cacert", join(work, "ca.crt"), "-u", `${user}:${password.join(":")}`, `https://${endpoint}/v2/_catalog`]);
+            const viaSecret = await curl([
+                "-s",
+                "--cacert",
+                join(work, "ca.crt"),
+                "-u",
+                `${user}:${password.join(":")}`,
+                `https://${endpoint}/v2/_catalog`,
+            ]);
             const expected = [...Object.keys(options.images), "ctr", "skopeo"].map((repo) => `e2e/${repo}`).sort();
             assert.deepEqual(JSON.parse(viaSecret.stdout).repositories.sort(), expected);
         });
 
         it("keeps every image and digest when a config change replaces the registry container", async () => {
-            const changed = await evaluateProgram({ config: { ...config, users: ["admin", "ci", "release"] }, previousState: declared.state });
+            const changed = await evaluateProgram({
+                config: { ...config, users: ["admin", "ci", "release"] },
+                previousState: declared.state,
+            });
             assert.equal(changed.error, undefined, changed.error);
             const before = containerInputs(declared, `${PREFIX}-registry`);
             const after = containerInputs(changed, `${PREFIX}-registry`);
             assert.deepEqual(after.uploads, before.uploads, "config.yml is the same");
             assert.notDeepEqual(after.labels, before.labels, "the secrets fingerprint changes with the htpasswd");
-            assert.notDeepEqual(containerInputs(changed, `${PREFIX}-registry-secrets`).uploads, containerInputs(declared, `${PREFIX}-registry-secrets`).uploads, "adding a user changes the htpasswd the holder carries");
+            assert.notDeepEqual(
+                containerInputs(changed, `${PREFIX}-registry-secrets`).uploads,
+                containerInputs(declared, `${PREFIX}-registry-secrets`).uploads,
+                "adding a user changes the htpasswd the holder carries",
+            );
             assert.deepEqual(after.volumes, before.volumes, "the data volume stays the same");
-            const inspect = async () => (await docker(["inspect", "-f", `{{.Id}} {{with index .NetworkSettings.Networks "${PREFIX}"}}{{.IPAddress}}{{end}}`, `${PREFIX}-registry`])).stdout.trim().split(" ");
+            const inspect = async () =>
+                (
+                    await docker([
+                        "inspect",
+                        "-f",
+                        `{{.Id}} {{with index .NetworkSettings.Networks "${PREFIX}"}}{{.IPAddress}}{{end}}`,
+                        `${PREFIX}-registry`,
+                    ])
+                ).stdout
+                    .trim()
+                    .split(" ");
             const [oldId, oldAddress] = await inspect();
             // In bridge mode another container takes the freed address before the new registry
             // starts, so the edge reaches the new one only if it looks the name up again.
             const takeOldAddress = bridge
                 ? async () => {
-                    await docker(["run", "-d", "--name", `${PREFIX}-address-taker`, "--network", PREFIX, "--entrypoint", "sleep", imageNames(declared)["registry-ui-image"], "600"]);
-                    const taken = (await docker(["inspect", "-f", `{{(index .NetworkSettings.Networks "${PREFIX}").IPAddress}}`, `${PREFIX}-address-taker`])).stdout.trim();
-                    assert.equal(taken, oldAddress, "the placeholder got the old registry's address");
-                }
+                      await docker([
+                          "run",
+                          "-d",
+                          "--name",
+                          `${PREFIX}-address-taker`,
+                          "--network",
+                          PREFIX,
+                          "--entrypoint",
+                          "sleep",
+                          imageNames(declared)["registry-ui-image"],
+                          "600",
+                      ]);
+                      const taken = (
+                          await docker([
+                              "inspect",
+                              "-f",
+                              `{{(index .NetworkSettings.Networks "${PREFIX}").IPAddress}}`,
+                              `${PREFIX}-address-taker`,
+                          ])
+                      ).stdout.trim();
+                      assert.equal(taken, oldAddress, "the placeholder got the old registry's address");
+                  }
                 : undefined;
             await replaceContainer(dockerd, changed, `${PREFIX}-registry`, work, takeOldAddress);
             const [newId, newAddress] = await inspect();
@@ -337,10 +483,23 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             if (bridge) assert.notEqual(newAddress, oldAddress, "the new registry has a new address");
 
             const release = (changed.outputs.credentials.value as Credential[]).find((c) => c.username === "release")!;
-            assert.equal(await status(`https://${endpoint}/v2/`, ["-u", `${release.username}:${release.password}`]), "200", "the edge reaches the new registry");
+            assert.equal(
+                await status(`https://${endpoint}/v2/`, ["-u", `${release.username}:${release.password}`]),
+                "200",
+                "the edge reaches the new registry",
+            );
             assert.ok(Object.keys(pushedDigests).length > 0, "nothing was pushed before the replacement");
             for (const [repo, digest] of Object.entries(pushedDigests)) {
-                const head = await curl(["-I", "--cacert", join(work, "ca.crt"), "-u", `${release.username}:${release.password}`, "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", `https://${endpoint}/v2/e2e/${repo}/manifests/1`]);
+                const head = await curl([
+                    "-I",
+                    "--cacert",
+                    join(work, "ca.crt"),
+                    "-u",
+                    `${release.username}:${release.password}`,
+                    "-H",
+                    "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                    `https://${endpoint}/v2/e2e/${repo}/manifests/1`,
+                ]);
                 assert.match(head.stdout, new RegExp(`Docker-Content-Digest: ${digest}`, "i"), `${repo} lost its manifest`);
                 await docker(["rmi", `${endpoint}/e2e/${repo}:1`]);
                 await docker(["pull", `${endpoint}/e2e/${repo}@${digest}`], 900_000);
@@ -360,21 +519,33 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
                 env: { ...process.env, HOME: home },
                 httpCredentials: { username: admin.username, password: admin.password },
                 args: [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-quic",
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-quic",
                     `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${NAME}`,
                 ],
             });
             registerCleanup("close chromium", () => context.close());
             const page = await context.newPage();
-            const catalog = page.waitForResponse((response) => response.url() === `https://${endpoint}/v2/_catalog` || response.url().startsWith(`https://${endpoint}/v2/_catalog?`));
+            const catalog = page.waitForResponse(
+                (response) =>
+                    response.url() === `https://${endpoint}/v2/_catalog` || response.url().startsWith(`https://${endpoint}/v2/_catalog?`),
+            );
             await page.goto(`https://${endpoint}/`);
             const response = await catalog;
             assert.equal(response.status(), 200);
             // joxit's own page (support/uiStandin.ts): one <catalog-element> per repository.
             await page.waitForSelector("catalog-element", { timeout: 15_000 });
             const listed = await page.locator("catalog-element").allTextContents();
-            assert.ok(listed.some((text) => text.includes("e2e/small")), `the UI listed: ${listed.join(", ")}`);
+            assert.ok(
+                listed.some((text) => text.includes("e2e/small")),
+                `the UI listed: ${listed.join(", ")}`,
+            );
             await page.screenshot({ path: join(OUTPUT_DIR, bridge ? "ui-bridge.png" : "ui.png"), fullPage: true });
             await context.close();
         });

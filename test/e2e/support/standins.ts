@@ -240,7 +240,13 @@ export class RootFs {
 }
 
 /** Packs the rootfs as root-owned files and imports it as one single-layer image under `name`. */
-export async function importImage(dockerd: PrivateDockerd, rootfs: RootFs, tarball: string, name: string, changes: string[]): Promise<void> {
+export async function importImage(
+    dockerd: PrivateDockerd,
+    rootfs: RootFs,
+    tarball: string,
+    name: string,
+    changes: string[],
+): Promise<void> {
     await run("tar", ["--numeric-owner", "--owner=0", "--group=0", "-C", rootfs.root, "-cf", tarball, "."], {
         timeoutMs: 120_000,
     });

@@ -30,7 +30,9 @@ export function vendorDir(): string {
     const repo = path.resolve(__dirname, "../../..");
     const candidates = [path.join(repo, "../shared/vendor")];
     try {
-        const common = execFileSync("git", ["-C", repo, "rev-parse", "--path-format=absolute", "--git-common-dir"], { encoding: "utf8" }).trim();
+        const common = execFileSync("git", ["-C", repo, "rev-parse", "--path-format=absolute", "--git-common-dir"], {
+            encoding: "utf8",
+        }).trim();
         candidates.push(path.join(path.dirname(common), "../shared/vendor"));
     } catch {
         // Not a git checkout: only the first candidate applies.

@@ -41,7 +41,10 @@ export interface EngineProjectOptions {
 /** The engine's bin dir (PULUMI_ENGINE_BIN), checked: the engine tests cannot run without it. */
 export function engineBin(): string {
     const bin = process.env.PULUMI_ENGINE_BIN;
-    assert.ok(bin && existsSync(join(bin, "pulumi")), "PULUMI_ENGINE_BIN must name the engine's bin dir: run `npm test` (it runs scripts/build-engine.sh) or export PULUMI_ENGINE_BIN=$(scripts/build-engine.sh)");
+    assert.ok(
+        bin && existsSync(join(bin, "pulumi")),
+        "PULUMI_ENGINE_BIN must name the engine's bin dir: run `npm test` (it runs scripts/build-engine.sh) or export PULUMI_ENGINE_BIN=$(scripts/build-engine.sh)",
+    );
     return bin;
 }
 
@@ -90,11 +93,19 @@ export async function createEngineProject(options: EngineProjectOptions): Promis
 
     const { stack } = options;
     const pulumi: EngineProject["pulumi"] = (args, runOptions = {}) =>
-        run("pulumi", [...args, "--non-interactive", "--stack", stack], { env, cwd: project, timeoutMs: runOptions.timeoutMs ?? 600_000, allowFailure: runOptions.allowFailure });
+        run("pulumi", [...args, "--non-interactive", "--stack", stack], {
+            env,
+            cwd: project,
+            timeoutMs: runOptions.timeoutMs ?? 600_000,
+            allowFailure: runOptions.allowFailure,
+        });
     const setConfig = (values: Record<string, unknown>): void => {
         const file = join(project, `Pulumi.${stack}.yaml`);
-        const stackFile = existsSync(file) ? parseYaml(readFileSync(file, "utf8")) ?? {} : {};
-        stackFile.config = { ...stackFile.config, ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`private-registry:${k}`, v])) };
+        const stackFile = existsSync(file) ? (parseYaml(readFileSync(file, "utf8")) ?? {}) : {};
+        stackFile.config = {
+            ...stackFile.config,
+            ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`private-registry:${k}`, v])),
+        };
         writeFileSync(file, toYaml(stackFile));
     };
     await pulumi(["stack", "init"]);
@@ -135,7 +146,10 @@ export interface UpdateRecord {
 }
 
 export function updateRecord(upJsonLines: string): UpdateRecord {
-    const events = upJsonLines.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+    const events = upJsonLines
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line));
     const steps = events
         .map((e) => e.resOutputsEvent?.metadata as PreviewStep | undefined)
         .filter((m): m is PreviewStep => m !== undefined && m.op !== "same")

@@ -70,7 +70,8 @@ export async function prepareEngineStack(options: EngineStackOptions): Promise<E
         pulumi: (args, runOptions) => engine.pulumi(args, runOptions),
         docker: (args, timeoutMs = 120_000) => dockerd.docker(args, { timeoutMs }),
         setConfig: (values) => engine.setConfig(values),
-        config: () => Object.fromEntries(Object.entries(readStack().config ?? {}).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
+        config: () =>
+            Object.fromEntries(Object.entries(readStack().config ?? {}).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
         replaceConfig(values) {
             const current = readStack();
             current.config = Object.fromEntries(Object.entries(values).map(([k, v]) => [`private-registry:${k}`, v]));

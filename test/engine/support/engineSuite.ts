@@ -54,12 +54,22 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
 
         const pulumi = (args: string[], options?: { allowFailure?: boolean; timeoutMs?: number }) => engine.pulumi(args, options);
         const docker = (args: string[], timeoutMs = 120_000) => dockerd.docker(args, { timeoutMs });
-        const ours = async (list: string[]) => (await docker(list)).stdout.split("\n").filter((n) => n.startsWith(PREFIX)).sort();
+        const ours = async (list: string[]) =>
+            (await docker(list)).stdout
+                .split("\n")
+                .filter((n) => n.startsWith(PREFIX))
+                .sort();
         /** A client, run where the dockerd's network is (its namespace in bridge mode). */
         const client = (command: string, args: string[], options?: RunOptions) => dockerd.runClient(command, args, options);
         /** curl's status code for a URL through the edge; longer than nginx's 30 s resolver timeout, so a lost alias shows as 502. */
         const status = async (url: string, args: string[] = []) =>
-            (await client("curl", ["-sS", "--max-time", "45", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(work, "ca.crt"), ...args, url], { allowFailure: true })).stdout;
+            (
+                await client(
+                    "curl",
+                    ["-sS", "--max-time", "45", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", join(work, "ca.crt"), ...args, url],
+                    { allowFailure: true },
+                )
+            ).stdout;
 
         /** The registry container's id and its address on the stack's network (bridge mode). */
         async function registryContainer(): Promise<{ id: string; address: string }> {
@@ -113,7 +123,10 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
                     const container = JSON.parse((await docker(["inspect", `${PREFIX}-${role}`])).stdout)[0];
                     const networks = container.NetworkSettings.Networks as Record<string, { Aliases: string[] | null }>;
                     assert.deepEqual(Object.keys(networks), [PREFIX], `${role} is on ${Object.keys(networks).join(", ")}`);
-                    assert.ok(networks[PREFIX].Aliases?.includes(role), `${role}'s aliases on ${PREFIX}: ${JSON.stringify(networks[PREFIX].Aliases)}`);
+                    assert.ok(
+                        networks[PREFIX].Aliases?.includes(role),
+                        `${role}'s aliases on ${PREFIX}: ${JSON.stringify(networks[PREFIX].Aliases)}`,
+                    );
                     const published = Object.keys(container.HostConfig.PortBindings ?? {}).sort();
                     assert.deepEqual(published, role === "edge" ? ["443/tcp", "80/tcp"] : [], `${role} publishes ${published.join(", ")}`);
                 }
@@ -148,8 +161,25 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
             const root = join(work, "containerd-root");
             writeFileSync(join(work, "containerd.sh"), outputs.clientSnippets.containerd.script);
             await run("sh", [join(work, "containerd.sh")], { env: { ...process.env, ROOT: root } });
-            await client("ctr", ["--address", dockerd.containerdSocket, "--namespace", "engine", "images", "pull", "--hosts-dir", join(root, "etc/containerd/certs.d"),
-                "--user", `${admin.username}:${admin.password}`, "--snapshotter", "native", image.name], { timeoutMs: 180_000 });
+            await client(
+                "ctr",
+                [
+                    "--address",
+                    dockerd.containerdSocket,
+                    "--namespace",
+                    "engine",
+                    "images",
+                    "pull",
+                    "--hosts-dir",
+                    join(root, "etc/containerd/certs.d"),
+                    "--user",
+                    `${admin.username}:${admin.password}`,
+                    "--snapshotter",
+                    "native",
+                    image.name,
+                ],
+                { timeoutMs: 180_000 },
+            );
         });
 
         it("pulumi preview --expect-no-changes passes right after up", async () => {
@@ -162,16 +192,36 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
             const changed = changedSteps((await pulumi(["preview", "--json"])).stdout);
             assert.ok(!changed.some((c) => c.endsWith("registry-registry-data")), `the data volume would change: ${changed.join(", ")}`);
             assert.ok(changed.includes("create registry-credentials-ci"), changed.join(", "));
-            assert.ok(changed.some((c) => /^(replace|create-replacement) registry-registry$/.test(c)), changed.join(", "));
+            assert.ok(
+                changed.some((c) => /^(replace|create-replacement) registry-registry$/.test(c)),
+                changed.join(", "),
+            );
             const before = await registryContainer();
             await pulumi(["up", "--yes", "--skip-preview"]);
             const after = await registryContainer();
             assert.notEqual(after.id, before.id, "the registry container was replaced");
-            const ci = (JSON.parse((await pulumi(["stack", "output", "credentials", "--json", "--show-secrets"])).stdout) as StackOutputs["credentials"]).find((c) => c.username === "ci");
+            const ci = (
+                JSON.parse(
+                    (await pulumi(["stack", "output", "credentials", "--json", "--show-secrets"])).stdout,
+                ) as StackOutputs["credentials"]
+            ).find((c) => c.username === "ci");
             assert.ok(ci);
-            assert.equal(await status(`https://${endpoint}/v2/`, ["-u", `${ci.username}:${ci.password}`]), "200", "the edge reaches the replaced registry");
-            const manifest = await client("curl", ["-sS", "-I", "--cacert", join(work, "ca.crt"), "-u", `${ci.username}:${ci.password}`, "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
-                `https://${endpoint}/v2/engine/hello/manifests/1`]);
+            assert.equal(
+                await status(`https://${endpoint}/v2/`, ["-u", `${ci.username}:${ci.password}`]),
+                "200",
+                "the edge reaches the replaced registry",
+            );
+            const manifest = await client("curl", [
+                "-sS",
+                "-I",
+                "--cacert",
+                join(work, "ca.crt"),
+                "-u",
+                `${ci.username}:${ci.password}`,
+                "-H",
+                "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                `https://${endpoint}/v2/engine/hello/manifests/1`,
+            ]);
             assert.match(manifest.stdout, new RegExp(`docker-content-digest: ${digest}`, "i"), "the pushed image survived the replacement");
             if (bridge) {
                 // Recorded, not asserted: Docker may hand the freed address to the new container

@@ -100,7 +100,9 @@ export const REVIEW_SCENARIOS: ReviewScenario[] = [
         change: "no code change: the server certificate has 10 days left, inside `certificateRenewBeforeDays: 30` (simulated: its `validityEndTime` in the state moved to 10 days from now, `pulumi stack import`)",
         apply: async (stack) => {
             const state = JSON.parse((await stack.pulumi(["stack", "export"])).stdout);
-            const certificates = state.deployment.resources.filter((r: { type: string; urn: string }) => r.type === "tls:index/locallySignedCert:LocallySignedCert");
+            const certificates = state.deployment.resources.filter(
+                (r: { type: string; urn: string }) => r.type === "tls:index/locallySignedCert:LocallySignedCert",
+            );
             if (certificates.length !== 1) throw new Error(`expected one LocallySignedCert in the state, found ${certificates.length}`);
             certificates[0].outputs.validityEndTime = new Date(Date.now() + 10 * 86_400_000).toISOString();
             const file = join(stack.work, "state-renewal.json");
@@ -128,7 +130,13 @@ function parseSteps(json: string): PreviewStep[] {
     const parsed = JSON.parse(json) as { steps: { op: string; urn: string; replaceReasons?: string[]; diffReasons?: string[] }[] };
     return parsed.steps.map((step) => {
         const [type, name] = step.urn.split("::").slice(-2);
-        return { op: step.op, name, type: type.split("$").pop()!, replaceReasons: step.replaceReasons ?? [], diffReasons: step.diffReasons ?? [] };
+        return {
+            op: step.op,
+            name,
+            type: type.split("$").pop()!,
+            replaceReasons: step.replaceReasons ?? [],
+            diffReasons: step.diffReasons ?? [],
+        };
     });
 }
 
@@ -147,16 +155,22 @@ async function collectSecrets(stack: EngineStack): Promise<StackSecrets> {
             values.push({ what: `password ${name}`, value: plain(resource.outputs?.result) });
             values.push({ what: `bcrypt hash of ${name}`, value: plain(resource.outputs?.bcryptHash) });
         }
-        if (resource.type === "random:index/randomString:RandomString") values.push({ what: `bcrypt salt ${name}`, value: plain(resource.outputs?.result) });
-        if (resource.type === "tls:index/privateKey:PrivateKey") values.push({ what: `private key ${name}`, value: plain(resource.outputs?.privateKeyPem) });
+        if (resource.type === "random:index/randomString:RandomString")
+            values.push({ what: `bcrypt salt ${name}`, value: plain(resource.outputs?.result) });
+        if (resource.type === "tls:index/privateKey:PrivateKey")
+            values.push({ what: `private key ${name}`, value: plain(resource.outputs?.privateKeyPem) });
     }
     const htpasswd = (await stack.docker(["exec", `${REVIEW_PREFIX}-registry`, "cat", "/auth/htpasswd"])).stdout;
-    for (const line of htpasswd.split("\n").filter(Boolean)) values.push({ what: `htpasswd entry of ${line.split(":")[0]}`, value: line.slice(line.indexOf(":") + 1) });
+    for (const line of htpasswd.split("\n").filter(Boolean))
+        values.push({ what: `htpasswd entry of ${line.split(":")[0]}`, value: line.slice(line.indexOf(":") + 1) });
     const env = JSON.parse((await stack.docker(["inspect", "-f", "{{json .Config.Env}}", `${REVIEW_PREFIX}-registry`])).stdout) as string[];
     const httpSecret = env.find((e) => e.startsWith("REGISTRY_HTTP_SECRET="));
     if (!httpSecret) throw new Error("the registry has no REGISTRY_HTTP_SECRET");
     values.push({ what: "http.secret", value: httpSecret.slice("REGISTRY_HTTP_SECRET=".length) });
-    values.push({ what: "the edge's private key file", value: (await stack.docker(["exec", `${REVIEW_PREFIX}-edge`, "cat", "/etc/nginx/secrets/server.key"])).stdout });
+    values.push({
+        what: "the edge's private key file",
+        value: (await stack.docker(["exec", `${REVIEW_PREFIX}-edge`, "cat", "/etc/nginx/secrets/server.key"])).stdout,
+    });
     const empty = values.filter((v) => v.value.length < 16);
     if (empty.length > 0) throw new Error(`secrets not found or too short to check: ${empty.map((v) => v.what).join(", ")}`);
     return { values };

@@ -15,7 +15,14 @@ import { freePort } from "../loopbackServers";
 (async () => {
     const w = process.argv[2] ?? "/tmp/private-registry-first-boot";
     mkdirSync(w, { recursive: true });
-    const r = await evaluateProgram({ config: { mode: "alicloud", hostnames: ["registry.example.com"], alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" }, acme: { email: "ops@example.com" } } });
+    const r = await evaluateProgram({
+        config: {
+            mode: "alicloud",
+            hostnames: ["registry.example.com"],
+            alicloud: { region: "cn-hongkong", dnsZone: "example.com", adminCidr: "203.0.113.7/32" },
+            acme: { email: "ops@example.com" },
+        },
+    });
     if (r.error) throw new Error(r.error);
     const vm = findResource(r, "alicloud:ecs/instance:Instance");
     const userData = Buffer.from((vm.inputs as any).userData, "base64").toString();
@@ -32,17 +39,36 @@ import { freePort } from "../loopbackServers";
     const seed = await createSeedDisk({ userData, instanceId: "i-first", hostname: "registry", publicKeys: [login.publicKeyOpenssh] }, w);
     const serial = alicloudDiskSerial(disk.id);
     console.log("serial", serial, "port", port);
-    const v = bootVm({ name: "first-boot", image, workDir: w, rootDisk: root, seedDisk: seed, dataDisks: [{ file: data, format: "raw", serial }], sshPort: port });
+    const v = bootVm({
+        name: "first-boot",
+        image,
+        workDir: w,
+        rootDisk: root,
+        seedDisk: seed,
+        dataDisks: [{ file: data, format: "raw", serial }],
+        sshPort: port,
+    });
     const t0 = Date.now();
     const boot = await waitForSsh(v, { user: "root", identityFile: `${w}/id`, knownHostsFile: `${w}/known_hosts` });
     console.log("ssh up after", Date.now() - t0, boot);
     writeFileSync(`${w}/port`, String(port));
     const { renderWaitUntilReadyScript } = await import("../../../components/render/hostScripts");
     const l = { user: "root", identityFile: `${w}/id`, knownHostsFile: `${w}/known_hosts` };
-    const ready = await onVm(v, l, renderWaitUntilReadyScript({ dataMountPath: "/srv/registry-data" }), { allowFailure: true, timeoutMs: 1200_000 });
+    const ready = await onVm(v, l, renderWaitUntilReadyScript({ dataMountPath: "/srv/registry-data" }), {
+        allowFailure: true,
+        timeoutMs: 1200_000,
+    });
     console.log("ready", ready.code, ready.stdout, ready.stderr.slice(-3000), "after", Date.now() - t0);
-    const facts = await onVm(v, l, "cat /etc/ssh/ssh_host_ed25519_key.pub; grep registry-data /etc/fstab; ls -l /dev/disk/by-id/; grep -c 'creating an ext4' /var/log/cloud-init-output.log; systemctl show -p After docker.service | tr ' ' '\\n' | grep registry; systemctl show -p ActiveEnterTimestampMonotonic docker.service 'srv-registry\\x2ddata.mount'; id debian", { allowFailure: true });
+    const facts = await onVm(
+        v,
+        l,
+        "cat /etc/ssh/ssh_host_ed25519_key.pub; grep registry-data /etc/fstab; ls -l /dev/disk/by-id/; grep -c 'creating an ext4' /var/log/cloud-init-output.log; systemctl show -p After docker.service | tr ' ' '\\n' | grep registry; systemctl show -p ActiveEnterTimestampMonotonic docker.service 'srv-registry\\x2ddata.mount'; id debian",
+        { allowFailure: true },
+    );
     console.log(facts.stdout, facts.stderr);
     await v.stop();
     process.exit(0);
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});
