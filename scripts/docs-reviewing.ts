@@ -2,13 +2,13 @@
  * `npm run docs:reviewing`: regenerates docs/reviewing.md from real previews. It deploys the dev
  * stack with the real engine to a private dockerd (as test/engine/reviewing.test.ts does, same
  * code), previews each typical change against it, writes the document, and destroys the stack.
- * Needs root (dockerd) and the engine (scripts/build-engine.sh; built here if PULUMI_ENGINE_BIN is
- * not set).
+ * Needs root (dockerd) and the engine the engine tests use (scripts/select-engine.sh: a supported
+ * Pulumi CLI on PATH, else scripts/build-engine.sh's build).
  */
-import { execFileSync } from "child_process";
 import { writeFileSync } from "fs";
 import { join } from "path";
 import { run, runCleanups } from "../test/support/processes";
+import { selectedEngine } from "../test/engine/support/engineProject";
 import { ROOT } from "../test/engine/support/engineStack";
 import { CapturedPreview, captureReviewPreviews, leakedSecrets, PreviewStep, ReviewCapture } from "../test/engine/support/reviewPreviews";
 
@@ -77,7 +77,7 @@ against a deployed dev stack. test/engine/reviewing.test.ts runs the same previe
 what this page shows: the changed line is visible, what is replaced and why, the data volume
 stays, and no password, bcrypt hash, \`http.secret\` or private key appears, even partly.
 
-Captured with pulumi ${engineVersion} (built from source, docs/real-engine.md), local mode on a
+Captured with pulumi ${engineVersion}, local mode on a
 private dockerd (host networking, because this machine's daemon has no bridge; in bridge mode the
 edge's published \`ports\` change as well). Provider and Docker ID lines are left out, each URN
 is cut to the resource's name (\`[urn=…::registry-edge]\`), and the per-run free ports are shown as \`<httpsPort>\`, \`<uiPort>\`, ... Deployed
@@ -114,18 +114,11 @@ ${sections.join("\n\n")}
 }
 
 async function main(): Promise<void> {
-    if (!process.env.PULUMI_ENGINE_BIN) {
-        process.env.PULUMI_ENGINE_BIN = execFileSync("bash", [join(ROOT, "scripts/build-engine.sh")], {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "inherit"],
-        })
-            .trim()
-            .split("\n")
-            .pop();
-    }
     try {
         const { stack, capture } = await captureReviewPreviews();
-        const version = (await run("pulumi", ["version"], { env: stack.env })).stdout.trim();
+        const version =
+            (await run("pulumi", ["version"], { env: stack.env })).stdout.trim() +
+            (selectedEngine().kind === "built" ? " (built from source, docs/real-engine.md)" : "");
         const document = render(capture, version);
         const leaks = leakedSecrets(document, capture.secrets);
         if (leaks.length > 0) throw new Error(`the document would show secrets: ${leaks.join(", ")}`);

@@ -36,7 +36,7 @@ import { hostMountsUnder, SshServer, startSshServer } from "../support/sshServer
 import { PrivateDockerd, startDockerd } from "../e2e/support/dockerd";
 import { addHostsEntry } from "../e2e/support/hostsFile";
 import { buildStandInImages, buildTestImage } from "../e2e/support/standins";
-import { copyProject, engineBin, engineEnvironment } from "./support/engineProject";
+import { copyProject, engineEnvironment, selectedEngine } from "./support/engineProject";
 
 const NAME = "registry-engine-ssh.test";
 const PREFIX = "pr-engine-ssh";
@@ -105,10 +105,10 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
         });
 
     before(async () => {
-        const bin = engineBin();
+        const engine = selectedEngine();
         assert.ok(
-            existsSync(join(bin, "pulumi-resource-command")),
-            `${bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`,
+            engine.kind === "installed" || existsSync(join(engine.bin, "pulumi-resource-command")),
+            `${engine.bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`,
         );
         work = makeTempDir("pr-ssh-");
         project = copyProject(work);
