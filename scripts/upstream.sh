@@ -121,7 +121,8 @@ case "${1:-}" in
     exit 2
     ;;
   *)
-    IFS='|' read -r name file repo commit top subtree paths <<<"$(entry_of "$1")"
+    entry=$(entry_of "$1") || exit 1
+    IFS='|' read -r name file repo commit top subtree paths <<<"$entry"
     local_dir=$(vendor_dir)
     if [ -f "$local_dir/$file" ]; then
       echo "$local_dir/$file"

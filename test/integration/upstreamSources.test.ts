@@ -123,6 +123,14 @@ describe("upstream sources: a local snapshot, else a git fetch of the pinned com
         assert.equal(found.stdout.trim(), join(folder, ui.file));
     });
 
+    it("an unknown name is an error naming the known ones, and fetches nothing", async () => {
+        const unknown = await upstream(["docker-registry-ui"], { PRIVATE_REGISTRY_UPSTREAM_GIT: "file:///nonexistent" });
+        assert.equal(unknown.code, 1);
+        assert.equal(unknown.stdout, "");
+        assert.match(unknown.stderr, /unknown upstream source 'docker-registry-ui' \(known: command acme acme-tf langhost ui \)/);
+        assert.doesNotMatch(unknown.stderr, /fetching/);
+    });
+
     it("fetches the pinned commit: the wanted paths under the top directory, nothing else", async () => {
         const out = join(cache, "paths.tar.gz");
         const fetched = await upstream(["--fetch", `file://${work}/upstream.git`, upstreamCommit, "ui", ".", "Dockerfile dist nginx", out]);
