@@ -11,10 +11,11 @@
  * second dockerd on that computer, reading the same overlaid /etc (its /etc/hosts and certs.d
  * entries are what the README's lines write).
  *
- * What the environment supplies, and a user's shell would too: the engine first on PATH (with
- * the offline settings docs/real-engine.md lists), DOCKER_HOST naming the private dockerd (the
- * user's Docker), PULUMI_CONFIG_PASSPHRASE (the README's way to not be asked), and on the node
- * DOCKER_HOST and DOCKER_CONFIG of the node's Docker. Images cannot be pulled: the stack's are
+ * What the environment supplies, and a user's shell would too: the engine as engineProject.ts
+ * sets it up for every engine test (first on PATH, its PULUMI_HOME and settings; not its file
+ * backend: the README's `npm run dev` logs in to `~/.pulumi`, which lands in the overlay),
+ * DOCKER_HOST naming the private dockerd (the user's Docker), PULUMI_CONFIG_PASSPHRASE (the
+ * README's way to not be asked), and on the node DOCKER_HOST and DOCKER_CONFIG of its Docker. Images cannot be pulled: the stack's are
  * pre-tagged stand-ins (engineProject.ts).
  */
 import assert from "node:assert/strict";
@@ -25,7 +26,7 @@ import { execFileSync } from "child_process";
 import { createNetworkNamespace, NetworkNamespace } from "../support/netns";
 import { makeTempDir, RunResult, runCleanups } from "../support/processes";
 import { DOCKER_CLI, PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "../e2e/support/dockerd";
-import { engineBin, startDockerdWithStandIns } from "./support/engineProject";
+import { engineEnvironment, startDockerdWithStandIns } from "./support/engineProject";
 import { OwnComputer, startOwnComputer } from "./support/ownComputer";
 
 const ROOT = resolve(__dirname, "../..");
@@ -90,18 +91,18 @@ describe("the README's quick start, as written, under the real engine", () => {
         const tools = join(work, "tools");
         mkdirSync(tools);
         symlinkSync(DOCKER_CLI, join(tools, "docker"));
+        // The engine as every engine test gets it (its PATH, a PULUMI_HOME holding its plugins, its
+        // settings), minus the file backend they use: the README's `npm run dev` picks the backend.
+        const engine = await engineEnvironment(work);
+        const pulumiSettings = Object.entries(engine).filter(([key]) => key.startsWith("PULUMI_") && key !== "PULUMI_BACKEND_URL");
         env = {
-            PATH: `${tools}:${engineBin()}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+            ...Object.fromEntries(pulumiSettings),
+            PATH: `${tools}:${engine.PATH}`,
             HOME: "/root",
             LANG: "C.UTF-8",
             DOCKER_HOST: dockerd.host,
             PULUMI_CONFIG_PASSPHRASE: "quick-start",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
         };
-        // The engine's plugins, into this computer's ~/.pulumi (where a downloaded CLI puts them).
-        await computer.run("bash", [join(ROOT, "scripts/build-engine.sh"), "--install-plugins"], { env, timeoutMs: 120_000 });
     });
 
     after(async () => {
