@@ -1,5 +1,5 @@
 /**
- * The example stack files (examples/Pulumi.<stack>.yaml, docs/pull-request-review.md) are what a
+ * The example stack files (docs/examples/Pulumi.<stack>.yaml, docs/pull-request-review.md) are what a
  * user copies to the repository's root: each passes the config check as it stands, and the
  * review workflow would preview and deploy it (scripts/affected-stacks.ts counts it).
  */
@@ -13,7 +13,7 @@ import { affectedStacks, ciStacks } from "../../scripts/affected-stacks";
 import { makeTempDir, runCleanups } from "../support/processes";
 
 const ROOT = resolve(__dirname, "../..");
-const EXAMPLES = join(ROOT, "examples");
+const EXAMPLES = join(ROOT, "docs/examples");
 const stackFiles = readdirSync(EXAMPLES).filter((file) => /^Pulumi\.[\w.-]+\.yaml$/.test(file));
 
 /** A stack file's config as Pulumi hands it to the program: keys without the namespace, objects as JSON. */
