@@ -8,8 +8,8 @@
 #   scripts/build-engine.sh [--install-plugins] [--force] [--help]
 #
 # Last line on stdout: the absolute bin dir to put first on PATH. Everything else goes to stderr.
-# See docs/real-engine.md for what is built, why some versions differ from the npm pins, and the
-# environment `pulumi` needs to run fully offline.
+# See docs/real-engine.md for what is built and from what, and the environment `pulumi` needs to
+# run fully offline; docs/testing.md for when the tests use it.
 set -euo pipefail
 SELF=build-engine
 
@@ -118,8 +118,6 @@ COMPONENTS=("cli|$CLI_WANT|pulumi|build_cli" "langhost|$SDK_VERSION|pulumi-langu
 for p in tls random docker; do
   if [ -n "${PLUGIN_VERSION[$p]:-}" ]; then COMPONENTS+=("$p|${PLUGIN_VERSION[$p]}|pulumi-resource-$p|build_bridged"); fi
 done
-[ -z "${PLUGIN_VERSION[command]:-}" ] || COMPONENTS+=("command|${PLUGIN_VERSION[command]}|pulumi-resource-command|build_command")
-[ -z "${PLUGIN_VERSION[acme]:-}" ] || COMPONENTS+=("acme|${PLUGIN_VERSION[acme]}|pulumi-resource-acme|build_acme")
 COMPONENTS+=("yaml|$YAML_VERSION|pulumi-language-yaml|build_yaml")
 
 # unpack_upstream NAME DIR: scripts/upstream.sh's source NAME (local snapshot, or fetched from
@@ -129,6 +127,26 @@ unpack_upstream() {
   tarball=$(bash "$REPO/scripts/upstream.sh" "$1") || return 1
   tar -xzf "$tarball" -C "$2"
 }
+# with_upstream COMPONENT VERSION BINARY SOURCE...: the providers built from upstream sources are
+# left out, with a warning, when they are not cached and a source cannot be had (no snapshot, no
+# git or no route to the repository): the engine still serves every program that does not use them.
+with_upstream() {
+  local source
+  comp_init "$1" "$2" "$(recipe "$1")"
+  [ "$FORCE" = 1 ] || ! comp_cached "$3" || return 0
+  for source in "${@:4}"; do
+    bash "$REPO/scripts/upstream.sh" "$source" >/dev/null || {
+      log "WARNING: $1 not built: no upstream source '$source' (scripts/upstream.sh; set PRIVATE_REGISTRY_VENDOR)"
+      return 1
+    }
+  done
+}
+if [ -n "${PLUGIN_VERSION[command]:-}" ] && with_upstream command "${PLUGIN_VERSION[command]}" pulumi-resource-command command; then
+  COMPONENTS+=("command|${PLUGIN_VERSION[command]}|pulumi-resource-command|build_command")
+fi
+if [ -n "${PLUGIN_VERSION[acme]:-}" ] && with_upstream acme "${PLUGIN_VERSION[acme]}" pulumi-resource-acme acme acme-tf; then
+  COMPONENTS+=("acme|${PLUGIN_VERSION[acme]}|pulumi-resource-acme|build_acme")
+fi
 
 # --- pulumi CLI (github.com/pulumi/pulumi/pkg/v3 ./cmd/pulumi) ---------------------------------
 # The CLI version is the npm SDK's, or, when the module proxy refuses that pkg/v3 version, the

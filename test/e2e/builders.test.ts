@@ -50,7 +50,7 @@ const REQUIRED = [
 const BUILDKIT_PLATFORMS = ["amd64", "riscv64"] as const;
 const BUILDKIT_DOCKERFILE = "FROM scratch\nARG TARGETARCH\nCOPY hello-${TARGETARCH}.txt /hello.txt\n";
 /**
- * Also build the buildx CLI plugin (302 s cold, docs/real-engine.md) and run the snippet's own
+ * Also build the buildx CLI plugin (302 s cold, docs/testing.md) and run the snippet's own
  * script against a stand-in BuildKit image. Off unless PR_TEST_BUILDX=1: CI's cold budget is tight,
  * and buildkitd + buildctl already prove the snippet's buildkitd.toml.
  */

@@ -28,7 +28,7 @@ export interface BuildkitTools {
     buildx?: string;
 }
 
-/** scripts/build-tools.sh's cached builds (the first call builds them: minutes, see docs/real-engine.md). */
+/** scripts/build-tools.sh's cached builds (the first call builds them: minutes, see docs/testing.md). */
 export async function buildkitTools(withBuildx: boolean): Promise<BuildkitTools> {
     const names = withBuildx ? ["buildkit", "buildx"] : ["buildkit"];
     const built = await run("bash", [join(ROOT, "scripts/build-tools.sh"), ...names], { timeoutMs: 3_600_000 });
