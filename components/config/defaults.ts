@@ -1,9 +1,10 @@
 /**
- * Every default of the stack, in one place. parse.ts applies them to the stack config, the
- * components fall back to them when used on their own, Pulumi.yaml declares the same values and
- * the README's configuration table shows them (test/unit/config.test.ts checks both).
+ * What the components fall back to when an arg is left out. The stack's defaults are declared
+ * with their keys in keys.ts, which the validator applies; test/unit/config.test.ts holds the
+ * scalars here to the ones declared in Pulumi.yaml, which is generated from keys.ts. (To go: the
+ * components are to receive every value typed and defaulted by the validator.)
  *
- * Pure: no `@pulumi/*` import, so the config validator and the tests can read it directly.
+ * Pure: no `@pulumi/*` import.
  */
 export const DEFAULTS = {
     mode: "local",

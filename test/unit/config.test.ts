@@ -4,7 +4,11 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULTS } from "../../components/config/defaults";
-import { ConfigError, isCidr, isIpAddress, isPinnedImageReference, parseStackConfig } from "../../components/config/parse";
+import { ConfigError, parseStackConfig } from "../../components/config/parse";
+import { isCidr, isIpAddress, isPinnedImageReference } from "../../components/config/syntax";
+import { CONFIG_KEYS, keyName } from "../../components/config/keys";
+import { Declaration, Declarations, Reader } from "../../components/config/reader";
+import { readGeneratedFiles, regenerated } from "../../scripts/docs-config";
 import { distributionMajor } from "../../components/config/distribution";
 import { isGcSchedule, parseGcSchedule } from "../../components/config/gcSchedule";
 
@@ -367,29 +371,6 @@ describe("stack config", () => {
         // Unset lists and strings: the list means the defaults above, the string means none.
         assert.equal(declared.hostnames, "[]");
         assert.equal(declared.ipAddresses, JSON.stringify(DEFAULTS.ipAddresses));
-    });
-
-    it("shows in the README's configuration table the very defaults parse.ts applies (DEFAULTS)", () => {
-        const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
-        const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
-        const shown: Record<string, string> = {};
-        for (const row of table.split("\n").filter((line) => line.startsWith("| `"))) {
-            const [keys, defaults] = row
-                .split("|")
-                .slice(1, 3)
-                .map((cell) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]));
-            keys.forEach((key, i) => (shown[key] = defaults[i]));
-        }
-        const item = (value: unknown) =>
-            typeof value === "object" && value !== null
-                ? `{${Object.entries(value)
-                      .map(([k, v]) => `${k}: ${v}`)
-                      .join(", ")}}`
-                : String(value);
-        const asShown = (value: unknown) => (Array.isArray(value) ? `[${value.map(item).join(", ")}]` : String(value));
-        for (const [key, value] of Object.entries(DEFAULTS).filter(([, v]) => typeof v !== "object" || Array.isArray(v))) {
-            assert.equal(shown[key], asShown(value), `README row for ${key}`);
-        }
     });
 
     it("reads image references as settings, defaulting to today's pins, and names a bad one's key", () => {
@@ -832,5 +813,88 @@ describe("stack config: values that used to pass and deploy something broken", (
             /^private-registry:certificateValidityDays must be an integer number of days, 1-825 \(Apple clients refuse TLS server certificates valid longer\); got "826"$/,
         );
         assert.equal(parseStackConfig({ certificateValidityDays: "825" }).certificateValidityDays, 825);
+    });
+});
+
+/** One declaration read alone, as a field or key named `key`: its value and the problems it records. */
+function readAlone(declaration: Declaration, raw: unknown, key = "key"): { value: unknown; problems: string[] } {
+    const reader = new Reader({ [key]: raw }, { [key]: declaration } as Declarations, { naming: (path) => path });
+    return { value: reader.read(key), problems: reader.problems };
+}
+
+/** Every declaration with its path: the top-level keys, then each object key's fields. */
+function everyDeclaration(): [string, Declaration][] {
+    return Object.entries(CONFIG_KEYS as Declarations).flatMap(([key, declaration]): [string, Declaration][] => [
+        [key, declaration],
+        ...Object.entries(declaration.fields ?? {}).map(([field, d]): [string, Declaration] => [`${key}.${field}`, d]),
+    ]);
+}
+
+describe("config keys, each declared once (components/config/keys.ts)", () => {
+    it("README's configuration and outputs tables and Pulumi.yaml's config section are generated from the declarations (npm run docs:config)", () => {
+        const files = readGeneratedFiles();
+        const expected = regenerated(files);
+        assert.equal(files.pulumiYaml, expected.pulumiYaml, "Pulumi.yaml's config section is stale: run npm run docs:config");
+        assert.equal(files.readme, expected.readme, "README.md's tables are stale: run npm run docs:config");
+    });
+
+    it("says of every key what it must be, what it is for, and whether Pulumi.yaml declares it or why not", () => {
+        for (const [key, declaration] of Object.entries(CONFIG_KEYS as Declarations)) {
+            assert.ok(declaration.form.length > 10, `${key}: form`);
+            assert.ok((declaration.description ?? "").length > 10, `${key}: description`);
+            assert.ok(declaration.pulumi !== undefined, `${key}: Pulumi.yaml's type, or why it has none`);
+        }
+        for (const [path, declaration] of everyDeclaration()) assert.ok(declaration.form.length > 5, `${path}: form`);
+    });
+
+    it("reads an unset key or field as its declared default, and accepts every default it declares", () => {
+        let checked = 0;
+        for (const [path, declaration] of everyDeclaration()) {
+            if (declaration.default === undefined || declaration.read === undefined) continue;
+            const unset = readAlone(declaration, undefined);
+            const given = readAlone(
+                declaration,
+                typeof declaration.default === "string" ? declaration.default : JSON.stringify(declaration.default),
+            );
+            assert.deepEqual(unset.problems, [], path);
+            assert.deepEqual(given.problems, [], `${path}: its own default is refused`);
+            assert.deepEqual(given.value, unset.value, `${path}: the default written out reads as leaving it unset`);
+            if (declaration.fields === undefined) assert.deepEqual(unset.value, declaration.default, path);
+            checked++;
+        }
+        assert.ok(checked >= 30, `${checked} defaults checked`);
+        // The stack as a whole: every top-level default is the value an empty stack gets.
+        const empty = parseStackConfig({}) as unknown as Record<string, unknown>;
+        for (const [key, declaration] of Object.entries(CONFIG_KEYS as Declarations)) {
+            if (declaration.default === undefined || declaration.shownDefault !== undefined || declaration.fields !== undefined) continue;
+            assert.deepEqual(empty[key], declaration.default, key);
+        }
+    });
+
+    it("accepts every integer key and field at both ends of its declared range, and refuses one past each with the form", () => {
+        const integers = everyDeclaration().filter(([, d]) => d.range !== undefined);
+        assert.ok(integers.length >= 10);
+        for (const [path, declaration] of integers) {
+            const [min, max] = declaration.range!;
+            for (const ok of [min, max])
+                assert.deepEqual(readAlone(declaration, String(ok), path), { value: ok, problems: [] }, `${path}: ${ok}`);
+            for (const bad of [min - 1, max + 1].filter((n) => n >= 0)) {
+                assert.deepEqual(
+                    readAlone(declaration, String(bad), path).problems,
+                    [`${path} must be ${declaration.form}; got "${bad}"`],
+                    `${path}: ${bad}`,
+                );
+            }
+            // The form tells users the range, except where a tighter bound is the one that matters.
+            if (path !== "certificateRenewBeforeDays")
+                assert.ok(declaration.form.includes(`${min}-${max}`), `${path}: ${declaration.form}`);
+        }
+    });
+
+    it("names a key the way its users write it: the stack's namespace, or the caller's own naming", () => {
+        assert.equal(keyName("ssh.port"), "private-registry:ssh.port");
+        const reader = new Reader({ ssh: { host: "h.lan", port: 0 } }, CONFIG_KEYS, { naming: (path) => `args.${path}` });
+        reader.read("ssh");
+        assert.deepEqual(reader.problems, ['args.ssh.port must be an integer port 1-65535; got "0"']);
     });
 });

@@ -1,0 +1,196 @@
+/**
+ * The rules across keys: what one key's value allows of another's (a mode's own keys, ports that
+ * must differ, names ACME can certify, ...), and the defaults that depend on other keys. They run
+ * on the typed values every key's declaration has read (keys.ts) and give the settings the
+ * program receives. Pure.
+ */
+import { isIP } from "net";
+import type { ValuesOf } from "./declare";
+import { distributionMajor } from "./distribution";
+import { CONFIG_KEYS, LOCAL_MODE_HOSTNAMES, MIRROR_LOOPBACK_PORT } from "./keys";
+import type { Reader } from "./reader";
+import type { StackConfig } from "./types";
+
+/** Every key's value as its declaration read it; a mode's own keys only in that mode. */
+export type KeyValues = Omit<ValuesOf<typeof CONFIG_KEYS>, "sshPrivateKey">;
+
+/** Let's Encrypt certificates live 90 days, falling to 45: more than 30 would soon renew on every run (and hit rate limits), fewer than 7 can miss a weekly renewal job. */
+const ACME_RENEW_BEFORE_DAYS = { min: 7, max: 30 };
+
+/** Checks the values against each other (problems go to `read`) and gives the stack's settings. */
+export function applyRules(values: KeyValues, read: Reader<typeof CONFIG_KEYS>): StackConfig {
+    const { mode, ipAddresses, containerNetwork, httpsPort, httpPort, uiPort, metricsPort } = values;
+    // Only a registry on this machine may go without a name: "localhost" reaches it. An empty
+    // list counts as unset: it is the default Pulumi.yaml declares.
+    const namesImplied = values.hostnames.length === 0;
+    const hostnames = namesImplied ? (mode === "local" && ipAddresses.length === 0 ? [...LOCAL_MODE_HOSTNAMES] : []) : values.hostnames;
+    if (hostnames.length + ipAddresses.length === 0)
+        read.fail("hostnames", `or ${read.name("ipAddresses")} must name at least one address clients use`);
+    const uiHostname = differentUiHostname(read, values.uiHostname, hostnames, ipAddresses, namesImplied);
+
+    if (containerNetwork === "host") {
+        const ports = { httpsPort, httpPort, uiPort, metricsPort };
+        const taken = Object.entries(ports).filter(([, p], i, all) => all.findIndex(([, q]) => q === p) !== i);
+        for (const [key, port] of taken)
+            read.fail(key, `(${port}) collides with another port; with containerNetwork "host" these ports must all differ`);
+    } else if (httpsPort === httpPort) {
+        read.fail("httpsPort", `and ${read.name("httpPort")} must differ; both are ${httpsPort}`);
+    }
+
+    // passwordRotation: the password and salt resources carry a user's keeper, so a new value
+    // replaces exactly that user's password and hash; a user not named keeps theirs.
+    const userNames = values.users.map((u) => u.name);
+    const strangers = Object.keys(values.passwordRotation).filter((username) => !userNames.includes(username));
+    if (strangers.length > 0)
+        read.fail("passwordRotation", `names ${strangers.map((s) => JSON.stringify(s)).join(", ")}, not in ${read.name("users")}`);
+
+    const { certificateValidityDays: validityDays, certificateRenewBeforeDays: renewBeforeDays } = values;
+    if (renewBeforeDays >= validityDays) {
+        read.fail(
+            "certificateRenewBeforeDays",
+            `must be ${read.form("certificateRenewBeforeDays")}; got ${renewBeforeDays} with validity ${validityDays}`,
+        );
+    }
+
+    // Local mode's daemon; the other modes reach their host's daemon themselves.
+    let dockerHost = values.dockerHost;
+    if (dockerHost !== undefined && mode !== "local")
+        dockerHost = read.fail("dockerHost", `applies to local mode only; mode "${mode}" reaches its host's daemon over SSH`);
+
+    if (values.alicloud !== undefined) {
+        const { dnsZone } = values.alicloud;
+        if (dnsZone !== "") {
+            const served: [string, string][] = [
+                ...hostnames.map((name) => ["hostnames", name] as [string, string]),
+                ...(uiHostname ? [["uiHostname", uiHostname] as [string, string]] : []),
+            ];
+            for (const [key, name] of served) {
+                if (name !== dnsZone && !name.endsWith(`.${dnsZone}`))
+                    read.fail(
+                        key,
+                        `entry ${JSON.stringify(name)} is not under ${read.name("alicloud.dnsZone")} ${JSON.stringify(dnsZone)}`,
+                    );
+            }
+        }
+        if (hostnames.length === 0) read.fail("hostnames", `is required in alicloud mode: ${read.form("hostnames")}`);
+    }
+
+    // Replicas need the alicloud load balancer and blobs every replica sees: a bucket, not one VM's disk.
+    let replicas = values.replicas;
+    if (replicas !== CONFIG_KEYS.replicas.default) {
+        if (mode !== "alicloud") {
+            read.fail(
+                "replicas",
+                `applies to alicloud mode only (the stack creates the VMs and their load balancer there); mode "${mode}" runs one host`,
+            );
+            replicas = CONFIG_KEYS.replicas.default as number;
+        } else if (values.storage.kind === "filesystem") {
+            read.fail(
+                "replicas",
+                `(${replicas}) needs ${read.name("storage.kind")} "oss" or "s3": every replica must see the same blobs, and "filesystem" keeps them on one VM's disk`,
+            );
+        }
+    }
+
+    if (mode === "alicloud") read.value("acme").required(" in alicloud mode, which uses Let's Encrypt");
+
+    if (values.hostRegistryMirrors.length > 0 && mode === "local") {
+        read.fail(
+            "hostRegistryMirrors",
+            "applies to the daemon this stack installs (ssh and alicloud modes); in local mode set registry-mirrors in your own daemon.json",
+        );
+    }
+
+    const { mirror } = values;
+    if (mirror !== undefined) {
+        if (mirror.hostname !== undefined && hostnames.includes(mirror.hostname))
+            read.fail("mirror.hostname", `must differ from the registry's own names; got ${JSON.stringify(mirror.hostname)}`);
+        if (mirror.hostname !== undefined && mode === "alicloud")
+            read.fail(
+                "mirror.hostname",
+                "is not supported in alicloud mode yet (its DNS records and certificate cover hostnames and uiHostname); use mirror.httpsPort",
+            );
+        if (mirror.hostname === undefined && [httpsPort, httpPort].includes(mirror.httpsPort))
+            read.fail("mirror.httpsPort", `(${mirror.httpsPort}) must differ from httpsPort and httpPort, or give the mirror a hostname`);
+    }
+
+    const { storage, images } = values;
+    if (storage.kind === "oss" && mode !== "alicloud") {
+        read.fail(
+            "storage.kind",
+            `"oss" applies to alicloud mode only (the stack creates the bucket there); mode "${mode}" can use kind "s3" with OSS's S3-compatible endpoint`,
+        );
+    }
+
+    if (values.gc?.deleteUntagged && distributionMajor(images.registry) !== 3) {
+        read.fail(
+            "gc.deleteUntagged",
+            `needs Distribution 3 (${read.name("images")}.registry ${JSON.stringify(images.registry)} is 2.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178); use a registry:3 image or leave it false`,
+        );
+    }
+    const gc = values.gc?.schedule === undefined ? undefined : { schedule: values.gc.schedule, deleteUntagged: values.gc.deleteUntagged };
+
+    if (storage.kind === "oss" && distributionMajor(images.registry) === 2) {
+        // 2.8's s3 driver forces path-style requests once an endpoint is set; OSS answers only
+        // virtual-hosted ones (docs/scale.md). 3.x reaches OSS through s3 without path style.
+        read.fail(
+            "storage.kind",
+            `"oss" needs Distribution 3: ${read.name("images")}.registry ${JSON.stringify(images.registry)} is 2.x, whose s3 driver OSS refuses; use a registry:3 image`,
+        );
+    }
+    if (mirror !== undefined && containerNetwork === "host") {
+        // On the host's network the mirror also takes a loopback port of its own.
+        const ports = { httpsPort, httpPort, uiPort, metricsPort };
+        for (const [key, port] of Object.entries(ports).filter(([, p]) => p === MIRROR_LOOPBACK_PORT)) {
+            read.fail(key, `(${port}) is the mirror's loopback port with containerNetwork "host"; choose another`);
+        }
+        if (mirror.hostname === undefined && [uiPort, metricsPort, MIRROR_LOOPBACK_PORT].includes(mirror.httpsPort)) {
+            read.fail(
+                "mirror.httpsPort",
+                `(${mirror.httpsPort}) collides with a loopback port; with containerNetwork "host" all ports must differ`,
+            );
+        }
+    }
+    if (values.acme !== undefined) {
+        if (ipAddresses.length > 0) read.fail("ipAddresses", "must be empty with acme: Let's Encrypt does not certify IP addresses");
+        // Not the local default "localhost": no public CA certifies it.
+        if (namesImplied) read.fail("hostnames", `is required with acme: ${read.form("hostnames")}`);
+        const { min, max } = ACME_RENEW_BEFORE_DAYS;
+        if (renewBeforeDays < min || renewBeforeDays > max) {
+            read.fail(
+                "certificateRenewBeforeDays",
+                `must be ${min}-${max} with acme (Let's Encrypt certificates live 90 days, soon 45; renewal runs on pulumi up); got ${renewBeforeDays}`,
+            );
+        }
+    }
+
+    return {
+        ...values,
+        hostnames,
+        uiHostname,
+        passwordRotation: strangers.length > 0 ? {} : values.passwordRotation,
+        // Clients told to use an IPv6 address must find the edge there.
+        listenIpv6: values.listenIpv6 || ipAddresses.some((ip) => isIP(ip) === 6),
+        dockerHost,
+        replicas,
+        gc,
+    };
+}
+
+/** The UI's own name must be one no other server block already answers to. */
+function differentUiHostname(
+    read: Reader<typeof CONFIG_KEYS>,
+    uiHostname: string | undefined,
+    hostnames: string[],
+    ipAddresses: string[],
+    namesImplied: boolean,
+): string | undefined {
+    if (uiHostname === undefined || (!hostnames.includes(uiHostname) && !ipAddresses.includes(uiHostname))) return uiHostname;
+    const where = namesImplied
+        ? `the name local mode implies when ${read.name("hostnames")} is unset`
+        : `a ${read.name("hostnames")} entry`;
+    return read.fail(
+        "uiHostname",
+        `must differ from every registry name (the UI redirects from those to its own): ${JSON.stringify(uiHostname)} is ${where}`,
+    );
+}

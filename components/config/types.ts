@@ -1,0 +1,133 @@
+/**
+ * The typed settings the validator hands the program: every value checked, every default
+ * applied. Types only.
+ */
+import type { AcmeServer } from "../certificates/acmeCertificate";
+import type { StorageConfigInput } from "../render/registryConfig";
+import type { RegistryUser } from "./users";
+
+export type HostMode = "local" | "ssh" | "alicloud";
+export type ContainerNetwork = "bridge" | "host";
+
+export interface SshConnection {
+    host: string;
+    port: number;
+    user: string;
+    /** The server's host key (`ssh-ed25519 AAAA...`); unset: the first key seen is pinned. */
+    hostKey?: string;
+}
+
+export interface AlicloudSettings {
+    region: string;
+    /** The Alidns zone the registry names live under, e.g. `example.com`. */
+    dnsZone: string;
+    /** Who may reach the VM's SSH port, e.g. `203.0.113.7/32`. Required: no open default. */
+    adminCidr: string;
+    /** Unset: the cheapest non-burstable type with 2 vCPUs and 4 GiB, looked up once and kept. */
+    instanceType?: string;
+    /** An image ID; unset looks up the newest Debian 12 image. */
+    imageId?: string;
+    /** Empty means: the first zone that offers the instance type. */
+    zoneId?: string;
+    dataDiskGiB: number;
+    /** Daily snapshots of the data disk kept this many days; 0: none. */
+    snapshotRetentionDays: number;
+    vpcCidr: string;
+    vswitchCidr: string;
+}
+
+export interface AcmeSettings {
+    email: string;
+    server: AcmeServer;
+    /** The lego DNS provider publishing the DNS-01 TXT records; its credentials come from the environment. */
+    dnsProvider: string;
+    /** Resolvers (`host[:port]`) lego uses instead of the system's; empty: the system's. */
+    recursiveNameservers: string[];
+    /** Do not query the zone's authoritative nameservers for the TXT record before validation. */
+    disableCompletePropagation: boolean;
+}
+
+/** What each container runs: any pinned reference a host's daemon can pull (a copy in ACR, say). */
+export interface ImageSettings {
+    registry: string;
+    ui: string;
+    edge: string;
+    mirror: string;
+}
+
+/** Scheduled garbage collection of the registry's blobs (docs/operations.md). */
+export interface GcSettings {
+    /** A 5-field cron expression in UTC, `@hourly`/`@daily`/`@weekly`, or `@every DURATION`. */
+    schedule: string;
+    /** Also delete manifests no tag points at (Distribution 3 only: 2.8 deletes multi-arch images' platform manifests). */
+    deleteUntagged: boolean;
+}
+
+/** The opt-in pull-through mirror: a second Distribution in proxy mode behind the same edge. */
+export interface MirrorSettings {
+    /** The registry it pulls through, `https://HOST[:PORT]`; default Docker Hub. */
+    upstream: string;
+    /** The upstream account (Docker Hub: raises the anonymous pull limit). */
+    username?: string;
+    /** A password is set (`mirror.password`, a secret): read it with readMirrorPassword, never from here. */
+    hasPassword: boolean;
+    /** The mirror's own name at the edge (in the certificate); unset: its own port, `httpsPort`. */
+    hostname?: string;
+    /** The edge port the mirror answers on when it has no name of its own. */
+    httpsPort: number;
+    /** k3s `rewrite` rules for docker.io: a Go regular expression → its replacement. */
+    k3sRewrites: Record<string, string>;
+}
+
+/**
+ * Where the registry keeps blobs (`storage`). The S3 credentials are not here: they are secrets,
+ * read apart by readRegistryStorage (components/config/index.ts), so no plain copy exists.
+ */
+export type StorageSettings =
+    | StorageConfigInput
+    /** alicloud mode: an OSS bucket and a RAM user limited to it, both created by the stack. */
+    | { kind: "oss" };
+
+export interface StackConfig {
+    mode: HostMode;
+    /** DNS names the registry answers to; the first one names the endpoint. */
+    hostnames: string[];
+    /** IP addresses clients may use instead (a LAN IP for boards on the LAN). */
+    ipAddresses: string[];
+    /** Serve the UI on its own name instead of `https://HOST/`; the registry then sends CORS headers for it. */
+    uiHostname?: string;
+    httpsPort: number;
+    httpPort: number;
+    /** Each with a role: `push` for builders, `pull` for nodes (components/config/users.ts). */
+    users: RegistryUser[];
+    /** Per user, a keeper: changing it (or setting it the first time) gives that user a new password. */
+    passwordRotation: Record<string, string>;
+    deleteEnabled: boolean;
+    retainDataOnDestroy: boolean;
+    containerNetwork: ContainerNetwork;
+    /** Host networking only: the loopback port the UI listens on, behind the edge. */
+    uiPort: number;
+    /** The registry's metrics listener: loopback in host networking, unpublished in bridge networking. */
+    metricsPort: number;
+    /** Host networking only: the edge also listens on IPv6 (always, when an ipAddresses entry is IPv6). */
+    listenIpv6: boolean;
+    /** Prefix of every Docker object name, so two stacks can share one daemon. */
+    namePrefix: string;
+    certificateValidityDays: number;
+    certificateRenewBeforeDays: number;
+    /** Local mode: the Docker daemon to deploy to; unset uses DOCKER_HOST or the default socket. */
+    dockerHost?: string;
+    ssh?: SshConnection;
+    alicloud?: AlicloudSettings;
+    /** alicloud mode: how many VMs run the registry and edge; more than one stand behind a load balancer and share object storage. */
+    replicas: number;
+    /** Set: certificates come from Let's Encrypt (or another ACME CA) by DNS-01 instead of the private CA. */
+    acme?: AcmeSettings;
+    images: ImageSettings;
+    /** ssh and alicloud modes: `registry-mirrors` for the host's own Docker daemon, set before the first pull. */
+    hostRegistryMirrors: string[];
+    mirror?: MirrorSettings;
+    storage: StorageSettings;
+    /** Set: the registry collects its garbage on this schedule, read-only meanwhile. */
+    gc?: GcSettings;
+}
