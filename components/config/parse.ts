@@ -40,6 +40,7 @@ export function parseSettings(
     read.reportUnknown(keys.filter((k) => !(k in REMOVED_KEYS)));
     const config = applyRules(readKeys(read), read);
     if (read.problems.length > 0) throw new ConfigError(read.problems);
+    if (config === undefined) throw new Error("the configuration was refused without a problem named");
     return config;
 }
 

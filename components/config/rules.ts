@@ -9,7 +9,7 @@ import type { ValuesOf } from "./declare";
 import { distributionMajor } from "./distribution";
 import { CONFIG_KEYS, LOCAL_MODE_HOSTNAMES, MIRROR_LOOPBACK_PORT } from "./keys";
 import type { Reader } from "./reader";
-import type { StackConfig } from "./types";
+import type { CommonSettings, StackConfig } from "./types";
 
 /** Every key's value as its declaration read it; a mode's own keys only in that mode. */
 export type KeyValues = Omit<ValuesOf<typeof CONFIG_KEYS>, "sshPrivateKey">;
@@ -17,8 +17,11 @@ export type KeyValues = Omit<ValuesOf<typeof CONFIG_KEYS>, "sshPrivateKey">;
 /** Let's Encrypt certificates live 90 days, falling to 45: more than 30 would soon renew on every run (and hit rate limits), fewer than 7 can miss a weekly renewal job. */
 const ACME_RENEW_BEFORE_DAYS = { min: 7, max: 30 };
 
-/** Checks the values against each other (problems go to `read`) and gives the stack's settings. */
-export function applyRules(values: KeyValues, read: Reader<typeof CONFIG_KEYS>): StackConfig {
+/**
+ * Checks the values against each other (problems go to `read`) and gives the stack's settings;
+ * undefined when a mode's own settings are missing or wrong, a problem `read` has recorded.
+ */
+export function applyRules(values: KeyValues, read: Reader<typeof CONFIG_KEYS>): StackConfig | undefined {
     const { mode, ipAddresses, containerNetwork, httpsPort, httpPort, uiPort, metricsPort } = values;
     // Only a registry on this machine may go without a name: "localhost" reaches it. An empty
     // list counts as unset: it is the default Pulumi.yaml declares.
@@ -164,17 +167,42 @@ export function applyRules(values: KeyValues, read: Reader<typeof CONFIG_KEYS>):
         }
     }
 
-    return {
-        ...values,
+    const common: CommonSettings = {
         hostnames,
+        ipAddresses,
         uiHostname,
+        httpsPort,
+        httpPort,
+        users: values.users,
         passwordRotation: strangers.length > 0 ? {} : values.passwordRotation,
+        deleteEnabled: values.deleteEnabled,
+        retainDataOnDestroy: values.retainDataOnDestroy,
+        containerNetwork,
+        uiPort,
+        metricsPort,
         // Clients told to use an IPv6 address must find the edge there.
         listenIpv6: values.listenIpv6 || ipAddresses.some((ip) => isIP(ip) === 6),
-        dockerHost,
+        namePrefix: values.namePrefix,
+        certificateValidityDays: validityDays,
+        certificateRenewBeforeDays: renewBeforeDays,
+        acme: values.acme,
         replicas,
+        images,
+        hostRegistryMirrors: values.hostRegistryMirrors,
+        mirror,
+        storage,
         gc,
     };
+    switch (mode) {
+        case "local":
+            return storage.kind === "oss" ? undefined : { ...common, mode, dockerHost, storage };
+        case "ssh":
+            return storage.kind === "oss" || values.ssh === undefined ? undefined : { ...common, mode, ssh: values.ssh, storage };
+        case "alicloud":
+            return values.alicloud === undefined || values.acme === undefined
+                ? undefined
+                : { ...common, mode, alicloud: values.alicloud, acme: values.acme };
+    }
 }
 
 /** The UI's own name must be one no other server block already answers to. */

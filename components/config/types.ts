@@ -88,21 +88,25 @@ export type StorageSettings =
     /** alicloud mode: an OSS bucket and a RAM user limited to it, both created by the stack. */
     | { kind: "oss" };
 
-export interface StackConfig {
-    mode: HostMode;
+/** What the registry itself reads (components/privateRegistry.ts), in every mode. */
+export interface RegistrySettings {
     /** DNS names the registry answers to; the first one names the endpoint. */
     hostnames: string[];
     /** IP addresses clients may use instead (a LAN IP for boards on the LAN). */
     ipAddresses: string[];
     /** Serve the UI on its own name instead of `https://HOST/`; the registry then sends CORS headers for it. */
     uiHostname?: string;
+    /** The edge's public HTTPS port. */
     httpsPort: number;
+    /** The edge's public HTTP port; it only redirects to HTTPS. */
     httpPort: number;
     /** Each with a role: `push` for builders, `pull` for nodes (components/config/users.ts). */
     users: RegistryUser[];
     /** Per user, a keeper: changing it (or setting it the first time) gives that user a new password. */
     passwordRotation: Record<string, string>;
+    /** Allow deleting images through the API and the UI. */
     deleteEnabled: boolean;
+    /** Keep the registry's data (volume, disk, bucket) on `pulumi destroy`. */
     retainDataOnDestroy: boolean;
     containerNetwork: ContainerNetwork;
     /** Host networking only: the loopback port the UI listens on, behind the edge. */
@@ -113,21 +117,47 @@ export interface StackConfig {
     listenIpv6: boolean;
     /** Prefix of every Docker object name, so two stacks can share one daemon. */
     namePrefix: string;
-    certificateValidityDays: number;
-    certificateRenewBeforeDays: number;
-    /** Local mode: the Docker daemon to deploy to; unset uses DOCKER_HOST or the default socket. */
-    dockerHost?: string;
-    ssh?: SshConnection;
-    alicloud?: AlicloudSettings;
-    /** alicloud mode: how many VMs run the registry and edge; more than one stand behind a load balancer and share object storage. */
-    replicas: number;
-    /** Set: certificates come from Let's Encrypt (or another ACME CA) by DNS-01 instead of the private CA. */
-    acme?: AcmeSettings;
     images: ImageSettings;
-    /** ssh and alicloud modes: `registry-mirrors` for the host's own Docker daemon, set before the first pull. */
-    hostRegistryMirrors: string[];
+    /** Set: a pull-through mirror behind the same edge. */
     mirror?: MirrorSettings;
-    storage: StorageSettings;
     /** Set: the registry collects its garbage on this schedule, read-only meanwhile. */
     gc?: GcSettings;
 }
+
+/** What every mode reads. */
+export interface CommonSettings extends RegistrySettings {
+    certificateValidityDays: number;
+    certificateRenewBeforeDays: number;
+    /** Set: certificates come from Let's Encrypt (or another ACME CA) by DNS-01 instead of the private CA. */
+    acme?: AcmeSettings;
+    /** How many VMs run the registry and edge: more than one in alicloud mode only, behind a load balancer, sharing object storage. */
+    replicas: number;
+    /** `registry-mirrors` for the host's own Docker daemon, set before the first pull: ssh and alicloud modes only (empty in local mode). */
+    hostRegistryMirrors: string[];
+    storage: StorageSettings;
+}
+
+/** `mode: local`: this machine's Docker daemon. */
+export interface LocalStackConfig extends CommonSettings {
+    mode: "local";
+    /** The Docker daemon to deploy to; unset uses DOCKER_HOST or the default socket. */
+    dockerHost?: string;
+    storage: StorageConfigInput;
+}
+
+/** `mode: ssh`: a server of yours, reached over SSH. */
+export interface SshStackConfig extends CommonSettings {
+    mode: "ssh";
+    ssh: SshConnection;
+    storage: StorageConfigInput;
+}
+
+/** `mode: alicloud`: new ECS VMs; certificates from Let's Encrypt. */
+export interface AlicloudStackConfig extends CommonSettings {
+    mode: "alicloud";
+    alicloud: AlicloudSettings;
+    acme: AcmeSettings;
+}
+
+/** The settings of one stack: each mode reads a type of its own. */
+export type StackConfig = LocalStackConfig | SshStackConfig | AlicloudStackConfig;

@@ -5,6 +5,7 @@ import { join } from "path";
 import { parse as parseYaml } from "yaml";
 import { DEFAULTS } from "../../components/config/defaults";
 import { ConfigError, parseStackConfig } from "../../components/config/parse";
+import type { StackConfig } from "../../components/config/types";
 import { isCidr, isIpAddress, isPinnedImageReference } from "../../components/config/syntax";
 import { CONFIG_KEYS, keyName } from "../../components/config/keys";
 import { Declaration, Declarations, Reader } from "../../components/config/reader";
@@ -34,6 +35,13 @@ function problems(raw: Record<string, string>): string[] {
         return error.problems;
     }
     assert.fail(`config was accepted: ${JSON.stringify(raw)}`);
+}
+
+/** Parses a stack that must be in `mode`, typed as that mode's settings. */
+function parsedIn<M extends StackConfig["mode"]>(mode: M, raw: Record<string, string>): Extract<StackConfig, { mode: M }> {
+    const config = parseStackConfig(raw);
+    assert.equal(config.mode, mode);
+    return config as Extract<StackConfig, { mode: M }>;
 }
 
 function assertRejected(raw: Record<string, string>, expected: RegExp): void {
@@ -152,13 +160,13 @@ describe("stack config", () => {
     it("requires an ssh object in ssh mode", () => {
         assertRejected({ mode: "ssh" }, /private-registry:ssh is required: an object \{host, port\?, user\?, hostKey\?\}/);
         assertRejected({ mode: "ssh", ssh: '{"host":"bad host"}' }, /private-registry:ssh.host must be a DNS name or IP address/);
-        const config = parseStackConfig({ mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.1.5","user":"debian"}' });
+        const config = parsedIn("ssh", { mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.1.5","user":"debian"}' });
         assert.deepEqual(config.ssh, { host: "192.168.1.5", port: 22, user: "debian" });
     });
 
     it("reads an ssh host key to pin, and rejects one that is not a public key line", () => {
         const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGQVrdeYJUgYAbqMyIi0G1UI3VsUxxpeSFf/wLbW0gof";
-        const config = parseStackConfig({
+        const config = parsedIn("ssh", {
             mode: "ssh",
             hostnames: '["registry.lan"]',
             ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `${key}\n` }),
@@ -755,7 +763,7 @@ describe("stack config: values that used to pass and deploy something broken", (
                 /^private-registry:alicloud\.adminCidr must be an IPv4 CIDR .*\(no open default; the security group rule takes IPv4 only\); got/,
             );
         }
-        assert.equal(parseStackConfig(alicloud({ adminCidr: "198.51.100.0/24" })).alicloud?.adminCidr, "198.51.100.0/24");
+        assert.equal(parsedIn("alicloud", alicloud({ adminCidr: "198.51.100.0/24" })).alicloud.adminCidr, "198.51.100.0/24");
     });
 
     it("checks the alicloud region's form and that the vSwitch lies inside the VPC", () => {
@@ -763,7 +771,7 @@ describe("stack config: values that used to pass and deploy something broken", (
             alicloud({ region: "Hong Kong" }),
             /^private-registry:alicloud\.region must be an Alibaba Cloud region ID, e\.g\. "cn-hongkong" or "ap-southeast-1"; got "Hong Kong"$/,
         );
-        assert.equal(parseStackConfig(alicloud({ region: "ap-southeast-1" })).alicloud?.region, "ap-southeast-1");
+        assert.equal(parsedIn("alicloud", alicloud({ region: "ap-southeast-1" })).alicloud.region, "ap-southeast-1");
         assertRejected(
             alicloud({ vswitchCidr: "10.1.0.0/24" }),
             /^private-registry:alicloud\.vswitchCidr must lie inside private-registry:alicloud\.vpcCidr "172\.31\.0\.0\/16"; got "10\.1\.0\.0\/24"$/,
@@ -771,7 +779,7 @@ describe("stack config: values that used to pass and deploy something broken", (
         assertRejected(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.0.0/8" }), /vswitchCidr must lie inside/);
         assertRejected(alicloud({ vpcCidr: "fd00::/48" }), /^private-registry:alicloud\.vpcCidr must be an IPv4 CIDR/);
         assert.equal(
-            parseStackConfig(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.3.0/24" })).alicloud?.vswitchCidr,
+            parsedIn("alicloud", alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.3.0/24" })).alicloud.vswitchCidr,
             "10.0.3.0/24",
         );
     });
@@ -782,7 +790,7 @@ describe("stack config: values that used to pass and deploy something broken", (
             /^private-registry:ssh\.user must be a login name: .*not starting with - or \.; got "-oProxyCommand=id"$/,
         );
         assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","user":"deb ian"}' }, /ssh\.user must be a login name/);
-        assert.equal(parseStackConfig({ ...ssh, ssh: '{"host":"192.168.1.5","user":"ci_deploy"}' }).ssh?.user, "ci_deploy");
+        assert.equal(parsedIn("ssh", { ...ssh, ssh: '{"host":"192.168.1.5","user":"ci_deploy"}' }).ssh.user, "ci_deploy");
     });
 
     it("takes dockerHost only as a Docker host URL, and only in local mode", () => {
@@ -792,7 +800,7 @@ describe("stack config: values that used to pass and deploy something broken", (
         );
         assertRejected({ dockerHost: "http://127.0.0.1:2375" }, /dockerHost must be a Docker host URL/);
         for (const ok of ["unix:///run/docker.sock", "tcp://127.0.0.1:2376", "ssh://me@build.lan", "npipe:////./pipe/docker_engine"])
-            assert.equal(parseStackConfig({ dockerHost: ok }).dockerHost, ok);
+            assert.equal(parsedIn("local", { dockerHost: ok }).dockerHost, ok);
         assertRejected(
             { ...ssh, ssh: '{"host":"192.168.1.5"}', dockerHost: "unix:///run/docker.sock" },
             /^private-registry:dockerHost applies to local mode only/,
