@@ -132,32 +132,10 @@ function serverCertificate(config: StackConfig): ServerCertificate {
 
 const target = deployTarget(config);
 const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
+    settings: config,
     certificate: serverCertificate(config),
-    hostnames: config.hostnames,
-    ipAddresses: config.ipAddresses,
-    uiHostname: config.uiHostname,
-    httpsPort: config.httpsPort,
-    httpPort: config.httpPort,
-    users: config.users,
-    passwordRotation: config.passwordRotation,
-    deleteEnabled: config.deleteEnabled,
-    retainDataOnDestroy: config.retainDataOnDestroy,
     storage: target.storage,
-    containerNetwork: config.containerNetwork,
-    metricsPort: config.metricsPort,
-    uiPort: config.uiPort,
-    listenIpv6: config.listenIpv6,
-    namePrefix: config.namePrefix,
-    images: config.images,
-    gc: config.gc,
-    mirror: config.mirror && {
-        upstream: config.mirror.upstream,
-        username: config.mirror.username,
-        password: config.mirror.hasPassword ? readMirrorPassword() : undefined,
-        hostname: config.mirror.hostname,
-        httpsPort: config.mirror.httpsPort,
-        k3sRewrites: config.mirror.k3sRewrites,
-    },
+    mirrorPassword: config.mirror?.hasPassword ? readMirrorPassword() : undefined,
 };
 const registry = new PrivateRegistry("registry", { ...registryArgs, host: target.host }, followingDaemon(target.replacesDaemon));
 // Replicas 2..N: the same registry and edge on each VM, with the first one's users and http.secret.

@@ -2,7 +2,6 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as acme from "@pulumiverse/acme";
-import { DEFAULTS } from "../config/defaults";
 import { ServerCertificate } from "../contracts";
 
 /** Let's Encrypt's ACME directories. Staging certificates are not trusted by clients. */
@@ -38,34 +37,34 @@ export interface AcmeCertificateArgs {
     dnsNames: string[];
     /** The ACME account's contact email. Required. */
     email: string;
-    /** Let's Encrypt `staging` or `production`, or another CA's https directory URL. Default: `staging`. */
-    server?: AcmeServer;
+    /** Let's Encrypt `staging` or `production`, or another CA's https directory URL. */
+    server: AcmeServer;
     /**
      * Renew on the first `pulumi up` with this many whole days or fewer left (the acme provider's
-     * `minDaysRemaining`). Default: 30.
+     * `minDaysRemaining`).
      */
-    renewBeforeDays?: number;
+    renewBeforeDays: number;
     /**
      * The lego DNS provider that publishes the `_acme-challenge` TXT records: `alidns`,
      * `tencentcloud` (DNSPod), `cloudflare`, `route53`, `exec`, `rfc2136`, ... Its credentials and
      * settings are read from the environment under lego's names, never passed here, so they stay
-     * out of the state. Default: `alidns`.
+     * out of the state.
      */
-    dnsProvider?: string;
+    dnsProvider: string;
     /** alidns only: the region of the Alidns API calls (lego's ALICLOUD_REGION_ID). Default: lego's, `cn-hangzhou`. */
     dnsRegion?: string;
     /** alidns only: how long to wait for the TXT records to be visible, in seconds. Default: 600. */
     propagationTimeoutSeconds?: number;
     /**
      * Resolvers (`host[:port]`) lego asks for CNAMEs and the zone's nameservers instead of the
-     * system's. Default: the system's (/etc/resolv.conf).
+     * system's (/etc/resolv.conf); empty: the system's.
      */
-    recursiveNameservers?: string[];
+    recursiveNameservers: string[];
     /**
      * Skip querying the zone's authoritative nameservers for the TXT record before the CA is asked
-     * to validate it, for networks that cannot reach them. Default: false.
+     * to validate it, for networks that cannot reach them.
      */
-    disableCompletePropagation?: boolean;
+    disableCompletePropagation: boolean;
 }
 
 /**
@@ -90,8 +89,7 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
         super("private-registry:index:AcmeCertificate", name, {}, opts);
         const [commonName, ...alternativeNames] = args.dnsNames;
         if (commonName === undefined) throw new Error("AcmeCertificate needs at least one DNS name");
-        const server = args.server ?? DEFAULTS.acme.server;
-        const dnsProvider = args.dnsProvider ?? DEFAULTS.acme.dnsProvider;
+        const { server, dnsProvider } = args;
 
         const accountKey = new tls.PrivateKey(`${name}-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // The server is in the names: an account and its certificates belong to one CA, so
@@ -125,9 +123,9 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
                 commonName,
                 subjectAlternativeNames: alternativeNames,
                 keyType: "P256",
-                minDaysRemaining: args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays,
+                minDaysRemaining: args.renewBeforeDays,
                 dnsChallenges: [{ provider: dnsProvider, ...(Object.keys(dnsConfig).length > 0 ? { config: dnsConfig } : {}) }],
-                ...(args.recursiveNameservers?.length ? { recursiveNameservers: args.recursiveNameservers } : {}),
+                ...(args.recursiveNameservers.length > 0 ? { recursiveNameservers: args.recursiveNameservers } : {}),
                 ...(args.disableCompletePropagation ? { disableCompletePropagation: true } : {}),
             },
             acmeOpts,

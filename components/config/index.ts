@@ -67,7 +67,7 @@ function isConfigSecret(key: string): boolean {
 }
 
 /**
- * The registry's storage with its S3 credentials, secret from the moment they are read (parse.ts
+ * The registry's storage with its S3 credentials, secret from the moment they are read (the validator
  * has refused a `storage` object that is not a secret). `oss` is the alicloud host's to resolve
  * into an S3 bucket of its own; it has no value here.
  */

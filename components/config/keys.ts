@@ -11,7 +11,7 @@
  */
 import { choice, custom, flag, integer, list, object, port, PORT_FORM, secret, text } from "./declare";
 import { DISTRIBUTION_TAG_FORM, distributionMajor } from "./distribution";
-import { GC_SCHEDULE_FORM, isGcSchedule } from "./gcSchedule";
+import { GC_SCHEDULE_FORM, GcTiming, parseGcSchedule } from "./gcSchedule";
 import type { Reader, Value } from "./reader";
 import {
     canonicalIp,
@@ -40,7 +40,16 @@ import {
     parseIpv4Cidr,
 } from "./syntax";
 import type { AcmeServer } from "../certificates/acmeCertificate";
-import type { AcmeSettings, AlicloudSettings, HostMode, ImageSettings, MirrorSettings, SshConnection, StorageSettings } from "./types";
+import type {
+    AcmeSettings,
+    AlicloudSettings,
+    DistributionImage,
+    HostMode,
+    ImageSettings,
+    MirrorSettings,
+    SshConnection,
+    StorageSettings,
+} from "./types";
 import { DEFAULT_USERS, parseUsers, USERS_FORM } from "./users";
 
 export const CONFIG_NAMESPACE = "private-registry";
@@ -63,38 +72,62 @@ const OBJECT = "objects, which Pulumi.yaml cannot declare (it declares strings, 
 const IMAGE_REFERENCE =
     "a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
 
+/**
+ * What each container runs when `images` does not say: today's pins on Docker Hub, by tag only (no
+ * digest could be established from a machine that cannot pull; docs/mainland-china.md says how
+ * to pin one).
+ */
+export const DEFAULT_IMAGES = {
+    // Distribution 3: the newest tag the official image lists (the tests run v3.1.2, built from
+    // the Go module proxy). registry:2.8.3 stays selectable; the tag tells the version.
+    registry: "registry:3.1.1",
+    ui: "joxit/docker-registry-ui:2.5.7",
+    edge: "nginx:1.28.0-alpine",
+    mirror: "registry:3.1.1",
+} as const;
+
 const imageField = (image: string) => text({ form: IMAGE_REFERENCE, default: image, valid: isPinnedImageReference });
 
 const IMAGE_FIELDS = {
-    // Distribution 3: the newest tag the official image lists (the tests run v3.1.2, built from
-    // the Go module proxy). registry:2.8.3 stays selectable; the tag tells the version.
-    registry: imageField("registry:3.1.1"),
-    ui: imageField("joxit/docker-registry-ui:2.5.7"),
-    edge: imageField("nginx:1.28.0-alpine"),
-    mirror: imageField("registry:3.1.1"),
+    registry: imageField(DEFAULT_IMAGES.registry),
+    ui: imageField(DEFAULT_IMAGES.ui),
+    edge: imageField(DEFAULT_IMAGES.edge),
+    mirror: imageField(DEFAULT_IMAGES.mirror),
 };
 
+/** `images` as read: the major version is undefined where the tag does not tell it (a problem names the key). */
+export type ImagesValue = Omit<ImageSettings, "registry" | "mirror"> &
+    Record<"registry" | "mirror", Partial<DistributionImage> & { reference: string }>;
+
 /** The registry's and the mirror's config.yml (its path, what it may say) depend on the Distribution major version, which the tag must tell. */
-function readImages(images: Reader<typeof IMAGE_FIELDS>): ImageSettings {
-    const settings = { registry: images.read("registry"), ui: images.read("ui"), edge: images.read("edge"), mirror: images.read("mirror") };
-    for (const key of ["registry", "mirror"] as const) {
-        if (distributionMajor(settings[key]) === undefined) {
+function readImages(images: Reader<typeof IMAGE_FIELDS>): ImagesValue {
+    const distribution = (key: "registry" | "mirror") => {
+        const reference = images.read(key);
+        const major = distributionMajor(reference);
+        if (major === undefined)
             images.fail(
                 key,
-                `must be ${DISTRIBUTION_TAG_FORM}, so the stack knows which config.yml to render; got ${JSON.stringify(settings[key])}`,
+                `must be ${DISTRIBUTION_TAG_FORM}, so the stack knows which config.yml to render; got ${JSON.stringify(reference)}`,
             );
-        }
-    }
-    return settings;
+        return { reference, ...(major === undefined ? {} : { major }) };
+    };
+    return { registry: distribution("registry"), ui: images.read("ui"), edge: images.read("edge"), mirror: distribution("mirror") };
 }
 
 const GC_FIELDS = {
-    schedule: text({ form: GC_SCHEDULE_FORM, required: true, valid: isGcSchedule }),
+    schedule: custom({
+        form: GC_SCHEDULE_FORM,
+        required: true,
+        read: (value): GcTiming | undefined => {
+            const text = value.text();
+            return text === undefined ? undefined : (parseGcSchedule(text) ?? value.invalid(text));
+        },
+    }),
     deleteUntagged: flag({ default: false }),
 };
 
 /** What `gc` reads before the rules: `deleteUntagged` is checked against the registry's version even when the schedule is bad. */
-export type GcValue = { schedule?: string; deleteUntagged: boolean };
+export type GcValue = { schedule?: GcTiming; deleteUntagged: boolean };
 
 const MIRROR_FIELDS = {
     upstream: text({
@@ -463,7 +496,7 @@ export const CONFIG_KEYS = {
         description:
             "the registry collects its garbage on `schedule` (a 5-field cron expression in UTC, `@hourly`, `@daily`, `@weekly`, or `@every 12h`), read-only meanwhile; `deleteUntagged` also drops manifests no tag names, Distribution 3 only ([docs/operations.md](docs/operations.md))",
         read: (gc): GcValue => {
-            const schedule = gc.read("schedule")?.trim();
+            const schedule = gc.read("schedule");
             return { ...(schedule === undefined ? {} : { schedule }), deleteUntagged: gc.read("deleteUntagged") };
         },
     }),

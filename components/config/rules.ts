@@ -6,7 +6,6 @@
  */
 import { isIP } from "net";
 import type { ValuesOf } from "./declare";
-import { distributionMajor } from "./distribution";
 import { CONFIG_KEYS, LOCAL_MODE_HOSTNAMES, MIRROR_LOOPBACK_PORT } from "./keys";
 import type { Reader } from "./reader";
 import type { CommonSettings, StackConfig } from "./types";
@@ -125,20 +124,20 @@ export function applyRules(values: KeyValues, read: Reader<typeof CONFIG_KEYS>):
         );
     }
 
-    if (values.gc?.deleteUntagged && distributionMajor(images.registry) !== 3) {
+    if (values.gc?.deleteUntagged && images.registry.major !== 3) {
         read.fail(
             "gc.deleteUntagged",
-            `needs Distribution 3 (${read.name("images")}.registry ${JSON.stringify(images.registry)} is 2.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178); use a registry:3 image or leave it false`,
+            `needs Distribution 3 (${read.name("images")}.registry ${JSON.stringify(images.registry.reference)} is 2.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178); use a registry:3 image or leave it false`,
         );
     }
     const gc = values.gc?.schedule === undefined ? undefined : { schedule: values.gc.schedule, deleteUntagged: values.gc.deleteUntagged };
 
-    if (storage.kind === "oss" && distributionMajor(images.registry) === 2) {
+    if (storage.kind === "oss" && images.registry.major === 2) {
         // 2.8's s3 driver forces path-style requests once an endpoint is set; OSS answers only
         // virtual-hosted ones (docs/scale.md). 3.x reaches OSS through s3 without path style.
         read.fail(
             "storage.kind",
-            `"oss" needs Distribution 3: ${read.name("images")}.registry ${JSON.stringify(images.registry)} is 2.x, whose s3 driver OSS refuses; use a registry:3 image`,
+            `"oss" needs Distribution 3: ${read.name("images")}.registry ${JSON.stringify(images.registry.reference)} is 2.x, whose s3 driver OSS refuses; use a registry:3 image`,
         );
     }
     if (mirror !== undefined && containerNetwork === "host") {
@@ -167,6 +166,10 @@ export function applyRules(values: KeyValues, read: Reader<typeof CONFIG_KEYS>):
         }
     }
 
+    // Both majors are known unless a problem names the image.
+    const { registry, mirror: mirrorImage } = images;
+    if (registry.major === undefined || mirrorImage.major === undefined) return undefined;
+
     const common: CommonSettings = {
         hostnames,
         ipAddresses,
@@ -187,7 +190,11 @@ export function applyRules(values: KeyValues, read: Reader<typeof CONFIG_KEYS>):
         certificateRenewBeforeDays: renewBeforeDays,
         acme: values.acme,
         replicas,
-        images,
+        images: {
+            ...images,
+            registry: { reference: registry.reference, major: registry.major },
+            mirror: { reference: mirrorImage.reference, major: mirrorImage.major },
+        },
         hostRegistryMirrors: values.hostRegistryMirrors,
         mirror,
         storage,

@@ -4,20 +4,26 @@
  */
 import type { AcmeServer } from "../certificates/acmeCertificate";
 import type { StorageConfigInput } from "../render/registryConfig";
+import type { DistributionMajor } from "./distribution";
+import type { GcTiming } from "./gcSchedule";
 import type { RegistryUser } from "./users";
 
 export type HostMode = "local" | "ssh" | "alicloud";
 export type ContainerNetwork = "bridge" | "host";
 
 export interface SshConnection {
+    /** The server's DNS name or IP address. */
     host: string;
+    /** Its SSH port. */
     port: number;
+    /** The login user; other than root, it needs passwordless sudo to install Docker. */
     user: string;
     /** The server's host key (`ssh-ed25519 AAAA...`); unset: the first key seen is pinned. */
     hostKey?: string;
 }
 
 export interface AlicloudSettings {
+    /** Alibaba Cloud region ID, e.g. `cn-hongkong`. */
     region: string;
     /** The Alidns zone the registry names live under, e.g. `example.com`. */
     dnsZone: string;
@@ -29,36 +35,55 @@ export interface AlicloudSettings {
     imageId?: string;
     /** Empty means: the first zone that offers the instance type. */
     zoneId?: string;
+    /** Size of the registry's data disk in GiB; it can grow later, never shrink. */
     dataDiskGiB: number;
     /** Daily snapshots of the data disk kept this many days; 0: none. */
     snapshotRetentionDays: number;
+    /** The VPC's address range. */
     vpcCidr: string;
+    /** The vSwitch's address range, inside `vpcCidr`. */
     vswitchCidr: string;
 }
 
 export interface AcmeSettings {
+    /** The ACME account's contact email. */
     email: string;
+    /** Let's Encrypt `staging` or `production`, or another CA's https directory URL. */
     server: AcmeServer;
-    /** The lego DNS provider publishing the DNS-01 TXT records; its credentials come from the environment. */
+    /**
+     * The lego DNS provider that publishes the `_acme-challenge` TXT records: `alidns`,
+     * `tencentcloud` (DNSPod), `cloudflare`, `route53`, `exec`, `rfc2136`, ... Its credentials and
+     * settings are read from the environment under lego's names, never passed here, so they stay
+     * out of the state.
+     */
     dnsProvider: string;
-    /** Resolvers (`host[:port]`) lego uses instead of the system's; empty: the system's. */
+    /** Resolvers (`host[:port]`) lego asks for CNAMEs and the zone's nameservers instead of the system's (/etc/resolv.conf); empty: the system's. */
     recursiveNameservers: string[];
-    /** Do not query the zone's authoritative nameservers for the TXT record before validation. */
+    /**
+     * Skip querying the zone's authoritative nameservers for the TXT record before the CA is asked
+     * to validate it, for networks that cannot reach them.
+     */
     disableCompletePropagation: boolean;
+}
+
+/** A Distribution (registry) image, with the major version its tag tells: config.yml's path and options differ between 2.x and 3.x. */
+export interface DistributionImage {
+    reference: string;
+    major: DistributionMajor;
 }
 
 /** What each container runs: any pinned reference a host's daemon can pull (a copy in ACR, say). */
 export interface ImageSettings {
-    registry: string;
+    registry: DistributionImage;
     ui: string;
     edge: string;
-    mirror: string;
+    mirror: DistributionImage;
 }
 
 /** Scheduled garbage collection of the registry's blobs (docs/operations.md). */
 export interface GcSettings {
-    /** A 5-field cron expression in UTC, `@hourly`/`@daily`/`@weekly`, or `@every DURATION`. */
-    schedule: string;
+    /** When: at cron times in UTC, or every so many seconds after the last collection ended. */
+    schedule: GcTiming;
     /** Also delete manifests no tag points at (Distribution 3 only: 2.8 deletes multi-arch images' platform manifests). */
     deleteUntagged: boolean;
 }

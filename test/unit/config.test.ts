@@ -3,11 +3,10 @@ import { describe, it } from "node:test";
 import { readFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";
-import { DEFAULTS } from "../../components/config/defaults";
 import { ConfigError, parseStackConfig } from "../../components/config/parse";
 import type { StackConfig } from "../../components/config/types";
 import { isCidr, isIpAddress, isPinnedImageReference } from "../../components/config/syntax";
-import { CONFIG_KEYS, keyName } from "../../components/config/keys";
+import { CONFIG_KEYS, DEFAULT_IMAGES, keyName } from "../../components/config/keys";
 import { Declaration, Declarations, Reader } from "../../components/config/reader";
 import { readGeneratedFiles, regenerated } from "../../scripts/docs-config";
 import { distributionMajor } from "../../components/config/distribution";
@@ -369,32 +368,40 @@ describe("stack config", () => {
         assert.deepEqual(parseStackConfig(defaults).hostnames, ["localhost"], "local mode still defaults to localhost");
     });
 
-    it("declares in Pulumi.yaml the very defaults parse.ts applies (DEFAULTS)", () => {
+    it("declares in Pulumi.yaml the very defaults the validator applies (keys.ts)", () => {
         const declared = declaredDefaults();
-        const scalars = Object.entries(DEFAULTS).filter(([, value]) => typeof value !== "object");
+        const scalars = Object.entries(CONFIG_KEYS as Declarations).filter(
+            ([, d]) => d.default !== undefined && typeof d.default !== "object",
+        );
         assert.ok(scalars.length >= 10);
-        for (const [key, value] of scalars) assert.equal(declared[key], String(value), key);
+        for (const [key, declaration] of scalars) assert.equal(declared[key], String(declaration.default), key);
         // Users are names or {name, role} objects, which no declared Pulumi type can say: undeclared.
         assert.equal(declared.users, undefined);
         // Unset lists and strings: the list means the defaults above, the string means none.
         assert.equal(declared.hostnames, "[]");
-        assert.equal(declared.ipAddresses, JSON.stringify(DEFAULTS.ipAddresses));
+        assert.equal(declared.ipAddresses, JSON.stringify(CONFIG_KEYS.ipAddresses.default));
     });
 
     it("reads image references as settings, defaulting to today's pins, and names a bad one's key", () => {
-        assert.deepEqual(parseStackConfig({}).images, DEFAULTS.images);
+        // The registry's and the mirror's with the Distribution version their tags tell.
+        assert.deepEqual(parseStackConfig({}).images, {
+            registry: { reference: DEFAULT_IMAGES.registry, major: 3 },
+            ui: DEFAULT_IMAGES.ui,
+            edge: DEFAULT_IMAGES.edge,
+            mirror: { reference: DEFAULT_IMAGES.mirror, major: 3 },
+        });
         const acr = "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
         const digest = `nginx:1.28.0-alpine@sha256:${"a".repeat(64)}`;
         const images = parseStackConfig({
             images: JSON.stringify({ registry: acr, edge: digest, mirror: "localhost:5000/mirror:3@sha256:" + "0".repeat(64) }),
         }).images;
         assert.deepEqual(images, {
-            registry: acr,
-            ui: DEFAULTS.images.ui,
+            registry: { reference: acr, major: 2 },
+            ui: DEFAULT_IMAGES.ui,
             edge: digest,
-            mirror: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}`,
+            mirror: { reference: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}`, major: 3 },
         });
-        for (const ok of Object.values(DEFAULTS.images)) assert.ok(isPinnedImageReference(ok), ok);
+        for (const ok of Object.values(DEFAULT_IMAGES)) assert.ok(isPinnedImageReference(ok), ok);
         for (const bad of ["nginx", "Nginx:1", "nginx:", "registry:2.8.3@sha256:abc", "a//b:1", "-x/y:1", "x:1 y", "x:.1"]) {
             assert.ok(!isPinnedImageReference(bad), bad);
         }
@@ -406,8 +413,8 @@ describe("stack config", () => {
     });
 
     it("tells the registry's and the mirror's Distribution version from the tag, and names the key when it cannot", () => {
-        assert.equal(distributionMajor(DEFAULTS.images.registry), 3, "Distribution 3 by default");
-        assert.equal(distributionMajor(DEFAULTS.images.mirror), 3);
+        assert.equal(distributionMajor(DEFAULT_IMAGES.registry), 3, "Distribution 3 by default");
+        assert.equal(distributionMajor(DEFAULT_IMAGES.mirror), 3);
         const majors: [string, 2 | 3 | undefined][] = [
             ["registry:3.1.1", 3],
             ["registry:3", 3],
@@ -427,9 +434,9 @@ describe("stack config", () => {
             ["my/registry:prod", undefined],
         ];
         for (const [image, major] of majors) assert.equal(distributionMajor(image), major, image);
-        assert.equal(
+        assert.deepEqual(
             parseStackConfig({ images: '{"registry":"registry:2.8.3","mirror":"registry:2.8.3"}' }).images.registry,
-            "registry:2.8.3",
+            { reference: "registry:2.8.3", major: 2 },
             "2.8 stays selectable",
         );
         const form =
@@ -450,9 +457,13 @@ describe("stack config", () => {
 
     it("reads gc: a cron or @every schedule in UTC, deleteUntagged only with Distribution 3", () => {
         assert.equal(parseStackConfig({}).gc, undefined, "no schedule unless asked for");
-        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"30 3 * * 0"}' }).gc, { schedule: "30 3 * * 0", deleteUntagged: false });
+        // The schedule parsed once, here: what the supervisor checks.
+        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"30 3 * * 0"}' }).gc, {
+            schedule: { kind: "cron", fields: ["30", "3", "*", "*", "0"] },
+            deleteUntagged: false,
+        });
         assert.deepEqual(parseStackConfig({ gc: '{"schedule":"@every 12h","deleteUntagged":true}' }).gc, {
-            schedule: "@every 12h",
+            schedule: { kind: "every", seconds: 43200 },
             deleteUntagged: true,
         });
         for (const ok of ["@daily", "@weekly", "@hourly", "*/15 * * * *", "0 2-4 1,15 * 1-5", "0 0 * * 7", "@every 10s", "@every 90m"]) {
@@ -497,7 +508,7 @@ describe("stack config", () => {
         );
         assert.deepEqual(
             parseStackConfig({ gc: '{"schedule":"@daily","deleteUntagged":false}', images: '{"registry":"registry:2.8.3"}' }).gc,
-            { schedule: "@daily", deleteUntagged: false },
+            { schedule: { kind: "cron", fields: ["0", "0", "*", "*", "*"] }, deleteUntagged: false },
             "2.8 collects, without --delete-untagged",
         );
     });
@@ -609,7 +620,7 @@ describe("stack config: storage", () => {
             false,
             "AWS itself: virtual-hosted style",
         );
-        assert.equal(DEFAULTS.storage.redirect, false);
+        assert.equal(CONFIG_KEYS.storage.fields?.redirect.default, false);
     });
 
     it("refuses a secret key set in plain text, naming the key and never echoing the value", () => {

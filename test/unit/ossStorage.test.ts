@@ -27,8 +27,13 @@ describe("OSS storage for the registry", () => {
         // Imported after the mocks are set: the component's module binds the runtime on load.
         const { OssRegistryStorage } = await import("../../components/storage/ossStorage");
         const provider = new alicloud.Provider("test-provider", { region: "cn-hongkong" });
-        storage = new OssRegistryStorage("storage", { bucketName: "private-registry-0123456789ab", region: "cn-hongkong", provider })
-            .storage;
+        storage = new OssRegistryStorage("storage", {
+            bucketName: "private-registry-0123456789ab",
+            region: "cn-hongkong",
+            provider,
+            namePrefix: "private-registry",
+            retainDataOnDestroy: true,
+        }).storage;
         if (storage.kind !== "s3") throw new Error("expected kind s3");
         await value(storage.secretAccessKey);
     });
