@@ -12,9 +12,10 @@ import {
     readRegistryStorage,
     readSshPrivateKey,
     readStackConfig,
+    RegistryStorage,
     StackConfig,
 } from "./components/config";
-import { RegistryHost, RegistryStorage, ServerCertificate } from "./components/contracts";
+import { RegistryHost, ServerCertificate } from "./components/contracts";
 import { AlidnsRecords } from "./components/dns/alidnsRecords";
 import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost";
 import { followingDaemon } from "./components/hosts/daemonReplacement";
@@ -112,13 +113,9 @@ function alicloudTarget(config: AlicloudStackConfig): DeployTarget {
 function serverCertificate(config: StackConfig): ServerCertificate {
     if (config.acme !== undefined) {
         return new AcmeCertificate("tls", {
+            ...config.acme,
             dnsNames: servedNames,
-            email: config.acme.email,
-            server: config.acme.server,
             renewBeforeDays: config.certificateRenewBeforeDays,
-            dnsProvider: config.acme.dnsProvider,
-            recursiveNameservers: config.acme.recursiveNameservers,
-            disableCompletePropagation: config.acme.disableCompletePropagation,
             dnsRegion: config.mode === "alicloud" ? config.alicloud.region : undefined,
         });
     }

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistrySettings } from "./config/types";
-import { RegistryHost, RegistryStorage, ServerCertificate } from "./contracts";
+import type { RegistrySettings, RegistryStorage } from "./config/types";
+import { RegistryHost, ServerCertificate } from "./contracts";
 import { builderUser, nodeUser } from "./config/users";
 import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
 import { Edge } from "./services/edge";

@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistryStorage } from "../contracts";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, keyName } from "./keys";
 import { ConfigError, parseStackConfig } from "./parse";
-import type { StackConfig, StorageSettings } from "./types";
+import type { RegistryStorage, StackConfig, StorageSettings } from "./types";
 
 export * from "./parse";
 export * from "./types";

@@ -39,8 +39,8 @@ import {
     looksLikeIpAddress,
     parseIpv4Cidr,
 } from "./syntax";
-import type { AcmeServer } from "../certificates/acmeCertificate";
 import type {
+    AcmeServer,
     AcmeSettings,
     AlicloudSettings,
     DistributionImage,

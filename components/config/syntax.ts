@@ -4,7 +4,7 @@
  * and the rules across keys (rules.ts).
  */
 import { isIP } from "net";
-import type { AcmeServer } from "../certificates/acmeCertificate";
+import type { AcmeServer } from "./types";
 
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
 const NAME_PREFIX = /^[a-z][a-z0-9-]{1,39}$/;

@@ -2,8 +2,7 @@
  * The typed settings the validator hands the program: every value checked, every default
  * applied. Types only.
  */
-import type { AcmeServer } from "../certificates/acmeCertificate";
-import type { StorageConfigInput } from "../render/registryConfig";
+import type * as pulumi from "@pulumi/pulumi";
 import type { DistributionMajor } from "./distribution";
 import type { GcTiming } from "./gcSchedule";
 import type { RegistryUser } from "./users";
@@ -27,23 +26,36 @@ export interface AlicloudSettings {
     region: string;
     /** The Alidns zone the registry names live under, e.g. `example.com`. */
     dnsZone: string;
-    /** Who may reach the VM's SSH port, e.g. `203.0.113.7/32`. Required: no open default. */
+    /** The only CIDR allowed to reach SSH, e.g. `203.0.113.7/32` (no open default). */
     adminCidr: string;
-    /** Unset: the cheapest non-burstable type with 2 vCPUs and 4 GiB, looked up once and kept. */
+    /**
+     * ECS instance type; checked to be sold in the region with an ESSD system disk. Unset: the
+     * cheapest non-burstable type with 2 vCPUs and 4 GiB (burstable `ecs.t*` types throttle a
+     * busy registry once their CPU credits run out), looked up once and then kept.
+     */
     instanceType?: string;
-    /** An image ID; unset looks up the newest Debian 12 image. */
+    /** Image ID. Unset: the newest public Debian 12 x86-64 image, looked up once and then kept. */
     imageId?: string;
-    /** Empty means: the first zone that offers the instance type. */
+    /** Zone. Unset: the first zone offering the instance type with ESSD disks, looked up once and then kept. */
     zoneId?: string;
     /** Size of the registry's data disk in GiB; it can grow later, never shrink. */
     dataDiskGiB: number;
-    /** Daily snapshots of the data disk kept this many days; 0: none. */
+    /**
+     * Days to keep the data disk's daily automatic snapshots (taken at 03:00 UTC+8, crash-consistent);
+     * 0: no snapshot policy.
+     */
     snapshotRetentionDays: number;
     /** The VPC's address range. */
     vpcCidr: string;
     /** The vSwitch's address range, inside `vpcCidr`. */
     vswitchCidr: string;
 }
+
+/**
+ * Let's Encrypt `staging` or `production` by name, or the directory URL of any other ACME CA
+ * (step-ca, Pebble, a commercial CA), which must be https.
+ */
+export type AcmeServer = "staging" | "production" | `https://${string}`;
 
 export interface AcmeSettings {
     /** The ACME account's contact email. */
@@ -105,11 +117,47 @@ export interface MirrorSettings {
 }
 
 /**
+ * Where blobs live, as the registry's config.yml says it. An S3 bucket's keys are not here: they
+ * reach the registry as environment variables, like `http.secret`, so the file stays readable in
+ * a preview.
+ *
+ * Against Alibaba Cloud OSS: Distribution 2.8's `s3` driver forces path-style requests whenever
+ * `regionendpoint` is set, which OSS refuses (virtual-hosted style only), so 2.8 needs its own
+ * `oss` driver (in the official image, built with `include_oss`; Debian's build lacks it).
+ * Distribution 3 removed `oss` and reaches OSS through `s3` with `forcepathstyle: false`
+ * (docs/scale.md).
+ */
+export type BlobStorage = { kind: "filesystem" } | ({ kind: "s3" } & S3Bucket);
+
+/** An S3 bucket as the registry reaches it, without its keys (the settings, the registry and its config.yml renderer share it). */
+export interface S3Bucket {
+    /** The S3 API's URL, `http(s)://host[:port]` (`regionendpoint`); unset: AWS's own for the region. */
+    endpoint?: string;
+    region: string;
+    bucket: string;
+    forcePathStyle: boolean;
+    /** Let clients fetch blobs from the bucket directly by a presigned URL; false sets `redirect.disable`. */
+    redirect: boolean;
+    rootDirectory?: string;
+}
+
+/** Where the registry keeps blobs and manifests, with the S3 keys (secrets: readRegistryStorage, or the OSS bucket the stack creates). */
+export type RegistryStorage =
+    | { kind: "filesystem" }
+    | ({
+          kind: "s3";
+          /** Secret. */
+          accessKeyId: pulumi.Input<string>;
+          /** Secret. */
+          secretAccessKey: pulumi.Input<string>;
+      } & S3Bucket);
+
+/**
  * Where the registry keeps blobs (`storage`). The S3 credentials are not here: they are secrets,
  * read apart by readRegistryStorage (components/config/index.ts), so no plain copy exists.
  */
 export type StorageSettings =
-    | StorageConfigInput
+    | BlobStorage
     /** alicloud mode: an OSS bucket and a RAM user limited to it, both created by the stack. */
     | { kind: "oss" };
 
@@ -167,14 +215,14 @@ export interface LocalStackConfig extends CommonSettings {
     mode: "local";
     /** The Docker daemon to deploy to; unset uses DOCKER_HOST or the default socket. */
     dockerHost?: string;
-    storage: StorageConfigInput;
+    storage: BlobStorage;
 }
 
 /** `mode: ssh`: a server of yours, reached over SSH. */
 export interface SshStackConfig extends CommonSettings {
     mode: "ssh";
     ssh: SshConnection;
-    storage: StorageConfigInput;
+    storage: BlobStorage;
 }
 
 /** `mode: alicloud`: new ECS VMs; certificates from Let's Encrypt. */

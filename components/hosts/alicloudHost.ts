@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import type { AlicloudSettings } from "../config/types";
 import { RegistryHost } from "../contracts";
 import { DIAL_ATTEMPTS, dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
 import { alicloudDiskSerial, renderCloudInit } from "../render/cloudInit";
@@ -10,34 +11,10 @@ import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../rend
 import { ingressRules } from "../render/securityRules";
 import { AlicloudLoadBalancer } from "./alicloudLoadBalancer";
 
-export interface AlicloudHostArgs {
-    /** Alibaba Cloud region ID, e.g. `cn-hongkong`. Required. */
-    region: string;
-    /** The only CIDR allowed to reach SSH, e.g. `203.0.113.7/32`. Required (no open default). */
-    adminCidr: string;
-    /**
-     * ECS instance type; checked to be sold in the region with an ESSD system disk. Default: the
-     * cheapest non-burstable type with 2 vCPUs and 4 GiB (burstable `ecs.t*` types throttle a
-     * busy registry once their CPU credits run out), looked up once and then kept.
-     */
-    instanceType?: string;
-    /** Image ID. Default: the newest public Debian 12 x86-64 image, looked up once and then kept. */
-    imageId?: string;
-    /** Zone. Default: the first zone offering the instance type with ESSD disks, looked up once and then kept. */
-    zoneId?: string;
-    /** Size of the registry's data disk in GiB; it can grow later, never shrink. */
-    dataDiskGiB: number;
-    /**
-     * Days to keep the data disk's daily automatic snapshots (taken at 03:00 UTC+8, crash-consistent);
-     * 0: no snapshot policy.
-     */
-    snapshotRetentionDays: number;
+/** The `alicloud` settings (region, admin CIDR, placement, data disk, network: AlicloudSettings says what each is), and: */
+export interface AlicloudHostArgs extends Omit<AlicloudSettings, "dnsZone"> {
     /** Disk category of the data disk. Default: `cloud_essd` (performance level PL0). */
     dataDiskCategory?: string;
-    /** The VPC's address range. */
-    vpcCidr: string;
-    /** The vSwitch's address range, inside `vpcCidr`. */
-    vswitchCidr: string;
     /** Public ports the security group opens to everyone. */
     httpsPort: number;
     httpPort: number;

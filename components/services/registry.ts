@@ -1,18 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistryStorage } from "../contracts";
 import type { DistributionMajor } from "../config/distribution";
-import type { DistributionImage, GcSettings } from "../config/types";
+import type { BlobStorage, DistributionImage, GcSettings, RegistryStorage } from "../config/types";
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
-import {
-    REGISTRY_CONFIG_PATHS,
-    REGISTRY_DATA_DIR,
-    renderRegistryConfig,
-    S3_CREDENTIAL_ENV,
-    StorageConfigInput,
-} from "../render/registryConfig";
+import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
@@ -198,7 +191,7 @@ export class Registry extends pulumi.ComponentResource {
 }
 
 /** The renderer's view of the storage: everything but the keys. */
-function storageConfig(storage: RegistryStorage): StorageConfigInput {
+function storageConfig(storage: RegistryStorage): BlobStorage {
     if (storage.kind === "filesystem") return storage;
     const { accessKeyId: _id, secretAccessKey: _key, ...visible } = storage;
     return visible;

@@ -1,6 +1,6 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryStorage } from "../contracts";
+import type { RegistryStorage } from "../config/types";
 import { ossInternalS3Endpoint, renderRegistryBucketPolicy } from "../render/ossPolicy";
 
 export interface OssRegistryStorageArgs {

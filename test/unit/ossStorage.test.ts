@@ -21,7 +21,7 @@ const providers = new FakeProviders();
 const value = <T>(output: pulumi.Input<T>) => new Promise<T>((done) => pulumi.output(output).apply((v) => done(v as T)));
 
 describe("OSS storage for the registry", () => {
-    let storage: import("../../components/contracts").RegistryStorage;
+    let storage: import("../../components/config/types").RegistryStorage;
     before(async () => {
         await pulumi.runtime.setMocks(providers, "private-registry", "dev", false, "organization");
         // Imported after the mocks are set: the component's module binds the runtime on load.
