@@ -219,33 +219,38 @@ export async function waitUntilServing(target: Target, timeoutSeconds: number): 
     );
 }
 
+/**
+ * Runs `entrypoint args...` in a throwaway container of the registry's own `image` (already on the
+ * host: no pull), with no network and the data volume at its usual path, read-only when asked;
+ * stdin from `io.input`, stdout to `io.output` or returned.
+ */
+export function runOnDataVolume(
+    target: Target,
+    image: string,
+    command: { entrypoint: string; args: string[]; readOnly?: boolean },
+    io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {},
+): Promise<string> {
+    const mount = `${names(target).registryData}:${DATA_DIR}${command.readOnly ? ":ro" : ""}`;
+    const stdin = io.input === undefined ? [] : ["-i"];
+    return docker(
+        target,
+        ["run", "--rm", ...stdin, "--network", "none", "--entrypoint", command.entrypoint, "-v", mount, image, ...command.args],
+        io,
+    );
+}
+
 /** Writes a tar of the data volume to `file` (via a temp file, so a failed run leaves no half backup). */
 export async function backup(target: Target, file: string, options: RegistryStopOptions = {}): Promise<{ bytes: number }> {
-    const volume = names(target).registryData;
     const partial = `${file}.partial`;
     await withRegistryStopped(
         target,
         async (image) => {
             const out = createWriteStream(partial);
             try {
-                await docker(
+                await runOnDataVolume(
                     target,
-                    [
-                        "run",
-                        "--rm",
-                        "--network",
-                        "none",
-                        "--entrypoint",
-                        "tar",
-                        "-v",
-                        `${volume}:${DATA_DIR}:ro`,
-                        image,
-                        "-C",
-                        DATA_DIR,
-                        "-cf",
-                        "-",
-                        ".",
-                    ],
+                    image,
+                    { entrypoint: "tar", args: ["-C", DATA_DIR, "-cf", "-", "."], readOnly: true },
                     { output: out },
                 );
             } catch (error) {
@@ -276,24 +281,10 @@ export async function restore(target: Target, file: string, replace: boolean, op
                 "fi",
                 `tar -C ${DATA_DIR} -xf -`,
             ].join("\n");
-            await docker(
+            await runOnDataVolume(
                 target,
-                [
-                    "run",
-                    "--rm",
-                    "-i",
-                    "--network",
-                    "none",
-                    "--entrypoint",
-                    "sh",
-                    "-v",
-                    `${volume}:${DATA_DIR}`,
-                    image,
-                    "-c",
-                    script,
-                    "restore",
-                    replace ? "replace" : "keep",
-                ],
+                image,
+                { entrypoint: "sh", args: ["-c", script, "restore", replace ? "replace" : "keep"] },
                 { input: createReadStream(file) },
             );
         },

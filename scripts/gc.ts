@@ -20,10 +20,11 @@
  * config.yml is (3.x moved it).
  */
 import type { DistributionMajor } from "../components/config/distribution";
-import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR } from "../components/render/registryConfig";
+import { REGISTRY_CONFIG_PATHS } from "../components/render/registryConfig";
 import {
     docker,
     names,
+    runOnDataVolume,
     RegistryStopOptions,
     spawnDocker,
     stopOptionsFromArgs,
@@ -31,8 +32,6 @@ import {
     targetFromArgs,
     withRegistryStopped,
 } from "./backup";
-
-const DATA_DIR = REGISTRY_DATA_DIR;
 
 /** Where the registry container reads its config.yml, and so which Distribution it runs. */
 async function containerConfig(target: Target, container: string): Promise<{ path: string; major: DistributionMajor }> {
@@ -53,7 +52,6 @@ export async function collectGarbage(
     options: { dryRun: boolean; deleteUntagged?: boolean } & RegistryStopOptions,
 ): Promise<string> {
     const container = names(target).container("registry");
-    const volume = names(target).registryData;
     const { path: CONFIG_PATH, major } = await containerConfig(target, container);
     if (options.deleteUntagged && major !== 3) {
         throw new Error(
@@ -71,24 +69,8 @@ export async function collectGarbage(
                 copy.on("close", resolve);
             });
             const flags = [options.dryRun ? "--dry-run" : "", options.deleteUntagged ? "--delete-untagged" : ""].join(" ");
-            const output = await docker(
-                target,
-                [
-                    "run",
-                    "--rm",
-                    "-i",
-                    "--network",
-                    "none",
-                    "--entrypoint",
-                    "sh",
-                    "-v",
-                    `${volume}:${DATA_DIR}`,
-                    image,
-                    "-c",
-                    `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`,
-                ],
-                { input: copy.stdout! },
-            );
+            const collect = `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`;
+            const output = await runOnDataVolume(target, image, { entrypoint: "sh", args: ["-c", collect] }, { input: copy.stdout! });
             const copied = await copyExit;
             if (copied !== 0) throw new Error(`docker cp of ${container}:${CONFIG_PATH} exited ${copied}`);
             return output;
