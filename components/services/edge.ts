@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { EDGE_PROBE_PATHS, EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 
@@ -99,7 +99,7 @@ export class Edge extends pulumi.ComponentResource {
                 networking: args.networking,
                 role: "edge",
                 image: args.image,
-                healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
+                healthUrl: `http://127.0.0.1:${listenHttpPort}${EDGE_PROBE_PATHS.liveness}`,
                 settings: {
                     volumes: [
                         ...(args.socketMounts ?? []),

@@ -6,6 +6,7 @@ import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
+import { dockerNames } from "./dockerNames";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
@@ -136,7 +137,7 @@ export class Registry extends pulumi.ComponentResource {
                 : new docker.Volume(
                       `${name}-data`,
                       {
-                          name: `${args.namePrefix}-data`,
+                          name: dockerNames(args.namePrefix).registryData,
                           driverOpts: args.dataVolumeDriverOpts,
                           labels: [{ label: ROLE_LABEL, value: "registry-data" }],
                       },
@@ -153,7 +154,7 @@ export class Registry extends pulumi.ComponentResource {
         const socketVolume = new docker.Volume(
             `${name}-socket`,
             {
-                name: `${args.namePrefix}-registry-socket`,
+                name: dockerNames(args.namePrefix).registrySocket,
                 labels: [{ label: ROLE_LABEL, value: "registry-socket" }],
             },
             { ...childOpts, dependsOn: args.dependsOn },
