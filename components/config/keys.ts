@@ -4,8 +4,12 @@
  * validator reads the keys by these declarations; Pulumi.yaml's `config:` section and the
  * README's configuration table are generated from them (`npm run docs:config`, reference.ts).
  *
- * To add a key: declare it here (in the order the README should show it), use its typed value
- * where it is needed (rules.ts if it constrains other keys), then `npm run docs:config`.
+ * To add a key: declare it in CONFIG_KEYS below, in the order the README shows the keys (a kind
+ * from declare.ts says how it is read; an object key declares its fields and how they make its
+ * typed value); give its typed value a field in types.ts (RegistrySettings for what the registry
+ * itself reads, CommonSettings, or a mode's own type), where the settings carry it to the
+ * component that uses it; add a rule to rules.ts if it constrains another key; test it in
+ * test/unit/config.test.ts; then `npm run docs:config` regenerates Pulumi.yaml and the README.
  *
  * Pure: no `@pulumi/*` import.
  */
