@@ -96,7 +96,8 @@ export function ipAddressProblem(value: string): string | undefined {
 
 /** One spelling per address: `fd00:0::10` and `fd00::10` are the same IPv6 address. */
 export function canonicalIp(value: string): string {
-    return isIP(value) === 6 ? new URL(`http://[${value}]/`).hostname : value;
+    // Only an address the list accepts: a zone (`fe80::1%eth0`) is refused by name, and no URL holds one.
+    return isIpAddress(value) && isIP(value) === 6 ? new URL(`http://[${value}]/`).hostname : value;
 }
 
 /** An IPv4 CIDR, its prefix read as a number, or undefined if it is not one. */

@@ -103,6 +103,10 @@ describe("stack config", () => {
     it("rejects a bad IP address", () => {
         assertRejected({ ipAddresses: '["192.168.1.300"]' }, /private-registry:ipAddresses must be a list of IPv4\/IPv6 addresses/);
         assertRejected({ ipAddresses: '["fd00:::1"]' }, /private-registry:ipAddresses/);
+        // Refused by name, not by a crash: the check for repeated entries used to parse it as a URL.
+        assert.deepEqual(problems({ ipAddresses: '["fe80::1%eth0"]' }), [
+            'private-registry:ipAddresses entry "fe80::1%eth0" has a zone (%...), which a certificate cannot name',
+        ]);
     });
 
     it("rejects ports out of range or not integers", () => {
