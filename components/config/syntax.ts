@@ -7,58 +7,32 @@ import { isIP } from "net";
 import type { AcmeServer } from "./types";
 
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
-const NAME_PREFIX = /^[a-z][a-z0-9-]{1,39}$/;
-/** A login name as useradd takes it; never a leading `-`, which ssh would read as an option. */
-const LOGIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$/;
-const DOCKER_HOST = /^(unix|tcp|ssh|npipe):\/\/\S+$/;
-const ALICLOUD_REGION = /^[a-z]{2}(-[a-z0-9]+)+$/;
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
-/** lego's DNS provider names: lower case, digits, dots and dashes (`alidns`, `acme-dns`, `yandex360`). */
-const LEGO_DNS_PROVIDER = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
-const SSH_PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
-const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const S3_REGION = /^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/;
 const S3_ROOT_DIRECTORY = /^[A-Za-z0-9._/-]{1,255}$/;
+const LEGO_DNS_PROVIDER = /^[a-z0-9]+([.-][a-z0-9]+)*$/;
 /** Every `AcmeServer` given by name, checked both ways by the type. */
 const ACME_SERVER_NAMES = Object.keys({ staging: true, production: true } satisfies Record<Exclude<AcmeServer, `https://${string}`>, true>);
 
+/** The whole value matches `pattern`. */
+const matching =
+    (pattern: RegExp) =>
+    (value: string): boolean =>
+        pattern.test(value);
+
 /** Docker objects and cloud resources are named after it: ECS names need 2 characters. */
-export function isNamePrefix(value: string): boolean {
-    return NAME_PREFIX.test(value);
-}
+export const isNamePrefix = matching(/^[a-z][a-z0-9-]{1,39}$/);
+/** A login name as useradd takes it; never a leading `-`, which ssh would read as an option. */
+export const isLoginName = matching(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$/);
+export const isDockerHost = matching(/^(unix|tcp|ssh|npipe):\/\/\S+$/);
+export const isAlicloudRegion = matching(/^[a-z]{2}(-[a-z0-9]+)+$/);
+export const isEmail = matching(/^[^@\s]+@[^@\s]+\.[^@\s]+$/);
+/** One line of `ssh-keyscan` output without the host name. */
+export const isSshPublicKey = matching(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/);
+export const isS3Bucket = matching(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/);
+export const isS3Region = matching(/^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/);
 
-export function isLoginName(value: string): boolean {
-    return LOGIN_NAME.test(value);
-}
-
-export function isDockerHost(value: string): boolean {
-    return DOCKER_HOST.test(value);
-}
-
-export function isAlicloudRegion(value: string): boolean {
-    return ALICLOUD_REGION.test(value);
-}
-
-export function isEmail(value: string): boolean {
-    return EMAIL.test(value);
-}
-
-/** Any lego DNS provider but `manual`, which waits for someone to type. */
+/** lego's DNS provider names (lower case, digits, dots and dashes: `alidns`, `acme-dns`, `yandex360`) but `manual`, which waits for someone to type. */
 export function isLegoDnsProvider(value: string): boolean {
     return LEGO_DNS_PROVIDER.test(value) && value !== "manual";
-}
-
-/** One line of `ssh-keyscan` output without the host name. */
-export function isSshPublicKey(value: string): boolean {
-    return SSH_PUBLIC_KEY.test(value);
-}
-
-export function isS3Bucket(value: string): boolean {
-    return S3_BUCKET.test(value);
-}
-
-export function isS3Region(value: string): boolean {
-    return S3_REGION.test(value);
 }
 
 /** A key prefix inside a bucket, never climbing out of it. */
