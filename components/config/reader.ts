@@ -40,8 +40,8 @@ export interface Declaration<T = unknown> {
     readIn?: readonly HostMode[];
     /** An object key's fields, each declared the same way. */
     fields?: Declarations;
-    /** The typed value, its default applied; absent: the key is read apart (a secret). */
-    read?: (value: Value) => T;
+    /** The typed value, its default applied (a secret's: whether it is set; its value is read apart). */
+    read: (value: Value) => T;
 }
 
 export type Declarations = Record<string, Declaration>;
@@ -123,7 +123,7 @@ export class Reader<D extends Declarations = Declarations> {
 
     private readValue<K extends keyof D & string>(key: K, required: boolean): ValueOf<D[K]> {
         const declaration = this.declarations[key];
-        if (declaration?.read === undefined) throw new Error(`${this.name(key)} is not declared, or read apart`);
+        if (declaration === undefined) throw new Error(`${this.name(key)} is not declared`);
         const value = this.value(key);
         if (required) {
             const when = typeof declaration.required === "string" ? declaration.required : "";
