@@ -165,6 +165,12 @@ const TLS12_CIPHERS = [
     "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
 
+/**
+ * Mozilla "intermediate" key exchange groups. Left to OpenSSL (nginx's `auto`), the edge also
+ * offers X448 and secp521r1, which that profile rejects (and no registry client needs).
+ */
+const TLS_CURVES = ["X25519", "prime256v1", "secp384r1"].join(":");
+
 /** Repeated wherever a location adds headers: nginx drops inherited `add_header`s there. */
 const HSTS = directive("add_header", "Strict-Transport-Security", "max-age=31536000", "always");
 
@@ -319,6 +325,7 @@ function tlsDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {
         directive("ssl_certificate_key", input.privateKeyPath),
         directive("ssl_protocols", "TLSv1.2", "TLSv1.3"),
         directive("ssl_ciphers", TLS12_CIPHERS),
+        directive("ssl_ecdh_curve", TLS_CURVES),
         directive("ssl_prefer_server_ciphers", tuning.tlsCipherOrder === "client" ? "off" : "on"),
         directive("ssl_session_cache", "shared:TLS:10m"),
         directive("ssl_session_timeout", "1d"),
