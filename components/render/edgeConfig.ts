@@ -414,9 +414,11 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
                     directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
                     HSTS,
                     ...proxyDirectives(input, tuning),
+                    ...registryUnreachable(),
                     ...proxyTarget("registry_backend", input.registry),
                 ],
             ),
+            registryUnreachableLocation(),
             ...(blobRoot === undefined ? [] : blobFileLocations(input, tuning, blobRoot)),
             uiOrigin !== undefined
                 ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
@@ -424,6 +426,17 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
         ],
     );
 }
+
+/**
+ * When the registry cannot be reached or drops a request (killed, restarting: nginx's own 502,
+ * or 504 after proxy_read_timeout), the edge closes the client's connection without an answer
+ * (nginx's 444; logged as 444). Clients retry a dropped connection by themselves (docker's
+ * per-layer retries, containers/image's `--retry-times`) but give up at once on a 502 status, so
+ * a push or pull in flight completes once the registry is back instead of failing.
+ */
+const REGISTRY_UNREACHABLE = "@registry_unreachable";
+const registryUnreachable = (): NginxNodes => [directive("error_page", 502, 504, "=", REGISTRY_UNREACHABLE)];
+const registryUnreachableLocation = (): NginxDirective => block("location", [REGISTRY_UNREACHABLE], [directive("return", 444)]);
 
 /** Internal URI prefix of blob files; `internal`, so no client reaches it directly. */
 const BLOB_FILES_PREFIX = "/_registry_blob_files/";
@@ -541,6 +554,9 @@ function blobFileLocations(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot:
                 block("if", [verbatim('($registry_blob_file = "")')], [directive("return", 404)]),
                 directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
                 HSTS,
+                // Already an error page's target: a second one needs recursive_error_pages.
+                directive("recursive_error_pages", "on"),
+                ...registryUnreachable(),
                 ...registryRequest([]),
             ],
         ),
