@@ -186,6 +186,9 @@ const UI_HEADERS: NginxNodes = [
     directive("add_header", "Referrer-Policy", "same-origin", "always"),
 ];
 
+/** How long a client may take to send a request's header (docs/reliability.md). */
+export const CLIENT_HEADER_TIMEOUT = "10s";
+
 /** Registry clients may hold a connection for a whole multi-GiB layer. */
 const LONG_TIMEOUT = "900s";
 
@@ -212,6 +215,10 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
                 // nginx's own redirects (`/v2` -> `/v2/`) would name the port it listens on (443 in a
                 // container), not the published one; a relative Location keeps the client's.
                 directive("absolute_redirect", "off"),
+                // A client has this long to send a request's whole header, however slowly it
+                // trickles it (nginx's default is 60 s): a slow or hostile client holds a
+                // connection a sixth as long. Clients send their few hundred bytes at once.
+                directive("client_header_timeout", CLIENT_HEADER_TIMEOUT),
                 ...(input.tempDir === undefined
                     ? []
                     : (["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] as const).map((kind) =>
