@@ -29,7 +29,17 @@ export interface RegistryConfigInput {
      * while garbage collection runs, as Distribution requires. Default: false.
      */
     readOnly?: boolean;
+    /**
+     * `storage.maintenance.uploadpurging`: an upload no client finished (a push cut off, a client
+     * that went away) is deleted once it is `age` old, checked every `interval` (Go durations).
+     * Distribution's first check comes a random whole number of minutes (0-59) after it starts.
+     * Default: UPLOAD_PURGING (a week; daily).
+     */
+    uploadPurging?: { age: string; interval: string };
 }
+
+/** What every deployed registry purges: uploads left unfinished for a week, checked daily (Distribution's own defaults). */
+export const UPLOAD_PURGING = { age: "168h", interval: "24h" } as const;
 
 /** Distribution's environment overrides for `storage.s3.accesskey` and `storage.s3.secretkey`. */
 export const S3_CREDENTIAL_ENV = {
@@ -106,7 +116,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
             // (or a collection) leaves this one answering for blobs that are gone (docs/scale.md).
             ...(input.storage === undefined || input.storage.kind === "filesystem" ? { cache: { blobdescriptor: "inmemory" } } : {}),
             maintenance: {
-                uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false },
+                uploadpurging: { enabled: true, ...(input.uploadPurging ?? UPLOAD_PURGING), dryrun: false },
                 ...(input.readOnly ? { readonly: { enabled: true } } : {}),
             },
         },
