@@ -9,7 +9,8 @@ import { writeFileSync } from "fs";
 import { join } from "path";
 import { run, runCleanups } from "../test/support/processes";
 import { ROOT } from "../test/engine/support/engineStack";
-import { CapturedPreview, captureReviewPreviews, leakedSecrets, PreviewStep, ReviewCapture } from "../test/engine/support/reviewPreviews";
+import { leakedSecrets } from "../test/harness/secretLeaks";
+import { CapturedPreview, captureReviewPreviews, PreviewStep, ReviewCapture } from "../test/engine/support/reviewPreviews";
 
 const OUTPUT = join(ROOT, "docs/reviewing.md");
 /** Lines of `preview --diff` that only identify (provider references, Docker IDs). */

@@ -8,7 +8,7 @@
 # (scripts/build-tools.sh builds test tools from source; the engine phase also builds the Pulumi
 # engine with it when no supported Pulumi CLI is on PATH, scripts/select-engine.sh).
 
-# phases|command|Debian package|what for
+# phases|command (a name on PATH, or a shell test when it holds a space)|Debian package|what for
 REQUIREMENTS=(
   "unit integration e2e engine|busybox|busybox-static|the stand-in images' userland; shell snippets run by busybox sh"
   "integration e2e engine|dockerd|docker.io|private Docker daemons"
@@ -25,6 +25,8 @@ REQUIREMENTS=(
   "integration engine|ssh-keygen|openssh-client|ssh keys; ssh to the ssh-mode server"
   "integration|cloud-init|cloud-init|schema check of the alicloud user data"
   "integration|python3|python3|nginx on a kernel without IPv6"
+  "integration|python3 -m ensurepip --version|python3-venv|the TLS scanner sslyze's virtualenv (scripts/build-tools.sh sslyze)"
+  "integration|lego|lego|the ACME client of the edge's TLS test"
   "e2e|chromium|chromium|the UI in a real browser"
   "e2e|certutil|libnss3-tools|the browser's trust store"
   "e2e|buildah|buildah|the multi-platform image of the builders run"
@@ -57,7 +59,8 @@ missing_requirements() {
     IFS='|' read -r phases command package why <<<"$entry"
     for phase in "$@"; do
       case " $phases " in *" $phase "*) ;; *) continue ;; esac
-      if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$command" >/dev/null; then
+      if { [[ "$command" == *" "* ]] && ! sh -c "$command" >/dev/null 2>&1; } ||
+        { [[ "$command" != *" "* ]] && ! PATH="$PATH:/usr/sbin:/sbin" command -v "$command" >/dev/null; }; then
         missing+=("$command (Debian package $package: $why)")
         packages+=("$package")
       fi

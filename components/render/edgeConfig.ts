@@ -165,6 +165,12 @@ const TLS12_CIPHERS = [
     "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
 
+/**
+ * Mozilla "intermediate" key exchange groups. Left to OpenSSL (nginx's `auto`), the edge also
+ * offers X448 and secp521r1, which that profile rejects (and no registry client needs).
+ */
+const TLS_CURVES = ["X25519", "prime256v1", "secp384r1"].join(":");
+
 /** Repeated wherever a location adds headers: nginx drops inherited `add_header`s there. */
 const HSTS = directive("add_header", "Strict-Transport-Security", "max-age=31536000", "always");
 
@@ -179,6 +185,9 @@ const UI_HEADERS: NginxNodes = [
     directive("add_header", "X-Content-Type-Options", "nosniff", "always"),
     directive("add_header", "Referrer-Policy", "same-origin", "always"),
 ];
+
+/** How long a client may take to send a request's header (docs/reliability.md). */
+export const CLIENT_HEADER_TIMEOUT = "10s";
 
 /** Registry clients may hold a connection for a whole multi-GiB layer. */
 const LONG_TIMEOUT = "900s";
@@ -206,6 +215,10 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
                 // nginx's own redirects (`/v2` -> `/v2/`) would name the port it listens on (443 in a
                 // container), not the published one; a relative Location keeps the client's.
                 directive("absolute_redirect", "off"),
+                // A client has this long to send a request's whole header, however slowly it
+                // trickles it (nginx's default is 60 s): a slow or hostile client holds a
+                // connection a sixth as long. Clients send their few hundred bytes at once.
+                directive("client_header_timeout", CLIENT_HEADER_TIMEOUT),
                 ...(input.tempDir === undefined
                     ? []
                     : (["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] as const).map((kind) =>
@@ -277,7 +290,7 @@ function redirectServer(input: EdgeConfigInput): NginxDirective {
             ...listen(input.listenHttpPort, input.listenIpv6, "default_server"),
             directive("server_name", "_"),
             comment("Liveness: nginx answers. The container's own health check."),
-            block("location", ["=", "/healthz"], [directive("access_log", "off"), directive("return", 200, "ok")]),
+            block("location", ["=", EDGE_PROBE_PATHS.liveness], [directive("access_log", "off"), directive("return", 200, "ok")]),
             comment("Readiness: the registry behind answers too. What a load balancer checks."),
             ...readinessLocations(input),
             comment("Plain HTTP never serves the registry: every request goes to HTTPS."),
@@ -285,6 +298,13 @@ function redirectServer(input: EdgeConfigInput): NginxDirective {
         ],
     );
 }
+
+/**
+ * The edge's plain-HTTP probes: `liveness` answers while nginx runs (the container's health check),
+ * `readiness` only while the registry behind it answers too (a load balancer's check, and what
+ * `npm run backup`, `restore` and `gc` wait for after starting the registry again).
+ */
+export const EDGE_PROBE_PATHS = { liveness: "/healthz", readiness: "/readyz" } as const;
 
 /**
  * `GET /readyz`: 200 only while the registry answers. Distribution serves `/` with 200 while its
@@ -297,7 +317,7 @@ function readinessLocations(input: EdgeConfigInput): NginxNodes {
     return [
         block(
             "location",
-            ["=", "/readyz"],
+            ["=", EDGE_PROBE_PATHS.readiness],
             [
                 directive("access_log", "off"),
                 directive("proxy_http_version", "1.1"),
@@ -319,6 +339,7 @@ function tlsDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {
         directive("ssl_certificate_key", input.privateKeyPath),
         directive("ssl_protocols", "TLSv1.2", "TLSv1.3"),
         directive("ssl_ciphers", TLS12_CIPHERS),
+        directive("ssl_ecdh_curve", TLS_CURVES),
         directive("ssl_prefer_server_ciphers", tuning.tlsCipherOrder === "client" ? "off" : "on"),
         directive("ssl_session_cache", "shared:TLS:10m"),
         directive("ssl_session_timeout", "1d"),
@@ -407,9 +428,11 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
                     directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
                     HSTS,
                     ...proxyDirectives(input, tuning),
+                    ...registryUnreachable(),
                     ...proxyTarget("registry_backend", input.registry),
                 ],
             ),
+            registryUnreachableLocation(),
             ...(blobRoot === undefined ? [] : blobFileLocations(input, tuning, blobRoot)),
             uiOrigin !== undefined
                 ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
@@ -417,6 +440,17 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
         ],
     );
 }
+
+/**
+ * When the registry cannot be reached or drops a request (killed, restarting: nginx's own 502,
+ * or 504 after proxy_read_timeout), the edge closes the client's connection without an answer
+ * (nginx's 444; logged as 444). Clients retry a dropped connection by themselves (docker's
+ * per-layer retries, containers/image's `--retry-times`) but give up at once on a 502 status, so
+ * a push or pull in flight completes once the registry is back instead of failing.
+ */
+const REGISTRY_UNREACHABLE = "@registry_unreachable";
+const registryUnreachable = (): NginxNodes => [directive("error_page", 502, 504, "=", REGISTRY_UNREACHABLE)];
+const registryUnreachableLocation = (): NginxDirective => block("location", [REGISTRY_UNREACHABLE], [directive("return", 444)]);
 
 /** Internal URI prefix of blob files; `internal`, so no client reaches it directly. */
 const BLOB_FILES_PREFIX = "/_registry_blob_files/";
@@ -534,6 +568,9 @@ function blobFileLocations(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot:
                 block("if", [verbatim('($registry_blob_file = "")')], [directive("return", 404)]),
                 directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
                 HSTS,
+                // Already an error page's target: a second one needs recursive_error_pages.
+                directive("recursive_error_pages", "on"),
+                ...registryUnreachable(),
                 ...registryRequest([]),
             ],
         ),
