@@ -8,7 +8,7 @@
 import { execFileSync } from "child_process";
 import { writeFileSync } from "fs";
 import { join } from "path";
-import { run, runCleanups } from "../test/support/processes";
+import { run, runCleanups } from "./lib/processes";
 import { ROOT } from "../test/engine/support/engineStack";
 import { CapturedPreview, captureReviewPreviews, leakedSecrets, PreviewStep, ReviewCapture } from "../test/engine/support/reviewPreviews";
 

@@ -11,9 +11,9 @@ import { parse, stringify } from "yaml";
 import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { issueTestCertificates } from "../../test/harness/fakeProviders";
-import { checkNginxConfig, freePort, NGINX, startRegistry } from "../../test/support/loopbackServers";
-import { Daemon, run, startDaemon, waitFor } from "../../test/support/processes";
+import { issueTestCertificates } from "../lib/program/fakeProviders";
+import { checkNginxConfig, freePort, NGINX, startRegistry } from "../lib/loopbackServers";
+import { Daemon, run, startDaemon, waitFor } from "../lib/processes";
 import type { Endpoint } from "./registryClient";
 
 /** The name every TLS endpoint answers to; curl maps it to loopback with `--resolve`. */

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { existsSync, mkdirSync, readFileSync, statSync } from "fs";
 import { join, resolve } from "path";
-import { freePort } from "../support/loopbackServers";
-import { makeTempDir, run, runCleanups, waitFor } from "../support/processes";
+import { freePort } from "../../scripts/lib/loopbackServers";
+import { makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
 import { buildRegistry, buildTestImage } from "./support/standins";
 

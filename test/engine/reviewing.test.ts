@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readFileSync } from "fs";
 import { join } from "path";
-import { runCleanups } from "../support/processes";
+import { runCleanups } from "../../scripts/lib/processes";
 import { ROOT } from "./support/engineStack";
 import {
     BUMPED_REGISTRY_IMAGE,

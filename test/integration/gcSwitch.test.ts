@@ -20,10 +20,10 @@ import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, renderEdgeConfig } from "../../compo
 import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSupervisor";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePorts, loopbackEdgeInput, REGISTRY, startNginx } from "../support/loopbackServers";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
+import { freePorts, loopbackEdgeInput, REGISTRY, startNginx } from "../../scripts/lib/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
-import { Daemon, killGroup, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../support/processes";
+import { Daemon, killGroup, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
 
 const PASSWORD = "gc-switch-password";
 const CREDS = `admin:${PASSWORD}`;

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "f
 import { join } from "path";
 import { renderK3sSnippet, renderNodeSetup } from "../../components/render/clientSnippets";
 import { k3sRegistriesCheck } from "../go/builds";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const ENDPOINT = "registry.lan:8443";
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBk3s\n-----END CERTIFICATE-----\n";

@@ -10,10 +10,10 @@ import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { CONTAINER, envOf, Inputs, inputsOf, isolateHome, upload } from "../harness/inspect";
 import { renderGcSupervisor } from "../../components/render/gcSupervisor";
-import { run } from "../support/processes";
+import { run } from "../../scripts/lib/processes";
 
 isolateHome("pr-gc-");
 

@@ -22,8 +22,8 @@ import {
     renderSshConfig,
     SSH_CONFIG_ALIAS,
 } from "../../components/render/sshAccess";
-import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
-import { FAKE_INSTANCE_TYPES } from "../harness/fakeProviders";
+import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
+import { FAKE_INSTANCE_TYPES } from "../../scripts/lib/program/fakeProviders";
 import { assertSecretsStayHidden, inputsOf, isolateHome } from "../harness/inspect";
 import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 

@@ -9,9 +9,9 @@
  */
 import { createReadStream, mkdirSync, rmSync, writeFileSync } from "fs";
 import { dirname, join } from "path";
-import type { RecordedResource } from "../../harness/fakeProviders";
-import type { EvaluationResult } from "../../harness/evaluate";
-import { run, waitFor } from "../../support/processes";
+import type { RecordedResource } from "../../../scripts/lib/program/fakeProviders";
+import type { EvaluationResult } from "../../../scripts/lib/program/evaluate";
+import { run, waitFor } from "../../../scripts/lib/processes";
 import { DOCKER_CLI, PrivateDockerd } from "./dockerd";
 
 const CONTAINER = "docker:index/container:Container";

@@ -17,10 +17,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/clientSnippets";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../../scripts/lib/program/evaluate";
 import { freeStackPorts, StackPorts } from "./hostStack";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
-import { makeTempDir, registerCleanup, RunOptions, runCleanups } from "../../support/processes";
+import { makeTempDir, registerCleanup, RunOptions, runCleanups } from "../../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./dockerd";
 import { addHostsEntry } from "./hostsFile";
 import { containerInputs, imageNames, replaceContainer, replay } from "./replay";

@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PrivateDockerd } from "./dockerd";
 import { importImage, nginxBase, NGINX_CHANGES, RootFs } from "./standins";
-import { run } from "../../support/processes";
+import { run } from "../../../scripts/lib/processes";
 
 export const UI_VENDOR_TARBALL = "docker-registry-ui-2.5.7.tar.gz";
 

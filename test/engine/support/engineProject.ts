@@ -12,7 +12,7 @@ import { REGISTRY_IMAGE } from "../../../components/services/registry";
 import { REGISTRY_UI_IMAGE } from "../../../components/services/registryUi";
 import { DockerdOptions, PrivateDockerd, startDockerd } from "../../e2e/support/dockerd";
 import { buildStandInImages } from "../../e2e/support/standins";
-import { registerCleanup, run, RunResult } from "../../support/processes";
+import { registerCleanup, run, RunResult } from "../../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../../..");
 const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json"];

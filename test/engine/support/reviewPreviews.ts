@@ -8,7 +8,7 @@ import { createPrivateKey } from "crypto";
 import { writeFileSync } from "fs";
 import { join } from "path";
 import { REGISTRY_IMAGE } from "../../../components/services/registry";
-import { freePort } from "../../support/loopbackServers";
+import { freePort } from "../../../scripts/lib/loopbackServers";
 import { EngineStack, prepareEngineStack } from "./engineStack";
 
 export const REVIEW_HOSTNAME = "registry-review.test";

@@ -1,5 +1,5 @@
 /**
- * Process plumbing for the end-to-end tests.
+ * Process plumbing for the tests and the benchmarks.
  *
  * The e2e suite starts real daemons (dockerd, registries, nginx) and makes
  * temporary system changes (an /etc/hosts line, a CA under /etc/docker/certs.d).
