@@ -17,10 +17,10 @@ import {
     renderImagePullSecret,
     renderK3sSnippet,
     renderNodeSetup,
-} from "./render/clientSnippets";
-import { renderBuildkitSnippet } from "./render/buildkitSnippet";
+} from "./render/snippets/clientSnippets";
+import { renderBuildkitSnippet } from "./render/snippets/buildkitSnippet";
 import { EdgeTuning } from "./render/edgeConfig";
-import { MirrorSnippets, renderMirrorSnippets } from "./render/mirrorSnippets";
+import { MirrorSnippets, renderMirrorSnippets } from "./render/snippets/mirrorSnippets";
 import { hostPort, httpsUrl } from "./render/endpoint";
 
 export interface PrivateRegistryArgs {

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
-import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
+import type { ClientSnippet, ContainerdSnippet } from "../../components/render/snippets/clientSnippets";
 import { evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { hostNetworkStackConfig } from "./support/hostStack";
 import { k3sRegistriesCheck } from "../go/builds";

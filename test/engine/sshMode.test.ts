@@ -28,7 +28,7 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { EDGE_IMAGE } from "../../components/services/edge";
 import { REGISTRY_IMAGE } from "../../components/services/registry";
 import { REGISTRY_UI_IMAGE } from "../../components/services/registryUi";
-import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
+import type { ClientSnippet, ContainerdSnippet } from "../../components/render/snippets/clientSnippets";
 import { freePort } from "../../scripts/lib/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../support/netns";
 import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";

@@ -21,7 +21,7 @@ import {
     renderContainerdSnippet,
     renderK3sSnippet,
     renderNodeSetup,
-} from "../../components/render/clientSnippets";
+} from "../../components/render/snippets/clientSnippets";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";

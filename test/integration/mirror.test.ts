@@ -19,7 +19,11 @@ import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { freePort, RegistryProcess, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
-import { renderContainerdMirrorSnippet, renderDockerMirrorSnippet, renderK3sMirrorSnippet } from "../../components/render/mirrorSnippets";
+import {
+    renderContainerdMirrorSnippet,
+    renderDockerMirrorSnippet,
+    renderK3sMirrorSnippet,
+} from "../../components/render/snippets/mirrorSnippets";
 import { k3sRegistriesCheck } from "../go/builds";
 import { startDockerd } from "../e2e/support/dockerd";
 

@@ -17,9 +17,9 @@ import {
     renderK3sRegistriesYaml,
     renderK3sSnippet,
     renderNodeSetup,
-    renderScript,
-    shellQuote,
-} from "../../components/render/clientSnippets";
+} from "../../components/render/snippets/clientSnippets";
+import { renderScript } from "../../components/render/shell/nodeScript";
+import { shellQuote } from "../../components/render/shell/quote";
 import { hostPort } from "../../components/render/endpoint";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";

@@ -16,7 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
-import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/clientSnippets";
+import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/snippets/clientSnippets";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../../scripts/lib/program/evaluate";
 import { freeStackPorts, StackPorts } from "./hostStack";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";

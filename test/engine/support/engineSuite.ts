@@ -19,7 +19,7 @@ import { after, before, describe, it } from "node:test";
 import { readFileSync, rmSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
-import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/clientSnippets";
+import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/snippets/clientSnippets";
 import { freePorts } from "../../../scripts/lib/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
 import { makeTempDir, registerCleanup, run, RunOptions, runCleanups } from "../../../scripts/lib/processes";

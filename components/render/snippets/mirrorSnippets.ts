@@ -6,8 +6,9 @@
 import { stringify as toToml } from "smol-toml";
 import { stringify as toYaml } from "yaml";
 import { ClientSnippet, CONTAINERD_CERTS_DIR, CredentialInput } from "./clientSnippets";
-import { MERGE_DAEMON_JSON_AWK } from "./snippets/mergeDaemonJson";
-import { ClientFile, renderScript, shellQuote } from "./snippets/nodeScript";
+import { MERGE_DAEMON_JSON_AWK } from "../shell/mergeDaemonJson";
+import { ClientFile, renderScript } from "../shell/nodeScript";
+import { shellQuote } from "../shell/quote";
 
 export interface MirrorSnippetInput extends CredentialInput {
     /** The private registry's own endpoint: with k3s rewrites, k3s asks it first. */

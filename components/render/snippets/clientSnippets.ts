@@ -1,8 +1,7 @@
 import { stringify as toToml } from "smol-toml";
 import { stringify as toYaml } from "yaml";
-import { ClientFile, renderScript, shellQuote } from "./snippets/nodeScript";
-
-export { ClientFile, renderScript, shellQuote, YamlMapsMerge } from "./snippets/nodeScript";
+import { ClientFile, renderScript } from "../shell/nodeScript";
+import { shellQuote } from "../shell/quote";
 
 /** One client's setup: the files, the commands, and both as one POSIX `sh` script. */
 export interface ClientSnippet {
@@ -144,7 +143,7 @@ export function renderK3sRegistriesYaml(input: CredentialInput, caPath: string |
 
 /**
  * k3s reads only its own `registries.yaml` (not certs.d), and only when it starts. The file is
- * shared: the script merges our two entries into it and keeps every other one (see nodeScript.ts).
+ * shared: the script merges our two entries into it and keeps every other one (see ../shell/nodeScript.ts).
  */
 export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
     const ca = caFile(`${K3S_DIR}/certs.d`, input);

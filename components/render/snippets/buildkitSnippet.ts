@@ -1,5 +1,7 @@
 import { stringify as toToml } from "smol-toml";
-import { ClientFile, ClientSnippet, DOCKER_CERTS_DIR, renderScript, shellQuote, TrustInput } from "./clientSnippets";
+import { ClientFile, renderScript } from "../shell/nodeScript";
+import { shellQuote } from "../shell/quote";
+import { ClientSnippet, DOCKER_CERTS_DIR, TrustInput } from "./clientSnippets";
 
 /** buildkitd's own config directory (rootful), also where buildx puts it inside a builder container. */
 export const BUILDKIT_DIR = "/etc/buildkit";
