@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
-import { runCleanups } from "../../scripts/lib/processes";
+import { run, runCleanups } from "../../scripts/lib/processes";
 import { ROOT } from "./support/engineStack";
 import { renderReviewingDoc, REVIEWING_DOC, withoutRunDetails } from "./support/reviewingDoc";
 import {
@@ -65,7 +65,7 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
     before(async () => {
         const captured = await captureReviewPreviews();
         capture = captured.capture;
-        engineVersion = (await captured.stack.pulumi(["version"])).stdout.trim();
+        engineVersion = (await run("pulumi", ["version"], { env: captured.stack.env })).stdout.trim();
     });
 
     after(async () => {
