@@ -26,7 +26,9 @@ function normalize(text: string, placeholders: Record<string, string>): string {
     return out.trimEnd();
 }
 
-const changed = (steps: PreviewStep[]) => steps.filter((s) => s.op !== "same");
+/** The steps that change something, by resource name: the engine lists steps it runs at once in any order. */
+const changed = (steps: PreviewStep[]) =>
+    steps.filter((s) => s.op !== "same").sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 function stepTable(steps: PreviewStep[]): string {
     const rows = changed(steps).map(
