@@ -19,7 +19,7 @@ import {
     renderNodeSetup,
 } from "./render/snippets/clientSnippets";
 import { renderBuildkitSnippet } from "./render/snippets/buildkitSnippet";
-import { EdgeTuning } from "./render/edgeConfig";
+import { EdgeTuning } from "./render/edgeTuning";
 import { MirrorSnippets, renderMirrorSnippets } from "./render/snippets/mirrorSnippets";
 import { hostPort, httpsUrl } from "./render/endpoint";
 

@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { EdgeRoles, renderEdgeConfig } from "../render/edgeConfig";
+import { EdgeTuning } from "../render/edgeTuning";
+import { Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 

@@ -6,7 +6,7 @@ import { DistributionMajor, distributionMajor, DISTRIBUTION_TAG_FORM } from "../
 import { parseGcSchedule } from "../config/gcSchedule";
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeUpstreams";
 import {
     REGISTRY_CONFIG_PATHS,
     REGISTRY_DATA_DIR,

@@ -10,7 +10,7 @@
 import { writeFileSync } from "fs";
 import { loadavg } from "os";
 import { resolve } from "path";
-import { DEFAULT_EDGE_TUNING, EdgeTuning } from "../../components/render/edgeConfig";
+import { DEFAULT_EDGE_TUNING, EdgeTuning } from "../../components/render/edgeTuning";
 import { describeError, makeTempDir, runCleanups } from "../lib/processes";
 import { renderDocument } from "./document";
 import { describeMachine } from "./machine";

@@ -1,6 +1,6 @@
 /** docs/benchmarks.md: the tables, how they were made, the goals, and what bounds each figure. */
 import type { Machine } from "./machine";
-import { DEFAULT_EDGE_TUNING } from "../../components/render/edgeConfig";
+import { DEFAULT_EDGE_TUNING } from "../../components/render/edgeTuning";
 import { comparisonRows, describeTuning, EDGE_AFTER, EDGE_BEFORE, figureBytes, formatSize, Plan, TUNING_BEFORE } from "./plan";
 import type { ModeTiming } from "./programEvaluation";
 import {

@@ -7,7 +7,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig";
+import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { EdgeTuning } from "../../components/render/edgeTuning";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig, S3_CREDENTIAL_ENV } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "./program/fakeProviders";
