@@ -1,12 +1,12 @@
 /**
- * Where the alicloud VM runs (hosts/alicloudHost.ts), under mocks: the instance type, zone and
+ * Where the alicloud VM runs (hosts/alicloudPlacement.ts), under mocks: the instance type, zone and
  * image looked up on the first deployment, exported, and read back and kept on every later one.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { readFileSync } from "fs";
 import { join, resolve } from "path";
-import { chooseInstanceType, isBurstable, PLACEMENT_OUTPUT, previousPlacement } from "../../components/hosts/alicloudHost";
+import { chooseInstanceType, isBurstable, PLACEMENT_OUTPUT, previousPlacement } from "../../components/hosts/alicloudPlacement";
 import { evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { FAKE_INSTANCE_TYPES } from "../../scripts/lib/program/fakeProviders";
 import { inputsOf, isolateHome } from "../harness/inspect";
@@ -112,7 +112,7 @@ describe("alicloud mode: instance type and placement", () => {
 
     it("a looked-up type and image are kept on the VM (ignoreChanges), a configured image replaces it", () => {
         // The options are not visible to mocks: read them from the source, whitespace aside (a formatter may wrap them).
-        const source = readFileSync(join(ROOT, "components/hosts/alicloudHost.ts"), "utf8").replace(/\s+/g, "");
+        const source = readFileSync(join(ROOT, "components/hosts/alicloudVm.ts"), "utf8").replace(/\s+/g, "");
         assert.match(
             source,
             /ignoreChanges:\[\.\.\.\(args\.imageId===undefined\?\["imageId"\]:\[\]\),\.\.\.\(args\.instanceType===undefined\?\["instanceType"\]:\[\]\),?\]/,

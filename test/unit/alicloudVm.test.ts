@@ -1,5 +1,5 @@
 /**
- * One alicloud VM under mocks (hosts/alicloudHost.ts): replacing it releases the data disk first
+ * One alicloud VM under mocks (hosts/alicloudVm.ts): replacing it releases the data disk first
  * (the readiness command and the disk attachment are deleted before they are replaced), the disk
  * grows online, and no key or password reaches a plain output or input.
  */

@@ -1,6 +1,6 @@
 /** POSIX `sh` quoting: what every rendered script and the tools that print commands share. */
 
-/** `value` as one single-quoted `sh` word, whatever it holds (`'` written as `'\''`). */
+/** `value` as one single-quoted `sh` word, whatever it holds (a single quote inside is closed, escaped and reopened). */
 export function shellQuote(value: string): string {
     return `'${value.replace(/'/g, `'\\''`)}'`;
 }
