@@ -6,6 +6,7 @@ import { builderUser, DEFAULT_USERS, nodeUser, RegistryUser } from "./config/use
 import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
 import { Edge } from "./services/edge";
 import { Mirror } from "./services/mirror";
+import { dockerNames } from "./services/dockerNames";
 import { ContainerNetworking } from "./services/networking";
 import { Registry } from "./services/registry";
 import { RegistryUi } from "./services/registryUi";
@@ -144,7 +145,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                       mode: "bridge",
                       networkName: new docker.Network(
                           `${name}-network`,
-                          { name: namePrefix, driver: "bridge" },
+                          { name: dockerNames(namePrefix).network, driver: "bridge" },
                           { ...childOpts, dependsOn: args.host.ready },
                       ).name,
                   };

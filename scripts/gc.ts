@@ -1,13 +1,14 @@
 /**
  * Garbage collection of the registry's data volume, for the local and ssh modes.
  *
- *   npm run gc -- [--dry-run] [--stack NAME] [--name-prefix P] [--docker-host URL]
+ *   npm run gc -- [--dry-run] [--stack NAME] [--name-prefix P] [--docker-host URL] [--ready-timeout SECONDS]
  *
  * Deleting a tag or manifest (API or UI, with `deleteEnabled`) frees no space: the blobs stay
  * until `registry garbage-collect` sweeps what no manifest references. Distribution requires that
  * nothing writes meanwhile (a blob uploaded during the mark phase would be swept), so the registry
  * container is stopped for the collection and started again afterwards, also on failure, as for a
- * backup (scripts/backup.ts says why stopped rather than read-only). The collector runs in a
+ * backup (scripts/backup.ts says why stopped rather than read-only, and how it waits for the
+ * registry to answer again before returning). The collector runs in a
  * throwaway container of the registry's own image with the data volume and the container's own
  * config.yml (copied out of the stopped container), so it sees the storage exactly as the registry
  * does.
@@ -18,12 +19,19 @@
  * test/integration/distribution3.test.ts). Which version runs is told by where the container's
  * config.yml is (3.x moved it).
  */
-import { spawn } from "child_process";
 import type { DistributionMajor } from "../components/config/distribution";
 import { REGISTRY_CONFIG_PATHS } from "../components/render/registryConfig";
-import { docker, names, Target, targetFromArgs, withRegistryStopped } from "./backup";
-
-const DATA_DIR = "/var/lib/registry";
+import {
+    docker,
+    names,
+    runOnDataVolume,
+    RegistryStopOptions,
+    spawnDocker,
+    stopOptionsFromArgs,
+    Target,
+    targetFromArgs,
+    withRegistryStopped,
+} from "./backup";
 
 /** Where the registry container reads its config.yml, and so which Distribution it runs. */
 async function containerConfig(target: Target, container: string): Promise<{ path: string; major: DistributionMajor }> {
@@ -39,52 +47,47 @@ async function containerConfig(target: Target, container: string): Promise<{ pat
 }
 
 /** Runs the collector; returns its output (what it marked and deleted). */
-export async function collectGarbage(target: Target, options: { dryRun: boolean; deleteUntagged?: boolean }): Promise<string> {
-    const { container, volume } = names(target);
+export async function collectGarbage(
+    target: Target,
+    options: { dryRun: boolean; deleteUntagged?: boolean } & RegistryStopOptions,
+): Promise<string> {
+    const container = names(target).container("registry");
     const { path: CONFIG_PATH, major } = await containerConfig(target, container);
     if (options.deleteUntagged && major !== 3) {
         throw new Error(
             "--delete-untagged is refused with Distribution 2.8: it would delete the platform manifests of multi-arch images (docs/operations.md)",
         );
     }
-    return withRegistryStopped(target, async (image) => {
-        // `docker cp CONTAINER:FILE -` writes a tar holding the file; the collector unpacks it.
-        const env = { ...process.env, ...(target.dockerHost === undefined ? {} : { DOCKER_HOST: target.dockerHost }) };
-        const copy = spawn("/usr/bin/docker", ["cp", `${container}:${CONFIG_PATH}`, "-"], { env, stdio: ["ignore", "pipe", "inherit"] });
-        // Listened for at once: `docker cp` may be done before the collector is.
-        const copyExit = new Promise<number | null>((resolve, reject) => {
-            copy.on("error", reject);
-            copy.on("close", resolve);
-        });
-        const flags = [options.dryRun ? "--dry-run" : "", options.deleteUntagged ? "--delete-untagged" : ""].join(" ");
-        const output = await docker(
-            target,
-            [
-                "run",
-                "--rm",
-                "-i",
-                "--network",
-                "none",
-                "--entrypoint",
-                "sh",
-                "-v",
-                `${volume}:${DATA_DIR}`,
-                image,
-                "-c",
-                `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`,
-            ],
-            { input: copy.stdout },
-        );
-        const copied = await copyExit;
-        if (copied !== 0) throw new Error(`docker cp of ${container}:${CONFIG_PATH} exited ${copied}`);
-        return output;
-    });
+    return withRegistryStopped(
+        target,
+        async (image) => {
+            // `docker cp CONTAINER:FILE -` writes a tar holding the file; the collector unpacks it.
+            const copy = spawnDocker(target, ["cp", `${container}:${CONFIG_PATH}`, "-"], ["ignore", "pipe", "inherit"]);
+            // Listened for at once: `docker cp` may be done before the collector is.
+            const copyExit = new Promise<number | null>((resolve, reject) => {
+                copy.on("error", reject);
+                copy.on("close", resolve);
+            });
+            const flags = [options.dryRun ? "--dry-run" : "", options.deleteUntagged ? "--delete-untagged" : ""].join(" ");
+            const collect = `set -e; mkdir -p /tmp/gc; tar -xf - -C /tmp/gc; registry garbage-collect ${flags} /tmp/gc/config.yml 2>&1`;
+            const output = await runOnDataVolume(target, image, { entrypoint: "sh", args: ["-c", collect] }, { input: copy.stdout! });
+            const copied = await copyExit;
+            if (copied !== 0) throw new Error(`docker cp of ${container}:${CONFIG_PATH} exited ${copied}`);
+            return output;
+        },
+        options,
+    );
 }
 
 async function main(): Promise<void> {
     const args = process.argv.slice(2);
+    const stopOptions = stopOptionsFromArgs(args);
     const target = await targetFromArgs(args);
-    const output = await collectGarbage(target, { dryRun: args.includes("--dry-run"), deleteUntagged: args.includes("--delete-untagged") });
+    const output = await collectGarbage(target, {
+        dryRun: args.includes("--dry-run"),
+        deleteUntagged: args.includes("--delete-untagged"),
+        ...stopOptions,
+    });
     const deleted = output.split("\n").filter((line) => /blob eligible for deletion/.test(line)).length;
     console.log(
         output
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
             .join("\n"),
     );
     console.log(
-        `garbage collection of volume ${names(target).volume}: ${deleted} blobs eligible for deletion${args.includes("--dry-run") ? " (dry run, nothing deleted)" : ""}`,
+        `garbage collection of volume ${names(target).registryData}: ${deleted} blobs eligible for deletion${args.includes("--dry-run") ? " (dry run, nothing deleted)" : ""}`,
     );
 }
 

@@ -1,5 +1,6 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
+import { EDGE_PROBE_PATHS } from "../render/edgeConfig";
 
 /** One port the load balancer passes through, by TCP, to the same port on every backend. */
 export interface PassedPort {
@@ -93,7 +94,7 @@ export class AlicloudLoadBalancer extends pulumi.ComponentResource {
                     healthCheck: "on",
                     healthCheckType: "http",
                     healthCheckConnectPort: args.healthCheckPort,
-                    healthCheckUri: args.healthCheckPath ?? "/readyz",
+                    healthCheckUri: args.healthCheckPath ?? EDGE_PROBE_PATHS.readiness,
                     healthCheckHttpCode: "http_2xx",
                     healthCheckInterval: 2,
                     healthCheckTimeout: 5,

@@ -126,7 +126,7 @@ function redirectServer(input: EdgeConfigInput): NginxDirective {
             ...listen(input.listenHttpPort, input.listenIpv6, "default_server"),
             directive("server_name", "_"),
             comment("Liveness: nginx answers. The container's own health check."),
-            block("location", ["=", "/healthz"], [directive("access_log", "off"), directive("return", 200, "ok")]),
+            block("location", ["=", EDGE_PROBE_PATHS.liveness], [directive("access_log", "off"), directive("return", 200, "ok")]),
             comment("Readiness: the registry behind answers too. What a load balancer checks."),
             ...readinessLocations(input),
             comment("Plain HTTP never serves the registry: every request goes to HTTPS."),
@@ -134,6 +134,13 @@ function redirectServer(input: EdgeConfigInput): NginxDirective {
         ],
     );
 }
+
+/**
+ * The edge's plain-HTTP probes: `liveness` answers while nginx runs (the container's health check),
+ * `readiness` only while the registry behind it answers too (a load balancer's check, and what
+ * `npm run backup`, `restore` and `gc` wait for after starting the registry again).
+ */
+export const EDGE_PROBE_PATHS = { liveness: "/healthz", readiness: "/readyz" } as const;
 
 /**
  * `GET /readyz`: 200 only while the registry answers. Distribution serves `/` with 200 while its
@@ -146,7 +153,7 @@ function readinessLocations(input: EdgeConfigInput): NginxNodes {
     return [
         block(
             "location",
-            ["=", "/readyz"],
+            ["=", EDGE_PROBE_PATHS.readiness],
             [
                 directive("access_log", "off"),
                 directive("proxy_http_version", "1.1"),

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { EdgeRoles, renderEdgeConfig } from "../render/edgeConfig";
+import { EDGE_PROBE_PATHS, EdgeRoles, renderEdgeConfig } from "../render/edgeConfig";
 import { EdgeTuning } from "../render/edgeTuning";
 import { Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
@@ -103,7 +103,7 @@ export class Edge extends pulumi.ComponentResource {
                 networking: args.networking,
                 role: "edge",
                 image: args.image ?? EDGE_IMAGE,
-                healthUrl: `http://127.0.0.1:${listenHttpPort}/healthz`,
+                healthUrl: `http://127.0.0.1:${listenHttpPort}${EDGE_PROBE_PATHS.liveness}`,
                 settings: {
                     volumes: [
                         ...(args.socketMounts ?? []),

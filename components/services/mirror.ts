@@ -6,6 +6,7 @@ import { Upstream } from "../render/edgeUpstreams";
 import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { distributionEnv, distributionMajorOf } from "./registry";
+import { dockerNames } from "./dockerNames";
 import { serviceContainer } from "./serviceContainer";
 
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
@@ -68,7 +69,7 @@ export class Mirror extends pulumi.ComponentResource {
         const volume = new docker.Volume(
             `${name}-data`,
             {
-                name: `${args.namePrefix}-mirror-data`,
+                name: dockerNames(args.namePrefix).mirrorData,
                 labels: [{ label: "private-registry.role", value: "mirror-data" }],
             },
             { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn },

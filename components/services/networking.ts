@@ -46,7 +46,12 @@ export function serviceEndpoint(networking: ContainerNetworking, alias: string, 
     };
 }
 
-/** A container health check: a plain HTTP GET from inside the container (busybox wget). */
+/** A plain HTTP GET from inside a service container (busybox wget): succeeds on a 2xx answer. */
+export function httpProbe(url: string): string[] {
+    return ["wget", "-q", "-O", "/dev/null", url];
+}
+
+/** A container health check: `httpProbe(url)`. */
 export function httpHealthcheck(url: string) {
-    return { tests: ["CMD", "wget", "-q", "-O", "/dev/null", url], interval: "15s", timeout: "5s", retries: 3, startPeriod: "10s" };
+    return { tests: ["CMD", ...httpProbe(url)], interval: "15s", timeout: "5s", retries: 3, startPeriod: "10s" };
 }

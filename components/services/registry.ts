@@ -14,6 +14,7 @@ import {
     S3_CREDENTIAL_ENV,
     StorageConfigInput,
 } from "../render/registryConfig";
+import { dockerNames } from "./dockerNames";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
 /** Distribution 3 (DEFAULTS.images.registry); the tests run v3.1.2, and 2.8 (Debian's) where 2.8 is chosen. */
@@ -148,7 +149,7 @@ export class Registry extends pulumi.ComponentResource {
                 : new docker.Volume(
                       `${name}-data`,
                       {
-                          name: `${args.namePrefix}-data`,
+                          name: dockerNames(args.namePrefix).registryData,
                           driverOpts: args.dataVolumeDriverOpts,
                           labels: [{ label: ROLE_LABEL, value: "registry-data" }],
                       },
@@ -165,7 +166,7 @@ export class Registry extends pulumi.ComponentResource {
         const socketVolume = new docker.Volume(
             `${name}-socket`,
             {
-                name: `${args.namePrefix}-registry-socket`,
+                name: dockerNames(args.namePrefix).registrySocket,
                 labels: [{ label: ROLE_LABEL, value: "registry-socket" }],
             },
             { ...childOpts, dependsOn: args.dependsOn },

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHmac } from "crypto";
+import { dockerNames, ServiceRole } from "./dockerNames";
 import { containerNetworkArgs, ContainerNetworking, httpHealthcheck } from "./networking";
 
 /** What differs between the registry, UI and edge containers; the rest is shared policy. */
@@ -38,8 +39,8 @@ export interface ServiceContainerArgs {
     provider: docker.Provider;
     namePrefix: string;
     networking: ContainerNetworking;
-    /** `registry`, `ui` or `edge`: the container name's suffix and its DNS alias. */
-    role: string;
+    /** `registry`, `ui`, `edge` or `mirror`: names the container (`dockerNames`) and is its DNS alias. */
+    role: ServiceRole;
     /** Pinned image reference. */
     image: string;
     /** What the health check GETs from inside the container. */
@@ -72,7 +73,7 @@ export function serviceContainer(name: string, args: ServiceContainerArgs, paren
         name,
         {
             ...args.settings,
-            name: `${args.namePrefix}-${args.role}`,
+            name: dockerNames(args.namePrefix).container(args.role),
             image: image.imageId,
             restart: "unless-stopped",
             healthcheck: httpHealthcheck(args.healthUrl),
@@ -107,7 +108,7 @@ export function serviceContainer(name: string, args: ServiceContainerArgs, paren
 function secretFilesHolder(name: string, args: ServiceContainerArgs, image: docker.RemoteImage, parent: pulumi.Resource) {
     const secretFiles = args.secretFiles!;
     const childOpts = { parent, provider: args.provider };
-    const objectName = `${args.namePrefix}-${args.role}-secrets`;
+    const objectName = dockerNames(args.namePrefix).secrets(args.role);
     const volume = new docker.Volume(
         `${name}-secrets`,
         {

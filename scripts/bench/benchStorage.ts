@@ -4,7 +4,8 @@
  * from the bucket itself), everything on loopback: versitygw with TLS as the bucket, Debian's
  * Distribution 2.8 with the `config.yml` the stack renders, nginx with the rendered edge.
  * Sizes as docs/benchmarks.md's scenarios 1-3 (BENCH_QUICK=1: small ones, to check the script).
- * Prints a table for docs/scale.md; not a test. Run it under the heavy lock:
+ * Prints a table for docs/benchmarks.md (its section after <!-- bench:storage -->, which `npm run
+ * bench` keeps); not a test. Run it under the heavy lock:
  *   flock /tmp/private-registry-heavy.lock npm run bench:storage
  */
 import { readFileSync, writeFileSync } from "fs";

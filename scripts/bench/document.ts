@@ -11,7 +11,6 @@ import {
     evaluationTable,
     machineLines,
     resourceTable,
-    SweepRow,
     SweepRows,
     sweepTable,
     table,
@@ -176,7 +175,7 @@ function settingsThatMoved(outcome: BenchOutcome, threshold = 0.1): string {
     ].join("\n");
 }
 
-/** The paragraph the issue asks for, with this run's numbers in it. */
+/** What bounds each figure, one short item per figure, with this run's numbers in it. */
 function limits(outcome: BenchOutcome): string {
     const { results, tlsLimit, authRows, plan } = outcome;
     const rateOf = (target: string, figure: Figure) => median(results.get(target, figure).rates);
@@ -197,76 +196,23 @@ function limits(outcome: BenchOutcome): string {
             (sum, who) => sum + (cpuOf(target, figure, who) ?? 0),
             0,
         );
-    /** CPU-s per GiB × GiB per second: how much of one core a process kept busy. */
-    const coreShare = (target: string, figure: Figure) => {
-        const seconds = cpuOf(target, figure, "registryCpuSeconds");
-        const mibPerSecond = rateOf(target, figure);
-        return seconds === undefined || mibPerSecond === undefined ? "?" : ((seconds * mibPerSecond) / 1024).toFixed(2);
-    };
-    const speed = (cipher: string) => fixed(tlsLimit.speeds.find((s) => s.cipher === cipher)?.mibPerSecond);
     const auth = (i: number) => authRows[i]?.msPerRequest?.median;
-    const pair = tlsLimit.pairs.find((p) => p.label === "after");
-    const ofLimit = pair?.edgePull && pair.tlsOnly ? `${((pair.edgePull.median / pair.tlsOnly.median) * 100).toFixed(0)}%` : "?";
-    const afterShare = pair?.edgePull && pair.tlsOnly ? pair.edgePull.median / pair.tlsOnly.median : undefined;
+    const share = (pair: (typeof tlsLimit.pairs)[number] | undefined) =>
+        pair?.edgePull && pair.tlsOnly ? `${((pair.edgePull.median / pair.tlsOnly.median) * 100).toFixed(0)}%` : "?";
+    const after = tlsLimit.pairs.find((p) => p.label === "after");
     const before = tlsLimit.pairs.find((p) => p.label === "before");
-    const afterTcp = tlsLimit.pairs.find((p) => p.label === "after, registry over TCP loopback");
-    const concurrentRatio = ratio(results, EDGE_AFTER, "concurrentPull");
-    const beforeOfLimit =
-        before?.edgePull && before.tlsOnly ? `${((before.edgePull.median / before.tlsOnly.median) * 100).toFixed(0)}%` : "?";
-    const requests = plan.smallLayerCount * 3;
-    const authSeconds = auth(3) === undefined ? "?" : ((requests * (auth(3) as number)) / 1000).toFixed(0);
-    const recipePush = ratio(results, "Distribution recipe", "bigPush");
     return [
-        `CPU bounds every figure, and the same two cores carry the client, nginx, the registry and whatever else runs (all cores were ${busy(EDGE_AFTER, "bigPull")} busy during the edge's pulls). `,
-        `**Push**: the registry hashes (sha256) and writes every byte in one stream, ${cpu("direct", "bigPush", "registryCpuSeconds")} CPU-s per GiB, `,
-        `which at the direct ${rate("direct", "bigPush")} MiB/s keeps ${coreShare("direct", "bigPush")} of a core busy: one stream, one core, the push's bound. `,
-        `The edge's TLS decryption and relaying (${cpu(EDGE_AFTER, "bigPush", "nginxCpuSeconds")} CPU-s/GiB in nginx) and curl's encryption (curl ${cpu(EDGE_AFTER, "bigPush", "clientCpuSeconds")} CPU-s/GiB against ${cpu("direct", "bigPush", "clientCpuSeconds")} in plain HTTP) need the other core, `,
-        (ratio(results, EDGE_AFTER, "bigPush") ?? 0) >= 0.95
-            ? `and got it: the edge keeps up (ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy). `
-            : `which neighbours also wanted: ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)}, all cores ${busy(EDGE_AFTER, "bigPush")} busy. `,
-        pushTransportSentence(outcome),
-        `Writes land in the page cache (20% of RAM may be dirty before writers wait: more than a push), so the disk's speed only enters where nginx spools: the Distribution recipe writes each pushed layer to a temp file before the registry sees it (${fixed(recipePush, 2)} of direct). `,
-        `**Pull**: TLS. A TLS-only transfer (nginx encrypting a file from the page cache, curl decrypting) reaches ${fixed(pair?.tlsOnly?.median)} MiB/s with nginx at ${fixed(pair?.tlsOnlyNginxCpu, 2)} CPU-s/GiB, `,
-        `far below \`openssl speed\` (${speed("aes-256-gcm")} MiB/s per core for AES-256-GCM, which curl negotiates) because every 16 KiB record costs system calls and copies on both ends, and curl's decryption shares the two cores. `,
-        `Before, the edge did that TLS work plus relaying the registry's copy: the registry read each blob and wrote it into a socket (${fixed(before?.edgeRegistryCpu, 2)} CPU-s/GiB), nginx read it back (${fixed(before?.edgeNginxCpu, 2)} CPU-s/GiB in nginx): ${beforeOfLimit} of the TLS limit. `,
-        `After, nginx reads the blob's file itself once the registry's HEAD said yes (registry ${fixed(pair?.edgeRegistryCpu, 2)}, nginx ${fixed(pair?.edgeNginxCpu, 2)} CPU-s/GiB): ${ofLimit} of the TLS limit`,
-        afterShare !== undefined && afterShare >= 0.9
-            ? "; besides the TLS-only transfer's work it only adds the HEAD (one request, one bcrypt check). "
-            : "; the registry's copy is gone (see the profile above), so the gap left is in nginx's own work per byte or in what the neighbours did during one round and not the other. ",
-        `The direct pull (${rate("direct", "bigPull")} MiB/s) has no TLS: the registry's copy alone keeps ${coreShare("direct", "bigPull")} of a core busy. `,
-        `**Concurrent pulls**: the same work per GiB (edge after: nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")} CPU-s/GiB, ${plan.clients} handshakes and bcrypt checks included) spread over saturated cores (${busy(EDGE_AFTER, "concurrentPull")} busy): more clients share the same CPU, they do not add any. `,
-        `Direct (${rate("direct", "concurrentPull")} MiB/s) is plain HTTP: neither side encrypts, so ${plan.clients} TLS pulls match it only where the cores have room for the cipher on both ends`,
-        concurrentRatio !== undefined && concurrentRatio < 0.9
-            ? `; here they did not (ratio ${fixed(concurrentRatio, 2)}). `
-            : `; here they did (ratio ${fixed(concurrentRatio, 2)}). `,
-        `Per GiB, the direct pulls cost ${fixed(totalCpuOf("direct", "concurrentPull"), 2)} CPU-s in all (registry ${cpu("direct", "concurrentPull", "registryCpuSeconds")}, curl ${cpu("direct", "concurrentPull", "clientCpuSeconds")}), `,
-        `the edge's ${fixed(totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} (nginx ${cpu(EDGE_AFTER, "concurrentPull", "nginxCpuSeconds")}, registry ${cpu(EDGE_AFTER, "concurrentPull", "registryCpuSeconds")}, curl ${cpu(EDGE_AFTER, "concurrentPull", "clientCpuSeconds")}), `,
-        `and before ${fixed(totalCpuOf(EDGE_BEFORE, "concurrentPull"), 2)}: on saturated cores that bounds the edge at about ${fixed(totalCpuOf("direct", "concurrentPull") / totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} of direct. `,
-        `**Small layers**: latency and bcrypt, one request at a time: ${requests} requests per run, each verifying the htpasswd hash in the registry, ${fixed(auth(3), 1)} ms per request with the stack's cost-5 hash `,
-        `(${fixed(auth(2), 1)} ms at \`RandomPassword.bcryptHash\`'s cost 10, which the stack used until this bench showed it; ${fixed(auth(1), 1)} ms with the seeds' \`htpasswd -B\`; ${fixed(auth(0), 1)} ms without auth): about ${authSeconds} s per run of bcrypt; TLS adds little per request on a kept-alive connection. `,
-        `**Loopback** is never the limit: the direct pulls move ${rate("direct", "bigPull")} MiB/s (one stream) and ${rate("direct", "concurrentPull")} MiB/s (${plan.clients} streams) through it, more than any TLS figure. `,
-        `With blob files a pull no longer crosses it (registry ${fixed(pair?.edgeRegistryCpu, 2)} CPU-s/GiB on the socket, ${fixed(afterTcp?.edgeRegistryCpu, 2)} over TCP, in the TLS table); pushes and proxied requests still do, both ways in the settings table.`,
-    ].join("");
-}
-
-/**
- * The registry's transport as the settings table measured it for pushes: the Unix socket's send
- * buffer (net.core.wmem_default, 208 KiB here, not autotuned as TCP loopback's is) is smaller
- * than nginx's 256 KiB body buffer, so nginx's writes to it stall more often.
- */
-function pushTransportSentence(outcome: BenchOutcome): string {
-    const { sweepRows } = outcome;
-    const push = (row: SweepRow | undefined) => (row === undefined ? undefined : spread(row.push.rates));
-    const unixOnBefore = sweepRows.buffers.find((row) => row.label.includes("Unix socket"));
-    const tcpOnAfter = sweepRows.others.find((row) => row.label.includes("TCP loopback"));
-    const cell = (row: SweepRow | undefined) => {
-        const value = push(row);
-        return value === undefined ? "?" : `${value.median.toFixed(0)} (${value.min.toFixed(0)}–${value.max.toFixed(0)})`;
-    };
-    return (
-        `Pushes by the registry's transport (settings table, ${formatSize(outcome.plan.sharedLayerBytes)} push, MiB/s): before over TCP ${cell(sweepRows.before)}, ` +
-        `before on the Unix socket ${cell(unixOnBefore)}; after on the Unix socket ${cell(sweepRows.newDefaults)}, after over TCP ${cell(tcpOnAfter)}. `
-    );
+        `The client, nginx and the registry share the machine's ${outcome.machine.cores} cores, so CPU bounds every figure.`,
+        "",
+        `- **Push**: one stream, bound by the registry hashing and writing it (${cpu("direct", "bigPush", "registryCpuSeconds")} CPU-s per GiB). ` +
+            `The edge's TLS and relaying (nginx ${cpu(EDGE_AFTER, "bigPush", "nginxCpuSeconds")} CPU-s/GiB) run on another core: ratio ${fixed(ratio(results, EDGE_AFTER, "bigPush"), 2)} of direct.`,
+        `- **Pull**: bound by TLS. A TLS-only transfer of a file reaches ${fixed(after?.tlsOnly?.median)} MiB/s; the edge reaches ${share(after)} of it ` +
+            `(before blob files: ${share(before)}), since nginx sends the blob's file itself once the registry's HEAD allows it.`,
+        `- **Concurrent pulls**: the cores are saturated (${busy(EDGE_AFTER, "concurrentPull")} busy). Direct is plain HTTP (${fixed(totalCpuOf("direct", "concurrentPull"), 2)} CPU-s per GiB in all); ` +
+            `the edge encrypts on both ends (${fixed(totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} CPU-s per GiB), which bounds it at about ${fixed(totalCpuOf("direct", "concurrentPull") / totalCpuOf(EDGE_AFTER, "concurrentPull"), 2)} of direct.`,
+        `- **Small layers**: one bcrypt check per request, ${fixed(auth(3), 1)} ms with the stack's cost-5 hash (${fixed(auth(2), 1)} ms at cost 10, ${fixed(auth(0), 1)} ms without auth).`,
+        `- **Loopback** is never the limit: direct pulls move ${rate("direct", "bigPull")} MiB/s through it.`,
+    ].join("\n");
 }
 
 /** How the published setups behave, in words, under the table that shows it. */
@@ -295,9 +241,9 @@ Generated by \`${outcome.command}\` (scripts/bench/bench.ts) on ${outcome.date};
 ## Machine
 
 ${machineLines(machine)}
-- 1-minute load average during the run (sampled every 10 s): median ${fixed(outcome.loadDuring?.median, 2)}, min–max ${fixed(outcome.loadDuring?.min, 2)}–${fixed(outcome.loadDuring?.max, 2)}; when it ended: ${outcome.loadAtEnd.toFixed(2)}. Other engineers' test suites share these 2 cores at times: every
-  figure below is a median (min–max) of runs that visited all targets in turn, and each ratio compares
-  medians from this one bench run, so both sides saw the same conditions.
+- 1-minute load average during the run (sampled every 10 s): median ${fixed(outcome.loadDuring?.median, 2)}, min–max ${fixed(outcome.loadDuring?.min, 2)}–${fixed(outcome.loadDuring?.max, 2)}; when it ended: ${outcome.loadAtEnd.toFixed(2)}.
+- Every figure is a median (min–max) of runs that visited all targets in turn; each ratio compares medians of
+  this one run, so both sides saw the same conditions.
 
 ## How
 
@@ -340,7 +286,7 @@ Where the CPU went (median per run, CPU-seconds per GiB moved; "all cores busy" 
 
 ${cpuTable(results, targets, rows, (figure) => figureBytes(plan, figure))}
 
-## The TLS limit on this CPU
+## The TLS limit of the CPU
 
 ${tlsTable(tlsLimit, formatSize(plan.bigLayerBytes))}
 
@@ -354,8 +300,8 @@ shares of each column's samples; \`[kernel.kallsyms]\` is system calls and copie
 ${profileTable(outcome.profiles)}
 
 kTLS: OpenSSL ${tlsLimit.opensslKtls ? "is built with KTLS" : "is built without KTLS"}; the kernel ${kernelTls.kernelModule ? "offers" : "does **not** offer"} the \`tls\` upper-layer protocol
-(\`/proc/sys/net/ipv4/tcp_available_ulp\`${kernelTls.kernelModule ? "" : ": CONFIG_TLS is not set, and this VM's kernel loads no modules"}), and nginx with \`ssl_conf_command Options KTLS\`
-${kernelTls.engagedInNginx ? "did" : "did **not**"} log \`BIO_get_ktls_send(): 1\`. ${kernelTls.engagedInNginx ? "" : "kTLS therefore cannot be measured here; its row below shows the setting is harmless when unavailable."}
+(\`/proc/sys/net/ipv4/tcp_available_ulp\`${kernelTls.kernelModule ? "" : ": CONFIG_TLS is not set, and the kernel loads no modules"}), and nginx with \`ssl_conf_command Options KTLS\`
+${kernelTls.engagedInNginx ? "did" : "did **not**"} log \`BIO_get_ktls_send(): 1\`. ${kernelTls.engagedInNginx ? "" : "kTLS therefore could not be measured; its row below shows the setting is harmless when unavailable."}
 
 ## Settings tried: before/after
 

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
+import { base64Aligned, leakedSecrets, privateKeyComponents } from "../harness/secretLeaks";
 import { run, runCleanups } from "../../scripts/lib/processes";
 import { ROOT } from "./support/engineStack";
 import { renderReviewingDoc, REVIEWING_DOC, withoutRunDetails } from "./support/reviewingDoc";
@@ -18,7 +19,6 @@ import {
     BUMPED_REGISTRY_IMAGE,
     CapturedPreview,
     captureReviewPreviews,
-    leakedSecrets,
     PreviewStep,
     REVIEW_SCENARIOS,
     ReviewCapture,
@@ -192,13 +192,28 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
             assert.deepEqual(leakedSecrets(text, capture.secrets), [], `${scenario.id} shows secrets`);
         }
         // The check itself finds a piece of a secret when there is one.
-        for (const kind of ["password", "htpasswd entry", "http.secret", "private key"]) {
+        for (const kind of ["password", "htpasswd entry", "http.secret"]) {
             const probe = capture.secrets.values.find((v) => v.what.startsWith(kind)) ?? assert.fail(`no ${kind} among the secrets`);
-            const piece =
-                kind === "private key"
-                    ? probe.value.split("\n")[1].slice(20, 32)
-                    : probe.value.slice(probe.value.length - 14, probe.value.length - 2);
+            const piece = probe.value.slice(probe.value.length - 14, probe.value.length - 2);
             assert.notDeepEqual(leakedSecrets(`x ${piece} x`, capture.secrets), [], `a piece of the ${kind} would be found`);
+        }
+        // Of each deployed key: 12 characters of its PEM that fall inside the private scalar, and
+        // 12 of the scalar in hex, are found; its whole public part (the PEM after the scalar,
+        // framing and public point, which the certificate shows too) is not.
+        const keys = capture.secrets.values.filter((v) => /PRIVATE KEY-----/.test(v.value));
+        assert.ok(keys.length >= 3, keys.map((k) => k.what).join(", "));
+        for (const key of keys) {
+            const body = key.value.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
+            const der = Buffer.from(body, "base64");
+            const [scalar] = privateKeyComponents(key.value);
+            const at = der.indexOf(scalar);
+            assert.ok(at > 0, `${key.what}: its scalar is in its DER`);
+            const inPem = base64Aligned(scalar, (at % 3) as 0 | 1 | 2);
+            assert.ok(body.includes(inPem), `${key.what}: the PEM shows the scalar's base64 at its alignment`);
+            for (const piece of [inPem.slice(15, 27), scalar.toString("hex").slice(30, 42)])
+                assert.notDeepEqual(leakedSecrets(`x ${piece} x`, capture.secrets), [], `${key.what}: ${piece} would be found`);
+            const publicPart = body.slice(Math.ceil((8 * (at + scalar.length)) / 6));
+            assert.deepEqual(leakedSecrets(publicPart, capture.secrets), [], `${key.what}: its framing and public key are no leak`);
         }
     });
 

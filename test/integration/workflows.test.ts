@@ -15,18 +15,26 @@ import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 const ROOT = resolve(__dirname, "../..");
 const WORKFLOWS = join(ROOT, ".github/workflows");
 const PULUMI_ACTION = /^pulumi\/actions@/;
+/** Engine log flags; at -v=3 and above the log holds every registry password (docs/pull-request-review.md). */
+const VERBOSE_FLAG = /(^|\s)(-v(=|\s)?\d|--verbose|--logtostderr|--debug)\b/;
 
 type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; name?: string };
 type Job = {
     if?: string;
     needs?: string | string[];
     steps: Step[];
+    "runs-on"?: string;
     environment?: string | { name: string };
     concurrency?: { group: string; "cancel-in-progress"?: boolean | string };
     strategy?: { matrix?: Record<string, unknown> };
     permissions?: Record<string, string>;
 };
-type Workflow = { on: Record<string, unknown>; jobs: Record<string, Job>; permissions?: Record<string, string> };
+type Workflow = {
+    on: Record<string, unknown>;
+    jobs: Record<string, Job>;
+    permissions?: Record<string, string>;
+    env?: Record<string, string>;
+};
 
 /** actionlint's path: scripts/build-tools.sh builds and caches it (the Go module proxy, v1.7.12). */
 async function actionlint(): Promise<string> {
@@ -160,6 +168,39 @@ describe("GitHub workflows", () => {
                     assert.ok(!/\bset -x\b|ACTIONS_STEP_DEBUG|ACTIONS_RUNNER_DEBUG/.test(script), `${where}: no tracing`);
                 }
             }
+        }
+    });
+    it("pins the Pulumi CLI that docs/reviewing.md was captured with", () => {
+        const reviewing = readFileSync(join(ROOT, "docs/reviewing.md"), "utf8");
+        const captured =
+            /Captured with pulumi v(\d+\.\d+\.\d+)/.exec(reviewing)?.[1] ?? assert.fail("docs/reviewing.md names no CLI version");
+        assert.equal(workflow.env?.PULUMI_VERSION, captured, "the previews a reviewer reads come from the CLI the workflow runs");
+        for (const job of [previewJob, upJob]) {
+            for (const step of job.steps.filter((s) => PULUMI_ACTION.test(s.uses ?? "")))
+                assert.equal(step.with?.["pulumi-version"], "${{ env.PULUMI_VERSION }}");
+        }
+    });
+
+    it("runs the preview and the deploy on the runner that reaches the server (docs/pull-request-review.md)", () => {
+        for (const job of [previewJob, upJob]) assert.equal(job["runs-on"], "${{ vars.PULUMI_RUNNER || 'ubuntu-24.04' }}");
+        assert.match(readFileSync(join(ROOT, "docs/pull-request-review.md"), "utf8"), /`PULUMI_RUNNER`/);
+    });
+
+    it("never turns on verbose engine logs, which print the registry passwords in clear", () => {
+        assert.ok(VERBOSE_FLAG.test("pulumi up -v=3 --logtostderr") && VERBOSE_FLAG.test("pulumi preview --verbose 9"));
+        assert.ok(!VERBOSE_FLAG.test("pulumi preview --diff --stack v3"));
+        for (const file of workflowFiles()) {
+            const text = readFileSync(file, "utf8").replace(/^\s*#.*$/gm, "");
+            const parsed = parseYaml(text) as Workflow;
+            const inputs = Object.values(parsed.jobs).flatMap((job) =>
+                job.steps.flatMap((step) => [step.run ?? "", ...Object.values(step.with ?? {}).map(String)]),
+            );
+            for (const input of inputs) assert.ok(!VERBOSE_FLAG.test(input), `${file}: ${input}`);
+            const envKeys = [
+                ...Object.keys(parsed.env ?? {}),
+                ...Object.values(parsed.jobs).flatMap((job) => job.steps.flatMap((step) => Object.keys(step.env ?? {}))),
+            ];
+            for (const key of envKeys) assert.ok(!/^(TF_LOG|TF_LOG_PROVIDER|PULUMI_DEBUG_\w+)$/.test(key), `${file}: env ${key}`);
         }
     });
 });

@@ -1,4 +1,4 @@
-/** The README's layout section names every directory a newcomer finds in the tree, and only those. */
+/** CONTRIBUTING.md's layout section names every directory a newcomer finds in the tree, and only those. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { existsSync, readdirSync, readFileSync } from "fs";
@@ -7,27 +7,57 @@ import { join, resolve } from "path";
 const ROOT = resolve(__dirname, "../..");
 
 function layoutBlock(): string {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("## Layout"));
+    const contributing = readFileSync(join(ROOT, "CONTRIBUTING.md"), "utf8");
+    const section = contributing.slice(contributing.indexOf("## Layout"));
     return section.slice(section.indexOf("```") + 3, section.indexOf("```", section.indexOf("```") + 3));
 }
 
-describe("README layout", () => {
+describe("CONTRIBUTING.md layout", () => {
     it("names only paths that exist", () => {
         const named = layoutBlock()
             .split("\n")
             .map((line) => line.trim().split(/\s+/)[0])
             .filter((path) => path && /[/.]/.test(path));
         assert.ok(named.length >= 10);
-        for (const path of named) assert.ok(existsSync(join(ROOT, path)), `README layout names ${path}, which is not in the tree`);
+        for (const path of named) assert.ok(existsSync(join(ROOT, path)), `CONTRIBUTING.md layout names ${path}, which is not in the tree`);
     });
 
     it("names every folder under components/ and test/", () => {
         const block = layoutBlock();
         for (const parent of ["components", "test"]) {
             for (const entry of readdirSync(join(ROOT, parent), { withFileTypes: true }).filter((e) => e.isDirectory())) {
-                assert.ok(block.includes(`${parent}/${entry.name}/`), `README layout does not mention ${parent}/${entry.name}/`);
+                assert.ok(block.includes(`${parent}/${entry.name}/`), `CONTRIBUTING.md layout does not mention ${parent}/${entry.name}/`);
             }
+        }
+    });
+});
+
+describe("README's marked blocks", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+
+    it("has the quick start's four shell blocks, each right after its marker (test/engine/quickStart.test.ts runs them)", () => {
+        for (const name of ["deploy", "push", "lan", "node"]) {
+            const marker = `<!-- quick-start:${name} -->`;
+            assert.equal(readme.split(marker).length, 2, `README.md has ${marker} once`);
+            assert.match(
+                readme.slice(readme.indexOf(marker) + marker.length),
+                /^\s*```sh\n[\s\S]+?\n```/,
+                `${marker} is followed by a sh block`,
+            );
+        }
+        const deploy = /<!-- quick-start:deploy -->\s*```sh\n([\s\S]*?)\n```/.exec(readme)![1];
+        assert.ok(
+            deploy.split("\n").filter((line) => line.trim() && !line.trim().startsWith("#")).length <= 2,
+            "the quick start is two commands at most",
+        );
+    });
+
+    it("keeps the generated tables between their markers, in order", () => {
+        for (const table of ["outputs-table", "config-table"]) {
+            const begin = readme.indexOf(`<!-- ${table}:begin -->`);
+            const end = readme.indexOf(`<!-- ${table}:end -->`);
+            assert.ok(begin >= 0 && end > begin, `README.md has <!-- ${table}:begin --> before <!-- ${table}:end -->`);
+            assert.match(readme.slice(begin, end), /\n\|[^\n]+\|\n\|[-| ]+\|\n/, `a table between the ${table} markers`);
         }
     });
 });

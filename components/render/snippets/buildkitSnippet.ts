@@ -2,6 +2,7 @@ import { stringify as toToml } from "smol-toml";
 import { ClientFile } from "../shell/nodeScript";
 import { shellQuote } from "../shell/quote";
 import { caFile, clientSnippet, ClientSnippet, DOCKER_CERTS_DIR, TrustInput } from "./clientSnippets";
+import { MERGE_BUILDKITD_TOML_AWK } from "../shell/mergeBuildkitdToml";
 
 /** buildkitd's own config directory (rootful), also where buildx puts it inside a builder container. */
 export const BUILDKIT_DIR = "/etc/buildkit";
@@ -14,9 +15,10 @@ export interface BuildkitInput extends TrustInput {
 }
 
 /**
- * `buildkitd.toml` trusting the private CA for this registry only. buildx reads the `ca` files it
- * names and copies them into a `docker-container` builder under /etc/buildkit/certs, rewriting the
- * paths, so the same file serves a standalone buildkitd and a buildx builder.
+ * `buildkitd.toml`'s table trusting the private CA for this registry only. buildx reads the `ca`
+ * files it names and copies them into a `docker-container` builder under /etc/buildkit/certs,
+ * rewriting the paths, so the same file serves a standalone buildkitd and a buildx builder. The
+ * script merges it into an existing file (snippets/mergeBuildkitdToml.ts).
  */
 export function renderBuildkitdToml(input: TrustInput, caPath: string | undefined): string {
     const registry: Record<string, unknown> = {};
@@ -34,13 +36,25 @@ export function renderBuildkitdToml(input: TrustInput, caPath: string | undefine
  * credentials are the Docker CLI's, from `docker login`, which the CLI has the Docker daemon check:
  * the daemon needs the CA too, in its own /etc/docker/certs.d (without it the login fails with
  * `x509: certificate signed by unknown authority`, as the builders e2e test showed), so the
- * snippet writes it there as well.
+ * snippet writes it there as well. An existing `buildkitd.toml` keeps every other setting: the
+ * script puts this registry's table into it, or, when it cannot vouch for the file, changes
+ * nothing and prints the table to add by hand.
  */
 export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
     const configPath = `${BUILDKIT_DIR}/buildkitd.toml`;
     const ca = caFile(`${BUILDKIT_DIR}/certs`, input);
+    const table = renderBuildkitdToml(input, ca[0]?.path);
     const files: ClientFile[] = [
-        { path: configPath, mode: "0644", content: renderBuildkitdToml(input, ca[0]?.path) },
+        {
+            path: configPath,
+            mode: "0644",
+            content: table,
+            awkMerge: {
+                program: MERGE_BUILDKITD_TOML_AWK,
+                env: { PR_ENDPOINT: input.endpoint, PR_HEADER: table.split("\n")[0], PR_TABLE: table },
+                handles: "TOML written one key, value or table header per line",
+            },
+        },
         ...ca,
         ...caFile(DOCKER_CERTS_DIR, input),
     ];

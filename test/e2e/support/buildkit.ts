@@ -1,6 +1,6 @@
 /**
- * Real BuildKit for the builders' tests: buildkitd and buildctl (and, when asked, the buildx CLI
- * plugin) built from the Go module proxy by scripts/build-tools.sh, and a stand-in for the image a
+ * Real BuildKit for the builders' tests: buildkitd, buildctl and the buildx CLI plugin built from
+ * the Go module proxy by scripts/build-tools.sh (cached like the engine), and a stand-in for the image a
  * buildx `docker-container` builder runs (moby/buildkit:buildx-stable-1), which cannot be pulled.
  *
  * The stand-in is laid out like upstream's image as far as buildx relies on it: buildkitd and
@@ -25,15 +25,14 @@ export interface BuildkitTools {
     buildkitd: string;
     buildctl: string;
     /** The buildx binary: a Docker CLI plugin once linked as `cli-plugins/docker-buildx`. */
-    buildx?: string;
+    buildx: string;
 }
 
 /** scripts/build-tools.sh's cached builds (the first call builds them: minutes, see docs/real-engine.md). */
-export async function buildkitTools(withBuildx: boolean): Promise<BuildkitTools> {
-    const names = withBuildx ? ["buildkit", "buildx"] : ["buildkit"];
-    const built = await run("bash", [join(ROOT, "scripts/build-tools.sh"), ...names], { timeoutMs: 3_600_000 });
+export async function buildkitTools(): Promise<BuildkitTools> {
+    const built = await run("bash", [join(ROOT, "scripts/build-tools.sh"), "buildkit", "buildx"], { timeoutMs: 3_600_000 });
     const bin = built.stdout.trim().split("\n").pop()!;
-    return { buildkitd: join(bin, "buildkitd"), buildctl: join(bin, "buildctl"), buildx: withBuildx ? join(bin, "buildx") : undefined };
+    return { buildkitd: join(bin, "buildkitd"), buildctl: join(bin, "buildctl"), buildx: join(bin, "buildx") };
 }
 
 /** Imports the stand-in BuildKit image under `name` into the private dockerd. */

@@ -4,10 +4,10 @@
  * which resource is replaced and why), and the secrets of that stack, to prove none appears.
  * Used by test/engine/reviewing.test.ts, which asserts on them and renders docs/reviewing.md from them (reviewingDoc.ts).
  */
-import { createPrivateKey } from "crypto";
 import { writeFileSync } from "fs";
 import { join } from "path";
 import { REGISTRY_IMAGE } from "../../../components/services/registry";
+import { StackSecrets } from "../../harness/secretLeaks";
 import { freePort } from "../../../scripts/lib/loopbackServers";
 import { EngineStack, prepareEngineStack } from "./engineStack";
 
@@ -48,11 +48,6 @@ export interface CapturedPreview {
     text: string;
     steps: PreviewStep[];
     seconds: number;
-}
-
-export interface StackSecrets {
-    /** Named secret values of the deployed stack, each checked in full and in part. */
-    values: { what: string; value: string }[];
 }
 
 export interface ReviewCapture {
@@ -174,40 +169,6 @@ async function collectSecrets(stack: EngineStack): Promise<StackSecrets> {
     const empty = values.filter((v) => v.value.length < 16);
     if (empty.length > 0) throw new Error(`secrets not found or too short to check: ${empty.map((v) => v.what).join(", ")}`);
     return { values };
-}
-
-/**
- * The pieces of a secret that must never appear: every 10-character window of its secret part.
- * For a private key that is the private scalar (hex and base64) and the first base64 line of the
- * PEM (which holds it); the rest of the PEM repeats the public key, which certificates show.
- */
-export function secretPieces(secret: string, width = 10): string[] {
-    const parts: string[] = [];
-    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secret)) {
-        const jwk = createPrivateKey(secret).export({ format: "jwk" }) as { d?: string };
-        if (!jwk.d) throw new Error("a private key without a private scalar");
-        const d = Buffer.from(jwk.d, "base64url");
-        parts.push(jwk.d, d.toString("base64"), d.toString("hex"));
-        parts.push(secret.split("\n").filter((line) => line && !line.startsWith("-----"))[0]);
-    } else {
-        parts.push(secret.trim());
-    }
-    const pieces = new Set<string>();
-    for (const part of parts) for (let i = 0; i + width <= part.length; i++) pieces.add(part.slice(i, i + width));
-    return [...pieces];
-}
-
-/** Secret values (or pieces of them) found in a text, named. */
-export function leakedSecrets(text: string, secrets: StackSecrets): string[] {
-    const found: string[] = [];
-    for (const { what, value } of secrets.values) {
-        const piece = secretPieces(value).find((p) => text.includes(p));
-        if (piece) found.push(`${what} (${JSON.stringify(piece)})`);
-    }
-    if (/PRIVATE KEY/.test(text)) found.push("a PEM private key header");
-    if (/\$2[aby]\$\d\d\$/.test(text)) found.push("a bcrypt hash prefix");
-    if (/REGISTRY_HTTP_SECRET=/.test(text)) found.push("the REGISTRY_HTTP_SECRET variable");
-    return found;
 }
 
 /**

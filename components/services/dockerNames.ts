@@ -1,0 +1,34 @@
+/** The services of a stack, each run in one container named for it. */
+export type ServiceRole = "registry" | "ui" | "edge" | "mirror";
+
+/** The Docker object names of a stack (one `namePrefix`), as `dockerNames` makes them. */
+export interface DockerNames {
+    /** The stack's bridge network (`containerNetwork: bridge`). */
+    network: string;
+    /** A service's container. */
+    container(role: ServiceRole): string;
+    /** The volume (and the never-started holder container) carrying a service's secret files. */
+    secrets(role: ServiceRole): string;
+    /** The registry's data volume: every image. */
+    registryData: string;
+    /** The volume holding the registry's Unix socket (the registry and the edge mount it). */
+    registrySocket: string;
+    /** The pull-through mirror's cache volume. */
+    mirrorData: string;
+}
+
+/**
+ * Where every Docker object name of a stack comes from: the components create their networks,
+ * containers and volumes under these names, and the operator scripts (scripts/backup.ts,
+ * scripts/gc.ts) find them by the same names.
+ */
+export function dockerNames(namePrefix: string): DockerNames {
+    return {
+        network: namePrefix,
+        container: (role) => `${namePrefix}-${role}`,
+        secrets: (role) => `${namePrefix}-${role}-secrets`,
+        registryData: `${namePrefix}-data`,
+        registrySocket: `${namePrefix}-registry-socket`,
+        mirrorData: `${namePrefix}-mirror-data`,
+    };
+}
