@@ -2,7 +2,7 @@
 
 /** `value` as one single-quoted `sh` word, whatever it holds (a single quote inside is closed, escaped and reopened). */
 export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
+    return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 /** `value` as one `sh` word, quoted only when it holds more than letters, digits and `@%+=:,./-`. */
