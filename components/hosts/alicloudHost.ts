@@ -222,11 +222,13 @@ interface SharedSettings {
     opts: pulumi.CustomResourceOptions;
 }
 
+/** The address ranges, and the ports the security group opens (securityRules.ts). */
 interface NetworkSettings {
     vpcCidr: string;
     vswitchCidr: string;
     httpsPort: number;
     httpPort: number;
+    /** The only network SSH is open to. */
     adminCidr: string;
     mirrorHttpsPort?: number;
 }
@@ -292,6 +294,7 @@ function alicloudNetwork(
 
 interface DataDiskSettings {
     sizeGiB: number;
+    /** Disk category, e.g. `cloud_essd` (then performance level PL0). */
     category: string;
     /** `protect` and `retainOnDelete`: the disk outlives the VM and the stack. */
     keep: boolean;

@@ -36,14 +36,18 @@ export interface AlicloudVmArgs {
     provider: alicloud.Provider;
     /** Prefix of the VM's name (and host name). */
     namePrefix: string;
+    /** Tags of every cloud resource of the host. */
     tags: Record<string, string>;
+    /** The vSwitch the VM's network interface is in (the host's VPC, the placement's zone). */
     vswitchId: pulumi.Input<string>;
+    /** The security group that opens only the edge's ports, and SSH to the admin network. */
     securityGroupId: pulumi.Input<string>;
     /** The key pair root logs in with, and its private key (secret), for Docker over SSH. */
     keyName: pulumi.Input<string>;
     loginPrivateKey: pulumi.Input<string>;
     /** The data disk this VM attaches and mounts at `dataMountPath` (the first VM, blobs on disk). Unset: none. */
     dataDisk?: alicloud.ecs.EcsDisk;
+    /** Where cloud-init mounts the data disk, and what the registry's volume binds. */
     dataMountPath: string;
     /** Docker's `registry-mirrors` on the VM, set before the first pull. Default: none. */
     registryMirrors?: string[];

@@ -12,11 +12,13 @@ import { registryResponseHeaders } from "./registryConfig";
 export interface BlobFileInput {
     /** The registry's filesystem storage root (its `rootdirectory`) as the edge mounts it, read-only. */
     blobRoot: string;
+    /** The registry, asked with a HEAD of the same URL whether the client may have the blob. */
     registry: Upstream;
     /** The HTTPS port clients use (what the registry builds its URLs with). */
     publicHttpsPort: number;
     /** The UI's origin when it has its own name: the registry's CORS headers, copied onto a blob file's answer. */
     uiOrigin?: string;
+    /** The buffers and timeouts of the registry's HEAD and of the proxied fallback. */
     tuning: EdgeTuning;
 }
 
