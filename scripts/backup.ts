@@ -312,7 +312,7 @@ export async function targetFromStack(stack: string | undefined): Promise<Target
         case "local":
             return { namePrefix: config.namePrefix, dockerHost: config.dockerHost };
         case "ssh":
-            return { namePrefix: config.namePrefix, dockerHost: dockerSshUrl(config.ssh!.user, config.ssh!.host, config.ssh!.port) };
+            return { namePrefix: config.namePrefix, dockerHost: dockerSshUrl(config.ssh.user, config.ssh.host, config.ssh.port) };
         default:
             throw new Error(
                 "alicloud mode: the data disk is backed up by its automatic snapshot policy (alicloud.snapshotRetentionDays), not by this script",

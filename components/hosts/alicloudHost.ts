@@ -2,7 +2,7 @@ import * as alicloud from "@pulumi/alicloud";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { DEFAULTS } from "../config/defaults";
+import type { AlicloudSettings } from "../config/types";
 import { RegistryHost } from "../contracts";
 import { ingressRules } from "../render/securityRules";
 import { AlicloudLoadBalancer } from "./alicloudLoadBalancer";
@@ -10,60 +10,36 @@ import { AlicloudPlacement, keptPlacement } from "./alicloudPlacement";
 import { AlicloudReplica, alicloudVm } from "./alicloudVm";
 import { refuseRedirectingDockerEnvironment } from "./dockerOverSsh";
 
-export interface AlicloudHostArgs {
-    /** Alibaba Cloud region ID, e.g. `cn-hongkong`. Required. */
-    region: string;
-    /** The only CIDR allowed to reach SSH, e.g. `203.0.113.7/32`. Required (no open default). */
-    adminCidr: string;
-    /**
-     * ECS instance type; checked to be sold in the region with an ESSD system disk. Default: the
-     * cheapest non-burstable type with 2 vCPUs and 4 GiB (burstable `ecs.t*` types throttle a
-     * busy registry once their CPU credits run out), looked up once and then kept.
-     */
-    instanceType?: string;
-    /** Image ID. Default: the newest public Debian 12 x86-64 image, looked up once and then kept. */
-    imageId?: string;
-    /** Zone. Default: the first zone offering the instance type with ESSD disks, looked up once and then kept. */
-    zoneId?: string;
-    /** Size of the registry's data disk in GiB; it can grow later, never shrink. Default: 100. */
-    dataDiskGiB?: number;
-    /**
-     * Days to keep the data disk's daily automatic snapshots (taken at 03:00 UTC+8, crash-consistent);
-     * 0: no snapshot policy. Default: 7.
-     */
-    snapshotRetentionDays?: number;
+/** The `alicloud` settings (region, admin CIDR, placement, data disk, network: AlicloudSettings says what each is), and: */
+export interface AlicloudHostArgs extends Omit<AlicloudSettings, "dnsZone"> {
     /** Disk category of the data disk. Default: `cloud_essd` (performance level PL0). */
     dataDiskCategory?: string;
-    /** The VPC's address range. Default: `172.31.0.0/16`. */
-    vpcCidr?: string;
-    /** The vSwitch's address range, inside `vpcCidr`. Default: `172.31.1.0/24`. */
-    vswitchCidr?: string;
-    /** Public ports the security group opens to everyone. Default: 443 and 80. */
-    httpsPort?: number;
-    httpPort?: number;
+    /** Public ports the security group opens to everyone. */
+    httpsPort: number;
+    httpPort: number;
     /** Outbound bandwidth cap in Mbit/s of the VM's public IP, billed by traffic. Default: 100. */
     internetMaxBandwidthOut?: number;
     /**
      * Keep the data disk whatever happens to the stack: `protect` (an update that would replace
      * or delete it fails instead) and `retainOnDelete` (`pulumi destroy` leaves it). False: the
-     * disk is deleted with the stack. Default: true.
+     * disk is deleted with the stack.
      */
-    retainDataOnDestroy?: boolean;
+    retainDataOnDestroy: boolean;
     /** Where the data disk is mounted on the VM. Default: `/srv/registry-data`. */
     dataMountPath?: string;
-    /** Docker's `registry-mirrors` on the VM (e.g. the region's accelerator URL), set before the first pull. Default: none. */
-    registryMirrors?: string[];
+    /** Docker's `registry-mirrors` on the VM (e.g. the region's accelerator URL), set before the first pull; may be empty. */
+    registryMirrors: string[];
     /** The mirror's own public HTTPS port, opened like httpsPort. Default: none. */
     mirrorHttpsPort?: number;
-    /** Prefix of every cloud resource name. Default: `private-registry`. */
-    namePrefix?: string;
+    /** Prefix of every cloud resource name. */
+    namePrefix: string;
     /**
      * The registry keeps blobs in a bucket: no data disk, snapshot policy or mount, and every VM
      * is alike. Default: false (a data disk).
      */
     objectStorage?: boolean;
-    /** VMs running the registry and edge; more than 1 need `objectStorage` and get a load balancer. Default: 1. */
-    replicas?: number;
+    /** VMs running the registry and edge; more than 1 need `objectStorage` and get a load balancer. */
+    replicas: number;
 }
 
 const DATA_DISK_CATEGORY = "cloud_essd";
@@ -109,17 +85,16 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
     constructor(name: string, args: AlicloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:Alicloud", name, {}, opts);
         refuseRedirectingDockerEnvironment("the VM's Docker daemon over SSH");
-        const namePrefix = args.namePrefix ?? DEFAULTS.namePrefix;
+        const namePrefix = args.namePrefix;
         const dataMountPath = args.dataMountPath ?? "/srv/registry-data";
         const tags = { "managed-by": "pulumi", "private-registry": namePrefix };
         const dataDiskCategory = args.dataDiskCategory ?? DATA_DISK_CATEGORY;
-        const replicaCount = args.replicas ?? DEFAULTS.replicas;
+        const replicaCount = args.replicas;
         const withDataDisk = !(args.objectStorage ?? false);
         // A cloud disk attaches to one VM: replicas can only share a bucket.
         if (replicaCount > 1 && withDataDisk)
             throw new Error(`AlicloudHost: ${replicaCount} replicas need objectStorage (a data disk attaches to one VM)`);
-        const httpsPort = args.httpsPort ?? DEFAULTS.httpsPort;
-        const httpPort = args.httpPort ?? DEFAULTS.httpPort;
+        const { httpsPort, httpPort } = args;
 
         this.alicloudProvider = new alicloud.Provider(`${name}-provider`, { region: args.region }, { parent: this });
         const cloudOpts = { parent: this, provider: this.alicloudProvider };
@@ -129,8 +104,8 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
 
         const shared: SharedSettings = { name, namePrefix, tags, zoneId: placement.zoneId, keepLookedUpZone, opts: cloudOpts };
         const { vswitch, securityGroup } = alicloudNetwork(shared, {
-            vpcCidr: args.vpcCidr ?? DEFAULTS.alicloud.vpcCidr,
-            vswitchCidr: args.vswitchCidr ?? DEFAULTS.alicloud.vswitchCidr,
+            vpcCidr: args.vpcCidr,
+            vswitchCidr: args.vswitchCidr,
             httpsPort,
             httpPort,
             adminCidr: args.adminCidr,
@@ -147,10 +122,10 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
 
         if (withDataDisk) {
             this.dataDisk = alicloudDataDisk(shared, {
-                sizeGiB: args.dataDiskGiB ?? DEFAULTS.alicloud.dataDiskGiB,
+                sizeGiB: args.dataDiskGiB,
                 category: dataDiskCategory,
-                keep: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy,
-                snapshotRetentionDays: args.snapshotRetentionDays ?? DEFAULTS.alicloud.snapshotRetentionDays,
+                keep: args.retainDataOnDestroy,
+                snapshotRetentionDays: args.snapshotRetentionDays,
             });
         }
 

@@ -6,7 +6,7 @@
 import { block, directive, NginxNodes, verbatim } from "./nginxSyntax";
 import { HSTS } from "./edgeHeaders";
 import type { EdgeTuning } from "./edgeTuning";
-import { proxyDirectives, proxyTarget, Upstream } from "./edgeUpstreams";
+import { proxyDirectives, proxyTarget, registryUnreachable, Upstream } from "./edgeUpstreams";
 import { registryResponseHeaders } from "./registryConfig";
 
 export interface BlobFileInput {
@@ -139,6 +139,9 @@ export function blobFileLocations(input: BlobFileInput): NginxNodes {
                 block("if", [verbatim('($registry_blob_file = "")')], [directive("return", 404)]),
                 directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
                 HSTS,
+                // Already an error page's target: a second one needs recursive_error_pages.
+                directive("recursive_error_pages", "on"),
+                ...registryUnreachable(),
                 ...registryRequest([]),
             ],
         ),

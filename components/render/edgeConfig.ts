@@ -7,7 +7,15 @@
 import { blobFileLocations, blobFileMap, BLOB_FILES_PREFIX } from "./edgeBlobFiles";
 import { HSTS, UI_HEADERS } from "./edgeHeaders";
 import { DEFAULT_EDGE_TUNING, EdgeTuning } from "./edgeTuning";
-import { LONG_TIMEOUT, proxyDirectives, proxyTarget, staticUpstream, Upstream } from "./edgeUpstreams";
+import {
+    LONG_TIMEOUT,
+    proxyDirectives,
+    proxyTarget,
+    registryUnreachable,
+    registryUnreachableLocation,
+    staticUpstream,
+    Upstream,
+} from "./edgeUpstreams";
 import { hostPort } from "./endpoint";
 import { block, comment, directive, NginxDirective, NginxNodes, renderNginx, verbatim } from "./nginxSyntax";
 
@@ -63,6 +71,15 @@ const TLS12_CIPHERS = [
     "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
 
+/**
+ * Mozilla "intermediate" key exchange groups. Left to OpenSSL (nginx's `auto`), the edge also
+ * offers X448 and secp521r1, which that profile rejects (and no registry client needs).
+ */
+const TLS_CURVES = ["X25519", "prime256v1", "secp384r1"].join(":");
+
+/** How long a client may take to send a request's header (docs/reliability.md). */
+export const CLIENT_HEADER_TIMEOUT = "10s";
+
 export function renderEdgeConfig(input: EdgeConfigInput): string {
     const tuning = { ...DEFAULT_EDGE_TUNING, ...input.tuning };
     const blobRoot = tuning.serveBlobFiles ? input.registryBlobRoot : undefined;
@@ -86,6 +103,10 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
                 // nginx's own redirects (`/v2` -> `/v2/`) would name the port it listens on (443 in a
                 // container), not the published one; a relative Location keeps the client's.
                 directive("absolute_redirect", "off"),
+                // A client has this long to send a request's whole header, however slowly it
+                // trickles it (nginx's default is 60 s): a slow or hostile client holds a
+                // connection a sixth as long. Clients send their few hundred bytes at once.
+                directive("client_header_timeout", CLIENT_HEADER_TIMEOUT),
                 ...(input.tempDir === undefined
                     ? []
                     : (["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] as const).map((kind) =>
@@ -175,6 +196,7 @@ function tlsDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {
         directive("ssl_certificate_key", input.privateKeyPath),
         directive("ssl_protocols", "TLSv1.2", "TLSv1.3"),
         directive("ssl_ciphers", TLS12_CIPHERS),
+        directive("ssl_ecdh_curve", TLS_CURVES),
         directive("ssl_prefer_server_ciphers", tuning.tlsCipherOrder === "client" ? "off" : "on"),
         directive("ssl_session_cache", "shared:TLS:10m"),
         directive("ssl_session_timeout", "1d"),
@@ -236,9 +258,11 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
                     directive("add_header", "Docker-Distribution-Api-Version", "$docker_distribution_api_version", "always"),
                     HSTS,
                     ...proxyDirectives(input.publicHttpsPort, tuning),
+                    ...registryUnreachable(),
                     ...proxyTarget("registry_backend", input.registry),
                 ],
             ),
+            registryUnreachableLocation(),
             ...(blobRoot === undefined
                 ? []
                 : blobFileLocations({

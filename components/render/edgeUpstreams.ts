@@ -77,6 +77,17 @@ export function proxyTarget(name: string, upstream: Upstream, uri = ""): NginxNo
     return [directive("set", variable, `http://${upstream.address}`), directive("proxy_pass", `${variable}${uri}`)];
 }
 
+/**
+ * When the registry cannot be reached or drops a request (killed, restarting: nginx's own 502,
+ * or 504 after proxy_read_timeout), the edge closes the client's connection without an answer
+ * (nginx's 444; logged as 444). Clients retry a dropped connection by themselves (docker's
+ * per-layer retries, containers/image's `--retry-times`) but give up at once on a 502 status, so
+ * a push or pull in flight completes once the registry is back instead of failing.
+ */
+const REGISTRY_UNREACHABLE = "@registry_unreachable";
+export const registryUnreachable = (): NginxNodes => [directive("error_page", 502, 504, "=", REGISTRY_UNREACHABLE)];
+export const registryUnreachableLocation = (): NginxDirective => block("location", [REGISTRY_UNREACHABLE], [directive("return", 444)]);
+
 /** Everything a registry behind a proxy needs, learned from 413s and broken upload URLs. */
 export function proxyDirectives(publicHttpsPort: number, tuning: EdgeTuning): NginxNodes {
     return [

@@ -58,7 +58,7 @@ export interface GcSupervisorInput {
     /** The storage root, measured before and after (`du`) so the log says what came back. */
     dataDir: string;
     timing: GcSupervisorTiming;
-    /** `--delete-untagged` (Distribution 3 only; parse.ts refuses it for 2.x). */
+    /** `--delete-untagged` (Distribution 3 only; the config's rules refuse it for 2.x). */
     deleteUntagged: boolean;
     /** File mode mask the registry runs under (the socket's permissions). Default: `000`, so the edge's workers may connect. */
     umask?: string;

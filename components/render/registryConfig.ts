@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import type { DistributionMajor } from "../config/distribution";
+import type { BlobStorage } from "../config/types";
 
 export interface RegistryConfigInput {
     /**
@@ -20,7 +21,7 @@ export interface RegistryConfigInput {
      */
     debugAddress?: string;
     /** Where blobs live. Default: the data volume at REGISTRY_DATA_DIR. */
-    storage?: StorageConfigInput;
+    storage?: BlobStorage;
     /** The Distribution major version that reads the file (its path and options differ). Default: 3. */
     distributionMajor?: DistributionMajor;
     /**
@@ -28,31 +29,17 @@ export interface RegistryConfigInput {
      * while garbage collection runs, as Distribution requires. Default: false.
      */
     readOnly?: boolean;
+    /**
+     * `storage.maintenance.uploadpurging`: an upload no client finished (a push cut off, a client
+     * that went away) is deleted once it is `age` old, checked every `interval` (Go durations).
+     * Distribution's first check comes a random whole number of minutes (0-59) after it starts.
+     * Default: UPLOAD_PURGING (a week; daily).
+     */
+    uploadPurging?: { age: string; interval: string };
 }
 
-/**
- * Where blobs live, as config.yml says it. An S3 bucket's keys are not here: they arrive as the
- * S3_CREDENTIAL_ENV variables, like `http.secret`, so the file stays readable in a preview.
- *
- * Against Alibaba Cloud OSS: Distribution 2.8's `s3` driver forces path-style requests whenever
- * `regionendpoint` is set, which OSS refuses (virtual-hosted style only), so 2.8 needs its own
- * `oss` driver (in the official image, built with `include_oss`; Debian's build lacks it).
- * Distribution 3 removed `oss` and reaches OSS through `s3` with `forcepathstyle: false`
- * (docs/scale.md).
- */
-export type StorageConfigInput = { kind: "filesystem" } | ({ kind: "s3" } & S3Bucket);
-
-/** An S3 bucket as the registry reaches it, without its keys (config, contract and renderer share it). */
-export interface S3Bucket {
-    /** The S3 API's URL, `http(s)://host[:port]` (`regionendpoint`); unset: AWS's own for the region. */
-    endpoint?: string;
-    region: string;
-    bucket: string;
-    forcePathStyle: boolean;
-    /** Let clients fetch blobs from the bucket directly by a presigned URL; false sets `redirect.disable`. */
-    redirect: boolean;
-    rootDirectory?: string;
-}
+/** What every deployed registry purges: uploads left unfinished for a week, checked daily (Distribution's own defaults). */
+export const UPLOAD_PURGING = { age: "168h", interval: "24h" } as const;
 
 /** Distribution's environment overrides for `storage.s3.accesskey` and `storage.s3.secretkey`. */
 export const S3_CREDENTIAL_ENV = {
@@ -60,7 +47,7 @@ export const S3_CREDENTIAL_ENV = {
     secretAccessKey: "REGISTRY_STORAGE_S3_SECRETKEY",
 } as const;
 
-function storageDriver(storage: StorageConfigInput): Record<string, unknown> {
+function storageDriver(storage: BlobStorage): Record<string, unknown> {
     if (storage.kind === "filesystem") return { filesystem: { rootdirectory: REGISTRY_DATA_DIR } };
     return {
         s3: {
@@ -129,7 +116,7 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
             // (or a collection) leaves this one answering for blobs that are gone (docs/scale.md).
             ...(input.storage === undefined || input.storage.kind === "filesystem" ? { cache: { blobdescriptor: "inmemory" } } : {}),
             maintenance: {
-                uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false },
+                uploadpurging: { enabled: true, ...(input.uploadPurging ?? UPLOAD_PURGING), dryrun: false },
                 ...(input.readOnly ? { readonly: { enabled: true } } : {}),
             },
         },

@@ -24,7 +24,7 @@ import {
     ReviewCapture,
     SECOND_HOSTNAME,
 } from "./support/reviewPreviews";
-import { REGISTRY_IMAGE } from "../../components/services/registry";
+import { DEFAULT_IMAGES } from "../../components/config/keys";
 
 const DATA_VOLUME = "registry-registry-data";
 const SERVICES = ["registry-registry", "registry-ui", "registry-edge"];
@@ -182,7 +182,7 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         assert.deepEqual(reasons(steps, "registry-registry"), ["image"]);
         assert.match(
             resourceBlock(text, "registry-registry-image"),
-            new RegExp(`~ name: "${REGISTRY_IMAGE}" => "${BUMPED_REGISTRY_IMAGE}"`),
+            new RegExp(`~ name: "${DEFAULT_IMAGES.registry}" => "${BUMPED_REGISTRY_IMAGE}"`),
         );
     });
 

@@ -25,9 +25,7 @@ import { after, before, describe, it } from "node:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { EDGE_IMAGE } from "../../components/services/edge";
-import { REGISTRY_IMAGE } from "../../components/services/registry";
-import { REGISTRY_UI_IMAGE } from "../../components/services/registryUi";
+import { DEFAULT_IMAGES } from "../../components/config/keys";
 import type { ClientSnippet, ContainerdSnippet } from "../../components/render/snippets/clientSnippets";
 import { freePort } from "../../scripts/lib/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../support/netns";
@@ -133,7 +131,7 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
             networkNamespace: namespace,
             extraArgs: ["--bridge=none", "--iptables=false", "--ip6tables=false"],
         });
-        const images = { registry: REGISTRY_IMAGE, ui: REGISTRY_UI_IMAGE, edge: EDGE_IMAGE };
+        const images = { registry: DEFAULT_IMAGES.registry, ui: DEFAULT_IMAGES.ui, edge: DEFAULT_IMAGES.edge };
         await buildStandInImages(workstation, images, work);
         const tarball = join(work, "standins.tar");
         await workstation.docker(["save", "-o", tarball, ...Object.values(images)], { timeoutMs: 300_000 });

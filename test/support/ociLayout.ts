@@ -108,7 +108,7 @@ export function writeOciIndexLayout(
 }
 
 /** A ustar archive holding one regular file (what `tar` would write, without depending on its version). */
-function tarOneFile(name: string, content: string): Buffer {
+function tarOneFile(name: string, content: string | Buffer): Buffer {
     const header = Buffer.alloc(512);
     const field = (offset: number, length: number, value: string) => header.write(value, offset, length, "ascii");
     const octal = (offset: number, length: number, value: number) =>
@@ -127,6 +127,62 @@ function tarOneFile(name: string, content: string): Buffer {
     for (const byte of header) checksum += byte;
     field(148, 8, `${checksum.toString(8).padStart(6, "0")}\0 `);
     const body = Buffer.alloc(Math.ceil(Buffer.byteLength(content) / 512) * 512);
-    body.write(content);
+    if (typeof content === "string") body.write(content);
+    else content.copy(body);
     return Buffer.concat([header, body, Buffer.alloc(1024)]);
+}
+
+/** What writeOciImage wrote: the manifest's digest and each layer's (gzipped) blob digest. */
+export interface OciImage {
+    manifest: string;
+    config: string;
+    layers: string[];
+}
+
+/**
+ * A linux/amd64 image of several layers as an OCI layout (tag `tag`): each layer a gzipped tar
+ * of one file with the given content. The same content gives the same layer blob in every
+ * image, so images share layers as builds from one base do. Random content stays incompressible
+ * (a layer of N random bytes is about N bytes on the wire).
+ */
+export function writeOciImage(dir: string, layerContents: Buffer[], tag = "1"): OciImage {
+    mkdirSync(join(dir, "blobs/sha256"), { recursive: true });
+    const blob = (data: Buffer | string) => {
+        const digest = sha256(data);
+        writeFileSync(join(dir, "blobs/sha256", digest.slice(7)), data);
+        return { digest, size: Buffer.byteLength(data) };
+    };
+    const tars = layerContents.map((content, i) => tarOneFile(`layer-${i}.bin`, content));
+    const layers = tars.map((tar) => blob(gzipSync(tar, { level: 1 })));
+    const config = blob(
+        JSON.stringify({
+            architecture: "amd64",
+            os: "linux",
+            config: {},
+            rootfs: { type: "layers", diff_ids: tars.map((tar) => sha256(tar)) },
+        }),
+    );
+    const manifest = blob(
+        JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+            layers: layers.map((layer) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...layer })),
+        }),
+    );
+    writeFileSync(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    writeFileSync(
+        join(dir, "index.json"),
+        JSON.stringify({
+            schemaVersion: 2,
+            manifests: [
+                {
+                    mediaType: "application/vnd.oci.image.manifest.v1+json",
+                    ...manifest,
+                    annotations: { "org.opencontainers.image.ref.name": tag },
+                },
+            ],
+        }),
+    );
+    return { manifest: manifest.digest, config: config.digest, layers: layers.map((layer) => layer.digest) };
 }

@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_NAMESPACE, parseStackConfig } from "../../components/config/parse";
+import { CONFIG_NAMESPACE } from "../../components/config/keys";
+import { parseStackConfig } from "../../components/config/parse";
 import { affectedStacks, ciStacks } from "../../scripts/affected-stacks";
 import { makeTempDir, runCleanups } from "../../scripts/lib/processes";
 

@@ -81,7 +81,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
 
         /** A client, run where the dockerd's network is (its namespace in bridge mode). */
         const client = (command: string, args: string[], runOptions?: RunOptions) => dockerd.runClient(command, args, runOptions);
-        // Longer than nginx's resolver_timeout (30 s): an upstream name Docker's DNS does not know shows as the edge's 502.
+        // Longer than nginx's resolver_timeout (30 s): an upstream name Docker's DNS does not know shows as the edge's drop (444).
         const curl = (args: string[], allowFailure = true) => client("curl", ["-sS", "--max-time", "45", ...args], { allowFailure });
         const docker = (args: string[], timeoutMs = 120_000) => dockerd.docker(args, { timeoutMs });
         const status = async (url: string, args: string[] = []) =>

@@ -7,9 +7,7 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { EDGE_IMAGE } from "../../../components/services/edge";
-import { REGISTRY_IMAGE } from "../../../components/services/registry";
-import { REGISTRY_UI_IMAGE } from "../../../components/services/registryUi";
+import { DEFAULT_IMAGES } from "../../../components/config/keys";
 import { DockerdOptions, PrivateDockerd, startDockerd } from "../../e2e/support/dockerd";
 import { buildStandInImages } from "../../e2e/support/standins";
 import { registerCleanup, run, RunResult } from "../../../scripts/lib/processes";
@@ -118,7 +116,7 @@ export async function createEngineProject(options: EngineProjectOptions): Promis
 /** A private dockerd (see test/e2e/support/dockerd.ts) with the stand-ins tagged as the images the stack pulls. */
 export async function startDockerdWithStandIns(work: string, options: DockerdOptions = {}): Promise<PrivateDockerd> {
     const dockerd = await startDockerd(join(work, "d"), options);
-    await buildStandInImages(dockerd, { registry: REGISTRY_IMAGE, ui: REGISTRY_UI_IMAGE, edge: EDGE_IMAGE }, work);
+    await buildStandInImages(dockerd, { registry: DEFAULT_IMAGES.registry, ui: DEFAULT_IMAGES.ui, edge: DEFAULT_IMAGES.edge }, work);
     return dockerd;
 }
 

@@ -61,7 +61,7 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
                 .sort();
         /** A client, run where the dockerd's network is (its namespace in bridge mode). */
         const client = (command: string, args: string[], options?: RunOptions) => dockerd.runClient(command, args, options);
-        /** curl's status code for a URL through the edge; longer than nginx's 30 s resolver timeout, so a lost alias shows as 502. */
+        /** curl's status code for a URL through the edge; longer than nginx's 30 s resolver timeout, so a lost alias shows as the edge's drop (444, no status). */
         const status = async (url: string, args: string[] = []) =>
             (
                 await client(

@@ -1,0 +1,136 @@
+/**
+ * The stack's registry path on loopback, as the containers run it: Distribution 3 (v3.1.2, the
+ * default image's major) serving the rendered config.yml on a Unix socket only, behind Debian's
+ * nginx with the rendered nginx.conf (roles: one push and one pull user; blob GETs sent from the
+ * registry's files). Clients speak HTTPS to `127.0.0.1:<httpsPort>` trusting the test's CA (the
+ * certificate names 127.0.0.1), as skopeo's `--cert-dir` or curl's `--cacert`.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from "fs";
+import { join } from "path";
+import { EdgeConfigInput, renderEdgeConfig } from "../../components/render/edgeConfig";
+import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
+import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
+import { freePorts, loopbackEdgeInput, RegistryProcess, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import { Daemon, makeTempDir, run, RunOptions, RunResult } from "../../scripts/lib/processes";
+import { registry3Binary } from "./registry3";
+
+export interface Credential {
+    user: string;
+    password: string;
+}
+
+export const PUSH_USER: Credential = { user: "ci", password: "push-Passw0rd" };
+export const PULL_USER: Credential = { user: "node", password: "pull-Passw0rd" };
+const REALM = "private-registry";
+
+export interface LoopbackStackOptions {
+    /** Called with the registry's data directory before anything uses it (e.g. to mount a small file system there). */
+    prepareDataDir?: (dataDir: string) => Promise<void>;
+    /** Rendered into config.yml on top of what the stack sets. */
+    registry?: Partial<RegistryConfigInput>;
+    /** Rendered into nginx.conf on top of the loopback edge. */
+    edge?: Partial<EdgeConfigInput>;
+}
+
+export interface LoopbackStack {
+    dir: string;
+    /** The registry's storage root (config.yml's `rootdirectory`, through the environment). */
+    dataDir: string;
+    /** `127.0.0.1:<https port>`: what goes in front of image names. */
+    endpoint: string;
+    httpsPort: number;
+    httpPort: number;
+    /** A directory holding `ca.crt`: skopeo's `--cert-dir`. */
+    certDir: string;
+    caFile: string;
+    /** The running registry; replaced by `startRegistry()`. */
+    registry: RegistryProcess;
+    nginx: Daemon;
+    /** The rendered config.yml the registry serves. */
+    registryConfig: string;
+    /** Starts the registry again with the same config and data (what Docker's restart policy does). */
+    startRegistry(): Promise<RegistryProcess>;
+    /** curl against the edge: `-sS`, the CA, `--max-time 60`, then `args`. */
+    curl(args: string[], options?: RunOptions): Promise<RunResult>;
+    /** `https://127.0.0.1:<port><path>` */
+    url(path: string): string;
+}
+
+export async function startLoopbackStack(options: LoopbackStackOptions = {}): Promise<LoopbackStack> {
+    const dir = makeTempDir("pr-stack-");
+    // nginx's workers (nobody) read the blob files and connect to the socket, as in the containers.
+    chmodSync(dir, 0o755);
+    const dataDir = join(dir, "data");
+    mkdirSync(dataDir, { recursive: true });
+    await options.prepareDataDir?.(dataDir);
+    chmodSync(dataDir, 0o755);
+    mkdirSync(join(dir, "run"), { mode: 0o755 });
+    mkdirSync(join(dir, "temp"));
+    const socket = join(dir, "run", "registry.sock");
+    const [httpsPort, httpPort, uiPort] = await freePorts(3);
+    const pki = issueTestCertificates(["registry.test"], ["127.0.0.1"]);
+    writeFileSync(join(dir, "server.crt"), pki.certificatePem);
+    writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
+    const certDir = join(dir, "certs");
+    mkdirSync(certDir);
+    const caFile = join(certDir, "ca.crt");
+    writeFileSync(caFile, pki.caPem);
+    writeFileSync(
+        join(dir, "htpasswd"),
+        renderHtpasswd(
+            [PUSH_USER, PULL_USER].map(({ user, password }) => ({
+                username: user,
+                bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
+            })),
+        ),
+    );
+    const registryConfig = renderRegistryConfig({
+        listenAddress: `unix:${socket}`,
+        htpasswdPath: join(dir, "htpasswd"),
+        realm: REALM,
+        deleteEnabled: false,
+        distributionMajor: 3,
+        ...options.registry,
+    });
+    const binary = await registry3Binary();
+    const start = () => startRegistry(dir, registryConfig, socket, { OTEL_TRACES_EXPORTER: "none" }, binary);
+    const stack: LoopbackStack = {
+        dir,
+        dataDir,
+        endpoint: `127.0.0.1:${httpsPort}`,
+        httpsPort,
+        httpPort,
+        certDir,
+        caFile,
+        registry: await start(),
+        nginx: await startNginx(
+            dir,
+            renderEdgeConfig(
+                loopbackEdgeInput(dir, {
+                    serverNames: ["127.0.0.1", "registry.test"],
+                    httpsPort,
+                    httpPort,
+                    registrySocket: socket,
+                    uiPort,
+                    roles: { pushUsers: [PUSH_USER.user], realm: REALM },
+                    registryBlobRoot: dataDir,
+                    ...options.edge,
+                }),
+            ),
+            httpPort,
+        ),
+        registryConfig,
+        startRegistry: async () => {
+            stack.registry = await start();
+            return stack.registry;
+        },
+        curl: (args, runOptions) =>
+            run("curl", ["-sS", "--cacert", caFile, "--max-time", "60", ...args], { allowFailure: true, ...runOptions }),
+        url: (path) => `https://127.0.0.1:${httpsPort}${path}`,
+    };
+    return stack;
+}
+
+/** `user:password` for skopeo's `--creds` and curl's `-u`. */
+export const creds = (credential: Credential) => `${credential.user}:${credential.password}`;
