@@ -16,11 +16,11 @@
  * `--delete-untagged` only with Distribution 3: 2.8's collector then also deletes the platform
  * manifests of a multi-arch image (untagged, referenced only by their index), which breaks every
  * pull of it (distribution/distribution issues 3004 and 3178; 3.x keeps what an index references,
- * test/integration/distribution3.test.ts). Which version runs is told by where the container's
- * config.yml is (3.x moved it).
+ * test/integration/distribution3.test.ts). Which version runs is told by the container's
+ * config.yml (the version it was rendered for).
  */
 import type { DistributionMajor } from "../components/config/distribution";
-import { REGISTRY_CONFIG_PATHS } from "../components/render/registryConfig";
+import { DISTRIBUTION_FILES_DIR, REGISTRY_SET_FILES } from "../components/render/registrySupervisor";
 import {
     docker,
     names,
@@ -33,17 +33,15 @@ import {
     withRegistryStopped,
 } from "./backup";
 
-/** Where the registry container reads its config.yml, and so which Distribution it runs. */
+/** Where the registry container has its config.yml, and which Distribution it was rendered for (its first line says). */
 async function containerConfig(target: Target, container: string): Promise<{ path: string; major: DistributionMajor }> {
-    for (const major of [3, 2] as const) {
-        const path = REGISTRY_CONFIG_PATHS[major];
-        const found = await docker(target, ["cp", `${container}:${path}`, "-"]).then(
-            () => true,
-            () => false,
-        );
-        if (found) return { path, major };
-    }
-    throw new Error(`${container} has no config.yml at ${Object.values(REGISTRY_CONFIG_PATHS).join(" or ")}`);
+    const path = `${DISTRIBUTION_FILES_DIR}/${REGISTRY_SET_FILES.config}`;
+    const tar = await docker(target, ["cp", `${container}:${path}`, "-"]).catch((error: unknown) => {
+        throw new Error(`${container} has no config.yml at ${path}: ${String(error)}`);
+    });
+    const major = /for Distribution (\d+)\.x/.exec(tar)?.[1];
+    if (major !== "2" && major !== "3") throw new Error(`${container}'s ${path} names no Distribution version in its first line`);
+    return { path, major: Number(major) as DistributionMajor };
 }
 
 /** Runs the collector; returns its output (what it marked and deleted). */

@@ -21,7 +21,9 @@ export const DEFAULT_USERS: RegistryUser[] = [
 export const USERS_FORM =
     "a list of users, each a name (a push user) or {name, role: push | pull}; names 1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit";
 
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A username, without anchors: the edge's nginx.conf matches names with it too (edgeAccess.ts). */
+export const USERNAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}";
+const USERNAME = new RegExp(`^${USERNAME_PATTERN}$`);
 
 /**
  * Reads `users`: a list, or its JSON text (Pulumi hands lists over as text). A plain string is a

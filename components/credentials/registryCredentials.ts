@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { RegistryUser, UserRole } from "../config/users";
-import { bcryptWithSalt, renderHtpasswd } from "../render/htpasswd";
+import { renderHtpasswd, sshaWithSalt } from "../render/htpasswd";
 
 export interface RegistryCredentialsArgs {
     /** Users to create, each with a random password. */
     users: RegistryUser[];
     /**
-     * Per username, a rotation keeper: a new value replaces that user's password and bcrypt salt
-     * (both resources carry it as a keeper), and only theirs.
+     * Per username, a rotation keeper: a new value replaces that user's password and salt (both
+     * resources carry it as a keeper), and only theirs.
      */
     rotation: Record<string, string>;
     /** Password length. Default: 32 (letters and digits only, safe to paste into any shell or YAML). */
@@ -18,21 +18,23 @@ export interface RegistryCredentialsArgs {
 export interface UserCredential {
     username: string;
     password: string;
-    /** `push` or `pull`; the edge enforces it, the registry checks the password. */
+    /** `push` or `pull`; the edge enforces it, and checks the password. */
     role: UserRole;
 }
 
 /**
- * Registry users with random passwords, and the htpasswd file the registry checks them against.
- * Each hash is bcrypt with a salt kept in state (a `RandomString`), at a low cost (BCRYPT_COST
- * says why): the same file on every run, so no perpetual diff, and cheap per request.
- * `RandomPassword.bcryptHash` would be stable too, but its fixed cost 10 costs 77 ms a request.
+ * Registry users with random passwords, and the htpasswd file the edge checks them against on
+ * every request (edgeAccess.ts). Each hash is `{SSHA}` with a salt kept in state (a
+ * `RandomString`): the same file on every run, so no perpetual diff, and microseconds per request
+ * (docs/roles.md says why a fast hash is enough for these passwords).
  */
 export class RegistryCredentials extends pulumi.ComponentResource {
     /** Secret: every user with their password. */
     readonly users: pulumi.Output<UserCredential[]>;
-    /** Secret: the htpasswd file. */
+    /** Secret: the htpasswd file, every user's `{SSHA}` hash. */
     readonly htpasswd: pulumi.Output<string>;
+    /** The push users' names: who may write (not secret). */
+    readonly pushUsers: string[];
     /** Secret: the registry's `http.secret`, shared by all its instances to sign upload state. */
     readonly httpSecret: pulumi.Output<string>;
 
@@ -48,7 +50,7 @@ export class RegistryCredentials extends pulumi.ComponentResource {
                 username,
                 role,
                 password: new random.RandomPassword(`${name}-${username}`, { length, special: false, ...keepers }, { parent: this }),
-                // Secret: the salt is part of the bcrypt hash, and a removed user's RandomString
+                // Secret: the salt is part of the hash, and a removed user's RandomString
                 // would otherwise show its result in the preview (docs/reviewing.md).
                 salt: new random.RandomString(
                     `${name}-${username}-salt`,
@@ -64,11 +66,12 @@ export class RegistryCredentials extends pulumi.ComponentResource {
             pulumi
                 .all(
                     passwords.map(({ username, password, salt }) =>
-                        pulumi.all([password.result, salt.result]).apply(([p, s]) => ({ username, bcryptHash: bcryptWithSalt(p, s) })),
+                        pulumi.all([password.result, salt.result]).apply(([p, s]) => ({ username, hash: sshaWithSalt(p, s) })),
                     ),
                 )
                 .apply(renderHtpasswd),
         );
+        this.pushUsers = args.users.filter((u) => u.role === "push").map((u) => u.name);
         this.httpSecret = pulumi.secret(
             new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result,
         );

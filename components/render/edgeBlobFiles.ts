@@ -4,6 +4,7 @@
  * fallback that proxies everything else as before.
  */
 import { block, directive, NginxNodes, verbatim } from "./nginxSyntax";
+import { unauthorizedPage } from "./edgeAccess";
 import { HSTS } from "./edgeHeaders";
 import type { EdgeTuning } from "./edgeTuning";
 import { proxyDirectives, proxyTarget, registryUnreachable, Upstream } from "./edgeUpstreams";
@@ -20,6 +21,11 @@ export interface BlobFileInput {
     uiOrigin?: string;
     /** The buffers and timeouts of the registry's HEAD and of the proxied fallback. */
     tuning: EdgeTuning;
+    /**
+     * The edge checks passwords itself (edgeAccess.ts), and the registry none: a refused password
+     * is the edge's own answer, never proxied (the registry would serve the blob).
+     */
+    edgeChecksPasswords: boolean;
 }
 
 /** Internal URI prefix of blob files; `internal`, so no client reaches it directly. */
@@ -75,10 +81,12 @@ const headerVariable = (name: string) => `$registry_blob_${name.toLowerCase().re
 
 /**
  * Blob GETs from the files: the registry authorizes a HEAD of the same raw URL with the same
- * credentials (password and the blob's link to this repository, i.e. a deleted blob is refused);
- * only its 200 lets nginx send the file. Any other answer (401, 404, a redirect: `auth_request`
- * turns those into 401/403/500), a file that is gone, or a range nginx will not serve falls back
- * to proxying the original request, so the registry answers it exactly as without this.
+ * credentials (the blob's link to this repository, i.e. a deleted blob is refused, and the
+ * password when the registry checks it); only its 200 lets nginx send the file. Any other answer
+ * (401, 404, a redirect: `auth_request` turns those into 401/403/500), a file that is gone, or a
+ * range nginx will not serve falls back to proxying the original request, so the registry
+ * answers it exactly as without this. When the edge checks passwords, every location here
+ * (the named ones too) checks the request's before anything is sent or proxied.
  */
 export function blobFileLocations(input: BlobFileInput): NginxNodes {
     const { blobRoot, tuning } = input;
@@ -111,7 +119,10 @@ export function blobFileLocations(input: BlobFileInput): NginxNodes {
                     values.map((value) => directive("add_header", name, value)),
                 ),
                 HSTS,
-                directive("error_page", 401, 403, 404, 416, 500, 502, 503, 504, "=", "@registry_blob_proxied"),
+                input.edgeChecksPasswords
+                    ? directive("error_page", 403, 404, 416, 500, 502, 503, 504, "=", "@registry_blob_proxied")
+                    : directive("error_page", 401, 403, 404, 416, 500, 502, 503, 504, "=", "@registry_blob_proxied"),
+                input.edgeChecksPasswords && unauthorizedPage(),
             ],
         ),
         block(
@@ -142,6 +153,7 @@ export function blobFileLocations(input: BlobFileInput): NginxNodes {
                 // Already an error page's target: a second one needs recursive_error_pages.
                 directive("recursive_error_pages", "on"),
                 ...registryUnreachable(),
+                input.edgeChecksPasswords && unauthorizedPage(),
                 ...registryRequest([]),
             ],
         ),

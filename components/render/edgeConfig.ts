@@ -5,6 +5,7 @@
  * edgeHeaders.ts (the headers it adds itself). Pure: text in, text out.
  */
 import { blobFileLocations, blobFileMap, BLOB_FILES_PREFIX } from "./edgeBlobFiles";
+import { EdgeAccess, passwordCheck, roleMap, unauthorizedLocation, unauthorizedPage, writeRefusals } from "./edgeAccess";
 import { HSTS, UI_HEADERS } from "./edgeHeaders";
 import { DEFAULT_EDGE_TUNING, EdgeTuning } from "./edgeTuning";
 import {
@@ -20,8 +21,6 @@ import { hostPort } from "./endpoint";
 import { block, comment, directive, NginxDirective, NginxNodes, renderNginx, verbatim } from "./nginxSyntax";
 
 export interface EdgeConfigInput {
-    /** Names and IP addresses the registry answers to (`server_name`). */
-    serverNames: string[];
     /** If set, the UI answers on this name only and the registry's `/` redirects there. */
     uiServerName?: string;
     /** Ports nginx listens on (inside the container in bridge mode). */
@@ -36,29 +35,34 @@ export interface EdgeConfigInput {
     listenIpv6: boolean;
     registry: Upstream;
     ui: Upstream;
+    /** The certificate chain, PEM. */
     certificatePath: string;
+    /** Its private key, PEM (may be the same file as the chain). */
     privateKeyPath: string;
+    /**
+     * Read the certificate and key on every TLS handshake (their paths through a variable), so a
+     * renewed certificate applies to the next connection without a reload. Default: false, read
+     * when nginx starts or reloads.
+     */
+    tlsFilesPerHandshake?: boolean;
     pidPath: string;
     /** Where nginx may spool bodies. Default: the build's own paths. Tests point it at a temp dir. */
     tempDir?: string;
     /** The pull-through mirror, if any: its own server, same certificate, pulls only. */
     mirror?: EdgeMirror;
     tuning?: Partial<EdgeTuning>;
-    /** Roles: only these users may write (push, delete); everyone else GET/HEAD only. Default: no roles. */
-    roles?: EdgeRoles;
+    /**
+     * Passwords and roles checked at the edge (edgeAccess.ts): only push users write (push,
+     * delete), everyone else GET/HEAD only. Default: none, every request passed on (the upstream
+     * checks passwords, and every user writes).
+     */
+    access?: EdgeAccess;
     /**
      * The registry's filesystem storage root (its `rootdirectory`) as the edge sees it, mounted
      * read-only: with `tuning.serveBlobFiles`, nginx serves authorized blob GETs from it. Unset
      * (other storage, or not mounted): every request is proxied.
      */
     registryBlobRoot?: string;
-}
-
-export interface EdgeRoles {
-    /** Usernames allowed every method; any other authenticated user is refused with 403. */
-    pushUsers: string[];
-    /** The registry's Basic auth realm, for the challenge to a write without credentials. */
-    realm: string;
 }
 
 /** Mozilla "intermediate" ciphers for TLS 1.2 (TLS 1.3 suites are not configurable here). */
@@ -113,13 +117,14 @@ export function renderEdgeConfig(input: EdgeConfigInput): string {
                           directive(`${kind}_temp_path`, `${input.tempDir}/${kind}`),
                       )),
                 ...resolvers.map((address) => directive("resolver", address, "valid=10s", "ipv6=off")),
-                comment("Distribution answers 401 itself; this fills the header in on the edge's own errors."),
+                comment("Distribution's API version header, also on the edge's own errors."),
                 block(
                     "map",
                     ["$upstream_http_docker_distribution_api_version", "$docker_distribution_api_version"],
                     [directive("''", "registry/2.0")],
                 ),
-                input.roles !== undefined && writeRefusalMap(input.roles),
+                input.access !== undefined && roleMap(input.access),
+                ...(input.tlsFilesPerHandshake === true ? tlsFileMaps(input) : []),
                 ...(blobRoot === undefined ? [] : blobFileMap()),
                 staticUpstream("registry_backend", input.registry, tuning),
                 staticUpstream("ui_backend", input.ui, tuning),
@@ -190,10 +195,21 @@ function readinessLocations(input: EdgeConfigInput): NginxNodes {
     ];
 }
 
+/**
+ * With `tlsFilesPerHandshake`: the paths as variables (a constant's value), which makes nginx
+ * load the files on each handshake instead of once.
+ */
+function tlsFileMaps(input: EdgeConfigInput): NginxNodes {
+    return [
+        block("map", [verbatim('""'), "$edge_certificate_file"], [directive("default", input.certificatePath)]),
+        block("map", [verbatim('""'), "$edge_private_key_file"], [directive("default", input.privateKeyPath)]),
+    ];
+}
+
 function tlsDirectives(input: EdgeConfigInput, tuning: EdgeTuning): NginxNodes {
     return [
-        directive("ssl_certificate", input.certificatePath),
-        directive("ssl_certificate_key", input.privateKeyPath),
+        directive("ssl_certificate", input.tlsFilesPerHandshake === true ? "$edge_certificate_file" : input.certificatePath),
+        directive("ssl_certificate_key", input.tlsFilesPerHandshake === true ? "$edge_private_key_file" : input.privateKeyPath),
         directive("ssl_protocols", "TLSv1.2", "TLSv1.3"),
         directive("ssl_ciphers", TLS12_CIPHERS),
         directive("ssl_ecdh_curve", TLS_CURVES),
@@ -233,9 +249,11 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
         "server",
         [],
         [
+            // Whatever name a client uses (the certificate decides which ones verify): the names are
+            // not in nginx.conf, so a new one needs no reload.
             ...listen(input.listenHttpsPort, input.listenIpv6, "ssl", "default_server"),
-            directive("server_name", ...input.serverNames),
             ...tlsDirectives(input, tuning),
+            ...(input.access === undefined ? [] : passwordCheck(input.access)),
             comment("Layers are GiBs: no size limit, stream uploads instead of spooling them to disk."),
             directive("client_max_body_size", 0),
             directive("client_body_timeout", LONG_TIMEOUT),
@@ -248,7 +266,7 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
                 ["/v2/"],
                 [
                     uiOrigin !== undefined && corsPreflight(uiOrigin),
-                    ...(input.roles === undefined ? [] : writeRefusals(input.roles, uiOrigin)),
+                    ...(input.access === undefined ? [] : writeRefusals(input.access, uiOrigin)),
                     blobRoot !== undefined &&
                         block(
                             "if",
@@ -259,10 +277,12 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
                     HSTS,
                     ...proxyDirectives(input.publicHttpsPort, tuning),
                     ...registryUnreachable(),
+                    input.access !== undefined && unauthorizedPage(),
                     ...proxyTarget("registry_backend", input.registry),
                 ],
             ),
             registryUnreachableLocation(),
+            input.access !== undefined && unauthorizedLocation(uiOrigin),
             ...(blobRoot === undefined
                 ? []
                 : blobFileLocations({
@@ -271,68 +291,23 @@ function registryServer(input: EdgeConfigInput, tuning: EdgeTuning, blobRoot: st
                       publicHttpsPort: input.publicHttpsPort,
                       uiOrigin,
                       tuning,
+                      edgeChecksPasswords: input.access !== undefined,
                   })),
             uiOrigin !== undefined
                 ? block("location", ["/"], [directive("return", 302, `${uiOrigin}/`)])
                 : block(
                       "location",
                       ["/"],
-                      [...UI_HEADERS, ...proxyDirectives(input.publicHttpsPort, tuning), ...proxyTarget("ui_backend", input.ui)],
+                      [
+                          // The UI's pages are public; the browser then calls /v2/ with the user's password.
+                          input.access !== undefined && directive("auth_basic", "off"),
+                          ...UI_HEADERS,
+                          ...proxyDirectives(input.publicHttpsPort, tuning),
+                          ...proxyTarget("ui_backend", input.ui),
+                      ],
                   ),
         ],
     );
-}
-
-/**
- * Roles at the edge, password at the registry. Distribution's htpasswd auth lets any valid user
- * do anything, so the edge decides who may write from the Basic auth username ($remote_user,
- * decoded from the same single Authorization header the registry then checks, bcrypt and all):
- * GET, HEAD and OPTIONS pass for everyone; any other method passes only for a push user; a write
- * without a username is challenged (401) before it reaches the registry, a pull user's is refused
- * (403). A wrong password for a push user's name still passes here and fails at the registry
- * (401), so nothing is allowed on a name alone, and nginx hashes nothing: the bcrypt cost per
- * request stays the registry's one check.
- */
-function writeRefusalMap(roles: EdgeRoles): NginxDirective {
-    const names = roles.pushUsers.map((name) => name.replace(/[.]/g, "\\."));
-    return block(
-        "map",
-        [verbatim('"$request_method:$remote_user"'), "$registry_write_refusal"],
-        [
-            directive("~^(GET|HEAD|OPTIONS):", ""),
-            directive("~^[^:]+:$", "401"),
-            names.length > 0 && directive(`~^[^:]+:(${names.join("|")})$`, ""),
-            directive("default", "403"),
-        ],
-    );
-}
-
-const DENIED_BODY = JSON.stringify({
-    errors: [{ code: "DENIED", message: "this account may only pull: pushing and deleting need a push user" }],
-});
-const UNAUTHORIZED_BODY = JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] });
-
-function writeRefusals(roles: EdgeRoles, uiOrigin: string | undefined): NginxNodes {
-    // `add_header` in an `if` replaces the location's, so each refusal repeats what clients need:
-    // a UI on its own name reads the refusal only with the CORS headers the registry would send.
-    const headers = [
-        directive("add_header", "Docker-Distribution-Api-Version", "registry/2.0", "always"),
-        HSTS,
-        uiOrigin !== undefined && directive("add_header", "Access-Control-Allow-Origin", uiOrigin, "always"),
-        uiOrigin !== undefined && directive("add_header", "Access-Control-Allow-Credentials", "true", "always"),
-    ];
-    return [
-        block(
-            "if",
-            [verbatim("($registry_write_refusal = 401)")],
-            [
-                ...headers,
-                directive("add_header", "WWW-Authenticate", `Basic realm="${roles.realm}"`, "always"),
-                directive("return", 401, UNAUTHORIZED_BODY),
-            ],
-        ),
-        block("if", [verbatim("($registry_write_refusal = 403)")], [...headers, directive("return", 403, DENIED_BODY)]),
-    ];
 }
 
 /**
@@ -382,9 +357,9 @@ export interface EdgeMirror {
 }
 
 /**
- * The pull-through mirror: `/v2/` to the mirror (which checks the same users' passwords), and
- * only reads. Distribution's proxy mode refuses pushes itself; the edge refuses every other
- * method first (403), so no upload ever reaches it.
+ * The pull-through mirror: `/v2/` to the mirror, for the same users (their passwords checked
+ * here, with `access`), and only reads. Distribution's proxy mode refuses pushes itself; the edge
+ * refuses every other method first (403), so no upload ever reaches it.
  */
 function mirrorServer(input: EdgeConfigInput, mirror: EdgeMirror, tuning: EdgeTuning): NginxDirective {
     const ownName = mirror.serverName !== undefined;
@@ -393,8 +368,9 @@ function mirrorServer(input: EdgeConfigInput, mirror: EdgeMirror, tuning: EdgeTu
         [],
         [
             ...listen(mirror.listenHttpsPort, input.listenIpv6, "ssl", ...(ownName ? [] : ["default_server"])),
-            directive("server_name", ...(ownName ? [mirror.serverName as string] : input.serverNames)),
+            ownName && directive("server_name", mirror.serverName as string),
             ...tlsDirectives(input, tuning),
+            ...(input.access === undefined ? [] : passwordCheck(input.access)),
             block(
                 "location",
                 ["/v2/"],
@@ -404,9 +380,11 @@ function mirrorServer(input: EdgeConfigInput, mirror: EdgeMirror, tuning: EdgeTu
                     HSTS,
                     // Published as itself when it has its own port; the registry's port when it has a name.
                     ...proxyDirectives(ownName ? input.publicHttpsPort : mirror.listenHttpsPort, tuning),
+                    input.access !== undefined && unauthorizedPage(),
                     ...proxyTarget("mirror_backend", mirror.upstream),
                 ],
             ),
+            input.access !== undefined && unauthorizedLocation(undefined),
             block("location", ["/"], [directive("return", 404)]),
         ],
     );

@@ -23,25 +23,27 @@ export interface Upstream {
      */
     moreAddresses?: string[];
     /**
-     * A server for the moments every other one refuses (nginx's `backup`), static upstreams only:
-     * the registry's read-only socket while a scheduled collection runs. Set, every server gets
-     * `max_fails=0` (a socket that is gone fails at once, and nginx must try the primary again on
-     * the next request rather than count it down for `fail_timeout`), and kept-alive connections
-     * are retired after BACKUP_UPSTREAM_KEEPALIVE_SECONDS (`keepalive_time`), so that once a
-     * server's socket is removed nginx stops sending it requests within that time. Default: none.
+     * The service behind hands over from one process to the next on the same socket path
+     * (registrySupervisor.ts): nginx retires every kept-alive connection within
+     * HANDOVER_KEEPALIVE_SECONDS, so that none is left to a process being stopped. Static
+     * upstreams only. Default: false.
      */
-    backupAddress?: string;
+    handsOver?: boolean;
 }
 
 /**
- * `keepalive_time` of an upstream with a backup server: nginx closes a kept-alive connection
- * after the first response once it is this old. The gc supervisor removes the normal registry's
- * socket, waits this long and a second more, and only then stops the registry: by then nginx has
- * closed (from its side) every connection to it that it used meanwhile, so none is idle when the
- * stopping registry closes its idle ones, which would fail (502) a request nginx sent on one at
- * that instant. A new connection costs a Unix socket connect, once a second per connection.
+ * `keepalive_time` and `keepalive_timeout` of an upstream that hands over: nginx closes a
+ * kept-alive connection after a response once it is this old, and an idle one after this long.
+ * The supervisor points the socket at the new process, waits twice this and a second more
+ * (REGISTRY_HANDOVER_DRAIN_SECONDS), and only then stops the old one: by then nginx has closed
+ * every connection to it except those with a request in flight, which the stopping process
+ * finishes, so none is idle when it closes its idle ones (a request nginx sent on one at that
+ * instant would fail). A new connection costs a Unix socket connect, at most once a second per
+ * connection.
  */
-export const BACKUP_UPSTREAM_KEEPALIVE_SECONDS = 1;
+export const HANDOVER_KEEPALIVE_SECONDS = 1;
+/** What the supervisor waits between pointing the socket at a new process and stopping the old one. */
+export const HANDOVER_DRAIN_SECONDS = 2 * HANDOVER_KEEPALIVE_SECONDS + 1;
 
 /** Registry clients may hold a connection for a whole multi-GiB layer. */
 export const LONG_TIMEOUT = "900s";
@@ -49,20 +51,18 @@ export const LONG_TIMEOUT = "900s";
 export function staticUpstream(name: string, upstream: Upstream, tuning: EdgeTuning): NginxDirective | undefined {
     if (upstream.resolver !== undefined) {
         if ((upstream.moreAddresses ?? []).length > 0) throw new Error(`${name}: moreAddresses needs a static upstream (no resolver)`);
-        if (upstream.backupAddress !== undefined) throw new Error(`${name}: backupAddress needs a static upstream (no resolver)`);
+        if (upstream.handsOver) throw new Error(`${name}: handsOver needs a static upstream (no resolver)`);
         return undefined;
     }
-    const never = upstream.backupAddress === undefined ? [] : ["max_fails=0"];
+    const handsOver = tuning.upstreamKeepalive > 0 && upstream.handsOver === true;
     return block(
         "upstream",
         [name],
         [
-            ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address, ...never)),
-            upstream.backupAddress !== undefined && directive("server", upstream.backupAddress, "backup", ...never),
+            ...[upstream.address, ...(upstream.moreAddresses ?? [])].map((address) => directive("server", address)),
             tuning.upstreamKeepalive > 0 && directive("keepalive", tuning.upstreamKeepalive),
-            tuning.upstreamKeepalive > 0 &&
-                upstream.backupAddress !== undefined &&
-                directive("keepalive_time", `${BACKUP_UPSTREAM_KEEPALIVE_SECONDS}s`),
+            handsOver && directive("keepalive_time", `${HANDOVER_KEEPALIVE_SECONDS}s`),
+            handsOver && directive("keepalive_timeout", `${HANDOVER_KEEPALIVE_SECONDS}s`),
         ],
     );
 }

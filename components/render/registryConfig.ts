@@ -8,9 +8,14 @@ export interface RegistryConfigInput {
      * registry), else `http.addr` as `host:port` (`:5000`, `127.0.0.1:5000`; the mirror).
      */
     listenAddress: string;
-    /** Where the htpasswd file is mounted in the container. */
-    htpasswdPath: string;
-    realm: string;
+    /**
+     * Where an htpasswd file (bcrypt) is, for Distribution to check every request's password
+     * itself. Default: none, no auth: the stack's registry and mirror are reachable only through
+     * the edge, which checks passwords (docs/roles.md).
+     */
+    htpasswdPath?: string;
+    /** The Basic auth realm, with `htpasswdPath`. */
+    realm?: string;
     /** Allow `DELETE` of manifests and blobs (garbage collection still runs offline). */
     deleteEnabled: boolean;
     /** The UI's origin when it is served from its own name; the registry then sends CORS headers. */
@@ -64,24 +69,20 @@ function storageDriver(storage: BlobStorage): Record<string, unknown> {
 
 /** Fixed by the image; the data volume is mounted here. */
 export const REGISTRY_DATA_DIR = "/var/lib/registry";
-/** Distribution 2.8's default config path (3.x moved it to /etc/distribution/config.yml). */
-export const REGISTRY_CONFIG_PATH = "/etc/docker/registry/config.yml";
-/** Where each major version's official image reads its config (its CMD); 3.x moved it. */
-export const REGISTRY_CONFIG_PATHS: Record<DistributionMajor, string> = { 2: REGISTRY_CONFIG_PATH, 3: "/etc/distribution/config.yml" };
 /**
  * How long a stopping registry lets requests in flight finish (`http.draintimeout`; 2.8 and 3.x):
- * a push under way when the garbage collector's supervisor switches to read-only completes first
- * (and the socket file is removed on the way out). A `docker stop` still ends it after Docker's
- * own 10 s.
+ * a push under way when the supervisor hands over to a new process (a new config.yml, a
+ * collection) completes first, however slow its client: as long as the edge waits for one
+ * (LONG_TIMEOUT, a multi-GiB layer). A `docker stop` still ends it after Docker's own 10 s.
  */
-export const REGISTRY_DRAIN_TIMEOUT = "60s";
+export const REGISTRY_DRAIN_TIMEOUT = "900s";
 
 /**
  * `config.yml` for Distribution 2.8 or 3.x. The `http.secret` is not in the file: it arrives as the
  * REGISTRY_HTTP_SECRET environment variable, so the file stays readable in a preview; an S3
  * bucket's keys likewise (S3_CREDENTIAL_ENV).
  *
- * What 3.x changed that matters here: the file's path (REGISTRY_CONFIG_PATHS); the `oss` and
+ * What 3.x changed that matters here: the file's path in the official image; the `oss` and
  * `swift` storage drivers and the `alicdn` middleware are gone, as are schema1 manifests and the
  * `compatibility.schema1` section, the `reporting` (bugsnag, newrelic) section and libtrust; none
  * of them is rendered for either version. Every option rendered below reads the same in both
@@ -128,11 +129,11 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
                 ? {}
                 : { debug: { addr: input.debugAddress, prometheus: { enabled: true, path: "/metrics" } } }),
         },
-        auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
+        ...(input.htpasswdPath === undefined ? {} : { auth: { htpasswd: { realm: input.realm ?? "registry", path: input.htpasswdPath } } }),
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
     };
     const major = input.distributionMajor ?? 3;
-    return `# Rendered by private-registry (components/render/registryConfig.ts) for Distribution ${major}.x (${REGISTRY_CONFIG_PATHS[major]}).\n${stringify(config)}`;
+    return `# Rendered by private-registry (components/render/registryConfig.ts) for Distribution ${major}.x.\n${stringify(config)}`;
 }
 
 /** `unix:/path` (nginx's spelling, as the edge's upstream names it) or `host:port`. */

@@ -7,12 +7,16 @@ export interface DockerNames {
     network: string;
     /** A service's container. */
     container(role: ServiceRole): string;
+    /** The volume (and the never-started holder container) carrying a service's plain files. */
+    files(role: ServiceRole): string;
     /** The volume (and the never-started holder container) carrying a service's secret files. */
     secrets(role: ServiceRole): string;
     /** The registry's data volume: every image. */
     registryData: string;
     /** The volume holding the registry's Unix socket (the registry and the edge mount it). */
     registrySocket: string;
+    /** The volume holding the mirror's Unix socket (the mirror and the edge mount it). */
+    mirrorSocket: string;
     /** The pull-through mirror's cache volume. */
     mirrorData: string;
 }
@@ -26,9 +30,11 @@ export function dockerNames(namePrefix: string): DockerNames {
     return {
         network: namePrefix,
         container: (role) => `${namePrefix}-${role}`,
+        files: (role) => `${namePrefix}-${role}-files`,
         secrets: (role) => `${namePrefix}-${role}-secrets`,
         registryData: `${namePrefix}-data`,
         registrySocket: `${namePrefix}-registry-socket`,
+        mirrorSocket: `${namePrefix}-mirror-socket`,
         mirrorData: `${namePrefix}-mirror-data`,
     };
 }

@@ -2,22 +2,25 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { EDGE_PROBE_PATHS, EdgeRoles, renderEdgeConfig } from "../render/edgeConfig";
+import { EDGE_SET_FILES, edgeLiveDir, renderEdgeApplier } from "../render/edgeApplier";
+import { EDGE_PROBE_PATHS, renderEdgeConfig } from "../render/edgeConfig";
 import { EdgeTuning } from "../render/edgeTuning";
 import { Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 
-const TLS_DIR = "/etc/nginx/tls";
-/** The private key is a secret file: `serviceContainer` mounts it read-only here, apart from nginx.conf. */
+/** The edge's set of files (edgeApplier.ts), each holder's volume mounted read-only here. */
+const FILES_DIR = "/etc/nginx/files";
 const SECRETS_DIR = "/etc/nginx/secrets";
+/** A tmpfs: each set's directory, and `live`, through which nginx.conf names the files it reads. */
+const SETS_DIR = "/run/edge";
+const LIVE = edgeLiveDir(SETS_DIR);
+const APPLIER_PATH = "/usr/local/bin/private-registry-edge";
 
 export interface EdgeArgs {
     provider: docker.Provider;
     namePrefix: string;
     networking: ContainerNetworking;
-    /** Names and IPs the registry answers to. */
-    serverNames: string[];
     /** The UI's own name, if it has one. Default: the UI is served at `/` of the registry's name. */
     uiServerName?: string;
     /** The HTTPS port clients use. */
@@ -28,7 +31,7 @@ export interface EdgeArgs {
     listenIpv6: boolean;
     registry: Upstream;
     ui: Upstream;
-    /** Volumes holding upstreams' Unix sockets (the registry's), mounted read-only. Default: none. */
+    /** Volumes holding upstreams' Unix sockets (the registry's, the mirror's), mounted read-only. Default: none. */
     socketMounts?: SocketMount[];
     certificate: ServerCertificate;
     /**
@@ -41,23 +44,33 @@ export interface EdgeArgs {
     /**
      * The registry's data volume (filesystem storage), mounted read-only where the registry has
      * it, so nginx sends authorized blob GETs from its files (`tuning.serveBlobFiles`). Read-only,
-     * but readable: the internet-facing container can then read every blob on disk itself, where
-     * before it could only ask the registry with a client's credentials. Default: none, every
-     * request proxied (object storage has no files to mount).
+     * but readable: the internet-facing container can then read every blob on disk itself.
+     * Default: none, every request proxied (object storage has no files to mount).
      */
     registryDataVolume?: pulumi.Input<string>;
-    /** Who may write (push, delete); everyone else may only GET/HEAD. Default: no roles, every user writes. */
-    roles?: EdgeRoles;
+    /** Who may pull and who may push: the edge checks every request's password and every write's role. */
+    users: EdgeUsers;
     /** Image reference. */
     image: string;
     dependsOn?: pulumi.Resource[];
 }
 
+export interface EdgeUsers {
+    /** Secret: every user's password hash, htpasswd (`{SSHA}`). */
+    htpasswd: pulumi.Input<string>;
+    /** The users who may write (push, delete); everyone else may only GET/HEAD. */
+    pushUsers: string[];
+    /** The Basic auth realm clients are challenged with. */
+    realm: string;
+}
+
 /**
- * The only container reachable from outside: nginx terminating TLS and routing `/v2/` to the
- * registry and `/` to the UI. The certificate is an uploaded file beside nginx.conf, the key a
- * secret file apart from them (so a diff shows both line by line); a renewed certificate replaces
- * this (stateless) container and nginx starts with it.
+ * The only container reachable from outside: nginx terminating TLS, checking every request's
+ * password and role, and routing `/v2/` to the registry and `/` to the UI. What changes while it
+ * runs is a set of files (components/render/edgeApplier.ts): nginx.conf, the certificate chain
+ * and the push users in one holder, the private key and the password hashes in another (so a
+ * diff shows the plain ones line by line); the container's command takes each new set without a
+ * restart. Replaced (restarted) only for its image, its published ports and its mounts.
  */
 export class Edge extends pulumi.ComponentResource {
     readonly container: docker.Container;
@@ -75,8 +88,8 @@ export class Edge extends pulumi.ComponentResource {
             serverName: args.mirror.serverName,
             listenHttpsPort: mirrorPort ?? listenHttpsPort,
         };
+        const f = EDGE_SET_FILES;
         const nginxConf = renderEdgeConfig({
-            serverNames: args.serverNames,
             uiServerName: args.uiServerName,
             listenHttpsPort,
             listenHttpPort,
@@ -84,12 +97,13 @@ export class Edge extends pulumi.ComponentResource {
             listenIpv6: onHostNetwork && args.listenIpv6,
             registry: args.registry,
             ui: args.ui,
-            certificatePath: `${TLS_DIR}/server.crt`,
-            privateKeyPath: `${SECRETS_DIR}/server.key`,
+            certificatePath: `${LIVE}/${f.tls}`,
+            privateKeyPath: `${LIVE}/${f.tls}`,
+            tlsFilesPerHandshake: true,
             pidPath: "/var/run/nginx.pid",
             mirror,
             tuning: args.tuning,
-            roles: args.roles,
+            access: { realm: args.users.realm, usersFile: `${LIVE}/${f.users}`, pushUsersDir: `${LIVE}/${f.pushUsersDir}` },
             registryBlobRoot: args.registryDataVolume === undefined ? undefined : REGISTRY_DATA_DIR,
         });
 
@@ -103,16 +117,21 @@ export class Edge extends pulumi.ComponentResource {
                 image: args.image,
                 healthUrl: `http://127.0.0.1:${listenHttpPort}${EDGE_PROBE_PATHS.liveness}`,
                 settings: {
+                    command: ["sh", APPLIER_PATH],
+                    uploads: [
+                        {
+                            file: APPLIER_PATH,
+                            content: renderEdgeApplier({ filesDir: FILES_DIR, secretsDir: SECRETS_DIR, setsDir: SETS_DIR }),
+                            executable: true,
+                        },
+                    ],
+                    tmpfs: { [SETS_DIR]: "mode=0755" },
                     volumes: [
                         ...(args.socketMounts ?? []),
                         ...(args.registryDataVolume === undefined
                             ? []
                             : [{ volumeName: args.registryDataVolume, containerPath: REGISTRY_DATA_DIR }]),
                     ].map((mount) => ({ ...mount, readOnly: true })),
-                    uploads: [
-                        { file: "/etc/nginx/nginx.conf", content: nginxConf },
-                        { file: `${TLS_DIR}/server.crt`, content: args.certificate.certificateChainPem },
-                    ],
                     ports: onHostNetwork
                         ? undefined
                         : [
@@ -121,7 +140,19 @@ export class Edge extends pulumi.ComponentResource {
                               ...(mirrorPort === undefined ? [] : [{ internal: mirrorPort, external: mirrorPort }]),
                           ],
                 },
-                secretFiles: { directory: SECRETS_DIR, files: [{ name: "server.key", content: args.certificate.privateKeyPem }] },
+                files: {
+                    directory: FILES_DIR,
+                    plain: [
+                        { name: f.nginxConf, content: nginxConf },
+                        { name: f.chain, content: args.certificate.certificateChainPem },
+                        { name: f.pushUsers, content: args.users.pushUsers.map((user) => `${user}\n`).join("") },
+                    ],
+                    secretDirectory: SECRETS_DIR,
+                    secret: [
+                        { name: f.key, content: args.certificate.privateKeyPem },
+                        { name: f.users, content: args.users.htpasswd },
+                    ],
+                },
                 dependsOn: args.dependsOn,
             },
             this,

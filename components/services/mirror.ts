@@ -2,24 +2,23 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MIRROR_LOOPBACK_PORT } from "../config/keys";
 import type { DistributionImage } from "../config/types";
-import { ContainerNetworking, serviceEndpoint } from "./networking";
+import { ContainerNetworking, SocketMount } from "./networking";
 import { Upstream } from "../render/edgeUpstreams";
-import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
-import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR } from "../render/registryConfig";
-import { distributionEnv } from "./registry";
+import { renderMirrorConfig } from "../render/mirrorConfig";
+import { REGISTRY_DATA_DIR } from "../render/registryConfig";
+import { renderCollectionSchedule } from "../render/registrySupervisor";
+import { distributionEnv, distributionService } from "./registry";
 import { dockerNames } from "./dockerNames";
-import { serviceContainer } from "./serviceContainer";
+import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
-/** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
-const SECRETS_DIR = "/auth";
-const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
+/** The mirror's only listener, like the registry's: a Unix socket in a volume only it and the edge mount. */
+const MIRROR_SOCKET_DIR = "/run/mirror";
+const MIRROR_SOCKET = `unix:${MIRROR_SOCKET_DIR}/mirror.sock`;
 
 export interface MirrorArgs {
     provider: docker.Provider;
     namePrefix: string;
     networking: ContainerNetworking;
-    /** Secret: the registry's htpasswd; every user may pull through the mirror. */
-    htpasswd: pulumi.Input<string>;
     /** Secret: `http.secret`. */
     httpSecret: pulumi.Input<string>;
     /** The registry pulled through, `https://HOST[:PORT]`. */
@@ -38,27 +37,33 @@ export interface MirrorArgs {
 /**
  * A second Distribution in proxy mode: pulls through to the upstream and keeps what it fetched
  * in its own volume (never the registry's), so nodes pull public images from the edge even when
- * the upstream is slow or gone. Pulls only: proxy mode refuses pushes.
+ * the upstream is slow or gone. Pulls only: proxy mode refuses pushes. Like the registry, on a
+ * Unix socket only the edge reaches, checking no password itself (the edge checks the users'),
+ * run by the same supervisor: new settings (upstream, account, password) by a handover.
  */
 export class Mirror extends pulumi.ComponentResource {
     readonly containerName: pulumi.Output<string>;
     readonly volumeName: pulumi.Output<string>;
     readonly configYaml: string;
     readonly upstream: Upstream;
+    /** The volume holding its socket and where it must be mounted; the edge alone mounts it. */
+    readonly socketMount: SocketMount;
     readonly container: docker.Container;
 
     constructor(name: string, args: MirrorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:Mirror", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
-        // In host networking, the mirror listens on its own loopback port (the UI has uiPort; the registry none, only its socket).
-        const endpoint = serviceEndpoint(args.networking, "mirror", 5000, MIRROR_LOOPBACK_PORT);
-        this.upstream = endpoint.upstream;
+        // Health and metrics (`http.debug`): on its own loopback port in host networking, in the container's own network otherwise.
+        const debugAddress =
+            args.networking.mode === "host"
+                ? `${args.networking.loopbackAddress}:${MIRROR_LOOPBACK_PORT}`
+                : `127.0.0.1:${MIRROR_LOOPBACK_PORT}`;
+        this.upstream = { address: MIRROR_SOCKET, handsOver: true };
         const major = args.image.major;
         this.configYaml = renderMirrorConfig({
             distributionMajor: major,
-            listenAddress: endpoint.listen,
-            htpasswdPath: HTPASSWD_PATH,
-            realm: args.namePrefix,
+            listenAddress: MIRROR_SOCKET,
+            debugAddress,
             upstream: args.upstream,
             upstreamUsername: args.upstreamUsername,
         });
@@ -67,13 +72,25 @@ export class Mirror extends pulumi.ComponentResource {
             `${name}-data`,
             {
                 name: dockerNames(args.namePrefix).mirrorData,
-                labels: [{ label: "private-registry.role", value: "mirror-data" }],
+                labels: [{ label: ROLE_LABEL, value: "mirror-data" }],
             },
             { ...childOpts, retainOnDelete: args.retainDataOnDestroy, dependsOn: args.dependsOn },
         );
+        const socketVolume = new docker.Volume(
+            `${name}-socket`,
+            { name: dockerNames(args.namePrefix).mirrorSocket, labels: [{ label: ROLE_LABEL, value: "mirror-socket" }] },
+            { ...childOpts, dependsOn: args.dependsOn },
+        );
+        this.socketMount = { volumeName: socketVolume.name, containerPath: MIRROR_SOCKET_DIR };
 
-        const envs: pulumi.Input<string>[] = [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...distributionEnv(major)];
-        if (args.upstreamPassword !== undefined) envs.push(pulumi.interpolate`${PROXY_PASSWORD_ENV}=${args.upstreamPassword}`);
+        const service = distributionService({
+            service: "mirror",
+            socketDir: MIRROR_SOCKET_DIR,
+            socketName: "mirror",
+            configYaml: this.configYaml,
+            schedule: renderCollectionSchedule(undefined),
+            proxyPassword: args.upstreamPassword,
+        });
         this.container = serviceContainer(
             name,
             {
@@ -82,13 +99,16 @@ export class Mirror extends pulumi.ComponentResource {
                 networking: args.networking,
                 role: "mirror",
                 image: args.image.reference,
-                healthUrl: `http://${endpoint.local}/`,
+                healthUrl: `http://${debugAddress}/debug/health`,
                 settings: {
-                    envs,
-                    uploads: [{ file: REGISTRY_CONFIG_PATHS[major], content: this.configYaml }],
-                    volumes: [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }],
+                    ...service.settings,
+                    envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...distributionEnv(major)],
+                    volumes: [
+                        { volumeName: volume.name, containerPath: REGISTRY_DATA_DIR },
+                        { volumeName: socketVolume.name, containerPath: MIRROR_SOCKET_DIR },
+                    ],
                 },
-                secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
+                files: service.files,
                 dependsOn: args.dependsOn,
             },
             this,

@@ -2,37 +2,32 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DistributionMajor } from "../config/distribution";
 import type { BlobStorage, DistributionImage, GcSettings, RegistryStorage } from "../config/types";
-import { renderGcSupervisor } from "../render/gcSupervisor";
+import { HANDOVER_DRAIN_SECONDS, Upstream } from "../render/edgeUpstreams";
+import { REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
+import {
+    DISTRIBUTION_FILES_DIR,
+    REGISTRY_SET_FILES,
+    renderCollectionSchedule,
+    renderRegistrySupervisor,
+} from "../render/registrySupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeUpstreams";
-import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
 import { dockerNames } from "./dockerNames";
-import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
+import { ROLE_LABEL, ServiceFile, serviceContainer, ServiceSettings } from "./serviceContainer";
 
-/** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
-const SECRETS_DIR = "/auth";
-const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
 /**
  * The API's only listener: a Unix socket in a volume that only the registry and the edge mount.
- * The registry's htpasswd holds every user, pull users too, and the edge alone tells push from
- * pull (docs/roles.md): a TCP port, even on loopback or the private network, would let any
- * process on the host push with a pull account. The volume's files are under Docker's data root,
- * which only root may enter.
+ * The registry checks no password (the edge checks every request's, and every write's role:
+ * docs/roles.md), so a TCP port, even on loopback or the private network, would let any process
+ * on the host push without one. The volume's files are under Docker's data root, which only root
+ * may enter. `registry.sock` is a symlink to the socket of the process serving
+ * (registrySupervisor.ts).
  */
 export const REGISTRY_SOCKET_DIR = "/run/registry";
 export const REGISTRY_SOCKET = `unix:${REGISTRY_SOCKET_DIR}/registry.sock`;
-/**
- * With `gc`: the read-only registry's socket while a collection runs, beside the normal one, and
- * the edge's `backup` server, so that one of the two always answers (components/render/gcSupervisor.ts).
- */
-export const REGISTRY_READONLY_SOCKET = `unix:${REGISTRY_SOCKET_DIR}/registry-readonly.sock`;
-/**
- * Serve with umask 000: Distribution creates the socket 0755 under the image's umask 022, and
- * connecting needs write permission, which the edge's nginx workers (not root) would lack. Only
- * the edge mounts the socket's volume, so 0777 opens it to nobody else. (With `gc`, the
- * supervisor script sets the same umask.) The config's path is the version's.
- */
-const serveWithOpenSocket = (configPath: string) => ["sh", "-c", `umask 000 && exec registry serve ${configPath}`];
+/** Where the registry's and the mirror's supervisor finds their secret files (their holder's volume), and builds each set (a tmpfs). */
+const DISTRIBUTION_SECRETS_DIR = "/etc/private-registry/secrets";
+const DISTRIBUTION_SETS_DIR = "/run/private-registry";
+const SUPERVISOR_PATH = "/usr/local/bin/private-registry-supervisor";
 
 export interface RegistryArgs {
     /** The host's Docker provider. */
@@ -46,8 +41,6 @@ export interface RegistryArgs {
      * so only the host (and the stack's containers) reach it.
      */
     metricsPort: number;
-    /** Secret: the htpasswd file (bcrypt entries). */
-    htpasswd: pulumi.Input<string>;
     /** Secret: `http.secret`. */
     httpSecret: pulumi.Input<string>;
     /** Allow deleting manifests through the API. */
@@ -63,7 +56,7 @@ export interface RegistryArgs {
     retainDataOnDestroy: boolean;
     /** Driver options of the data volume (e.g. a bind to a data disk). Default: a plain volume. */
     dataVolumeDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** The image, with the Distribution version its tag tells (config.yml's path and options depend on it). */
+    /** The image, with the Distribution version its tag tells (config.yml's options depend on it). */
     image: DistributionImage;
     /**
      * Collect garbage on a schedule (`gc.schedule`), read-only meanwhile, optionally
@@ -76,12 +69,15 @@ export interface RegistryArgs {
 
 /**
  * The Distribution registry: its image, the data volume that outlives every container, and the
- * container with the rendered `config.yml` and, as a secret file apart from it (so a diff shows
- * `config.yml` line by line), the htpasswd. Changing either replaces the container (Docker cannot
- * edit a created container's files); the volume, and every image in it, stays.
+ * container, whose command (registrySupervisor.ts) serves it on a Unix socket and takes each new
+ * set of its files (config.yml, the read-only copy for collections, the collection schedule)
+ * without a moment unanswered: a new schedule at once, a new config.yml by a handover to a new
+ * process on the same socket. The container is replaced (restarted) only for its image, its
+ * environment (`http.secret`, a bucket's keys) and its mounts; the volume, and every image in it,
+ * stays.
  */
 export class Registry extends pulumi.ComponentResource {
-    /** How the edge reaches the registry: its socket, in `socketMount`; with `gc`, the read-only one as backup. */
+    /** How the edge reaches the registry: its socket, in `socketMount`, handed over between processes. */
     readonly upstream: Upstream;
     /** The volume holding the API's socket and where it must be mounted; the edge alone mounts it. */
     readonly socketMount: SocketMount;
@@ -102,33 +98,13 @@ export class Registry extends pulumi.ComponentResource {
         const major = args.image.major;
         const configInput = {
             listenAddress: REGISTRY_SOCKET,
-            htpasswdPath: HTPASSWD_PATH,
-            realm: args.namePrefix,
             deleteEnabled: args.deleteEnabled,
             uiOrigin: args.uiOrigin,
             debugAddress: metricsAddress,
             storage: storageConfig(storage),
             distributionMajor: major,
         };
-        const configYaml = renderRegistryConfig(configInput);
-        const configPath = REGISTRY_CONFIG_PATHS[major];
-        // The read-only registry runs beside the normal one for a moment: its own socket, and no
-        // debug listener (two processes cannot bind one address; Distribution exits if it cannot).
-        const gc =
-            args.gc === undefined
-                ? undefined
-                : scheduledCollection(
-                      args.gc,
-                      configPath,
-                      renderRegistryConfig({
-                          ...configInput,
-                          listenAddress: REGISTRY_READONLY_SOCKET,
-                          debugAddress: undefined,
-                          readOnly: true,
-                      }),
-                  );
-        this.upstream =
-            gc === undefined ? { address: REGISTRY_SOCKET } : { address: REGISTRY_SOCKET, backupAddress: REGISTRY_READONLY_SOCKET };
+        this.upstream = { address: REGISTRY_SOCKET, handsOver: true };
 
         // In a bucket, blobs outlive the host anyway: nothing of value would be on a volume.
         const volume =
@@ -161,6 +137,15 @@ export class Registry extends pulumi.ComponentResource {
         );
         this.socketMount = { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR };
 
+        const service = distributionService({
+            service: "registry",
+            socketDir: REGISTRY_SOCKET_DIR,
+            socketName: "registry",
+            configYaml: renderRegistryConfig(configInput),
+            // The read-only copy a collection serves meanwhile.
+            readOnlyConfigYaml: args.gc === undefined ? undefined : renderRegistryConfig({ ...configInput, readOnly: true }),
+            schedule: renderCollectionSchedule(args.gc?.schedule, args.gc?.deleteUntagged),
+        });
         this.container = serviceContainer(
             name,
             {
@@ -172,15 +157,14 @@ export class Registry extends pulumi.ComponentResource {
                 // The debug listener's health endpoint: the storage driver's check, without a TCP API.
                 healthUrl: `http://${metricsLocal}/debug/health`,
                 settings: {
-                    command: gc?.command ?? serveWithOpenSocket(configPath),
+                    ...service.settings,
                     envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials, ...distributionEnv(major)],
-                    uploads: [{ file: configPath, content: configYaml }, ...(gc?.uploads ?? [])],
                     volumes: [
                         ...(volume === undefined ? [] : [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }]),
                         { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
                     ],
                 },
-                secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
+                files: service.files,
                 dependsOn: args.dependsOn,
             },
             this,
@@ -207,32 +191,63 @@ export function distributionEnv(major: DistributionMajor): string[] {
     return major === 3 ? ["OTEL_TRACES_EXPORTER=none"] : [];
 }
 
+export interface DistributionServiceInput {
+    /** `registry` or `mirror`: names its log lines. */
+    service: string;
+    /** The socket volume's mount point, and the socket's name there (`<name>.sock`). */
+    socketDir: string;
+    socketName: string;
+    configYaml: string;
+    /** With a collection schedule: config.yml with `storage.maintenance.readonly` on. */
+    readOnlyConfigYaml?: string;
+    /** renderCollectionSchedule's file. */
+    schedule: string;
+    /** Secret, the mirror's: the upstream account's password. */
+    proxyPassword?: pulumi.Input<string>;
+}
+
 /**
- * The supervisor (components/render/gcSupervisor.ts) as the container's command, with the
- * read-only copy of config.yml (on REGISTRY_READONLY_SOCKET) beside the normal one. The image's
- * entrypoint runs any command that is not a config file as given (`sh ...`), in the official
- * image and the stand-ins alike.
+ * How a Distribution process runs here, the registry's and the mirror's alike: the supervisor
+ * (components/render/registrySupervisor.ts) as the command, run by the image's `sh` (its
+ * entrypoint runs any command that is not a config file as given, in the official image and the
+ * stand-ins), a tmpfs for the sets it takes, and the files it takes them from.
  */
-export function scheduledCollection(gc: GcSettings, configPath: string, readOnlyConfigYaml: string) {
-    const directory = configPath.slice(0, configPath.lastIndexOf("/"));
-    const readOnlyConfigPath = `${directory}/config-readonly.yml`;
-    const supervisorPath = `${directory}/gc-supervisor.sh`;
-    const socketPath = (address: string) => address.slice("unix:".length);
-    const script = renderGcSupervisor({
-        configPath,
-        socketPath: socketPath(REGISTRY_SOCKET),
-        readOnlyConfigPath,
-        readOnlySocketPath: socketPath(REGISTRY_READONLY_SOCKET),
-        drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
-        dataDir: REGISTRY_DATA_DIR,
-        timing: gc.schedule,
-        deleteUntagged: gc.deleteUntagged,
-    });
+export function distributionService(input: DistributionServiceInput): {
+    settings: ServiceSettings;
+    files: { directory: string; plain: ServiceFile[]; secretDirectory?: string; secret?: ServiceFile[] };
+} {
+    const f = REGISTRY_SET_FILES;
     return {
-        command: ["sh", supervisorPath],
-        uploads: [
-            { file: readOnlyConfigPath, content: readOnlyConfigYaml },
-            { file: supervisorPath, content: script, executable: true },
-        ],
+        settings: {
+            command: ["sh", SUPERVISOR_PATH],
+            uploads: [
+                {
+                    file: SUPERVISOR_PATH,
+                    content: renderRegistrySupervisor({
+                        service: input.service,
+                        filesDir: DISTRIBUTION_FILES_DIR,
+                        secretsDir: input.proxyPassword === undefined ? undefined : DISTRIBUTION_SECRETS_DIR,
+                        setsDir: DISTRIBUTION_SETS_DIR,
+                        socketDir: input.socketDir,
+                        socketName: input.socketName,
+                        drainSeconds: HANDOVER_DRAIN_SECONDS,
+                        dataDir: REGISTRY_DATA_DIR,
+                    }),
+                    executable: true,
+                },
+            ],
+            tmpfs: { [DISTRIBUTION_SETS_DIR]: "mode=0700" },
+        },
+        files: {
+            directory: DISTRIBUTION_FILES_DIR,
+            plain: [
+                { name: f.config, content: input.configYaml },
+                ...(input.readOnlyConfigYaml === undefined ? [] : [{ name: f.readOnlyConfig, content: input.readOnlyConfigYaml }]),
+                { name: f.schedule, content: input.schedule },
+            ],
+            ...(input.proxyPassword === undefined
+                ? {}
+                : { secretDirectory: DISTRIBUTION_SECRETS_DIR, secret: [{ name: f.proxyPassword, content: input.proxyPassword }] }),
+        },
     };
 }

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { createHmac } from "crypto";
+import { fileSetId, MANIFEST, renderManifest, SetFile } from "../render/fileSet";
 import { dockerNames, ServiceRole } from "./dockerNames";
 import { containerNetworkArgs, ContainerNetworking, httpHealthcheck } from "./networking";
 
@@ -18,21 +18,27 @@ export type ServiceSettings = Omit<
  */
 export const CONTAINER_LOG_ROTATION = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "5" } };
 
-/** One secret file a service reads, e.g. an htpasswd or a TLS private key. */
-export interface SecretFile {
-    /** File name inside `SecretFiles.directory`, e.g. `htpasswd`. */
+/** One file of a service's set: a name in its holder's directory, and the content. */
+export interface ServiceFile {
+    /** A plain file name (letters, digits, `.`, `_`, `-`). */
     name: string;
-    /** The content; always treated as a secret. */
     content: pulumi.Input<string>;
-    /** Octal mode. Default: `0600` (the services here read them as root). */
-    permissions?: string;
 }
 
-/** Secret files and the directory the service reads them from (read-only). */
-export interface SecretFiles {
-    /** Absolute path in the service container, e.g. `/auth`; nothing else may be uploaded under it. */
+/**
+ * The files a service takes while it runs (components/render/fileSet.ts): each change is a new
+ * set the service's own command picks up, never a replacement of the service. Plain files and
+ * secret files travel in separate holders, so that a diff shows the plain ones line by line.
+ */
+export interface ServiceFiles {
+    /** Where the service reads the plain files (their holder's volume, mounted read-only). */
     directory: string;
-    files: SecretFile[];
+    /** Plain files, e.g. nginx.conf: never secret, or they would hide each other in a diff. */
+    plain: ServiceFile[];
+    /** Where the service reads the secret files. Required with `secret`. */
+    secretDirectory?: string;
+    /** Files that must stay secret, e.g. a private key. Default: none. */
+    secret?: ServiceFile[];
 }
 
 export interface ServiceContainerArgs {
@@ -45,30 +51,29 @@ export interface ServiceContainerArgs {
     image: string;
     /** What the health check GETs from inside the container. */
     healthUrl: string;
-    /** Non-secret settings; `uploads` here must not be secret, or they hide each other in a diff. */
-    settings: ServiceSettings;
     /**
-     * Files that must stay secret, delivered apart from `settings.uploads` (see `secretFilesHolder`)
-     * so that a diff still shows the plain files line by line. Default: none.
+     * How the service runs: a change here replaces (restarts) it. `uploads` here must not be
+     * secret, or they hide each other in a diff; what changes while it runs belongs in `files`.
      */
-    secretFiles?: SecretFiles;
+    settings: ServiceSettings;
+    /** Files the service takes without a restart. Default: none. */
+    files?: ServiceFiles;
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
-/** Label on a service container: a keyed hash of its secret files, so it is replaced when they change. */
-export const SECRETS_FINGERPRINT_LABEL = "private-registry.secrets-fingerprint";
 /** Label naming what a Docker object is for (`registry-data`, `edge-secrets`, ...). */
 export const ROLE_LABEL = "private-registry.role";
 
 /**
  * How every service here runs: its pinned image kept locally on destroy, a fixed container name
  * (so a replacement deletes the old one first), restarted unless stopped, health-checked, its
- * logs rotated, on the stack's network. `name` names the Pulumi resources, children of `parent`.
+ * logs rotated, on the stack's network, and its `files` in holders' volumes mounted read-only.
+ * `name` names the Pulumi resources, children of `parent`.
  */
 export function serviceContainer(name: string, args: ServiceContainerArgs, parent: pulumi.Resource): docker.Container {
     const childOpts = { parent, provider: args.provider };
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts);
-    const secrets = args.secretFiles === undefined ? undefined : secretFilesHolder(name, args, image, parent);
+    const holders = args.files === undefined ? [] : fileHolders(name, args, args.files, image, parent);
     return new docker.Container(
         name,
         {
@@ -78,87 +83,101 @@ export function serviceContainer(name: string, args: ServiceContainerArgs, paren
             restart: "unless-stopped",
             healthcheck: httpHealthcheck(args.healthUrl),
             ...CONTAINER_LOG_ROTATION,
-            labels: secrets === undefined ? undefined : [{ label: SECRETS_FINGERPRINT_LABEL, value: secrets.fingerprint }],
             volumes:
-                secrets === undefined
+                holders.length === 0
                     ? args.settings.volumes
-                    : pulumi
-                          .output(args.settings.volumes ?? [])
-                          .apply((volumes) => [
-                              ...(volumes ?? []),
-                              { volumeName: secrets.volumeName, containerPath: args.secretFiles!.directory, readOnly: true },
-                          ]),
+                    : pulumi.output(args.settings.volumes ?? []).apply((volumes) => [
+                          ...(volumes ?? []),
+                          ...holders.map((holder) => ({
+                              volumeName: holder.volumeName,
+                              containerPath: holder.directory,
+                              readOnly: true,
+                          })),
+                      ]),
             ...containerNetworkArgs(args.networking, args.role),
         },
-        { ...childOpts, deleteBeforeReplace: true, dependsOn: [...(args.dependsOn ?? []), ...(secrets ? [secrets.holder] : [])] },
+        { ...childOpts, deleteBeforeReplace: true, dependsOn: [...(args.dependsOn ?? []), ...holders.map((h) => h.container)] },
     );
 }
 
 /**
- * Why secrets travel apart: the engine shows a list input as `[secret]` as soon as one element is
- * secret, so one secret upload beside `config.yml` or `nginx.conf` would hide their line diff.
- *
- * Here the secret files are the only uploads of a container that is created and never started,
- * whose one mount is a dedicated volume at `directory`: `docker cp` into a mounted path writes into
- * the volume, and the service mounts that volume read-only at the same path. A changed secret
- * replaces this holder (its uploads changed), which rewrites the files in the volume; the
- * service's label carries an HMAC of the files under a random key kept secret in state, so the
- * service is replaced too (and reads the new files), while the label itself reveals nothing.
+ * The holders of a service's files: each a container created and never started, whose one mount
+ * is a dedicated volume at the directory the service reads, and whose uploads are the files
+ * (`docker cp` into a mounted path writes into the volume), the manifest last. A changed file
+ * replaces its holder (its uploads changed), which rewrites the files in the volume; the service
+ * mounts the volume read-only and stays. Secret files have their own holder because the engine
+ * shows a list input as `[secret]` as soon as one element is secret: one secret upload beside
+ * nginx.conf would hide its line diff. Both manifests name the set by an HMAC of every file under
+ * a random key kept secret in state (fileSet.ts), so the plain manifest reveals nothing.
  */
-function secretFilesHolder(name: string, args: ServiceContainerArgs, image: docker.RemoteImage, parent: pulumi.Resource) {
-    const secretFiles = args.secretFiles!;
-    const childOpts = { parent, provider: args.provider };
-    const objectName = dockerNames(args.namePrefix).secrets(args.role);
-    const volume = new docker.Volume(
-        `${name}-secrets`,
-        {
-            name: objectName,
-            labels: [{ label: ROLE_LABEL, value: `${args.role}-secrets` }],
-        },
-        { ...childOpts, dependsOn: args.dependsOn },
-    );
-    const holder = new docker.Container(
-        `${name}-secrets`,
-        {
-            name: objectName,
-            image: image.imageId,
-            // Never started: it only carries the files into the volume.
-            start: false,
-            ...CONTAINER_LOG_ROTATION,
-            mustRun: false,
-            networkMode: "none",
-            labels: [{ label: ROLE_LABEL, value: `${args.role}-secrets` }],
-            volumes: [{ volumeName: volume.name, containerPath: secretFiles.directory }],
-            uploads: secretFiles.files.map((file) => ({
-                file: `${secretFiles.directory}/${file.name}`,
-                content: pulumi.secret(file.content),
-                permissions: file.permissions ?? "0600",
-            })),
-        },
-        {
-            ...childOpts,
-            deleteBeforeReplace: true,
-            dependsOn: args.dependsOn,
-            // It never runs, so a new service image is no reason to rewrite the secrets (nor to show a
-            // second replacement in the diff of an image bump); it takes the new image when replaced.
-            ignoreChanges: ["image"],
-        },
-    );
-    const key = new random.RandomPassword(`${name}-secrets-key`, { length: 32, special: false }, { parent });
-    const fingerprint = pulumi.unsecret(
-        pulumi.all([key.result, ...secretFiles.files.map((f) => f.content)]).apply(([hmacKey, ...contents]) =>
-            secretsFingerprint(
-                hmacKey,
-                secretFiles.files.map((file, i) => ({ name: file.name, content: contents[i] })),
+function fileHolders(name: string, args: ServiceContainerArgs, files: ServiceFiles, image: docker.RemoteImage, parent: pulumi.Resource) {
+    const secret = files.secret ?? [];
+    if (secret.length > 0 && files.secretDirectory === undefined) throw new Error(`${name}: secret files need a secretDirectory`);
+    const names = dockerNames(args.namePrefix);
+    const contents = (list: ServiceFile[]) => pulumi.all(list.map((file) => file.content));
+    const key =
+        secret.length === 0
+            ? undefined
+            : new random.RandomPassword(`${name}-secrets-key`, { length: 32, special: false }, { parent }).result;
+    // Not secret: an HMAC under a secret key says nothing about the files.
+    const setId = pulumi.unsecret(
+        pulumi
+            .all([key ?? "", contents(files.plain), contents(secret)])
+            .apply(([hmacKey, plain, hidden]) =>
+                fileSetId(
+                    [
+                        ...files.plain.map((f, i) => ({ name: f.name, content: plain[i] })),
+                        ...secret.map((f, i) => ({ name: f.name, content: hidden[i] })),
+                    ],
+                    key === undefined ? undefined : hmacKey,
+                ),
             ),
-        ),
     );
-    return { volumeName: volume.name, holder, fingerprint };
-}
-
-/** HMAC-SHA256 over each file's name and content; without the key it says nothing about them. */
-export function secretsFingerprint(key: string, files: { name: string; content: string }[]): string {
-    const hmac = createHmac("sha256", key);
-    for (const file of files) hmac.update(`${file.name}\0${Buffer.byteLength(file.content)}\0${file.content}`);
-    return `hmac-sha256:${hmac.digest("hex").slice(0, 32)}`;
+    const holder = (suffix: "files" | "secrets", objectName: string, directory: string, list: ServiceFile[], isSecret: boolean) => {
+        const childOpts = { parent, provider: args.provider };
+        const label = [{ label: ROLE_LABEL, value: `${args.role}-${suffix}` }];
+        const volume = new docker.Volume(
+            `${name}-${suffix}`,
+            { name: objectName, labels: label },
+            { ...childOpts, dependsOn: args.dependsOn },
+        );
+        const manifest = pulumi.all([setId, contents(list)]).apply(([id, texts]) =>
+            renderManifest(
+                id,
+                list.map((f, i): SetFile => ({ name: f.name, content: texts[i] })),
+            ),
+        );
+        const uploads = [
+            ...list.map((file) => ({ file: `${directory}/${file.name}`, content: isSecret ? pulumi.secret(file.content) : file.content })),
+            { file: `${directory}/${MANIFEST}`, content: isSecret ? pulumi.secret(manifest) : pulumi.unsecret(manifest) },
+        ];
+        const container = new docker.Container(
+            `${name}-${suffix}`,
+            {
+                name: objectName,
+                image: image.imageId,
+                // Never started: it only carries the files into the volume.
+                start: false,
+                ...CONTAINER_LOG_ROTATION,
+                mustRun: false,
+                networkMode: "none",
+                labels: label,
+                volumes: [{ volumeName: volume.name, containerPath: directory }],
+                uploads: uploads.map((upload) => ({ ...upload, permissions: isSecret ? "0600" : "0644" })),
+            },
+            {
+                ...childOpts,
+                deleteBeforeReplace: true,
+                dependsOn: args.dependsOn,
+                // It never runs, so a new service image is no reason to rewrite the files (nor to show a
+                // second replacement in the diff of an image bump); it takes the new image when replaced.
+                ignoreChanges: ["image"],
+            },
+        );
+        return { container, volumeName: volume.name, directory };
+    };
+    return [
+        holder("files", names.files(args.role), files.directory, files.plain, false),
+        ...(secret.length === 0 ? [] : [holder("secrets", names.secrets(args.role), files.secretDirectory!, secret, true)]),
+    ];
 }

@@ -81,9 +81,9 @@ export async function startRegistries(dir: string, users: Users): Promise<Regist
     writeFileSync(
         htpasswdPath,
         renderHtpasswd([
-            { username: users.stack.username, bcryptHash: bcryptWithSalt(users.stack.password, "benchSaltKeptInState01") },
-            { username: users.recipe.username, bcryptHash: toolHash },
-            { username: users.former.username, bcryptHash: hashSync(users.former.password, 10) },
+            { username: users.stack.username, hash: bcryptWithSalt(users.stack.password, "benchSaltKeptInState01") },
+            { username: users.recipe.username, hash: toolHash },
+            { username: users.former.username, hash: hashSync(users.former.password, 10) },
         ]),
     );
     // nginx workers run as nobody and read the recipe's htpasswd per request.
@@ -228,7 +228,6 @@ export async function startStackEdge(
     const dir = nginxDir(parent, name);
     const [httpsPort, httpPort, unusedUiPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const conf = renderEdgeConfig({
-        serverNames: [HOST],
         listenHttpsPort: httpsPort,
         listenHttpPort: httpPort,
         publicHttpsPort: httpsPort,

@@ -2,10 +2,13 @@
  * Debian's nginx and Distribution registry, started directly on loopback ports with what the
  * stack renders. Shared by the integration tests and the benchmark.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { join } from "path";
+import type { EdgeAccess } from "../../components/render/edgeAccess";
 import { EdgeConfigInput } from "../../components/render/edgeConfig";
+import { fileSetId, MANIFEST, renderManifest, SetFile } from "../../components/render/fileSet";
+import { renderHtpasswd, sshaWithSalt } from "../../components/render/htpasswd";
 import { Daemon, run, startDaemon, waitFor } from "./processes";
 
 export const NGINX = "/usr/sbin/nginx";
@@ -100,10 +103,60 @@ export async function checkNginxConfig(dir: string, conf: string): Promise<strin
     return confPath;
 }
 
-/** Runs nginx in the foreground with a rendered nginx.conf, after `nginx -t` accepts it. */
+/**
+ * Writes a set of files into `dir` as a holder container does (components/render/fileSet.ts):
+ * each file in place, the manifest last. `manifestFiles` (default: `files`) is what the manifest
+ * names, to write one that the files do not match. Returns the set's name.
+ */
+export function writeFileSet(dir: string, files: SetFile[], manifestFiles = files): string {
+    for (const file of files) writeFileSync(join(dir, file.name), file.content);
+    const id = fileSetId(manifestFiles);
+    writeFileSync(join(dir, MANIFEST), renderManifest(id, manifestFiles));
+    return id;
+}
+
+/** A user the edge lets in: a push user writes, a pull user only reads. */
+export interface EdgeUser {
+    name: string;
+    password: string;
+    role: "push" | "pull";
+}
+
+/**
+ * The files the edge checks users against, as the stack's edge has them (edgeApplier.ts): every
+ * user's `{SSHA}` hash in `<dir>/users`, an empty `<dir>/push-users.d/<name>` per push user,
+ * readable by nginx's workers (not root). Returns the `access` naming them; called again, it
+ * rewrites both (a new user, password or role applies to the next request).
+ */
+export function writeEdgeAccess(dir: string, realm: string, users: EdgeUser[]): EdgeAccess {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const usersFile = join(dir, "users");
+    const pushUsersDir = join(dir, "push-users.d");
+    writeFileSync(
+        `${usersFile}.new`,
+        renderHtpasswd(users.map((u) => ({ username: u.name, hash: sshaWithSalt(u.password, `salt-of-${u.name}`) }))),
+        { mode: 0o644 },
+    );
+    const freshDir = `${pushUsersDir}.new`;
+    mkdirSync(freshDir, { recursive: true, mode: 0o755 });
+    for (const user of users.filter((u) => u.role === "push")) writeFileSync(join(freshDir, user.name), "", { mode: 0o644 });
+    chmodSync(freshDir, 0o755);
+    // Each in one rename, as the edge's `live` symlink switches.
+    renameSync(`${usersFile}.new`, usersFile);
+    renameDirectory(freshDir, pushUsersDir);
+    return { realm, usersFile, pushUsersDir };
+}
+
+/** Replaces a directory (not atomically: the old one is moved aside first); fine for a test's setup. */
+function renameDirectory(from: string, to: string): void {
+    rmSync(`${to}.old`, { recursive: true, force: true });
+    if (existsSync(to)) renameSync(to, `${to}.old`);
+    renameSync(from, to);
+    rmSync(`${to}.old`, { recursive: true, force: true });
+}
+
 /** A test's edge on loopback: the ports it listens on and forwards to; anything else as rendered. */
 export interface LoopbackEdge extends Partial<EdgeConfigInput> {
-    serverNames: string[];
     httpsPort: number;
     httpPort: number;
     /** The registry's loopback port; or, as the stack runs it, `registrySocket`. */
@@ -136,6 +189,7 @@ export function loopbackEdgeInput(dir: string, edge: LoopbackEdge): EdgeConfigIn
     };
 }
 
+/** Runs nginx in the foreground with a rendered nginx.conf, after `nginx -t` accepts it. */
 export async function startNginx(dir: string, conf: string, httpPort: number): Promise<Daemon> {
     const confPath = await checkNginxConfig(dir, conf);
     const daemon = startDaemon("nginx", NGINX, ["-p", dir, "-c", confPath, "-g", "daemon off;"], { logFile: join(dir, "nginx.log") });

@@ -135,7 +135,7 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
     mkdirSync(join(dir, "temp"), { recursive: true });
     writeFileSync(
         join(dir, "htpasswd"),
-        renderHtpasswd([{ username: USER.username, bcryptHash: bcryptWithSalt(USER.password, "abcdefghijklmnopqrstuv") }]),
+        renderHtpasswd([{ username: USER.username, hash: bcryptWithSalt(USER.password, "abcdefghijklmnopqrstuv") }]),
     );
     const pki = options.certificates ?? issueTestCertificates([EDGE_HOST], ["127.0.0.1"]);
     writeFileSync(join(dir, "server.crt"), pki.certificatePem);
@@ -150,7 +150,6 @@ export async function startReplicaSet(options: ReplicaSetOptions): Promise<Repli
         dir,
         renderEdgeConfig(
             loopbackEdgeInput(dir, {
-                serverNames: [EDGE_HOST],
                 httpsPort,
                 httpPort,
                 registryPort: first.port,

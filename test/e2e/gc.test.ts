@@ -8,15 +8,15 @@
  * every other image and each platform of the index pull by digest. Pushes and pulls keep running
  * through the collection: each push either completes (and then pulls whole afterwards) or is
  * refused with 405 while read-only, never half-stored; every pull answers 200. The edge never
- * answers 502: the read-only registry is its backup server, and each registry answers before
- * the other stops.
+ * drops a request: the supervisor hands over to the read-only registry and back, each answering
+ * before the other stops.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { randomBytes } from "crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
-import { GC_LOG_PREFIX } from "../../components/render/gcSupervisor";
+import { GC_LOG_PREFIX } from "../../components/render/registrySupervisor";
 import { evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { hostNetworkStackConfig } from "./support/hostStack";
 import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";

@@ -3,7 +3,7 @@
  * and name, with its parent, the options that decide replacement and deletion, and its inputs,
  * where what is random in each evaluation (IDs, generated keys and passwords, the HOME the test
  * gave it) is replaced by a name for where it came from, and what is derived from random values
- * with a random salt or key (bcrypt hashes, keyed fingerprints) by its kind. Two evaluations of the same program with
+ * with a random salt or key (bcrypt and SSHA hashes, keyed fingerprints, file sets' names) by its kind. Two evaluations of the same program with
  * the same config give the same graph; a changed input, option, parent or resource shows.
  */
 import { createHash } from "crypto";
@@ -40,7 +40,12 @@ export function resourceGraph(result: EvaluationResult, home: string): Record<st
         // named inside it and leave the rest of the hash varying.
         let out = text
             .replace(/\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}/g, "<bcrypt hash>")
-            .replace(/hmac-sha256:[0-9a-f]+/g, "hmac-sha256:<keyed fingerprint>");
+            .replace(/\{SSHA\}[A-Za-z0-9+/]+={0,2}/g, "<SSHA hash>")
+            .replace(/hmac-sha256:[0-9a-f]+/g, "hmac-sha256:<keyed fingerprint>")
+            // A file set's name (an HMAC under a random key) and its files' SHA-256 (of keys and
+            // hashes among them): the manifest is derived from files compared on their own.
+            .replace(/# set [0-9a-f]{32}/g, "# set <keyed set name>")
+            .replace(/^[0-9a-f]{64} {2}(?=[A-Za-z0-9._-]+$)/gm, "<SHA-256>  ");
         out = out.split(home).join("<HOME>");
         for (const [value, name] of replacements) if (value !== "") out = out.split(value).join(name);
         return out;

@@ -69,10 +69,7 @@ async function startEdge(dir: string): Promise<Registry> {
     const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
     writeFileSync(join(dir, "server.crt"), pki.certificatePem);
     writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
-    writeFileSync(
-        join(dir, "htpasswd"),
-        renderHtpasswd([{ username: USER, bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
-    );
+    writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: USER, hash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]));
     await startRegistry(
         dir,
         renderRegistryConfig({
@@ -88,7 +85,6 @@ async function startEdge(dir: string): Promise<Registry> {
         dir,
         renderEdgeConfig(
             loopbackEdgeInput(dir, {
-                serverNames: [HOST, "127.0.0.1"],
                 httpsPort,
                 httpPort,
                 registryPort,

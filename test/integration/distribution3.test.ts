@@ -7,12 +7,11 @@
  * - `garbage-collect --delete-untagged`: 3.x keeps the platform manifests of a tagged index
  *   (untagged themselves) and drops a manifest no tag names; 2.8 deletes the platform manifests
  *   (distribution issues 3004, 3178), which is why `gc.deleteUntagged` needs 3.x;
- * - the gc supervisor script (components/render/gcSupervisor.ts) run by busybox's sh with the real
- *   v3 binary on the stack's two Unix sockets, behind the rendered edge (Debian's nginx, the
- *   read-only socket its backup server): on its schedule the registry turns read-only (a push is
- *   refused with 405 UNSUPPORTED, a pull works, no upload POST meets a 502 across the switches),
- *   the deleted image's space comes back, every other image pulls by digest, and writes work
- *   again afterwards.
+ * - the supervisor script (components/render/registrySupervisor.ts) run by busybox's sh with the
+ *   real v3 binary on the stack's socket, behind the rendered edge (Debian's nginx): on its
+ *   schedule the registry turns read-only by a handover (a push is refused with 405 UNSUPPORTED,
+ *   a pull works, no upload POST is dropped across the switches), the deleted image's space
+ *   comes back, every other image pulls by digest, and writes work again afterwards.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -21,11 +20,25 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "path";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
-import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSupervisor";
+import {
+    GC_LOG_PREFIX,
+    REGISTRY_SET_FILES,
+    renderCollectionSchedule,
+    renderRegistrySupervisor,
+} from "../../components/render/registrySupervisor";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
-import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS } from "../../components/render/edgeUpstreams";
+import { HANDOVER_DRAIN_SECONDS } from "../../components/render/edgeUpstreams";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
-import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import {
+    freePort,
+    freePorts,
+    loopbackEdgeInput,
+    REGISTRY,
+    startNginx,
+    startRegistry,
+    writeEdgeAccess,
+    writeFileSet,
+} from "../../scripts/lib/loopbackServers";
 import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
 import { registry3Binary } from "../support/registry3";
@@ -111,7 +124,7 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         v3 = await registry3Binary();
         writeFileSync(
             join(dir, "htpasswd"),
-            renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+            renderHtpasswd([{ username: "admin", hash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
         );
     });
     after(runCleanups);
@@ -237,41 +250,34 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
     }
 
     it("the gc supervisor behind the rendered edge: on schedule read-only (push 405, pull works, never a 502), space back, other images pull by digest, writes again after", async () => {
-        // As the stack runs it: both registries on Unix sockets, the edge in front with the
-        // read-only one as its backup server; the test speaks HTTPS to the edge.
+        // As the stack runs it: the registry on its Unix socket, checking no password, handed over
+        // between processes; the edge in front checks the passwords; the test speaks HTTPS to it.
         const [metrics, httpsPort, httpPort, uiPort] = await freePorts(4);
         const root = join(dir, "supervised-data");
         mkdirSync(root, { recursive: true });
-        const etc = join(dir, "supervised-etc");
-        mkdirSync(etc);
+        const files = join(dir, "supervised-files");
+        mkdirSync(files);
         chmodSync(dir, 0o755);
         const runDir = join(dir, "supervised-run");
         mkdirSync(runDir, { mode: 0o755 });
-        const [socket, readOnlySocket] = [join(runDir, "registry.sock"), join(runDir, "registry-readonly.sock")];
-        const configInput = {
-            listenAddress: `unix:${socket}`,
-            htpasswdPath: join(dir, "htpasswd"),
-            realm: "private-registry",
-            deleteEnabled: true,
-            debugAddress: `127.0.0.1:${metrics}`,
-        };
-        writeFileSync(join(etc, "config.yml"), renderRegistryConfig(configInput));
-        writeFileSync(
-            join(etc, "config-readonly.yml"),
-            renderRegistryConfig({ ...configInput, listenAddress: `unix:${readOnlySocket}`, debugAddress: undefined, readOnly: true }),
-        );
-        const script = join(etc, "gc-supervisor.sh");
+        const socket = join(runDir, "registry.sock");
+        const configInput = { listenAddress: `unix:${socket}`, deleteEnabled: true, debugAddress: `127.0.0.1:${metrics}` };
+        writeFileSet(files, [
+            { name: REGISTRY_SET_FILES.config, content: renderRegistryConfig(configInput) },
+            { name: REGISTRY_SET_FILES.readOnlyConfig, content: renderRegistryConfig({ ...configInput, readOnly: true }) },
+            { name: REGISTRY_SET_FILES.schedule, content: renderCollectionSchedule({ kind: "every", seconds: 15 }, true) },
+        ]);
+        const script = join(dir, "supervisor.sh");
         writeFileSync(
             script,
-            renderGcSupervisor({
-                configPath: join(etc, "config.yml"),
-                socketPath: socket,
-                readOnlyConfigPath: join(etc, "config-readonly.yml"),
-                readOnlySocketPath: readOnlySocket,
-                drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
+            renderRegistrySupervisor({
+                service: "registry",
+                filesDir: files,
+                setsDir: join(dir, "supervised-sets"),
+                socketDir: runDir,
+                socketName: "registry",
+                drainSeconds: HANDOVER_DRAIN_SECONDS,
                 dataDir: root,
-                timing: { kind: "every", seconds: 15 },
-                deleteUntagged: true,
             }),
         );
         // `registry` as the script finds it on PATH: the v3 binary, whose garbage-collect waits 6 s
@@ -282,7 +288,7 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         writeFileSync(join(bin, "registry"), `#!/bin/sh\n[ "$1" != garbage-collect ] || sleep 6\nexec ${v3} "$@"\n`);
         chmodSync(join(bin, "registry"), 0o755);
         const logFile = join(dir, "supervisor.log");
-        const supervisor = startDaemon("gc-supervisor", "/bin/busybox", ["sh", script], {
+        const supervisor = startDaemon("registry-supervisor", "/bin/busybox", ["sh", script], {
             logFile,
             env: { ...env(root), PATH: `${bin}:/usr/bin:/bin` },
         });
@@ -296,11 +302,13 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
             edgeDir,
             renderEdgeConfig(
                 loopbackEdgeInput(edgeDir, {
-                    serverNames: ["127.0.0.1"],
                     httpsPort,
                     httpPort,
                     uiPort,
-                    registry: { address: `unix:${socket}`, backupAddress: `unix:${readOnlySocket}` },
+                    registry: { address: `unix:${socket}`, handsOver: true },
+                    access: writeEdgeAccess(join(dir, "supervised-access"), "private-registry", [
+                        { name: "admin", password: PASSWORD, role: "push" },
+                    ]),
                 }),
             ),
             httpPort,
@@ -388,6 +396,9 @@ describe("Distribution 3 with the rendered config; --delete-untagged on 3.x and 
         // docker stop: TERM to the supervisor, which stops the registry and exits 0.
         await supervisor.stop();
         assert.equal(await supervisor.exited, 0, log());
-        assert.ok(!existsSync(socket) && !existsSync(readOnlySocket), "both sockets unlinked on the way out");
+        assert.ok(
+            ["registry-1.sock", "registry-2.sock"].every((slot) => !existsSync(join(runDir, slot))) && !existsSync(socket),
+            "the sockets unlinked on the way out (the symlink to them left dangling)",
+        );
     });
 });

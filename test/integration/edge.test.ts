@@ -106,8 +106,8 @@ async function startEdge(uiHost?: string): Promise<Edge & { ui: Server }> {
     writeFileSync(
         join(dir, "htpasswd"),
         renderHtpasswd([
-            { username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") },
-            { username: "tool", bcryptHash: toolHash },
+            { username: "admin", hash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") },
+            { username: "tool", hash: toolHash },
         ]),
     );
 
@@ -129,7 +129,6 @@ async function startEdge(uiHost?: string): Promise<Edge & { ui: Server }> {
         dir,
         renderEdgeConfig(
             loopbackEdgeInput(dir, {
-                serverNames: [HOST, "127.0.0.1", "::1"],
                 uiServerName: uiHost,
                 httpsPort,
                 httpPort,
@@ -322,15 +321,11 @@ describe("readiness: /readyz follows the registry behind the edge, /healthz only
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(
             join(dir, "htpasswd"),
-            renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+            renderHtpasswd([{ username: "admin", hash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
         );
         registry = await startRegistry(dir, configYaml(), registrySocket);
         mkdirSync(join(dir, "temp"));
-        await startNginx(
-            dir,
-            renderEdgeConfig(loopbackEdgeInput(dir, { serverNames: [HOST], httpsPort, httpPort, registrySocket, uiPort })),
-            httpPort,
-        );
+        await startNginx(dir, renderEdgeConfig(loopbackEdgeInput(dir, { httpsPort, httpPort, registrySocket, uiPort })), httpPort);
     });
     after(runCleanups);
 
@@ -420,7 +415,6 @@ describe("listenIpv6 with real nginx", () => {
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         const input: EdgeConfigInput = {
-            serverNames: [HOST, "127.0.0.1"],
             listenHttpsPort: httpsPort,
             listenHttpPort: httpPort,
             publicHttpsPort: httpsPort,

@@ -1,7 +1,7 @@
 /**
- * `serveBlobFiles`, run by the real software: one Debian Distribution registry (htpasswd, delete
- * on, a UI origin so its CORS headers are in play, on a Unix socket as the stack runs it) behind
- * two Debian nginx edges rendered from the
+ * `serveBlobFiles`, run by the real software: one Debian Distribution registry (delete on, a UI
+ * origin so its CORS headers are in play, on a Unix socket and checking no password, as the stack
+ * runs it) behind two Debian nginx edges checking the users' passwords (edgeAccess.ts), rendered from the
  * same input, one proxying every request (serveBlobFiles off) and one sending authorized blob
  * GETs from the registry's storage directory. Every request is made to both, and the answers must
  * be the same: status, every header line byte for byte (Date aside; nginx orders them its own
@@ -13,10 +13,9 @@ import { createHash } from "crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
-import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
-import { freePorts, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import { freePorts, loopbackEdgeInput, startNginx, startRegistry, writeEdgeAccess } from "../../scripts/lib/loopbackServers";
 import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const HOST = "registry.test";
@@ -130,21 +129,14 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        writeFileSync(
-            join(dir, "htpasswd"),
-            renderHtpasswd(
-                [PUSH, PULL].map(({ user, password }) => ({
-                    username: user,
-                    bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
-                })),
-            ),
-        );
+        const access = writeEdgeAccess(join(dir, "access"), "blob-files-test", [
+            { name: PUSH.user, password: PUSH.password, role: "push" },
+            { name: PULL.user, password: PULL.password, role: "pull" },
+        ]);
         const registry = await startRegistry(
             dir,
             renderRegistryConfig({
                 listenAddress: `unix:${registrySocket}`,
-                htpasswdPath: join(dir, "htpasswd"),
-                realm: "blob-files-test",
                 deleteEnabled: true,
                 uiOrigin: UI_ORIGIN,
             }),
@@ -164,7 +156,6 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
                 edgeDir,
                 renderEdgeConfig(
                     loopbackEdgeInput(edgeDir, {
-                        serverNames: [HOST],
                         // The UI on its own name brings the registry's CORS headers in; both edges must
                         // name the same origin (port 443 published), as the registry has only one.
                         uiServerName: UI_HOST,
@@ -173,7 +164,7 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
                         httpPort,
                         registrySocket,
                         uiPort,
-                        roles: { pushUsers: [PUSH.user], realm: "blob-files-test" },
+                        access,
                         registryBlobRoot: dataDir,
                         tuning: { serveBlobFiles },
                     }),
@@ -252,12 +243,27 @@ describe("edge: blob GETs from the registry's files answer exactly as the proxie
         assert.equal(unknown.status, 404);
     });
 
-    it("asks for the password first: no, or wrong, credentials get the registry's 401", async () => {
+    it("asks for the password first: no, or wrong, credentials get the edge's 401, and neither the file nor the registry's answer", async () => {
+        const from = logLength();
         const anonymous = await same(`/v2/team/app/blobs/${digest}`);
         assert.equal(anonymous.status, 401);
-        assert.ok(anonymous.headers.includes('Www-Authenticate: Basic realm="blob-files-test"'), anonymous.headers.join(" | "));
-        assert.equal((await same(`/v2/team/app/blobs/${digest}`, { auth: { user: PULL.user, password: "wrong" } })).status, 401);
-        assert.equal((await same(`/v2/team/app/blobs/${digest}`, { auth: { user: "nobody", password: PULL.password } })).status, 401);
+        assert.ok(
+            anonymous.headers.some((line) => /^www-authenticate: Basic realm="blob-files-test"$/i.test(line)),
+            anonymous.headers.join(" | "),
+        );
+        for (const auth of [
+            { user: PULL.user, password: "wrong" },
+            { user: "nobody", password: PULL.password },
+        ]) {
+            // Linked (the file would be sent), and not (the registry's check refuses, and the request would be proxied).
+            for (const repository of ["team/app", "team/other"]) {
+                const refused = await same(`/v2/${repository}/blobs/${digest}`, { auth });
+                assert.equal(refused.status, 401, `${repository} as ${auth.user}`);
+                assert.ok(!refused.body.includes(blob.subarray(0, 64)), "no byte of the blob");
+            }
+        }
+        for (const repository of ["team/app", "team/other"])
+            assert.equal(registrySaw("GET", `/v2/${repository}/blobs/${digest}`, from), 0, "nothing was proxied");
     });
 
     it("HEAD stays the registry's, and roles still refuse a pull user's DELETE", async () => {

@@ -51,7 +51,7 @@ async function serveEdge(name: string, chainPem: string, keyPem: string, edit: (
         server.listen(uiPort, "127.0.0.1", () => resolve(server));
     });
     after(() => ui.close());
-    const conf = renderEdgeConfig(loopbackEdgeInput(dir, { serverNames: [HOST], httpsPort, httpPort, uiPort, registryPort }));
+    const conf = renderEdgeConfig(loopbackEdgeInput(dir, { httpsPort, httpPort, uiPort, registryPort }));
     await startNginx(dir, edit(conf), httpPort);
     return { dir, httpsPort };
 }

@@ -60,7 +60,7 @@ describe("registry metrics: on the debug address, not through the edge", () => {
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
         writeFileSync(
             join(dir, "htpasswd"),
-            renderHtpasswd([{ username: "admin", bcryptHash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
+            renderHtpasswd([{ username: "admin", hash: bcryptWithSalt(PASSWORD, "abcdefghijklmnopqrstuv") }]),
         );
         await startRegistry(
             dir,
@@ -88,7 +88,6 @@ describe("registry metrics: on the debug address, not through the edge", () => {
             dir,
             renderEdgeConfig(
                 loopbackEdgeInput(dir, {
-                    serverNames: [HOST],
                     httpsPort: ports.https,
                     httpPort: ports.http,
                     registryPort: ports.registry,

@@ -2,9 +2,9 @@
  * The pull-through mirror, run by the real software: Debian's Distribution registry plays Docker
  * Hub on loopback (its own TLS CA, an account, a pre-loaded image), Distribution v3.1.2 (the
  * default image's major; scripts/build-tools.sh registry3) runs the rendered mirror config.yml
- * (proxy mode, the upstream's CA trusted through SSL_CERT_FILE), and
- * Debian's nginx runs the
- * rendered nginx.conf in front. Clients: curl and skopeo with the edge's CA.
+ * (proxy mode, the upstream's CA trusted through SSL_CERT_FILE; no auth of its own), and
+ * Debian's nginx runs the rendered nginx.conf in front, checking the users' passwords as the
+ * stack's edge does. Clients: curl and skopeo with the edge's CA.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -12,11 +12,17 @@ import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { stringify } from "yaml";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
-import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderMirrorConfig } from "../../components/render/mirrorConfig";
 import { registry3Binary } from "../support/registry3";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
-import { freePort, RegistryProcess, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import {
+    freePort,
+    RegistryProcess,
+    loopbackEdgeInput,
+    startNginx,
+    startRegistry,
+    writeEdgeAccess,
+} from "../../scripts/lib/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
 import {
@@ -44,7 +50,9 @@ interface Setup {
     pushedDigest: string;
 }
 
-const salt = "abcdefghijklmnopqrstuv";
+/** The edge's users: the mirror's one, a pull user. */
+const edgeAccess = (dir: string) =>
+    writeEdgeAccess(join(dir, "access"), "private-registry", [{ name: USER, password: PASSWORD, role: "pull" }]);
 
 /**
  * Docker Hub's stand-in: TLS with its own CA, anonymous pulls, the image pushed by skopeo. No
@@ -92,14 +100,11 @@ async function startMirrorBehindEdge(
         freePort(),
         freePort(),
     ]);
-    writeFileSync(join(dir, "htpasswd"), renderHtpasswd([{ username: USER, bcryptHash: bcryptWithSalt(PASSWORD, salt) }]));
     // The mirror runs what the stack deploys by default: Distribution 3 (v3.1.2).
     await startRegistry(
         dir,
         renderMirrorConfig({
             listenAddress: `127.0.0.1:${mirrorPort}`,
-            htpasswdPath: join(dir, "htpasswd"),
-            realm: "private-registry",
             upstream: `https://127.0.0.1:${hubPort}`,
             distributionMajor: 3,
         }),
@@ -119,12 +124,12 @@ async function startMirrorBehindEdge(
         dir,
         renderEdgeConfig(
             loopbackEdgeInput(dir, {
-                serverNames: ["registry.test", "127.0.0.1"],
                 httpsPort,
                 httpPort,
                 registryPort,
                 uiPort,
                 mirror: { upstream: { address: `127.0.0.1:${mirrorPort}` }, listenHttpsPort: edgeMirrorPort },
+                access: edgeAccess(dir),
             }),
         ),
         httpPort,
@@ -256,7 +261,6 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
             dir,
             renderEdgeConfig(
                 loopbackEdgeInput(dir, {
-                    serverNames: ["registry.test"],
                     httpsPort,
                     httpPort,
                     registryPort,
@@ -266,6 +270,7 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
                         serverName: "mirror.test",
                         listenHttpsPort: httpsPort,
                     },
+                    access: edgeAccess(dir),
                 }),
             ),
             httpPort,

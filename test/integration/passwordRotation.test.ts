@@ -96,7 +96,6 @@ describe("password rotation, real registry behind the real edge", () => {
             dir,
             renderEdgeConfig(
                 loopbackEdgeInput(dir, {
-                    serverNames: [HOST],
                     httpsPort,
                     httpPort,
                     registryPort,

@@ -1,8 +1,11 @@
 /**
- * Roles, run by the real software: Debian's nginx with the rendered roles in front of Debian's
- * Distribution registry with the rendered htpasswd, curl speaking the registry API over TLS.
- * A pull user may GET and HEAD; every write is its to lose (403 at the edge); a push user's
- * writes reach the registry, which still checks the password of every request.
+ * Passwords and roles at the edge, run by the real software: Debian's nginx with the rendered
+ * nginx.conf and the users' files as the stack's edge reads them (edgeAccess.ts: `{SSHA}` hashes,
+ * a file per push user) in front of Debian's Distribution registry, which checks no password (as
+ * the stack's: only the edge reaches it), curl speaking the registry API over TLS. A pull user
+ * may GET and HEAD; every write is its to lose (403 at the edge); a wrong or missing password is
+ * the edge's 401, reads and blob files included, and the registry never sees the request; a
+ * changed user applies to the next request, with no reload.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -10,21 +13,33 @@ import { createHash } from "crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
-import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
-import { checkNginxConfig, freePort, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
-import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
+import {
+    checkNginxConfig,
+    EdgeUser,
+    freePort,
+    loopbackEdgeInput,
+    startNginx,
+    startRegistry,
+    writeEdgeAccess,
+} from "../../scripts/lib/loopbackServers";
+import { Daemon, makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const HOST = "registry.test";
+const REALM = "roles-test";
 const USERS = {
     "ci.bot": { password: "push-Passw0rd", role: "push" },
     node: { password: "pull-Passw0rd", role: "pull" },
 } as const;
+const usersAsEdgeHasThem = (): EdgeUser[] => Object.entries(USERS).map(([name, u]) => ({ name, password: u.password, role: u.role }));
 
 describe("roles at the edge: pull users read, push users write", () => {
     let dir: string;
     let httpsPort: number;
+    let nginx: Daemon;
+    let configDigest: string;
+    const registryLog = () => readFileSync(join(dir, "registry.log"), "utf8");
 
     async function api(method: string, path: string, user?: string, password?: string, extra: string[] = []) {
         const auth = user === undefined ? [] : ["-u", `${user}:${password ?? USERS[user as keyof typeof USERS].password}`];
@@ -66,43 +81,12 @@ describe("roles at the edge: pull users read, push users write", () => {
         writeFileSync(join(dir, "server.crt"), pki.certificatePem);
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
-        writeFileSync(
-            join(dir, "htpasswd"),
-            renderHtpasswd(
-                Object.entries(USERS).map(([username, { password }]) => ({
-                    username,
-                    bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
-                })),
-            ),
-        );
-        await startRegistry(
-            dir,
-            renderRegistryConfig({
-                listenAddress: `unix:${registrySocket}`,
-                htpasswdPath: join(dir, "htpasswd"),
-                realm: "roles-test",
-                deleteEnabled: true,
-            }),
-            registrySocket,
-        );
+        const access = writeEdgeAccess(join(dir, "access"), REALM, usersAsEdgeHasThem());
+        await startRegistry(dir, renderRegistryConfig({ listenAddress: `unix:${registrySocket}`, deleteEnabled: true }), registrySocket);
         mkdirSync(join(dir, "temp"));
-        await startNginx(
+        nginx = await startNginx(
             dir,
-            renderEdgeConfig(
-                loopbackEdgeInput(dir, {
-                    serverNames: [HOST],
-                    httpsPort,
-                    httpPort,
-                    registrySocket,
-                    uiPort,
-                    roles: {
-                        pushUsers: Object.entries(USERS)
-                            .filter(([, u]) => u.role === "push")
-                            .map(([name]) => name),
-                        realm: "roles-test",
-                    },
-                }),
-            ),
+            renderEdgeConfig(loopbackEdgeInput(dir, { httpsPort, httpPort, registrySocket, uiPort, access })),
             httpPort,
         );
     });
@@ -114,6 +98,7 @@ describe("roles at the edge: pull users read, push users write", () => {
     it("a push user uploads a blob and tags a manifest", async () => {
         const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
         const digest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
+        configDigest = digest;
         const started = await api("POST", "/v2/roles/app/blobs/uploads/", "ci.bot");
         assert.equal(started.status, 202, started.headers + started.body);
         const location = /^location: (\S+)/im.exec(started.headers)![1];
@@ -172,14 +157,39 @@ describe("roles at the edge: pull users read, push users write", () => {
         assert.match(readFileSync(join(dir, "registry.log"), "utf8"), /GET \/v2\/_catalog/, "the registry logs requests it sees");
     });
 
-    it("challenges a write without credentials (401 Basic, so clients retry with theirs) and sends wrong passwords to the registry's 401", async () => {
+    it("challenges a write without credentials (401 Basic, so clients retry with theirs); a push user's name without its password writes nothing", async () => {
         const anonymous = await api("POST", "/v2/roles/app/blobs/uploads/");
         assert.equal(anonymous.status, 401);
         assert.match(anonymous.headers, /^www-authenticate: Basic realm="roles-test"/im);
         const wrongPush = await api("POST", "/v2/roles/app/blobs/uploads/", "ci.bot", "wrong");
         assert.equal(wrongPush.status, 401, "a push user's name without its password writes nothing");
-        assert.equal((await api("GET", "/v2/_catalog", "node", "wrong")).status, 401);
-        assert.equal((await api("GET", "/v2/_catalog")).status, 401);
+        assert.match(wrongPush.headers, /^www-authenticate: Basic realm="roles-test"/im);
+    });
+
+    it("refuses every request without a valid password at the edge, as Distribution would (401, the challenge, its JSON error); the registry never sees one", async () => {
+        const blob = `/v2/roles/app/blobs/${configDigest}`;
+        const before = registryLog();
+        for (const [method, path, user, password] of [
+            ["GET", "/v2/", undefined, undefined],
+            ["GET", "/v2/_catalog", undefined, undefined],
+            ["GET", "/v2/_catalog", "node", "wrong"],
+            ["GET", "/v2/_catalog", "nobody", "x"],
+            ["HEAD", "/v2/roles/app/manifests/1", "ci.bot", "wrong"],
+            // A blob: nginx would send it from the registry's files, or proxy it; neither without a password.
+            ["GET", blob, undefined, undefined],
+            ["GET", blob, "node", "wrong"],
+            ["GET", blob, "node", USERS["ci.bot"].password],
+        ] as const) {
+            const refused = await api(method, path, user, password, method === "HEAD" ? ["-I"] : []);
+            assert.equal(refused.status, 401, `${method} ${path} as ${user}: ${refused.headers}`);
+            assert.match(refused.headers, /^www-authenticate: Basic realm="roles-test"/im, `${method} ${path}`);
+            assert.match(refused.headers, /^docker-distribution-api-version: registry\/2\.0/im, `${method} ${path}`);
+            if (method === "GET")
+                assert.equal(JSON.parse(refused.body).errors[0].code, "UNAUTHORIZED", `${method} ${path}: ${refused.body}`);
+        }
+        assert.equal((await api("GET", blob, "node")).status, 200, "with the password, the pull user gets the blob");
+        const seen = registryLog().slice(before.length);
+        assert.doesNotMatch(seen, /GET \/v2\/_catalog/, `the registry saw a refused request:\n${seen}`);
     });
 
     it("a second Authorization header is refused outright, so nginx and the registry never read different ones", async () => {
@@ -193,11 +203,32 @@ describe("roles at the edge: pull users read, push users write", () => {
         assert.equal(twice.status, 400);
     });
 
-    it("a name that only resembles a push user's (regex metacharacters, case) is no push user", async () => {
-        // "ci.bot" is escaped in the map: "ciXbot" must not match it.
-        assert.equal((await api("POST", "/v2/roles/app/blobs/uploads/", "ciXbot", "x")).status, 403);
-        assert.equal((await api("POST", "/v2/roles/app/blobs/uploads/", "CI.BOT", "x")).status, 403);
-        assert.equal((await api("POST", "/v2/roles/app/blobs/uploads/", "ci.bot.evil", "x")).status, 403);
+    it("a name that only resembles a push user's (another character, case, a path) is no push user", async () => {
+        for (const name of ["ciXbot", "CI.BOT", "ci.bot.evil", "../access/push-users.d/ci.bot", "ci.bot/", ".", "..", "-", "ci.bot%00"])
+            assert.equal((await api("POST", "/v2/roles/app/blobs/uploads/", name, "x")).status, 403, name);
+    });
+
+    it("a new user, a removed one, a changed password or role applies to the next request, with no reload of nginx", async () => {
+        const nginxLog = () => readFileSync(join(dir, "nginx.log"), "utf8");
+        const logBefore = nginxLog().length;
+        const pid = nginx.pid;
+        const edgeAs = (users: EdgeUser[]) => writeEdgeAccess(join(dir, "access"), REALM, users);
+        edgeAs([...usersAsEdgeHasThem(), { name: "builder", password: "builder-Passw0rd", role: "push" }]);
+        assert.equal(
+            (await api("POST", "/v2/roles/new/blobs/uploads/", "builder", "builder-Passw0rd")).status,
+            202,
+            "a new push user writes",
+        );
+        edgeAs(usersAsEdgeHasThem().map((u) => (u.name === "node" ? { ...u, password: "rotated-Passw0rd" } : u)));
+        assert.equal((await api("GET", "/v2/_catalog", "node")).status, 401, "the old password is refused");
+        assert.equal((await api("GET", "/v2/_catalog", "node", "rotated-Passw0rd")).status, 200, "the new one works");
+        assert.equal((await api("GET", "/v2/_catalog", "builder", "builder-Passw0rd")).status, 401, "a removed user is refused");
+        edgeAs(usersAsEdgeHasThem().map((u) => (u.name === "ci.bot" ? { ...u, role: "pull" } : u)));
+        assert.equal((await api("POST", "/v2/roles/app/blobs/uploads/", "ci.bot")).status, 403, "a push user made pull writes no more");
+        assert.equal((await api("GET", "/v2/_catalog", "ci.bot")).status, 200, "and still reads");
+        edgeAs(usersAsEdgeHasThem());
+        assert.equal(nginx.pid, pid);
+        assert.doesNotMatch(nginxLog().slice(logBefore), /reconfiguring|signal 1 /, "nginx was not reloaded");
     });
 
     it("the push user deletes; the tag is gone for everyone", async () => {
@@ -212,7 +243,6 @@ describe("roles at the edge: pull users read, push users write", () => {
 
     it("with the UI on its own name, nginx accepts the roles and a refusal carries the UI's CORS headers", async () => {
         const conf = renderEdgeConfig({
-            serverNames: [HOST],
             uiServerName: "ui.registry.test",
             listenHttpsPort: 8443,
             listenHttpPort: 8080,
@@ -224,12 +254,12 @@ describe("roles at the edge: pull users read, push users write", () => {
             privateKeyPath: join(dir, "server.key"),
             pidPath: join(dir, "nginx-cors.pid"),
             tempDir: join(dir, "temp"),
-            roles: { pushUsers: ["ci.bot"], realm: "roles-test" },
+            access: { realm: REALM, usersFile: join(dir, "access", "users"), pushUsersDir: join(dir, "access", "push-users.d") },
         });
         const checkDir = join(dir, "cors-check");
         mkdirSync(checkDir);
         await checkNginxConfig(checkDir, conf);
-        const refusal = /if \(\$registry_write_refusal = 403\) \{[^}]*\}/.exec(conf)?.[0] ?? assert.fail("no 403 refusal block");
+        const refusal = /if \(!-e \$registry_role_file\) \{[^}]*\}/.exec(conf)?.[0] ?? assert.fail("no 403 refusal block");
         assert.match(refusal, /add_header Access-Control-Allow-Origin "?https:\/\/ui\.registry\.test:8443"? always;/);
         assert.match(refusal, /add_header Access-Control-Allow-Credentials "?true"? always;/);
     });

@@ -8,34 +8,41 @@ export const MINIMAL_ALICLOUD_CONFIG = {
     acme: { email: "ops@example.com" },
 };
 
-/** The edge as a bridge-mode deployment renders it (upstreams by Docker DNS name). */
+/**
+ * The edge as a bridge-mode deployment renders it (components/services/edge.ts): the registry on
+ * its socket, handed over between processes; the UI by Docker DNS name; the certificate, users
+ * and push users read through the live set's symlink.
+ */
 export const BRIDGE_EDGE: EdgeConfigInput = {
-    serverNames: ["registry.lan", "192.168.1.10"],
     listenHttpsPort: 443,
     listenHttpPort: 80,
     publicHttpsPort: 8443,
     listenIpv6: false,
-    registry: { address: "registry:5000", resolver: "127.0.0.11" },
+    registry: { address: "unix:/run/registry/registry.sock", handsOver: true },
     ui: { address: "ui:80", resolver: "127.0.0.11" },
-    certificatePath: "/etc/nginx/tls/server.crt",
-    privateKeyPath: "/etc/nginx/tls/server.key",
+    certificatePath: "/run/edge/live/tls.pem",
+    privateKeyPath: "/run/edge/live/tls.pem",
+    tlsFilesPerHandshake: true,
     pidPath: "/var/run/nginx.pid",
+    access: { realm: "private-registry", usersFile: "/run/edge/live/users", pushUsersDir: "/run/edge/live/push-users.d" },
 };
 
 /** What PrivateRegistry declares in every mode (`type name`): host and certificate come on top. */
 export const REGISTRY_CORE_RESOURCES = [
     "docker:index/container:Container registry-edge",
+    "docker:index/container:Container registry-edge-files",
     "docker:index/container:Container registry-edge-secrets",
     "docker:index/container:Container registry-registry",
-    "docker:index/container:Container registry-registry-secrets",
+    "docker:index/container:Container registry-registry-files",
     "docker:index/container:Container registry-ui",
     "docker:index/network:Network registry-network",
     "docker:index/remoteImage:RemoteImage registry-edge-image",
     "docker:index/remoteImage:RemoteImage registry-registry-image",
     "docker:index/remoteImage:RemoteImage registry-ui-image",
+    "docker:index/volume:Volume registry-edge-files",
     "docker:index/volume:Volume registry-edge-secrets",
     "docker:index/volume:Volume registry-registry-data",
-    "docker:index/volume:Volume registry-registry-secrets",
+    "docker:index/volume:Volume registry-registry-files",
     "docker:index/volume:Volume registry-registry-socket",
     "private-registry:index:Edge registry-edge",
     "private-registry:index:PrivateRegistry registry",
@@ -46,7 +53,6 @@ export const REGISTRY_CORE_RESOURCES = [
     "random:index/randomPassword:RandomPassword registry-credentials-http-secret",
     "random:index/randomPassword:RandomPassword registry-credentials-node",
     "random:index/randomPassword:RandomPassword registry-edge-secrets-key",
-    "random:index/randomPassword:RandomPassword registry-registry-secrets-key",
     "random:index/randomString:RandomString registry-credentials-admin-salt",
     "random:index/randomString:RandomString registry-credentials-node-salt",
 ];

@@ -1,17 +1,23 @@
 /**
  * The stack's registry path on loopback, as the containers run it: Distribution 3 (v3.1.2, the
  * default image's major) serving the rendered config.yml on a Unix socket only, behind Debian's
- * nginx with the rendered nginx.conf (roles: one push and one pull user; blob GETs sent from the
- * registry's files). Clients speak HTTPS to `127.0.0.1:<httpsPort>` trusting the test's CA (the
+ * nginx with the rendered nginx.conf (passwords and roles checked at the edge, as the stack's edge
+ * does: one push and one pull user; blob GETs sent from the registry's files). Clients speak HTTPS to `127.0.0.1:<httpsPort>` trusting the test's CA (the
  * certificate names 127.0.0.1), as skopeo's `--cert-dir` or curl's `--cacert`.
  */
 import { chmodSync, mkdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { EdgeConfigInput, renderEdgeConfig } from "../../components/render/edgeConfig";
-import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
-import { freePorts, loopbackEdgeInput, RegistryProcess, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import {
+    freePorts,
+    loopbackEdgeInput,
+    RegistryProcess,
+    startNginx,
+    startRegistry,
+    writeEdgeAccess,
+} from "../../scripts/lib/loopbackServers";
 import { Daemon, makeTempDir, run, RunOptions, RunResult } from "../../scripts/lib/processes";
 import { registry3Binary } from "./registry3";
 
@@ -76,19 +82,12 @@ export async function startLoopbackStack(options: LoopbackStackOptions = {}): Pr
     mkdirSync(certDir);
     const caFile = join(certDir, "ca.crt");
     writeFileSync(caFile, pki.caPem);
-    writeFileSync(
-        join(dir, "htpasswd"),
-        renderHtpasswd(
-            [PUSH_USER, PULL_USER].map(({ user, password }) => ({
-                username: user,
-                bcryptHash: bcryptWithSalt(password, "abcdefghijklmnopqrstuv"),
-            })),
-        ),
-    );
+    const access = writeEdgeAccess(join(dir, "access"), REALM, [
+        { name: PUSH_USER.user, password: PUSH_USER.password, role: "push" },
+        { name: PULL_USER.user, password: PULL_USER.password, role: "pull" },
+    ]);
     const registryConfig = renderRegistryConfig({
         listenAddress: `unix:${socket}`,
-        htpasswdPath: join(dir, "htpasswd"),
-        realm: REALM,
         deleteEnabled: false,
         distributionMajor: 3,
         ...options.registry,
@@ -108,12 +107,11 @@ export async function startLoopbackStack(options: LoopbackStackOptions = {}): Pr
             dir,
             renderEdgeConfig(
                 loopbackEdgeInput(dir, {
-                    serverNames: ["127.0.0.1", "registry.test"],
                     httpsPort,
                     httpPort,
                     registrySocket: socket,
                     uiPort,
-                    roles: { pushUsers: [PUSH_USER.user], realm: REALM },
+                    access,
                     registryBlobRoot: dataDir,
                     ...options.edge,
                 }),

@@ -63,8 +63,10 @@ describe("acme in local mode: another CA by URL, a lego DNS provider by name", (
         assert.ok(!result.resources.some((r) => r.type.startsWith("alicloud:")));
         assert.equal(result.outputs.caCertificate.value ?? null, null);
         const issued = findResource(result, "acme:index/certificate:Certificate").state as Inputs;
-        const edge = findResource(result, "docker:index/container:Container", "registry-edge").inputs as Inputs;
-        const chain = (edge.uploads as { file: string; content: string }[]).find((u) => u.file === "/etc/nginx/tls/server.crt")?.content;
+        const edgeFiles = findResource(result, "docker:index/container:Container", "registry-edge-files").inputs as Inputs;
+        const chain = (edgeFiles.uploads as { file: string; content: string }[]).find(
+            (u) => u.file === "/etc/nginx/files/server.crt",
+        )?.content;
         assert.equal(chain, `${issued.certificatePem.trimEnd()}\n${issued.issuerPem.trimEnd()}\n`);
     });
 

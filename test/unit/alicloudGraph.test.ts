@@ -5,8 +5,10 @@
  * recorded before that change (`__snapshots__/alicloud-default.graph.json`, written by this test
  * at commit 8e6eccf, main before this change; re-recorded when Distribution 3 became the default
  * registry image, a change meant to alter it: image, config path, draintimeout, OTEL env; and
- * when the edge gained `/readyz`, its nginx.conf; and when its TLS curves were fixed to Mozilla's intermediate list). `UPDATE_SNAPSHOTS=1` rewrites it for a change
- * meant to alter the graph.
+ * when the edge gained `/readyz`, its nginx.conf; and when its TLS curves were fixed to Mozilla's intermediate list; and
+ * when each service's files moved into holders its own command takes without a restart, and
+ * passwords moved to the edge). `UPDATE_SNAPSHOTS=1` rewrites it for a change meant to alter the
+ * graph.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";

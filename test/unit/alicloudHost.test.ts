@@ -156,7 +156,7 @@ describe("alicloud mode", () => {
         assert.deepEqual(inputsOf(result, CONTAINER, "registry-registry").volumes, [
             { volumeName: "private-registry-data", containerPath: "/var/lib/registry" },
             { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
-            { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
+            { volumeName: "private-registry-registry-files", containerPath: "/etc/private-registry/files", readOnly: true },
         ]);
     });
 
@@ -257,16 +257,17 @@ describe("alicloud mode", () => {
 
     it("hands the edge the leaf plus issuer chain and the certificate's key, as a secret", () => {
         const issued = stateOf(result, ACME_CERTIFICATE);
-        const edge = findResource(result, CONTAINER, "registry-edge");
+        const edgeFiles = findResource(result, CONTAINER, "registry-edge-files");
         assert.equal(
-            upload(edge.inputs as Inputs, "/etc/nginx/tls/server.crt"),
+            upload(edgeFiles.inputs as Inputs, "/etc/nginx/files/server.crt"),
             `${issued.certificatePem.trimEnd()}\n${issued.issuerPem.trimEnd()}\n`,
         );
         const edgeSecrets = findResource(result, CONTAINER, "registry-edge-secrets");
         assert.equal(upload(edgeSecrets.inputs as Inputs, "/etc/nginx/secrets/server.key"), issued.privateKeyPem);
         assert.deepEqual(edgeSecrets.secretInputPaths, ["uploads"]);
-        assert.deepEqual(edge.secretInputPaths, [], "the certificate and nginx.conf stay readable");
-        assert.match(upload(edge.inputs as Inputs, "/etc/nginx/nginx.conf"), /server_name registry\.example\.com;/);
+        assert.deepEqual(edgeFiles.secretInputPaths, [], "the certificate and nginx.conf stay readable");
+        // The UI on its own name (the stack's uiHostname): the one name nginx.conf routes by.
+        assert.match(upload(edgeFiles.inputs as Inputs, "/etc/nginx/files/nginx.conf"), /server_name ui\.example\.com;/);
     });
 
     it("exports public endpoints and snippets with no CA file, and no secret in any plain output", () => {

@@ -12,7 +12,7 @@ import { ConfigError, parseStackConfig } from "../../components/config/parse";
 import { renderWaitUntilReadyScript } from "../../components/render/hostScripts";
 import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 import { resourceGraph } from "../harness/graph";
-import { assertSecretsStayHidden, CONTAINER, declared, Inputs, inputsOf, isolateHome, secretsOf, stateOf } from "../harness/inspect";
+import { assertSecretsStayHidden, CONTAINER, declared, envOf, Inputs, inputsOf, isolateHome, secretsOf, stateOf } from "../harness/inspect";
 import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const HOME = isolateHome("pr-replicas-home-");
@@ -119,7 +119,11 @@ describe("alicloud: three replicas behind a load balancer", () => {
         }
         const edge = inputsOf(three, CONTAINER, "registry-edge");
         assert.match(JSON.stringify(edge.healthcheck?.tests ?? []), /\/healthz/, "the same path the edge's own health check uses");
-        assert.match(JSON.stringify(edge.uploads), /location = \/healthz/, "and nginx.conf serves it");
+        assert.match(
+            JSON.stringify(inputsOf(three, CONTAINER, "registry-edge-files").uploads),
+            /location = \/healthz/,
+            "and nginx.conf serves it",
+        );
     });
 
     it("points every DNS record at the load balancer, none at a VM", () => {
@@ -136,9 +140,11 @@ describe("alicloud: three replicas behind a load balancer", () => {
         const graph = resourceGraph(three, HOME);
         const first = Object.keys(graph).filter((k) => k.startsWith("docker:") && /::registry-(?!\d)/.test(k));
         assert.ok(first.length >= 10, "the first replica's Docker resources");
-        // Each replica's per-VM secrets key its fingerprint labels: compare without the key's name.
+        // Each replica's own secrets key names its sets (the manifests' HMAC): compare without it.
         const unnamed = (key: string, replica: number) =>
-            JSON.stringify(graph[key].inputs).replace(new RegExp(`registry-${replica}-`, "g"), "registry-");
+            JSON.stringify(graph[key].inputs)
+                .replace(new RegExp(`registry-${replica}-`, "g"), "registry-")
+                .replace(/# set [0-9a-f]{32}/g, "# set <set>");
         for (const replica of [2, 3]) {
             for (const key of first) {
                 const twin = key.replace("::registry-", `::registry-${replica}-`);
@@ -157,9 +163,14 @@ describe("alicloud: three replicas behind a load balancer", () => {
             3,
             "admin, node, http-secret: once",
         );
-        const holder = (name: string) => JSON.stringify(inputsOf(three, CONTAINER, name).uploads);
-        assert.equal(holder("registry-2-registry-secrets"), holder("registry-registry-secrets"), "the same htpasswd and http.secret");
-        assert.equal(holder("registry-3-edge-secrets"), holder("registry-edge-secrets"), "the same TLS key");
+        const held = (name: string) =>
+            JSON.stringify((inputsOf(three, CONTAINER, name).uploads as Inputs[]).filter((u) => !u.file.endsWith("/manifest")));
+        assert.equal(held("registry-3-edge-secrets"), held("registry-edge-secrets"), "the same TLS key and users' hashes");
+        assert.equal(
+            envOf(inputsOf(three, CONTAINER, "registry-2-registry")).REGISTRY_HTTP_SECRET,
+            envOf(inputsOf(three, CONTAINER, "registry-registry")).REGISTRY_HTTP_SECRET,
+            "the same http.secret",
+        );
 
         const providers = three.resources
             .filter((r) => r.type === "pulumi:providers:docker")
@@ -292,6 +303,42 @@ describe("alicloud: what `pulumi up` changes when replicas grow and shrink", () 
         assert.deepEqual(added, []);
         assert.deepEqual(changed, []);
         assert.deepEqual(removed, grown);
+    });
+});
+
+describe("alicloud: day-two changes on three replicas reload in place on each VM", () => {
+    /** Every Docker container whose inputs differ between two evaluations (the second with the first's state). */
+    const changedContainers = (before: EvaluationResult, after: EvaluationResult) =>
+        after.resources
+            .filter((r) => r.type === CONTAINER)
+            .filter((r) => JSON.stringify(findResource(before, CONTAINER, r.name).inputs) !== JSON.stringify(r.inputs))
+            .map((r) => r.name)
+            .sort();
+    const replicaNames = (suffix: string) => ["registry", "registry-2", "registry-3"].map((replica) => `${replica}-${suffix}`);
+
+    it("a new user, a rotated password, a collection schedule: only the file holders change, never a registry or an edge", async () => {
+        const base = await evaluateProgram({ config: withReplicas(3) });
+        assert.equal(base.error, undefined);
+        const users = await evaluateProgram({
+            config: withReplicas(3, { users: ["admin", { name: "node", role: "pull" }, "ci"], passwordRotation: { admin: "1" } }),
+            previousState: base.state,
+        });
+        assert.equal(users.error, undefined);
+        assert.deepEqual(
+            changedContainers(base, users),
+            [...replicaNames("edge-files"), ...replicaNames("edge-secrets")].sort(),
+            "each VM's edge takes the new users' files; no container restarts",
+        );
+        const registryConfig = await evaluateProgram({
+            config: withReplicas(3, { gc: { schedule: "@daily" } }),
+            previousState: base.state,
+        });
+        assert.equal(registryConfig.error, undefined);
+        assert.deepEqual(
+            changedContainers(base, registryConfig),
+            replicaNames("registry-files").sort(),
+            "each VM's registry takes its new set",
+        );
     });
 });
 

@@ -46,7 +46,7 @@ describe("edge nginx.conf", () => {
             ui: { address: "127.0.0.1:5080" },
         });
         matchSnapshot("edge-host-cors.nginx.conf", conf);
-        assert.match(conf, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:5000;\n\s+keepalive 32;/);
+        assert.match(conf, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:5000;\n\s+keepalive 32;\n\s+\}/);
         assert.doesNotMatch(conf, /resolver/);
         assert.match(conf, /server_name ui\.registry\.lan;/);
         const preflight = conf.slice(conf.indexOf("if ($request_method = OPTIONS)"));
@@ -92,8 +92,9 @@ describe("edge nginx.conf", () => {
         // The check is internal, a HEAD of the very same URL, and any refusal is proxied.
         assert.match(conf, /location = \/_registry_blob_check \{\n\s+internal;/);
         assert.match(conf, /proxy_method HEAD;/);
-        assert.match(conf, /proxy_pass \$registry_backend\$request_uri;/);
-        assert.match(conf, /error_page 401 403 404 416 500 502 503 504 = @registry_blob_proxied;/);
+        assert.match(conf, /proxy_pass http:\/\/registry_backend\$request_uri;/);
+        // The edge checks passwords: its own 401 is never proxied (the registry checks none).
+        assert.match(conf, /error_page 403 404 416 500 502 503 504 = @registry_blob_proxied;/);
     });
 
     it("quotes values nginx would otherwise split", () => {
@@ -109,23 +110,44 @@ describe("edge nginx.conf", () => {
         assert.match(conf, /upstream registry_backend \{\n\s+server 127\.0\.0\.1:5000;\n\s+server 127\.0\.0\.1:5001;\n\s+keepalive 32;/);
         assert.match(conf, /upstream ui_backend \{\n\s+server 127\.0\.0\.1:5080;\n\s+keepalive 32;/);
         assert.throws(
-            () => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, moreAddresses: ["registry2:5000"] } }),
+            () =>
+                renderEdgeConfig({
+                    ...BRIDGE_EDGE,
+                    registry: { address: "registry:5000", resolver: "127.0.0.11", moreAddresses: ["registry2:5000"] },
+                }),
             /moreAddresses needs a static upstream/,
         );
     });
 
-    it("edge nginx.conf with a backup server: last, marked backup, and no server ever counted down", () => {
-        const conf = renderEdgeConfig({
-            ...BRIDGE_EDGE,
-            registry: { address: "unix:/run/a.sock", moreAddresses: ["unix:/run/b.sock"], backupAddress: "unix:/run/ro.sock" },
-        });
+    it("edge nginx.conf for a registry that hands over: nginx retires kept-alive connections within a second, idle or not", () => {
+        const conf = renderEdgeConfig(BRIDGE_EDGE);
         assert.match(
             conf,
-            /upstream registry_backend \{\n\s+server unix:\/run\/a\.sock max_fails=0;\n\s+server unix:\/run\/b\.sock max_fails=0;\n\s+server unix:\/run\/ro\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;/,
+            /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+keepalive_timeout 1s;\n\s+\}/,
         );
         assert.throws(
-            () => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, backupAddress: "registry-ro:5000" } }),
-            /backupAddress needs a static upstream/,
+            () => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { address: "registry:5000", resolver: "127.0.0.11", handsOver: true } }),
+            /handsOver needs a static upstream/,
         );
+    });
+
+    it("edge nginx.conf reads what changes while it runs per request or handshake, never from its own text", () => {
+        const conf = renderEdgeConfig(BRIDGE_EDGE);
+        // The certificate and key through variables: loaded on each handshake.
+        assert.match(conf, /map "" \$edge_certificate_file \{\n\s+default \/run\/edge\/live\/tls\.pem;/);
+        assert.match(conf, /ssl_certificate \$edge_certificate_file;\n\s+ssl_certificate_key \$edge_private_key_file;/);
+        // Passwords for the whole registry server (the UI's pages excepted), roles per write.
+        const registry = conf.slice(conf.indexOf("listen 443 ssl default_server;"));
+        assert.match(registry, /auth_basic private-registry;\n\s+auth_basic_user_file \/run\/edge\/live\/users;/);
+        assert.match(
+            conf,
+            /"~\^\[\^:\]\+:\(\?<registry_push_user>\[A-Za-z0-9\]\[A-Za-z0-9\._-\]\{0,63\}\)\$" \/run\/edge\/live\/push-users\.d\/\$registry_push_user;/,
+        );
+        assert.match(conf, /if \(!-e \$registry_role_file\) \{/);
+        const ui = registry.slice(registry.lastIndexOf("location / {"));
+        assert.match(ui.slice(0, ui.indexOf("}")), /auth_basic off;/);
+        // No name, user or push user in the text: a new one needs no reload.
+        assert.doesNotMatch(conf, /server_name (?!_)/);
+        assert.doesNotMatch(conf, /admin|node\b/);
     });
 });

@@ -1,8 +1,9 @@
-/** The htpasswd file and the bcrypt hashes in it. */
+/** The htpasswd file and the hashes in it: bcrypt (Distribution's), `{SSHA}` (the edge's). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { compareSync } from "bcryptjs";
-import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
+import { createHash } from "crypto";
+import { bcryptWithSalt, renderHtpasswd, sshaWithSalt } from "../../components/render/htpasswd";
 
 describe("htpasswd", () => {
     it("bcrypt with a kept salt gives the same hash every run, at the per-request cost", () => {
@@ -15,10 +16,29 @@ describe("htpasswd", () => {
         assert.throws(() => bcryptWithSalt("password", "short"), /22 characters/);
     });
 
-    it("htpasswd accepts only bcrypt entries", () => {
+    it("{SSHA} with a kept salt: SHA-1 of the password and salt, then the salt, as OpenLDAP and nginx read it", () => {
+        const salt = "abcdefghijklmnopqrstuv";
+        const hash = sshaWithSalt("password", salt);
+        assert.equal(sshaWithSalt("password", salt), hash);
+        const raw = Buffer.from(hash.slice("{SSHA}".length), "base64");
+        assert.deepEqual(raw.subarray(0, 20), createHash("sha1").update("password").update(salt).digest());
+        assert.equal(raw.subarray(20).toString(), salt);
+        assert.notEqual(sshaWithSalt("Password", salt), hash);
+        assert.throws(() => sshaWithSalt("password", "short"), /at least 8 bytes/);
+    });
+
+    it("htpasswd accepts bcrypt and {SSHA} entries only", () => {
         const hash = `$2y$05$${"a".repeat(53)}`;
-        assert.equal(renderHtpasswd([{ username: "ci", bcryptHash: hash }]), `ci:${hash}\n`);
-        assert.throws(() => renderHtpasswd([{ username: "ci", bcryptHash: "{SHA}abc" }]), /not a bcrypt hash/);
-        assert.throws(() => renderHtpasswd([{ username: "c:i", bcryptHash: hash }]), /must not contain ':'/);
+        const ssha = sshaWithSalt("password", "abcdefghijklmnopqrstuv");
+        assert.equal(
+            renderHtpasswd([
+                { username: "ci", hash },
+                { username: "node", hash: ssha },
+            ]),
+            `ci:${hash}\nnode:${ssha}\n`,
+        );
+        assert.throws(() => renderHtpasswd([{ username: "ci", hash: "{SHA}abc" }]), /neither bcrypt nor \{SSHA\}/);
+        assert.throws(() => renderHtpasswd([{ username: "ci", hash: "password" }]), /neither bcrypt nor \{SSHA\}/);
+        assert.throws(() => renderHtpasswd([{ username: "c:i", hash }]), /must not contain ':'/);
     });
 });

@@ -1,6 +1,6 @@
 /**
  * Password rotation under mocks: a new `passwordRotation` keeper for one user replaces that
- * user's password and bcrypt salt, and nothing else; the nodes' snippets, which carry the pull
+ * user's password and salt, and nothing else; the nodes' snippets, which carry the pull
  * user's password, carry the new one.
  */
 import assert from "node:assert/strict";
@@ -15,7 +15,7 @@ const passwordsOf = (result: EvaluationResult): Record<string, string> =>
     Object.fromEntries((result.outputs.credentials.value as { username: string; password: string }[]).map((u) => [u.username, u.password]));
 const htpasswdLines = (result: EvaluationResult): Record<string, string> =>
     Object.fromEntries(
-        upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd")
+        upload(inputsOf(result, CONTAINER, "registry-edge-secrets"), "/etc/nginx/secrets/users")
             .trim()
             .split("\n")
             .map((line) => [line.split(":")[0], line]),
@@ -83,7 +83,19 @@ describe("password rotation", () => {
 
     it("is stable: the same keeper again changes nothing", () => {
         assert.deepEqual(passwordsOf(again), passwordsOf(rotated));
-        assert.deepEqual(inputsOf(again, CONTAINER, "registry-registry"), inputsOf(rotated, CONTAINER, "registry-registry"));
+        for (const name of ["registry-registry", "registry-edge", "registry-edge-files", "registry-edge-secrets"])
+            assert.deepEqual(inputsOf(again, CONTAINER, name), inputsOf(rotated, CONTAINER, name), name);
+    });
+
+    it("restarts nothing: the registry and edge containers stay as they were, only the edge's file holders change", () => {
+        for (const name of ["registry-registry", "registry-edge", "registry-ui"])
+            assert.deepEqual(inputsOf(rotated, CONTAINER, name), inputsOf(initial, CONTAINER, name), `${name} is not replaced`);
+        assert.notDeepEqual(inputsOf(rotated, CONTAINER, "registry-edge-secrets"), inputsOf(initial, CONTAINER, "registry-edge-secrets"));
+        assert.notDeepEqual(
+            inputsOf(rotated, CONTAINER, "registry-edge-files"),
+            inputsOf(initial, CONTAINER, "registry-edge-files"),
+            "the plain manifest names the new set",
+        );
     });
 
     it("rotating the push user leaves the pull user's password and the nodes' snippets alone", () => {

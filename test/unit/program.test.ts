@@ -4,10 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { createHash } from "crypto";
 import { parse as parseYaml } from "yaml";
 import { devStackConfig, evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 import { assertSecretsStayHidden, CONTAINER, envOf, Inputs, inputsOf, upload, VOLUME } from "../harness/inspect";
 import { REGISTRY_CORE_RESOURCES } from "../support/fixtures";
+
+/** A file a holder carries into a service's volume: what the service reads there. */
+const held = (result: EvaluationResult, holder: string, file: string) => upload(inputsOf(result, CONTAINER, holder), file);
+const registryConfig = (result: EvaluationResult) =>
+    parseYaml(held(result, "registry-registry-files", "/etc/private-registry/files/config.yml"));
+const edgeConf = (result: EvaluationResult) => held(result, "registry-edge-files", "/etc/nginx/files/nginx.conf");
 
 describe("local mode, dev stack", () => {
     let first: EvaluationResult;
@@ -70,7 +77,7 @@ describe("local mode, dev stack", () => {
         assert.deepEqual(registry.volumes, [
             { volumeName: "private-registry-data", containerPath: "/var/lib/registry" },
             { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
-            { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
+            { volumeName: "private-registry-registry-files", containerPath: "/etc/private-registry/files", readOnly: true },
         ]);
         assert.equal(first.options[`${VOLUME}::registry-registry-data`].retainOnDelete, true);
         for (const name of ["registry-registry", "registry-ui", "registry-edge"]) {
@@ -86,7 +93,7 @@ describe("local mode, dev stack", () => {
 
     it("rotates every container's logs, so a busy registry cannot fill the disk", () => {
         const containers = first.resources.filter((r) => r.type === CONTAINER);
-        assert.equal(containers.length, 5, "three services, two secret-file holders");
+        assert.equal(containers.length, 6, "three services, three file holders");
         for (const container of containers) {
             const inputs = container.inputs as Inputs;
             assert.equal(inputs.logDriver, "json-file", container.name);
@@ -95,7 +102,7 @@ describe("local mode, dev stack", () => {
         }
     });
 
-    it("publishes only the edge, and the registry reads its rendered config and htpasswd", () => {
+    it("publishes only the edge; the registry reads its rendered config, the edge its nginx.conf and the users' hashes", () => {
         const registry = inputsOf(first, CONTAINER, "registry-registry");
         const ui = inputsOf(first, CONTAINER, "registry-ui");
         const edge = inputsOf(first, CONTAINER, "registry-edge");
@@ -118,39 +125,48 @@ describe("local mode, dev stack", () => {
             assert.deepEqual(container.networksAdvanced, [{ name: "private-registry", aliases: [alias] }]);
         }
 
-        const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
+        const config = registryConfig(first);
         // No TCP port for the API: a Unix socket in a volume that only the edge mounts besides.
         assert.deepEqual([config.http.net, config.http.addr], ["unix", "/run/registry/registry.sock"]);
-        assert.deepEqual(registry.command, ["sh", "-c", "umask 000 && exec registry serve /etc/distribution/config.yml"]);
+        // The supervisor serves it and takes each new set of files (registrySupervisor.ts).
+        assert.deepEqual(registry.command, ["sh", "/usr/local/bin/private-registry-supervisor"]);
+        assert.deepEqual(registry.tmpfs, { "/run/private-registry": "mode=0700" });
+        assert.deepEqual(edge.command, ["sh", "/usr/local/bin/private-registry-edge"]);
+        assert.deepEqual(edge.tmpfs, { "/run/edge": "mode=0755" });
         assert.deepEqual(edge.volumes, [
             { volumeName: "private-registry-registry-socket", containerPath: "/run/registry", readOnly: true },
             // Blob GETs from the registry's files (tuning.serveBlobFiles): its data, read-only.
             { volumeName: "private-registry-data", containerPath: "/var/lib/registry", readOnly: true },
+            { volumeName: "private-registry-edge-files", containerPath: "/etc/nginx/files", readOnly: true },
             { volumeName: "private-registry-edge-secrets", containerPath: "/etc/nginx/secrets", readOnly: true },
         ]);
         assert.equal(ui.volumes, undefined);
         assert.equal(config.http.secret, undefined, "the http secret stays out of the readable file");
-        assert.deepEqual(config.auth, { htpasswd: { realm: "private-registry", path: "/auth/htpasswd" } });
+        assert.equal(config.auth, undefined, "the registry checks no password: the edge checks every request's (docs/roles.md)");
         assert.equal(config.storage.delete.enabled, false);
-        const registrySecrets = inputsOf(first, CONTAINER, "registry-registry-secrets");
         assert.match(
-            upload(registrySecrets, "/auth/htpasswd"),
-            /^admin:\$2b\$05\$.{53}\nnode:\$2b\$05\$.{53}\n$/,
-            "bcrypt at the cheap per-request cost",
+            held(first, "registry-edge-secrets", "/etc/nginx/secrets/users"),
+            /^admin:\{SSHA\}[A-Za-z0-9+/]{56}\nnode:\{SSHA\}[A-Za-z0-9+/]{56}\n$/,
+            "{SSHA}: SHA-1 and a 22-byte salt, checked by nginx in microseconds",
         );
+        assert.equal(held(first, "registry-edge-files", "/etc/nginx/files/push-users"), "admin\n", "node, the pull user, may not write");
         assert.deepEqual(
             registry.uploads.map((u: Inputs) => u.file),
-            ["/etc/distribution/config.yml"],
-            "the htpasswd is not beside config.yml",
+            ["/usr/local/bin/private-registry-supervisor"],
+            "what changes is in the holders, not the container",
         );
         assert.match(envOf(registry).REGISTRY_HTTP_SECRET, /^[A-Za-z0-9]{48}$/);
 
-        const nginx = upload(edge, "/etc/nginx/nginx.conf");
-        // Roles: only the push user (admin) may write; node, the pull user, is not in the list.
-        assert.match(nginx, /~\^\[\^:\]\+:\(admin\)\$ "";\n\s+default 403;/);
-        assert.match(nginx, /server_name localhost 127\.0\.0\.1;/);
+        const nginx = edgeConf(first);
+        // No user, name or certificate in it: they are read per request, per handshake.
+        assert.doesNotMatch(nginx, /admin|localhost|BEGIN/);
+        assert.match(nginx, /auth_basic_user_file \/run\/edge\/live\/users;/);
+        assert.match(nginx, /ssl_certificate \$edge_certificate_file;/);
         assert.match(nginx, /return 301 "?https:\/\/\$host:8443\$request_uri"?;/);
-        assert.match(nginx, /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;/);
+        assert.match(
+            nginx,
+            /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+keepalive_time 1s;/,
+        );
         assert.match(nginx, /resolver 127\.0\.0\.11 valid=10s ipv6=off;/);
         // Blob GETs from the registry's data volume (tuning.serveBlobFiles).
         assert.match(nginx, /alias \/var\/lib\/registry\/docker\/registry\/v2\/blobs\/;/);
@@ -194,51 +210,76 @@ describe("local mode, dev stack", () => {
         assert.ok(assertSecretsStayHidden(first) >= 5, "no key or password in a plain output or input");
 
         const secretInputs = (name: string) => findResource(first, CONTAINER, name).secretInputPaths.sort();
-        assert.deepEqual(secretInputs("registry-registry"), ["envs"], "the http secret is secret, config.yml stays readable");
-        assert.deepEqual(secretInputs("registry-edge"), [], "nginx.conf and the certificate stay readable");
-        assert.deepEqual(secretInputs("registry-registry-secrets"), ["uploads"], "the htpasswd is secret");
-        assert.deepEqual(secretInputs("registry-edge-secrets"), ["uploads"], "the TLS key is secret");
+        assert.deepEqual(secretInputs("registry-registry"), ["envs"], "the http secret is secret");
+        assert.deepEqual(secretInputs("registry-registry-files"), [], "config.yml stays readable");
+        assert.deepEqual(secretInputs("registry-edge"), []);
+        assert.deepEqual(secretInputs("registry-edge-files"), [], "nginx.conf, the certificate and the push users stay readable");
+        assert.deepEqual(secretInputs("registry-edge-secrets"), ["uploads"], "the TLS key and the users' hashes are secret");
     });
 
-    it("delivers secret files through a never-started holder and a read-only volume, with a fingerprint that reveals nothing", () => {
-        for (const [service, directory, file] of [
-            ["registry", "/auth", "htpasswd"],
-            ["edge", "/etc/nginx/secrets", "server.key"],
-        ]) {
-            const container = inputsOf(first, CONTAINER, `registry-${service}`);
-            const holder = inputsOf(first, CONTAINER, `registry-${service}-secrets`);
-            assert.equal(holder.start, false, `${service}: the holder is never started`);
-            assert.equal(holder.mustRun, false);
-            assert.equal(holder.networkMode, "none");
-            assert.deepEqual(holder.volumes, [{ volumeName: `private-registry-${service}-secrets`, containerPath: directory }]);
+    it("delivers each service's files through never-started holders and read-only volumes, each manifest naming the set by an HMAC that reveals nothing", () => {
+        const manifests: Record<string, string> = {};
+        for (const [holder, volume, directory, files, permissions] of [
+            [
+                "registry-registry-files",
+                "private-registry-registry-files",
+                "/etc/private-registry/files",
+                ["config.yml", "schedule"],
+                "0644",
+            ],
+            ["registry-edge-files", "private-registry-edge-files", "/etc/nginx/files", ["nginx.conf", "server.crt", "push-users"], "0644"],
+            ["registry-edge-secrets", "private-registry-edge-secrets", "/etc/nginx/secrets", ["server.key", "users"], "0600"],
+        ] as const) {
+            const inputs = inputsOf(first, CONTAINER, holder);
+            assert.equal(inputs.start, false, `${holder} is never started`);
+            assert.equal(inputs.mustRun, false);
+            assert.equal(inputs.networkMode, "none");
+            assert.deepEqual(inputs.volumes, [{ volumeName: volume, containerPath: directory }]);
             assert.deepEqual(
-                holder.uploads.map((u: Inputs) => [u.file, u.permissions]),
-                [[`${directory}/${file}`, "0600"]],
+                inputs.uploads.map((u: Inputs) => [u.file, u.permissions]),
+                [...files, "manifest"].map((file) => [`${directory}/${file}`, permissions]),
+                `${holder}: its files, the manifest last`,
             );
-            assert.ok(
-                container.volumes.some(
-                    (v: Inputs) =>
-                        v.volumeName === `private-registry-${service}-secrets` && v.containerPath === directory && v.readOnly === true,
-                ),
+            const manifest = upload(inputs, `${directory}/manifest`);
+            const lines = manifest.trim().split("\n");
+            assert.match(lines[1], /^# set [0-9a-f]{32}$/);
+            assert.deepEqual(
+                lines.slice(2).map((line) => line.split("  ")[1]),
+                files,
             );
-            assert.ok(
-                !container.uploads.some((u: Inputs) => u.file.startsWith(`${directory}/`)),
-                `${service}: no plain upload under the secrets mount`,
-            );
-            const [label] = container.labels as Inputs[];
-            assert.equal(label.label, "private-registry.secrets-fingerprint");
-            assert.match(label.value, /^hmac-sha256:[0-9a-f]{32}$/);
-            const secret = upload(holder, `${directory}/${file}`);
-            const pieces = secret.split(/[\s:$]+/).filter((piece) => piece.length >= 8);
-            assert.ok(pieces.length > 0);
-            for (const piece of pieces)
-                assert.ok(!label.value.includes(piece.slice(0, 8)), `${service}: the label shows part of the secret`);
+            for (const file of files) {
+                const sha = createHash("sha256")
+                    .update(upload(inputs, `${directory}/${file}`))
+                    .digest("hex");
+                assert.ok(manifest.includes(`${sha}  ${file}`), `${holder}: ${file}'s SHA-256`);
+            }
+            manifests[holder] = lines[1];
         }
-        assert.ok(!findResource(first, CONTAINER, "registry-registry").secretInputPaths.includes("labels"), "the fingerprint is readable");
-        assert.notEqual(
-            inputsOf(first, CONTAINER, "registry-registry").labels[0].value,
-            inputsOf(first, CONTAINER, "registry-edge").labels[0].value,
-        );
+        assert.equal(manifests["registry-edge-files"], manifests["registry-edge-secrets"], "both edge holders name the same set");
+        assert.notEqual(manifests["registry-registry-files"], manifests["registry-edge-files"]);
+        // The plain manifest carries no piece of a secret file (only its name and the set's HMAC).
+        const plain = upload(inputsOf(first, CONTAINER, "registry-edge-files"), "/etc/nginx/files/manifest");
+        for (const file of ["server.key", "users"]) {
+            const secret = held(first, "registry-edge-secrets", `/etc/nginx/secrets/${file}`);
+            for (const piece of secret.split(/[\s:{}]+/).filter((p) => p.length >= 12))
+                assert.ok(!plain.includes(piece.slice(0, 12)), file);
+            assert.ok(
+                !plain.includes(createHash("sha256").update(secret).digest("hex")),
+                `${file}'s SHA-256 is only in the secret manifest`,
+            );
+        }
+        for (const [service, mounts] of [
+            ["registry", ["/etc/private-registry/files"]],
+            ["edge", ["/etc/nginx/files", "/etc/nginx/secrets"]],
+        ] as const) {
+            const container = inputsOf(first, CONTAINER, `registry-${service}`);
+            for (const mount of mounts)
+                assert.ok(
+                    container.volumes.some((v: Inputs) => v.containerPath === mount && v.readOnly === true),
+                    `${service} reads ${mount}`,
+                );
+            assert.equal(container.labels, undefined, `${service}: no fingerprint label (a new set is no reason to replace it)`);
+        }
     });
 
     it("is deterministic: a second evaluation declares identical inputs (no perpetual diff)", () => {
@@ -260,15 +301,15 @@ describe("local mode variants", () => {
         const edge = inputsOf(result, CONTAINER, "registry-edge");
         for (const container of [registry, ui, edge]) assert.equal(container.networkMode, "host");
         assert.equal(edge.ports, undefined);
-        assert.deepEqual(parseYaml(upload(registry, "/etc/distribution/config.yml")).http, {
+        assert.deepEqual(registryConfig(result).http, {
             net: "unix",
             addr: "/run/registry/registry.sock",
-            draintimeout: "60s",
+            draintimeout: "900s",
             headers: { "X-Content-Type-Options": ["nosniff"] },
             debug: { addr: "127.0.0.1:5002", prometheus: { enabled: true, path: "/metrics" } },
         });
         assert.equal(envOf(ui).NGINX_LISTEN_PORT, "127.0.0.1:15080");
-        const nginx = upload(edge, "/etc/nginx/nginx.conf");
+        const nginx = edgeConf(result);
         assert.match(nginx, /listen 8443 ssl default_server;/);
         assert.doesNotMatch(nginx, /listen \[::\]/, "no IPv6 listener unless asked: nginx fails where IPv6 is off");
         assert.match(nginx, /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;/);
@@ -283,16 +324,12 @@ describe("local mode variants", () => {
         ]);
         for (const result of [asked, byAddress]) {
             assert.equal(result.error, undefined);
-            const nginx = upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
+            const nginx = edgeConf(result);
             assert.match(nginx, /listen 8443 ssl default_server;\n\s+listen \[::\]:8443 ssl default_server;/);
             assert.match(nginx, /listen 8080 default_server;\n\s+listen \[::\]:8080 default_server;/);
         }
         assert.equal(bridge.error, undefined);
-        assert.doesNotMatch(
-            upload(inputsOf(bridge, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"),
-            /listen \[::\]/,
-            "in a bridge network Docker publishes the ports",
-        );
+        assert.doesNotMatch(edgeConf(bridge), /listen \[::\]/, "in a bridge network Docker publishes the ports");
     });
 
     it("a UI on its own name gets CORS from the registry and a preflight answer from the edge", async () => {
@@ -307,21 +344,18 @@ describe("local mode variants", () => {
             },
         });
         assert.equal(result.error, undefined);
-        const registry = inputsOf(result, CONTAINER, "registry-registry");
-        const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
+        const config = registryConfig(result);
         assert.deepEqual(config.http.headers["Access-Control-Allow-Origin"], ["https://ui.registry.lan:8443"]);
         assert.equal(config.storage.delete.enabled, true);
         assert.equal(envOf(inputsOf(result, CONTAINER, "registry-ui")).REGISTRY_URL, "https://registry.lan:8443");
-        assert.match(
-            upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf"),
-            /Access-Control-Allow-Origin https:\/\/ui\.registry\.lan:8443 always;/,
-        );
+        assert.match(edgeConf(result), /Access-Control-Allow-Origin https:\/\/ui\.registry\.lan:8443 always;/);
         assert.deepEqual(inputsOf(result, "tls:index/certRequest:CertRequest", "tls-server-csr").dnsNames, [
             "registry.lan",
             "ui.registry.lan",
         ]);
         assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, false);
-        assert.match(upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"), /^ci:\$2.*\nalice:\$2.*\n$/);
+        assert.match(held(result, "registry-edge-secrets", "/etc/nginx/secrets/users"), /^ci:\{SSHA\}.*\nalice:\{SSHA\}.*\n$/);
+        assert.equal(held(result, "registry-edge-files", "/etc/nginx/files/push-users"), "ci\nalice\n");
         assert.equal(result.outputs.uiEndpoint.value, "https://ui.registry.lan:8443/");
     });
 
@@ -348,23 +382,23 @@ describe("local mode variants", () => {
         assert.deepEqual(names, [images.edge, images.mirror, images.registry, images.ui].sort());
         const mirror = inputsOf(result, CONTAINER, "registry-mirror");
         assert.equal(mirror.name, "private-registry-mirror");
-        const config = parseYaml(upload(mirror, "/etc/docker/registry/config.yml"));
+        const config = parseYaml(held(result, "registry-mirror-files", "/etc/private-registry/files/config.yml"));
         assert.deepEqual(config.proxy, { remoteurl: "https://registry-1.docker.io", username: "hub-bot" });
-        assert.equal(envOf(mirror).REGISTRY_PROXY_PASSWORD, "hub-Token-9");
-        assert.ok(findResource(result, CONTAINER, "registry-mirror").secretInputPaths.includes("envs"), "the upstream password is secret");
-        assert.equal(
-            upload(inputsOf(result, CONTAINER, "registry-mirror-secrets"), "/auth/htpasswd"),
-            upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd"),
-            "the registry's users read the mirror",
+        assert.deepEqual([config.http.net, config.http.addr], ["unix", "/run/mirror/mirror.sock"], "reachable only through the edge");
+        assert.equal(config.auth, undefined, "the edge checks the users' passwords");
+        // The upstream password: a secret file its supervisor reads, so a new one is a handover, not a restart.
+        assert.equal(held(result, "registry-mirror-secrets", "/etc/private-registry/secrets/proxy-password"), "hub-Token-9");
+        assert.ok(
+            findResource(result, CONTAINER, "registry-mirror-secrets").secretInputPaths.includes("uploads"),
+            "the upstream password is secret",
         );
-        assert.deepEqual(
-            mirror.uploads.map((u: Inputs) => u.file),
-            ["/etc/docker/registry/config.yml"],
-            "the htpasswd is not beside config.yml",
-        );
+        assert.equal(envOf(mirror).REGISTRY_PROXY_PASSWORD, undefined);
+        assert.deepEqual(mirror.command, ["sh", "/usr/local/bin/private-registry-supervisor"]);
         assert.deepEqual(mirror.volumes, [
             { volumeName: "private-registry-mirror-data", containerPath: "/var/lib/registry" },
-            { volumeName: "private-registry-mirror-secrets", containerPath: "/auth", readOnly: true },
+            { volumeName: "private-registry-mirror-socket", containerPath: "/run/mirror" },
+            { volumeName: "private-registry-mirror-files", containerPath: "/etc/private-registry/files", readOnly: true },
+            { volumeName: "private-registry-mirror-secrets", containerPath: "/etc/private-registry/secrets", readOnly: true },
         ]);
         assert.equal(inputsOf(result, VOLUME, "registry-mirror-data").name, "private-registry-mirror-data");
         const edge = inputsOf(result, CONTAINER, "registry-edge");
@@ -376,7 +410,9 @@ describe("local mode variants", () => {
                 [5443, 5443],
             ],
         );
-        assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 5443 ssl default_server;[\s\S]*limit_except GET \{\n\s+deny all;/);
+        assert.match(edgeConf(result), /listen 5443 ssl default_server;[\s\S]*limit_except GET \{\n\s+deny all;/);
+        assert.match(edgeConf(result), /upstream mirror_backend \{\n\s+server unix:\/run\/mirror\/mirror\.sock;/);
+        assert.ok(edge.volumes.some((v: Inputs) => v.volumeName === "private-registry-mirror-socket" && v.readOnly === true));
         assert.equal(result.outputs.mirrorEndpoint.value, "localhost:5443");
         assert.deepEqual(result.outputs.clientSnippets.secretChildren, {
             docker: false,
@@ -408,7 +444,7 @@ describe("local mode variants", () => {
             edge.ports.map((p: Inputs) => p.external),
             [8443, 8080],
         );
-        assert.match(upload(edge, "/etc/nginx/nginx.conf"), /listen 443 ssl;\n\s+server_name mirror\.registry\.lan;/);
+        assert.match(edgeConf(result), /listen 443 ssl;\n\s+server_name mirror\.registry\.lan;/);
         assert.equal(result.outputs.mirrorEndpoint.value, "mirror.registry.lan:8443");
     });
 
@@ -424,7 +460,7 @@ describe("local mode variants", () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), storage }, secretKeys: ["storage"] });
         assert.equal(result.error, undefined);
         const registry = inputsOf(result, CONTAINER, "registry-registry");
-        const config = parseYaml(upload(registry, "/etc/distribution/config.yml"));
+        const config = registryConfig(result);
         assert.deepEqual(config.storage.s3, {
             region: "us-east-1",
             bucket: "images",
@@ -436,7 +472,7 @@ describe("local mode variants", () => {
         assert.equal(env.REGISTRY_STORAGE_S3_ACCESSKEY, "AKIA-test-id-7");
         assert.equal(env.REGISTRY_STORAGE_S3_SECRETKEY, "s3-Secret-Key-9");
         assert.ok(findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("envs"), "the keys are secret in state");
-        assert.ok(!findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("uploads"), "config.yml stays readable");
+        assert.deepEqual(findResource(result, CONTAINER, "registry-registry-files").secretInputPaths, [], "config.yml stays readable");
         assert.equal(
             result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"),
             false,
@@ -446,9 +482,9 @@ describe("local mode variants", () => {
             registry.volumes,
             [
                 { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
-                { volumeName: "private-registry-registry-secrets", containerPath: "/auth", readOnly: true },
+                { volumeName: "private-registry-registry-files", containerPath: "/etc/private-registry/files", readOnly: true },
             ],
-            "the socket and the secrets, no data",
+            "the socket and the files, no data",
         );
         assertSecretsStayHidden(result, { s3AccessKeyId: storage.accessKeyId, s3SecretKey: storage.secretAccessKey });
 

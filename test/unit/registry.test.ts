@@ -1,9 +1,10 @@
 /**
- * The registry service under mocks (services/registry.ts): which config path, env and command
- * its container gets for Distribution 3.x and 2.8, with and without `gc` (the supervisor script
- * itself: gcSupervisor.test.ts); where its metrics listener goes (loopback in host networking, the
- * container's unpublished address in bridge networking), that nothing publishes or routes it, and
- * that every container carries the health check `docker ps` shows.
+ * The registry service under mocks (services/registry.ts): its files for Distribution 3.x and 2.8,
+ * with and without `gc` (config.yml, the read-only copy, the schedule: a set its supervisor takes
+ * without a restart; the supervisor script itself: registrySupervisor.test.ts), its env and
+ * command; where its metrics listener goes (loopback in host networking, the container's
+ * unpublished address in bridge networking), that nothing publishes or routes it, and that every
+ * container carries the health check `docker ps` shows.
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
@@ -13,8 +14,11 @@ import { CONTAINER, envOf, Inputs, inputsOf, isolateHome, upload } from "../harn
 
 isolateHome("pr-registry-");
 
+const FILES = "/etc/private-registry/files";
 const registry = (result: EvaluationResult) => inputsOf(result, CONTAINER, "registry-registry");
-const files = (container: Inputs) => (container.uploads as Inputs[]).map((u) => u.file).sort();
+const holder = (result: EvaluationResult, service = "registry") => inputsOf(result, CONTAINER, `registry-${service}-files`);
+const files = (container: Inputs) => (container.uploads as Inputs[]).map((u) => u.file);
+const held = (result: EvaluationResult, file: string, service = "registry") => upload(holder(result, service), `${FILES}/${file}`);
 
 describe("the registry's Distribution version and scheduled garbage collection, under mocks", () => {
     let v3: EvaluationResult;
@@ -29,84 +33,59 @@ describe("the registry's Distribution version and scheduled garbage collection, 
         for (const result of [v3, v3gc, v2gc]) assert.equal(result.error, undefined);
     });
 
-    it("3.x by default: config.yml at /etc/distribution, OpenTelemetry export off", () => {
+    it("3.x by default: config.yml for 3.x, OpenTelemetry export off, the supervisor as the command, no collection scheduled", () => {
         assert.equal(inputsOf(v3, "docker:index/remoteImage:RemoteImage", "registry-registry-image").name, "registry:3.1.1");
-        assert.deepEqual(files(registry(v3)), ["/etc/distribution/config.yml"]);
+        assert.deepEqual(files(holder(v3)), [`${FILES}/config.yml`, `${FILES}/schedule`, `${FILES}/manifest`]);
         assert.equal(envOf(registry(v3)).OTEL_TRACES_EXPORTER, "none");
-        assert.match(
-            upload(registry(v3), "/etc/distribution/config.yml"),
-            /^# Rendered by private-registry .* for Distribution 3\.x \(\/etc\/distribution\/config\.yml\)\./,
-        );
+        assert.match(held(v3, "config.yml"), /^# Rendered by private-registry .* for Distribution 3\.x\./);
+        assert.deepEqual(registry(v3).command, ["sh", "/usr/local/bin/private-registry-supervisor"]);
+        assert.match(held(v3, "schedule"), /^GC_CRON=$\n^GC_EVERY_SECONDS=$/m);
+        const script = upload(registry(v3), "/usr/local/bin/private-registry-supervisor");
+        assert.match(script, /^umask 000$/m, "the socket stays connectable for the edge's workers");
+        assert.match(script, /^SOCKET_DIR='\/run\/registry'$/m);
+        assert.match(script, /^NAME='registry'$/m);
+        assert.match(script, /^DRAIN_SECONDS=3$/m, "twice the edge's keepalive_time and keepalive_timeout (1 s), and a second");
     });
 
-    it("with gc: the supervisor is the command, with a read-only copy of config.yml that differs in read-only, its socket and no debug listener", () => {
-        const container = registry(v3gc);
-        assert.deepEqual(container.command, ["sh", "/etc/distribution/gc-supervisor.sh"]);
-        assert.deepEqual(files(container), [
-            "/etc/distribution/config-readonly.yml",
-            "/etc/distribution/config.yml",
-            "/etc/distribution/gc-supervisor.sh",
+    it("with gc: the read-only copy of config.yml beside it in the set, differing in read-only alone, and the schedule", async () => {
+        assert.deepEqual(files(holder(v3gc)), [
+            `${FILES}/config.yml`,
+            `${FILES}/config-readonly.yml`,
+            `${FILES}/schedule`,
+            `${FILES}/manifest`,
         ]);
-        const normal = parseYaml(upload(container, "/etc/distribution/config.yml"));
-        const readOnly = parseYaml(upload(container, "/etc/distribution/config-readonly.yml"));
+        const normal = parseYaml(held(v3gc, "config.yml"));
+        const readOnly = parseYaml(held(v3gc, "config-readonly.yml"));
         assert.equal(normal.storage.maintenance.readonly, undefined);
         assert.deepEqual(readOnly.storage.maintenance.readonly, { enabled: true });
-        assert.deepEqual(
-            [readOnly.http.net, readOnly.http.addr],
-            ["unix", "/run/registry/registry-readonly.sock"],
-            "its own socket, beside the normal one in the same volume",
-        );
-        assert.equal(readOnly.http.debug, undefined, "no debug listener: the normal registry holds that address while both run");
-        assert.ok(normal.http.debug.addr, "the normal one keeps its metrics and health listener");
         delete readOnly.storage.maintenance.readonly;
-        readOnly.http.addr = normal.http.addr;
-        readOnly.http.debug = normal.http.debug;
-        assert.deepEqual(readOnly, normal, "nothing else differs");
-        assert.equal(normal.http.draintimeout, "60s", "a registry stopping for the switch lets requests in flight finish");
-        const script = upload(container, "/etc/distribution/gc-supervisor.sh");
-        assert.match(script, /^GC_FLAGS='--delete-untagged'$/m);
-        assert.match(script, /^umask 000$/m, "the socket stays connectable for the edge's workers, as without gc");
-        assert.deepEqual(
-            [normal.http.net, normal.http.addr],
-            ["unix", "/run/registry/registry.sock"],
-            "both configs listen on a socket only",
-        );
-        assert.match(script, /^EVERY_SECONDS=30$/m);
-        assert.match(script, /^CONFIG='\/etc\/distribution\/config\.yml'$/m);
-        assert.match(script, /^READONLY_CONFIG='\/etc\/distribution\/config-readonly\.yml'$/m);
-        assert.match(script, /^SOCKET='\/run\/registry\/registry\.sock'$/m);
-        assert.match(script, /^READONLY_SOCKET='\/run\/registry\/registry-readonly\.sock'$/m);
-        assert.match(script, /^DRAIN_SECONDS=2$/m, "the edge's keepalive_time (1 s) and a second");
+        assert.deepEqual(readOnly, normal, "nothing else differs (the supervisor gives each process its socket and debug listener)");
+        assert.equal(normal.http.draintimeout, "900s", "a process stopping for a handover lets requests in flight finish");
+        assert.deepEqual([normal.http.net, normal.http.addr], ["unix", "/run/registry/registry.sock"], "a socket only");
+        assert.match(held(v3gc, "schedule"), /^GC_EVERY_SECONDS=30$/m);
+        assert.match(held(v3gc, "schedule"), /^GC_FLAGS='--delete-untagged'$/m);
+        const turnedOn = await evaluateProgram({
+            config: { ...devStackConfig(), gc: { schedule: "@every 30s", deleteUntagged: true } },
+            previousState: v3.state,
+        });
+        assert.deepEqual(registry(turnedOn), registry(v3), "gc or not, the same container: turning it on is a new set, not a restart");
     });
 
-    it("with gc only: the edge has the read-only socket as its registry upstream's backup, and never counts either server down", () => {
-        const nginx = (result: EvaluationResult) => upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
-        assert.match(
-            nginx(v3gc),
-            /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup max_fails=0;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+\}/,
-        );
-        assert.match(
-            nginx(v3),
-            /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+\}/,
-            "without gc: one server, as before",
-        );
-        assert.doesNotMatch(nginx(v3), /max_fails|backup|readonly|keepalive_time/);
-        assert.equal(nginx(v3gc).match(/max_fails/g)?.length, 2, "the registry's two servers alone");
+    it("the edge's upstream for the registry: its socket, kept-alive connections retired within a second for the handovers", () => {
+        for (const result of [v3, v3gc]) {
+            assert.match(
+                upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/nginx.conf"),
+                /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+keepalive_timeout 1s;\n\s+\}/,
+            );
+        }
     });
 
-    it("2.8 selected: its config path, no OpenTelemetry env, a collection without --delete-untagged", () => {
-        const container = registry(v2gc);
+    it("2.8 selected: config.yml for 2.8, no OpenTelemetry env, a collection without --delete-untagged", () => {
         assert.equal(inputsOf(v2gc, "docker:index/remoteImage:RemoteImage", "registry-registry-image").name, "registry:2.8.3");
-        assert.deepEqual(files(container), [
-            "/etc/docker/registry/config-readonly.yml",
-            "/etc/docker/registry/config.yml",
-            "/etc/docker/registry/gc-supervisor.sh",
-        ]);
-        assert.deepEqual(container.command, ["sh", "/etc/docker/registry/gc-supervisor.sh"]);
-        assert.equal(envOf(container).OTEL_TRACES_EXPORTER, undefined);
-        const script = upload(container, "/etc/docker/registry/gc-supervisor.sh");
-        assert.match(script, /^GC_FLAGS=''$/m);
-        assert.match(script, /^CRON='30 3 \* \* 0'$/m);
+        assert.match(held(v2gc, "config.yml"), /^# Rendered by private-registry .* for Distribution 2\.x\./);
+        assert.equal(envOf(registry(v2gc)).OTEL_TRACES_EXPORTER, undefined);
+        assert.match(held(v2gc, "schedule"), /^GC_FLAGS=$/m);
+        assert.match(held(v2gc, "schedule"), /^GC_CRON='30 3 \* \* 0'$/m);
     });
 
     it("the mirror follows its own image's version: 3.x by default, 2.8 when pinned", async () => {
@@ -116,22 +95,14 @@ describe("the registry's Distribution version and scheduled garbage collection, 
                 config: { ...devStackConfig(), mirror: {}, images: { mirror: "registry:2.8.3", registry: "registry:2.8.3" } },
             }),
         ]);
-        const container3 = inputsOf(mirror3, CONTAINER, "registry-mirror");
-        assert.deepEqual(files(container3), ["/etc/distribution/config.yml"]);
-        assert.equal(envOf(container3).OTEL_TRACES_EXPORTER, "none");
-        assert.equal(parseYaml(upload(container3, "/etc/distribution/config.yml")).proxy.remoteurl, "https://registry-1.docker.io");
-        const container2 = inputsOf(mirror2, CONTAINER, "registry-mirror");
-        assert.deepEqual(files(container2), ["/etc/docker/registry/config.yml"]);
-        assert.equal(envOf(container2).OTEL_TRACES_EXPORTER, undefined);
-        assert.deepEqual(
-            registry(mirror2).command,
-            ["sh", "-c", "umask 000 && exec registry serve /etc/docker/registry/config.yml"],
-            "no gc: registry serve on 2.8's config path",
-        );
-        assert.deepEqual(
-            registry(mirror3).command,
-            ["sh", "-c", "umask 000 && exec registry serve /etc/distribution/config.yml"],
-            "no gc: registry serve on 3.x's config path",
+        assert.match(held(mirror3, "config.yml", "mirror"), /for Distribution 3\.x\./);
+        assert.equal(envOf(inputsOf(mirror3, CONTAINER, "registry-mirror")).OTEL_TRACES_EXPORTER, "none");
+        assert.equal(parseYaml(held(mirror3, "config.yml", "mirror")).proxy.remoteurl, "https://registry-1.docker.io");
+        assert.match(held(mirror2, "config.yml", "mirror"), /for Distribution 2\.x\./);
+        assert.equal(envOf(inputsOf(mirror2, CONTAINER, "registry-mirror")).OTEL_TRACES_EXPORTER, undefined);
+        assert.match(
+            upload(inputsOf(mirror3, CONTAINER, "registry-mirror"), "/usr/local/bin/private-registry-supervisor"),
+            /^NAME='mirror'$/m,
         );
     });
 
@@ -145,8 +116,7 @@ describe("the registry's Distribution version and scheduled garbage collection, 
     });
 });
 
-const registryConfig = (result: EvaluationResult) =>
-    parseYaml(upload(inputsOf(result, CONTAINER, "registry-registry"), "/etc/distribution/config.yml"));
+const registryConfig = (result: EvaluationResult) => parseYaml(held(result, "config.yml"));
 
 describe("registry metrics and health", () => {
     let bridge: EvaluationResult;
@@ -174,7 +144,7 @@ describe("registry metrics and health", () => {
                     `${container.name} publishes no metrics port`,
                 );
             }
-            const nginx = upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
+            const nginx = upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/nginx.conf");
             assert.doesNotMatch(nginx, /5002|metrics|debug/, "the edge has no route to the metrics listener");
         }
     });

@@ -72,8 +72,8 @@ describe("ssh mode", () => {
         );
         assert.equal(
             declared(selfSigned).filter((d) => d.startsWith("docker:index/container:Container")).length,
-            5,
-            "three services, two secret-file holders",
+            6,
+            "three services, three file holders",
         );
 
         const install = findResource(selfSigned, COMMAND, "ssh-install-docker");

@@ -66,6 +66,7 @@ const HANDLED = new Set([
     "logOpts",
     "start",
     "mustRun",
+    "tmpfs",
 ]);
 /** Network inputs the replay turns into `docker network create` flags. */
 const HANDLED_NETWORK = new Set(["name", "driver"]);
@@ -77,8 +78,8 @@ interface Mount {
 }
 
 /**
- * A container created and filled but never started (`start: false`): the holder that carries a
- * service's secret files into their volume (components/services/serviceContainer.ts).
+ * A container created and filled but never started (`start: false`): a holder that carries a
+ * service's files into their volume (components/services/serviceContainer.ts).
  */
 function neverStarted(inputs: Record<string, any>): boolean {
     if (inputs.start === false && inputs.mustRun !== false)
@@ -122,6 +123,8 @@ function createArgs(result: EvaluationResult, inputs: Record<string, any>): stri
     for (const [key, value] of Object.entries((inputs.logOpts as Record<string, string> | undefined) ?? {}))
         args.push("--log-opt", `${key}=${value}`);
     for (const env of (inputs.envs as string[] | undefined) ?? []) args.push("--env", env);
+    for (const [path, options] of Object.entries((inputs.tmpfs as Record<string, string> | undefined) ?? {}))
+        args.push("--tmpfs", options ? `${path}:${options}` : path);
     for (const volume of (inputs.volumes as Mount[] | undefined) ?? [])
         args.push("--volume", `${volume.volumeName}:${volume.containerPath}${volume.readOnly ? ":ro" : ""}`);
     for (const label of (inputs.labels as { label: string; value: string }[] | undefined) ?? [])
