@@ -115,6 +115,23 @@ export function writeFileSet(dir: string, files: SetFile[], manifestFiles = file
     return id;
 }
 
+/**
+ * Writes one set across holders as a service's holders do (a plain one and a secret one): each
+ * holder's files in place, then its manifest, all naming the set by an HMAC under `key` over
+ * every holder's files. Returns the set's name.
+ */
+export function writeFileSets(holders: { dir: string; files: SetFile[] }[], key: string): string {
+    const id = fileSetId(
+        holders.flatMap((h) => h.files),
+        key,
+    );
+    for (const holder of holders) {
+        for (const file of holder.files) writeFileSync(join(holder.dir, file.name), file.content);
+        writeFileSync(join(holder.dir, MANIFEST), renderManifest(id, holder.files));
+    }
+    return id;
+}
+
 /** A user the edge lets in: a push user writes, a pull user only reads. */
 export interface EdgeUser {
     name: string;
@@ -125,21 +142,25 @@ export interface EdgeUser {
 /**
  * The files the edge checks users against, as the stack's edge has them (edgeApplier.ts): every
  * user's `{SSHA}` hash in `<dir>/users`, an empty `<dir>/push-users.d/<name>` per push user,
- * readable by nginx's workers (not root). Returns the `access` naming them; called again, it
- * rewrites both (a new user, password or role applies to the next request).
+ * readable by nginx's workers (not root: `dir`'s parents must let them through). Returns the
+ * `access` naming them; called again, it rewrites both (a new user, password or role applies to
+ * the next request).
  */
 export function writeEdgeAccess(dir: string, realm: string, users: EdgeUser[]): EdgeAccess {
+    const htpasswd = renderHtpasswd(users.map((u) => ({ username: u.name, hash: sshaWithSalt(u.password, `salt-of-${u.name}`) })));
+    const pushUsers = users.filter((u) => u.role === "push").map((u) => u.name);
+    return installEdgeAccess(dir, realm, htpasswd, pushUsers);
+}
+
+/** writeEdgeAccess with the files as rendered elsewhere: the htpasswd text and the push users' names. */
+export function installEdgeAccess(dir: string, realm: string, htpasswd: string, pushUsers: string[]): EdgeAccess {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const usersFile = join(dir, "users");
     const pushUsersDir = join(dir, "push-users.d");
-    writeFileSync(
-        `${usersFile}.new`,
-        renderHtpasswd(users.map((u) => ({ username: u.name, hash: sshaWithSalt(u.password, `salt-of-${u.name}`) }))),
-        { mode: 0o644 },
-    );
+    writeFileSync(`${usersFile}.new`, htpasswd, { mode: 0o644 });
     const freshDir = `${pushUsersDir}.new`;
     mkdirSync(freshDir, { recursive: true, mode: 0o755 });
-    for (const user of users.filter((u) => u.role === "push")) writeFileSync(join(freshDir, user.name), "", { mode: 0o644 });
+    for (const user of pushUsers) writeFileSync(join(freshDir, user), "", { mode: 0o644 });
     chmodSync(freshDir, 0o755);
     // Each in one rename, as the edge's `live` symlink switches.
     renameSync(`${usersFile}.new`, usersFile);

@@ -500,10 +500,12 @@ describe("nginx -t", () => {
         await checkNginxConfig(dir, conf);
     });
 
-    it("rejects a broken certificate path, so the check above proves something", async () => {
+    it("rejects a broken certificate path read at start, so the check above proves something", async () => {
         const dir = makeTempDir("pr-nginx-t-");
         const conf = renderEdgeConfig({
             ...BRIDGE_EDGE,
+            // Read per handshake, a path nginx -t cannot check: the edge's applier checks the files itself (edgeApplier.test.ts).
+            tlsFilesPerHandshake: false,
             certificatePath: join(dir, "missing.crt"),
             privateKeyPath: join(dir, "missing.key"),
             pidPath: join(dir, "nginx.pid"),

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { stringify } from "yaml";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
@@ -174,6 +174,8 @@ describe("pull-through mirror: Distribution in proxy mode behind the edge", () =
 
     before(async () => {
         const work = makeTempDir("pr-mirror-");
+        // nginx's workers (not root) read the users' file per request, as in the edge container.
+        chmodSync(work, 0o711);
         const hub = await startHub(work);
         const mirror = await startMirrorBehindEdge(work, hub.port, hub.caPath);
         setup = { work, hub: hub.hub, hubPort: hub.port, ...mirror, pushedDigest: hub.digest };

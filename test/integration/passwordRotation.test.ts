@@ -1,19 +1,20 @@
 /**
- * Password rotation against the real software: the htpasswd files the program renders before and
- * after a `passwordRotation` change (under mocks, test/harness), served by Debian's Distribution
- * behind Debian's nginx with the rendered configs. The stack replaces the registry container when
- * the file changes; here the registry process is restarted with the new file on the same data.
+ * Password rotation against the real software: the users' files the program renders for the edge
+ * before and after a `passwordRotation` change (under mocks, test/harness), read by Debian's nginx
+ * with the rendered nginx.conf in front of Debian's Distribution (which checks no password). The
+ * edge's applier replaces the files with one rename (edgeApplier.ts); here the test does, and the
+ * next request already meets the new password, with neither process restarted.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { mkdirSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { CONTAINER, inputsOf, isolateHome, upload } from "../harness/inspect";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
-import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import { freePort, installEdgeAccess, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 isolateHome("pr-rotation-int-");
@@ -21,7 +22,11 @@ const HOST = "registry.test";
 
 const passwordsOf = (result: EvaluationResult): Record<string, string> =>
     Object.fromEntries((result.outputs.credentials.value as { username: string; password: string }[]).map((u) => [u.username, u.password]));
-const htpasswdOf = (result: EvaluationResult): string => upload(inputsOf(result, CONTAINER, "registry-registry-secrets"), "/auth/htpasswd");
+/** The edge's files as the program renders them: every user's hash, and who may push. */
+const usersOf = (result: EvaluationResult) => ({
+    htpasswd: upload(inputsOf(result, CONTAINER, "registry-edge-secrets"), "/etc/nginx/secrets/users"),
+    pushUsers: upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/push-users").split("\n").filter(Boolean),
+});
 
 describe("password rotation, real registry behind the real edge", () => {
     let dir: string;
@@ -57,18 +62,9 @@ describe("password rotation, real registry behind the real edge", () => {
         return Number(result.stdout);
     };
 
-    const serveRegistry = (htpasswd: string) => {
-        writeFileSync(join(dir, "htpasswd"), htpasswd);
-        return startRegistry(
-            dir,
-            renderRegistryConfig({
-                listenAddress: `127.0.0.1:${registryPort}`,
-                htpasswdPath: join(dir, "htpasswd"),
-                realm: "private-registry",
-                deleteEnabled: false,
-            }),
-            registryPort,
-        );
+    const edgeUsers = (result: EvaluationResult) => {
+        const { htpasswd, pushUsers } = usersOf(result);
+        return installEdgeAccess(join(dir, "access"), "private-registry", htpasswd, pushUsers);
     };
 
     before(async () => {
@@ -85,6 +81,8 @@ describe("password rotation, real registry behind the real edge", () => {
         [before_, after_] = [passwordsOf(initial), passwordsOf(rotated)];
 
         dir = makeTempDir("pr-rotation-");
+        // nginx's workers (not root) read the users' file per request, as in the edge container.
+        chmodSync(dir, 0o711);
         [registryPort, httpsPort] = await Promise.all([freePort(), freePort()]);
         const httpPort = await freePort();
         const pki = issueTestCertificates([HOST], ["127.0.0.1"]);
@@ -92,36 +90,27 @@ describe("password rotation, real registry behind the real edge", () => {
         writeFileSync(join(dir, "server.key"), pki.privateKeyPem, { mode: 0o600 });
         writeFileSync(join(dir, "ca.crt"), pki.caPem);
         mkdirSync(join(dir, "temp"));
+        await startRegistry(dir, renderRegistryConfig({ listenAddress: `127.0.0.1:${registryPort}`, deleteEnabled: false }), registryPort);
         await startNginx(
             dir,
-            renderEdgeConfig(
-                loopbackEdgeInput(dir, {
-                    httpsPort,
-                    httpPort,
-                    registryPort,
-                    uiPort: await freePort(),
-                }),
-            ),
+            renderEdgeConfig(loopbackEdgeInput(dir, { httpsPort, httpPort, registryPort, uiPort: await freePort(), access: edgeUsers(initial) })),
             httpPort,
         );
     });
     after(runCleanups);
 
     it("before: both users' first passwords work", async () => {
-        const registry = await serveRegistry(htpasswdOf(initial));
         assert.equal(await status("admin", before_.admin), 200);
         assert.equal(await status("ci", before_.ci), 200);
         assert.equal(await status("admin", "wrong"), 401);
-        await registry.daemon.stop();
     });
 
-    it("after rotating admin: the old password is refused, the new accepted, ci untouched", async () => {
+    it("after rotating admin: the old password is refused at the next request, the new accepted, ci untouched", async () => {
         assert.notEqual(after_.admin, before_.admin);
-        const registry = await serveRegistry(htpasswdOf(rotated));
+        edgeUsers(rotated);
         assert.equal(await status("admin", before_.admin), 401, "old password refused");
         assert.equal(await status("admin", after_.admin), 200, "new password accepted");
         assert.equal(after_.ci, before_.ci);
         assert.equal(await status("ci", before_.ci), 200, "the other user's password still works");
-        await registry.daemon.stop();
     });
 });

@@ -455,31 +455,47 @@ export class FakeProviders implements pulumi.runtime.Mocks {
 }
 
 /** A CA and a server certificate, issued the same way the program's TLS resources are. */
+export interface TestCertificates {
+    caPem: string;
+    /** The CA's key, to issue more certificates under the same CA (a renewal). */
+    caKeyPem: string;
+    certificatePem: string;
+    privateKeyPem: string;
+}
+
+/**
+ * A test CA and a server certificate it signed for `dnsNames` and `ipAddresses`. `reuse`: issue
+ * under an existing CA (`caPem`, `caKeyPem`), and with an existing server key (`keyPem`), as a
+ * renewal does; unset, all new.
+ */
 export function issueTestCertificates(
     dnsNames: string[],
     ipAddresses: string[],
-): { caPem: string; certificatePem: string; privateKeyPem: string } {
-    const caKey = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
-    const ca = computeOutputs("tls:index/selfSignedCert:SelfSignedCert", "ca", {
-        privateKeyPem: caKey.privateKeyPem,
-        isCaCertificate: true,
-        subject: { commonName: "test CA" },
-        validityPeriodHours: 48,
-        allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
-    });
-    const serverKey = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+    reuse: { caPem?: string; caKeyPem?: string; keyPem?: string } = {},
+): TestCertificates {
+    const caKeyPem = reuse.caKeyPem ?? (privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" }).privateKeyPem as string);
+    const caPem =
+        reuse.caPem ??
+        (computeOutputs("tls:index/selfSignedCert:SelfSignedCert", "ca", {
+            privateKeyPem: caKeyPem,
+            isCaCertificate: true,
+            subject: { commonName: "test CA" },
+            validityPeriodHours: 48,
+            allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+        }).certPem as string);
+    const serverKeyPem = reuse.keyPem ?? (privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" }).privateKeyPem as string);
     const csr = computeOutputs("tls:index/certRequest:CertRequest", "csr", {
-        privateKeyPem: serverKey.privateKeyPem,
+        privateKeyPem: serverKeyPem,
         subject: { commonName: dnsNames[0] },
         dnsNames,
         ipAddresses,
     });
     const server = computeOutputs("tls:index/locallySignedCert:LocallySignedCert", "server", {
         certRequestPem: csr.certRequestPem,
-        caPrivateKeyPem: caKey.privateKeyPem,
-        caCertPem: ca.certPem,
+        caPrivateKeyPem: caKeyPem,
+        caCertPem: caPem,
         validityPeriodHours: 48,
         allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
     });
-    return { caPem: ca.certPem as string, certificatePem: server.certPem as string, privateKeyPem: serverKey.privateKeyPem as string };
+    return { caPem, caKeyPem, certificatePem: server.certPem as string, privateKeyPem: serverKeyPem };
 }
