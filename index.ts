@@ -18,7 +18,8 @@ import {
 } from "./components/config";
 import { RegistryHost, ServerCertificate } from "./components/contracts";
 import { AlidnsRecords } from "./components/dns/alidnsRecords";
-import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost";
+import { AlicloudHost } from "./components/hosts/alicloudHost";
+import { AlicloudPlacement } from "./components/hosts/alicloudPlacement";
 import { followingDaemon } from "./components/hosts/daemonReplacement";
 import { LocalDockerHost } from "./components/hosts/localHost";
 import { SshHost } from "./components/hosts/sshHost";

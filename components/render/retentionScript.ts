@@ -25,6 +25,7 @@
  * `sh THIS --now` runs once.
  */
 import type { RetentionPolicy } from "../config/types";
+import { shellQuote } from "./shell/quote";
 
 export interface RetentionScriptInput {
     /** `host[:port]` the job reaches the registry at: its endpoint, the name pinned to the host (services/retention.ts). */
@@ -45,8 +46,6 @@ export const RETENTION_LOG_PREFIX = "private-registry retention:";
 export const RETENTION_HEARTBEAT = "/tmp/retention-alive";
 /** Tags that belong to an image's digest rather than being one: referrers tag schema, cosign's `.sig`, `.att`, `.sbom`. */
 export const DIGEST_TAG_PATTERN = "sha256-[0-9a-f]{64}(\\..+)?";
-
-const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /**
  * A repository glob as an anchored POSIX extended regular expression (grep -E): `*` and `?`
@@ -71,9 +70,9 @@ export function repositoryGlobPattern(glob: string): string {
 function policyFunction(policies: readonly RetentionPolicy[]): string {
     const cases = policies.map(
         (policy) =>
-            `    if matches ${quote(repositoryGlobPattern(policy.repositories))} "$1"; then ` +
-            `POLICY=${quote(policy.repositories)} KEEP_LAST=${quote(String(policy.keepLast ?? ""))} ` +
-            `KEEP_DAYS=${quote(String(policy.keepWithinDays ?? ""))} KEEP_TAGS=${quote(policy.keepTags ?? "")}; return 0; fi`,
+            `    if matches ${shellQuote(repositoryGlobPattern(policy.repositories))} "$1"; then ` +
+            `POLICY=${shellQuote(policy.repositories)} KEEP_LAST=${shellQuote(String(policy.keepLast ?? ""))} ` +
+            `KEEP_DAYS=${shellQuote(String(policy.keepWithinDays ?? ""))} KEEP_TAGS=${shellQuote(policy.keepTags ?? "")}; return 0; fi`,
     );
     return ["policy_for() {", ...cases, "    return 1", "}"].join("\n");
 }
@@ -81,12 +80,12 @@ function policyFunction(policies: readonly RetentionPolicy[]): string {
 export function renderRetentionScript(input: RetentionScriptInput): string {
     if (input.policies.length === 0) throw new Error("retention: no policy to apply");
     const settings = [
-        `REGISTRY=${quote(input.registry)}`,
-        `CA_FILE=${quote(input.caFile ?? "")}`,
-        `HANDSHAKE_DIR=${quote(input.handshakeDir)}`,
-        `DIGEST_TAG=${quote(`^${DIGEST_TAG_PATTERN}$`)}`,
-        `LOG_PREFIX=${quote(RETENTION_LOG_PREFIX)}`,
-        `HEARTBEAT=${quote(RETENTION_HEARTBEAT)}`,
+        `REGISTRY=${shellQuote(input.registry)}`,
+        `CA_FILE=${shellQuote(input.caFile ?? "")}`,
+        `HANDSHAKE_DIR=${shellQuote(input.handshakeDir)}`,
+        `DIGEST_TAG=${shellQuote(`^${DIGEST_TAG_PATTERN}$`)}`,
+        `LOG_PREFIX=${shellQuote(RETENTION_LOG_PREFIX)}`,
+        `HEARTBEAT=${shellQuote(RETENTION_HEARTBEAT)}`,
     ];
     return `#!/bin/sh
 # Rendered by private-registry (components/render/retentionScript.ts): deletes the tags the

@@ -5,7 +5,7 @@ import type { BlobStorage, DistributionImage, GcSettings, NotificationEndpoint, 
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { webhookHeadersEnv } from "../render/notifications";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
 import { dockerNames } from "./dockerNames";
 import { RETENTION_WAIT } from "./retention";

@@ -26,15 +26,15 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { DEFAULT_IMAGES } from "../../components/config/keys";
-import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
-import { freePort } from "../support/loopbackServers";
+import type { ClientSnippet, ContainerdSnippet } from "../../components/render/snippets/clientSnippets";
+import { freePort } from "../../scripts/lib/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../support/netns";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../support/processes";
+import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { hostMountsUnder, SshServer, startSshServer } from "../support/sshServer";
 import { PrivateDockerd, startDockerd } from "../e2e/support/dockerd";
 import { addHostsEntry } from "../e2e/support/hostsFile";
 import { buildStandInImages, buildTestImage } from "../e2e/support/standins";
-import { copyProject, engineBin, engineEnvironment } from "./support/engineProject";
+import { copyProject, engineEnvironment, selectedEngine } from "./support/engineProject";
 
 const NAME = "registry-engine-ssh.test";
 const PREFIX = "pr-engine-ssh";
@@ -103,10 +103,10 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
         });
 
     before(async () => {
-        const bin = engineBin();
+        const engine = selectedEngine();
         assert.ok(
-            existsSync(join(bin, "pulumi-resource-command")),
-            `${bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`,
+            engine.kind === "installed" || existsSync(join(engine.bin, "pulumi-resource-command")),
+            `${engine.bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`,
         );
         work = makeTempDir("pr-ssh-");
         project = copyProject(work);
