@@ -99,7 +99,7 @@ export class Retention extends pulumi.ComponentResource {
                 hosts: isIpAddress(args.host) || args.host === "localhost" ? undefined : [{ host: args.host, ip: "127.0.0.1" }],
                 healthcheck: {
                     tests: ["CMD-SHELL", `test -n "$(find ${RETENTION_HEARTBEAT} -mmin -1 2>/dev/null)"`],
-                    interval: "30s",
+                    interval: "15s",
                     timeout: "5s",
                     retries: 3,
                     startPeriod: "10s",

@@ -19,7 +19,7 @@ import { join } from "path";
 import { GC_LOG_PREFIX } from "../../components/render/gcSupervisor";
 import { evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { hostNetworkStackConfig } from "./support/hostStack";
-import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
+import { firstLayerDigest, SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, sleep, waitFor } from "../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
 import { addHostsEntry } from "./support/hostsFile";
@@ -105,11 +105,6 @@ describe("scheduled garbage collection in the registry container (Distribution 3
                 { allowFailure: true },
             )
         ).code === 0;
-    /** The digest of a one-image layout's only layer. */
-    const layerOf = (layout: string) => {
-        const manifest = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")).manifests[0].digest as string;
-        return JSON.parse(readFileSync(join(layout, "blobs/sha256", manifest.slice(7)), "utf8")).layers[0].digest as string;
-    };
     /** A step of the setup, retried: a scheduled collection may make the registry read-only for a moment. */
     const retried = async <T extends { code: number; stderr: string }>(
         what: string,
@@ -177,7 +172,7 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         ] as const) {
             await retried(reference, () => push(join(layouts, layout), tag, reference, all));
         }
-        const [doomedLayer, oldLayer] = [layerOf(join(layouts, "doomed")), layerOf(join(layouts, "old"))];
+        const [doomedLayer, oldLayer] = [firstLayerDigest(join(layouts, "doomed")), firstLayerDigest(join(layouts, "old"))];
         assert.ok((await blobStored(doomedLayer)) && (await blobStored(oldLayer)));
         await retried(
             "DELETE the doomed manifest",
