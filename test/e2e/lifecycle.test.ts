@@ -8,7 +8,8 @@
  *   and a multi-arch index with riscv64 (each platform too); the pull account cannot sign. With
  *   no referrers API in Distribution, cosign stores its signature under the referrers tag schema
  *   (`sha256-<digest>`, an index of referrers) by default, and as `sha256-<digest>.sig` with
- *   `--new-bundle-format=false`;
+ *   `--new-bundle-format=false`; `--registry-referrers-mode=oci-1-1` (experimental) writes a
+ *   referrer cosign's own verify does not find;
  * - webhooks: a receiver on the stack's network gets each push and delete with repository, tag
  *   and digest, and the header set as a secret;
  * - retention: ten tags pushed, the three newest and one named by keepTags kept; the dry run lists
@@ -179,7 +180,11 @@ describe("end to end: an image's life after the push — signed, told to a webho
             namePrefix: PREFIX,
             deleteEnabled: true,
             gc: { schedule: "@every 1h" },
-            retention: [{ repositories: "retention/**", keepLast: 3, keepTags: "stable" }],
+            // The first policy that matches a repository applies: keep-all keeps everything.
+            retention: [
+                { repositories: "retention/keep-all", keepLast: 100 },
+                { repositories: "retention/**", keepLast: 3, keepTags: "stable" },
+            ],
             notifications: [{ url: "http://receiver:8080/cgi-bin/events", headers: { Authorization: HOOK_TOKEN } }],
         };
         declared = await evaluateProgram({ config, secretKeys: ["notifications"] });
@@ -265,7 +270,7 @@ describe("end to end: an image's life after the push — signed, told to a webho
         assert.ok(signed.children["linux/riscv64"]);
     });
 
-    it("which modes cosign uses here: the referrers tag schema by default, `.sig` with --new-bundle-format=false; a wrong key or no signature fails; the pull account cannot sign", async () => {
+    it("which modes cosign uses here: the referrers tag schema by default, `.sig` with --new-bundle-format=false, the experimental oci-1-1 mode unverifiable; a wrong key or no signature fails; the pull account cannot sign", async () => {
         const referrersTag = (digest: string) => `sha256-${digest.slice(7)}`;
         // Default (cosign 3): a Sigstore bundle as an OCI 1.1 referrer; without a referrers API, an index under the digest's tag.
         assert.deepEqual(await tags("signed/app"), ["1", referrersTag(signed.app)].sort());
@@ -290,6 +295,34 @@ describe("end to end: an image's life after the push — signed, told to a webho
         assert.equal(sig.code, 0, sig.stderr);
         assert.deepEqual(await tags("signed/legacy"), ["1", `${referrersTag(legacy)}.sig`]);
         assert.equal((await verify(`${endpoint}/signed/legacy@${legacy}`)).code, 0);
+
+        // cosign's experimental OCI 1.1 mode for the old format: a referrer under the same kind of
+        // tag, which cosign's own verify does not look for (the docs say not to use it).
+        const experimental = writeOciLayout(join(work, "layouts", "experimental"), "signed in the experimental mode\n");
+        assert.equal((await push(join(work, "layouts", "experimental"), "1", "signed/experimental:1")).code, 0);
+        const oci11 = await sign(
+            admin,
+            `${endpoint}/signed/experimental@${experimental}`,
+            ["--new-bundle-format=false", "--registry-referrers-mode=oci-1-1"],
+            { COSIGN_EXPERIMENTAL: "1" },
+        );
+        assert.equal(oci11.code, 0, oci11.stderr);
+        assert.deepEqual(await tags("signed/experimental"), ["1", referrersTag(experimental)]);
+        const found = JSON.parse(
+            (
+                await curl(node, `/v2/signed/experimental/manifests/${referrersTag(experimental)}`, [
+                    "-H",
+                    "Accept: application/vnd.oci.image.index.v1+json",
+                ])
+            ).stdout,
+        );
+        assert.deepEqual(
+            found.manifests.map((m: { artifactType: string }) => m.artifactType),
+            ["application/vnd.dev.cosign.artifact.sig.v1+json"],
+        );
+        const unverified = await verify(`${endpoint}/signed/experimental@${experimental}`);
+        assert.notEqual(unverified.code, 0);
+        assert.match(unverified.stderr, /no signatures found/);
 
         // What fails must fail: another key, an image nobody signed.
         const otherKey = await client(cosign, ["generate-key-pair", "--output-key-prefix", join(work, "other")], {
@@ -350,6 +383,9 @@ describe("end to end: an image's life after the push — signed, told to a webho
             retained.push({ tag: String(i), digest, layer: firstLayerDigest(layout) });
         }
         assert.equal((await push(join(work, "layouts", "retained-5"), "1", "retention/app:stable")).code, 0);
+        writeOciLayout(join(work, "layouts", "keep-all"), "kept by the first policy that matches\n");
+        for (const tag of ["a", "b", "c", "d"])
+            assert.equal((await push(join(work, "layouts", "keep-all"), "1", `retention/keep-all:${tag}`)).code, 0);
         const byTag = (tag: string) => retained.find((r) => r.tag === tag)!.digest;
         for (const [tag, flags] of [
             ["10", []],
@@ -374,14 +410,14 @@ describe("end to end: an image's life after the push — signed, told to a webho
             `would delete the tag ${repo}:5 (a kept tag names ${byTag("5")})`,
             `would delete ${repo}:sha256-${byTag("1").slice(7)} (`,
             `would delete ${repo}:sha256-${byTag("2").slice(7)}.sig (`,
-            "dry run done: 7 tags would go, 4 kept, 0 repositories skipped",
+            "dry run done: 7 tags would go, 8 kept, 0 repositories skipped",
         ];
         for (const line of expected)
             assert.ok(
                 lines.some((l) => l.startsWith(`${RETENTION_LOG_PREFIX} ${line}`)),
                 `${line}\nnot in:\n${lines.join("\n")}`,
             );
-        assert.ok(!lines.some((l) => /would delete .*(retention\/app[:@](8|9|10|stable)\b|signed\/)/.test(l)), lines.join("\n"));
+        assert.ok(!lines.some((l) => /would delete .*(retention\/app[:@](8|9|10|stable)\b|keep-all|signed\/)/.test(l)), lines.join("\n"));
         process.stdout.write(`# the dry run:\n${lines.map((l) => `#   ${l}`).join("\n")}\n`);
         assert.deepEqual(await tags("retention/app"), before, "the dry run deleted nothing");
         assert.ok(before.includes("1") && before.includes(`sha256-${byTag("2").slice(7)}.sig`));
@@ -421,7 +457,7 @@ describe("end to end: an image's life after the push — signed, told to a webho
         assert.deepEqual(order.slice(0, 2), ["retention", "start"], `retention ran before the collection started:\n${logs.join("\n")}`);
         assert.match(
             logs.find((l) => /retention done:/.test(l))!,
-            /retention done: 7 tags deleted, 4 kept, 0 repositories skipped \(exit 0\)$/,
+            /retention done: 7 tags deleted, 8 kept, 0 repositories skipped \(exit 0\)$/,
         );
 
         // What stays: 8, 9, 10 (the newest), stable (keepTags) and the signatures of what they name.
@@ -447,6 +483,7 @@ describe("end to end: an image's life after the push — signed, told to a webho
         process.stdout.write(`# the supervisor:\n${logs.map((l) => `#   ${l}`).join("\n")}\n`);
         const [, beforeKib, afterKib] = /(\d+) KiB -> (\d+) KiB/.exec(done) ?? assert.fail(done);
         assert.ok(Number(beforeKib) - Number(afterKib) >= 500, `six ~100 KiB layers came back: ${done}`);
+        assert.deepEqual(await tags("retention/keep-all"), ["a", "b", "c", "d"], "the first policy that matches applies");
         // Repositories no policy names are untouched.
         assert.deepEqual(
             { app: await tags("signed/app"), multi: await tags("signed/multi"), legacy: await tags("signed/legacy") },
