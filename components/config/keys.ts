@@ -610,7 +610,7 @@ export const CONFIG_KEYS = {
         fields: RETENTION_FIELDS,
         undeclared: OBJECT,
         description:
-            "tags to delete right before each garbage collection (needs `gc` and `deleteEnabled`): in the repositories `repositories` matches (the first policy that matches applies), a tag stays if it is among the `keepLast` newest, its image is younger than `keepWithinDays`, or `keepTags` matches it; the rest, with their signatures, go ([docs/operations.md](docs/operations.md))",
+            "tags to delete right before each garbage collection (needs `gc` and `deleteEnabled`): in the repositories `repositories` matches (the first policy that matches applies), a tag stays if it is among the `keepLast` newest, its image is younger than `keepWithinDays`, or `keepTags` matches it; the rest, with their signatures, go ([docs/operations.md](docs/operations.md#retention-keep-the-newest-tags-gc-and-retention))",
         read: readRetentionPolicy,
     }),
     notifications: objects({
@@ -618,7 +618,7 @@ export const CONFIG_KEYS = {
         fields: NOTIFICATION_FIELDS,
         undeclared: OBJECT,
         description:
-            "webhooks the registry POSTs its events to (Distribution's `notifications`), one per entry: pushes and deletes of images by default, pulls when asked; best effort, a missed event is not sent again ([docs/operations.md](docs/operations.md))",
+            "webhooks the registry POSTs its events to (Distribution's `notifications`), one per entry: pushes and deletes of images by default, pulls when asked; best effort, a missed event is not sent again ([docs/webhooks.md](docs/webhooks.md))",
         read: readNotification,
     }),
     hostRegistryMirrors: list({
