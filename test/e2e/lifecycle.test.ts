@@ -17,7 +17,7 @@
  *   registry's supervisor asks the regctl container), deletes the rest with their signatures,
  *   the collection gives their space back, every kept digest pulls and its signature verifies.
  *
- * The schedule: the stack starts with `gc.schedule` "@every 1h", so nothing runs while the test
+ * The schedule: the stack starts with `gc: {schedule: "@every 1h", deleteUntagged: true}`, so nothing runs while the test
  * pushes and signs; the collection is then made due by a day-two change (`@every 10s`), the
  * registry container replaced as `pulumi up` replaces it.
  */
@@ -179,7 +179,7 @@ describe("end to end: an image's life after the push — signed, told to a webho
             httpPort: ports.http,
             namePrefix: PREFIX,
             deleteEnabled: true,
-            gc: { schedule: "@every 1h" },
+            gc: { schedule: "@every 1h", deleteUntagged: true },
             // The first policy that matches a repository applies: keep-all keeps everything.
             retention: [
                 { repositories: "retention/keep-all", keepLast: 100 },
@@ -430,7 +430,7 @@ describe("end to end: an image's life after the push — signed, told to a webho
 
         // A day-two change makes the collection due: `pulumi up` replaces the registry container.
         const dueSoon = await evaluateProgram({
-            config: { ...config, gc: { schedule: "@every 10s" } },
+            config: { ...config, gc: { schedule: "@every 10s", deleteUntagged: true } },
             secretKeys: ["notifications"],
             previousState: declared.state,
         });
@@ -472,6 +472,14 @@ describe("end to end: an image's life after the push — signed, told to a webho
         for (const tag of ["10", "5"]) {
             const verified = await verify(`${endpoint}/retention/app@${byTag(tag).digest}`);
             assert.equal(verified.code, 0, `${tag}'s signature stays and verifies: ${verified.stderr}`);
+        }
+        // deleteUntagged keeps what a tagged index lists: platforms, and the referrers under a signature's tag.
+        for (const [repository, digest] of [
+            ["signed/app", signed.app],
+            ["signed/multi", signed.children["linux/riscv64"]],
+        ]) {
+            const verified = await verify(`${endpoint}/${repository}@${digest}`);
+            assert.equal(verified.code, 0, `${repository}@${digest} still verifies after the collection: ${verified.stderr}`);
         }
         // What went: the images, their signatures, their layers (the collection's sweep).
         for (const tag of ["1", "2", "3", "4", "6", "7"]) {
