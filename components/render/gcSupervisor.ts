@@ -176,6 +176,15 @@ stop_all() {
 }
 trap 'stop_all; exit 0' TERM INT
 
+# Waits up to LIMIT seconds until FILE's first line is ID: await_answer FILE ID LIMIT.
+await_answer() {
+    waited=0
+    until [ "$(head -n 1 "$1" 2>/dev/null)" = "$2" ]; do
+        [ "$waited" -lt "$3" ] || return 1
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
 # Retention (retentionScript.ts) runs right before a collection, while the registry takes deletes:
 # its container is asked through RETENTION_DIR (request: an id; it answers started, then done with
 # the id and its summary) and waited for, within limits: the collection runs either way (a delete
@@ -186,24 +195,14 @@ retain() {
     RETENTION_RUNS=$((RETENTION_RUNS + 1))
     id="$(date +%s)-$RETENTION_RUNS"
     echo "$id" > "$RETENTION_DIR/request.tmp" && mv "$RETENTION_DIR/request.tmp" "$RETENTION_DIR/request"
-    waited=0
-    until [ "$(cat "$RETENTION_DIR/started" 2>/dev/null)" = "$id" ]; do
-        if [ "$waited" -ge "$RETENTION_START_SECONDS" ]; then
-            log "retention did not start within $RETENTION_START_SECONDS s; collecting without it"
-            return 0
-        fi
-        sleep 1
-        waited=$((waited + 1))
-    done
-    waited=0
-    until [ "$(head -n 1 "$RETENTION_DIR/done" 2>/dev/null)" = "$id" ]; do
-        if [ "$waited" -ge "$RETENTION_RUN_SECONDS" ]; then
-            log "retention still running after $RETENTION_RUN_SECONDS s; collecting now"
-            return 0
-        fi
-        sleep 1
-        waited=$((waited + 1))
-    done
+    if ! await_answer "$RETENTION_DIR/started" "$id" "$RETENTION_START_SECONDS"; then
+        log "retention did not start within $RETENTION_START_SECONDS s; collecting without it"
+        return 0
+    fi
+    if ! await_answer "$RETENTION_DIR/done" "$id" "$RETENTION_RUN_SECONDS"; then
+        log "retention still running after $RETENTION_RUN_SECONDS s; collecting now"
+        return 0
+    fi
     log "retention $(sed -n 2p "$RETENTION_DIR/done")"
 }
 

@@ -32,10 +32,12 @@ import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts
 import { makeTempDir, RunOptions, waitFor } from "../../scripts/lib/processes";
 import { cosignBinary } from "../support/builtTools";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS } from "../support/netns";
+import { skopeoPullArgs, skopeoPushArgs } from "../support/skopeo";
 import { firstLayerDigest, SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
 import { freeStackPorts } from "./support/hostStack";
 import { addHostsEntry } from "./support/hostsFile";
+import { blobStored as blobStoredIn, containerOutput } from "./support/registryContainer";
 import { imageNames, replaceContainer, replay } from "./support/replay";
 import { buildStandInImages, buildWebhookReceiver } from "./support/standins";
 
@@ -71,29 +73,16 @@ describe("end to end: an image's life after the push — signed, told to a webho
         dockerd.runClient(command, args, { allowFailure: true, timeoutMs: 120_000, ...options });
     const creds = (user: Credential) => `${user.username}:${user.password}`;
     const push = (layout: string, tag: string, reference: string, all = false) =>
-        client("skopeo", [
-            "copy",
-            "--quiet",
-            ...(all ? ["--all"] : []),
-            "--dest-cert-dir",
-            caDir(),
-            "--dest-creds",
-            creds(admin),
-            `oci:${layout}:${tag}`,
-            `docker://${endpoint}/${reference}`,
-        ]);
+        client("skopeo", skopeoPushArgs(layout, tag, `${endpoint}/${reference}`, { certDir: caDir(), creds: creds(admin) }, all));
     const pullByDigest = (repository: string, digest: string) =>
-        client("skopeo", [
-            "copy",
-            "--quiet",
-            "--all",
-            "--src-cert-dir",
-            caDir(),
-            "--src-creds",
-            creds(node),
-            `docker://${endpoint}/${repository}@${digest}`,
-            `dir:${join(work, "pulled", `${repository.replace(/\//g, "_")}-${digest.slice(7, 19)}`)}`,
-        ]);
+        client(
+            "skopeo",
+            skopeoPullArgs(
+                `${endpoint}/${repository}@${digest}`,
+                join(work, "pulled", `${repository.replace(/\//g, "_")}-${digest.slice(7, 19)}`),
+                { certDir: caDir(), creds: creds(node) },
+            ),
+        );
     const curl = async (user: Credential, path: string, args: string[] = []) =>
         client("curl", ["-sS", "--max-time", "30", "--cacert", caFile(), "-u", creds(user), ...args, `https://${endpoint}${path}`]);
     const tags = async (repository: string) => {
@@ -127,23 +116,8 @@ describe("end to end: an image's life after the push — signed, told to a webho
         );
     const verify = (reference: string, key = join(work, "cosign.pub")) =>
         cosignAs(node, ["verify", "--key", key, "--insecure-ignore-tlog=true", "--output", "json", reference]);
-    const registryLogs = async () => {
-        const logs = await dockerd.docker(["logs", `${PREFIX}-registry`], { allowFailure: true });
-        return logs.stdout + logs.stderr;
-    };
-    const blobStored = async (digest: string) =>
-        (
-            await dockerd.docker(
-                [
-                    "exec",
-                    `${PREFIX}-registry`,
-                    "test",
-                    "-e",
-                    `/var/lib/registry/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`,
-                ],
-                { allowFailure: true },
-            )
-        ).code === 0;
+    const registryLogs = () => containerOutput(dockerd, `${PREFIX}-registry`);
+    const blobStored = (digest: string) => blobStoredIn(dockerd, `${PREFIX}-registry`, digest);
     /** What the receiver has been sent: each POST's Authorization header and events. */
     const deliveries = async (): Promise<Delivery[]> => {
         const dump = await dockerd.docker([
@@ -447,10 +421,8 @@ describe("end to end: an image's life after the push — signed, told to a webho
                 1_000,
             );
         } catch (error) {
-            const retentionLogs = await dockerd.docker(["logs", `${PREFIX}-retention`], { allowFailure: true });
-            throw new Error(
-                `${String(error)}\nregistry:\n${await registryLogs()}\nretention:\n${retentionLogs.stdout}${retentionLogs.stderr}`,
-            );
+            const retentionLogs = await containerOutput(dockerd, `${PREFIX}-retention`);
+            throw new Error(`${String(error)}\nregistry:\n${await registryLogs()}\nretention:\n${retentionLogs}`);
         }
         const logs = (await registryLogs()).split("\n").filter((l) => l.includes(GC_LOG_PREFIX));
         const order = logs.map((l) => (/retention done:/.test(l) ? "retention" : /start:/.test(l) ? "start" : "")).filter(Boolean);

@@ -13,7 +13,7 @@ import { AddressInfo } from "net";
 import { existsSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
-import { renderRegistryConfig } from "../../components/render/registryConfig";
+import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
 import { BLOB_MEDIA_TYPE, webhookHeadersEnv } from "../../components/render/notifications";
 import { freePort } from "../../scripts/lib/loopbackServers";
 import { makeTempDir, registerCleanup, run, runCleanups, startDaemon, waitFor } from "../../scripts/lib/processes";
@@ -70,6 +70,16 @@ describe("webhooks: the rendered notifications section and header variables, rea
             { allowFailure: true, timeoutMs: 60_000 },
         );
     const events = (deliveries: Delivery[]) => deliveries.flatMap((d) => d.events);
+    /** The rendered config.yml of a registry on loopback `port` telling `notifications`. */
+    const configFor = (port: number, major: 2 | 3, notifications: RegistryConfigInput["notifications"]) =>
+        renderRegistryConfig({
+            listenAddress: `127.0.0.1:${port}`,
+            htpasswdPath: join(dir, "htpasswd"),
+            realm: "private-registry",
+            deleteEnabled: true,
+            distributionMajor: major,
+            notifications,
+        });
     const serve = async (name: string, binary: string, config: string, env: Record<string, string>, port: number) => {
         const configPath = join(dir, `${name}.yml`);
         writeFileSync(configPath, config);
@@ -99,17 +109,10 @@ describe("webhooks: the rendered notifications section and header variables, rea
     it("3.x: push, pull and deletes reach each webhook as asked, with repository, tag and digest and the secret header", async () => {
         const [deploys, audit] = [await receiver("deploys"), await receiver("audit")];
         const port = await freePort();
-        const config = renderRegistryConfig({
-            listenAddress: `127.0.0.1:${port}`,
-            htpasswdPath: join(dir, "htpasswd"),
-            realm: "private-registry",
-            deleteEnabled: true,
-            distributionMajor: 3,
-            notifications: [
-                { url: deploys.url, events: ["push", "delete"], headerNames: ["Authorization"] },
-                { url: audit.url, events: ["push", "delete", "pull"] },
-            ],
-        });
+        const config = configFor(port, 3, [
+            { url: deploys.url, events: ["push", "delete"], headerNames: ["Authorization"] },
+            { url: audit.url, events: ["push", "delete", "pull"] },
+        ]);
         assert.ok(!config.includes(TOKEN), "the header's value is not in config.yml");
         assert.match(config, /webhook-1's headers \(Authorization\): REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS, a secret/);
         const [name, value] = webhookHeadersEnv(0, { Authorization: TOKEN }).split(/=(.*)/s);
@@ -177,14 +180,7 @@ describe("webhooks: the rendered notifications section and header variables, rea
         async () => {
             const hook = await receiver("v2");
             const port = await freePort();
-            const config = renderRegistryConfig({
-                listenAddress: `127.0.0.1:${port}`,
-                htpasswdPath: join(dir, "htpasswd"),
-                realm: "private-registry",
-                deleteEnabled: true,
-                distributionMajor: 2,
-                notifications: [{ url: hook.url, events: ["push", "delete"] }],
-            });
+            const config = configFor(port, 2, [{ url: hook.url, events: ["push", "delete"] }]);
             const registry = await serve("registry2", DEBIAN_REGISTRY, config, {}, port);
             const layout = join(dir, "layout-v2");
             const digest = writeOciLayout(layout, "told by 2.8\n");

@@ -7,28 +7,27 @@ import { describe, it } from "node:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { renderGcSupervisor } from "../../components/render/gcSupervisor";
+import { GcSupervisorInput, renderGcSupervisor } from "../../components/render/gcSupervisor";
 import { run } from "../../scripts/lib/processes";
 
 const BUSYBOX = "/bin/busybox";
 
 describe("the supervisor script", () => {
     const dir = mkdtempSync(join(tmpdir(), "pr-gc-script-"));
+    /** The stack's paths for a 3.x registry; each test sets its timing. */
+    const input = (timing: GcSupervisorInput["timing"]): GcSupervisorInput => ({
+        configPath: "/etc/distribution/config.yml",
+        socketPath: "/run/registry/registry.sock",
+        readOnlyConfigPath: "/etc/distribution/config-readonly.yml",
+        readOnlySocketPath: "/run/registry/registry-readonly.sock",
+        drainSeconds: 2,
+        dataDir: "/var/lib/registry",
+        timing,
+        deleteUntagged: false,
+    });
     const scriptFor = (fields: string) => {
         const path = join(dir, `cron-${fields.replace(/\W/g, "_")}.sh`);
-        writeFileSync(
-            path,
-            renderGcSupervisor({
-                configPath: "/etc/distribution/config.yml",
-                socketPath: "/run/registry/registry.sock",
-                readOnlyConfigPath: "/etc/distribution/config-readonly.yml",
-                readOnlySocketPath: "/run/registry/registry-readonly.sock",
-                drainSeconds: 2,
-                dataDir: "/var/lib/registry",
-                timing: { kind: "cron", fields: fields.split(" ") },
-                deleteUntagged: false,
-            }),
-        );
+        writeFileSync(path, renderGcSupervisor(input({ kind: "cron", fields: fields.split(" ") })));
         return path;
     };
     /** Whether busybox's sh says the minute "MIN HOUR DAY MONTH WEEKDAY" is due. */
@@ -47,14 +46,7 @@ describe("the supervisor script", () => {
     it("with retention, asks the retention job before each collection and waits for it within limits (passes sh -n)", async () => {
         const path = join(dir, "with-retention.sh");
         const script = renderGcSupervisor({
-            configPath: "/etc/distribution/config.yml",
-            socketPath: "/run/registry/registry.sock",
-            readOnlyConfigPath: "/etc/distribution/config-readonly.yml",
-            readOnlySocketPath: "/run/registry/registry-readonly.sock",
-            drainSeconds: 2,
-            dataDir: "/var/lib/registry",
-            timing: { kind: "every", seconds: 3600 },
-            deleteUntagged: false,
+            ...input({ kind: "every", seconds: 3600 }),
             retention: { handshakeDir: "/run/retention", startSeconds: 60, runSeconds: 3600 },
         });
         writeFileSync(path, script);
