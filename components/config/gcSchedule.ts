@@ -1,6 +1,6 @@
 /**
  * `gc.schedule`: when the registry collects its garbage. Pure: the validator parses it once
- * (keys.ts), into the timing the supervisor script (components/render/gcSupervisor.ts) checks
+ * (keys.ts), into the timing the supervisor script (components/render/registrySupervisor.ts) checks
  * each minute.
  */
 

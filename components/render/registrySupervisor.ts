@@ -37,7 +37,6 @@
  * nothing else can start a writing registry on the storage meanwhile (docs/operations.md).
  */
 import { FILE_SET_FUNCTIONS, MANIFEST } from "./fileSet";
-import { PROXY_PASSWORD_ENV } from "./mirrorConfig";
 import { shellQuote } from "./shell/quote";
 
 /** When to collect: at cron times (UTC, checked each minute) or every N seconds after the last collection ended. */
@@ -51,8 +50,11 @@ export const REGISTRY_SET_FILES = {
     readOnlyConfig: "config-readonly.yml",
     /** Plain: when to collect garbage (renderCollectionSchedule). */
     schedule: "schedule",
-    /** Secret, the mirror's: the upstream account's password (PROXY_PASSWORD_ENV). */
-    proxyPassword: "proxy-password",
+    /**
+     * Secret: environment variables each process starts with (renderSecretEnvironment): a
+     * bucket's keys, webhooks' headers, the mirror's upstream password.
+     */
+    environment: "environment",
 } as const;
 
 /**
@@ -85,6 +87,28 @@ export interface RegistrySupervisorInput {
     dataDir: string;
     /** File mode mask the registry runs under (the socket's permissions). Default: `000`, so the edge's workers may connect. */
     umask?: string;
+    /**
+     * Retention first (`retention`, retentionScript.ts): before each collection, while the
+     * registry still takes deletes, the retention container is asked to run through files in
+     * `handshakeDir` and waited for: `startSeconds` for it to start, `runSeconds` to finish; the
+     * collection runs either way. Default: none.
+     */
+    retention?: { handshakeDir: string; startSeconds: number; runSeconds: number };
+}
+
+/**
+ * The `environment` file: `NAME=VALUE` lines as `sh` reads them (each value one quoted word),
+ * from `NAME=VALUE` strings (the first `=` splits).
+ */
+export function renderSecretEnvironment(variables: readonly string[]): string {
+    return variables
+        .map((variable) => {
+            const at = variable.indexOf("=");
+            const name = variable.slice(0, at);
+            if (at < 1 || !/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`not an environment variable: ${name}`);
+            return `${name}=${shellQuote(variable.slice(at + 1))}\n`;
+        })
+        .join("");
 }
 
 /** The `schedule` file: shell assignments the supervisor reads; no collection when `timing` is undefined. */
@@ -123,6 +147,9 @@ export function renderRegistrySupervisor(input: RegistrySupervisorInput): string
         `DATA_DIR=${shellQuote(input.dataDir)}`,
         `LOG_PREFIX=${shellQuote(supervisorLogPrefix(input.service))}`,
         `GC_LOG_PREFIX=${shellQuote(GC_LOG_PREFIX)}`,
+        `RETENTION_DIR=${shellQuote(input.retention?.handshakeDir ?? "")}`,
+        `RETENTION_START_SECONDS=${input.retention?.startSeconds ?? 0}`,
+        `RETENTION_RUN_SECONDS=${input.retention?.runSeconds ?? 0}`,
     ];
     return `#!/bin/sh
 # Rendered by private-registry (components/render/registrySupervisor.ts): serves the ${input.service} on
@@ -213,20 +240,27 @@ take_set() {
     log "set $id taken"
 }
 
+# Exports set SET's secret environment (in the subshell that runs a registry command).
+load_environment() {
+    [ -f "$SETS/$1/${files.environment}" ] || return 0
+    set -a
+    . "$SETS/$1/${files.environment}"
+    set +a
+}
 # Starts \`registry serve CONFIG\` (of set SET) on SLOT's socket, with or without (nodebug) the
 # debug listener; its pid in STARTED. A socket file left by a killed process would look ready.
 start_registry() {
     rm -f "$(socket_of "$2")"
-    unset ${PROXY_PASSWORD_ENV}
-    if [ -f "$SETS/$4/${files.proxyPassword}" ]; then
-        ${PROXY_PASSWORD_ENV}=$(cat "$SETS/$4/${files.proxyPassword}")
-        export ${PROXY_PASSWORD_ENV}
-    fi
-    if [ "$3" = debug ]; then
-        REGISTRY_HTTP_ADDR=$(socket_of "$2") registry serve "$1" &
-    else
-        REGISTRY_HTTP_ADDR=$(socket_of "$2") REGISTRY_HTTP_DEBUG_ADDR= registry serve "$1" &
-    fi
+    (
+        load_environment "$4"
+        REGISTRY_HTTP_ADDR=$(socket_of "$2")
+        export REGISTRY_HTTP_ADDR
+        if [ "$3" != debug ]; then
+            REGISTRY_HTTP_DEBUG_ADDR=
+            export REGISTRY_HTTP_DEBUG_ADDR
+        fi
+        exec registry serve "$1"
+    ) &
     STARTED=$!
 }
 # Waits until process PID listens on SOCKET: while it lives, at most TENTHS tenths of a second
@@ -280,8 +314,8 @@ handover() {
 
 same_config() {
     cmp -s "$SERVING_CONFIG" "$SETS/$CURRENT/${files.config}" || return 1
-    [ ! -f "$SETS/$SERVING_SET/${files.proxyPassword}" ] && [ ! -f "$SETS/$CURRENT/${files.proxyPassword}" ] && return 0
-    cmp -s "$SETS/$SERVING_SET/${files.proxyPassword}" "$SETS/$CURRENT/${files.proxyPassword}"
+    [ ! -f "$SETS/$SERVING_SET/${files.environment}" ] && [ ! -f "$SETS/$CURRENT/${files.environment}" ] && return 0
+    cmp -s "$SETS/$SERVING_SET/${files.environment}" "$SETS/$CURRENT/${files.environment}"
 }
 # Serves the current set's config with the debug listener, by handovers; 0 when it does.
 reconcile() {
@@ -307,12 +341,43 @@ stop_all() {
 }
 trap stop_all TERM INT
 
+# Waits up to LIMIT seconds until FILE's first line is ID: await_answer FILE ID LIMIT.
+await_answer() {
+    waited=0
+    until [ "$(head -n 1 "$1" 2>/dev/null)" = "$2" ]; do
+        [ "$waited" -lt "$3" ] || return 1
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+# Retention (retentionScript.ts) runs right before a collection, while the registry takes deletes:
+# its container is asked through RETENTION_DIR (request: an id; it answers started, then done with
+# the id and its summary) and waited for, within limits: the collection runs either way (a delete
+# it sends once the registry is read-only is refused, and retried at the next run).
+RETENTION_RUNS=0
+retain() {
+    [ -n "$RETENTION_DIR" ] || return 0
+    RETENTION_RUNS=$((RETENTION_RUNS + 1))
+    id="$(date +%s)-$RETENTION_RUNS"
+    echo "$id" > "$RETENTION_DIR/request.tmp" && mv "$RETENTION_DIR/request.tmp" "$RETENTION_DIR/request"
+    if ! await_answer "$RETENTION_DIR/started" "$id" "$RETENTION_START_SECONDS"; then
+        gc_log "retention did not start within $RETENTION_START_SECONDS s; collecting without it"
+        return 0
+    fi
+    if ! await_answer "$RETENTION_DIR/done" "$id" "$RETENTION_RUN_SECONDS"; then
+        gc_log "retention still running after $RETENTION_RUN_SECONDS s; collecting now"
+        return 0
+    fi
+    gc_log "retention $(sed -n 2p "$RETENTION_DIR/done")"
+}
+
 collect() {
     # Nothing pushed yet: the collector would fail on the missing repositories directory.
     if [ ! -d "$DATA_DIR/docker/registry/v2/repositories" ]; then
         gc_log "skipped: no repositories yet"
         return 0
     fi
+    retain
     set=$CURRENT
     # The read-only registry answers before the writing one stops; it has stopped (its last
     # pushes done) when the handover returns.
@@ -323,7 +388,10 @@ collect() {
     # Measured once nothing writes, so before and after differ by what the collector deleted alone.
     before=$(du -sk "$DATA_DIR" | cut -f1)
     gc_log "start: registry read-only, $before KiB in $DATA_DIR"
-    registry garbage-collect $GC_FLAGS "$SETS/$set/${files.config}" >/tmp/gc.out 2>&1
+    (
+        load_environment "$set"
+        exec registry garbage-collect $GC_FLAGS "$SETS/$set/${files.config}"
+    ) >/tmp/gc.out 2>&1
     status=$?
     grep -v -e 'marking manifest' -e 'marking blob' /tmp/gc.out
     after=$(du -sk "$DATA_DIR" | cut -f1)
@@ -349,6 +417,8 @@ until take_set; do
 done
 # Left by a killed container, if at all.
 rm -f "$(socket_of 1)" "$(socket_of 2)" "$SOCKET_DIR/.$NAME.sock.next"
+# The retention container runs as its image's user: it answers in this directory.
+[ -z "$RETENTION_DIR" ] || chmod 0777 "$RETENTION_DIR"
 start_registry "$SETS/$CURRENT/${files.config}" 1 debug "$CURRENT"
 SERVER=$STARTED SLOT=1 SERVING_SET=$CURRENT SERVING_CONFIG="$SETS/$CURRENT/${files.config}" DEBUG=debug
 # It exited instead: the loop below reports that and exits.

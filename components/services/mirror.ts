@@ -4,9 +4,9 @@ import { MIRROR_LOOPBACK_PORT } from "../config/keys";
 import type { DistributionImage } from "../config/types";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { Upstream } from "../render/edgeUpstreams";
-import { renderMirrorConfig } from "../render/mirrorConfig";
+import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
-import { renderCollectionSchedule } from "../render/registrySupervisor";
+import { renderCollectionSchedule, renderSecretEnvironment } from "../render/registrySupervisor";
 import { distributionEnv, distributionService } from "./registry";
 import { dockerNames } from "./dockerNames";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
@@ -89,7 +89,13 @@ export class Mirror extends pulumi.ComponentResource {
             socketName: "mirror",
             configYaml: this.configYaml,
             schedule: renderCollectionSchedule(undefined),
-            proxyPassword: args.upstreamPassword,
+            // The upstream password as Distribution reads it (proxy.password), from a secret file of the set.
+            environment:
+                args.upstreamPassword === undefined
+                    ? undefined
+                    : pulumi
+                          .output(args.upstreamPassword)
+                          .apply((password) => renderSecretEnvironment([`${PROXY_PASSWORD_ENV}=${password}`])),
         });
         this.container = serviceContainer(
             name,

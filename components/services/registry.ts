@@ -1,17 +1,20 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DistributionMajor } from "../config/distribution";
-import type { BlobStorage, DistributionImage, GcSettings, RegistryStorage } from "../config/types";
+import type { BlobStorage, DistributionImage, GcSettings, NotificationEndpoint, RegistryStorage } from "../config/types";
 import { HANDOVER_DRAIN_SECONDS, Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
+import { webhookHeadersEnv } from "../render/notifications";
 import {
     DISTRIBUTION_FILES_DIR,
     REGISTRY_SET_FILES,
     renderCollectionSchedule,
     renderRegistrySupervisor,
+    renderSecretEnvironment,
 } from "../render/registrySupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { dockerNames } from "./dockerNames";
+import { RETENTION_WAIT } from "./retention";
 import { ROLE_LABEL, ServiceFile, serviceContainer, ServiceSettings } from "./serviceContainer";
 
 /**
@@ -49,7 +52,7 @@ export interface RegistryArgs {
     uiOrigin?: string;
     /**
      * Where blobs live: the data volume, or an S3-compatible bucket (then no data volume; its
-     * keys reach the registry as secret environment variables).
+     * keys reach the registry as environment variables from a secret file of its set).
      */
     storage: RegistryStorage;
     /** Keep the data volume on `pulumi destroy`. */
@@ -63,6 +66,15 @@ export interface RegistryArgs {
      * `--delete-untagged` (Distribution 3 only). Default: none.
      */
     gc?: GcSettings;
+    /**
+     * With `gc`: the retention job's handshake volume (services/retention.ts), mounted here so the
+     * supervisor asks the job to run right before each collection. Default: none.
+     */
+    retentionHandshake?: SocketMount;
+    /** Webhooks told of pushes, deletes (and pulls, when asked). Default: none. */
+    notifications?: NotificationEndpoint[];
+    /** Secret: each webhook's headers, index by index (`notifications[i].headers`). Default: none. */
+    notificationHeaders?: pulumi.Input<Record<string, string>[]>;
     /** Resources to wait for (the host being ready). */
     dependsOn?: pulumi.Resource[];
 }
@@ -70,11 +82,11 @@ export interface RegistryArgs {
 /**
  * The Distribution registry: its image, the data volume that outlives every container, and the
  * container, whose command (registrySupervisor.ts) serves it on a Unix socket and takes each new
- * set of its files (config.yml, the read-only copy for collections, the collection schedule)
- * without a moment unanswered: a new schedule at once, a new config.yml by a handover to a new
- * process on the same socket. The container is replaced (restarted) only for its image, its
- * environment (`http.secret`, a bucket's keys) and its mounts; the volume, and every image in it,
- * stays.
+ * set of its files (config.yml, the read-only copy for collections, the collection schedule; a
+ * secret environment: a bucket's keys, webhooks' headers) without a moment unanswered: a new
+ * schedule at once, a new config.yml or environment by a handover to a new process on the same
+ * socket. The container is replaced (restarted) only for its image, `http.secret` and its mounts
+ * (retention on or off); the volume, and every image in it, stays.
  */
 export class Registry extends pulumi.ComponentResource {
     /** How the edge reaches the registry: its socket, in `socketMount`, handed over between processes. */
@@ -103,6 +115,7 @@ export class Registry extends pulumi.ComponentResource {
             debugAddress: metricsAddress,
             storage: storageConfig(storage),
             distributionMajor: major,
+            notifications: args.notifications,
         };
         this.upstream = { address: REGISTRY_SOCKET, handsOver: true };
 
@@ -119,13 +132,22 @@ export class Registry extends pulumi.ComponentResource {
                       },
                       { ...childOpts, retainOnDelete: args.retainDataOnDestroy, dependsOn: args.dependsOn },
                   );
-        const s3Credentials =
+        // Secrets the registry reads from its environment: a bucket's keys, the webhooks' headers
+        // (render/notifications.ts), never config.yml; a file of the set, so a new one is a handover.
+        const headers = args.notificationHeaders;
+        const headerEnv = (args.notifications ?? []).flatMap((endpoint, i) =>
+            endpoint.headerNames.length === 0 || headers === undefined
+                ? []
+                : [pulumi.output(headers).apply((all) => webhookHeadersEnv(i, all[i] ?? {}))],
+        );
+        const s3Env =
             storage.kind !== "s3"
                 ? []
                 : [
-                      pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.accessKeyId}=${storage.accessKeyId}`),
-                      pulumi.secret(pulumi.interpolate`${S3_CREDENTIAL_ENV.secretAccessKey}=${storage.secretAccessKey}`),
+                      pulumi.interpolate`${S3_CREDENTIAL_ENV.accessKeyId}=${storage.accessKeyId}`,
+                      pulumi.interpolate`${S3_CREDENTIAL_ENV.secretAccessKey}=${storage.secretAccessKey}`,
                   ];
+        const secretEnv = [...s3Env, ...headerEnv];
 
         const socketVolume = new docker.Volume(
             `${name}-socket`,
@@ -145,6 +167,8 @@ export class Registry extends pulumi.ComponentResource {
             // The read-only copy a collection serves meanwhile.
             readOnlyConfigYaml: args.gc === undefined ? undefined : renderRegistryConfig({ ...configInput, readOnly: true }),
             schedule: renderCollectionSchedule(args.gc?.schedule, args.gc?.deleteUntagged),
+            environment: secretEnv.length === 0 ? undefined : pulumi.all(secretEnv).apply(renderSecretEnvironment),
+            retentionDir: args.retentionHandshake?.containerPath,
         });
         this.container = serviceContainer(
             name,
@@ -158,10 +182,11 @@ export class Registry extends pulumi.ComponentResource {
                 healthUrl: `http://${metricsLocal}/debug/health`,
                 settings: {
                     ...service.settings,
-                    envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials, ...distributionEnv(major)],
+                    envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...distributionEnv(major)],
                     volumes: [
                         ...(volume === undefined ? [] : [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }]),
                         { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
+                        ...(args.retentionHandshake === undefined ? [] : [args.retentionHandshake]),
                     ],
                 },
                 files: service.files,
@@ -202,8 +227,10 @@ export interface DistributionServiceInput {
     readOnlyConfigYaml?: string;
     /** renderCollectionSchedule's file. */
     schedule: string;
-    /** Secret, the mirror's: the upstream account's password. */
-    proxyPassword?: pulumi.Input<string>;
+    /** Secret: environment variables each process starts with (renderSecretEnvironment). Default: none. */
+    environment?: pulumi.Input<string>;
+    /** With retention: where the retention job's handshake volume is mounted. Default: none. */
+    retentionDir?: string;
 }
 
 /**
@@ -226,12 +253,13 @@ export function distributionService(input: DistributionServiceInput): {
                     content: renderRegistrySupervisor({
                         service: input.service,
                         filesDir: DISTRIBUTION_FILES_DIR,
-                        secretsDir: input.proxyPassword === undefined ? undefined : DISTRIBUTION_SECRETS_DIR,
+                        secretsDir: input.environment === undefined ? undefined : DISTRIBUTION_SECRETS_DIR,
                         setsDir: DISTRIBUTION_SETS_DIR,
                         socketDir: input.socketDir,
                         socketName: input.socketName,
                         drainSeconds: HANDOVER_DRAIN_SECONDS,
                         dataDir: REGISTRY_DATA_DIR,
+                        retention: input.retentionDir === undefined ? undefined : { handshakeDir: input.retentionDir, ...RETENTION_WAIT },
                     }),
                     executable: true,
                 },
@@ -245,9 +273,9 @@ export function distributionService(input: DistributionServiceInput): {
                 ...(input.readOnlyConfigYaml === undefined ? [] : [{ name: f.readOnlyConfig, content: input.readOnlyConfigYaml }]),
                 { name: f.schedule, content: input.schedule },
             ],
-            ...(input.proxyPassword === undefined
+            ...(input.environment === undefined
                 ? {}
-                : { secretDirectory: DISTRIBUTION_SECRETS_DIR, secret: [{ name: f.proxyPassword, content: input.proxyPassword }] }),
+                : { secretDirectory: DISTRIBUTION_SECRETS_DIR, secret: [{ name: f.environment, content: input.environment }] }),
         },
     };
 }

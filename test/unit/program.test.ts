@@ -386,8 +386,8 @@ describe("local mode variants", () => {
         assert.deepEqual(config.proxy, { remoteurl: "https://registry-1.docker.io", username: "hub-bot" });
         assert.deepEqual([config.http.net, config.http.addr], ["unix", "/run/mirror/mirror.sock"], "reachable only through the edge");
         assert.equal(config.auth, undefined, "the edge checks the users' passwords");
-        // The upstream password: a secret file its supervisor reads, so a new one is a handover, not a restart.
-        assert.equal(held(result, "registry-mirror-secrets", "/etc/private-registry/secrets/proxy-password"), "hub-Token-9");
+        // The upstream password: a secret file its supervisor exports, so a new one is a handover, not a restart.
+        assert.equal(held(result, "registry-mirror-secrets", "/etc/private-registry/secrets/environment"), "REGISTRY_PROXY_PASSWORD='hub-Token-9'\n");
         assert.ok(
             findResource(result, CONTAINER, "registry-mirror-secrets").secretInputPaths.includes("uploads"),
             "the upstream password is secret",
@@ -448,7 +448,7 @@ describe("local mode variants", () => {
         assert.equal(result.outputs.mirrorEndpoint.value, "mirror.registry.lan:8443");
     });
 
-    it("an S3 bucket: storage.s3 in the readable config.yml, its keys only in secret env, no data volume; a plain secret key stops the preview", async () => {
+    it("an S3 bucket: storage.s3 in the readable config.yml, its keys only in a secret file of the set, no data volume; a plain secret key stops the preview", async () => {
         const storage = {
             kind: "s3",
             endpoint: "https://minio.lan:9000",
@@ -468,10 +468,13 @@ describe("local mode variants", () => {
             forcepathstyle: true,
         });
         assert.deepEqual(config.storage.redirect, { disable: true });
-        const env = envOf(registry);
-        assert.equal(env.REGISTRY_STORAGE_S3_ACCESSKEY, "AKIA-test-id-7");
-        assert.equal(env.REGISTRY_STORAGE_S3_SECRETKEY, "s3-Secret-Key-9");
-        assert.ok(findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("envs"), "the keys are secret in state");
+        // The keys: a secret file of the set (new keys are a handover), never the container's env.
+        assert.equal(
+            held(result, "registry-registry-secrets", "/etc/private-registry/secrets/environment"),
+            "REGISTRY_STORAGE_S3_ACCESSKEY='AKIA-test-id-7'\nREGISTRY_STORAGE_S3_SECRETKEY='s3-Secret-Key-9'\n",
+        );
+        assert.equal(envOf(registry).REGISTRY_STORAGE_S3_SECRETKEY, undefined);
+        assert.deepEqual(findResource(result, CONTAINER, "registry-registry-secrets").secretInputPaths, ["uploads"], "the keys are secret in state");
         assert.deepEqual(findResource(result, CONTAINER, "registry-registry-files").secretInputPaths, [], "config.yml stays readable");
         assert.equal(
             result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"),
@@ -483,6 +486,7 @@ describe("local mode variants", () => {
             [
                 { volumeName: "private-registry-registry-socket", containerPath: "/run/registry" },
                 { volumeName: "private-registry-registry-files", containerPath: "/etc/private-registry/files", readOnly: true },
+                { volumeName: "private-registry-registry-secrets", containerPath: "/etc/private-registry/secrets", readOnly: true },
             ],
             "the socket and the files, no data",
         );
@@ -492,6 +496,100 @@ describe("local mode variants", () => {
         assert.match(plain.error ?? "", /private-registry:storage\.secretAccessKey must be a secret config value/);
         assert.doesNotMatch(plain.error ?? "", /s3-Secret-Key-9/);
         assert.equal(plain.resources.filter((r) => r.type.startsWith("docker:")).length, 0, "nothing planned");
+    });
+
+    it("retention: a regctl container the collector asks through a shared volume, reaching the endpoint on the host's network as the push user", async () => {
+        const result = await evaluateProgram({
+            config: {
+                ...devStackConfig(),
+                hostnames: ["registry.lan"],
+                deleteEnabled: true,
+                gc: { schedule: "@daily" },
+                retention: [{ repositories: "team/**", keepLast: 3, keepTags: "v[0-9]+" }],
+            },
+        });
+        assert.equal(result.error, undefined);
+        const job = inputsOf(result, CONTAINER, "registry-retention");
+        assert.equal(job.name, "private-registry-retention");
+        assert.equal(
+            result.resources.find((r) => r.type === "docker:index/remoteImage:RemoteImage" && r.name === "registry-retention-image")?.inputs
+                .name,
+            "regclient/regctl:v0.11.7-alpine",
+        );
+        assert.deepEqual(job.command, ["sh", "/etc/retention/retention.sh"]);
+        assert.equal(job.networkMode, "host", "it reaches the registry as a client on its host does");
+        assert.deepEqual(job.hosts, [{ host: "registry.lan", ip: "127.0.0.1" }], "the registry's name, pinned to the host");
+        assert.equal(job.ports, undefined, "it publishes nothing");
+        const [admin] = result.outputs.credentials.value as { username: string; password: string }[];
+        assert.deepEqual(envOf(job), { RETENTION_USER: "admin", RETENTION_PASSWORD: admin.password });
+        assert.ok(findResource(result, CONTAINER, "registry-retention").secretInputPaths.includes("envs"), "the password is secret");
+        assert.ok(!findResource(result, CONTAINER, "registry-retention").secretInputPaths.includes("uploads"), "the script stays readable");
+        const script = upload(job, "/etc/retention/retention.sh");
+        assert.match(script, /^REGISTRY='registry\.lan:8443'$/m);
+        assert.match(script, /^CA_FILE='\/etc\/retention\/ca\.crt'$/m);
+        assert.match(
+            script,
+            /matches '\^team\(\/\.\*\)\?\$' "\$1"; then POLICY='team\/\*\*' KEEP_LAST='3' KEEP_DAYS='' KEEP_TAGS='v\[0-9\]\+'/,
+        );
+        assert.equal(upload(job, "/etc/retention/ca.crt"), result.outputs.caCertificate.value);
+        const handshake = { volumeName: "private-registry-retention-handshake", containerPath: "/run/retention" };
+        assert.deepEqual(job.volumes, [handshake]);
+        assert.equal(inputsOf(result, VOLUME, "registry-retention-handshake").name, handshake.volumeName);
+        const registry = inputsOf(result, CONTAINER, "registry-registry");
+        assert.ok(
+            (registry.volumes as Inputs[]).some(
+                (v) => v.volumeName === handshake.volumeName && v.containerPath === handshake.containerPath,
+            ),
+            "the supervisor mounts the handshake volume",
+        );
+        assert.match(upload(registry, "/usr/local/bin/private-registry-supervisor"), /^RETENTION_DIR='\/run\/retention'$/m);
+        assertSecretsStayHidden(result);
+
+        const without = await evaluateProgram({ config: { ...devStackConfig(), retention: [{ repositories: "**", keepLast: 1 }] } });
+        assert.match(without.error ?? "", /private-registry:retention needs private-registry:gc/);
+        assert.match(without.error ?? "", /private-registry:retention needs private-registry:deleteEnabled true/);
+    });
+
+    it("notifications: endpoints readable in config.yml, each one's headers only in the secret environment of the set; plain headers stop the preview", async () => {
+        const notifications = [
+            { url: "http://deployer.lan:8080/events", headers: { Authorization: "Bearer hook-Token-7" } },
+            { url: "https://audit.lan/hook", events: ["push", "delete", "pull"] },
+        ];
+        const result = await evaluateProgram({ config: { ...devStackConfig(), notifications }, secretKeys: ["notifications"] });
+        assert.equal(result.error, undefined);
+        const configYaml = held(result, "registry-registry-files", "/etc/private-registry/files/config.yml");
+        assert.deepEqual(parseYaml(configYaml).notifications.endpoints, [
+            {
+                name: "webhook-1",
+                url: "http://deployer.lan:8080/events",
+                timeout: "5s",
+                threshold: 5,
+                backoff: "10s",
+                ignore: { mediatypes: ["application/octet-stream"], actions: ["pull"] },
+            },
+            {
+                name: "webhook-2",
+                url: "https://audit.lan/hook",
+                timeout: "5s",
+                threshold: 5,
+                backoff: "10s",
+                ignore: { mediatypes: ["application/octet-stream"], actions: [] },
+            },
+        ]);
+        assert.doesNotMatch(configYaml, /hook-Token-7/);
+        // The headers: a secret file of the registry's set its supervisor exports, so a new one is a handover.
+        assert.equal(
+            held(result, "registry-registry-secrets", "/etc/private-registry/secrets/environment"),
+            `REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS='{"Authorization":["Bearer hook-Token-7"]}'\n`,
+        );
+        assert.equal(envOf(inputsOf(result, CONTAINER, "registry-registry")).REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS, undefined);
+        assert.deepEqual(findResource(result, CONTAINER, "registry-registry-secrets").secretInputPaths, ["uploads"]);
+        assert.deepEqual(findResource(result, CONTAINER, "registry-registry-files").secretInputPaths, [], "config.yml stays readable");
+        assertSecretsStayHidden(result, { webhookHeader: "Bearer hook-Token-7" });
+
+        const plain = await evaluateProgram({ config: { ...devStackConfig(), notifications } });
+        assert.match(plain.error ?? "", /private-registry:notifications\[0\]\.headers must be a secret config value/);
+        assert.doesNotMatch(plain.error ?? "", /hook-Token-7/);
     });
 
     it("stops at preview with the key named when the config is bad", async () => {

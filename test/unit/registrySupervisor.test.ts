@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { mkdtempSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { renderEdgeApplier } from "../../components/render/edgeApplier";
-import { renderCollectionSchedule, renderRegistrySupervisor } from "../../components/render/registrySupervisor";
+import { renderCollectionSchedule, renderRegistrySupervisor, renderSecretEnvironment } from "../../components/render/registrySupervisor";
 import { run } from "../../scripts/lib/processes";
 
 const BUSYBOX = "/bin/busybox";
@@ -59,6 +59,39 @@ describe("the registry's supervisor and the edge's applier", () => {
             await run(BUSYBOX, ["sh", "-n", path]);
             await run("sh", ["-n", path]);
         }
+    });
+
+    it("with retention, asks the retention job before each collection and waits for it within limits (passes sh -n)", async () => {
+        const path = join(dir, "with-retention.sh");
+        const script = renderRegistrySupervisor({
+            service: "registry",
+            filesDir: "/etc/private-registry/files",
+            setsDir: "/run/private-registry",
+            socketDir: "/run/registry",
+            socketName: "registry",
+            drainSeconds: 3,
+            dataDir: "/var/lib/registry",
+            retention: { handshakeDir: "/run/retention", startSeconds: 60, runSeconds: 3600 },
+        });
+        writeFileSync(path, script);
+        await run(BUSYBOX, ["sh", "-n", path]);
+        await run("sh", ["-n", path]);
+        assert.match(script, /^RETENTION_DIR='\/run\/retention'\nRETENTION_START_SECONDS=60\nRETENTION_RUN_SECONDS=3600$/m);
+        // Asked first, while the registry still takes deletes: before the handover to the read-only registry.
+        const collect = script.slice(script.indexOf("collect() {"));
+        assert.ok(collect.indexOf("    retain\n") < collect.indexOf("handover "));
+        // Without retention the step does nothing.
+        assert.match(readFileSync(supervisor, "utf8"), /^RETENTION_DIR=''$/m);
+    });
+
+    it("the secret environment: one quoted word per variable, as sh reads it back", async () => {
+        const text = renderSecretEnvironment([
+            "REGISTRY_PROXY_PASSWORD=it's $secret",
+            'REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS={"A":["b c"]}',
+        ]);
+        const read = await run(BUSYBOX, ["sh", "-c", `set -a; ${text}\nenv | grep ^REGISTRY_ | sort`]);
+        assert.equal(read.stdout, 'REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS={"A":["b c"]}\nREGISTRY_PROXY_PASSWORD=it\'s $secret\n');
+        assert.throws(() => renderSecretEnvironment(["lower=x"]), /not an environment variable/);
     });
 
     it("the schedule file: shell assignments the supervisor sources, a bad timing refused", async () => {
