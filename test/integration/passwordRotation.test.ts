@@ -25,7 +25,9 @@ const passwordsOf = (result: EvaluationResult): Record<string, string> =>
 /** The edge's files as the program renders them: every user's hash, and who may push. */
 const usersOf = (result: EvaluationResult) => ({
     htpasswd: upload(inputsOf(result, CONTAINER, "registry-edge-secrets"), "/etc/nginx/secrets/users"),
-    pushUsers: upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/push-users").split("\n").filter(Boolean),
+    pushUsers: upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/push-users")
+        .split("\n")
+        .filter(Boolean),
 });
 
 describe("password rotation, real registry behind the real edge", () => {
@@ -93,7 +95,9 @@ describe("password rotation, real registry behind the real edge", () => {
         await startRegistry(dir, renderRegistryConfig({ listenAddress: `127.0.0.1:${registryPort}`, deleteEnabled: false }), registryPort);
         await startNginx(
             dir,
-            renderEdgeConfig(loopbackEdgeInput(dir, { httpsPort, httpPort, registryPort, uiPort: await freePort(), access: edgeUsers(initial) })),
+            renderEdgeConfig(
+                loopbackEdgeInput(dir, { httpsPort, httpPort, registryPort, uiPort: await freePort(), access: edgeUsers(initial) }),
+            ),
             httpPort,
         );
     });

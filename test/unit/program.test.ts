@@ -387,7 +387,10 @@ describe("local mode variants", () => {
         assert.deepEqual([config.http.net, config.http.addr], ["unix", "/run/mirror/mirror.sock"], "reachable only through the edge");
         assert.equal(config.auth, undefined, "the edge checks the users' passwords");
         // The upstream password: a secret file its supervisor exports, so a new one is a handover, not a restart.
-        assert.equal(held(result, "registry-mirror-secrets", "/etc/private-registry/secrets/environment"), "REGISTRY_PROXY_PASSWORD='hub-Token-9'\n");
+        assert.equal(
+            held(result, "registry-mirror-secrets", "/etc/private-registry/secrets/environment"),
+            "REGISTRY_PROXY_PASSWORD='hub-Token-9'\n",
+        );
         assert.ok(
             findResource(result, CONTAINER, "registry-mirror-secrets").secretInputPaths.includes("uploads"),
             "the upstream password is secret",
@@ -474,7 +477,11 @@ describe("local mode variants", () => {
             "REGISTRY_STORAGE_S3_ACCESSKEY='AKIA-test-id-7'\nREGISTRY_STORAGE_S3_SECRETKEY='s3-Secret-Key-9'\n",
         );
         assert.equal(envOf(registry).REGISTRY_STORAGE_S3_SECRETKEY, undefined);
-        assert.deepEqual(findResource(result, CONTAINER, "registry-registry-secrets").secretInputPaths, ["uploads"], "the keys are secret in state");
+        assert.deepEqual(
+            findResource(result, CONTAINER, "registry-registry-secrets").secretInputPaths,
+            ["uploads"],
+            "the keys are secret in state",
+        );
         assert.deepEqual(findResource(result, CONTAINER, "registry-registry-files").secretInputPaths, [], "config.yml stays readable");
         assert.equal(
             result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"),
