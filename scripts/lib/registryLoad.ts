@@ -10,7 +10,8 @@
  * - `pull`: the pull user GETs the seed's manifest and layer (checking its digest) and HEADs its
  *   config, over and over;
  * - `push`: the push user uploads a small new blob (POST, PUT) and HEADs it, over and over;
- * - `mirror` (when configured): the pull user GETs the mirror's `/v2/` and `/v2/_catalog`;
+ * - `mirror` (when configured): the pull user GETs the mirror's `/v2/` and `/v2/_catalog`, and
+ *   the manifest of `mirrorImage` (which the mirror fetches from its upstream);
  * - `ui` (when configured): anyone GETs the UI's page;
  * - while the control file says `hold`: one `big-pull` (the big blob, read slowly: at most
  *   HOLD_READ_BYTES_PER_SECOND, never past 90% of it) and one `chunked-push` (an upload in 1 MiB
@@ -44,6 +45,8 @@ export interface LoadConfig {
     bigBlobBytes: number;
     /** The mirror's `host:port` at the edge, if any. */
     mirrorEndpoint?: string;
+    /** An image the mirror's upstream has, `repository:tag`, pulled (its manifest) through the mirror. Default: none. */
+    mirrorImage?: string;
     /** Also GET the UI's page. */
     ui?: boolean;
     /** JSON `{ "hold": boolean, "stop": boolean }`, read ten times a second. */
@@ -298,10 +301,14 @@ class Load {
     async mirrorLoop(): Promise<void> {
         const endpoint = this.config.mirrorEndpoint!;
         while (!this.control.stop) {
-            for (const path of ["/v2/", "/v2/_catalog"])
+            const [repository, tag] = (this.config.mirrorImage ?? ":").split(":");
+            for (const path of ["/v2/", "/v2/_catalog", ...(repository ? [`/v2/${repository}/manifests/${tag}`] : [])])
                 await this.timed(
                     "mirror",
-                    async () => ({ status: (await this.request("GET", path, { user: this.config.pull, endpoint })).status }),
+                    async () => ({
+                        status: (await this.request("GET", path, { user: this.config.pull, endpoint, headers: { Accept: OCI_MANIFEST } }))
+                            .status,
+                    }),
                     (s) => s === 200,
                 );
             await sleep(200);

@@ -68,7 +68,12 @@ function standInFile(name: string): string {
  * Builds and tags the three stand-in images. Each is built in its own
  * directory under workDir, which the caller owns and removes.
  */
-export async function buildStandInImages(dockerd: PrivateDockerd, names: StandInNames, workDir: string): Promise<void> {
+export async function buildStandInImages(
+    dockerd: PrivateDockerd,
+    names: StandInNames,
+    workDir: string,
+    options: StandInOptions = {},
+): Promise<void> {
     for (const binary of Object.values(HOST_BINARIES)) {
         if (!fs.existsSync(binary)) {
             throw new Error(`${binary} is missing: install Debian's docker-registry, nginx and busybox-static`);
@@ -77,7 +82,7 @@ export async function buildStandInImages(dockerd: PrivateDockerd, names: StandIn
     const root = path.join(workDir, "standins");
     fs.rmSync(root, { recursive: true, force: true });
     await Promise.all([
-        buildRegistry(dockerd, names.registry, path.join(root, "registry")),
+        buildRegistry(dockerd, names.registry, path.join(root, "registry"), options.extraRootsPem),
         buildEdge(dockerd, names.edge, path.join(root, "edge")),
         buildUiStandIn(dockerd, names.ui, path.join(root, "ui")),
         ...(names.retention === undefined ? [] : [buildRetention(dockerd, names.retention, path.join(root, "retention"))]),
@@ -94,11 +99,20 @@ const REGISTRY_STAND_INS: Record<2 | 3, { binary: () => Promise<string>; configD
     3: { binary: registry3Binary, configDir: "/etc/distribution", configFile: "registry3/config.yml", env: ["OTEL_TRACES_EXPORTER=none"] },
 };
 
+export interface StandInOptions {
+    /**
+     * More CA certificates (PEM) the registry image trusts beside the system's roots, as an
+     * operator's image would trust its mirror's upstream: a test's own upstream registry.
+     */
+    extraRootsPem?: string;
+}
+
 /**
  * Like the official registry image of `name`'s major (Alpine): /bin/registry behind
- * /entrypoint.sh, the default config where that major keeps it.
+ * /entrypoint.sh, the default config where that major keeps it, the system's CA roots (and
+ * `extraRootsPem`).
  */
-export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
+export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: string, extraRootsPem = ""): Promise<void> {
     // A tag that names no major (the stack refuses those) gets today's default, 3.x.
     const standIn = REGISTRY_STAND_INS[distributionMajor(name) === 2 ? 2 : 3];
     const rootfs = new RootFs(path.join(dir, "rootfs"));
@@ -107,6 +121,7 @@ export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: 
     rootfs.mkdir("/var/lib/registry");
     rootfs.file(`${standIn.configDir}/config.yml`, standInFile(standIn.configFile));
     rootfs.file("/entrypoint.sh", standInFile("registry/entrypoint.sh"), 0o755);
+    rootfs.file("/etc/ssl/certs/ca-certificates.crt", `${fs.readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8")}${extraRootsPem}`);
     await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
         `ENV ${PATH_ENV}`,
         ...standIn.env.map((variable) => `ENV ${variable}`),

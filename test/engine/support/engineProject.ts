@@ -13,7 +13,7 @@ import { join, resolve } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { DEFAULT_IMAGES } from "../../../components/config/keys";
 import { DockerdOptions, PrivateDockerd, startDockerd } from "../../e2e/support/dockerd";
-import { buildStandInImages } from "../../e2e/support/standins";
+import { buildStandInImages, StandInOptions } from "../../e2e/support/standins";
 import { registerCleanup, run, RunResult } from "../../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../../..");
@@ -166,12 +166,17 @@ export async function createEngineProject(options: EngineProjectOptions): Promis
 }
 
 /** A private dockerd (see test/e2e/support/dockerd.ts) with the stand-ins tagged as the images the stack pulls. */
-export async function startDockerdWithStandIns(work: string, options: DockerdOptions = {}): Promise<PrivateDockerd> {
+export async function startDockerdWithStandIns(
+    work: string,
+    options: DockerdOptions = {},
+    standIns: StandInOptions = {},
+): Promise<PrivateDockerd> {
     const dockerd = await startDockerd(join(work, "d"), options);
     await buildStandInImages(
         dockerd,
         { registry: DEFAULT_IMAGES.registry, ui: DEFAULT_IMAGES.ui, edge: DEFAULT_IMAGES.edge, retention: DEFAULT_IMAGES.retention },
         work,
+        standIns,
     );
     return dockerd;
 }
