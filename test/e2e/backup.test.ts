@@ -297,16 +297,18 @@ describe("npm run backup, restore and gc on the declared stack (local mode, Dist
     it("fails within --ready-timeout, saying so, when the registry does not answer through the edge; at once when the edge is down", async () => {
         await waitUntilServing();
         const edge = NAMES.container("edge");
-        // The edge loses its way to the registry: its upstream socket renamed in nginx.conf, reloaded.
-        const conf = (await dockerd.docker(["exec", edge, "cat", "/etc/nginx/nginx.conf"])).stdout;
+        // The edge loses its way to the registry: its upstream socket renamed in the nginx.conf it
+        // runs (its live set's, edgeApplier.ts), reloaded.
+        const live = "/run/edge/live/nginx.conf";
+        const conf = (await dockerd.docker(["exec", edge, "cat", live])).stdout;
         assert.match(conf, /unix:\/run\/registry\/registry\.sock/);
         const broken = join(work, "nginx-broken.conf");
         writeFileSync(broken, conf.replaceAll("/run/registry/registry.sock", "/run/registry/nowhere.sock"));
         const original = join(work, "nginx-original.conf");
         writeFileSync(original, conf);
         const reloadWith = async (file: string) => {
-            await dockerd.docker(["cp", file, `${edge}:/etc/nginx/nginx.conf`]);
-            await dockerd.docker(["exec", edge, "nginx", "-s", "reload"]);
+            await dockerd.docker(["exec", "-i", edge, "sh", "-c", `cat > ${live}`], { input: readFileSync(file, "utf8") });
+            await dockerd.docker(["exec", edge, "nginx", "-c", live, "-s", "reload"]);
         };
         await reloadWith(broken);
         try {

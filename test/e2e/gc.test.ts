@@ -115,7 +115,7 @@ describe("scheduled garbage collection in the registry container (Distribution 3
 
     it("runs the supervisor as the registry's command, on Distribution 3", async () => {
         const command = JSON.parse((await dockerd.docker(["inspect", "-f", "{{json .Config.Cmd}}", `${PREFIX}-registry`])).stdout);
-        assert.deepEqual(command, ["sh", "/etc/distribution/gc-supervisor.sh"]);
+        assert.deepEqual(command, ["sh", "/usr/local/bin/private-registry-supervisor"]);
         assert.match((await dockerd.docker(["exec", `${PREFIX}-registry`, "registry", "--version"])).stdout, /v3\.1\.2/);
     });
 

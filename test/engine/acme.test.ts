@@ -8,7 +8,9 @@
  * Renewal with real time: Pebble issues certificates valid for 8 days plus a margin, and the
  * stack renews with 7 days or fewer left (lego counts whole days). Right after issuance the
  * certificate is outside the window (no diff); once the margin has passed it is inside, and the
- * next `pulumi up` renews it in place and replaces only the edge container.
+ * next `pulumi up` renews it in place and replaces only the edge's file holders: the running edge
+ * takes the new chain for the next connection, while a load of pulls and pushes as both roles
+ * (scripts/lib/registryLoad.ts), a blob pull and a chunked push in flight, meets no failure.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it, TestContext } from "node:test";
@@ -19,10 +21,12 @@ import { acmeServerLabel } from "../../components/certificates/acmeCertificate";
 import { changedSteps, createEngineProject, EngineProject, startDockerdWithStandIns, updateRecord } from "./support/engineProject";
 import { freePorts } from "../../scripts/lib/loopbackServers";
 import { DNS_TYPE_TXT, Pebble, startPebble } from "../support/pebble";
-import { makeTempDir, run, runCleanups, sleep } from "../../scripts/lib/processes";
+import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
+import { LoadConfig, readLoadLog, windowStats } from "../../scripts/lib/registryLoad";
 import { PrivateDockerd } from "../e2e/support/dockerd";
 import { addHostsEntry } from "../e2e/support/hostsFile";
 
+const ROOT = join(__dirname, "../..");
 const NAME = "registry-acme.test";
 const PREFIX = "pr-acme";
 const STACK = "acme";
@@ -55,6 +59,9 @@ describe("the real Pulumi engine issues and renews the edge certificate from an 
     let dnsApiToken: string;
     let certificateName: string;
     let first: ServedCertificate;
+    let load: Daemon;
+    let loadConfig: LoadConfig;
+    const control = (value: { hold: boolean; stop?: boolean }) => writeFileSync(loadConfig.controlFile, JSON.stringify(value));
 
     const pulumi = (args: string[], options?: { allowFailure?: boolean; timeoutMs?: number }) => engine.pulumi(args, options);
     const hookCalls = () => readFileSync(hookLog, "utf8").trim().split("\n").filter(Boolean);
@@ -235,45 +242,93 @@ echo "$1 $2" >>${hookLog}
             caCertificate.code !== 0 || ["null", ""].includes(caCertificate.stdout.trim()),
             `no private CA to hand out: ${caCertificate.stdout}`,
         );
+
+        // The clients of the renewal below: they trust Pebble's root, as clients trust Let's Encrypt's.
+        const credentials = JSON.parse((await pulumi(["stack", "output", "credentials", "--json", "--show-secrets"])).stdout) as {
+            username: string;
+            password: string;
+            role: string;
+        }[];
+        const of = (role: string) => {
+            const user = credentials.find((c) => c.role === role) ?? assert.fail(`no ${role} user`);
+            return { username: user.username, password: user.password };
+        };
+        loadConfig = {
+            endpoint: `${NAME}:${httpsPort}`,
+            caFile: join(work, "pebble-root.pem"),
+            push: of("push"),
+            pull: of("pull"),
+            repository: "load/app",
+            bigBlobBytes: 64 * 1024 * 1024,
+            controlFile: join(work, "load-control.json"),
+            logFile: join(work, "load.jsonl"),
+        };
+        control({ hold: false });
+        load = startDaemon(
+            "registry load",
+            process.execPath,
+            ["--import", "tsx", join(ROOT, "scripts/lib/registryLoad.ts"), JSON.stringify(loadConfig)],
+            {
+                logFile: join(work, "load.log"),
+                cwd: ROOT,
+            },
+        );
     });
 
     it("outside the renew window, pulumi preview --expect-no-changes passes", async (t) => {
         await assertNoChangesOutsideWindow(first, t);
     });
 
-    it("inside the window, pulumi up renews the certificate in place and replaces only the edge, which serves the new serial", async () => {
+    it("inside the window, pulumi up renews the certificate in place; the running edge takes it, under load, no request failed", async () => {
+        await waitFor("the load's seed pushed", async () => readLoadLog(loadConfig.logFile).some((e) => e.type === "ready"), 300_000, 500);
         await sleep(Math.max(0, windowOpensAt(first) - Date.now() + 2_000));
         const before = await containerIds();
         const changed = changedSteps((await pulumi(["preview", "--json"])).stdout);
         const changedNames = [...new Set(changed.map((c) => c.split(" ")[1]))].sort();
-        // The renewed key is unknown until the certificate is renewed, so the preview may also plan
-        // to replace the holder of the edge's key; the update then finds the key kept and leaves it.
-        const planned = changedNames.filter((name) => name !== "registry-edge-secrets");
-        assert.deepEqual(planned, [certificateName, "registry-edge"].sort(), changed.join(", "));
+        // The edge's two file holders: the chain in one, and both manifests name the new set.
+        const planned = [certificateName, "registry-edge-files", "registry-edge-secrets"].sort();
+        assert.deepEqual(changedNames, planned, changed.join(", "));
         assert.ok(changed.includes(`update ${certificateName}`), changed.join(", "));
-        assert.ok(
-            changed.every((c) => !/ registry-edge(-secrets)?$/.test(c) || /^(replace|create-replacement|delete-replaced) /.test(c)),
-            changed.join(", "),
-        );
 
+        // A blob pull and a chunked push in flight when pulumi up starts.
+        const holdFrom = Date.now();
+        control({ hold: true });
+        const events = () => readLoadLog(loadConfig.logFile);
+        const inFlight = (kind: string) =>
+            events().some((e) => e.type === "transfer" && e.kind === kind && e.phase === "progress" && e.t >= holdFrom);
+        await waitFor(
+            "a big pull and a chunked push in flight",
+            async () => inFlight("big-pull") && inFlight("chunked-push"),
+            120_000,
+            200,
+        );
+        const from = Date.now();
         const up = updateRecord((await pulumi(["up", "--yes", "--skip-preview", "--json"])).stdout);
         assert.equal(up.result, "succeeded");
-        const { same, ...changes } = up.resourceChanges;
-        assert.deepEqual(changes, { update: 1, replace: 1 }, `the engine's summary: ${JSON.stringify(up.resourceChanges)}`);
-        assert.ok(same > 10, "everything else stayed");
-        assert.ok(
-            up.steps.includes(`update ${certificateName}`) && up.steps.includes("create-replacement registry-edge"),
-            up.steps.join(", "),
+        await waitFor("the renewed certificate served", async () => (await servedCertificate()).serial !== first.serial, 30_000, 250);
+        control({ hold: false });
+        const done = (kind: string) => events().some((e) => e.type === "request" && e.kind === kind && e.t0 >= holdFrom);
+        await waitFor("the transfers in flight done", async () => done("big-pull") && done("chunked-push"), 120_000, 250);
+        const stats = windowStats(events(), from, Date.now());
+        process.stdout.write(
+            `# ACME renewal: ${stats.requests} requests, ${stats.failures} failed, longest gap ${stats.longestGapSeconds.toFixed(2)} s\n`,
         );
+        assert.ok(stats.requests >= 50, `the load ran: ${stats.requests}`);
+        assert.equal(stats.failures, 0, JSON.stringify(stats.failed));
         assert.deepEqual(
-            [...new Set(up.steps.map((c) => c.split(" ")[1]))].sort(),
-            planned,
-            "the update did what the preview planned, the key's holder kept",
+            events()
+                .filter((e) => e.type === "request" && ["big-pull", "chunked-push"].includes(e.kind) && e.t0 >= holdFrom)
+                .map((e) => e.type === "request" && e.ok),
+            [true, true],
+            "the transfers in flight completed whole",
         );
+        const { same, ...changes } = up.resourceChanges;
+        assert.deepEqual(changes, { update: 1, replace: 2 }, `the engine's summary: ${JSON.stringify(up.resourceChanges)}`);
+        assert.ok(same > 10, "everything else stayed");
+        assert.deepEqual([...new Set(up.steps.map((c) => c.split(" ")[1]))].sort(), planned, "the update did what the preview planned");
         const after = await containerIds();
-        assert.notEqual(after[`${PREFIX}-edge`], before[`${PREFIX}-edge`], "the edge container was replaced");
-        assert.equal(after[`${PREFIX}-registry`], before[`${PREFIX}-registry`], "the registry container stayed");
-        assert.equal(after[`${PREFIX}-ui`], before[`${PREFIX}-ui`], "the UI container stayed");
+        for (const role of ["edge", "registry", "ui"])
+            assert.equal(after[`${PREFIX}-${role}`], before[`${PREFIX}-${role}`], `the ${role} container stayed`);
 
         const renewed = await servedCertificate();
         assert.notEqual(renewed.serial, first.serial);
@@ -287,6 +342,11 @@ echo "$1 $2" >>${hookLog}
     });
 
     it("pulumi destroy revokes the certificate at the CA and removes the containers", async () => {
+        control({ hold: false, stop: true });
+        let code: number | null | undefined;
+        void load.exited.then((c) => (code = c));
+        await waitFor("the load to stop", async () => code !== undefined, 60_000, 200);
+        assert.equal(code, 0, readFileSync(load.logFile, "utf8"));
         await pulumi(["destroy", "--yes"]);
         assert.equal(await pebble.certificateStatus(first.serial), "Revoked");
         assert.deepEqual(Object.keys(await containerIds()), []);

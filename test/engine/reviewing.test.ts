@@ -14,7 +14,7 @@ import { join } from "path";
 import { base64Aligned, leakedSecrets, privateKeyComponents } from "../harness/secretLeaks";
 import { run, runCleanups } from "../../scripts/lib/processes";
 import { ROOT } from "./support/engineStack";
-import { renderReviewingDoc, REVIEWING_DOC, withoutRunDetails } from "./support/reviewingDoc";
+import { renderReviewingDoc, REVIEWING_DOC, SERVICE_CONTAINERS, withoutRunDetails } from "./support/reviewingDoc";
 import {
     BUMPED_REGISTRY_IMAGE,
     CapturedPreview,
@@ -27,7 +27,7 @@ import {
 import { DEFAULT_IMAGES } from "../../components/config/keys";
 
 const DATA_VOLUME = "registry-registry-data";
-const SERVICES = ["registry-registry", "registry-ui", "registry-edge"];
+const SERVICES = SERVICE_CONTAINERS;
 
 /** `op name` of every step that is not `same`. */
 const changes = (steps: PreviewStep[]) =>
@@ -85,37 +85,26 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         }
     });
 
-    it("add a user: the registry and its secrets holder are replaced (fingerprint, uploads), nothing else", () => {
+    it("add a user: only the edge's two file holders are replaced (a reload), the push users' new line readable", () => {
         const { steps, text } = preview("add-user");
-        // With roles the edge maps users to roles in nginx.conf: that readable line changes too.
-        assert.deepEqual(
-            replaced(steps).filter((n) => n !== "registry-edge"),
-            ["registry-registry", "registry-registry-secrets"],
-        );
-        if (replaced(steps).includes("registry-edge")) {
-            assert.deepEqual(reasons(steps, "registry-edge"), ["uploads"]);
-            assert.match(resourceBlock(text, "registry-edge"), /^\s+\+ .*\bci\b/m, "the edge's new line for ci is visible");
-        }
-        assert.deepEqual(
-            reasons(steps, "registry-registry"),
-            ["labels"],
-            "replaced for the secrets fingerprint only: config.yml is the same",
-        );
-        assert.deepEqual(reasons(steps, "registry-registry-secrets"), ["uploads"]);
+        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets"]);
+        assert.deepEqual(reasons(steps, "registry-edge-files"), ["uploads"]);
+        assert.deepEqual(reasons(steps, "registry-edge-secrets"), ["uploads"]);
         assert.ok(changes(steps).includes("create registry-credentials-ci"));
-        assert.match(resourceBlock(text, "registry-registry"), /~ labels\s*: \[[\s\S]*~ value: "hmac-sha256:[0-9a-f]{32}" => \[unknown\]/);
-        assert.match(resourceBlock(text, "registry-registry-secrets"), /~ uploads: \[secret\] => \[secret\]/);
+        const files = resourceBlock(text, "registry-edge-files");
+        assert.match(files, /file\s*: "\/etc\/nginx\/files\/push-users"/);
+        assert.match(files, /ci/, "the push users' file shows ci");
+        assert.match(resourceBlock(text, "registry-edge-secrets"), /~ uploads: \[secret\] => \[secret\]/);
     });
 
-    it("change httpsPort: only the edge is replaced; nginx.conf and the snippets show the changed lines", () => {
+    it("change httpsPort (host networking): the edge's files holder is replaced, nginx.conf and the snippets show the changed lines; the edge reloads", () => {
         const { steps, text } = preview("https-port");
-        assert.deepEqual(replaced(steps), ["registry-edge"]);
-        assert.deepEqual(reasons(steps, "registry-edge"), ["uploads"]);
-        const edge = resourceBlock(text, "registry-edge");
+        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets"]);
+        const edge = resourceBlock(text, "registry-edge-files");
         assert.match(edge, new RegExp(`^\\s+- +listen \\[::\\]:${httpsPort()} ssl default_server;$`, "m"));
         assert.match(edge, new RegExp(`^\\s+\\+ +listen \\[::\\]:${newHttpsPort()} ssl default_server;$`, "m"));
         assert.match(edge, new RegExp(`^\\s+\\+ +return 301 https://\\$host:${newHttpsPort()}\\$request_uri;$`, "m"));
-        assert.match(edge, /file\s*: "\/etc\/nginx\/nginx.conf"/);
+        assert.match(edge, /file\s*: "\/etc\/nginx\/files\/nginx.conf"/);
         const outputs = outputsSection(text);
         assert.match(
             outputs,
@@ -133,50 +122,54 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         );
     });
 
-    it("turn on deleteEnabled: the registry (config.yml) and the UI (env) are replaced, the change readable in both", () => {
+    it("turn on deleteEnabled: the registry's files holder (config.yml, readable) is replaced, a handover; the UI (env) restarts", () => {
         const { steps, text } = preview("delete-enabled");
-        assert.deepEqual(replaced(steps), ["registry-registry", "registry-ui"]);
-        assert.deepEqual(reasons(steps, "registry-registry"), ["uploads"]);
+        assert.deepEqual(replaced(steps), ["registry-registry-files", "registry-ui"]);
+        assert.deepEqual(reasons(steps, "registry-registry-files"), ["uploads"]);
         assert.deepEqual(reasons(steps, "registry-ui"), ["envs"]);
-        const registry = resourceBlock(text, "registry-registry");
+        const registry = resourceBlock(text, "registry-registry-files");
         assert.match(registry, /~ delete\s*: \{\s*\n\s*~ enabled: false => true/, "config.yml's storage.delete.enabled, as a YAML diff");
-        assert.match(registry, /file\s*: "\/etc\/distribution\/config.yml"/);
+        assert.match(registry, /file\s*: "\/etc\/private-registry\/files\/config.yml"/);
         assert.ok(!/\[secret\]/.test(registry), "nothing in the registry's diff is hidden");
         const ui = resourceBlock(text, "registry-ui");
         assert.match(ui, /- \[\d+\]: "DELETE_IMAGES=false"/);
         assert.match(ui, /\+ \[\d+\]: "DELETE_IMAGES=true"/);
     });
 
-    it("add a hostname: a new server certificate, and the edge replaced with the new server_name line", () => {
+    it("turn on a collection schedule: the registry's files holder (the read-only config, the schedule) is replaced, nothing restarts", () => {
+        const { steps, text } = preview("gc-schedule");
+        assert.deepEqual(replaced(steps), ["registry-registry-files"]);
+        const registry = resourceBlock(text, "registry-registry-files");
+        assert.match(registry, /file\s*: "\/etc\/private-registry\/files\/config-readonly.yml"/);
+        assert.match(registry, /GC_CRON='30 3 \* \* 0'/);
+    });
+
+    it("add a hostname: a new server certificate, the edge's files holder replaced (the chain); the edge takes it per handshake", () => {
         const { steps, text } = preview("add-hostname");
-        assert.deepEqual(replaced(steps), ["registry-edge", "tls-server", "tls-server-csr"]);
+        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets", "tls-server", "tls-server-csr"]);
         assert.deepEqual(reasons(steps, "tls-server-csr"), ["dnsNames"]);
-        const edge = resourceBlock(text, "registry-edge");
-        assert.match(edge, /^\s+- +server_name registry-review\.test ::1;$/m);
-        assert.match(edge, new RegExp(`^\\s+\\+ +server_name registry-review\\.test ${SECOND_HOSTNAME.replace(/\./g, "\\.")} ::1;$`, "m"));
         assert.match(resourceBlock(text, "tls-server-csr"), new RegExp(`\\+ \\[1\\]: "${SECOND_HOSTNAME.replace(/\./g, "\\.")}"`));
         assert.ok(!changes(steps).some((c) => /tls-server-key|tls-ca/.test(c)), "the key and the CA stay: clients keep trusting it");
     });
 
-    it("certificate renewal: the certificate is replaced because it is ready for renewal, then the edge; key and CA stay", () => {
+    it("certificate renewal: the certificate is replaced because it is ready for renewal, then the edge's files holder; key and CA stay", () => {
         const { steps, text } = preview("certificate-renewal");
-        assert.deepEqual(replaced(steps), ["registry-edge", "tls-server"]);
+        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets", "tls-server"]);
         assert.deepEqual(reasons(steps, "tls-server"), ["readyForRenewal"]);
-        assert.deepEqual(reasons(steps, "registry-edge"), ["uploads"]);
-        const edge = resourceBlock(text, "registry-edge");
+        const edge = resourceBlock(text, "registry-edge-files");
         assert.match(
             edge,
-            /~ content\s*: "-----BEGIN CERTIFICATE-----[^"]*" => \[unknown\]\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/tls\/server.crt"/,
+            /~ content\s*: "-----BEGIN CERTIFICATE-----[^"]*" => \[unknown\]\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/files\/server.crt"/,
             "the certificate file is the one changing",
         );
         assert.match(
             edge,
-            /^\s{20}content\s*: "# Rendered by private-registry[^"]*"\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/nginx.conf"/m,
+            /^\s{20}content\s*: "# Rendered by private-registry[^"]*"\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/files\/nginx.conf"/m,
             "nginx.conf unchanged (no ~)",
         );
     });
 
-    it("bump the registry image: the image and the registry container are replaced, nothing else", () => {
+    it("bump the registry image: the image and the registry container are replaced (a restart), nothing else", () => {
         const { steps, text } = preview("registry-image");
         assert.deepEqual(replaced(steps), ["registry-registry", "registry-registry-image"]);
         assert.deepEqual(reasons(steps, "registry-registry"), ["image"]);
@@ -192,7 +185,7 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
             assert.deepEqual(leakedSecrets(text, capture.secrets), [], `${scenario.id} shows secrets`);
         }
         // The check itself finds a piece of a secret when there is one.
-        for (const kind of ["password", "htpasswd entry", "http.secret"]) {
+        for (const kind of ["password", "users entry", "http.secret"]) {
             const probe = capture.secrets.values.find((v) => v.what.startsWith(kind)) ?? assert.fail(`no ${kind} among the secrets`);
             const piece = probe.value.slice(probe.value.length - 14, probe.value.length - 2);
             assert.notDeepEqual(leakedSecrets(`x ${piece} x`, capture.secrets), [], `a piece of the ${kind} would be found`);
@@ -217,15 +210,14 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         }
     });
 
-    it("replacements only where a service must restart: no service is replaced in a scenario that does not concern it", () => {
+    it("restarts only where a service must: its image, or the UI's settings; everything else is a reload", () => {
         const concerned: Record<string, string[]> = {
-            "add-user": replaced(preview("add-user").steps).includes("registry-edge")
-                ? ["registry-edge", "registry-registry"]
-                : ["registry-registry"],
-            "https-port": ["registry-edge"],
-            "delete-enabled": ["registry-registry", "registry-ui"],
-            "add-hostname": ["registry-edge"],
-            "certificate-renewal": ["registry-edge"],
+            "add-user": [],
+            "https-port": [],
+            "delete-enabled": ["registry-ui"],
+            "gc-schedule": [],
+            "add-hostname": [],
+            "certificate-renewal": [],
             "registry-image": ["registry-registry"],
         };
         for (const { scenario, steps } of capture.previews) {

@@ -249,7 +249,13 @@ export async function replay(dockerd: PrivateDockerd, result: EvaluationResult, 
         await waitHealthy(dockerd, container.inputs.name as string);
 }
 
-/** The never-started holders whose volume the named container mounts (its secret files). */
+/** What `pulumi up` does to a holder whose uploads changed: delete it, create the new one (its files rewritten in the volume). */
+export async function replaceHolder(dockerd: PrivateDockerd, result: EvaluationResult, name: string, workDir: string): Promise<void> {
+    await dockerd.docker(["rm", "-f", name]);
+    await startContainer(dockerd, result, containerInputs(result, name), workDir);
+}
+
+/** The never-started holders whose volume the named container mounts (its files). */
 export function secretHolders(result: EvaluationResult, name: string): string[] {
     const mounted = new Set(((containerInputs(result, name).volumes as Mount[] | undefined) ?? []).map((v) => v.volumeName));
     return containers(result)
@@ -260,8 +266,8 @@ export function secretHolders(result: EvaluationResult, name: string): string[] 
 /**
  * What `pulumi up` does to a container whose inputs changed: delete it (deleteBeforeReplace, as
  * the program asks), then create the new one. Volumes are left alone, as the engine leaves them.
- * The holders of its secret files are replaced first, as the engine orders them (the service
- * depends on its holder), so the new container reads the new files. `betweenDeleteAndCreate` runs
+ * The holders of its files are replaced first, as the engine orders them (the service depends on
+ * its holders), so the new container reads the new files. `betweenDeleteAndCreate` runs
  * in the gap (a test taking the old container's address there).
  */
 export async function replaceContainer(
@@ -271,10 +277,7 @@ export async function replaceContainer(
     workDir: string,
     betweenDeleteAndCreate?: () => Promise<void>,
 ): Promise<void> {
-    for (const holder of secretHolders(result, name)) {
-        await dockerd.docker(["rm", "-f", holder]);
-        await startContainer(dockerd, result, containerInputs(result, holder), workDir);
-    }
+    for (const holder of secretHolders(result, name)) await replaceHolder(dockerd, result, holder, workDir);
     await dockerd.docker(["rm", "-f", name]);
     await betweenDeleteAndCreate?.();
     await startContainer(dockerd, result, containerInputs(result, name), workDir);

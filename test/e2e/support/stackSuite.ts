@@ -20,10 +20,10 @@ import type { ClientSnippet, ContainerdSnippet } from "../../../components/rende
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../../scripts/lib/program/evaluate";
 import { freeStackPorts, StackPorts } from "./hostStack";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
-import { makeTempDir, registerCleanup, RunOptions, runCleanups } from "../../../scripts/lib/processes";
+import { makeTempDir, registerCleanup, RunOptions, runCleanups, waitFor } from "../../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./dockerd";
 import { addHostsEntry } from "./hostsFile";
-import { containerInputs, imageNames, replaceContainer, replay } from "./replay";
+import { containerInputs, imageNames, replaceContainer, replaceHolder, replay } from "./replay";
 import { buildStandInImages, buildTestImage } from "./standins";
 
 const OUTPUT_DIR = resolve(__dirname, "../../../test-output");
@@ -158,18 +158,16 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             assert.match(volumes, new RegExp(`^${PREFIX}-data$`, "m"));
         });
 
-        it("hands each service its secret files through the holder's volume, read-only, never running the holder", async () => {
-            for (const [role, path] of [
-                ["registry", "/auth/htpasswd"],
-                ["edge", "/etc/nginx/secrets/server.key"],
+        it("hands each service its files through the holders' volumes, read-only, never running a holder", async () => {
+            for (const [role, holder, path] of [
+                ["registry", "files", "/etc/private-registry/files/config.yml"],
+                ["edge", "files", "/etc/nginx/files/nginx.conf"],
+                ["edge", "secrets", "/etc/nginx/secrets/server.key"],
+                ["edge", "secrets", "/etc/nginx/secrets/users"],
             ]) {
-                const holder = `${PREFIX}-${role}-secrets`;
-                assert.equal(
-                    (await docker(["inspect", "-f", "{{.State.Status}}", holder])).stdout.trim(),
-                    "created",
-                    `${holder} never ran`,
-                );
-                const declaredContent = (containerInputs(declared, holder).uploads as { file: string; content: string }[]).find(
+                const name = `${PREFIX}-${role}-${holder}`;
+                assert.equal((await docker(["inspect", "-f", "{{.State.Status}}", name])).stdout.trim(), "created", `${name} never ran`);
+                const declaredContent = (containerInputs(declared, name).uploads as { file: string; content: string }[]).find(
                     (u) => u.file === path,
                 )!.content;
                 assert.equal(
@@ -178,7 +176,7 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
                     `${role} reads the holder's ${path}`,
                 );
                 const write = await dockerd.docker(["exec", `${PREFIX}-${role}`, "sh", "-c", `echo x > ${path}`], { allowFailure: true });
-                assert.notEqual(write.code, 0, `${role} cannot write its secret files`);
+                assert.notEqual(write.code, 0, `${role} cannot write ${path}`);
             }
         });
 
@@ -422,21 +420,46 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
             assert.deepEqual(JSON.parse(viaSecret.stdout).repositories.sort(), expected);
         });
 
-        it("keeps every image and digest when a config change replaces the registry container", async () => {
+        it("a new user: no container is replaced, the edge's holders are, and the running edge lets the user in", async () => {
             const changed = await evaluateProgram({
                 config: { ...config, users: ["admin", "ci", "release"] },
                 previousState: declared.state,
             });
             assert.equal(changed.error, undefined, changed.error);
+            for (const role of ["registry", "edge", "ui"])
+                assert.deepEqual(
+                    containerInputs(changed, `${PREFIX}-${role}`),
+                    containerInputs(declared, `${PREFIX}-${role}`),
+                    `${role} stays`,
+                );
+            const edgeId = (await docker(["inspect", "-f", "{{.Id}}", `${PREFIX}-edge`])).stdout.trim();
+            // As pulumi up replaces them: the holders whose inputs changed.
+            for (const holder of [`${PREFIX}-edge-files`, `${PREFIX}-edge-secrets`]) {
+                assert.notDeepEqual(containerInputs(changed, holder).uploads, containerInputs(declared, holder).uploads, holder);
+                await replaceHolder(dockerd, changed, holder, work);
+            }
+            const release = (changed.outputs.credentials.value as Credential[]).find((c) => c.username === "release")!;
+            await waitFor(
+                "the release user let in",
+                async () => (await status(`https://${endpoint}/v2/`, ["-u", `${release.username}:${release.password}`])) === "200",
+                20_000,
+                250,
+            );
+            assert.equal((await docker(["inspect", "-f", "{{.Id}}", `${PREFIX}-edge`])).stdout.trim(), edgeId, "the same edge container");
+            declared = changed;
+        });
+
+        it("keeps every image and digest when a new image replaces the registry container", async () => {
+            // Another tag of the same major, as a version bump: the same stand-in under the new name.
+            await docker(["tag", imageNames(declared)["registry-registry-image"], "registry:3.1.2"]);
+            const changed = await evaluateProgram({
+                config: { ...config, users: ["admin", "ci", "release"], images: { registry: "registry:3.1.2" } },
+                previousState: declared.state,
+            });
+            assert.equal(changed.error, undefined, changed.error);
             const before = containerInputs(declared, `${PREFIX}-registry`);
             const after = containerInputs(changed, `${PREFIX}-registry`);
-            assert.deepEqual(after.uploads, before.uploads, "config.yml is the same");
-            assert.notDeepEqual(after.labels, before.labels, "the secrets fingerprint changes with the htpasswd");
-            assert.notDeepEqual(
-                containerInputs(changed, `${PREFIX}-registry-secrets`).uploads,
-                containerInputs(declared, `${PREFIX}-registry-secrets`).uploads,
-                "adding a user changes the htpasswd the holder carries",
-            );
+            assert.notEqual(after.image, before.image, "the new image replaces the container");
             assert.deepEqual(after.volumes, before.volumes, "the data volume stays the same");
             const inspect = async () =>
                 (

@@ -83,6 +83,13 @@ export const REVIEW_SCENARIOS: ReviewScenario[] = [
         revert: async (stack, { baseConfig }) => stack.replaceConfig(baseConfig),
     },
     {
+        id: "gc-schedule",
+        title: "Turn on a collection schedule",
+        change: '`gc: {schedule: "30 3 * * 0"}` (unset by default)',
+        apply: async (stack) => stack.setConfig({ gc: { schedule: "30 3 * * 0" } }),
+        revert: async (stack, { baseConfig }) => stack.replaceConfig(baseConfig),
+    },
+    {
         id: "add-hostname",
         title: "Add a hostname",
         change: `\`hostnames: [${REVIEW_HOSTNAME}]\` → \`hostnames: [${REVIEW_HOSTNAME}, ${SECOND_HOSTNAME}]\``,
@@ -155,9 +162,10 @@ async function collectSecrets(stack: EngineStack): Promise<StackSecrets> {
         if (resource.type === "tls:index/privateKey:PrivateKey")
             values.push({ what: `private key ${name}`, value: plain(resource.outputs?.privateKeyPem) });
     }
-    const htpasswd = (await stack.docker(["exec", `${REVIEW_PREFIX}-registry`, "cat", "/auth/htpasswd"])).stdout;
-    for (const line of htpasswd.split("\n").filter(Boolean))
-        values.push({ what: `htpasswd entry of ${line.split(":")[0]}`, value: line.slice(line.indexOf(":") + 1) });
+    // The users' hashes, as the edge reads them (its live set).
+    const users = (await stack.docker(["exec", `${REVIEW_PREFIX}-edge`, "cat", "/run/edge/live/users"])).stdout;
+    for (const line of users.split("\n").filter(Boolean))
+        values.push({ what: `users entry of ${line.split(":")[0]}`, value: line.slice(line.indexOf(":") + 1) });
     const env = JSON.parse((await stack.docker(["inspect", "-f", "{{json .Config.Env}}", `${REVIEW_PREFIX}-registry`])).stdout) as string[];
     const httpSecret = env.find((e) => e.startsWith("REGISTRY_HTTP_SECRET="));
     if (!httpSecret) throw new Error("the registry has no REGISTRY_HTTP_SECRET");

@@ -38,6 +38,17 @@ function stepTable(steps: PreviewStep[]): string {
     return ["| resource | type | operation | why (replaceReasons / diffReasons) |", "| --- | --- | --- | --- |", ...rows].join("\n");
 }
 
+/** The services' containers: replacing one restarts it. Every other container here is a file holder. */
+export const SERVICE_CONTAINERS = ["registry-registry", "registry-edge", "registry-ui", "registry-mirror"];
+
+/** What clients meet: the services that restart, or none (the running services take the new files). */
+function reloadOrRestart(steps: PreviewStep[]): string {
+    const restarted = changed(steps)
+        .filter((s) => s.op === "replace" && SERVICE_CONTAINERS.includes(s.name))
+        .map((s) => `\`${s.name}\``);
+    return restarted.length === 0 ? "reload" : `restart: ${restarted.join(", ")}`;
+}
+
 function summaryRow(preview: CapturedPreview): string {
     const replacedSteps = changed(preview.steps).filter((s) => s.op === "replace");
     const created = changed(preview.steps)
@@ -48,7 +59,7 @@ function summaryRow(preview: CapturedPreview): string {
     return `| [${preview.scenario.title}](#${preview.scenario.title
         .toLowerCase()
         .replace(/[^a-z0-9 -]/g, "")
-        .replace(/ /g, "-")}) | ${replacedText} | ${created.join(", ") || "—"} | ${volume} |`;
+        .replace(/ /g, "-")}) | ${reloadOrRestart(preview.steps)} | ${replacedText} | ${created.join(", ") || "—"} | ${volume} |`;
 }
 
 export function renderReviewingDoc(capture: ReviewCapture, engineVersion: string): string {
@@ -73,7 +84,8 @@ What a reviewer sees in a pull request: the real engine's \`pulumi preview --dif
 workflow, .github/workflows/stacks.yml, posts on the pull request; docs/pull-request-review.md)
 for each typical change, run against a deployed stack. The project's tests run the same previews
 and check what this page shows: the changed line is visible, what is replaced and why, the data
-volume stays, and no password, bcrypt hash, \`http.secret\` or private key appears, even partly.
+volume stays, whether a service reloads or restarts, and no password, password hash,
+\`http.secret\` or private key appears, even partly.
 
 Captured with pulumi ${engineVersion}, the version the workflow pins, on a dev stack (local mode,
 host networking; in bridge networking the edge's published \`ports\` change as well). The workflow
@@ -84,28 +96,33 @@ same way. Provider and Docker ID lines are left out, each URN is cut to the reso
 
 ## How to read a preview
 
-- \`+-\` is a replacement. Containers cannot be edited in place, so a changed file replaces its
-  container; containers have fixed names, so the old one is deleted first (a few seconds of
-  downtime for that service). The data volume \`registry-registry-data\` holds every image and is
-  never replaced by these changes.
+- **Reload or restart.** \`+-\` is a replacement. A service's files (nginx.conf, the certificate,
+  the users, config.yml, the collection schedule...) are carried by never-started holder
+  containers, \`<service>-files\` (readable) and \`<service>-secrets\` (\`[secret]\`), into volumes
+  the running service reads (components/services/serviceContainer.ts): replacing a holder
+  rewrites the files, and the service takes them without a restart (docs/operations.md: users,
+  passwords and certificates at the next request or connection, nginx.conf by a graceful reload,
+  config.yml by a handover to a new registry process). Clients notice nothing. Replacing a
+  service's own container, \`registry-registry\`, \`registry-edge\`, \`registry-ui\` or
+  \`registry-mirror\` (for its image, ports, environment or mounts), **restarts** it: the old one
+  is deleted first, and clients meet a few seconds without that service. The summary's second
+  column says which. The data volume \`registry-registry-data\` holds every image and is never
+  replaced by these changes.
 - \`config.yml\` is shown by the engine as a YAML diff (\`~ enabled: false => true\`), nginx.conf and
   the client snippets as line diffs (\`-\`/\`+\` lines with context).
-- Secret files travel apart from the readable ones (components/services/serviceContainer.ts): each
-  service with secrets has a never-started holder container, \`registry-registry-secrets\` (the
-  htpasswd) and \`registry-edge-secrets\` (the TLS key), whose only uploads are those files; they
-  land in a volume the service mounts read-only. Its diff shows only \`uploads: [secret] => [secret]\`.
-  The service carries the label \`private-registry.secrets-fingerprint\`, an HMAC of its secret files
-  under a random key kept secret in the state: it changes exactly when they change, so the service
-  is replaced and reads them again, and it reveals nothing about them.
-- \`[unknown]\` is a value only known during \`pulumi up\`: a new password (hence a new fingerprint),
+- Each holder's last upload is its \`manifest\`: the SHA-256 of each of its files and the set's name,
+  an HMAC of every file of the service (both holders) under a random key kept secret in the state.
+  Its \`# set\` line changes whenever any file does, secret ones too, and reveals nothing about
+  them; the service takes a new set only once both holders' files match their manifests.
+- \`[unknown]\` is a value only known during \`pulumi up\`: a new password (hence a new set name),
   a certificate not issued yet, the ID of an image not pulled yet.
 - Lines such as \`+ __defaults: []\` or \`- contentBase64: ""\` inside a changed upload are the
   provider's defaults being re-stated, not a change.
 
 ## Summary
 
-| change | replaced (why) | created | data volume |
-| --- | --- | --- | --- |
+| change | clients meet | replaced (why) | created | data volume |
+| --- | --- | --- | --- | --- |
 ${capture.previews.map(summaryRow).join("\n")}
 
 ${sections.join("\n\n")}
