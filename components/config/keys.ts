@@ -54,7 +54,7 @@ import type {
     SshConnection,
     StorageSettings,
 } from "./types";
-import { DEFAULT_USERS, parseUsers, USERS_FORM } from "./users";
+import { DEFAULT_USERS, parseUsers, USERS_ARG, USERS_FORM } from "./users";
 
 export const CONFIG_NAMESPACE = "private-registry";
 
@@ -120,6 +120,7 @@ function readImages(images: Reader<typeof IMAGE_FIELDS>): ImagesValue {
 
 const GC_FIELDS = {
     schedule: custom({
+        arg: "string",
         form: GC_SCHEDULE_FORM,
         required: true,
         read: (value): GcTiming | undefined => {
@@ -140,10 +141,11 @@ const MIRROR_FIELDS = {
         valid: isHttpsUrl,
     }),
     username: text({ form: "the upstream account's username" }),
-    password: secret({ form: "the upstream account's password or token (pulumi config set --secret --path mirror.password ...)" }),
+    password: secret({ form: "the upstream account's password or token", set: "pulumi config set --secret --path mirror.password ..." }),
     hostname: text({ form: "a DNS name for the mirror, e.g. mirror.example.com (added to the certificate)", valid: isHostname }),
     httpsPort: port({ form: `${PORT_FORM}, the edge port the mirror answers on when it has no hostname`, default: 5443 }),
     k3sRewrites: custom({
+        arg: "map",
         form: 'an object of Go regular expression -> replacement, e.g. {"^rancher/mirrored-(.*)": "riscv64/mirrored-$1"}',
         default: {},
         read: readRewrites,
@@ -184,6 +186,7 @@ const STORAGE_FIELDS = {
         form: '"filesystem" (the host\'s data volume), "s3" (an S3-compatible bucket you provide) or "oss" (alicloud mode: an OSS bucket the stack creates)',
     }),
     endpoint: custom({
+        arg: "string",
         form: "the S3 API's URL, http:// or https:// with a host and optional port, no path, e.g. https://minio.example.com:9000 (leave it out for AWS itself)",
         read: (value) => value.matching(isS3Endpoint)?.replace(/\/+$/, ""),
     }),
@@ -193,9 +196,10 @@ const STORAGE_FIELDS = {
         required: WITH_S3,
         valid: isS3Bucket,
     }),
-    accessKeyId: secret({ form: "the access key ID (pulumi config set --secret --path storage.accessKeyId ...)", required: WITH_S3 }),
+    accessKeyId: secret({ form: "the access key ID", set: "pulumi config set --secret --path storage.accessKeyId ...", required: WITH_S3 }),
     secretAccessKey: secret({
-        form: "the secret access key, set as a secret: pulumi config set --secret --path storage.secretAccessKey ...",
+        form: "the secret access key",
+        set: "pulumi config set --secret --path storage.secretAccessKey ...",
         required: WITH_S3,
     }),
     forcePathStyle: flag({
@@ -264,6 +268,7 @@ const SSH_FIELDS = {
     port: port({ default: 22 }),
     user: text({ form: "a login name: 1-32 of a-z A-Z 0-9 . _ -, not starting with - or .", default: "root", valid: isLoginName }),
     hostKey: custom({
+        arg: "string",
         form: 'a public key such as "ssh-ed25519 AAAA..." (what ssh-keyscan -t ed25519 HOST prints after the host name)',
         read: (value) => {
             const key = value.text()?.trim();
@@ -285,6 +290,7 @@ const isIpv4Cidr = (cidr: string) => parseIpv4Cidr(cidr) !== undefined;
 const ALICLOUD_FIELDS = {
     region: text({ form: 'an Alibaba Cloud region ID, e.g. "cn-hongkong" or "ap-southeast-1"', required: true, valid: isAlicloudRegion }),
     dnsZone: custom({
+        arg: "string",
         form: "the Alidns domain the registry names live under, e.g. example.com",
         required: true,
         read: (value) => {
@@ -340,6 +346,7 @@ function readAlicloud(ali: Reader<typeof ALICLOUD_FIELDS>): AlicloudSettings {
 const ACME_FIELDS = {
     email: text({ form: "an email address, the ACME account's contact, e.g. ops@example.com", required: true, valid: isEmail }),
     server: custom<AcmeServer>({
+        arg: "string",
         form: '"staging", "production" or an ACME directory URL starting with https://',
         default: "staging",
         read: (value) => value.matching(isAcmeServer) as AcmeServer | undefined,
@@ -400,6 +407,7 @@ export const CONFIG_KEYS = {
         same: canonicalIp,
     }),
     uiHostname: custom({
+        arg: "string",
         form: "a DNS name of its own, e.g. registry-ui.example.com",
         type: "string",
         description:
@@ -418,6 +426,7 @@ export const CONFIG_KEYS = {
     httpPort: port({ default: 80, description: "the edge's public HTTP port; it only redirects to HTTPS" }),
     users: custom({
         form: USERS_FORM,
+        arg: USERS_ARG,
         default: DEFAULT_USERS,
         undeclared: "names and {name, role} objects, which a declared list type cannot say",
         description:
@@ -429,6 +438,7 @@ export const CONFIG_KEYS = {
         },
     }),
     passwordRotation: custom({
+        arg: "map",
         form: 'an object {USERNAME: KEEPER}, each USERNAME one of users, each KEEPER 1-64 printable characters, e.g. {"admin": "2026-11-29"}',
         default: {},
         undeclared: OBJECT,
@@ -537,7 +547,8 @@ export const CONFIG_KEYS = {
         read: readSsh,
     }),
     sshPrivateKey: secret({
-        form: "an OpenSSH or PEM private key (set with --secret)",
+        form: "an OpenSSH or PEM private key",
+        set: "set with --secret",
         undeclared: "a secret, needed in ssh mode only (a declared key needs a default)",
         description: "ssh mode: the key `ssh.user` logs in with (`pulumi config set --secret sshPrivateKey < KEYFILE`)",
     }),
