@@ -137,7 +137,8 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
             fs.writeFileSync(file, `#!/bin/sh\nexec ${NSENTER} --net=${nsPath} -- ${executable} "$@"\n`, { mode: 0o755 });
             return file;
         },
-        processesInside: () => processesIn(nsIdentity),
+        // Once deleted, its inode may name another test's new namespace: nothing is inside a namespace that is gone.
+        processesInside: () => (identity(nsPath) === nsIdentity ? processesIn(nsIdentity) : []),
         async assertNoRouteOut(): Promise<void> {
             const links = JSON.parse((await runInside("ip", ["-j", "-d", "link", "show"])).stdout) as {
                 ifname: string;
