@@ -157,8 +157,8 @@ export interface ContainerRegistryArgs {
 export interface User {
     /** 1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit */
     name: string;
-    /** `push` (pull and push; the default) or `pull` (pull only) */
-    role?: string;
+    /** `push` (pull and push) or `pull` (pull only) */
+    role: string;
 }
 
 /** `images`: an object {registry?, ui?, edge?, mirror?}, each a pinned image reference. */

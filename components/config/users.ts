@@ -30,7 +30,7 @@ export const USERS_ARG: ArgList = {
     items: "User",
     fields: {
         name: { type: "string", required: true, doc: "1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit" },
-        role: { type: "string", doc: "`push` (pull and push; the default) or `pull` (pull only)" },
+        role: { type: "string", required: true, doc: "`push` (pull and push) or `pull` (pull only)" },
     },
 };
 

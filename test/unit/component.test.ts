@@ -13,7 +13,8 @@ import { tmpdir } from "os";
 import { join, resolve } from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Analyzer } from "@pulumi/pulumi/provider/experimental/analyzer";
-import { ConfigError } from "../../components/config/parse";
+import { parse as parseYaml } from "yaml";
+import { ConfigError, parseStackConfig } from "../../components/config/parse";
 import { CONFIG_KEYS } from "../../components/config/keys";
 import { componentArgsSource } from "../../components/config/reference";
 import { readArgs } from "../../components/containerRegistry";
@@ -238,5 +239,50 @@ describe("the ContainerRegistry component keeps the secrets in its args secret, 
             result.error ?? "",
             /invalid args:\n {2}- args\.mode must be one of "local", "ssh", "alicloud"; got "cloud"\n {2}- args\.httpPort must be/,
         );
+    });
+});
+
+describe("docs/component.md", () => {
+    it("shows the examples the engine tests deploy (test/engine/consumers/), verbatim", () => {
+        const doc = readFileSync(join(ROOT, "docs/component.md"), "utf8");
+        const blocks = [...doc.matchAll(/<!-- component-example:(\S+) -->\n```\w+\n([\s\S]*?)```\n/g)];
+        assert.deepEqual(
+            blocks.map(([, file]) => file),
+            ["yaml/Pulumi.yaml", "typescript/index.ts"],
+        );
+        for (const [, file, shown] of blocks)
+            assert.equal(shown, readFileSync(join(ROOT, "test/engine/consumers", file), "utf8"), `docs/component.md's copy of ${file}`);
+    });
+});
+
+describe("the pulumi new template (Pulumi.yaml's template: section)", () => {
+    const template = parseYaml(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")).template as {
+        config: Record<string, { description: string; default?: string; secret?: boolean }>;
+    };
+
+    it("asks for the mode (local by default) and each mode's own settings, a secret's answer kept secret", () => {
+        const asked = Object.keys(template.config).map((key) => key.replace(/^private-registry:/, ""));
+        assert.deepEqual(asked, ["mode", "ssh", "sshPrivateKey", "alicloud", "acme"]);
+        assert.equal(template.config["private-registry:mode"].default, "local");
+        for (const key of asked) {
+            const declaration = (CONFIG_KEYS as Record<string, { secret?: boolean; pulumi?: object }>)[key];
+            assert.equal(template.config[`private-registry:${key}`].secret ?? false, declaration.secret ?? false, `${key}: secret`);
+            // An answer is a string: a key Pulumi.yaml declares as a list, integer or boolean would refuse it.
+            assert.ok(!("type" in (declaration.pulumi ?? {})) || (declaration.pulumi as { type: string }).type === "string", key);
+        }
+    });
+
+    it("stores each answer as a string, which the validator reads: an object as JSON", () => {
+        const ssh = parseStackConfig({ mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host": "192.168.1.10", "user": "debian"}' });
+        assert.equal(ssh.mode, "ssh");
+        assert.deepEqual(ssh.mode === "ssh" && ssh.ssh, { host: "192.168.1.10", port: 22, user: "debian" });
+        const cloud = parseStackConfig({
+            mode: "alicloud",
+            hostnames: '["registry.example.com"]',
+            alicloud: '{"region": "cn-hongkong", "dnsZone": "example.com", "adminCidr": "203.0.113.7/32"}',
+            acme: '{"email": "ops@example.com"}',
+        });
+        assert.equal(cloud.mode === "alicloud" && cloud.alicloud.region, "cn-hongkong");
+        assert.equal(cloud.acme?.email, "ops@example.com");
     });
 });
