@@ -10,7 +10,7 @@ import { ConfigError } from "./config/parse";
 import type { Declaration, Declarations } from "./config/reader";
 import { ContainerRegistryArgs } from "./containerRegistryArgs";
 import { UserCredential } from "./credentials/registryCredentials";
-import { AlicloudPlacement } from "./hosts/alicloudHost";
+import { AlicloudPlacement } from "./hosts/alicloudPlacement";
 import { ClientSnippets } from "./privateRegistry";
 import { deployRegistry } from "./registryDeployment";
 

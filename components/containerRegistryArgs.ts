@@ -1,7 +1,7 @@
 /**
  * The ContainerRegistry component's args, generated from the config key declarations
  * (components/config/keys.ts) by `npm run docs:config`: edit those, not this file;
- * test/unit/component.test.ts fails when it is stale.
+ * test/unit/containerRegistry.test.ts fails when it is stale.
  */
 import type * as pulumi from "@pulumi/pulumi";
 

@@ -18,10 +18,10 @@ import {
     renderImagePullSecret,
     renderK3sSnippet,
     renderNodeSetup,
-} from "./render/clientSnippets";
-import { renderBuildkitSnippet } from "./render/buildkitSnippet";
-import { EdgeTuning } from "./render/edgeConfig";
-import { MirrorSnippets, renderMirrorSnippets } from "./render/mirrorSnippets";
+} from "./render/snippets/clientSnippets";
+import { renderBuildkitSnippet } from "./render/snippets/buildkitSnippet";
+import { EdgeTuning } from "./render/edgeTuning";
+import { MirrorSnippets, renderMirrorSnippets } from "./render/snippets/mirrorSnippets";
 import { hostPort, httpsUrl } from "./render/endpoint";
 
 export interface PrivateRegistryArgs {

@@ -11,7 +11,8 @@ import { AlicloudStackConfig, RegistryStorage, registryStorage, StackConfig, Sta
 import { RegistryHost, ServerCertificate } from "./contracts";
 import { UserCredential } from "./credentials/registryCredentials";
 import { AlidnsRecords } from "./dns/alidnsRecords";
-import { AlicloudHost, AlicloudPlacement } from "./hosts/alicloudHost";
+import { AlicloudHost } from "./hosts/alicloudHost";
+import { AlicloudPlacement } from "./hosts/alicloudPlacement";
 import { followingDaemon } from "./hosts/daemonReplacement";
 import { LocalDockerHost } from "./hosts/localHost";
 import { SshHost } from "./hosts/sshHost";

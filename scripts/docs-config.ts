@@ -5,7 +5,7 @@
  * outputs tables between their markers (`<!-- config-table:begin -->` ... `<!-- config-table:end -->`,
  * the same for `outputs-table`), and the ContainerRegistry component's args
  * (components/containerRegistryArgs.ts); the rest of the README and Pulumi.yaml stays as written.
- * test/unit/config.test.ts and test/unit/component.test.ts fail when one is stale.
+ * test/unit/config.test.ts and test/unit/containerRegistry.test.ts fail when one is stale.
  */
 import { readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";

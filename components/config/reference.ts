@@ -2,7 +2,7 @@
  * What is generated from the key declarations (keys.ts): the README's configuration table,
  * Pulumi.yaml's `config:` section, and the ContainerRegistry component's args interface
  * (components/containerRegistryArgs.ts). `npm run docs:config` writes them; test/unit/config.test.ts
- * and test/unit/component.test.ts fail when one is stale. Pure: text in, text out.
+ * and test/unit/containerRegistry.test.ts fail when one is stale. Pure: text in, text out.
  */
 import { stringify } from "yaml";
 import { CONFIG_KEYS, keyName } from "./keys";
@@ -234,7 +234,7 @@ export function componentArgsSource(): string {
         "/**",
         " * The ContainerRegistry component's args, generated from the config key declarations",
         " * (components/config/keys.ts) by `npm run docs:config`: edit those, not this file;",
-        " * test/unit/component.test.ts fails when it is stale.",
+        " * test/unit/containerRegistry.test.ts fails when it is stale.",
         " */",
         'import type * as pulumi from "@pulumi/pulumi";',
     ];

@@ -2,7 +2,9 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { EDGE_PROBE_PATHS, EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { EDGE_PROBE_PATHS, EdgeRoles, renderEdgeConfig } from "../render/edgeConfig";
+import { EdgeTuning } from "../render/edgeTuning";
+import { Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 

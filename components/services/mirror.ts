@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MIRROR_LOOPBACK_PORT } from "../config/keys";
 import type { DistributionImage } from "../config/types";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
-import { Upstream } from "../render/edgeConfig";
+import { Upstream } from "../render/edgeUpstreams";
 import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { distributionEnv } from "./registry";

@@ -4,7 +4,7 @@ import type { DistributionMajor } from "../config/distribution";
 import type { BlobStorage, DistributionImage, GcSettings, RegistryStorage } from "../config/types";
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
 import { dockerNames } from "./dockerNames";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
-import { Upstream } from "../render/edgeConfig";
+import { Upstream } from "../render/edgeUpstreams";
 import { serviceContainer } from "./serviceContainer";
 
 export interface RegistryUiArgs {

@@ -14,7 +14,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 
 import { createServer, Server } from "http";
 import { AddressInfo } from "net";
 import { join, resolve } from "path";
-import { makeTempDir, registerCleanup, run, runCleanups } from "../support/processes";
+import { makeTempDir, registerCleanup, run, runCleanups } from "../../scripts/lib/processes";
 import { selectedEngine } from "./support/engineProject";
 
 const ROOT = resolve(__dirname, "../..");

@@ -15,7 +15,7 @@ import { parse as parseYaml } from "yaml";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../e2e/support/dockerd";
 import { addHostsEntry } from "../e2e/support/hostsFile";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../support/netns";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../support/processes";
+import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { placeholdersForUnbuiltPlugins } from "./support/componentPackage";
 import { engineEnvironment, startDockerdWithStandIns } from "./support/engineProject";
 

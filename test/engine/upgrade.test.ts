@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { DEFAULT_IMAGES } from "../../components/config/keys";
 import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
-import { run, runCleanups } from "../support/processes";
+import { run, runCleanups } from "../../scripts/lib/processes";
 import { buildRegistry } from "../e2e/support/standins";
 import { EngineStack, prepareEngineStack } from "./support/engineStack";
 import { updateRecord } from "./support/engineProject";

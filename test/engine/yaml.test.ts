@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { stringify as toYaml } from "yaml";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../support/processes";
+import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { engineEnvironment, selectedEngine } from "./support/engineProject";
 
 const ROOT = resolve(__dirname, "../..");

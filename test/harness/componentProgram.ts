@@ -1,6 +1,6 @@
 /**
  * A program that deploys the ContainerRegistry component, for the program tests
- * (test/unit/component.test.ts): its args are the config object `componentArgs`, as a program in
+ * (test/unit/containerRegistry.test.ts): its args are the config object `componentArgs`, as a program in
  * any language would hand them over (secrets in plain text too, which the component must keep
  * secret), and its exports are the component's outputs.
  */

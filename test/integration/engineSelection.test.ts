@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 const RANGE: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).engines.pulumi;

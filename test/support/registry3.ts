@@ -6,7 +6,7 @@
  */
 import { existsSync } from "fs";
 import { join, resolve } from "path";
-import { run } from "./processes";
+import { run } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 let built: Promise<string> | undefined;

@@ -11,7 +11,7 @@ import { parse as parseYaml } from "yaml";
 import { CONFIG_NAMESPACE } from "../../components/config/keys";
 import { parseStackConfig } from "../../components/config/parse";
 import { affectedStacks, ciStacks } from "../../scripts/affected-stacks";
-import { makeTempDir, runCleanups } from "../support/processes";
+import { makeTempDir, runCleanups } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 const EXAMPLES = join(ROOT, "docs/examples");

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { FakeProviders } from "../harness/fakeProviders";
+import { FakeProviders } from "../../scripts/lib/program/fakeProviders";
 import {
     OSS_BUCKET_ACTIONS,
     OSS_OBJECT_ACTIONS,

@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { existsSync, readdirSync, readFileSync } from "fs";
 import { join, resolve } from "path";
 import { STACK_OUTPUTS } from "../../components/outputs";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const ROOT = resolve(__dirname, "../..");

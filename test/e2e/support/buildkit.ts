@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { run } from "../../support/processes";
+import { run } from "../../../scripts/lib/processes";
 import type { PrivateDockerd } from "./dockerd";
 import { importImage, RootFs } from "./standins";
 

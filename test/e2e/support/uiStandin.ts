@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PrivateDockerd } from "./dockerd";
 import { importImage, nginxBase, NGINX_CHANGES, RootFs } from "./standins";
-import { run } from "../../support/processes";
+import { run } from "../../../scripts/lib/processes";
 
 /** The UI's upstream source (its built `dist/` included), from scripts/upstream.sh: a local snapshot or a git fetch at the pinned commit. */
 async function uiSource(): Promise<string> {

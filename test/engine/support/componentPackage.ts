@@ -1,6 +1,6 @@
 /**
  * This repository as a Pulumi component package, for the engine tests that consume it
- * (component*.test.ts): a copy of the package's files, and what `pulumi package add` needs from
+ * (component*.test.ts, template.test.ts): a copy of the package's files, and what `pulumi package add` needs from
  * the engine's plugin directory.
  */
 import { execFileSync } from "node:child_process";

@@ -20,7 +20,7 @@ import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dock
 import { addHostsEntry } from "../../e2e/support/hostsFile";
 import { buildTestImage } from "../../e2e/support/standins";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../support/processes";
+import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../../scripts/lib/processes";
 import { copyPackage, placeholdersForUnbuiltPlugins } from "./componentPackage";
 import { engineEnvironment, startDockerdWithStandIns } from "./engineProject";
 

@@ -14,7 +14,7 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { DEFAULT_IMAGES } from "../../../components/config/keys";
 import { DockerdOptions, PrivateDockerd, startDockerd } from "../../e2e/support/dockerd";
 import { buildStandInImages } from "../../e2e/support/standins";
-import { registerCleanup, run, RunResult } from "../../support/processes";
+import { registerCleanup, run, RunResult } from "../../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../../..");
 const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json"];

@@ -16,7 +16,7 @@ import { relativeRecordName, zoneRecords } from "../../components/render/dnsReco
 import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../../components/render/hostScripts";
 import { ingressRules } from "../../components/render/securityRules";
 import { dockerSshOptions, dockerSshUrl } from "../../components/render/sshAccess";
-import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 import {
     ACME_CERTIFICATE,
     assertNoSecretIn,

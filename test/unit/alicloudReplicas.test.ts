@@ -10,7 +10,7 @@ import { before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, parseStackConfig } from "../../components/config/parse";
 import { renderWaitUntilReadyScript } from "../../components/render/hostScripts";
-import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 import { resourceGraph } from "../harness/graph";
 import { assertSecretsStayHidden, CONTAINER, declared, Inputs, inputsOf, isolateHome, secretsOf, stateOf } from "../harness/inspect";
 import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";

@@ -10,7 +10,7 @@ import { join } from "path";
 import { ACME_DIRECTORIES } from "../../components/certificates/acmeCertificate";
 import { renderInstallDockerScript } from "../../components/render/hostScripts";
 import { dockerSshOptions, dockerSshUrl, knownHostsLine } from "../../components/render/sshAccess";
-import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 import { ACME_CERTIFICATE, assertSecretsStayHidden, declared, Inputs, inputsOf, isolateHome, VOLUME } from "../harness/inspect";
 
 const COMMAND = "command:remote:Command";

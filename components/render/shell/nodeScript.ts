@@ -1,4 +1,5 @@
 import { MERGE_YAML_MAPS_AWK } from "./mergeYamlMaps";
+import { shellQuote } from "./quote";
 
 /**
  * Our entries for a YAML file other software shares: each goes into the named top-level map
@@ -41,10 +42,6 @@ export interface AwkMerge {
 export const HEREDOC = "PRIVATE_REGISTRY_EOF";
 /** Paths (as on the node, space-separated) a script leaves alone when a merge was refused and done by hand. */
 export const KEEP_VARIABLE = "PRIVATE_REGISTRY_KEEP";
-
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 function hereDocument(target: string, content: string): string[] {
     if (content.includes(HEREDOC)) throw new Error(`${target} contains the here-document marker`);

@@ -7,10 +7,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig";
+import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { EdgeTuning } from "../../components/render/edgeTuning";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig, S3_CREDENTIAL_ENV } from "../../components/render/registryConfig";
-import { issueTestCertificates } from "../harness/fakeProviders";
+import { issueTestCertificates } from "./program/fakeProviders";
 import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx } from "./loopbackServers";
 import { Daemon, run, startDaemon, waitFor } from "./processes";
 import { S3Server } from "./s3Server";

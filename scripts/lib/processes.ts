@@ -1,5 +1,5 @@
 /**
- * Process plumbing for the end-to-end tests.
+ * Process plumbing for the tests and the benchmarks.
  *
  * The e2e suite starts real daemons (dockerd, registries, nginx) and makes
  * temporary system changes (an /etc/hosts line, a CA under /etc/docker/certs.d).
@@ -11,6 +11,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
+import { shellWord } from "../../components/render/shell/quote";
 
 /** One registered undo. `sync` is the fallback used when the process is dying and cannot await. */
 interface Cleanup {
@@ -349,7 +350,7 @@ function tail(result: RunResult): string {
 }
 
 function commandLine(command: string, args: string[]): string {
-    return [command, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+    return [command, ...args].map(shellWord).join(" ");
 }
 
 export function describeError(error: unknown): string {

@@ -1,8 +1,7 @@
 import { stringify as toToml } from "smol-toml";
 import { stringify as toYaml } from "yaml";
-import { ClientFile, renderScript, shellQuote } from "./snippets/nodeScript";
-
-export { ClientFile, renderScript, shellQuote, YamlMapsMerge } from "./snippets/nodeScript";
+import { ClientFile, renderScript } from "../shell/nodeScript";
+import { shellQuote } from "../shell/quote";
 
 /** One client's setup: the files, the commands, and both as one POSIX `sh` script. */
 export interface ClientSnippet {
@@ -42,21 +41,23 @@ export const DOCKER_CERTS_DIR = "/etc/docker/certs.d";
 export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
 const K3S_DIR = "/etc/rancher/k3s";
 
-function caFile(dir: string, input: TrustInput): ClientFile[] {
+/** The private CA as `DIR/HOST[:PORT]/ca.crt`, the layout Docker, containerd, k3s and buildx read; none for a public CA. */
+export function caFile(dir: string, input: TrustInput): ClientFile[] {
     return input.caCertificate === undefined
         ? []
         : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
 }
 
-function snippet(description: string, files: ClientFile[], commands: string[]): ClientSnippet {
-    return { description, files, commands, script: renderScript(description, files, commands) };
+/** A snippet whose script writes `files` and runs `scriptCommands` (by default `commands` as they are). */
+export function clientSnippet(description: string, files: ClientFile[], commands: string[], scriptCommands = commands): ClientSnippet {
+    return { description, files, commands, script: renderScript(description, files, scriptCommands) };
 }
 
 /** Docker reads `certs.d/HOST[:PORT]/ca.crt` per registry: no daemon restart, no insecure-registries. */
 export function renderDockerSnippet(input: TrustInput & { username: string }): ClientSnippet {
     const trust =
         input.caCertificate === undefined ? "the certificate is from a public CA, nothing to trust" : `trust the CA in ${DOCKER_CERTS_DIR}`;
-    return snippet(
+    return clientSnippet(
         `Docker: ${trust}, then log in (pipe the password in: the login reads it from standard input).`,
         caFile(DOCKER_CERTS_DIR, input),
         [`docker login ${shellQuote(input.endpoint)} --username ${shellQuote(input.username)} --password-stdin`],
@@ -117,7 +118,7 @@ export function renderContainerdSnippet(input: TrustInput): ContainerdSnippet {
         "containerd-2.x": CRI_TABLE_V3,
     };
     return {
-        ...snippet(
+        ...clientSnippet(
             `containerd: ${dir}/hosts.toml${input.caCertificate === undefined ? "" : " and the CA beside it"}; the CRI plugin reads them once config_path is set (configPathToml).`,
             [{ path: `${dir}/hosts.toml`, mode: "0644", content: renderHostsToml(input) }, ...caFile(CONTAINERD_CERTS_DIR, input)],
             containerdConfigCheck(configPathToml),
@@ -145,7 +146,7 @@ export function renderK3sRegistriesYaml(input: CredentialInput, caPath: string |
 
 /**
  * k3s reads only its own `registries.yaml` (not certs.d), and only when it starts. The file is
- * shared: the script merges our two entries into it and keeps every other one (see nodeScript.ts).
+ * shared: the script merges our two entries into it and keeps every other one (see ../shell/nodeScript.ts).
  */
 export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
     const ca = caFile(`${K3S_DIR}/certs.d`, input);
@@ -162,7 +163,7 @@ export function renderK3sSnippet(input: CredentialInput): ClientSnippet {
     ];
     const commands = ["systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent"];
     // The script restarts k3s only when it changed what k3s reads: a second run disturbs nothing.
-    return { description, files, commands, script: renderScript(description, files, [`if ${k3sChanged(files)}; then ${commands[0]}; fi`]) };
+    return clientSnippet(description, files, commands, [`if ${k3sChanged(files)}; then ${commands[0]}; fi`]);
 }
 
 /** Shell condition: did the script rewrite any of these files? */

@@ -1,6 +1,8 @@
 import { stringify as toToml } from "smol-toml";
-import { ClientFile, ClientSnippet, DOCKER_CERTS_DIR, renderScript, shellQuote, TrustInput } from "./clientSnippets";
-import { MERGE_BUILDKITD_TOML_AWK } from "./snippets/mergeBuildkitdToml";
+import { ClientFile } from "../shell/nodeScript";
+import { shellQuote } from "../shell/quote";
+import { caFile, clientSnippet, ClientSnippet, DOCKER_CERTS_DIR, TrustInput } from "./clientSnippets";
+import { MERGE_BUILDKITD_TOML_AWK } from "../shell/mergeBuildkitdToml";
 
 /** buildkitd's own config directory (rootful), also where buildx puts it inside a builder container. */
 export const BUILDKIT_DIR = "/etc/buildkit";
@@ -40,9 +42,7 @@ export function renderBuildkitdToml(input: TrustInput, caPath: string | undefine
  */
 export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
     const configPath = `${BUILDKIT_DIR}/buildkitd.toml`;
-    const caFile = (dir: string): ClientFile[] =>
-        input.caCertificate === undefined ? [] : [{ path: `${dir}/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate }];
-    const ca = caFile(`${BUILDKIT_DIR}/certs`);
+    const ca = caFile(`${BUILDKIT_DIR}/certs`, input);
     const table = renderBuildkitdToml(input, ca[0]?.path);
     const files: ClientFile[] = [
         {
@@ -56,7 +56,7 @@ export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
             },
         },
         ...ca,
-        ...caFile(DOCKER_CERTS_DIR),
+        ...caFile(DOCKER_CERTS_DIR, input),
     ];
     const builder = shellQuote(input.builderName);
     const commands = [
@@ -67,5 +67,5 @@ export function renderBuildkitSnippet(input: BuildkitInput): ClientSnippet {
     ];
     const trust = input.caCertificate === undefined ? "" : ` (the CA also in ${DOCKER_CERTS_DIR}, for the login)`;
     const description = `BuildKit/buildx: ${configPath} trusting the registry${trust}, a docker-container builder using it, then log in with the push account (pipe its password in).`;
-    return { description, files, commands, script: renderScript(description, files, commands) };
+    return clientSnippet(description, files, commands);
 }

@@ -3,7 +3,7 @@
  * writes what it registered and exported to a JSON file. One process per evaluation, because the
  * Pulumi runtime keeps global state that a second evaluation in the same process would see.
  *
- * Usage: node --import tsx test/harness/runProgram.ts JOB.json RESULT.json
+ * Usage: node --import tsx scripts/lib/program/runProgram.ts JOB.json RESULT.json
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync, writeFileSync } from "fs";
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
                 return undefined;
             });
             const started = process.hrtime.bigint();
-            exports = await import(resolve(__dirname, "../..", job.program ?? "index.ts"));
+            exports = await import(resolve(__dirname, "../../..", job.program ?? "index.ts"));
             result.importMs = Number(process.hrtime.bigint() - started) / 1e6;
             return exports;
         });

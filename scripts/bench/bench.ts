@@ -10,10 +10,10 @@
 import { existsSync, readFileSync, writeFileSync } from "fs";
 import { loadavg } from "os";
 import { resolve } from "path";
-import { DEFAULT_EDGE_TUNING, EdgeTuning } from "../components/render/edgeConfig";
-import { describeError, makeTempDir, runCleanups } from "../test/support/processes";
-import { renderDocument } from "./bench/document";
-import { describeMachine } from "./bench/machine";
+import { DEFAULT_EDGE_TUNING, EdgeTuning } from "../../components/render/edgeTuning";
+import { describeError, makeTempDir, runCleanups } from "../lib/processes";
+import { renderDocument } from "./document";
+import { describeMachine } from "./machine";
 import {
     AFTER_VARIANTS,
     BEFORE_PLUS,
@@ -25,26 +25,17 @@ import {
     TRANSPORT_AFTER,
     TRANSPORT_BEFORE,
     TUNING_BEFORE,
-} from "./bench/plan";
-import { modeCases, timeEvaluations } from "./bench/programEvaluation";
-import { startDistributionRecipe, startSeed000 } from "./bench/recipes";
-import { Endpoint, pullBlobs, repeatRequest } from "./bench/registryClient";
-import { AuthRow, SweepRow, SweepRows } from "./bench/report";
-import { concurrentPull, interleaved, Measurement, pushThenPull, Results, Target } from "./bench/scenarios";
-import {
-    Pki,
-    ProxyUnderTest,
-    Registries,
-    RegistryServer,
-    startRegistries,
-    startStackEdge,
-    Users,
-    writeCertificates,
-} from "./bench/servers";
-import { MIB, spread } from "./bench/stats";
-import { measureTlsLimit, negotiatedCipher, tlsPairRepository } from "./bench/tlsLimit";
-import { Profile, profileWhile } from "./bench/profile";
-import { Workload, writeWorkload } from "./bench/workload";
+} from "./plan";
+import { modeCases, timeEvaluations } from "./programEvaluation";
+import { startDistributionRecipe, startSeed000 } from "./recipes";
+import { Endpoint, pullBlobs, repeatRequest } from "./registryClient";
+import { AuthRow, SweepRow, SweepRows } from "./report";
+import { concurrentPull, interleaved, Measurement, pushThenPull, Results, Target } from "./scenarios";
+import { Pki, ProxyUnderTest, Registries, RegistryServer, startRegistries, startStackEdge, Users, writeCertificates } from "./servers";
+import { MIB, spread } from "./stats";
+import { measureTlsLimit, negotiatedCipher, tlsPairRepository } from "./tlsLimit";
+import { Profile, profileWhile } from "./profile";
+import { Workload, writeWorkload } from "./workload";
 
 /** docs/benchmarks.md: what follows this line is `npm run bench:storage`'s, pasted by hand. */
 const STORAGE_MARKER = "<!-- bench:storage -->";
@@ -324,7 +315,7 @@ async function main(): Promise<void> {
     // A quick run checks the script; its toy figures must not replace the real ones. The object
     // storage figures (npm run bench:storage, pasted after STORAGE_MARKER) are kept.
     if (!QUICK) {
-        const file = resolve(__dirname, "../docs/benchmarks.md");
+        const file = resolve(__dirname, "../../docs/benchmarks.md");
         const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
         const storage = previous.includes(STORAGE_MARKER) ? previous.slice(previous.indexOf(STORAGE_MARKER)) : "";
         writeFileSync(file, storage ? `${document.trimEnd()}\n\n${storage}` : document);

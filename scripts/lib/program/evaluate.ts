@@ -1,3 +1,7 @@
+/**
+ * Evaluates the Pulumi program (index.ts) under the fake providers, in a child process
+ * (runProgram.ts): what the unit tests assert on, and what the bench times per mode.
+ */
 import { execFile } from "child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -46,7 +50,7 @@ export interface EvaluationResult {
 }
 
 const run = promisify(execFile);
-const ROOT = resolve(__dirname, "../..");
+const ROOT = resolve(__dirname, "../../..");
 
 /** Evaluates the program (index.ts unless the job names another) in a fresh process under the fake providers. */
 export async function evaluateProgram(job: EvaluationJob): Promise<EvaluationResult> {
@@ -57,11 +61,15 @@ export async function evaluateProgram(job: EvaluationJob): Promise<EvaluationRes
         writeFileSync(jobPath, JSON.stringify(job));
         // The runtime may exit non-zero over promises still pending at exit (outputs nobody
         // awaited); the result file decides, and its absence reports the child's stderr.
-        const child = await run(process.execPath, ["--import", "tsx", join(ROOT, "test/harness/runProgram.ts"), jobPath, resultPath], {
-            cwd: ROOT,
-            timeout: 120_000,
-            maxBuffer: 64 * 1024 * 1024,
-        }).catch((error: { stderr?: string }) => error);
+        const child = await run(
+            process.execPath,
+            ["--import", "tsx", join(ROOT, "scripts/lib/program/runProgram.ts"), jobPath, resultPath],
+            {
+                cwd: ROOT,
+                timeout: 120_000,
+                maxBuffer: 64 * 1024 * 1024,
+            },
+        ).catch((error: { stderr?: string }) => error);
         if (!existsSync(resultPath)) throw new Error(`program evaluation wrote no result:\n${child.stderr ?? ""}`);
         return JSON.parse(readFileSync(resultPath, "utf8"));
     } finally {

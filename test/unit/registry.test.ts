@@ -1,23 +1,18 @@
 /**
- * Scheduled garbage collection and the Distribution version, under mocks and as rendered text:
- * which config path, env and command the registry container gets for 3.x and 2.8, with and
- * without `gc`; the supervisor script's syntax, and its cron matcher run by busybox's sh and awk
- * (what the official Alpine image and the stand-ins run it with).
+ * The registry service under mocks (services/registry.ts): which config path, env and command
+ * its container gets for Distribution 3.x and 2.8, with and without `gc` (the supervisor script
+ * itself: gcSupervisor.test.ts); where its metrics listener goes (loopback in host networking, the
+ * container's unpublished address in bridge networking), that nothing publishes or routes it, and
+ * that every container carries the health check `docker ps` shows.
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { mkdtempSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import { join } from "path";
 import { parse as parseYaml } from "yaml";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { CONTAINER, envOf, Inputs, inputsOf, isolateHome, upload } from "../harness/inspect";
-import { renderGcSupervisor } from "../../components/render/gcSupervisor";
-import { run } from "../support/processes";
 
-isolateHome("pr-gc-");
+isolateHome("pr-registry-");
 
-const BUSYBOX = "/bin/busybox";
 const registry = (result: EvaluationResult) => inputsOf(result, CONTAINER, "registry-registry");
 const files = (container: Inputs) => (container.uploads as Inputs[]).map((u) => u.file).sort();
 
@@ -150,59 +145,56 @@ describe("the registry's Distribution version and scheduled garbage collection, 
     });
 });
 
-describe("the supervisor script", () => {
-    const dir = mkdtempSync(join(tmpdir(), "pr-gc-script-"));
-    const scriptFor = (fields: string) => {
-        const path = join(dir, `cron-${fields.replace(/\W/g, "_")}.sh`);
-        writeFileSync(
-            path,
-            renderGcSupervisor({
-                configPath: "/etc/distribution/config.yml",
-                socketPath: "/run/registry/registry.sock",
-                readOnlyConfigPath: "/etc/distribution/config-readonly.yml",
-                readOnlySocketPath: "/run/registry/registry-readonly.sock",
-                drainSeconds: 2,
-                dataDir: "/var/lib/registry",
-                timing: { kind: "cron", fields: fields.split(" ") },
-                deleteUntagged: false,
-            }),
-        );
-        return path;
-    };
-    /** Whether busybox's sh says the minute "MIN HOUR DAY MONTH WEEKDAY" is due. */
-    const due = async (fields: string, minute: string) => {
-        const result = await run(BUSYBOX, ["sh", scriptFor(fields), "--due", minute], { allowFailure: true, timeoutMs: 10_000 });
-        assert.ok(result.code === 0 || result.code === 1, `exit ${result.code}: ${result.stderr}`);
-        return result.code === 0;
-    };
+const registryConfig = (result: EvaluationResult) =>
+    parseYaml(upload(inputsOf(result, CONTAINER, "registry-registry"), "/etc/distribution/config.yml"));
 
-    it("passes sh -n (busybox and dash)", async () => {
-        const path = scriptFor("*/5 * * * *");
-        await run(BUSYBOX, ["sh", "-n", path]);
-        await run("sh", ["-n", path]);
+describe("registry metrics and health", () => {
+    let bridge: EvaluationResult;
+    let host: EvaluationResult;
+    before(async () => {
+        [bridge, host] = await Promise.all([
+            evaluateProgram({ config: devStackConfig() }),
+            evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", uiPort: 15080, metricsPort: 15001 } }),
+        ]);
+        assert.equal(bridge.error, undefined);
+        assert.equal(host.error, undefined);
     });
 
-    it("matches cron times as cron does (UTC fields given)", async () => {
-        const cases: [string, string, boolean][] = [
-            ["30 3 * * 0", "30 03 29 11 0", true],
-            ["30 3 * * 0", "30 03 30 11 1", false],
-            ["30 3 * * 0", "31 03 29 11 0", false],
-            ["30 3 * * 7", "30 03 29 11 0", true],
-            ["*/15 * * * *", "45 17 01 01 3", true],
-            ["*/15 * * * *", "44 17 01 01 3", false],
-            ["0 2-4 * * *", "00 04 10 06 2", true],
-            ["0 2-4 * * *", "00 05 10 06 2", false],
-            ["0 0 1,15 * *", "00 00 15 02 4", true],
-            ["0 0 1,15 * *", "00 00 14 02 4", false],
-            // Both day fields restricted: either matches (the 1st, or any Monday).
-            ["0 0 1 * 1", "00 00 09 03 1", true],
-            ["0 0 1 * 1", "00 00 01 03 5", true],
-            ["0 0 1 * 1", "00 00 02 03 5", false],
-            ["5/20 * * * *", "45 08 08 08 0", true],
-            ["5/20 * * * *", "15 08 08 08 0", false],
-            ["0 0 * 2-3/1 *", "00 00 08 04 0", false],
-            ["* * * * *", "07 09 08 09 6", true],
-        ];
-        for (const [fields, minute, expected] of cases) assert.equal(await due(fields, minute), expected, `${fields} at ${minute}`);
+    it("host networking: Prometheus metrics on a loopback port", () => {
+        assert.deepEqual(registryConfig(host).http.debug, { addr: "127.0.0.1:15001", prometheus: { enabled: true, path: "/metrics" } });
+    });
+
+    it("bridge networking: metrics on the container's own address, published by no container, routed by no edge", () => {
+        assert.deepEqual(registryConfig(bridge).http.debug, { addr: ":5002", prometheus: { enabled: true, path: "/metrics" } });
+        for (const result of [bridge, host]) {
+            for (const container of result.resources.filter((r) => r.type === CONTAINER)) {
+                const published = (container.inputs as { ports?: { internal: number; external: number }[] }).ports ?? [];
+                assert.ok(
+                    !published.some((p) => [5002, 15001].includes(p.internal) || [5002, 15001].includes(p.external)),
+                    `${container.name} publishes no metrics port`,
+                );
+            }
+            const nginx = upload(inputsOf(result, CONTAINER, "registry-edge"), "/etc/nginx/nginx.conf");
+            assert.doesNotMatch(nginx, /5002|metrics|debug/, "the edge has no route to the metrics listener");
+        }
+    });
+
+    it("every container has a health check, so `docker ps` shows (healthy) or (unhealthy)", () => {
+        for (const result of [bridge, host]) {
+            for (const name of ["registry-registry", "registry-ui", "registry-edge"]) {
+                const check = inputsOf(result, CONTAINER, name).healthcheck;
+                assert.equal(check.tests[0], "CMD", name);
+                assert.ok(check.retries >= 1, name);
+            }
+            assert.match(
+                inputsOf(result, CONTAINER, "registry-registry").healthcheck.tests.join(" "),
+                /wget .*http:\/\/127\.0\.0\.1:(5002|15001)\/debug\/health$/,
+            );
+        }
+    });
+
+    it("refuses a metrics port that collides with another in host networking", async () => {
+        const result = await evaluateProgram({ config: { ...devStackConfig(), containerNetwork: "host", metricsPort: 5080 } });
+        assert.match(String(result.error), /metricsPort \(5080\) collides with another port/);
     });
 });

@@ -1,15 +1,11 @@
-/** The rendered files as a reviewer sees them, plus the properties each must keep. */
+/** nginx.conf as a reviewer sees it (snapshots), plus the properties it must keep. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compareSync } from "bcryptjs";
-import { parse as parseYaml } from "yaml";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
-import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
-import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { BRIDGE_EDGE } from "../support/fixtures";
 import { matchSnapshot } from "../support/snapshot";
 
-describe("renderers", () => {
+describe("edge nginx.conf", () => {
     it("edge nginx.conf, bridge network", () => {
         const conf = renderEdgeConfig(BRIDGE_EDGE);
         matchSnapshot("edge-bridge.nginx.conf", conf);
@@ -104,61 +100,6 @@ describe("renderers", () => {
         assert.match(renderEdgeConfig(BRIDGE_EDGE), /proxy_set_header Connection "";/);
     });
 
-    it("registry config.yml", () => {
-        const yaml = renderRegistryConfig({
-            listenAddress: ":5000",
-            htpasswdPath: "/auth/htpasswd",
-            realm: "private-registry",
-            deleteEnabled: false,
-        });
-        matchSnapshot("registry-config.yml", yaml);
-        const config = parseYaml(yaml);
-        assert.equal(config.version, 0.1);
-        assert.equal(config.storage.filesystem.rootdirectory, "/var/lib/registry");
-        assert.equal(config.http.headers["Access-Control-Allow-Origin"], undefined, "no CORS for a same-origin UI");
-    });
-
-    it("registry config.yml on an S3 bucket: storage.s3 and redirect, no data directory, no keys in the file", () => {
-        const yaml = renderRegistryConfig({
-            listenAddress: ":5000",
-            htpasswdPath: "/auth/htpasswd",
-            realm: "private-registry",
-            deleteEnabled: false,
-            storage: {
-                kind: "s3",
-                endpoint: "https://minio.lan:9000",
-                region: "us-east-1",
-                bucket: "images",
-                forcePathStyle: true,
-                redirect: false,
-                rootDirectory: "/registry",
-            },
-        });
-        matchSnapshot("registry-config-s3.yml", yaml);
-        const storage = parseYaml(yaml).storage;
-        assert.deepEqual(storage.s3, {
-            region: "us-east-1",
-            bucket: "images",
-            regionendpoint: "https://minio.lan:9000",
-            forcepathstyle: true,
-            rootdirectory: "/registry",
-        });
-        assert.deepEqual(storage.redirect, { disable: true });
-        assert.equal(storage.filesystem, undefined, "one driver only: Distribution refuses two");
-        assert.doesNotMatch(yaml, /accesskey|secretkey/i);
-        const aws = parseYaml(
-            renderRegistryConfig({
-                listenAddress: ":5000",
-                htpasswdPath: "/auth/htpasswd",
-                realm: "r",
-                deleteEnabled: false,
-                storage: { kind: "s3", region: "eu-central-1", bucket: "images", forcePathStyle: false, redirect: true },
-            }),
-        ).storage;
-        assert.deepEqual(aws.s3, { region: "eu-central-1", bucket: "images", forcepathstyle: false }, "AWS itself: no regionendpoint");
-        assert.deepEqual(aws.redirect, { disable: false });
-    });
-
     it("edge nginx.conf with registry replicas: one upstream, a server line each", () => {
         const conf = renderEdgeConfig({
             ...BRIDGE_EDGE,
@@ -186,22 +127,5 @@ describe("renderers", () => {
             () => renderEdgeConfig({ ...BRIDGE_EDGE, registry: { ...BRIDGE_EDGE.registry, backupAddress: "registry-ro:5000" } }),
             /backupAddress needs a static upstream/,
         );
-    });
-
-    it("bcrypt with a kept salt gives the same hash every run, at the per-request cost", () => {
-        const salt = "abcdefghijklmnopqrstuv";
-        const hash = bcryptWithSalt("password", salt);
-        assert.equal(bcryptWithSalt("password", salt), hash);
-        assert.match(hash, /^\$2b\$05\$abcdefghijklmnopqrstu/);
-        assert.notEqual(bcryptWithSalt("password", "bbcdefghijklmnopqrstuv"), hash);
-        assert.ok(compareSync("password", hash) && !compareSync("Password", hash));
-        assert.throws(() => bcryptWithSalt("password", "short"), /22 characters/);
-    });
-
-    it("htpasswd accepts only bcrypt entries", () => {
-        const hash = `$2y$05$${"a".repeat(53)}`;
-        assert.equal(renderHtpasswd([{ username: "ci", bcryptHash: hash }]), `ci:${hash}\n`);
-        assert.throws(() => renderHtpasswd([{ username: "ci", bcryptHash: "{SHA}abc" }]), /not a bcrypt hash/);
-        assert.throws(() => renderHtpasswd([{ username: "c:i", bcryptHash: hash }]), /must not contain ':'/);
     });
 });

@@ -11,13 +11,13 @@
 import { readFileSync, writeFileSync } from "fs";
 import { loadavg } from "os";
 import { join } from "path";
-import { issueTestCertificates } from "../test/harness/fakeProviders";
-import { makeTempDir, runCleanups } from "../test/support/processes";
-import { EDGE_HOST, REGISTRY, ReplicaSet, startReplicaSet } from "../test/support/s3Replicas";
-import { startS3Server } from "../test/support/s3Server";
-import { Endpoint, Outcome, pullBlobs, pullConcurrently, pushBlobs } from "./bench/registryClient";
-import { formatSpread, GIB, MIB, mibPerSecond, spread } from "./bench/stats";
-import { BlobFile, writeRandomBlob } from "./bench/workload";
+import { issueTestCertificates } from "../lib/program/fakeProviders";
+import { makeTempDir, runCleanups } from "../lib/processes";
+import { EDGE_HOST, REGISTRY, ReplicaSet, startReplicaSet } from "../lib/s3Replicas";
+import { startS3Server } from "../lib/s3Server";
+import { Endpoint, Outcome, pullBlobs, pullConcurrently, pushBlobs } from "./registryClient";
+import { formatSpread, GIB, MIB, mibPerSecond, spread } from "./stats";
+import { BlobFile, writeRandomBlob } from "./workload";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const SIZES = QUICK

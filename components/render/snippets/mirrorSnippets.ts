@@ -5,9 +5,10 @@
  */
 import { stringify as toToml } from "smol-toml";
 import { stringify as toYaml } from "yaml";
-import { ClientSnippet, CONTAINERD_CERTS_DIR, CredentialInput } from "./clientSnippets";
-import { MERGE_DAEMON_JSON_AWK } from "./snippets/mergeDaemonJson";
-import { ClientFile, renderScript, shellQuote } from "./snippets/nodeScript";
+import { caFile, clientSnippet, ClientSnippet, CONTAINERD_CERTS_DIR, CredentialInput, DOCKER_CERTS_DIR } from "./clientSnippets";
+import { MERGE_DAEMON_JSON_AWK } from "../shell/mergeDaemonJson";
+import { ClientFile } from "../shell/nodeScript";
+import { shellQuote } from "../shell/quote";
 
 export interface MirrorSnippetInput extends CredentialInput {
     /** The private registry's own endpoint: with k3s rewrites, k3s asks it first. */
@@ -29,10 +30,6 @@ export const DOCKER_HUB_REGISTRY = "https://registry-1.docker.io";
 const DAEMON_JSON = "/etc/docker/daemon.json";
 const K3S_REGISTRIES = "/etc/rancher/k3s/registries.yaml";
 
-function snippet(description: string, files: ClientFile[], commands: string[], scriptCommands = commands): ClientSnippet {
-    return { description, files, commands, script: renderScript(description, files, scriptCommands) };
-}
-
 /**
  * Docker: the mirror in `registry-mirrors` (appended to the user's own, every other setting
  * kept), its CA in certs.d, then a reload (dockerd re-reads `registry-mirrors` on SIGHUP; no
@@ -52,11 +49,10 @@ export function renderDockerMirrorSnippet(input: MirrorSnippetInput): ClientSnip
                 handles: "a JSON object whose registry-mirrors, if set, is a list of strings",
             },
         },
+        ...caFile(DOCKER_CERTS_DIR, input),
     ];
-    if (input.caCertificate !== undefined)
-        files.push({ path: `/etc/docker/certs.d/${input.endpoint}/ca.crt`, mode: "0644", content: input.caCertificate });
     const reload = "systemctl reload docker";
-    return snippet(
+    return clientSnippet(
         `Docker: ${url} added to registry-mirrors in ${DAEMON_JSON} (other settings kept, a backup made), its CA trusted, dockerd reloaded.`,
         files,
         [reload],
@@ -84,7 +80,7 @@ export function renderContainerdMirrorSnippet(input: CredentialInput): ClientSni
     const dir = `${CONTAINERD_CERTS_DIR}/${DOCKER_HUB}`;
     const files: ClientFile[] = [{ path: `${dir}/hosts.toml`, mode: "0600", content: renderMirrorHostsToml(input) }];
     if (input.caCertificate !== undefined) files.push({ path: `${dir}/mirror-ca.crt`, mode: "0644", content: input.caCertificate });
-    return snippet(
+    return clientSnippet(
         `containerd: ${dir}/hosts.toml pulls Docker Hub's images through https://${input.endpoint}, Docker Hub itself the fallback (read once config_path names ${CONTAINERD_CERTS_DIR}, see the containerd snippet).`,
         files,
         [],
@@ -112,7 +108,8 @@ export function renderK3sMirrorEntries(input: MirrorSnippetInput, caPath: string
 }
 
 export function renderK3sMirrorSnippet(input: MirrorSnippetInput): ClientSnippet {
-    const caPath = input.caCertificate === undefined ? undefined : `/etc/rancher/k3s/certs.d/${input.endpoint}/ca.crt`;
+    const ca = caFile("/etc/rancher/k3s/certs.d", input);
+    const caPath = ca[0]?.path;
     const entries = renderK3sMirrorEntries(input, caPath);
     const indent = (entry: string) => entry.replace(/^(?=.)/gm, "  ");
     const files: ClientFile[] = [
@@ -122,11 +119,11 @@ export function renderK3sMirrorSnippet(input: MirrorSnippetInput): ClientSnippet
             content: `mirrors:\n${indent(entries.mirrors)}configs:\n${indent(entries.configs)}`,
             merge: { key: input.endpoint, mapKeys: { mirrors: DOCKER_HUB }, entries },
         },
+        ...ca,
     ];
-    if (caPath !== undefined && input.caCertificate !== undefined) files.push({ path: caPath, mode: "0644", content: input.caCertificate });
     const restart = "systemctl restart k3s 2>/dev/null || systemctl restart k3s-agent";
     const changed = `pr_changed ${files.map((file) => shellQuote(file.path)).join(" ")}`;
-    return snippet(
+    return clientSnippet(
         `k3s: Docker Hub's images through https://${input.endpoint} (mirrors."docker.io"${Object.keys(input.k3sRewrites ?? {}).length > 0 ? ", with rewrites to the private registry" : ""}) merged into ${K3S_REGISTRIES}, then restart k3s.`,
         files,
         [restart],

@@ -20,7 +20,7 @@ import { componentArgsSource } from "../../components/config/reference";
 import { readArgs } from "../../components/containerRegistry";
 import type { ContainerRegistryArgs } from "../../components/containerRegistryArgs";
 import { STACK_OUTPUTS } from "../../components/outputs";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { assertSecretsStayHidden } from "../harness/inspect";
 
 const ROOT = resolve(__dirname, "../..");
