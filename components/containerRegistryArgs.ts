@@ -138,7 +138,7 @@ export interface ContainerRegistryArgs {
     /**
      * ssh mode: the key `ssh.user` logs in with (`pulumi config set --secret sshPrivateKey < KEYFILE`)
      *
-     * Must be an OpenSSH or PEM private key. Secret: the component keeps it secret in the state and in its outputs.
+     * Must be an OpenSSH or PEM private key. Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it.
      */
     sshPrivateKey?: pulumi.Input<string>;
     /** alicloud mode: `region` an ID such as `cn-hongkong`; `adminCidr` the IPv4 network SSH is open to (not `/0`); `snapshotRetentionDays` keeps the data disk's daily snapshots, 0 for none (docs/operations.md); `vswitchCidr` inside `vpcCidr` */
@@ -187,7 +187,7 @@ export interface Mirror {
     upstream?: string;
     /** Must be the upstream account's username. */
     username?: string;
-    /** Must be the upstream account's password or token. Secret: the component keeps it secret in the state and in its outputs. */
+    /** Must be the upstream account's password or token. Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it. */
     password?: pulumi.Input<string>;
     /** Must be a DNS name for the mirror, e.g. mirror.example.com (added to the certificate). */
     hostname?: string;
@@ -207,9 +207,9 @@ export interface Storage {
     region?: string;
     /** Must be an existing bucket's name: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit. */
     bucket?: string;
-    /** Must be the access key ID. Secret: the component keeps it secret in the state and in its outputs. */
+    /** Must be the access key ID. Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it. */
     accessKeyId?: pulumi.Input<string>;
-    /** Must be the secret access key. Secret: the component keeps it secret in the state and in its outputs. */
+    /** Must be the secret access key. Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it. */
     secretAccessKey?: pulumi.Input<string>;
     /** Must be true or false: address the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (default: true with an endpoint). */
     forcePathStyle?: boolean;

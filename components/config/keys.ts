@@ -16,7 +16,7 @@
 import { choice, custom, flag, integer, list, object, port, PORT_FORM, secret, text } from "./declare";
 import { DISTRIBUTION_TAG_FORM, distributionMajor } from "./distribution";
 import { GC_SCHEDULE_FORM, GcTiming, parseGcSchedule } from "./gcSchedule";
-import type { Reader, Value } from "./reader";
+import type { ArgList, Reader, Value } from "./reader";
 import {
     canonicalIp,
     cidrContains,
@@ -54,7 +54,7 @@ import type {
     SshConnection,
     StorageSettings,
 } from "./types";
-import { DEFAULT_USERS, parseUsers, USERS_ARG, USERS_FORM } from "./users";
+import { DEFAULT_USERS, parseUsers, USERS_FORM } from "./users";
 
 export const CONFIG_NAMESPACE = "private-registry";
 
@@ -369,6 +369,18 @@ function readAcme(acme: Reader<typeof ACME_FIELDS>): AcmeSettings | undefined {
     const disableCompletePropagation = acme.read("disableCompletePropagation");
     return email === undefined ? undefined : { email, server, dnsProvider, recursiveNameservers, disableCompletePropagation };
 }
+
+/**
+ * `users` as a component's arg: a list of {name, role} objects (a bare name, which the stack's
+ * config takes too, would make each entry a union, which Pulumi's component schemas cannot say).
+ */
+const USERS_ARG: ArgList = {
+    items: "User",
+    fields: {
+        name: { type: "string", required: true, doc: "1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit" },
+        role: { type: "string", required: true, doc: "`push` (pull and push) or `pull` (pull only)" },
+    },
+};
 
 /** `passwordRotation` as written; that each user it names exists is checked against `users` (rules.ts). */
 function readPasswordRotation(value: Value): Record<string, string> | undefined {

@@ -181,7 +181,9 @@ function argDoc(declaration: Declaration): string[] {
     const facts = [
         isObject ? undefined : `Must be ${declaration.argForm ?? declaration.form}.`,
         shown === undefined ? undefined : `Default: ${shown}.`,
-        declaration.arg === "secret" ? "Secret: the component keeps it secret in the state and in its outputs." : undefined,
+        declaration.arg === "secret"
+            ? "Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it."
+            : undefined,
     ].filter((fact) => fact !== undefined);
     return [
         ...(declaration.description === undefined ? [] : [plain(declaration.description)]),

@@ -5,8 +5,6 @@
  * only (pull, list, browse the UI); for nodes, whose credentials sit on every board. The edge
  * enforces the difference (components/render/edgeConfig.ts, docs/roles.md).
  */
-import type { ArgList } from "./reader";
-
 export const UserRole = { push: "push", pull: "pull" } as const;
 /** `push` or `pull` (an enum to Pulumi's component schemas, which take no other union). */
 export type UserRole = (typeof UserRole)[keyof typeof UserRole];
@@ -21,18 +19,6 @@ export const DEFAULT_USERS: RegistryUser[] = [
     { name: "admin", role: "push" },
     { name: "node", role: "pull" },
 ];
-
-/**
- * `users` as a component's arg: a list of {name, role} objects (a bare name, which the stack's
- * config takes too, would make each entry a union, which Pulumi's component schemas cannot say).
- */
-export const USERS_ARG: ArgList = {
-    items: "User",
-    fields: {
-        name: { type: "string", required: true, doc: "1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit" },
-        role: { type: "string", required: true, doc: "`push` (pull and push) or `pull` (pull only)" },
-    },
-};
 
 export const USERS_FORM =
     "a list of users, each a name (a push user) or {name, role: push | pull}; names 1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit";
