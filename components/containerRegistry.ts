@@ -56,15 +56,7 @@ export class ContainerRegistry extends pulumi.ComponentResource {
         this.clientSnippets = registry.clientSnippets;
         this.mirrorEndpoint = pulumi.output(registry.mirrorEndpoint);
         this.alicloudPlacement = pulumi.output(registry.alicloudPlacement);
-        this.registerOutputs({
-            registryEndpoint: this.registryEndpoint,
-            uiEndpoint: this.uiEndpoint,
-            caCertificate: this.caCertificate,
-            credentials: this.credentials,
-            clientSnippets: this.clientSnippets,
-            mirrorEndpoint: this.mirrorEndpoint,
-            alicloudPlacement: this.alicloudPlacement,
-        });
+        this.registerOutputs({ ...registry });
     }
 }
 

@@ -13,11 +13,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../e2e/support/dockerd";
-import { addHostsEntry } from "../e2e/support/hostsFile";
-import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../support/netns";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
-import { placeholdersForUnbuiltPlugins } from "./support/componentPackage";
-import { engineEnvironment, startDockerdWithStandIns } from "./support/engineProject";
+import { registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
+import { namespacedDeployTarget } from "./support/componentPackage";
 
 const ROOT = resolve(__dirname, "../..");
 const NAME = "registry-template.test";
@@ -25,7 +22,6 @@ const STACK = "lan";
 
 describe("pulumi new with this repository as the template gives a stack that deploys (real engine)", () => {
     let work: string;
-    let namespace: NetworkNamespace;
     let dockerd: PrivateDockerd;
     let env: NodeJS.ProcessEnv;
     let template: string;
@@ -40,15 +36,7 @@ describe("pulumi new with this repository as the template gives a stack that dep
         });
 
     before(async () => {
-        work = makeTempDir("pr-tmpl-");
-        namespace = await createNetworkNamespace("pr-tmpl");
-        await namespace.run("ip", ["address", "add", `${NAMESPACE_SERVICE_ADDRESS}/32`, "dev", "lo"]);
-        dockerd = await startDockerdWithStandIns(work, { networkNamespace: namespace });
-        addHostsEntry(NAMESPACE_SERVICE_ADDRESS, NAME);
-        // The stack's Docker provider finds the daemon as Docker's own clients do (dockerHost unset).
-        env = await engineEnvironment(work, { DOCKER_HOST: dockerd.host });
-        // pulumi new installs the plugin of every provider SDK the project depends on.
-        placeholdersForUnbuiltPlugins(env);
+        ({ work, dockerd, env } = await namespacedDeployTarget("pr-tmpl", NAME));
         // What a clone of the repository holds: its files as git lists them (tracked, and new ones not ignored).
         template = join(work, "private-registry");
         const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })

@@ -1,12 +1,17 @@
 /**
- * This repository as a Pulumi component package, for the engine tests that consume it
- * (component*.test.ts, template.test.ts): a copy of the package's files, and what `pulumi package add` needs from
- * the engine's plugin directory.
+ * This repository as others use it, for the engine tests that do (component*.test.ts as a
+ * component package, template.test.ts as a `pulumi new` template): a copy of the package's
+ * files, what `pulumi package add` and `pulumi new` need from the engine's plugin directory, and
+ * the dockerd their programs deploy to.
  */
 import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { selectedEngine } from "./engineProject";
+import { makeTempDir } from "../../../scripts/lib/processes";
+import { PrivateDockerd } from "../../e2e/support/dockerd";
+import { addHostsEntry } from "../../e2e/support/hostsFile";
+import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
+import { engineEnvironment, selectedEngine, startDockerdWithStandIns } from "./engineProject";
 
 const ROOT = resolve(__dirname, "../../..");
 /** What the package is made of: the stack's files, the plugin manifest and the lock npm installs from. */
@@ -49,4 +54,30 @@ export function placeholdersForUnbuiltPlugins(env: NodeJS.ProcessEnv): string[] 
         placed.push(plugin.name);
     }
     return placed;
+}
+
+/** Where a consuming program deploys: the test's scratch directory, a dockerd, and the engine's environment. */
+export interface DeployTarget {
+    work: string;
+    namespace: NetworkNamespace;
+    dockerd: PrivateDockerd;
+    env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A dockerd with the stand-in images and a bridge, in a network namespace of the test's own (its
+ * default ports 443 and 80 are free there), `name` resolving to the namespace's service address,
+ * and the engine's environment, whose DOCKER_HOST names that dockerd: the program sets no
+ * `dockerHost`, and its Docker provider (the component's, started by the engine) finds the daemon
+ * as Docker's own clients do. The plugins the engine cannot build get their placeholders.
+ */
+export async function namespacedDeployTarget(prefix: string, name: string): Promise<DeployTarget> {
+    const work = makeTempDir(`${prefix}-`);
+    const namespace = await createNetworkNamespace(prefix);
+    await namespace.run("ip", ["address", "add", `${NAMESPACE_SERVICE_ADDRESS}/32`, "dev", "lo"]);
+    const dockerd = await startDockerdWithStandIns(work, { networkNamespace: namespace });
+    addHostsEntry(NAMESPACE_SERVICE_ADDRESS, name);
+    const env = await engineEnvironment(work, { DOCKER_HOST: dockerd.host });
+    placeholdersForUnbuiltPlugins(env);
+    return { work, namespace, dockerd, env };
 }

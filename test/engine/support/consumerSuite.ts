@@ -17,12 +17,9 @@ import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_KEYS } from "../../../components/config/keys";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
-import { addHostsEntry } from "../../e2e/support/hostsFile";
 import { buildTestImage } from "../../e2e/support/standins";
-import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../../scripts/lib/processes";
-import { copyPackage, placeholdersForUnbuiltPlugins } from "./componentPackage";
-import { engineEnvironment, startDockerdWithStandIns } from "./engineProject";
+import { registerCleanup, run, RunResult, runCleanups } from "../../../scripts/lib/processes";
+import { copyPackage, namespacedDeployTarget } from "./componentPackage";
 
 /** The example programs, each a directory the test copies as the consumer's project. */
 export const CONSUMERS = resolve(__dirname, "../consumers");
@@ -49,7 +46,6 @@ export function describeComponentConsumer({ language, schema = false }: Consumer
 
     describe(`a ${language} program deploys the registry from this repository as a component package (real engine)`, () => {
         let work: string;
-        let namespace: NetworkNamespace;
         let dockerd: PrivateDockerd;
         let env: NodeJS.ProcessEnv;
         let packageDir: string;
@@ -70,14 +66,7 @@ export function describeComponentConsumer({ language, schema = false }: Consumer
         };
 
         before(async () => {
-            work = makeTempDir(`pr-c${language.slice(0, 4)}-`);
-            namespace = await createNetworkNamespace(`pr-c${language.slice(0, 4)}`);
-            await namespace.run("ip", ["address", "add", `${NAMESPACE_SERVICE_ADDRESS}/32`, "dev", "lo"]);
-            dockerd = await startDockerdWithStandIns(work, { networkNamespace: namespace });
-            addHostsEntry(NAMESPACE_SERVICE_ADDRESS, NAME);
-            // The component's Docker provider, started by the engine, finds the daemon as Docker's own clients do.
-            env = await engineEnvironment(work, { DOCKER_HOST: dockerd.host });
-            placeholdersForUnbuiltPlugins(env);
+            ({ work, dockerd, env } = await namespacedDeployTarget(`pr-c${language.slice(0, 4)}`, NAME));
             packageDir = copyPackage(work);
             project = join(work, "consumer");
             cpSync(join(CONSUMERS, language), project, { recursive: true });
