@@ -63,10 +63,14 @@ export class ContainerRegistry extends pulumi.ComponentResource {
 /** Set, for a secret: anything but nothing (an Output counts, its value is not known yet). */
 const isSet = (value: unknown) => value !== undefined && value !== null && value !== "";
 
+/** What the validator reads for a secret map's value not known yet (a secret Output): any valid value. */
+const SECRET_VALUE = "(secret)";
+
 /**
- * The args as the validator reads them: a secret as whether it is set (its value goes to
- * `secrets`, never into a plain value), and a value another resource computes refused, since what
- * the registry is made of must be known at preview.
+ * The args as the validator reads them: a secret as whether it is set, a secret map's values as
+ * they are only when plain text (the secrets themselves go to `secrets`, never into a plain
+ * value), and a value another resource computes refused, since what the registry is made of must
+ * be known at preview.
  */
 function validatorInput(
     args: Record<string, unknown>,
@@ -82,8 +86,20 @@ function validatorInput(
                 if (isSet(value)) found.secrets.set(at, value);
                 return [key, isSet(value) ? true : undefined];
             }
+            if (declaration?.arg === "secret map" && isPlainObject(value)) {
+                if (Object.keys(value).length > 0) found.secrets.set(at, value);
+                const known = Object.entries(value).map(([name, v]) => [name, typeof v === "string" ? v : SECRET_VALUE]);
+                return [key, Object.fromEntries(known)];
+            }
             if (declaration?.fields !== undefined && isPlainObject(value))
                 return [key, validatorInput(value, declaration.fields, `${at}.`, found)];
+            if (declaration?.fields !== undefined && Array.isArray(value))
+                return [
+                    key,
+                    value.map((entry, i) =>
+                        isPlainObject(entry) ? validatorInput(entry, declaration.fields!, `${at}[${i}].`, found) : entry,
+                    ),
+                ];
             if (containsOutput(value)) {
                 found.problems.push(`${argName(at)} must be a plain value known at preview, not another resource's output`);
                 return [key, undefined];
@@ -112,7 +128,7 @@ export function readArgs(args: ContainerRegistryArgs): { settings: StackConfig; 
     const found = { problems: [] as string[], secrets: new Map<string, unknown>() };
     const raw = validatorInput({ ...args }, CONFIG_KEYS, "", found);
     // Every secret is kept secret (registryDeployment.ts), so each counts as given as one.
-    const secretKeys = Object.keys(CONFIG_KEYS).filter((key) => [...found.secrets.keys()].some((at) => at.split(".")[0] === key));
+    const secretKeys = Object.keys(CONFIG_KEYS).filter((key) => [...found.secrets.keys()].some((at) => at.split(/[.[]/)[0] === key));
     let settings: StackConfig | undefined;
     try {
         settings = parseSettings(raw, { naming: argName, secretKeys });
@@ -125,12 +141,17 @@ export function readArgs(args: ContainerRegistryArgs): { settings: StackConfig; 
         found.problems.push(`${argName("sshPrivateKey")} is required in ssh mode: ${CONFIG_KEYS.sshPrivateKey.argForm}`);
     if (found.problems.length > 0 || settings === undefined) throw new ConfigError(found.problems);
     const [accessKeyId, secretAccessKey] = [secret("storage.accessKeyId"), secret("storage.secretAccessKey")];
+    // Index by index, as the stack reads them: each webhook's headers, {} for one without.
+    const headers = settings.notifications.map(
+        (_, i) => found.secrets.get(`notifications[${i}].headers`) as Record<string, pulumi.Input<string>>,
+    );
     return {
         settings,
         secrets: {
             sshPrivateKey: secret("sshPrivateKey"),
             mirrorPassword: secret("mirror.password"),
             s3Keys: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+            notificationHeaders: headers.some((h) => h !== undefined) ? pulumi.output(headers.map((h) => h ?? {})) : undefined,
         },
     };
 }

@@ -120,6 +120,18 @@ export interface ContainerRegistryArgs {
     /** the registry collects its garbage on `schedule` (a 5-field cron expression in UTC, `@hourly`, `@daily`, `@weekly`, or `@every 12h`), read-only meanwhile; `deleteUntagged` also drops manifests no tag names, Distribution 3 only (docs/operations.md) */
     gc?: Gc;
     /**
+     * tags to delete right before each garbage collection (needs `gc` and `deleteEnabled`): in the repositories `repositories` matches (the first policy that matches applies), a tag stays if it is among the `keepLast` newest, its image is younger than `keepWithinDays`, or `keepTags` matches it; the rest, with their signatures, go (docs/operations.md (docs/operations.md#retention-keep-the-newest-tags-gc-and-retention))
+     *
+     * Default: `[]`.
+     */
+    retention?: Retention[];
+    /**
+     * webhooks the registry POSTs its events to (Distribution's `notifications`), one per entry: pushes and deletes of images by default, pulls when asked; best effort, a missed event is not sent again (docs/webhooks.md)
+     *
+     * Default: `[]`.
+     */
+    notifications?: Notification[];
+    /**
      * ssh and alicloud modes: `registry-mirrors` merged into the host daemon's `daemon.json` before the first pull (e.g. an Alibaba Cloud accelerator URL)
      *
      * Must be a list of https:// URLs of registry mirrors, e.g. [https://xxxx.mirror.aliyuncs.com]. Default: `[]`.
@@ -161,7 +173,7 @@ export interface User {
     role: string;
 }
 
-/** `images`: an object {registry?, ui?, edge?, mirror?}, each a pinned image reference. */
+/** `images`: an object {registry?, ui?, edge?, mirror?, retention?}, each a pinned image reference. */
 export interface Images {
     /** Must be a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3. Default: `registry:3.1.1`. */
     registry?: string;
@@ -171,6 +183,8 @@ export interface Images {
     edge?: string;
     /** Must be a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3. Default: `registry:3.1.1`. */
     mirror?: string;
+    /** Must be a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3. Default: `regclient/regctl:v0.11.7-alpine`. */
+    retention?: string;
 }
 
 /** `gc`: an object {schedule, deleteUntagged?}. */
@@ -179,6 +193,28 @@ export interface Gc {
     schedule: string;
     /** Must be true or false. Default: `false`. */
     deleteUntagged?: boolean;
+}
+
+/** An entry of `retention`: a list of {repositories, keepLast?, keepWithinDays?, keepTags?}. */
+export interface Retention {
+    /** Must be a glob over repository names: a-z 0-9 . _ - / with * and ? within a path segment and ** for any number of segments, e.g. team/* or **. */
+    repositories: string;
+    /** Must be an integer number of tags, 0-100000: the newest, by their image's creation time. */
+    keepLast?: number;
+    /** Must be an integer number of days, 0-36500: tags whose image was created since. */
+    keepWithinDays?: number;
+    /** Must be a Go regular expression matched against the whole tag, e.g. "v[0-9]+(\.[0-9]+)*|latest". */
+    keepTags?: string;
+}
+
+/** An entry of `notifications`: a list of {url, headers? (--secret), events?: ["push", "delete", "pull"]}. */
+export interface Notification {
+    /** Must be an http:// or https:// URL without credentials, query or fragment (secrets go in headers), e.g. http://deployer.lan:8080/registry-events. */
+    url: string;
+    /** Must be an object {NAME: VALUE} of HTTP headers sent with each event, e.g. {"Authorization": "Bearer ..."}. Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it. */
+    headers?: Record<string, pulumi.Input<string>>;
+    /** Must be a list of "push", "delete", "pull". Default: `[push, delete]`. */
+    events?: string[];
 }
 
 /** `mirror`: an object {upstream?, username?, password? (--secret), hostname?, httpsPort?, k3sRewrites?}. */

@@ -170,12 +170,13 @@ function serverCertificate(scope: DeploymentScope, config: StackConfig): ServerC
 }
 
 /** Every secret a Pulumi secret, however it was handed over (a component's caller may pass plain text). */
-function keptSecret({ sshPrivateKey, mirrorPassword, s3Keys }: StackSecrets): StackSecrets {
-    const secret = (value: pulumi.Input<string> | undefined) => (value === undefined ? undefined : pulumi.secret(value));
+function keptSecret({ sshPrivateKey, mirrorPassword, s3Keys, notificationHeaders }: StackSecrets): StackSecrets {
+    const secret = <T>(value: pulumi.Input<T> | undefined) => (value === undefined ? undefined : pulumi.secret(value));
     return {
         sshPrivateKey: secret(sshPrivateKey),
         mirrorPassword: secret(mirrorPassword),
         s3Keys: s3Keys && { accessKeyId: pulumi.secret(s3Keys.accessKeyId), secretAccessKey: pulumi.secret(s3Keys.secretAccessKey) },
+        notificationHeaders: secret(notificationHeaders),
     };
 }
 
@@ -188,6 +189,7 @@ export function deployRegistry(scope: DeploymentScope, config: StackConfig, give
         certificate: serverCertificate(scope, config),
         storage: target.storage,
         mirrorPassword: config.mirror?.hasPassword ? secrets.mirrorPassword : undefined,
+        notificationHeaders: secrets.notificationHeaders,
     };
     const registry = new PrivateRegistry(
         scope.name("registry"),

@@ -8,6 +8,8 @@ import type { ArgType, Declaration, Declarations, PulumiType, Reader, Value, Val
 /** What every kind takes besides its own settings. */
 interface Docs {
     description?: string;
+    /** What a component's arg must be, where the form speaks of the stack's config (how to set a secret). */
+    argForm?: string;
     shownDefault?: string;
     /** Why Pulumi.yaml does not declare the key; unset: it declares it with the kind's type. */
     undeclared?: string;
@@ -26,9 +28,9 @@ function declaration<T>(
     arg: ArgType | undefined,
     read: (value: Value) => T,
 ): Declaration<T> {
-    const { form, description, default: value, shownDefault, undeclared, secret, required, readIn, range } = spec;
+    const { form, argForm, description, default: value, shownDefault, undeclared, secret, required, readIn, range } = spec;
     const pulumi = undeclared !== undefined ? { undeclared } : type !== undefined ? { type } : undefined;
-    const declared = { form, description, default: value, shownDefault, pulumi, arg, secret, required, readIn, range, read };
+    const declared = { form, argForm, description, default: value, shownDefault, pulumi, arg, secret, required, readIn, range, read };
     return Object.fromEntries(Object.entries(declared).filter(([, v]) => v !== undefined)) as unknown as Declaration<T>;
 }
 
@@ -46,7 +48,11 @@ export function choice<C extends string>(spec: Docs & { choices: readonly C[]; d
 }
 
 /** A whole number in `range`; the form must say the range the way users read it. */
-export function integer(spec: Docs & { form: string; range: readonly [number, number]; default: number }): Declaration<number> {
+export function integer(spec: Docs & { form: string; range: readonly [number, number]; default: number }): Declaration<number>;
+export function integer(spec: Docs & { form: string; range: readonly [number, number] }): Declaration<number | undefined>;
+export function integer(
+    spec: Docs & { form: string; range: readonly [number, number]; default?: number },
+): Declaration<number | undefined> {
     return declaration(spec, "integer", "number", (value) => value.integer(spec.range) ?? spec.default);
 }
 
@@ -110,6 +116,23 @@ export function object<F extends Declarations, T>(
 }
 
 /**
+/**
+ * A list of objects, each with the fields `fields` declares (errors name them `key[i].field`);
+ * `read` makes one entry's typed value, checking what involves several fields. Unset: none.
+ * Pulumi.yaml cannot declare it, so `undeclared` says so.
+ */
+export function objects<F extends Declarations, T>(
+    spec: Docs & { form: string; fields: F; undeclared: string; read: (entry: Reader<F>) => T | undefined },
+): Declaration<T[]> {
+    return {
+        ...declaration({ ...spec, default: [] }, undefined, "objects", (value) =>
+            (value.objects(spec.fields) ?? []).map(spec.read).filter((entry): entry is T => entry !== undefined),
+        ),
+        fields: spec.fields,
+    };
+}
+
+/**
  * Any other value: `read` gives the typed value or undefined (unset, or a problem recorded), and
  * the default stands in; `arg` says how a component's args write it.
  */
@@ -132,10 +155,7 @@ export function custom<T>(
  */
 export function secret(spec: Docs & { form: string; set: string }): Declaration<boolean> {
     const form = `${spec.form} (${spec.set})`;
-    return {
-        ...declaration({ ...spec, form, secret: true }, undefined, "secret", (value) => value.text() !== undefined),
-        argForm: spec.form,
-    };
+    return declaration({ ...spec, form, argForm: spec.form, secret: true }, undefined, "secret", (value) => value.text() !== undefined);
 }
 
 /** The typed values of a set of declarations. */

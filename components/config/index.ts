@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, keyName } from "./keys";
 import { ConfigError, parseStackConfig } from "./parse";
-import type { RegistryStorage, StackConfig, StackSecrets, StorageSettings } from "./types";
+import type { NotificationEndpoint, RegistryStorage, StackConfig, StackSecrets, StorageSettings } from "./types";
 
 export * from "./parse";
 export * from "./types";
@@ -34,7 +34,7 @@ export function readStackConfig(): StackConfig {
 
 /**
  * The stack's secrets the settings say it needs, each secret from the moment it is read: the SSH
- * key in ssh mode, the mirror's upstream password, the S3 bucket's keys.
+ * key in ssh mode, the mirror's upstream password, the S3 bucket's keys, the webhooks' headers.
  */
 export function readStackSecrets(settings: StackConfig): StackSecrets {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
@@ -48,6 +48,7 @@ export function readStackSecrets(settings: StackConfig): StackSecrets {
             settings.storage.kind === "s3"
                 ? { accessKeyId: secretField("storage", "accessKeyId"), secretAccessKey: secretField("storage", "secretAccessKey") }
                 : undefined,
+        notificationHeaders: readNotificationHeaders(settings.notifications),
     };
 }
 
@@ -60,6 +61,22 @@ function readSshPrivateKey(config: pulumi.Config): pulumi.Output<string> {
         );
     }
     return key;
+}
+
+/**
+/**
+ * Each webhook's headers (`notifications[i].headers`), index by index, kept secret from the moment
+ * they are read: the validator has refused headers that are not a secret config value.
+ * Undefined when no webhook has any.
+ */
+function readNotificationHeaders(endpoints: NotificationEndpoint[]): pulumi.Output<Record<string, string>[]> | undefined {
+    if (!endpoints.some((endpoint) => endpoint.headerNames.length > 0)) return undefined;
+    const notifications = new pulumi.Config(CONFIG_NAMESPACE).requireSecretObject<{ headers?: Record<string, unknown> }[]>("notifications");
+    return notifications.apply((list) =>
+        endpoints.map((endpoint, i) =>
+            Object.fromEntries(endpoint.headerNames.map((name) => [name, String(list[i]?.headers?.[name] ?? "")])),
+        ),
+    );
 }
 
 /**

@@ -154,13 +154,14 @@ function docComment(paragraphs: string[], indent: string): string[] {
     return [`${indent}/**`, ...lines.map((line) => (line === "" ? `${indent} *` : `${indent} * ${line}`)), `${indent} */`];
 }
 
-/** An object key's interface: its name, from the key's (`ssh` → `Ssh`). */
-function interfaceName(key: string): string {
-    return key[0].toUpperCase() + key.slice(1);
+/** An object key's interface: its name, from the key's (`ssh` → `Ssh`; a list's entry: `notifications` → `Notification`). */
+function interfaceName(key: string, list: boolean): string {
+    const name = key[0].toUpperCase() + key.slice(1);
+    return list ? name.replace(/s$/, "") : name;
 }
 
-/** The TypeScript type of an arg. */
-function argTypeScript(type: ArgType): string {
+/** The TypeScript type of an arg that is not an object of declared fields. */
+function argTypeScript(type: Exclude<ArgType, "objects">): string {
     if (typeof type === "object") return `${type.items}[]`;
     return {
         string: "string",
@@ -169,8 +170,13 @@ function argTypeScript(type: ArgType): string {
         secret: "pulumi.Input<string>",
         "string[]": "string[]",
         map: "Record<string, string>",
+        "secret map": "Record<string, pulumi.Input<string>>",
     }[type];
 }
+
+/** What an arg's doc says of a secret. */
+const SECRET_DOC =
+    "Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it.";
 
 /** What an arg's doc says: its meaning, its form, its default, and that a secret stays secret. */
 function argDoc(declaration: Declaration): string[] {
@@ -181,9 +187,7 @@ function argDoc(declaration: Declaration): string[] {
     const facts = [
         isObject ? undefined : `Must be ${declaration.argForm ?? declaration.form}.`,
         shown === undefined ? undefined : `Default: ${shown}.`,
-        declaration.arg === "secret"
-            ? "Secret: pass it as one (Pulumi stores a component's args in the state as given); the component keeps secret all it makes from it."
-            : undefined,
+        declaration.arg === "secret" || declaration.arg === "secret map" ? SECRET_DOC : undefined,
     ].filter((fact) => fact !== undefined);
     return [
         ...(declaration.description === undefined ? [] : [plain(declaration.description)]),
@@ -196,9 +200,11 @@ function argMembers(declarations: Declarations, topLevel: boolean, more: string[
     return Object.entries(declarations).flatMap(([key, declaration]) => {
         let type: string;
         if (declaration.fields !== undefined) {
-            type = interfaceName(key);
-            more.push(argInterface(type, `\`${key}\`: ${declaration.form}.`, declaration.fields, false, more));
-        } else if (declaration.arg !== undefined) {
+            const list = declaration.arg === "objects";
+            const name = interfaceName(key, list);
+            more.push(argInterface(name, `${list ? "An entry of " : ""}\`${key}\`: ${declaration.form}.`, declaration.fields, false, more));
+            type = list ? `${name}[]` : name;
+        } else if (declaration.arg !== undefined && declaration.arg !== "objects") {
             type = argTypeScript(declaration.arg);
             if (typeof declaration.arg === "object") more.push(listItemInterface(key, declaration.arg));
         } else {

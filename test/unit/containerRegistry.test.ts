@@ -130,9 +130,30 @@ describe("the ContainerRegistry component's args", () => {
             sshPrivateKey: SSH_PRIVATE_KEY,
             mirrorPassword: "hub-token",
             s3Keys: { accessKeyId: "AKIA", secretAccessKey: "s3-key" },
+            notificationHeaders: undefined,
         });
         assert.equal(settings.mirror?.hasPassword, true);
         assert.ok(!JSON.stringify(settings).includes("hub-token") && !JSON.stringify(settings).includes("s3-key"));
+    });
+
+    it("take webhook headers as secrets, checked where plain, and hand them over index by index", async () => {
+        const token = pulumi.secret("Bearer 7c2e");
+        const { settings, secrets } = readArgs({
+            notifications: [
+                { url: "http://deployer.lan:8080/events", headers: { Authorization: token, "X-Team": "infra" } },
+                { url: "http://audit.lan/events", events: ["pull"] },
+            ],
+        });
+        assert.deepEqual(
+            settings.notifications.map((n) => n.headerNames),
+            [["Authorization", "X-Team"], []],
+        );
+        assert.ok(!JSON.stringify(settings).includes("infra"), "a header's value stays out of the settings");
+        const handed = await new Promise((resolve) => pulumi.output(secrets.notificationHeaders).apply(resolve));
+        assert.deepEqual(handed, [{ Authorization: "Bearer 7c2e", "X-Team": "infra" }, {}]);
+        assert.deepEqual(problemsOf({ notifications: [{ url: "http://deployer.lan/events", headers: { "Bad Name": "x" } }] }), [
+            'args.notifications[0].headers has "Bad Name", which is not an HTTP header name',
+        ]);
     });
 });
 
@@ -202,7 +223,7 @@ describe("the ContainerRegistry component deploys what the stack deploys, under 
 });
 
 describe("the ContainerRegistry component keeps the secrets in its args secret, however they are handed over", () => {
-    it("ssh mode: a private key, a mirror password and S3 keys given in plain text stay out of every plain input and output", async () => {
+    it("ssh mode: a private key, a mirror password, S3 keys and a webhook header given in plain text stay out of every plain input and output", async () => {
         const result = await evaluateProgram({
             program: COMPONENT_PROGRAM,
             config: {
@@ -219,6 +240,7 @@ describe("the ContainerRegistry component keeps the secrets in its args secret, 
                         accessKeyId: "AKIA7EXAMPLE",
                         secretAccessKey: "s3-secret-9d2b",
                     },
+                    notifications: [{ url: "http://deployer.lan:8080/events", headers: { Authorization: "Bearer hook-3e8a1f" } }],
                 },
             },
         });
@@ -229,7 +251,8 @@ describe("the ContainerRegistry component keeps the secrets in its args secret, 
                 mirrorPassword: "hub-token-5c1f0a",
                 s3AccessKeyId: "AKIA7EXAMPLE",
                 s3SecretAccessKey: "s3-secret-9d2b",
-            }) >= 4,
+                webhookHeader: "Bearer hook-3e8a1f",
+            }) >= 5,
         );
     });
 
