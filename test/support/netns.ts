@@ -42,10 +42,11 @@ export interface NetworkNamespace {
     /** PIDs of the processes whose network namespace this is. */
     processesInside(): number[];
     /**
-     * Throws unless the namespace can send nothing out: its links are `lo` and what Docker made
-     * (bridges and veths), and no route, IPv4 or IPv6, leads anywhere but into them.
+     * Throws unless the namespace can send nothing out: its links are `lo`, what Docker made
+     * (bridges and veths) and `joined` (links into the test's other namespaces: joinNamespaces),
+     * and no route, IPv4 or IPv6, leads anywhere but into them.
      */
-    assertNoRouteOut(): Promise<void>;
+    assertNoRouteOut(joined?: string[]): Promise<void>;
     /** SIGKILLs what still runs inside (by PID), then `ip netns del`. Safe to call twice. */
     remove(): Promise<void>;
 }
@@ -138,7 +139,7 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
             return file;
         },
         processesInside: () => processesIn(nsIdentity),
-        async assertNoRouteOut(): Promise<void> {
+        async assertNoRouteOut(joined: string[] = []): Promise<void> {
             const links = JSON.parse((await runInside("ip", ["-j", "-d", "link", "show"])).stdout) as {
                 ifname: string;
                 link_type: string;
@@ -149,6 +150,7 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
             // Docker's veths are ports of its bridges; their other ends sit in the containers.
             const ours = (link: (typeof links)[number]) =>
                 link.link_type === "loopback" ||
+                joined.includes(link.ifname) ||
                 bridges.has(link.ifname) ||
                 (link.linkinfo?.info_kind === "veth" && link.master !== undefined && bridges.has(link.master));
             const foreign = links.filter((link) => !ours(link));
@@ -170,4 +172,34 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
         },
         remove,
     };
+}
+
+/** One end of a link between two of the test's namespaces: its name there and its address (CIDR). */
+export interface LinkEnd {
+    link: string;
+    address: string;
+}
+
+/**
+ * Joins two namespaces by a veth pair, like two hosts on one LAN segment: each end with its
+ * address, on-link (no gateway), so packets go from one namespace to the other and nowhere else.
+ */
+export async function joinNamespaces(a: NetworkNamespace, aEnd: LinkEnd, b: NetworkNamespace, bEnd: LinkEnd): Promise<void> {
+    await a.run("ip", ["link", "add", aEnd.link, "type", "veth", "peer", "name", bEnd.link, "netns", b.name]);
+    await addressAndUp(a, aEnd);
+    await addressAndUp(b, bEnd);
+}
+
+/**
+ * Moves one end of a joinNamespaces pair from `from` into `to`, where it is addressed and set up
+ * again (a link moved to another namespace loses its addresses); its peer stays where it is.
+ */
+export async function moveLinkEnd(from: NetworkNamespace, to: NetworkNamespace, end: LinkEnd): Promise<void> {
+    await from.run("ip", ["link", "set", end.link, "netns", to.name]);
+    await addressAndUp(to, end);
+}
+
+async function addressAndUp(namespace: NetworkNamespace, end: LinkEnd): Promise<void> {
+    await namespace.run("ip", ["address", "add", end.address, "dev", end.link]);
+    await namespace.run("ip", ["link", "set", end.link, "up"]);
 }
