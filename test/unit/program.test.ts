@@ -79,7 +79,7 @@ describe("local mode, dev stack", () => {
                 true,
                 `${name}: fixed name needs delete-before-replace`,
             );
-            assert.equal(inputsOf(first, CONTAINER, name).restart, "unless-stopped");
+            assert.equal(inputsOf(first, CONTAINER, name).restart, "always");
             assert.ok(inputsOf(first, CONTAINER, name).healthcheck.tests.length > 0, `${name} has a health check`);
         }
     });
