@@ -6,10 +6,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AcmeCertificate } from "./components/certificates/acmeCertificate";
 import { SelfSignedCertificate } from "./components/certificates/selfSignedCertificate";
-import { readMirrorPassword, readRegistryStorage, readSshPrivateKey, readStackConfig } from "./components/config";
-import { RegistryHost, RegistryStorage, ServerCertificate } from "./components/contracts";
+import {
+    AlicloudStackConfig,
+    readMirrorPassword,
+    readRegistryStorage,
+    readSshPrivateKey,
+    readStackConfig,
+    RegistryStorage,
+    StackConfig,
+} from "./components/config";
+import { RegistryHost, ServerCertificate } from "./components/contracts";
 import { AlidnsRecords } from "./components/dns/alidnsRecords";
-import { AlicloudHost, AlicloudPlacement } from "./components/hosts/alicloudHost";
+import { AlicloudHost } from "./components/hosts/alicloudHost";
+import { AlicloudPlacement } from "./components/hosts/alicloudPlacement";
 import { followingDaemon } from "./components/hosts/daemonReplacement";
 import { LocalDockerHost } from "./components/hosts/localHost";
 import { SshHost } from "./components/hosts/sshHost";
@@ -26,68 +35,89 @@ const servedNames = [
 ];
 
 /**
- * The Docker host of the chosen mode, and the resources whose replacement brings up a new, empty
- * daemon (a new VM): every Docker resource is replaced with them.
+ * Where the registry runs: the Docker host of the chosen mode, where its blobs live, and the
+ * resources whose replacement brings up a new, empty daemon (a new VM): every Docker resource is
+ * replaced with them.
  */
-function deployTarget(): {
+interface DeployTarget {
     host: RegistryHost;
     replacesDaemon: pulumi.Resource[];
+    storage: RegistryStorage;
     placement?: pulumi.Output<AlicloudPlacement>;
     /** alicloud replicas after the first: one more registry and edge each, behind the load balancer. */
     moreReplicas?: { host: RegistryHost; replacesDaemon: pulumi.Resource[] }[];
-    alicloudHost?: AlicloudHost;
-} {
+}
+
+function deployTarget(config: StackConfig): DeployTarget {
     switch (config.mode) {
         case "local":
-            return { host: new LocalDockerHost("local", { dockerHost: config.dockerHost }), replacesDaemon: [] };
+            return {
+                host: new LocalDockerHost("local", { dockerHost: config.dockerHost }),
+                replacesDaemon: [],
+                storage: readRegistryStorage(config.storage),
+            };
         case "ssh": {
-            const ssh = config.ssh!; // parseStackConfig guarantees it in ssh mode
             const host = new SshHost("ssh", {
-                host: ssh.host,
-                port: ssh.port,
-                user: ssh.user,
+                host: config.ssh.host,
+                port: config.ssh.port,
+                user: config.ssh.user,
                 privateKey: readSshPrivateKey(),
-                hostPublicKey: ssh.hostKey,
+                hostPublicKey: config.ssh.hostKey,
                 registryMirrors: config.hostRegistryMirrors,
             });
-            return { host, replacesDaemon: [] };
+            return { host, replacesDaemon: [], storage: readRegistryStorage(config.storage) };
         }
-        case "alicloud": {
-            const cloud = config.alicloud!; // parseStackConfig guarantees it in alicloud mode
-            const host = new AlicloudHost("alicloud", {
-                ...cloud,
-                httpsPort: config.httpsPort,
-                httpPort: config.httpPort,
-                namePrefix: config.namePrefix,
-                retainDataOnDestroy: config.retainDataOnDestroy,
-                registryMirrors: config.hostRegistryMirrors,
-                mirrorHttpsPort: config.mirror && config.mirror.hostname === undefined ? config.mirror.httpsPort : undefined,
-                replicas: config.replicas,
-                objectStorage: config.storage.kind !== "filesystem",
-            });
-            new AlidnsRecords("dns", {
-                zone: cloud.dnsZone,
-                hostnames: servedNames,
-                address: host.address,
-                provider: host.alicloudProvider,
-            });
-            const moreReplicas = host.replicas.slice(1).map((replica) => ({ host: replica, replacesDaemon: [replica.instance] }));
-            return { host, replacesDaemon: [host.instance], placement: host.placement, moreReplicas, alicloudHost: host };
-        }
+        case "alicloud":
+            return alicloudTarget(config);
     }
 }
 
-function serverCertificate(): ServerCertificate {
+/** The VMs (behind a load balancer with replicas), their DNS records, and an OSS bucket beside them with `storage.kind: oss`. */
+function alicloudTarget(config: AlicloudStackConfig): DeployTarget {
+    const cloud = config.alicloud;
+    const host = new AlicloudHost("alicloud", {
+        ...cloud,
+        httpsPort: config.httpsPort,
+        httpPort: config.httpPort,
+        namePrefix: config.namePrefix,
+        retainDataOnDestroy: config.retainDataOnDestroy,
+        registryMirrors: config.hostRegistryMirrors,
+        mirrorHttpsPort: config.mirror && config.mirror.hostname === undefined ? config.mirror.httpsPort : undefined,
+        replicas: config.replicas,
+        objectStorage: config.storage.kind !== "filesystem",
+    });
+    new AlidnsRecords("dns", {
+        zone: cloud.dnsZone,
+        hostnames: servedNames,
+        address: host.address,
+        provider: host.alicloudProvider,
+    });
+    const storage =
+        config.storage.kind !== "oss"
+            ? readRegistryStorage(config.storage)
+            : new OssRegistryStorage("storage", {
+                  bucketName: registryBucketName({
+                      namePrefix: config.namePrefix,
+                      project: pulumi.getProject(),
+                      stack: pulumi.getStack(),
+                      hostname: config.hostnames[0],
+                  }),
+                  region: cloud.region,
+                  provider: host.alicloudProvider,
+                  namePrefix: config.namePrefix,
+                  retainDataOnDestroy: config.retainDataOnDestroy,
+              }).storage;
+    const moreReplicas = host.replicas.slice(1).map((replica) => ({ host: replica, replacesDaemon: [replica.instance] }));
+    return { host, replacesDaemon: [host.instance], storage, placement: host.placement, moreReplicas };
+}
+
+function serverCertificate(config: StackConfig): ServerCertificate {
     if (config.acme !== undefined) {
         return new AcmeCertificate("tls", {
+            ...config.acme,
             dnsNames: servedNames,
-            email: config.acme.email,
-            server: config.acme.server,
             renewBeforeDays: config.certificateRenewBeforeDays,
-            dnsProvider: config.acme.dnsProvider,
-            recursiveNameservers: config.acme.recursiveNameservers,
-            disableCompletePropagation: config.acme.disableCompletePropagation,
-            dnsRegion: config.alicloud?.region,
+            dnsRegion: config.mode === "alicloud" ? config.alicloud.region : undefined,
         });
     }
     return new SelfSignedCertificate("tls", {
@@ -98,52 +128,12 @@ function serverCertificate(): ServerCertificate {
     });
 }
 
-/** The bucket or the data volume; an `oss` bucket is created beside the alicloud host, in its region. */
-function registryStorage(): RegistryStorage {
-    if (config.storage.kind !== "oss") return readRegistryStorage(config.storage);
-    const alicloudHost = target.alicloudHost!; // parseStackConfig allows kind "oss" in alicloud mode only
-    return new OssRegistryStorage("storage", {
-        bucketName: registryBucketName({
-            namePrefix: config.namePrefix,
-            project: pulumi.getProject(),
-            stack: pulumi.getStack(),
-            hostname: config.hostnames[0],
-        }),
-        region: config.alicloud!.region,
-        provider: alicloudHost.alicloudProvider,
-        namePrefix: config.namePrefix,
-        retainDataOnDestroy: config.retainDataOnDestroy,
-    }).storage;
-}
-
-const target = deployTarget();
+const target = deployTarget(config);
 const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
-    certificate: serverCertificate(),
-    hostnames: config.hostnames,
-    ipAddresses: config.ipAddresses,
-    uiHostname: config.uiHostname,
-    httpsPort: config.httpsPort,
-    httpPort: config.httpPort,
-    users: config.users,
-    passwordRotation: config.passwordRotation,
-    deleteEnabled: config.deleteEnabled,
-    retainDataOnDestroy: config.retainDataOnDestroy,
-    storage: registryStorage(),
-    containerNetwork: config.containerNetwork,
-    metricsPort: config.metricsPort,
-    uiPort: config.uiPort,
-    listenIpv6: config.listenIpv6,
-    namePrefix: config.namePrefix,
-    images: config.images,
-    gc: config.gc,
-    mirror: config.mirror && {
-        upstream: config.mirror.upstream,
-        username: config.mirror.username,
-        password: config.mirror.hasPassword ? readMirrorPassword() : undefined,
-        hostname: config.mirror.hostname,
-        httpsPort: config.mirror.httpsPort,
-        k3sRewrites: config.mirror.k3sRewrites,
-    },
+    settings: config,
+    certificate: serverCertificate(config),
+    storage: target.storage,
+    mirrorPassword: config.mirror?.hasPassword ? readMirrorPassword() : undefined,
 };
 const registry = new PrivateRegistry("registry", { ...registryArgs, host: target.host }, followingDaemon(target.replacesDaemon));
 // Replicas 2..N: the same registry and edge on each VM, with the first one's users and http.secret.

@@ -1,6 +1,5 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { S3Bucket } from "./render/registryConfig";
 
 /** What every host mode (local, ssh, alicloud) hands the registry: a Docker daemon to deploy to. */
 export interface RegistryHost {
@@ -24,14 +23,3 @@ export interface ServerCertificate {
     /** The private CA clients must trust; undefined for a public CA. */
     caCertificatePem?: pulumi.Output<string>;
 }
-
-/** Where the registry keeps blobs and manifests (config `storage`). */
-export type RegistryStorage =
-    | { kind: "filesystem" }
-    | ({
-          kind: "s3";
-          /** Secret. */
-          accessKeyId: pulumi.Input<string>;
-          /** Secret. */
-          secretAccessKey: pulumi.Input<string>;
-      } & S3Bucket);

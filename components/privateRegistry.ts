@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS } from "./config/defaults";
-import { RegistryHost, RegistryStorage, ServerCertificate } from "./contracts";
-import { builderUser, DEFAULT_USERS, nodeUser, RegistryUser } from "./config/users";
+import type { RegistrySettings, RegistryStorage } from "./config/types";
+import { RegistryHost, ServerCertificate } from "./contracts";
+import { builderUser, nodeUser } from "./config/users";
 import { RegistryCredentials, UserCredential } from "./credentials/registryCredentials";
 import { Edge } from "./services/edge";
 import { Mirror } from "./services/mirror";
@@ -18,10 +18,10 @@ import {
     renderImagePullSecret,
     renderK3sSnippet,
     renderNodeSetup,
-} from "./render/clientSnippets";
-import { renderBuildkitSnippet } from "./render/buildkitSnippet";
-import { EdgeTuning } from "./render/edgeConfig";
-import { MirrorSnippets, renderMirrorSnippets } from "./render/mirrorSnippets";
+} from "./render/snippets/clientSnippets";
+import { renderBuildkitSnippet } from "./render/snippets/buildkitSnippet";
+import { EdgeTuning } from "./render/edgeTuning";
+import { MirrorSnippets, renderMirrorSnippets } from "./render/snippets/mirrorSnippets";
 import { hostPort, httpsUrl } from "./render/endpoint";
 
 export interface PrivateRegistryArgs {
@@ -29,67 +29,27 @@ export interface PrivateRegistryArgs {
     host: RegistryHost;
     /** The edge's certificate (private CA or Let's Encrypt). */
     certificate: ServerCertificate;
-    /** DNS names clients use; the first names the endpoint. Required; may be empty when `ipAddresses` is not (its first entry then names the endpoint). */
-    hostnames: string[];
-    /** IP addresses clients may use. Default: `[]`. */
-    ipAddresses?: string[];
-    /** Serve the UI on its own name. Default: at `/` of the registry's name. */
-    uiHostname?: string;
-    /** Public HTTPS port. Default: 443. */
-    httpsPort?: number;
-    /** Public HTTP port (redirects only). Default: 80. */
-    httpPort?: number;
-    /** Registry users and roles. Default: `admin` (push, for builders) and `node` (pull, for nodes). */
-    users?: RegistryUser[];
-    /** Per username, a keeper whose change rotates that user's password. Default: `{}`. */
-    passwordRotation?: Record<string, string>;
-    /** Allow deletes through the API and the UI. Default: false. */
-    deleteEnabled?: boolean;
-    /** Keep the data volume on `pulumi destroy`. Default: true. */
-    retainDataOnDestroy?: boolean;
-    /** Where the registry keeps blobs: the data volume or an S3-compatible bucket. Default: `{kind: "filesystem"}`. */
-    storage?: RegistryStorage;
-    /** `bridge` (a private network, default) or `host` (loopback ports, for bridgeless daemons). */
-    containerNetwork?: "bridge" | "host";
-    /** The registry's Prometheus metrics port, reachable from the host only. Default: 5002. */
-    metricsPort?: number;
-    /** Host networking: the UI's loopback port. Default: 5080. (The registry has no port: a Unix socket.) */
-    uiPort?: number;
-    /** Host networking: the edge also listens on IPv6. Default: false (nginx fails where IPv6 is off). */
-    listenIpv6?: boolean;
-    /** Prefix of Docker object names. Default: `private-registry`. */
-    namePrefix?: string;
+    /**
+     * What the registry serves and how: names, ports, users, images, the mirror, scheduled garbage
+     * collection... validated by components/config, every default applied (RegistrySettings says
+     * what each one is). `hostnames` may be empty when `ipAddresses` is not (its first entry then
+     * names the endpoint).
+     */
+    settings: RegistrySettings;
+    /** Where the registry keeps blobs: the data volume or an S3-compatible bucket (its keys secret). */
+    storage: RegistryStorage;
+    /** Secret: the mirror's upstream password (`mirror.password`), with `settings.mirror`. Default: none. */
+    mirrorPassword?: pulumi.Input<string>;
     /** Namespace written into the imagePullSecret manifest. Default: `default`. */
     pullSecretNamespace?: string;
     /** nginx knobs. Default: the benchmarked ones. */
     edgeTuning?: Partial<EdgeTuning>;
-    /** Image references. Default: DEFAULTS.images (today's Docker Hub pins). */
-    images?: Partial<Record<"registry" | "ui" | "edge" | "mirror", string>>;
-    /** Scheduled garbage collection (`gc`), read-only meanwhile. Default: none (`npm run gc` by hand). */
-    gc?: { schedule: string; deleteUntagged: boolean };
-    /** A pull-through mirror behind the same edge. Default: none. */
-    mirror?: PrivateRegistryMirrorArgs;
     /**
      * Another replica's users, passwords and `http.secret`, for one more VM of the same registry
      * behind a load balancer (every replica must accept the same logins and upload tokens).
      * Default: new ones.
      */
     sharedCredentials?: RegistryCredentials;
-}
-
-export interface PrivateRegistryMirrorArgs {
-    /** The registry pulled through. Default: `https://registry-1.docker.io`. */
-    upstream?: string;
-    /** The upstream account. Default: anonymous. */
-    username?: string;
-    /** Secret: its password. */
-    password?: pulumi.Input<string>;
-    /** The mirror's own name (the certificate must cover it). Default: its own port instead. */
-    hostname?: string;
-    /** Its public port when it has no name. Default: 5443. */
-    httpsPort?: number;
-    /** k3s `rewrite` rules for docker.io. Default: none. */
-    k3sRewrites?: Record<string, string>;
 }
 
 export interface ClientSnippets {
@@ -126,20 +86,19 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, args: PrivateRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:PrivateRegistry", name, {}, opts);
-        const namePrefix = args.namePrefix ?? DEFAULTS.namePrefix;
-        const httpsPort = args.httpsPort ?? DEFAULTS.httpsPort;
-        const ipAddresses = args.ipAddresses ?? [];
-        const clientHost = args.hostnames[0] ?? ipAddresses[0];
+        const settings = args.settings;
+        const { namePrefix, httpsPort, ipAddresses, uiHostname, users, images } = settings;
+        const clientHost = settings.hostnames[0] ?? ipAddresses[0];
         if (clientHost === undefined) throw new Error("PrivateRegistry needs at least one hostname or IP address");
         this.registryEndpoint = hostPort(clientHost, httpsPort);
-        this.uiEndpoint = httpsUrl(args.uiHostname ?? clientHost, httpsPort);
+        this.uiEndpoint = httpsUrl(uiHostname ?? clientHost, httpsPort);
         const registryOrigin = httpsUrl(clientHost, httpsPort, "");
-        const uiOrigin = args.uiHostname === undefined ? undefined : httpsUrl(args.uiHostname, httpsPort, "");
+        const uiOrigin = uiHostname === undefined ? undefined : httpsUrl(uiHostname, httpsPort, "");
 
         const provider = args.host.provider;
         const childOpts = { parent: this, provider };
         const networking: ContainerNetworking =
-            args.containerNetwork === "host"
+            settings.containerNetwork === "host"
                 ? { mode: "host", loopbackAddress: "127.0.0.1" }
                 : {
                       mode: "bridge",
@@ -150,10 +109,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                       ).name,
                   };
 
-        const users = args.users ?? DEFAULT_USERS;
         const credentials =
             args.sharedCredentials ??
-            new RegistryCredentials(`${name}-credentials`, { users, rotation: args.passwordRotation }, { parent: this });
+            new RegistryCredentials(`${name}-credentials`, { users, rotation: settings.passwordRotation }, { parent: this });
         this.registryCredentials = credentials;
         const registry = new Registry(
             `${name}-registry`,
@@ -161,16 +119,16 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 provider,
                 namePrefix,
                 networking,
-                metricsPort: args.metricsPort,
+                metricsPort: settings.metricsPort,
                 htpasswd: credentials.htpasswd,
                 httpSecret: credentials.httpSecret,
-                deleteEnabled: args.deleteEnabled,
+                deleteEnabled: settings.deleteEnabled,
                 uiOrigin,
-                retainDataOnDestroy: args.retainDataOnDestroy,
+                retainDataOnDestroy: settings.retainDataOnDestroy,
                 storage: args.storage,
                 dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
-                image: args.images?.registry,
-                gc: args.gc,
+                image: images.registry,
+                gc: settings.gc,
                 dependsOn: args.host.ready,
             },
             { parent: this },
@@ -181,20 +139,21 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 provider,
                 namePrefix,
                 networking,
-                hostPort: args.uiPort,
-                deleteImages: args.deleteEnabled,
+                hostPort: settings.uiPort,
+                deleteImages: settings.deleteEnabled,
                 registryOrigin: uiOrigin === undefined ? undefined : registryOrigin,
-                image: args.images?.ui,
+                image: images.ui,
                 dependsOn: args.host.ready,
             },
             { parent: this },
         );
-        const mirrorArgs = args.mirror;
-        const mirrorHttpsPort = mirrorArgs?.hostname !== undefined ? httpsPort : (mirrorArgs?.httpsPort ?? DEFAULTS.mirror.httpsPort);
-        let mirror: Mirror | undefined;
-        if (mirrorArgs !== undefined) {
-            this.mirrorEndpoint = hostPort(mirrorArgs.hostname ?? clientHost, mirrorHttpsPort);
-            mirror = new Mirror(
+        const mirrorSettings = settings.mirror;
+        let mirror: { service: Mirror; serverName?: string; httpsPort: number } | undefined;
+        if (mirrorSettings !== undefined) {
+            // On a name of its own the mirror answers on the registry's port, else on a port of its own.
+            const mirrorHttpsPort = mirrorSettings.hostname !== undefined ? httpsPort : mirrorSettings.httpsPort;
+            this.mirrorEndpoint = hostPort(mirrorSettings.hostname ?? clientHost, mirrorHttpsPort);
+            const service = new Mirror(
                 `${name}-mirror`,
                 {
                     provider,
@@ -202,15 +161,16 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     networking,
                     htpasswd: credentials.htpasswd,
                     httpSecret: credentials.httpSecret,
-                    upstream: mirrorArgs.upstream,
-                    upstreamUsername: mirrorArgs.username,
-                    upstreamPassword: mirrorArgs.password,
-                    retainDataOnDestroy: args.retainDataOnDestroy,
-                    image: args.images?.mirror,
+                    upstream: mirrorSettings.upstream,
+                    upstreamUsername: mirrorSettings.username,
+                    upstreamPassword: args.mirrorPassword,
+                    retainDataOnDestroy: settings.retainDataOnDestroy,
+                    image: images.mirror,
                     dependsOn: args.host.ready,
                 },
                 { parent: this },
             );
+            mirror = { service, serverName: mirrorSettings.hostname, httpsPort: mirrorHttpsPort };
         }
         new Edge(
             `${name}-edge`,
@@ -218,21 +178,21 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 provider,
                 namePrefix,
                 networking,
-                serverNames: [...args.hostnames, ...ipAddresses],
-                uiServerName: args.uiHostname,
+                serverNames: [...settings.hostnames, ...ipAddresses],
+                uiServerName: uiHostname,
                 httpsPort,
-                httpPort: args.httpPort ?? DEFAULTS.httpPort,
-                listenIpv6: args.listenIpv6,
+                httpPort: settings.httpPort,
+                listenIpv6: settings.listenIpv6,
                 registry: registry.upstream,
                 ui: ui.upstream,
                 socketMounts: [registry.socketMount],
                 certificate: args.certificate,
-                mirror: mirror && { upstream: mirror.upstream, serverName: mirrorArgs?.hostname, httpsPort: mirrorHttpsPort },
-                image: args.images?.edge,
+                mirror: mirror && { upstream: mirror.service.upstream, serverName: mirror.serverName, httpsPort: mirror.httpsPort },
+                image: images.edge,
                 tuning: args.edgeTuning,
                 registryDataVolume: registry.dataVolumeName,
                 roles: { pushUsers: users.filter((u) => u.role === "push").map((u) => u.name), realm: namePrefix },
-                dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.container] : [])],
+                dependsOn: [registry.container, ui.container, ...(mirror ? [mirror.service.container] : [])],
             },
             { parent: this },
         );
@@ -263,7 +223,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                         username: nodeUser(users).name,
                         password: all.find((u) => u.username === nodeUser(users).name)!.password,
                         registryEndpoint: this.registryEndpoint,
-                        k3sRewrites: mirrorArgs?.k3sRewrites,
+                        k3sRewrites: mirrorSettings?.k3sRewrites,
                     }),
                 ),
             );

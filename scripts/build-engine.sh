@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Build the Pulumi engine (CLI), the Node.js language host and the resource providers this
-# project's npm SDKs ask for, from Go source only: modules through the Go module proxy, and the
-# upstream snapshots in shared/vendor for what the proxy does not serve (no prebuilt binaries, no
-# plugin downloads). Each component is cached on its own, keyed by its version, the Go version and
+# Build the Pulumi engine (CLI), the Node.js and YAML language hosts and the resource providers
+# this project's npm SDKs ask for, from Go source only: modules through the Go module proxy, and
+# pinned upstream sources (scripts/upstream.sh) for what the proxy does not serve (no prebuilt
+# binaries, no plugin downloads). Each component is cached on its own, keyed by its version, the Go version and
 # its recipe number, so adding or bumping one never rebuilds another (scripts/engine/lib.sh).
 #
 #   scripts/build-engine.sh [--install-plugins] [--force] [--help]
 #
 # Last line on stdout: the absolute bin dir to put first on PATH. Everything else goes to stderr.
-# See docs/real-engine.md for what is built, why some versions differ from the npm pins, and the
-# environment `pulumi` needs to run fully offline.
+# See docs/real-engine.md for what is built and from what, and the environment `pulumi` needs to
+# run fully offline; docs/testing.md for when the tests use it.
 set -euo pipefail
 SELF=build-engine
 
@@ -26,7 +26,8 @@ Environment:
   PULUMI_ENGINE_JOBS   go build -p value (default 2)
   PULUMI_ENGINE_KEEP_WORK=1  keep the scratch build dirs (under <cache>/work/)
   PULUMI_CLI_VERSION   build exactly this pulumi/pkg/v3 version instead of the npm SDK's
-  PRIVATE_REGISTRY_VENDOR  the upstream snapshots (default: shared/vendor beside the clone)
+  PRIVATE_REGISTRY_VENDOR  a folder of upstream source snapshots (scripts/upstream.sh; default:
+                       shared/vendor beside the clone; without one they are fetched with git)
   GOPROXY              the Go module proxy (from `go env GOPROXY`; "direct" and "off" are dropped)
   GO                   go binary (default: go on PATH, else /usr/local/go/bin/go)
 EOF
@@ -57,10 +58,12 @@ done
 # (its scripts/engine/ templates included); that rebuilds that component only.
 recipe() {
   case "$1" in
-    cli | langhost) echo 2 ;;
+    cli) echo 2 ;;
+    langhost) echo 3 ;;
     tls | random | docker) echo 2 ;;
     command) echo 1 ;;
     acme) echo 3 ;;
+    yaml) echo 1 ;;
   esac
 }
 
@@ -79,15 +82,13 @@ upstream_for() {
 BRIDGE_VERSION=${PULUMI_TF_BRIDGE_VERSION:-v3.137.0}
 # Fork of terraform-plugin-sdk/v2 the bridge requires (replace directive of the bridge's go.mod).
 TFSDK_FORK=${PULUMI_TFSDK_FORK:-github.com/pulumi/terraform-plugin-sdk/v2@v2.0.0-20260318212141-5525259d096b}
-# Last pulumi/sdk/v3 that still carries the Node.js language host inside the sdk module (the split
-# module sdk/nodejs/cmd/pulumi-language-nodejs/v3 is not served by the module proxy).
-LANGHOST_FALLBACK_SDK=${PULUMI_LANGHOST_FALLBACK_SDK:-3.68.0}
+# The Node.js language host's source when the module proxy does not serve its own module at the
+# CLI's version: scripts/upstream.sh's `langhost`, this release of it.
+LANGHOST_SOURCE_VERSION=3.259.0
+# The YAML language host: the pulumi-yaml release that matches the CLI (the last one before
+# pulumi v3.259.0, requiring pkg/v3 v3.257.0; built against the CLI's pkg/sdk).
+YAML_VERSION=${PULUMI_YAML_VERSION:-1.38.3}
 CLI_SCAN_DEPTH=${PULUMI_CLI_SCAN_DEPTH:-40}
-# Upstream snapshots (shared/vendor) for the providers the module proxy does not serve.
-COMMAND_SNAPSHOT=pulumi-command-010bd8e0dd8a.tar.gz
-ACME_SNAPSHOT=pulumi-acme-18f9d0c50a63.tar.gz
-ACME_TF_SNAPSHOT=terraform-provider-acme-v2.48.1.tar.gz
-VENDOR=$(vendor_dir)
 
 # --- versions: what the installed npm SDKs ask for ----------------------------------------------
 # One source: node_modules/<package>/package.json, plugin name and version from its "pulumi"
@@ -117,19 +118,33 @@ COMPONENTS=("cli|$CLI_WANT|pulumi|build_cli" "langhost|$SDK_VERSION|pulumi-langu
 for p in tls random docker; do
   if [ -n "${PLUGIN_VERSION[$p]:-}" ]; then COMPONENTS+=("$p|${PLUGIN_VERSION[$p]}|pulumi-resource-$p|build_bridged"); fi
 done
-vendored() { # name snapshot...: in the vendor dir, or a warning
-  local f
-  for f in "${@:2}"; do
-    [ -f "$VENDOR/$f" ] || {
-      log "WARNING: $1 not built: no upstream snapshot $VENDOR/$f (set PRIVATE_REGISTRY_VENDOR)"
+COMPONENTS+=("yaml|$YAML_VERSION|pulumi-language-yaml|build_yaml")
+
+# unpack_upstream NAME DIR: scripts/upstream.sh's source NAME (local snapshot, or fetched from
+# upstream at its pinned commit) unpacked into DIR.
+unpack_upstream() {
+  local tarball
+  tarball=$(bash "$REPO/scripts/upstream.sh" "$1") || return 1
+  tar -xzf "$tarball" -C "$2"
+}
+# with_upstream COMPONENT VERSION BINARY SOURCE...: the providers built from upstream sources are
+# left out, with a warning, when they are not cached and a source cannot be had (no snapshot, no
+# git or no route to the repository): the engine still serves every program that does not use them.
+with_upstream() {
+  local source
+  comp_init "$1" "$2" "$(recipe "$1")"
+  [ "$FORCE" = 1 ] || ! comp_cached "$3" || return 0
+  for source in "${@:4}"; do
+    bash "$REPO/scripts/upstream.sh" "$source" >/dev/null || {
+      log "WARNING: $1 not built: no upstream source '$source' (scripts/upstream.sh; set PRIVATE_REGISTRY_VENDOR)"
       return 1
     }
   done
 }
-if [ -n "${PLUGIN_VERSION[command]:-}" ] && vendored command "$COMMAND_SNAPSHOT"; then
+if [ -n "${PLUGIN_VERSION[command]:-}" ] && with_upstream command "${PLUGIN_VERSION[command]}" pulumi-resource-command command; then
   COMPONENTS+=("command|${PLUGIN_VERSION[command]}|pulumi-resource-command|build_command")
 fi
-if [ -n "${PLUGIN_VERSION[acme]:-}" ] && vendored acme "$ACME_SNAPSHOT" "$ACME_TF_SNAPSHOT"; then
+if [ -n "${PLUGIN_VERSION[acme]:-}" ] && with_upstream acme "${PLUGIN_VERSION[acme]}" pulumi-resource-acme acme acme-tf; then
   COMPONENTS+=("acme|${PLUGIN_VERSION[acme]}|pulumi-resource-acme|build_acme")
 fi
 
@@ -185,6 +200,9 @@ build_cli() {
 }
 
 # --- Node.js language host -----------------------------------------------------------------------
+# Its own module at the CLI's version when the module proxy serves it; else its upstream source
+# (LANGHOST_SOURCE_VERSION), whose go.mod points pkg/v3 and sdk/v3 at the pulumi repository around
+# it: those two replace lines go, and it requires the CLI's pkg/v3 and sdk/v3 instead.
 build_langhost() {
   local mod="github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3" v src dir split_err
   resolve_cli_version || return 1
@@ -202,15 +220,29 @@ build_langhost() {
     return 0
   fi
   split_err=$DL_ERR
-  log "language host module $mod@v$v not served ($split_err); falling back to sdk/v3@v$LANGHOST_FALLBACK_SDK"
-  # 2) the last sdk/v3 the module proxy serves that still bundles nodejs/cmd/pulumi-language-nodejs
-  dir="$C_WORK/langhost-sdk"
-  copy_module "github.com/pulumi/pulumi/sdk/v3@v$LANGHOST_FALLBACK_SDK" "$dir" || { log "$DL_ERR"; return 1; }
-  [ -d "$dir/nodejs/cmd/pulumi-language-nodejs" ] || { log "sdk/v3@v$LANGHOST_FALLBACK_SDK has no nodejs language host"; return 1; }
-  heal_deps "$dir" ./nodejs/cmd/pulumi-language-nodejs || return 1
+  log "language host module $mod@v$v not served ($split_err); building its v$LANGHOST_SOURCE_VERSION source"
+  # 2) the upstream source, against the CLI's pulumi pkg/sdk
+  unpack_upstream langhost "$C_WORK" || return 1
+  dir="$C_WORK/pulumi-language-nodejs"
+  (cd "$dir" && "$GO" mod edit -dropreplace=github.com/pulumi/pulumi/pkg/v3 -dropreplace=github.com/pulumi/pulumi/sdk/v3 \
+    -require="github.com/pulumi/pulumi/pkg/v3@v$v" -require="github.com/pulumi/pulumi/sdk/v3@v$v") || return 1
+  heal_deps "$dir" . || return 1
   gobuild langhost "$dir" "$C_BIN/pulumi-language-nodejs" \
-    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGHOST_FALLBACK_SDK" ./nodejs/cmd/pulumi-language-nodejs || return 1
-  set_status "ok pulumi-language-nodejs v$LANGHOST_FALLBACK_SDK (github.com/pulumi/pulumi/sdk/v3@v$LANGHOST_FALLBACK_SDK ./nodejs/cmd/pulumi-language-nodejs); $mod@v$v: $split_err"
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGHOST_SOURCE_VERSION" . || return 1
+  set_status "ok pulumi-language-nodejs v$LANGHOST_SOURCE_VERSION (upstream source, scripts/upstream.sh langhost; pulumi pkg/sdk v$v); $mod@v$v: $split_err"
+}
+
+# --- YAML language host (github.com/pulumi/pulumi-yaml ./cmd/pulumi-language-yaml) --------------
+build_yaml() {
+  local d="$C_WORK/pulumi-yaml"
+  resolve_cli_version || return 1
+  copy_module "github.com/pulumi/pulumi-yaml@v$C_VERSION" "$d" || { log "$DL_ERR"; return 1; }
+  (cd "$d" && "$GO" mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$CLI_VERSION" \
+    -require="github.com/pulumi/pulumi/sdk/v3@v$CLI_VERSION") || return 1
+  heal_deps "$d" ./cmd/pulumi-language-yaml || return 1
+  gobuild yaml "$d" "$C_BIN/pulumi-language-yaml" \
+    "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=v$C_VERSION" ./cmd/pulumi-language-yaml || return 1
+  set_status "ok pulumi-language-yaml v$C_VERSION (github.com/pulumi/pulumi-yaml@v$C_VERSION ./cmd/pulumi-language-yaml, pulumi pkg/sdk v$CLI_VERSION)"
 }
 
 # --- bridged providers (tls, random, docker) -----------------------------------------------------
@@ -266,27 +298,27 @@ build_bridged() {
   set_status "ok pulumi-resource-$n $v (bridged: $um@$uv + pulumi-terraform-bridge $BRIDGE_VERSION + pulumi v$CLI_VERSION)"
 }
 
-# --- command provider (native, pulumi-go-provider), from the vendor snapshot ---------------------
+# --- command provider (native, pulumi-go-provider), from its upstream source -----------------------
 build_command() {
   local v=$C_VERSION d="$C_WORK/pulumi-command"
-  tar -xzf "$VENDOR/$COMMAND_SNAPSHOT" -C "$C_WORK" || return 1
+  unpack_upstream command "$C_WORK" || return 1
   heal_deps "$d" ./provider/cmd/pulumi-resource-command || return 1
   gobuild command "$d" "$C_BIN/pulumi-resource-command" \
     "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$v" ./provider/cmd/pulumi-resource-command || return 1
-  set_status "ok pulumi-resource-command $v (vendor snapshot $COMMAND_SNAPSHOT)"
+  set_status "ok pulumi-resource-command $v (upstream source, scripts/upstream.sh command)"
 }
 
-# --- acme provider (pulumiverse, bridged), from the vendor snapshots -----------------------------
+# --- acme provider (pulumiverse, bridged), from its upstream sources -------------------------------
 # Its go.mod pins pulumi-terraform-bridge v3.125.0, which the module proxy refuses: build it with
 # BRIDGE_VERSION and, like the other bridged providers, the CLI's pulumi pkg/sdk (so a cold build
-# shares their compiled packages), against the terraform-provider-acme snapshot. schema-embed.json is made from the
+# shares their compiled packages), against the terraform-provider-acme source. schema-embed.json is made from the
 # committed schema.json by the snapshot's own generate.go (what its go:generate line runs). The
 # replace path is relative: the binary records it, and it must not depend on the cache's location.
 build_acme() {
   local v=$C_VERSION d="$C_WORK/pulumi-acme/provider"
   resolve_cli_version || return 1
-  tar -xzf "$VENDOR/$ACME_SNAPSHOT" -C "$C_WORK" || return 1
-  tar -xzf "$VENDOR/$ACME_TF_SNAPSHOT" -C "$C_WORK" || return 1
+  unpack_upstream acme "$C_WORK" || return 1
+  unpack_upstream acme-tf "$C_WORK" || return 1
   (cd "$d" && "$GO" mod edit -require="github.com/pulumi/pulumi-terraform-bridge/v3@$BRIDGE_VERSION" \
     -require="github.com/pulumi/pulumi/pkg/v3@v$CLI_VERSION" -require="github.com/pulumi/pulumi/sdk/v3@v$CLI_VERSION" \
     -replace="github.com/vancluever/terraform-provider-acme/v2=../../terraform-provider-acme") || return 1
@@ -298,7 +330,7 @@ build_acme() {
   }
   gobuild acme "$d" "$C_BIN/pulumi-resource-acme" \
     "-X github.com/pulumiverse/pulumi-acme/provider/pkg/version.Version=$v" ./cmd/pulumi-resource-acme || return 1
-  set_status "ok pulumi-resource-acme $v (vendor snapshots $ACME_SNAPSHOT + $ACME_TF_SNAPSHOT, pulumi-terraform-bridge $BRIDGE_VERSION + pulumi v$CLI_VERSION)"
+  set_status "ok pulumi-resource-acme $v (upstream sources, scripts/upstream.sh acme + acme-tf, pulumi-terraform-bridge $BRIDGE_VERSION + pulumi v$CLI_VERSION)"
 }
 
 # --- run (biggest first, one at a time: peak memory stays around 2 GB) ---------------------------
@@ -332,7 +364,7 @@ if [ "$INSTALL_PLUGINS" = 1 ]; then
   home=${PULUMI_HOME:-$HOME/.pulumi}
   for entry in "${COMPONENTS[@]}"; do
     IFS='|' read -r name ver bin builder <<<"$entry"
-    case "$name" in cli | langhost) continue ;; esac
+    case "$name" in cli | langhost | yaml) continue ;; esac
     comp_init "$name" "$ver" "$(recipe "$name")"
     dir="$home/plugins/resource-$name-v$ver"
     mkdir -p "$dir"

@@ -12,8 +12,8 @@
 # upstream names (pebble + pebble-challtestsrv, crictl, containerd + ctr + containerd-shim-runc-v2,
 # actionlint, registry, versitygw, buildkitd + buildctl, buildx (the Docker CLI plugin: link it as
 # cli-plugins/docker-buildx), sslyze). Use absolute paths, or put it first on PATH for the process that needs it:
-# containerd and ctr would shadow Debian's. Everything else goes to stderr. docs/real-engine.md
-# lists versions and cold build times.
+# containerd and ctr would shadow Debian's. Everything else goes to stderr. docs/testing.md
+# lists the versions and build times.
 set -euo pipefail
 SELF=build-tools
 

@@ -7,15 +7,21 @@
 #   unit         test/unit/*.test.ts          (one `node --test` run per phase)
 #   integration  test/integration/*.test.ts
 #   e2e          test/e2e/*.test.ts
-#   engine       scripts/build-engine.sh (17 min the first time on 2 cores beside the other phases, cached afterwards),
-#                then test/engine/*.test.ts with PULUMI_ENGINE_BIN set to the built bin dir
+#   engine       test/engine/*.test.ts against the engine scripts/select-engine.sh picks: a supported
+#                Pulumi CLI on PATH, else (or with PRIVATE_REGISTRY_ENGINE=build) scripts/build-engine.sh's
+#                build (long the first time, cached afterwards); PULUMI_ENGINE_BIN and
+#                PRIVATE_REGISTRY_ENGINE (installed or build) tell the tests which
 #   (e2e and engine run two files at a time: PR_E2E_TEST_CONCURRENCY, PR_ENGINE_TEST_CONCURRENCY)
 #
-# When the engine phase follows other phases, the engine build starts at once in the background
-# at the lowest CPU priority (nice 19), so a cold build overlaps the earlier phases (much of their
-# time is spent waiting on daemons) instead of adding to them; the tests keep the CPU whenever they
-# want it, and the unit results still show within seconds. Its log is printed when the engine
-# phase starts. Cached, the build takes a fraction of a second either way.
+# First a preflight: what the chosen phases need (scripts/requirements.sh) and, for the engine
+# phase, the engine choice; anything missing stops the run there, before any phase, with what to
+# install.
+#
+# When the engine phase follows other phases and the engine is to be built, the build starts at
+# once in the background at the lowest CPU priority (nice 19), so a cold build overlaps the earlier
+# phases (much of their time is spent waiting on daemons) instead of adding to them; the tests keep
+# the CPU whenever they want it, and the unit results still show within seconds. Its log is printed
+# when the engine phase starts. Cached, the build takes a fraction of a second either way.
 #
 # A failing phase does not stop the later ones: every phase runs and prints its own results, then
 # a summary lists each phase's outcome and time, and a last line totals the tests of all phases
@@ -33,20 +39,40 @@ for phase in "${PHASES[@]}"; do
     case " ${ALL[*]} " in *" $phase "*) ;; *) echo "test.sh: unknown phase '$phase' (phases: ${ALL[*]})" >&2; exit 2 ;; esac
 done
 
+# shellcheck source=scripts/requirements.sh
+. scripts/requirements.sh
+missing=$(missing_requirements "$PWD" "${PHASES[@]}")
+ENGINE_CHOICE=""
+if [[ " ${PHASES[*]} " == *" engine "* ]]; then
+    # "installed DIR" or "build"; a failure (PRIVATE_REGISTRY_ENGINE=installed without a supported CLI) says why on stderr.
+    ENGINE_CHOICE=$(bash scripts/select-engine.sh) || missing+="${missing:+$'\n'}the Pulumi engine PRIVATE_REGISTRY_ENGINE asks for (above)"
+fi
+if [ -n "$missing" ]; then
+    {
+        echo "test.sh: the phases ${PHASES[*]} need what this machine lacks (scripts/requirements.sh, docs/testing.md):"
+        sed 's/^/  /' <<<"$missing"
+        echo "test.sh: no phase was run"
+    } >&2
+    exit 2
+fi
+
 LOGDIR=$(mktemp -d)
 ENGINE_BUILD_PID=""
 # The background build is its own process group (setsid), so an early exit stops its go children too.
 trap '[ -z "$ENGINE_BUILD_PID" ] || kill -- "-$ENGINE_BUILD_PID" 2>/dev/null; rm -rf "$LOGDIR"' EXIT
-if [ "${PHASES[-1]}" = engine ] && [ ${#PHASES[@]} -gt 1 ]; then
+if [ "$ENGINE_CHOICE" = build ] && [ "${PHASES[-1]}" = engine ] && [ ${#PHASES[@]} -gt 1 ]; then
     setsid nice -n 19 bash scripts/build-engine.sh >"$LOGDIR/engine-build.out" 2>"$LOGDIR/engine-build.err" &
     ENGINE_BUILD_PID=$!
 fi
 
-# build_engine: sets ENGINE_BIN to the built engine's bin dir (the background build's, or a build
-# now); returns the build's exit status. Runs in this shell: `wait` needs the build's parent.
-build_engine() {
+# engine_bin: sets ENGINE_BIN to the chosen engine's bin dir: the installed CLI's, or the built
+# engine's (the background build's, or a build now); returns non-zero if the build failed. Runs in
+# this shell: `wait` needs the build's parent.
+engine_bin() {
     local rc=0
-    if [ -n "$ENGINE_BUILD_PID" ]; then
+    if [ "${ENGINE_CHOICE%% *}" = installed ]; then
+        ENGINE_BIN=${ENGINE_CHOICE#installed }
+    elif [ -n "$ENGINE_BUILD_PID" ]; then
         wait "$ENGINE_BUILD_PID" || rc=$?
         ENGINE_BUILD_PID=""
         cat "$LOGDIR/engine-build.err" >&2
@@ -98,9 +124,10 @@ for phase in "${PHASES[@]}"; do
             ;;
         engine)
             files=(test/engine/*.test.ts)
-            banner "engine: scripts/build-engine.sh, then ${files[*]}"
-            if build_engine; then
-                export PULUMI_ENGINE_BIN=$ENGINE_BIN
+            banner "engine: ${ENGINE_CHOICE%% *} engine, then ${files[*]}"
+            if engine_bin; then
+                export PULUMI_ENGINE_BIN=$ENGINE_BIN PRIVATE_REGISTRY_ENGINE=${ENGINE_CHOICE%% *}
+                echo "engine: $PULUMI_ENGINE_BIN/pulumi ($("$PULUMI_ENGINE_BIN/pulumi" version 2>/dev/null), $PRIVATE_REGISTRY_ENGINE)"
                 node_tests engine "${files[@]}" || rc=$?
             else
                 rc=1 PHASE_NOTE="scripts/build-engine.sh failed: engine tests not run"

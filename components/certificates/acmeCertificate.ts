@@ -2,20 +2,14 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import * as acme from "@pulumiverse/acme";
-import { DEFAULTS } from "../config/defaults";
+import type { AcmeServer, AcmeSettings } from "../config/types";
 import { ServerCertificate } from "../contracts";
 
 /** Let's Encrypt's ACME directories. Staging certificates are not trusted by clients. */
 export const ACME_DIRECTORIES = {
     staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
     production: "https://acme-v02.api.letsencrypt.org/directory",
-} as const;
-
-/**
- * Let's Encrypt `staging` or `production` by name, or the directory URL of any other ACME CA
- * (step-ca, Pebble, a commercial CA), which must be https.
- */
-export type AcmeServer = keyof typeof ACME_DIRECTORIES | `https://${string}`;
+} as const satisfies Record<Exclude<AcmeServer, `https://${string}`>, string>;
 
 /** The directory URL of a server given by name or URL. */
 export function acmeDirectoryUrl(server: AcmeServer): string {
@@ -33,39 +27,19 @@ export function acmeServerLabel(server: AcmeServer): string {
     return `${host}-${createHash("sha256").update(server).digest("hex").slice(0, 8)}`;
 }
 
-export interface AcmeCertificateArgs {
+/** The `acme` settings (email, server, DNS provider, resolvers: AcmeSettings says what each is), and: */
+export interface AcmeCertificateArgs extends AcmeSettings {
     /** Names the certificate covers; the first is its common name. Required. */
     dnsNames: string[];
-    /** The ACME account's contact email. Required. */
-    email: string;
-    /** Let's Encrypt `staging` or `production`, or another CA's https directory URL. Default: `staging`. */
-    server?: AcmeServer;
     /**
      * Renew on the first `pulumi up` with this many whole days or fewer left (the acme provider's
-     * `minDaysRemaining`). Default: 30.
+     * `minDaysRemaining`).
      */
-    renewBeforeDays?: number;
-    /**
-     * The lego DNS provider that publishes the `_acme-challenge` TXT records: `alidns`,
-     * `tencentcloud` (DNSPod), `cloudflare`, `route53`, `exec`, `rfc2136`, ... Its credentials and
-     * settings are read from the environment under lego's names, never passed here, so they stay
-     * out of the state. Default: `alidns`.
-     */
-    dnsProvider?: string;
+    renewBeforeDays: number;
     /** alidns only: the region of the Alidns API calls (lego's ALICLOUD_REGION_ID). Default: lego's, `cn-hangzhou`. */
     dnsRegion?: string;
     /** alidns only: how long to wait for the TXT records to be visible, in seconds. Default: 600. */
     propagationTimeoutSeconds?: number;
-    /**
-     * Resolvers (`host[:port]`) lego asks for CNAMEs and the zone's nameservers instead of the
-     * system's. Default: the system's (/etc/resolv.conf).
-     */
-    recursiveNameservers?: string[];
-    /**
-     * Skip querying the zone's authoritative nameservers for the TXT record before the CA is asked
-     * to validate it, for networks that cannot reach them. Default: false.
-     */
-    disableCompletePropagation?: boolean;
 }
 
 /**
@@ -90,8 +64,7 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
         super("private-registry:index:AcmeCertificate", name, {}, opts);
         const [commonName, ...alternativeNames] = args.dnsNames;
         if (commonName === undefined) throw new Error("AcmeCertificate needs at least one DNS name");
-        const server = args.server ?? DEFAULTS.acme.server;
-        const dnsProvider = args.dnsProvider ?? DEFAULTS.acme.dnsProvider;
+        const { server, dnsProvider } = args;
 
         const accountKey = new tls.PrivateKey(`${name}-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // The server is in the names: an account and its certificates belong to one CA, so
@@ -125,9 +98,9 @@ export class AcmeCertificate extends pulumi.ComponentResource implements ServerC
                 commonName,
                 subjectAlternativeNames: alternativeNames,
                 keyType: "P256",
-                minDaysRemaining: args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays,
+                minDaysRemaining: args.renewBeforeDays,
                 dnsChallenges: [{ provider: dnsProvider, ...(Object.keys(dnsConfig).length > 0 ? { config: dnsConfig } : {}) }],
-                ...(args.recursiveNameservers?.length ? { recursiveNameservers: args.recursiveNameservers } : {}),
+                ...(args.recursiveNameservers.length > 0 ? { recursiveNameservers: args.recursiveNameservers } : {}),
                 ...(args.disableCompletePropagation ? { disableCompletePropagation: true } : {}),
             },
             acmeOpts,

@@ -1,17 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { DEFAULTS } from "../config/defaults";
 import { ServerCertificate } from "../contracts";
 
 export interface SelfSignedCertificateArgs {
     /** DNS names the server certificate covers (subjectAltName). */
     dnsNames: string[];
-    /** IP addresses it covers, e.g. a LAN IP that boards pull from. Default: `[]`. */
-    ipAddresses?: string[];
-    /** Server certificate lifetime in days. Default: 365. */
-    validityDays?: number;
-    /** Re-issue on the first `pulumi up` this many days before expiry. Default: 30. */
-    renewBeforeDays?: number;
+    /** IP addresses it covers, e.g. a LAN IP that boards pull from. */
+    ipAddresses: string[];
+    /** Server certificate lifetime in days. */
+    validityDays: number;
+    /** Re-issue on the first `pulumi up` this many days before expiry. */
+    renewBeforeDays: number;
     /** CA lifetime in years; clients must re-trust a new CA, so it is long. Default: 10. */
     caValidityYears?: number;
     /** Organization in both subjects. Default: `private-registry`. */
@@ -54,9 +53,9 @@ export class SelfSignedCertificate extends pulumi.ComponentResource implements S
             `${name}-server-csr`,
             {
                 privateKeyPem: serverKey.privateKeyPem,
-                subject: { commonName: args.dnsNames[0] ?? args.ipAddresses?.[0], organization },
+                subject: { commonName: args.dnsNames[0] ?? args.ipAddresses[0], organization },
                 dnsNames: args.dnsNames,
-                ipAddresses: args.ipAddresses ?? [],
+                ipAddresses: args.ipAddresses,
             },
             { parent: this },
         );
@@ -66,8 +65,8 @@ export class SelfSignedCertificate extends pulumi.ComponentResource implements S
                 certRequestPem: request.certRequestPem,
                 caPrivateKeyPem: caKey.privateKeyPem,
                 caCertPem: ca.certPem,
-                validityPeriodHours: (args.validityDays ?? DEFAULTS.certificateValidityDays) * HOURS_PER_DAY,
-                earlyRenewalHours: (args.renewBeforeDays ?? DEFAULTS.certificateRenewBeforeDays) * HOURS_PER_DAY,
+                validityPeriodHours: args.validityDays * HOURS_PER_DAY,
+                earlyRenewalHours: args.renewBeforeDays * HOURS_PER_DAY,
                 allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
             },
             { parent: this },

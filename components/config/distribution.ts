@@ -2,7 +2,8 @@
  * Which Distribution (registry) major version an image runs, told from its tag. The config file's
  * path and what it may say differ between 2.x and 3.x, so the stack must know before it renders.
  *
- * Pure: no `@pulumi/*` import; parse.ts validates with it, the services render with it.
+ * Pure: no `@pulumi/*` import. The validator tells it once (keys.ts): the settings carry each
+ * Distribution image with its major (DistributionImage), which the services render for.
  */
 
 /** The majors the stack renders for: 2 (2.8, the last 2.x) and 3. */

@@ -1,7 +1,7 @@
 /**
- * `gc.schedule`: when the registry collects its garbage. Pure: parse.ts validates with it, the
- * registry service turns it into what the supervisor script (components/render/gcSupervisor.ts)
- * checks each minute.
+ * `gc.schedule`: when the registry collects its garbage. Pure: the validator parses it once
+ * (keys.ts), into the timing the supervisor script (components/render/gcSupervisor.ts) checks
+ * each minute.
  */
 
 export const GC_SCHEDULE_FORM =

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistryStorage } from "../contracts";
-import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, keyName, parseStackConfig, StackConfig, StorageSettings } from "./parse";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, keyName } from "./keys";
+import { ConfigError, parseStackConfig } from "./parse";
+import type { RegistryStorage, StackConfig, StorageSettings } from "./types";
 
 export * from "./parse";
+export * from "./types";
 
 /**
  * Reads this project's keys from the stack configuration and validates them all at once, so a
@@ -14,15 +16,14 @@ export function readStackConfig(): StackConfig {
         .filter((key) => key.startsWith(keyName("")))
         .map((key) => key.slice(keyName("").length));
     // Secrets are read apart (readSshPrivateKey), so a raw key never lands in a plain value.
+    const readApart = (key: string) => (CONFIG_KEYS as Record<string, { secret?: boolean }>)[key]?.secret === true;
     const raw = Object.fromEntries(
-        [...new Set([...Object.keys(CONFIG_KEYS), ...present])]
-            .filter((key) => key !== "sshPrivateKey")
-            .map((key) => [key, config.get(key)]),
+        [...new Set([...Object.keys(CONFIG_KEYS), ...present])].filter((key) => !readApart(key)).map((key) => [key, config.get(key)]),
     );
     try {
         return parseStackConfig(
             raw,
-            present.filter((key) => key !== "sshPrivateKey"),
+            present.filter((key) => !readApart(key)),
             present.filter((key) => isConfigSecret(keyName(key))),
         );
     } catch (error) {
@@ -36,7 +37,7 @@ export function readSshPrivateKey(): pulumi.Output<string> {
     const key = new pulumi.Config(CONFIG_NAMESPACE).getSecret("sshPrivateKey");
     if (key === undefined) {
         throw new pulumi.RunError(
-            `${keyName("sshPrivateKey")} is required in ssh mode: ${CONFIG_KEYS.sshPrivateKey}, e.g. ` +
+            `${keyName("sshPrivateKey")} is required in ssh mode: ${CONFIG_KEYS.sshPrivateKey.form}, e.g. ` +
                 `pulumi config set --secret ${keyName("sshPrivateKey")} < ~/.ssh/id_ed25519`,
         );
     }
@@ -65,7 +66,7 @@ function isConfigSecret(key: string): boolean {
 }
 
 /**
- * The registry's storage with its S3 credentials, secret from the moment they are read (parse.ts
+ * The registry's storage with its S3 credentials, secret from the moment they are read (the validator
  * has refused a `storage` object that is not a secret). `oss` is the alicloud host's to resolve
  * into an S3 bucket of its own; it has no value here.
  */

@@ -5,8 +5,6 @@
  * only (pull, list, browse the UI); for nodes, whose credentials sit on every board. The edge
  * enforces the difference (components/render/edgeConfig.ts, docs/roles.md).
  */
-import { DEFAULTS } from "./defaults";
-
 export type UserRole = "push" | "pull";
 
 export interface RegistryUser {
@@ -14,8 +12,11 @@ export interface RegistryUser {
     role: UserRole;
 }
 
-/** One builder account and one for nodes. */
-export const DEFAULT_USERS: RegistryUser[] = DEFAULTS.users.map((user) => ({ ...user }));
+/** `users` unset (keys.ts): one builder account and one for nodes. */
+export const DEFAULT_USERS: RegistryUser[] = [
+    { name: "admin", role: "push" },
+    { name: "node", role: "pull" },
+];
 
 export const USERS_FORM =
     "a list of users, each a name (a push user) or {name, role: push | pull}; names 1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit";
@@ -23,16 +24,19 @@ export const USERS_FORM =
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
- * Reads `users` (Pulumi hands lists over as JSON text). A plain string is a push user, so stacks
- * written before roles keep their meaning. Returns the users and every problem, each naming `key`.
+ * Reads `users`: a list, or its JSON text (Pulumi hands lists over as text). A plain string is a
+ * push user, so stacks written before roles keep their meaning. Returns the users and every
+ * problem, each naming `key`.
  */
-export function parseUsers(text: string | undefined, key: string): { users: RegistryUser[]; problems: string[] } {
-    if (text === undefined || text === "") return { users: DEFAULT_USERS, problems: [] };
-    let value: unknown;
-    try {
-        value = JSON.parse(text);
-    } catch {
-        value = text;
+export function parseUsers(list: unknown, key: string): { users: RegistryUser[]; problems: string[] } {
+    if (list === undefined || list === "") return { users: DEFAULT_USERS, problems: [] };
+    let value: unknown = list;
+    if (typeof list === "string") {
+        try {
+            value = JSON.parse(list);
+        } catch {
+            value = list;
+        }
     }
     const invalid = { users: DEFAULT_USERS, problems: [`${key} must be ${USERS_FORM}; got ${JSON.stringify(value)}`] };
     if (!Array.isArray(value)) return invalid;

@@ -1,16 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { DEFAULT_USERS, RegistryUser, UserRole } from "../config/users";
+import { RegistryUser, UserRole } from "../config/users";
 import { bcryptWithSalt, renderHtpasswd } from "../render/htpasswd";
 
 export interface RegistryCredentialsArgs {
-    /** Users to create, each with a random password. Default: `admin` (push) and `node` (pull). */
-    users?: RegistryUser[];
+    /** Users to create, each with a random password. */
+    users: RegistryUser[];
     /**
      * Per username, a rotation keeper: a new value replaces that user's password and bcrypt salt
-     * (both resources carry it as a keeper), and only theirs. Default: `{}` (no keepers).
+     * (both resources carry it as a keeper), and only theirs.
      */
-    rotation?: Record<string, string>;
+    rotation: Record<string, string>;
     /** Password length. Default: 32 (letters and digits only, safe to paste into any shell or YAML). */
     passwordLength?: number;
 }
@@ -40,9 +40,9 @@ export class RegistryCredentials extends pulumi.ComponentResource {
         super("private-registry:index:RegistryCredentials", name, {}, opts);
         const length = args.passwordLength ?? 32;
         // Resource names carry the username only: a role change keeps the password.
-        const passwords = (args.users ?? DEFAULT_USERS).map(({ name: username, role }) => {
+        const passwords = args.users.map(({ name: username, role }) => {
             // No keepers until a user is first rotated: existing passwords stay as they are.
-            const keeper = args.rotation?.[username];
+            const keeper = args.rotation[username];
             const keepers = keeper === undefined ? {} : { keepers: { rotation: keeper } };
             return {
                 username,

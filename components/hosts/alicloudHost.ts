@@ -1,136 +1,48 @@
 import * as alicloud from "@pulumi/alicloud";
-import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { DEFAULTS } from "../config/defaults";
+import type { AlicloudSettings } from "../config/types";
 import { RegistryHost } from "../contracts";
-import { DIAL_ATTEMPTS, dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
-import { alicloudDiskSerial, renderCloudInit } from "../render/cloudInit";
-import { renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../render/hostScripts";
 import { ingressRules } from "../render/securityRules";
 import { AlicloudLoadBalancer } from "./alicloudLoadBalancer";
+import { AlicloudPlacement, keptPlacement } from "./alicloudPlacement";
+import { AlicloudReplica, alicloudVm } from "./alicloudVm";
+import { refuseRedirectingDockerEnvironment } from "./dockerOverSsh";
 
-export interface AlicloudHostArgs {
-    /** Alibaba Cloud region ID, e.g. `cn-hongkong`. Required. */
-    region: string;
-    /** The only CIDR allowed to reach SSH, e.g. `203.0.113.7/32`. Required (no open default). */
-    adminCidr: string;
-    /**
-     * ECS instance type; checked to be sold in the region with an ESSD system disk. Default: the
-     * cheapest non-burstable type with 2 vCPUs and 4 GiB (burstable `ecs.t*` types throttle a
-     * busy registry once their CPU credits run out), looked up once and then kept.
-     */
-    instanceType?: string;
-    /** Image ID. Default: the newest public Debian 12 x86-64 image, looked up once and then kept. */
-    imageId?: string;
-    /** Zone. Default: the first zone offering the instance type with ESSD disks, looked up once and then kept. */
-    zoneId?: string;
-    /** Size of the registry's data disk in GiB; it can grow later, never shrink. Default: 100. */
-    dataDiskGiB?: number;
-    /**
-     * Days to keep the data disk's daily automatic snapshots (taken at 03:00 UTC+8, crash-consistent);
-     * 0: no snapshot policy. Default: 7.
-     */
-    snapshotRetentionDays?: number;
+/** The `alicloud` settings (region, admin CIDR, placement, data disk, network: AlicloudSettings says what each is), and: */
+export interface AlicloudHostArgs extends Omit<AlicloudSettings, "dnsZone"> {
     /** Disk category of the data disk. Default: `cloud_essd` (performance level PL0). */
     dataDiskCategory?: string;
-    /** The VPC's address range. Default: `172.31.0.0/16`. */
-    vpcCidr?: string;
-    /** The vSwitch's address range, inside `vpcCidr`. Default: `172.31.1.0/24`. */
-    vswitchCidr?: string;
-    /** Public ports the security group opens to everyone. Default: 443 and 80. */
-    httpsPort?: number;
-    httpPort?: number;
+    /** Public ports the security group opens to everyone. */
+    httpsPort: number;
+    httpPort: number;
     /** Outbound bandwidth cap in Mbit/s of the VM's public IP, billed by traffic. Default: 100. */
     internetMaxBandwidthOut?: number;
     /**
      * Keep the data disk whatever happens to the stack: `protect` (an update that would replace
      * or delete it fails instead) and `retainOnDelete` (`pulumi destroy` leaves it). False: the
-     * disk is deleted with the stack. Default: true.
+     * disk is deleted with the stack.
      */
-    retainDataOnDestroy?: boolean;
+    retainDataOnDestroy: boolean;
     /** Where the data disk is mounted on the VM. Default: `/srv/registry-data`. */
     dataMountPath?: string;
-    /** Docker's `registry-mirrors` on the VM (e.g. the region's accelerator URL), set before the first pull. Default: none. */
-    registryMirrors?: string[];
+    /** Docker's `registry-mirrors` on the VM (e.g. the region's accelerator URL), set before the first pull; may be empty. */
+    registryMirrors: string[];
     /** The mirror's own public HTTPS port, opened like httpsPort. Default: none. */
     mirrorHttpsPort?: number;
-    /** Prefix of every cloud resource name. Default: `private-registry`. */
-    namePrefix?: string;
+    /** Prefix of every cloud resource name. */
+    namePrefix: string;
     /**
      * The registry keeps blobs in a bucket: no data disk, snapshot policy or mount, and every VM
      * is alike. Default: false (a data disk).
      */
     objectStorage?: boolean;
-    /** VMs running the registry and edge; more than 1 need `objectStorage` and get a load balancer. Default: 1. */
-    replicas?: number;
+    /** VMs running the registry and edge; more than 1 need `objectStorage` and get a load balancer. */
+    replicas: number;
 }
 
-const DEBIAN_12_X64 = "^debian_12_\\d+_x64_";
 const DATA_DISK_CATEGORY = "cloud_essd";
-const SYSTEM_DISK_CATEGORY = "cloud_essd";
-/** The size the default instance type is chosen by: enough for Distribution, nginx and the UI. */
-const DEFAULT_SHAPE = { cpuCoreCount: 2, memorySize: 4 };
-/** The stack output the chosen placement is exported as, and read back from on the next run. */
-export const PLACEMENT_OUTPUT = "alicloudPlacement";
-
-/** Where the VM runs: each value configured, or looked up on the stack's first deployment. */
-export interface AlicloudPlacement {
-    instanceType: string;
-    zoneId: string;
-    imageId: string;
-}
-
-/** One candidate of `ecs.getInstanceTypes`, the fields the choice reads. */
-export interface InstanceTypeOffer {
-    id: string;
-    family: string;
-    availabilityZones: string[];
-    burstableInstance?: { initialCredit?: string; baselineCredit?: string };
-}
-
-/**
- * Burstable (credit-based) types: the `ecs.t*` families, or any type reporting CPU credits. A
- * registry busy for an hour (a CI pushing layers) would run out of credits and crawl.
- */
-export function isBurstable(offer: InstanceTypeOffer): boolean {
-    const credit = (value: string | undefined) => value !== undefined && value !== "" && value !== "0";
-    return (
-        /^ecs\.t\d/.test(offer.family) || credit(offer.burstableInstance?.initialCredit) || credit(offer.burstableInstance?.baselineCredit)
-    );
-}
-
-/** The first offer (they come sorted by price) that is not burstable and is sold in some zone. */
-export function chooseInstanceType(offers: InstanceTypeOffer[], region: string): string {
-    const chosen = offers.find((offer) => !isBurstable(offer) && offer.availabilityZones.length > 0);
-    if (chosen === undefined) {
-        throw new Error(
-            `no non-burstable instance type with ${DEFAULT_SHAPE.cpuCoreCount} vCPUs, ${DEFAULT_SHAPE.memorySize} GiB and an ESSD system disk is sold in ${region}; set alicloud.instanceType`,
-        );
-    }
-    return chosen.id;
-}
-
-/** A placement read back from the previous deployment's outputs, if it holds all three values. */
-export function previousPlacement(value: unknown): Partial<AlicloudPlacement> {
-    if (typeof value !== "object" || value === null) return {};
-    const record = value as Record<string, unknown>;
-    const text = (key: keyof AlicloudPlacement) =>
-        typeof record[key] === "string" && record[key] !== "" ? { [key]: record[key] as string } : {};
-    return { ...text("instanceType"), ...text("zoneId"), ...text("imageId") };
-}
-
-/** One VM running Docker for a replica of the registry and edge. */
-export interface AlicloudReplica extends RegistryHost {
-    /** 1 for the first VM (the one a single-VM stack has), then 2, 3, ... */
-    index: number;
-    instance: alicloud.ecs.Instance;
-    /** The VM's public IPv4 address (SSH from the admin network, Docker over SSH). */
-    publicIp: pulumi.Output<string>;
-    /** The bind to the data disk's mount point (the first VM, blobs on disk); unset: a plain Docker volume. */
-    dataVolumeDriverOpts?: Record<string, string>;
-}
 
 /**
  * ECS VMs running Docker for the registry: their own VPC, a security group that opens only the
@@ -173,90 +85,32 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
     constructor(name: string, args: AlicloudHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:host:Alicloud", name, {}, opts);
         refuseRedirectingDockerEnvironment("the VM's Docker daemon over SSH");
-        const namePrefix = args.namePrefix ?? DEFAULTS.namePrefix;
+        const namePrefix = args.namePrefix;
         const dataMountPath = args.dataMountPath ?? "/srv/registry-data";
         const tags = { "managed-by": "pulumi", "private-registry": namePrefix };
-        const keepData = args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy;
         const dataDiskCategory = args.dataDiskCategory ?? DATA_DISK_CATEGORY;
-        const replicaCount = args.replicas ?? DEFAULTS.replicas;
+        const replicaCount = args.replicas;
         const withDataDisk = !(args.objectStorage ?? false);
         // A cloud disk attaches to one VM: replicas can only share a bucket.
         if (replicaCount > 1 && withDataDisk)
             throw new Error(`AlicloudHost: ${replicaCount} replicas need objectStorage (a data disk attaches to one VM)`);
-        const httpsPort = args.httpsPort ?? DEFAULTS.httpsPort;
-        const httpPort = args.httpPort ?? DEFAULTS.httpPort;
+        const { httpsPort, httpPort } = args;
 
         this.alicloudProvider = new alicloud.Provider(`${name}-provider`, { region: args.region }, { parent: this });
         const cloudOpts = { parent: this, provider: this.alicloudProvider };
 
-        // Looked-up values change when a type sells out, a zone fills up or Alibaba publishes an
-        // image; a running registry must not follow them (a new zone means a new, empty data disk).
-        // The first deployment looks them up and exports what it chose; every later run reads
-        // that export back and looks nothing up, so a type sold out since cannot fail the preview
-        // of a stack already running on it. ignoreChanges below keeps them even without the export.
-        const previous = new pulumi.StackReference(
-            `${name}-previous-placement`,
-            {
-                name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-            },
-            { parent: this },
-        );
-        const placement = previous
-            .getOutput(PLACEMENT_OUTPUT)
-            .apply((value) => choosePlacement(args, previousPlacement(value), dataDiskCategory, cloudOpts));
-        const instanceType = placement.instanceType;
-        const zoneId = placement.zoneId;
-        const imageId = placement.imageId;
+        const placement = keptPlacement(name, args, dataDiskCategory, this, cloudOpts);
         const keepLookedUpZone = args.zoneId === undefined ? ["zoneId"] : [];
 
-        const vpc = new alicloud.vpc.Network(
-            `${name}-vpc`,
-            { vpcName: namePrefix, cidrBlock: args.vpcCidr ?? DEFAULTS.alicloud.vpcCidr, tags },
-            cloudOpts,
-        );
-        const vswitch = new alicloud.vpc.Switch(
-            `${name}-vswitch`,
-            {
-                vswitchName: namePrefix,
-                vpcId: vpc.id,
-                cidrBlock: args.vswitchCidr ?? DEFAULTS.alicloud.vswitchCidr,
-                zoneId,
-                tags,
-            },
-            { ...cloudOpts, ignoreChanges: keepLookedUpZone },
-        );
-
-        const securityGroup = new alicloud.ecs.SecurityGroup(
-            `${name}-security-group`,
-            {
-                securityGroupName: namePrefix,
-                description: "private-registry: HTTPS and the HTTP redirect from anywhere, SSH from the admin network",
-                vpcId: vpc.id,
-                // Nothing but the rules below, not even from other members of the group.
-                innerAccessPolicy: "Drop",
-                tags,
-            },
-            cloudOpts,
-        );
-        // A layer-4 CLB listener keeps the client's address: the same rules serve one VM or a load
-        // balancer's backends (its health checks, from 100.64.0.0/10, come in on httpPort).
-        for (const rule of ingressRules({ httpsPort, httpPort, adminCidr: args.adminCidr, mirrorHttpsPort: args.mirrorHttpsPort })) {
-            new alicloud.ecs.SecurityGroupRule(
-                `${name}-allow-${rule.name}`,
-                {
-                    securityGroupId: securityGroup.id,
-                    type: "ingress",
-                    ipProtocol: rule.protocol,
-                    portRange: `${rule.port}/${rule.port}`,
-                    cidrIp: rule.cidr,
-                    nicType: "intranet",
-                    policy: "accept",
-                    priority: 1,
-                    description: rule.description,
-                },
-                cloudOpts,
-            );
-        }
+        const shared: SharedSettings = { name, namePrefix, tags, zoneId: placement.zoneId, keepLookedUpZone, opts: cloudOpts };
+        const { vswitch, securityGroup } = alicloudNetwork(shared, {
+            vpcCidr: args.vpcCidr,
+            vswitchCidr: args.vswitchCidr,
+            httpsPort,
+            httpPort,
+            adminCidr: args.adminCidr,
+            mirrorHttpsPort: args.mirrorHttpsPort,
+        });
 
         // Alibaba Cloud imports RSA and ECDSA key pairs, not ED25519.
         const loginKey = new tls.PrivateKey(`${name}-login-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this });
@@ -267,151 +121,33 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
         );
 
         if (withDataDisk) {
-            this.dataDisk = new alicloud.ecs.EcsDisk(
-                `${name}-data`,
-                {
-                    diskName: `${namePrefix}-data`,
-                    description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
-                    zoneId,
-                    size: args.dataDiskGiB ?? DEFAULTS.alicloud.dataDiskGiB,
-                    category: dataDiskCategory,
-                    performanceLevel: dataDiskCategory === "cloud_essd" ? "PL0" : undefined,
-                    deleteWithInstance: false,
-                    deleteAutoSnapshot: false,
-                    // Grow the disk while the VM runs: an offline resize only takes effect after a restart
-                    // from the console, so the documented `resize2fs` would find no new space.
-                    type: "online",
-                    tags,
-                },
-                { ...cloudOpts, protect: keepData, retainOnDelete: keepData, ignoreChanges: keepLookedUpZone },
-            );
-
-            const snapshotRetentionDays = args.snapshotRetentionDays ?? DEFAULTS.alicloud.snapshotRetentionDays;
-            if (snapshotRetentionDays > 0) {
-                const policy = new alicloud.ecs.AutoSnapshotPolicy(
-                    `${name}-snapshots`,
-                    {
-                        autoSnapshotPolicyName: `${namePrefix}-data`,
-                        repeatWeekdays: ["1", "2", "3", "4", "5", "6", "7"],
-                        timePoints: ["3"],
-                        retentionDays: snapshotRetentionDays,
-                        tags,
-                    },
-                    cloudOpts,
-                );
-                new alicloud.ecs.EcsAutoSnapshotPolicyAttachment(
-                    `${name}-data-snapshots`,
-                    { autoSnapshotPolicyId: policy.id, diskId: this.dataDisk.id },
-                    cloudOpts,
-                );
-            }
+            this.dataDisk = alicloudDataDisk(shared, {
+                sizeGiB: args.dataDiskGiB,
+                category: dataDiskCategory,
+                keep: args.retainDataOnDestroy,
+                snapshotRetentionDays: args.snapshotRetentionDays,
+            });
         }
 
-        const vm = (index: number): AlicloudReplica => {
-            // The first VM keeps a single-VM stack's names (no diff when replicas are introduced);
-            // the others are numbered, so each keeps its name as the count grows or shrinks.
-            const named = (part: string) => (index === 1 ? `${name}-${part}` : `${name}-${index}-${part}`);
-            const vmName = index === 1 ? namePrefix : `${namePrefix}-${index}`;
-            const dataDisk = index === 1 ? this.dataDisk : undefined;
-            const hostKey = new tls.PrivateKey(named("host-key"), { algorithm: "ED25519" }, { parent: this });
-            // Secret: it carries the VM's SSH host private key.
-            const userData = pulumi.secret(
-                pulumi
-                    .all([dataDisk?.id, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
-                    .apply(([diskId, privateKeyOpenssh, publicKeyOpenssh]) =>
-                        Buffer.from(
-                            renderCloudInit({
-                                ...(diskId === undefined ? {} : { dataDiskSerial: alicloudDiskSerial(diskId), dataMountPath }),
-                                hostKey: { privateKeyOpenssh, publicKeyOpenssh },
-                                registryMirrors: args.registryMirrors,
-                            }),
-                        ).toString("base64"),
-                    ),
-            );
-            const instance = new alicloud.ecs.Instance(
-                named("vm"),
-                {
-                    instanceName: vmName,
-                    hostName: vmName,
-                    instanceType,
-                    imageId,
-                    vswitchId: vswitch.id,
-                    securityGroups: [securityGroup.id],
-                    keyName: keyPair.keyPairName,
-                    userData,
-                    internetChargeType: "PayByTraffic",
-                    internetMaxBandwidthOut: args.internetMaxBandwidthOut ?? 100,
-                    systemDiskCategory: "cloud_essd",
-                    systemDiskSize: 40,
-                    tags,
-                },
-                {
-                    ...cloudOpts,
-                    // cloud-init runs once per instance, and an in-place image change wipes the system
-                    // disk under Pulumi's feet: both mean a new VM, so say so (the data disk stays).
-                    replaceOnChanges: ["userData", ...(args.imageId === undefined ? [] : ["imageId"])],
-                    // A looked-up type is kept too: changing it stops the VM.
-                    ignoreChanges: [
-                        ...(args.imageId === undefined ? ["imageId"] : []),
-                        ...(args.instanceType === undefined ? ["instanceType"] : []),
-                    ],
-                },
-            );
-
-            const endpoint = {
-                host: instance.publicIp,
-                user: "root",
-                privateKey: loginKey.privateKeyOpenssh,
-                hostPublicKey: hostKey.publicKeyOpenssh,
-            };
-            let ready: command.remote.Command;
-            if (dataDisk !== undefined) {
-                // Detaching must wait for the old VM's disk to be released: delete before replace.
-                const attachment = new alicloud.ecs.EcsDiskAttachment(
-                    `${name}-data-attachment`,
-                    {
-                        diskId: dataDisk.id,
-                        instanceId: instance.id,
-                    },
-                    { ...cloudOpts, deleteBeforeReplace: true },
-                );
-                // Replaced with the VM; its delete (on the old VM, before the disk is detached) stops
-                // Docker and unmounts the disk, so the filesystem leaves clean. The attachment's ID is an
-                // input, not only a `dependsOn`: a property dependency is what makes the engine replace
-                // this command together with the attachment and delete it first (deleteBeforeReplace on
-                // both), so the release runs while the disk is still attached to the old VM.
-                ready = new command.remote.Command(
-                    named("ready"),
-                    {
-                        connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
-                        create: renderWaitUntilReadyScript({ dataMountPath }),
-                        delete: renderReleaseDataDiskScript({ dataMountPath }),
-                        triggers: [instance.id, dataDisk.id, attachment.id],
-                    },
-                    { parent: this, dependsOn: [attachment], deleteBeforeReplace: true },
-                );
-            } else {
-                // No disk to release: the VM only has to finish its first boot.
-                ready = new command.remote.Command(
-                    named("ready"),
-                    {
-                        connection: sshConnection(endpoint, DIAL_ATTEMPTS.newVm),
-                        create: renderWaitUntilReadyScript({}),
-                        triggers: [instance.id],
-                    },
-                    { parent: this },
-                );
-            }
-            return {
-                index,
-                instance,
-                publicIp: instance.publicIp,
-                provider: dockerOverSsh(named("docker"), { ...endpoint, readyWhen: ready.stdout }, this),
-                ready: [ready],
-                dataVolumeDriverOpts: dataDisk === undefined ? undefined : { type: "none", o: "bind", device: dataMountPath },
-            };
-        };
-        this.replicas = Array.from({ length: replicaCount }, (_, i) => vm(i + 1));
+        this.replicas = Array.from({ length: replicaCount }, (_, i) =>
+            alicloudVm(this, name, i + 1, {
+                imageId: args.imageId,
+                instanceType: args.instanceType,
+                placement,
+                provider: this.alicloudProvider,
+                namePrefix,
+                tags,
+                vswitchId: vswitch.id,
+                securityGroupId: securityGroup.id,
+                keyName: keyPair.keyPairName,
+                loginPrivateKey: loginKey.privateKeyOpenssh,
+                // The data disk attaches to the first VM only (replicas need object storage).
+                dataDisk: i === 0 ? this.dataDisk : undefined,
+                dataMountPath,
+                registryMirrors: args.registryMirrors,
+                internetMaxBandwidthOut: args.internetMaxBandwidthOut,
+            }),
+        );
 
         const first = this.replicas[0];
         this.provider = first.provider;
@@ -446,83 +182,139 @@ export class AlicloudHost extends pulumi.ComponentResource implements RegistryHo
     }
 }
 
-/**
- * The instance type, zone and image: configured, else kept from the previous deployment, else
- * looked up. Only what is neither configured nor kept is looked up; a configured type is checked
- * against the ECS offer (ESSD system disk, in the zone when it is known) only when it is new.
- */
-function choosePlacement(
-    args: AlicloudHostArgs,
-    kept: Partial<AlicloudPlacement>,
-    dataDiskCategory: string,
-    opts: pulumi.InvokeOutputOptions,
-): pulumi.Output<AlicloudPlacement> {
-    const region = args.region;
-    const knownZone = args.zoneId ?? kept.zoneId;
-    const offers = (filter: alicloud.ecs.GetInstanceTypesOutputArgs) =>
-        alicloud.ecs
-            .getInstanceTypesOutput(
-                {
-                    systemDiskCategory: SYSTEM_DISK_CATEGORY,
-                    instanceChargeType: "PostPaid",
-                    networkType: "Vpc",
-                    ...filter,
-                },
-                opts,
-            )
-            .apply((found) => found.instanceTypes as InstanceTypeOffer[]);
-
-    let instanceType: pulumi.Output<string>;
-    if (args.instanceType !== undefined && args.instanceType === kept.instanceType) {
-        instanceType = pulumi.output(args.instanceType);
-    } else if (args.instanceType !== undefined) {
-        const configured = args.instanceType;
-        instanceType = offers({ instanceType: configured, availabilityZone: knownZone }).apply((found) => {
-            if (!found.some((offer) => offer.id === configured)) {
-                const where = knownZone === undefined ? region : `zone ${knownZone}`;
-                throw new Error(
-                    `alicloud.instanceType ${configured} is not sold in ${where} with an ESSD system disk; pick another type (\`aliyun ecs DescribeAvailableResource\` lists them)`,
-                );
-            }
-            return configured;
-        });
-    } else if (kept.instanceType !== undefined) {
-        instanceType = pulumi.output(kept.instanceType);
-    } else {
-        instanceType = offers({ ...DEFAULT_SHAPE, availabilityZone: knownZone, sortedBy: "Price" }).apply((found) =>
-            chooseInstanceType(found, region),
-        );
-    }
-
-    const zoneId =
-        knownZone !== undefined
-            ? pulumi.output(knownZone)
-            : instanceType.apply((type) =>
-                  alicloud
-                      .getZonesOutput({ availableInstanceType: type, availableDiskCategory: dataDiskCategory }, opts)
-                      .apply((found) =>
-                          firstOf(
-                              found.ids,
-                              `no zone in ${region} offers ${type} with ${dataDiskCategory} disks; set alicloud.zoneId or alicloud.instanceType`,
-                          ),
-                      ),
-              );
-
-    const imageId =
-        args.imageId ??
-        kept.imageId ??
-        instanceType.apply((type) =>
-            alicloud.ecs
-                .getImagesOutput({ owners: "system", nameRegex: DEBIAN_12_X64, mostRecent: true, instanceType: type }, opts)
-                .apply((found) => firstOf(found.ids, `no public Debian 12 image in ${region} fits ${type}; set alicloud.imageId`)),
-        );
-
-    return pulumi
-        .all([instanceType, zoneId, imageId])
-        .apply(([type, zone, image]) => ({ instanceType: type, zoneId: zone, imageId: image }));
+/** What every cloud resource of the host shares. */
+interface SharedSettings {
+    /** The host's name: its resources are named after it. */
+    name: string;
+    /** Prefix of every cloud resource's own name. */
+    namePrefix: string;
+    tags: Record<string, string>;
+    /** The VMs' zone (alicloudPlacement.ts). */
+    zoneId: pulumi.Output<string>;
+    /** `["zoneId"]` when the zone was looked up: kept, never followed (ignoreChanges). */
+    keepLookedUpZone: string[];
+    /** The host as parent, and its region's provider. */
+    opts: pulumi.CustomResourceOptions;
 }
 
-function firstOf(ids: string[], problem: string): string {
-    if (ids.length === 0) throw new Error(problem);
-    return ids[0];
+/** The address ranges, and the ports the security group opens (securityRules.ts). */
+interface NetworkSettings {
+    vpcCidr: string;
+    vswitchCidr: string;
+    httpsPort: number;
+    httpPort: number;
+    /** The only network SSH is open to. */
+    adminCidr: string;
+    mirrorHttpsPort?: number;
+}
+
+/**
+ * The host's own VPC, a vSwitch in the VMs' zone, and a security group that opens only the edge's
+ * ports to everyone and SSH to the admin network.
+ */
+function alicloudNetwork(
+    shared: SharedSettings,
+    network: NetworkSettings,
+): { vswitch: alicloud.vpc.Switch; securityGroup: alicloud.ecs.SecurityGroup } {
+    const vpc = new alicloud.vpc.Network(
+        `${shared.name}-vpc`,
+        { vpcName: shared.namePrefix, cidrBlock: network.vpcCidr, tags: shared.tags },
+        shared.opts,
+    );
+    const vswitch = new alicloud.vpc.Switch(
+        `${shared.name}-vswitch`,
+        {
+            vswitchName: shared.namePrefix,
+            vpcId: vpc.id,
+            cidrBlock: network.vswitchCidr,
+            zoneId: shared.zoneId,
+            tags: shared.tags,
+        },
+        { ...shared.opts, ignoreChanges: shared.keepLookedUpZone },
+    );
+
+    const securityGroup = new alicloud.ecs.SecurityGroup(
+        `${shared.name}-security-group`,
+        {
+            securityGroupName: shared.namePrefix,
+            description: "private-registry: HTTPS and the HTTP redirect from anywhere, SSH from the admin network",
+            vpcId: vpc.id,
+            // Nothing but the rules below, not even from other members of the group.
+            innerAccessPolicy: "Drop",
+            tags: shared.tags,
+        },
+        shared.opts,
+    );
+    // A layer-4 CLB listener keeps the client's address: the same rules serve one VM or a load
+    // balancer's backends (its health checks, from 100.64.0.0/10, come in on httpPort).
+    for (const rule of ingressRules(network)) {
+        new alicloud.ecs.SecurityGroupRule(
+            `${shared.name}-allow-${rule.name}`,
+            {
+                securityGroupId: securityGroup.id,
+                type: "ingress",
+                ipProtocol: rule.protocol,
+                portRange: `${rule.port}/${rule.port}`,
+                cidrIp: rule.cidr,
+                nicType: "intranet",
+                policy: "accept",
+                priority: 1,
+                description: rule.description,
+            },
+            shared.opts,
+        );
+    }
+    return { vswitch, securityGroup };
+}
+
+interface DataDiskSettings {
+    sizeGiB: number;
+    /** Disk category, e.g. `cloud_essd` (then performance level PL0). */
+    category: string;
+    /** `protect` and `retainOnDelete`: the disk outlives the VM and the stack. */
+    keep: boolean;
+    /** Days to keep the daily automatic snapshots; 0: no snapshot policy. */
+    snapshotRetentionDays: number;
+}
+
+/** The registry's data disk, in the VMs' zone, grown online, and its daily automatic snapshots. */
+function alicloudDataDisk(shared: SharedSettings, disk: DataDiskSettings): alicloud.ecs.EcsDisk {
+    const created = new alicloud.ecs.EcsDisk(
+        `${shared.name}-data`,
+        {
+            diskName: `${shared.namePrefix}-data`,
+            description: "private-registry: the registry's images; kept when the VM is replaced or destroyed",
+            zoneId: shared.zoneId,
+            size: disk.sizeGiB,
+            category: disk.category,
+            performanceLevel: disk.category === "cloud_essd" ? "PL0" : undefined,
+            deleteWithInstance: false,
+            deleteAutoSnapshot: false,
+            // Grow the disk while the VM runs: an offline resize only takes effect after a restart
+            // from the console, so the documented `resize2fs` would find no new space.
+            type: "online",
+            tags: shared.tags,
+        },
+        { ...shared.opts, protect: disk.keep, retainOnDelete: disk.keep, ignoreChanges: shared.keepLookedUpZone },
+    );
+
+    if (disk.snapshotRetentionDays > 0) {
+        const policy = new alicloud.ecs.AutoSnapshotPolicy(
+            `${shared.name}-snapshots`,
+            {
+                autoSnapshotPolicyName: `${shared.namePrefix}-data`,
+                repeatWeekdays: ["1", "2", "3", "4", "5", "6", "7"],
+                timePoints: ["3"],
+                retentionDays: disk.snapshotRetentionDays,
+                tags: shared.tags,
+            },
+            shared.opts,
+        );
+        new alicloud.ecs.EcsAutoSnapshotPolicyAttachment(
+            `${shared.name}-data-snapshots`,
+            { autoSnapshotPolicyId: policy.id, diskId: created.id },
+            shared.opts,
+        );
+    }
+    return created;
 }

@@ -1,7 +1,6 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS } from "../config/defaults";
 import { RegistryHost } from "../contracts";
 import { DIAL_ATTEMPTS, dockerOverSsh, refuseRedirectingDockerEnvironment, sshConnection } from "./dockerOverSsh";
 import { renderInstallDockerScript } from "../render/hostScripts";
@@ -9,10 +8,10 @@ import { renderInstallDockerScript } from "../render/hostScripts";
 export interface SshHostArgs {
     /** The server's DNS name or IP address. Required. */
     host: string;
-    /** SSH port. Default: 22. */
-    port?: number;
-    /** Login user; not root: it needs passwordless sudo to install Docker. Default: `root`. */
-    user?: string;
+    /** SSH port. */
+    port: number;
+    /** Login user; not root: it needs passwordless sudo to install Docker. */
+    user: string;
     /** Secret: the user's private key (OpenSSH or PEM). Required. */
     privateKey: pulumi.Input<string>;
     /**
@@ -20,8 +19,8 @@ export interface SshHostArgs {
      * none: remote commands do not check it, and the Docker CLI pins the first key it sees.
      */
     hostPublicKey?: string;
-    /** Docker's `registry-mirrors` on the server, merged into its daemon.json before the first pull. Default: none. */
-    registryMirrors?: string[];
+    /** Docker's `registry-mirrors` on the server, merged into its daemon.json before the first pull; may be empty. */
+    registryMirrors: string[];
 }
 
 /**
@@ -38,8 +37,8 @@ export class SshHost extends pulumi.ComponentResource implements RegistryHost {
         refuseRedirectingDockerEnvironment("the server's Docker daemon over SSH");
         const endpoint = {
             host: args.host,
-            port: args.port ?? DEFAULTS.ssh.port,
-            user: args.user ?? DEFAULTS.ssh.user,
+            port: args.port,
+            user: args.user,
             privateKey: args.privateKey,
             hostPublicKey: args.hostPublicKey,
         };

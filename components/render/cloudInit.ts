@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { shellQuote } from "./clientSnippets";
+import { shellQuote } from "./shell/quote";
 import { INSTALL_DOCKER_PATH, PREPARE_DATA_DISK_PATH, PREPARE_DATA_DISK_SCRIPT, renderInstallDockerScript } from "./hostScripts";
 
 export interface HostKeyPair {

@@ -36,6 +36,7 @@
  * read-only registry keeps serving pulls through the same volume, and nothing else can start a
  * writing registry on the storage meanwhile (docs/operations.md).
  */
+import { shellQuote } from "./shell/quote";
 
 /** When to collect: at cron times (UTC, checked each minute) or every N seconds after the last collection ended. */
 export type GcSupervisorTiming = { kind: "cron"; fields: readonly string[] } | { kind: "every"; seconds: number };
@@ -57,7 +58,7 @@ export interface GcSupervisorInput {
     /** The storage root, measured before and after (`du`) so the log says what came back. */
     dataDir: string;
     timing: GcSupervisorTiming;
-    /** `--delete-untagged` (Distribution 3 only; parse.ts refuses it for 2.x). */
+    /** `--delete-untagged` (Distribution 3 only; the config's rules refuse it for 2.x). */
     deleteUntagged: boolean;
     /** File mode mask the registry runs under (the socket's permissions). Default: `000`, so the edge's workers may connect. */
     umask?: string;
@@ -65,8 +66,6 @@ export interface GcSupervisorInput {
 
 /** Lines the supervisor logs start with this, so `docker logs` can be grepped for collections. */
 export const GC_LOG_PREFIX = "private-registry gc:";
-
-const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 export function renderGcSupervisor(input: GcSupervisorInput): string {
     const timing = input.timing;
@@ -76,15 +75,15 @@ export function renderGcSupervisor(input: GcSupervisorInput): string {
     if (!(Number.isInteger(input.drainSeconds) && input.drainSeconds >= 0))
         throw new Error(`drainSeconds: a whole number of seconds; got ${input.drainSeconds}`);
     const settings = [
-        `CONFIG=${quote(input.configPath)}`,
-        `SOCKET=${quote(input.socketPath)}`,
-        `READONLY_CONFIG=${quote(input.readOnlyConfigPath)}`,
-        `READONLY_SOCKET=${quote(input.readOnlySocketPath)}`,
+        `CONFIG=${shellQuote(input.configPath)}`,
+        `SOCKET=${shellQuote(input.socketPath)}`,
+        `READONLY_CONFIG=${shellQuote(input.readOnlyConfigPath)}`,
+        `READONLY_SOCKET=${shellQuote(input.readOnlySocketPath)}`,
         `DRAIN_SECONDS=${input.drainSeconds}`,
-        `DATA_DIR=${quote(input.dataDir)}`,
-        `GC_FLAGS=${quote(input.deleteUntagged ? "--delete-untagged" : "")}`,
-        timing.kind === "cron" ? `CRON=${quote(timing.fields.join(" "))}` : `EVERY_SECONDS=${timing.seconds}`,
-        `LOG_PREFIX=${quote(GC_LOG_PREFIX)}`,
+        `DATA_DIR=${shellQuote(input.dataDir)}`,
+        `GC_FLAGS=${shellQuote(input.deleteUntagged ? "--delete-untagged" : "")}`,
+        timing.kind === "cron" ? `CRON=${shellQuote(timing.fields.join(" "))}` : `EVERY_SECONDS=${timing.seconds}`,
+        `LOG_PREFIX=${shellQuote(GC_LOG_PREFIX)}`,
     ];
     return `#!/bin/sh
 # Rendered by private-registry (components/render/gcSupervisor.ts): serves the registry and

@@ -5,8 +5,8 @@
  * Scripts run as remote commands are POSIX `sh`: they run in the login user's shell, which may
  * be dash. The data-disk script is bash (cloud-init runs it by its shebang).
  */
-import { shellQuote } from "./clientSnippets";
-import { MERGE_DAEMON_JSON_AWK } from "./snippets/mergeDaemonJson";
+import { shellQuote } from "./shell/quote";
+import { MERGE_DAEMON_JSON_AWK } from "./shell/mergeDaemonJson";
 
 /** Where cloud-init installs the data-disk script on the VM. */
 export const PREPARE_DATA_DISK_PATH = "/usr/local/sbin/prepare-registry-data-disk";

@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import type { DistributionMajor } from "../config/distribution";
+import type { BlobStorage } from "../config/types";
 
 export interface RegistryConfigInput {
     /**
@@ -20,7 +21,7 @@ export interface RegistryConfigInput {
      */
     debugAddress?: string;
     /** Where blobs live. Default: the data volume at REGISTRY_DATA_DIR. */
-    storage?: StorageConfigInput;
+    storage?: BlobStorage;
     /** The Distribution major version that reads the file (its path and options differ). Default: 3. */
     distributionMajor?: DistributionMajor;
     /**
@@ -40,37 +41,13 @@ export interface RegistryConfigInput {
 /** What every deployed registry purges: uploads left unfinished for a week, checked daily (Distribution's own defaults). */
 export const UPLOAD_PURGING = { age: "168h", interval: "24h" } as const;
 
-/**
- * Where blobs live, as config.yml says it. An S3 bucket's keys are not here: they arrive as the
- * S3_CREDENTIAL_ENV variables, like `http.secret`, so the file stays readable in a preview.
- *
- * Against Alibaba Cloud OSS: Distribution 2.8's `s3` driver forces path-style requests whenever
- * `regionendpoint` is set, which OSS refuses (virtual-hosted style only), so 2.8 needs its own
- * `oss` driver (in the official image, built with `include_oss`; Debian's build lacks it).
- * Distribution 3 removed `oss` and reaches OSS through `s3` with `forcepathstyle: false`
- * (docs/scale.md).
- */
-export type StorageConfigInput = { kind: "filesystem" } | ({ kind: "s3" } & S3Bucket);
-
-/** An S3 bucket as the registry reaches it, without its keys (config, contract and renderer share it). */
-export interface S3Bucket {
-    /** The S3 API's URL, `http(s)://host[:port]` (`regionendpoint`); unset: AWS's own for the region. */
-    endpoint?: string;
-    region: string;
-    bucket: string;
-    forcePathStyle: boolean;
-    /** Let clients fetch blobs from the bucket directly by a presigned URL; false sets `redirect.disable`. */
-    redirect: boolean;
-    rootDirectory?: string;
-}
-
 /** Distribution's environment overrides for `storage.s3.accesskey` and `storage.s3.secretkey`. */
 export const S3_CREDENTIAL_ENV = {
     accessKeyId: "REGISTRY_STORAGE_S3_ACCESSKEY",
     secretAccessKey: "REGISTRY_STORAGE_S3_SECRETKEY",
 } as const;
 
-function storageDriver(storage: StorageConfigInput): Record<string, unknown> {
+function storageDriver(storage: BlobStorage): Record<string, unknown> {
     if (storage.kind === "filesystem") return { filesystem: { rootdirectory: REGISTRY_DATA_DIR } };
     return {
         s3: {

@@ -1,13 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ServerCertificate } from "../contracts";
-import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { EDGE_PROBE_PATHS, EdgeRoles, EdgeTuning, renderEdgeConfig, Upstream } from "../render/edgeConfig";
+import { EDGE_PROBE_PATHS, EdgeRoles, renderEdgeConfig } from "../render/edgeConfig";
+import { EdgeTuning } from "../render/edgeTuning";
+import { Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 
-export const EDGE_IMAGE = DEFAULTS.images.edge;
 const TLS_DIR = "/etc/nginx/tls";
 /** The private key is a secret file: `serviceContainer` mounts it read-only here, apart from nginx.conf. */
 const SECRETS_DIR = "/etc/nginx/secrets";
@@ -24,8 +24,8 @@ export interface EdgeArgs {
     httpsPort: number;
     /** The plain HTTP port; it only redirects to HTTPS. */
     httpPort: number;
-    /** Host networking: also listen on IPv6. Default: false (nginx does not start where IPv6 is off). */
-    listenIpv6?: boolean;
+    /** Host networking: also listen on IPv6 (nginx does not start where IPv6 is off). */
+    listenIpv6: boolean;
     registry: Upstream;
     ui: Upstream;
     /** Volumes holding upstreams' Unix sockets (the registry's), mounted read-only. Default: none. */
@@ -48,8 +48,8 @@ export interface EdgeArgs {
     registryDataVolume?: pulumi.Input<string>;
     /** Who may write (push, delete); everyone else may only GET/HEAD. Default: no roles, every user writes. */
     roles?: EdgeRoles;
-    /** Image reference. Default: `nginx:1.28.0-alpine`. */
-    image?: string;
+    /** Image reference. */
+    image: string;
     dependsOn?: pulumi.Resource[];
 }
 
@@ -81,7 +81,7 @@ export class Edge extends pulumi.ComponentResource {
             listenHttpsPort,
             listenHttpPort,
             publicHttpsPort: args.httpsPort,
-            listenIpv6: onHostNetwork && (args.listenIpv6 ?? DEFAULTS.listenIpv6),
+            listenIpv6: onHostNetwork && args.listenIpv6,
             registry: args.registry,
             ui: args.ui,
             certificatePath: `${TLS_DIR}/server.crt`,
@@ -100,7 +100,7 @@ export class Edge extends pulumi.ComponentResource {
                 namePrefix: args.namePrefix,
                 networking: args.networking,
                 role: "edge",
-                image: args.image ?? EDGE_IMAGE,
+                image: args.image,
                 healthUrl: `http://127.0.0.1:${listenHttpPort}${EDGE_PROBE_PATHS.liveness}`,
                 settings: {
                     volumes: [

@@ -1,40 +1,37 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS } from "../config/defaults";
+import { MIRROR_LOOPBACK_PORT } from "../config/keys";
+import type { DistributionImage } from "../config/types";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
-import { Upstream } from "../render/edgeConfig";
+import { Upstream } from "../render/edgeUpstreams";
 import { PROXY_PASSWORD_ENV, renderMirrorConfig } from "../render/mirrorConfig";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR } from "../render/registryConfig";
-import { distributionEnv, distributionMajorOf } from "./registry";
+import { distributionEnv } from "./registry";
 import { dockerNames } from "./dockerNames";
 import { serviceContainer } from "./serviceContainer";
 
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
 const SECRETS_DIR = "/auth";
 const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
-/** Host networking: the mirror's loopback port (the UI's is 5080; the registry has none, only its socket). */
-export const MIRROR_LOOPBACK_PORT = DEFAULTS.mirror.loopbackPort;
 
 export interface MirrorArgs {
     provider: docker.Provider;
     namePrefix: string;
     networking: ContainerNetworking;
-    /** Loopback port in host networking. Default: 5001. */
-    hostPort?: number;
     /** Secret: the registry's htpasswd; every user may pull through the mirror. */
     htpasswd: pulumi.Input<string>;
     /** Secret: `http.secret`. */
     httpSecret: pulumi.Input<string>;
-    /** The registry pulled through. Default: `https://registry-1.docker.io` (Docker Hub). */
-    upstream?: string;
+    /** The registry pulled through, `https://HOST[:PORT]`. */
+    upstream: string;
     /** The upstream account. Default: none (anonymous pulls). */
     upstreamUsername?: string;
     /** Secret: the upstream account's password. Default: none. */
     upstreamPassword?: pulumi.Input<string>;
-    /** Keep the cache volume on `pulumi destroy`. Default: true. */
-    retainDataOnDestroy?: boolean;
-    /** Image reference. Default: `registry:3.1.1`. Its tag tells the Distribution version. */
-    image?: string;
+    /** Keep the cache volume on `pulumi destroy`. */
+    retainDataOnDestroy: boolean;
+    /** The image, with the Distribution version its tag tells. */
+    image: DistributionImage;
     dependsOn?: pulumi.Resource[];
 }
 
@@ -53,16 +50,16 @@ export class Mirror extends pulumi.ComponentResource {
     constructor(name: string, args: MirrorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:Mirror", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
-        const endpoint = serviceEndpoint(args.networking, "mirror", 5000, args.hostPort ?? MIRROR_LOOPBACK_PORT);
+        // In host networking, the mirror listens on its own loopback port (the UI has uiPort; the registry none, only its socket).
+        const endpoint = serviceEndpoint(args.networking, "mirror", 5000, MIRROR_LOOPBACK_PORT);
         this.upstream = endpoint.upstream;
-        const image = args.image ?? DEFAULTS.images.mirror;
-        const major = distributionMajorOf(image);
+        const major = args.image.major;
         this.configYaml = renderMirrorConfig({
             distributionMajor: major,
             listenAddress: endpoint.listen,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
-            upstream: args.upstream ?? DEFAULTS.mirror.upstream,
+            upstream: args.upstream,
             upstreamUsername: args.upstreamUsername,
         });
 
@@ -72,7 +69,7 @@ export class Mirror extends pulumi.ComponentResource {
                 name: dockerNames(args.namePrefix).mirrorData,
                 labels: [{ label: "private-registry.role", value: "mirror-data" }],
             },
-            { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn },
+            { ...childOpts, retainOnDelete: args.retainDataOnDestroy, dependsOn: args.dependsOn },
         );
 
         const envs: pulumi.Input<string>[] = [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...distributionEnv(major)];
@@ -84,7 +81,7 @@ export class Mirror extends pulumi.ComponentResource {
                 namePrefix: args.namePrefix,
                 networking: args.networking,
                 role: "mirror",
-                image,
+                image: args.image.reference,
                 healthUrl: `http://${endpoint.local}/`,
                 settings: {
                     envs,

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Upstream } from "../render/edgeConfig";
+import { Upstream } from "../render/edgeUpstreams";
 
 /**
  * Where the containers talk to each other. `bridge`: a private Docker network, only the edge

@@ -1,24 +1,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS } from "../config/defaults";
-import type { RegistryStorage } from "../contracts";
-import { DistributionMajor, distributionMajor, DISTRIBUTION_TAG_FORM } from "../config/distribution";
-import { parseGcSchedule } from "../config/gcSchedule";
+import type { DistributionMajor } from "../config/distribution";
+import type { BlobStorage, DistributionImage, GcSettings, RegistryStorage } from "../config/types";
 import { renderGcSupervisor } from "../render/gcSupervisor";
 import { ContainerNetworking, SocketMount } from "./networking";
-import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeConfig";
-import {
-    REGISTRY_CONFIG_PATHS,
-    REGISTRY_DATA_DIR,
-    renderRegistryConfig,
-    S3_CREDENTIAL_ENV,
-    StorageConfigInput,
-} from "../render/registryConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeUpstreams";
+import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
 import { dockerNames } from "./dockerNames";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
-/** Distribution 3 (DEFAULTS.images.registry); the tests run v3.1.2, and 2.8 (Debian's) where 2.8 is chosen. */
-export const REGISTRY_IMAGE = DEFAULTS.images.registry;
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
 const SECRETS_DIR = "/auth";
 const HTPASSWD_PATH = `${SECRETS_DIR}/htpasswd`;
@@ -53,33 +43,33 @@ export interface RegistryArgs {
     /**
      * Port of the metrics listener (`/metrics`, Prometheus): on loopback in host networking; in
      * bridge networking on the container's own address, not published and not behind the edge,
-     * so only the host (and the stack's containers) reach it. Default: 5002.
+     * so only the host (and the stack's containers) reach it.
      */
-    metricsPort?: number;
+    metricsPort: number;
     /** Secret: the htpasswd file (bcrypt entries). */
     htpasswd: pulumi.Input<string>;
     /** Secret: `http.secret`. */
     httpSecret: pulumi.Input<string>;
-    /** Allow deleting manifests through the API. Default: false. */
-    deleteEnabled?: boolean;
+    /** Allow deleting manifests through the API. */
+    deleteEnabled: boolean;
     /** The UI's origin when served from its own name (CORS). Default: none, same origin. */
     uiOrigin?: string;
     /**
      * Where blobs live: the data volume, or an S3-compatible bucket (then no data volume; its
-     * keys reach the registry as secret environment variables). Default: `{kind: "filesystem"}`.
+     * keys reach the registry as secret environment variables).
      */
-    storage?: RegistryStorage;
-    /** Keep the data volume on `pulumi destroy`. Default: true. */
-    retainDataOnDestroy?: boolean;
+    storage: RegistryStorage;
+    /** Keep the data volume on `pulumi destroy`. */
+    retainDataOnDestroy: boolean;
     /** Driver options of the data volume (e.g. a bind to a data disk). Default: a plain volume. */
     dataVolumeDriverOpts?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Image reference. Default: `registry:3.1.1`. Its tag tells the Distribution version (components/config/distribution.ts). */
-    image?: string;
+    /** The image, with the Distribution version its tag tells (config.yml's path and options depend on it). */
+    image: DistributionImage;
     /**
-     * Collect garbage on a schedule (`gc.schedule`, components/config/gcSchedule.ts), read-only
-     * meanwhile, optionally `--delete-untagged` (Distribution 3 only). Default: none.
+     * Collect garbage on a schedule (`gc.schedule`), read-only meanwhile, optionally
+     * `--delete-untagged` (Distribution 3 only). Default: none.
      */
-    gc?: { schedule: string; deleteUntagged: boolean };
+    gc?: GcSettings;
     /** Resources to wait for (the host being ready). */
     dependsOn?: pulumi.Resource[];
 }
@@ -105,17 +95,16 @@ export class Registry extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:Registry", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
-        const metricsPort = args.metricsPort ?? DEFAULTS.metricsPort;
+        const metricsPort = args.metricsPort;
         const metricsAddress = args.networking.mode === "host" ? `${args.networking.loopbackAddress}:${metricsPort}` : `:${metricsPort}`;
         const metricsLocal = args.networking.mode === "host" ? metricsAddress : `127.0.0.1:${metricsPort}`;
-        const storage = args.storage ?? { kind: "filesystem" };
-        const image = args.image ?? REGISTRY_IMAGE;
-        const major = distributionMajorOf(image);
+        const storage = args.storage;
+        const major = args.image.major;
         const configInput = {
             listenAddress: REGISTRY_SOCKET,
             htpasswdPath: HTPASSWD_PATH,
             realm: args.namePrefix,
-            deleteEnabled: args.deleteEnabled ?? DEFAULTS.deleteEnabled,
+            deleteEnabled: args.deleteEnabled,
             uiOrigin: args.uiOrigin,
             debugAddress: metricsAddress,
             storage: storageConfig(storage),
@@ -130,7 +119,6 @@ export class Registry extends pulumi.ComponentResource {
                 ? undefined
                 : scheduledCollection(
                       args.gc,
-                      major,
                       configPath,
                       renderRegistryConfig({
                           ...configInput,
@@ -153,7 +141,7 @@ export class Registry extends pulumi.ComponentResource {
                           driverOpts: args.dataVolumeDriverOpts,
                           labels: [{ label: ROLE_LABEL, value: "registry-data" }],
                       },
-                      { ...childOpts, retainOnDelete: args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy, dependsOn: args.dependsOn },
+                      { ...childOpts, retainOnDelete: args.retainDataOnDestroy, dependsOn: args.dependsOn },
                   );
         const s3Credentials =
             storage.kind !== "s3"
@@ -180,7 +168,7 @@ export class Registry extends pulumi.ComponentResource {
                 namePrefix: args.namePrefix,
                 networking: args.networking,
                 role: "registry",
-                image,
+                image: args.image.reference,
                 // The debug listener's health endpoint: the storage driver's check, without a TCP API.
                 healthUrl: `http://${metricsLocal}/debug/health`,
                 settings: {
@@ -204,18 +192,10 @@ export class Registry extends pulumi.ComponentResource {
 }
 
 /** The renderer's view of the storage: everything but the keys. */
-function storageConfig(storage: RegistryStorage): StorageConfigInput {
+function storageConfig(storage: RegistryStorage): BlobStorage {
     if (storage.kind === "filesystem") return storage;
     const { accessKeyId: _id, secretAccessKey: _key, ...visible } = storage;
     return visible;
-}
-
-/** The image's Distribution major version; parse.ts has already refused a tag that does not tell. */
-export function distributionMajorOf(image: string): DistributionMajor {
-    const major = distributionMajor(image);
-    if (major === undefined)
-        throw new Error(`cannot tell the Distribution version of ${JSON.stringify(image)}: use ${DISTRIBUTION_TAG_FORM}`);
-    return major;
 }
 
 /**
@@ -233,15 +213,7 @@ export function distributionEnv(major: DistributionMajor): string[] {
  * entrypoint runs any command that is not a config file as given (`sh ...`), in the official
  * image and the stand-ins alike.
  */
-export function scheduledCollection(
-    gc: { schedule: string; deleteUntagged: boolean },
-    major: DistributionMajor,
-    configPath: string,
-    readOnlyConfigYaml: string,
-) {
-    const timing = parseGcSchedule(gc.schedule);
-    if (timing === undefined) throw new Error(`gc.schedule ${JSON.stringify(gc.schedule)} is not a schedule (parse.ts validates it)`);
-    if (gc.deleteUntagged && major !== 3) throw new Error("gc.deleteUntagged needs Distribution 3 (parse.ts refuses it for 2.x)");
+export function scheduledCollection(gc: GcSettings, configPath: string, readOnlyConfigYaml: string) {
     const directory = configPath.slice(0, configPath.lastIndexOf("/"));
     const readOnlyConfigPath = `${directory}/config-readonly.yml`;
     const supervisorPath = `${directory}/gc-supervisor.sh`;
@@ -253,7 +225,7 @@ export function scheduledCollection(
         readOnlySocketPath: socketPath(REGISTRY_READONLY_SOCKET),
         drainSeconds: BACKUP_UPSTREAM_KEEPALIVE_SECONDS + 1,
         dataDir: REGISTRY_DATA_DIR,
-        timing,
+        timing: gc.schedule,
         deleteUntagged: gc.deleteUntagged,
     });
     return {

@@ -1,29 +1,26 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS } from "../config/defaults";
 import { ContainerNetworking, serviceEndpoint } from "./networking";
-import { Upstream } from "../render/edgeConfig";
+import { Upstream } from "../render/edgeUpstreams";
 import { serviceContainer } from "./serviceContainer";
-
-export const REGISTRY_UI_IMAGE = DEFAULTS.images.ui;
 
 export interface RegistryUiArgs {
     provider: docker.Provider;
     namePrefix: string;
     networking: ContainerNetworking;
-    /** Loopback port in host networking. Default: 5080. */
-    hostPort?: number;
+    /** Loopback port in host networking. */
+    hostPort: number;
     /** Title shown in the page. Default: the name prefix. */
     title?: string;
-    /** Offer a delete button (the registry must allow deletes). Default: false. */
-    deleteImages?: boolean;
+    /** Offer a delete button (the registry must allow deletes). */
+    deleteImages: boolean;
     /**
      * The registry's origin when the UI is on its own name. Default: none: the page calls `/v2/`
      * on its own origin, which the edge routes to the registry, so no CORS is involved.
      */
     registryOrigin?: string;
-    /** Image reference. Default: `joxit/docker-registry-ui:2.5.7`. */
-    image?: string;
+    /** Image reference. */
+    image: string;
     dependsOn?: pulumi.Resource[];
 }
 
@@ -34,7 +31,7 @@ export class RegistryUi extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryUiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:index:RegistryUi", name, {}, opts);
-        const endpoint = serviceEndpoint(args.networking, "ui", 80, args.hostPort ?? DEFAULTS.uiPort);
+        const endpoint = serviceEndpoint(args.networking, "ui", 80, args.hostPort);
         this.upstream = endpoint.upstream;
 
         const settings: Record<string, string | undefined> = {
@@ -43,7 +40,7 @@ export class RegistryUi extends pulumi.ComponentResource {
             REGISTRY_URL: args.registryOrigin,
             // The registry asks for Basic auth; saying so up front halves the UI's requests.
             REGISTRY_SECURED: "true",
-            DELETE_IMAGES: String(args.deleteImages ?? DEFAULTS.deleteEnabled),
+            DELETE_IMAGES: String(args.deleteImages),
             SHOW_CONTENT_DIGEST: "true",
             SHOW_CATALOG_NB_TAGS: "true",
             // The image substitutes this into `listen ...;`, so an address:port binds loopback only.
@@ -56,7 +53,7 @@ export class RegistryUi extends pulumi.ComponentResource {
                 namePrefix: args.namePrefix,
                 networking: args.networking,
                 role: "ui",
-                image: args.image ?? REGISTRY_UI_IMAGE,
+                image: args.image,
                 healthUrl: `http://${endpoint.local}/`,
                 settings: {
                     envs: Object.entries(settings)

@@ -1,7 +1,6 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS } from "../config/defaults";
-import { RegistryStorage } from "../contracts";
+import type { RegistryStorage } from "../config/types";
 import { ossInternalS3Endpoint, renderRegistryBucketPolicy } from "../render/ossPolicy";
 
 export interface OssRegistryStorageArgs {
@@ -11,13 +10,13 @@ export interface OssRegistryStorageArgs {
     region: string;
     /** The region's provider (the host's). Required. */
     provider: alicloud.Provider;
-    /** The `private-registry` tag's value on the bucket. Default: `private-registry`. */
-    namePrefix?: string;
+    /** The `private-registry` tag's value on the bucket. */
+    namePrefix: string;
     /**
      * Keep the bucket (every image) whatever happens to the stack: `protect` and `retainOnDelete`.
-     * False: `pulumi destroy` deletes it with every object in it. Default: true.
+     * False: `pulumi destroy` deletes it with every object in it.
      */
-    retainDataOnDestroy?: boolean;
+    retainDataOnDestroy: boolean;
     /** Days after which a multipart upload nobody completed is aborted (its parts cost storage). Default: 7. */
     abortIncompleteUploadsAfterDays?: number;
 }
@@ -40,8 +39,8 @@ export class OssRegistryStorage extends pulumi.ComponentResource {
 
     constructor(name: string, args: OssRegistryStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("private-registry:storage:Oss", name, {}, opts);
-        const namePrefix = args.namePrefix ?? DEFAULTS.namePrefix;
-        const keepData = args.retainDataOnDestroy ?? DEFAULTS.retainDataOnDestroy;
+        const namePrefix = args.namePrefix;
+        const keepData = args.retainDataOnDestroy;
         const tags = { "managed-by": "pulumi", "private-registry": namePrefix };
         const cloudOpts = { parent: this, provider: args.provider };
 

@@ -1,7 +1,7 @@
 /** The machine and the software versions a reader needs to compare their own figures. */
 import { cpus, loadavg, release, totalmem } from "os";
-import { run } from "../../test/support/processes";
-import { NGINX, REGISTRY } from "../../test/support/loopbackServers";
+import { run } from "../lib/processes";
+import { NGINX, REGISTRY } from "../lib/loopbackServers";
 import { GIB } from "./stats";
 
 export interface Machine {

@@ -1,5 +1,5 @@
 /** What the bench runs: sizes, run counts, and the edge settings it tries. */
-import type { EdgeTuning } from "../../components/render/edgeConfig";
+import type { EdgeTuning } from "../../components/render/edgeTuning";
 import type { ComparisonRow } from "./report";
 import type { UpstreamTransport } from "./servers";
 import { GIB, MIB } from "./stats";

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "fs";
 import { join } from "path";
-import { run, startDaemon } from "../../test/support/processes";
+import { run, startDaemon } from "../lib/processes";
 import { processTree } from "./procStats";
 
 export interface ProfileRow {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "fs";
 import { generateKeyPairSync } from "crypto";
 import { tmpdir } from "os";
 import { join } from "path";
-import { devStackConfig, evaluateProgram, EvaluationJob } from "../../test/harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationJob } from "../lib/program/evaluate";
 import { spread, Spread } from "./stats";
 
 export interface ModeCase {

@@ -5,7 +5,7 @@
  * /etc and to measure it (pid, logs, temp dirs under the bench directory), marked as such.
  */
 import { join } from "path";
-import { freePort } from "../../test/support/loopbackServers";
+import { freePort } from "../lib/loopbackServers";
 import { HOST, nginxDir, Pki, ProxyUnderTest, RegistryServer, startNginxAt, tlsEndpoint, User } from "./servers";
 
 /** Where every bench nginx writes: never /var/log/nginx or /var/lib/nginx. */

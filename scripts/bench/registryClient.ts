@@ -4,7 +4,7 @@
  * with `--next`, so a batch reuses one connection (and one TLS handshake) the way docker and
  * containerd do.
  */
-import { run } from "../../test/support/processes";
+import { run } from "../lib/processes";
 import type { BlobFile } from "./workload";
 
 export interface Endpoint {

@@ -8,12 +8,13 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { join } from "path";
 import { parse, stringify } from "yaml";
-import { EdgeTuning, renderEdgeConfig } from "../../components/render/edgeConfig";
+import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { EdgeTuning } from "../../components/render/edgeTuning";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { issueTestCertificates } from "../../test/harness/fakeProviders";
-import { checkNginxConfig, freePort, NGINX, startRegistry } from "../../test/support/loopbackServers";
-import { Daemon, run, startDaemon, waitFor } from "../../test/support/processes";
+import { issueTestCertificates } from "../lib/program/fakeProviders";
+import { checkNginxConfig, freePort, NGINX, startRegistry } from "../lib/loopbackServers";
+import { Daemon, run, startDaemon, waitFor } from "../lib/processes";
 import type { Endpoint } from "./registryClient";
 
 /** The name every TLS endpoint answers to; curl maps it to loopback with `--resolve`. */

@@ -6,8 +6,8 @@
  */
 import { readFileSync } from "fs";
 import { basename, dirname, join } from "path";
-import { freePort } from "../../test/support/loopbackServers";
-import { run } from "../../test/support/processes";
+import { freePort } from "../lib/loopbackServers";
+import { run } from "../lib/processes";
 import { clientCpuSeconds, treeCpuSeconds, watchWhile } from "./procStats";
 import { Endpoint, pullBlobs, pullConcurrently, pushBlobs } from "./registryClient";
 import { HOST, NginxServer, nginxDir, Pki, ProxyUnderTest, startNginxAt, tlsEndpoint } from "./servers";

@@ -31,21 +31,6 @@ CACHE_ROOT=${PULUMI_ENGINE_CACHE:-/var/cache/private-registry/engine}
 FORCE=${FORCE:-0}
 mkdir -p "$CACHE_ROOT" || die "cannot create the cache root $CACHE_ROOT (set PULUMI_ENGINE_CACHE)"
 
-# Upstream snapshots for code the module proxy does not serve (shared/vendor beside the clone).
-vendor_dir() {
-  local d common
-  if [ -n "${PRIVATE_REGISTRY_VENDOR:-}" ]; then
-    printf '%s' "$PRIVATE_REGISTRY_VENDOR"
-    return
-  fi
-  d="$REPO/../shared/vendor"
-  # A git worktree elsewhere (e.g. /work/wt/x): the main checkout's shared/ is beside it.
-  if [ ! -d "$d" ] && common=$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
-    d="$(dirname "$common")/../shared/vendor"
-  fi
-  printf '%s' "$d"
-}
-
 # setup_go: environment for every go command, done once and only when something is built (a warm
 # run needs no network). Only the module proxies of `go env GOPROXY` are kept: "direct" would
 # clone from version-control hosts and "off" forbids downloads.

@@ -12,12 +12,12 @@ import { after, before, describe, it } from "node:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "fs";
 import { basename, dirname, join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
-import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
-import { evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import type { ClientSnippet, ContainerdSnippet } from "../../components/render/snippets/clientSnippets";
+import { evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { hostNetworkStackConfig } from "./support/hostStack";
 import { k3sRegistriesCheck } from "../go/builds";
-import { freePort } from "../support/loopbackServers";
-import { makeTempDir, registerCleanup, run, runCleanups, startDaemon, waitFor } from "../support/processes";
+import { freePort } from "../../scripts/lib/loopbackServers";
+import { makeTempDir, registerCleanup, run, runCleanups, startDaemon, waitFor } from "../../scripts/lib/processes";
 import {
     BUILDX_DEFAULT_IMAGE,
     buildBuildkitImage,

@@ -29,8 +29,8 @@ import { after, before, describe, it } from "node:test";
 import { createHash } from "crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
-import type { ClientSnippet } from "../../components/render/clientSnippets";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import type { ClientSnippet } from "../../components/render/snippets/clientSnippets";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import {
     createNetworkNamespace,
     joinNamespaces,
@@ -39,7 +39,7 @@ import {
     NAMESPACE_SERVICE_ADDRESS,
     NetworkNamespace,
 } from "../support/netns";
-import { isAlive, makeTempDir, registerCleanup, RunResult, runCleanups, waitFor } from "../support/processes";
+import { isAlive, makeTempDir, registerCleanup, RunResult, runCleanups, waitFor } from "../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
 import { freeStackPorts, StackPorts } from "./support/hostStack";
 import { addHostsEntry } from "./support/hostsFile";
@@ -197,7 +197,7 @@ describe("restarts: the declared stack when the registry is killed, dockerd rest
             },
             240_000,
             250,
-        ).catch(async (error) => {
+        ).catch(async (error: Error) => {
             const ps = await host.docker(["ps", "-a"], { allowFailure: true });
             throw new Error(
                 `${error.message}\nlast states: ${JSON.stringify(last)}\n${ps.stdout}${ps.stderr}\ndockerd log:\n${readFileSync(

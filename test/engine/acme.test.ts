@@ -17,9 +17,9 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { acmeServerLabel } from "../../components/certificates/acmeCertificate";
 import { changedSteps, createEngineProject, EngineProject, startDockerdWithStandIns, updateRecord } from "./support/engineProject";
-import { freePorts } from "../support/loopbackServers";
+import { freePorts } from "../../scripts/lib/loopbackServers";
 import { DNS_TYPE_TXT, Pebble, startPebble } from "../support/pebble";
-import { makeTempDir, run, runCleanups, sleep } from "../support/processes";
+import { makeTempDir, run, runCleanups, sleep } from "../../scripts/lib/processes";
 import { PrivateDockerd } from "../e2e/support/dockerd";
 import { addHostsEntry } from "../e2e/support/hostsFile";
 

@@ -24,7 +24,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "fs";
 import { dirname, join, resolve } from "path";
 import { execFileSync } from "child_process";
 import { createNetworkNamespace, NetworkNamespace } from "../support/netns";
-import { makeTempDir, RunResult, runCleanups } from "../support/processes";
+import { makeTempDir, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { DOCKER_CLI, PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "../e2e/support/dockerd";
 import { engineEnvironment, startDockerdWithStandIns } from "./support/engineProject";
 import { OwnComputer, startOwnComputer } from "./support/ownComputer";

@@ -1,17 +1,20 @@
 /**
  * What a reviewer reads in a pull request, measured with the real engine: one deployed dev stack
  * (support/engineStack.ts), then `pulumi preview --diff` of each typical change against it
- * (support/reviewPreviews.ts, the same runs docs/reviewing.md is generated from). For each: the
+ * (support/reviewPreviews.ts). docs/reviewing.md is rendered from these very runs
+ * (support/reviewingDoc.ts): the test fails when the committed page is stale, and
+ * `npm run docs:reviewing` runs it with UPDATE_SNAPSHOTS=1 to rewrite the page. For each: the
  * changed line of nginx.conf / config.yml / the snippet is visible, the right containers are
  * replaced for the right reason and the data volume stays, and no secret appears, even partly.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { readFileSync } from "fs";
+import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { base64Aligned, leakedSecrets, privateKeyComponents } from "../harness/secretLeaks";
-import { runCleanups } from "../support/processes";
+import { run, runCleanups } from "../../scripts/lib/processes";
 import { ROOT } from "./support/engineStack";
+import { renderReviewingDoc, REVIEWING_DOC, withoutRunDetails } from "./support/reviewingDoc";
 import {
     BUMPED_REGISTRY_IMAGE,
     CapturedPreview,
@@ -21,7 +24,7 @@ import {
     ReviewCapture,
     SECOND_HOSTNAME,
 } from "./support/reviewPreviews";
-import { REGISTRY_IMAGE } from "../../components/services/registry";
+import { DEFAULT_IMAGES } from "../../components/config/keys";
 
 const DATA_VOLUME = "registry-registry-data";
 const SERVICES = ["registry-registry", "registry-ui", "registry-edge"];
@@ -54,12 +57,15 @@ const outputsSection = (text: string) => text.slice(text.indexOf("--outputs:--")
 
 describe("reviewing: the real engine's preview --diff of typical changes", () => {
     let capture: ReviewCapture;
+    let engineVersion: string;
     const preview = (id: string): CapturedPreview => capture.previews.find((p) => p.scenario.id === id) ?? assert.fail(`no preview ${id}`);
     const httpsPort = () => Object.entries(capture.placeholders).find(([, name]) => name === "<httpsPort>")![0];
     const newHttpsPort = () => Object.entries(capture.placeholders).find(([, name]) => name === "<newHttpsPort>")![0];
 
     before(async () => {
-        ({ capture } = await captureReviewPreviews());
+        const captured = await captureReviewPreviews();
+        capture = captured.capture;
+        engineVersion = (await run("pulumi", ["version"], { env: captured.stack.env })).stdout.trim();
     });
 
     after(async () => {
@@ -176,7 +182,7 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         assert.deepEqual(reasons(steps, "registry-registry"), ["image"]);
         assert.match(
             resourceBlock(text, "registry-registry-image"),
-            new RegExp(`~ name: "${REGISTRY_IMAGE}" => "${BUMPED_REGISTRY_IMAGE}"`),
+            new RegExp(`~ name: "${DEFAULT_IMAGES.registry}" => "${BUMPED_REGISTRY_IMAGE}"`),
         );
     });
 
@@ -229,6 +235,17 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
                 scenario.id,
             );
         }
+    });
+
+    it("docs/reviewing.md is the page these previews give, run details aside (UPDATE_SNAPSHOTS=1 rewrites it)", () => {
+        const page = renderReviewingDoc(capture, engineVersion);
+        assert.deepEqual(leakedSecrets(page, capture.secrets), [], "the page would show secrets");
+        if (process.env.UPDATE_SNAPSHOTS === "1") writeFileSync(REVIEWING_DOC, page);
+        assert.equal(
+            withoutRunDetails(readFileSync(REVIEWING_DOC, "utf8")),
+            withoutRunDetails(page),
+            "docs/reviewing.md is stale: npm run docs:reviewing",
+        );
     });
 
     it("the committed docs/reviewing.md covers every scenario and shows no secret material", () => {

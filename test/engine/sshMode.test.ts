@@ -25,18 +25,16 @@ import { after, before, describe, it } from "node:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { EDGE_IMAGE } from "../../components/services/edge";
-import { REGISTRY_IMAGE } from "../../components/services/registry";
-import { REGISTRY_UI_IMAGE } from "../../components/services/registryUi";
-import type { ClientSnippet, ContainerdSnippet } from "../../components/render/clientSnippets";
-import { freePort } from "../support/loopbackServers";
+import { DEFAULT_IMAGES } from "../../components/config/keys";
+import type { ClientSnippet, ContainerdSnippet } from "../../components/render/snippets/clientSnippets";
+import { freePort } from "../../scripts/lib/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../support/netns";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../support/processes";
+import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { hostMountsUnder, SshServer, startSshServer } from "../support/sshServer";
 import { PrivateDockerd, startDockerd } from "../e2e/support/dockerd";
 import { addHostsEntry } from "../e2e/support/hostsFile";
 import { buildStandInImages, buildTestImage } from "../e2e/support/standins";
-import { copyProject, engineBin, engineEnvironment } from "./support/engineProject";
+import { copyProject, engineEnvironment, selectedEngine } from "./support/engineProject";
 
 const NAME = "registry-engine-ssh.test";
 const PREFIX = "pr-engine-ssh";
@@ -105,10 +103,10 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
         });
 
     before(async () => {
-        const bin = engineBin();
+        const engine = selectedEngine();
         assert.ok(
-            existsSync(join(bin, "pulumi-resource-command")),
-            `${bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`,
+            engine.kind === "installed" || existsSync(join(engine.bin, "pulumi-resource-command")),
+            `${engine.bin} has no pulumi-resource-command: ssh mode needs the command plugin (scripts/build-engine.sh builds it)`,
         );
         work = makeTempDir("pr-ssh-");
         project = copyProject(work);
@@ -133,7 +131,7 @@ describe("the real Pulumi engine deploys ssh mode to a Debian 12 server (namespa
             networkNamespace: namespace,
             extraArgs: ["--bridge=none", "--iptables=false", "--ip6tables=false"],
         });
-        const images = { registry: REGISTRY_IMAGE, ui: REGISTRY_UI_IMAGE, edge: EDGE_IMAGE };
+        const images = { registry: DEFAULT_IMAGES.registry, ui: DEFAULT_IMAGES.ui, edge: DEFAULT_IMAGES.edge };
         await buildStandInImages(workstation, images, work);
         const tarball = join(work, "standins.tar");
         await workstation.docker(["save", "-o", tarball, ...Object.values(images)], { timeoutMs: 300_000 });

@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { mkdirSync, writeFileSync } from "fs";
 import { join } from "path";
-import { DEFAULTS } from "../../components/config/defaults";
+import { DEFAULT_IMAGES } from "../../components/config/keys";
 import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
-import { run, runCleanups } from "../support/processes";
+import { run, runCleanups } from "../../scripts/lib/processes";
 import { buildRegistry } from "../e2e/support/standins";
 import { EngineStack, prepareEngineStack } from "./support/engineStack";
 import { updateRecord } from "./support/engineProject";
@@ -84,7 +84,7 @@ describe("upgrade: Distribution 2.8 to 3 in one pulumi up, every image kept (rea
 
     it("switches images.registry to Distribution 3 with one pulumi up: the registry replaced, the volume the same", async () => {
         const volumeBefore = await volumeCreated();
-        stack.setConfig({ images: { registry: DEFAULTS.images.registry } });
+        stack.setConfig({ images: { registry: DEFAULT_IMAGES.registry } });
         const up = await stack.pulumi(["up", "--yes", "--skip-preview", "--json"]);
         assert.equal(up.code, 0);
         const record = updateRecord(up.stdout);

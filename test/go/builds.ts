@@ -9,7 +9,7 @@
 import { createHash } from "crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "fs";
 import { dirname, join, resolve } from "path";
-import { run } from "../support/processes";
+import { run } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 const CACHE = join(process.env.PRIVATE_REGISTRY_TOOLS_CACHE ?? "/var/cache/private-registry/tools");

@@ -8,7 +8,7 @@
  */
 import { createHash } from "crypto";
 import { parse as parseYaml } from "yaml";
-import type { EvaluationResult } from "./evaluate";
+import type { EvaluationResult } from "../../scripts/lib/program/evaluate";
 
 export interface GraphNode {
     parent: string | null;

@@ -1,5 +1,5 @@
 /**
- * Reading an evaluation (test/harness/evaluate.ts) the way every program test does: a resource's
+ * Reading an evaluation (scripts/lib/program/evaluate.ts) the way every program test does: a resource's
  * inputs and state, a container's uploads and env, the declared resource list, and the check that
  * no secret the program holds shows up where a reader without --show-secrets would see it.
  */
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { DOCKER_REDIRECTING_VARIABLES } from "../../components/render/sshAccess";
-import { EvaluationResult, ExportedValue, findResource } from "./evaluate";
+import { EvaluationResult, ExportedValue, findResource } from "../../scripts/lib/program/evaluate";
 
 // Provider objects are untyped JSON here; `any` keeps the assertions readable.
 export type Inputs = Record<string, any>;

@@ -17,7 +17,7 @@ import {
     renderReleaseDataDiskScript,
     renderWaitUntilReadyScript,
 } from "../../components/render/hostScripts";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const MOUNT = "/srv/registry-data";
 const SERIAL = "bp1abcdefghijklmnopq";

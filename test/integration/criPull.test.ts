@@ -21,15 +21,15 @@ import {
     renderContainerdSnippet,
     renderK3sSnippet,
     renderNodeSetup,
-} from "../../components/render/clientSnippets";
+} from "../../components/render/snippets/clientSnippets";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { issueTestCertificates } from "../harness/fakeProviders";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { criTools, k3sRegistriesCheck } from "../go/builds";
-import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
+import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
-import { Daemon, makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
+import { Daemon, makeTempDir, run, runCleanups, startDaemon, waitFor } from "../../scripts/lib/processes";
 
 const HOST = "cri.registry.test";
 const USER = "kubelet";

@@ -22,11 +22,12 @@ import { join } from "path";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
 import { GC_LOG_PREFIX, renderGcSupervisor } from "../../components/render/gcSupervisor";
-import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, renderEdgeConfig } from "../../components/render/edgeConfig";
-import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx, startRegistry } from "../support/loopbackServers";
+import { renderEdgeConfig } from "../../components/render/edgeConfig";
+import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS } from "../../components/render/edgeUpstreams";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
+import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
-import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../support/processes";
+import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
 import { registry3Binary } from "../support/registry3";
 
 const PASSWORD = "distribution3-test-password";

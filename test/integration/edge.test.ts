@@ -10,10 +10,18 @@ import { join, resolve } from "path";
 import { EdgeConfigInput, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { makeTempDir, run, runCleanups, startDaemon, waitFor } from "../support/processes";
-import { issueTestCertificates } from "../harness/fakeProviders";
+import { makeTempDir, run, runCleanups, startDaemon, waitFor } from "../../scripts/lib/processes";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { BRIDGE_EDGE } from "../support/fixtures";
-import { checkNginxConfig, freePort, freePorts, NGINX, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
+import {
+    checkNginxConfig,
+    freePort,
+    freePorts,
+    NGINX,
+    loopbackEdgeInput,
+    startNginx,
+    startRegistry,
+} from "../../scripts/lib/loopbackServers";
 
 const HOST = "registry.test";
 const UI_HOST = "ui.registry.test";

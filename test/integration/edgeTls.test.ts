@@ -23,10 +23,10 @@ import { createServer, Server } from "http";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
-import { devStackConfig, evaluateProgram, findResource } from "../harness/evaluate";
-import { freePorts, loopbackEdgeInput, startNginx } from "../support/loopbackServers";
+import { devStackConfig, evaluateProgram, findResource } from "../../scripts/lib/program/evaluate";
+import { freePorts, loopbackEdgeInput, startNginx } from "../../scripts/lib/loopbackServers";
 import { startPebble } from "../support/pebble";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 import { scanTls, TlsScan } from "../support/sslyze";
 
 const HOST = "registry-tls.test";

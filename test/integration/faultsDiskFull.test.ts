@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, wr
 import { join } from "path";
 import { creds, LoopbackStack, PULL_USER, PUSH_USER, startLoopbackStack } from "../support/loopbackStack";
 import { OciImage, writeOciImage } from "../support/ociLayout";
-import { makeTempDir, registerCleanup, run, runCleanups, runSync } from "../support/processes";
+import { makeTempDir, registerCleanup, run, runCleanups, runSync } from "../../scripts/lib/processes";
 
 const MIB = 1024 * 1024;
 const DISK_MIB = 64;

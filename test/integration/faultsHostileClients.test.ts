@@ -25,7 +25,7 @@ import { CLIENT_HEADER_TIMEOUT } from "../../components/render/edgeConfig";
 import { treeRss } from "../../scripts/bench/procStats";
 import { creds, LoopbackStack, PULL_USER, PUSH_USER, startLoopbackStack } from "../support/loopbackStack";
 import { writeOciImage } from "../support/ociLayout";
-import { makeTempDir, run, runCleanups, waitFor } from "../support/processes";
+import { makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
 
 const MIB = 1024 * 1024;
 const SLOW_CONNECTIONS = 500;

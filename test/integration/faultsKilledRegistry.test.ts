@@ -25,7 +25,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "path";
 import { creds, LoopbackStack, PULL_USER, PUSH_USER, startLoopbackStack } from "../support/loopbackStack";
 import { writeOciImage } from "../support/ociLayout";
-import { isAlive, makeTempDir, run, runCleanups, waitFor } from "../support/processes";
+import { isAlive, makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
 
 const MIB = 1024 * 1024;
 const PURGE = { age: "2s", interval: "3s" };

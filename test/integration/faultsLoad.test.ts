@@ -19,7 +19,7 @@ import { join } from "path";
 import { treeRss } from "../../scripts/bench/procStats";
 import { creds, LoopbackStack, PULL_USER, PUSH_USER, startLoopbackStack } from "../support/loopbackStack";
 import { OciImage, writeOciImage } from "../support/ociLayout";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const MIB = 1024 * 1024;
 const PUSHERS = 16;

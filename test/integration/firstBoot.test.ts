@@ -34,9 +34,9 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { alicloudDiskSerial } from "../../components/render/cloudInit";
 import { PREPARE_DATA_DISK_PATH, renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../../components/render/hostScripts";
-import { evaluateProgram, findResource } from "../harness/evaluate";
+import { evaluateProgram, findResource } from "../../scripts/lib/program/evaluate";
 import { createNetworkNamespace, NetworkNamespace } from "../support/netns";
-import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../support/processes";
+import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { serverRootfs } from "../support/sshServer";
 import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 

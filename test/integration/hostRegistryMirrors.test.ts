@@ -10,7 +10,7 @@ import { after, describe, it } from "node:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderInstallDockerScript } from "../../components/render/hostScripts";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const EXISTING = '{\n  "log-opts": {"max-size": "10m"},\n  "data-root": "/srv/docker"\n}\n';
 const MIRRORS = ["https://abc123.mirror.aliyuncs.com", "https://hub.example.com"];

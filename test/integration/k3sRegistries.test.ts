@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { join } from "path";
-import { renderK3sSnippet, renderNodeSetup } from "../../components/render/clientSnippets";
+import { renderK3sSnippet, renderNodeSetup } from "../../components/render/snippets/clientSnippets";
 import { k3sRegistriesCheck } from "../go/builds";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const ENDPOINT = "registry.lan:8443";
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBk3s\n-----END CERTIFICATE-----\n";

@@ -15,11 +15,15 @@ import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderMirrorConfig } from "../../components/render/mirrorConfig";
 import { registry3Binary } from "../support/registry3";
-import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, RegistryProcess, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
+import { freePort, RegistryProcess, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";
-import { makeTempDir, run, runCleanups, waitFor } from "../support/processes";
-import { renderContainerdMirrorSnippet, renderDockerMirrorSnippet, renderK3sMirrorSnippet } from "../../components/render/mirrorSnippets";
+import { makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
+import {
+    renderContainerdMirrorSnippet,
+    renderDockerMirrorSnippet,
+    renderK3sMirrorSnippet,
+} from "../../components/render/snippets/mirrorSnippets";
 import { k3sRegistriesCheck } from "../go/builds";
 import { startDockerd } from "../e2e/support/dockerd";
 

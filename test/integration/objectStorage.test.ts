@@ -14,9 +14,18 @@ import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { writeRandomBlob } from "../../scripts/bench/workload";
 import { writeOciLayout } from "../support/ociLayout";
-import { killGroup, makeTempDir, run, runCleanups, waitFor } from "../support/processes";
-import { buildRegistry3, cachedRegistry3, REGISTRY, Replica, ReplicaSet, startReplica, startReplicaSet, USER } from "../support/s3Replicas";
-import { S3Server, startS3Server } from "../support/s3Server";
+import { killGroup, makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
+import {
+    buildRegistry3,
+    cachedRegistry3,
+    REGISTRY,
+    Replica,
+    ReplicaSet,
+    startReplica,
+    startReplicaSet,
+    USER,
+} from "../../scripts/lib/s3Replicas";
+import { S3Server, startS3Server } from "../../scripts/lib/s3Server";
 
 const MIB = 1024 * 1024;
 const BUCKET = "registry";

@@ -10,11 +10,11 @@ import { mkdirSync, writeFileSync } from "fs";
 import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { CONTAINER, inputsOf, isolateHome, upload } from "../harness/inspect";
-import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
+import { freePort, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 isolateHome("pr-rotation-int-");
 const HOST = "registry.test";

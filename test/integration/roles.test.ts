@@ -12,9 +12,9 @@ import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
-import { issueTestCertificates } from "../harness/fakeProviders";
-import { checkNginxConfig, freePort, loopbackEdgeInput, startNginx, startRegistry } from "../support/loopbackServers";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
+import { checkNginxConfig, freePort, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const HOST = "registry.test";
 const USERS = {

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import { affectedStacks, ciStacks } from "../../scripts/affected-stacks";
-import { makeTempDir, run, runCleanups } from "../support/processes";
+import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 const WORKFLOWS = join(ROOT, ".github/workflows");

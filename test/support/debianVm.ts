@@ -17,7 +17,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Daemon, registerCleanup, run, RunOptions, RunResult, sleep, startDaemon, waitFor } from "./processes";
+import { Daemon, registerCleanup, run, RunOptions, RunResult, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
 
 const ROOT = path.resolve(__dirname, "../..");
 const BUILD_SCRIPT = path.join(ROOT, "test/support/vm/build-debian-image.sh");

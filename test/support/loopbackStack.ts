@@ -10,9 +10,9 @@ import { join } from "path";
 import { EdgeConfigInput, renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { RegistryConfigInput, renderRegistryConfig } from "../../components/render/registryConfig";
-import { issueTestCertificates } from "../harness/fakeProviders";
-import { freePorts, loopbackEdgeInput, RegistryProcess, startNginx, startRegistry } from "./loopbackServers";
-import { Daemon, makeTempDir, run, RunOptions, RunResult } from "./processes";
+import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
+import { freePorts, loopbackEdgeInput, RegistryProcess, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
+import { Daemon, makeTempDir, run, RunOptions, RunResult } from "../../scripts/lib/processes";
 import { registry3Binary } from "./registry3";
 
 export interface Credential {

@@ -13,7 +13,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "./processes";
+import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "../../scripts/lib/processes";
 
 const NETNS_DIR = "/var/run/netns";
 

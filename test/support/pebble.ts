@@ -9,8 +9,8 @@
  */
 import { writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { freePorts } from "./loopbackServers";
-import { run, startDaemon, waitFor } from "./processes";
+import { freePorts } from "../../scripts/lib/loopbackServers";
+import { run, startDaemon, waitFor } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 

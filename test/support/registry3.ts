@@ -1,12 +1,12 @@
 /**
  * Distribution 3's `registry` binary (github.com/distribution/distribution/v3 v3.1.2 from the Go
  * module proxy), built and cached by scripts/build-tools.sh: the first call builds it (406 s cold
- * here, 243 s with the modules already downloaded; docs/real-engine.md), later calls only check
+ * here, 243 s with the modules already downloaded; docs/testing.md), later calls only check
  * the cache. REGISTRY3_BIN names a binary to use instead.
  */
 import { existsSync } from "fs";
 import { join, resolve } from "path";
-import { run } from "./processes";
+import { run } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 let built: Promise<string> | undefined;

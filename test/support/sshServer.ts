@@ -22,7 +22,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolve } from "node:path";
 import type { NetworkNamespace } from "./netns";
-import { registerCleanup, run, RunOptions, RunResult, startDaemon, waitFor } from "./processes";
+import { registerCleanup, run, RunOptions, RunResult, startDaemon, waitFor } from "../../scripts/lib/processes";
 
 const BUILD_SCRIPT = resolve(__dirname, "sshServer/build-rootfs.sh");
 const DOCKER_CLI = "/usr/bin/docker";

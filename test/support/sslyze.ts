@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "fs";
 import { join, resolve } from "path";
-import { run } from "./processes";
+import { run } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 let installed: Promise<string> | undefined;

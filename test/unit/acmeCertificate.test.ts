@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { ACME_DIRECTORIES, acmeDirectoryUrl, acmeServerLabel } from "../../components/certificates/acmeCertificate";
-import { evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 
 type Inputs = Record<string, any>;
 

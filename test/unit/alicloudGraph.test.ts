@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
-import { evaluateProgram } from "../harness/evaluate";
+import { evaluateProgram } from "../../scripts/lib/program/evaluate";
 import { GraphNode, resourceGraph } from "../harness/graph";
 import { isolateHome } from "../harness/inspect";
 import { matchSnapshot } from "../support/snapshot";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, parseStackConfig } from "../../components/config/parse";
-import { evaluateProgram, findResource } from "../harness/evaluate";
+import { evaluateProgram, findResource } from "../../scripts/lib/program/evaluate";
 import { declared, inputsOf, isolateHome, stateOf } from "../harness/inspect";
 
 isolateHome("pr-snapshots-home-");

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from "os";
 import { join } from "path";
 import { parse as parseToml } from "smol-toml";
-import { renderBuildkitSnippet } from "../../components/render/buildkitSnippet";
+import { renderBuildkitSnippet } from "../../components/render/snippets/buildkitSnippet";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 const input = { endpoint: "registry.lan:8443", caCertificate: CA, username: "admin", builderName: "private-registry" };

@@ -3,8 +3,12 @@ import { describe, it } from "node:test";
 import { readFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";
-import { DEFAULTS } from "../../components/config/defaults";
-import { ConfigError, isCidr, isIpAddress, isPinnedImageReference, parseStackConfig } from "../../components/config/parse";
+import { ConfigError, parseStackConfig } from "../../components/config/parse";
+import type { StackConfig } from "../../components/config/types";
+import { isCidr, isIpAddress, isPinnedImageReference } from "../../components/config/syntax";
+import { CONFIG_KEYS, DEFAULT_IMAGES, keyName } from "../../components/config/keys";
+import { Declaration, Declarations, Reader } from "../../components/config/reader";
+import { readGeneratedFiles, regenerated } from "../../scripts/docs-config";
 import { distributionMajor } from "../../components/config/distribution";
 import { isGcSchedule, parseGcSchedule } from "../../components/config/gcSchedule";
 
@@ -30,6 +34,13 @@ function problems(raw: Record<string, string>): string[] {
         return error.problems;
     }
     assert.fail(`config was accepted: ${JSON.stringify(raw)}`);
+}
+
+/** Parses a stack that must be in `mode`, typed as that mode's settings. */
+function parsedIn<M extends StackConfig["mode"]>(mode: M, raw: Record<string, string>): Extract<StackConfig, { mode: M }> {
+    const config = parseStackConfig(raw);
+    assert.equal(config.mode, mode);
+    return config as Extract<StackConfig, { mode: M }>;
 }
 
 function assertRejected(raw: Record<string, string>, expected: RegExp): void {
@@ -92,6 +103,10 @@ describe("stack config", () => {
     it("rejects a bad IP address", () => {
         assertRejected({ ipAddresses: '["192.168.1.300"]' }, /private-registry:ipAddresses must be a list of IPv4\/IPv6 addresses/);
         assertRejected({ ipAddresses: '["fd00:::1"]' }, /private-registry:ipAddresses/);
+        // Refused by name, not by a crash: the check for repeated entries used to parse it as a URL.
+        assert.deepEqual(problems({ ipAddresses: '["fe80::1%eth0"]' }), [
+            'private-registry:ipAddresses entry "fe80::1%eth0" has a zone (%...), which a certificate cannot name',
+        ]);
     });
 
     it("rejects ports out of range or not integers", () => {
@@ -148,13 +163,13 @@ describe("stack config", () => {
     it("requires an ssh object in ssh mode", () => {
         assertRejected({ mode: "ssh" }, /private-registry:ssh is required: an object \{host, port\?, user\?, hostKey\?\}/);
         assertRejected({ mode: "ssh", ssh: '{"host":"bad host"}' }, /private-registry:ssh.host must be a DNS name or IP address/);
-        const config = parseStackConfig({ mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.1.5","user":"debian"}' });
+        const config = parsedIn("ssh", { mode: "ssh", hostnames: '["registry.lan"]', ssh: '{"host":"192.168.1.5","user":"debian"}' });
         assert.deepEqual(config.ssh, { host: "192.168.1.5", port: 22, user: "debian" });
     });
 
     it("reads an ssh host key to pin, and rejects one that is not a public key line", () => {
         const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGQVrdeYJUgYAbqMyIi0G1UI3VsUxxpeSFf/wLbW0gof";
-        const config = parseStackConfig({
+        const config = parsedIn("ssh", {
             mode: "ssh",
             hostnames: '["registry.lan"]',
             ssh: JSON.stringify({ host: "192.168.1.5", hostKey: `${key}\n` }),
@@ -357,55 +372,40 @@ describe("stack config", () => {
         assert.deepEqual(parseStackConfig(defaults).hostnames, ["localhost"], "local mode still defaults to localhost");
     });
 
-    it("declares in Pulumi.yaml the very defaults parse.ts applies (DEFAULTS)", () => {
+    it("declares in Pulumi.yaml the very defaults the validator applies (keys.ts)", () => {
         const declared = declaredDefaults();
-        const scalars = Object.entries(DEFAULTS).filter(([, value]) => typeof value !== "object");
+        const scalars = Object.entries(CONFIG_KEYS as Declarations).filter(
+            ([, d]) => d.default !== undefined && typeof d.default !== "object",
+        );
         assert.ok(scalars.length >= 10);
-        for (const [key, value] of scalars) assert.equal(declared[key], String(value), key);
+        for (const [key, declaration] of scalars) assert.equal(declared[key], String(declaration.default), key);
         // Users are names or {name, role} objects, which no declared Pulumi type can say: undeclared.
         assert.equal(declared.users, undefined);
         // Unset lists and strings: the list means the defaults above, the string means none.
         assert.equal(declared.hostnames, "[]");
-        assert.equal(declared.ipAddresses, JSON.stringify(DEFAULTS.ipAddresses));
-    });
-
-    it("shows in the README's configuration table the very defaults parse.ts applies (DEFAULTS)", () => {
-        const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
-        const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
-        const shown: Record<string, string> = {};
-        for (const row of table.split("\n").filter((line) => line.startsWith("| `"))) {
-            const [keys, defaults] = row
-                .split("|")
-                .slice(1, 3)
-                .map((cell) => [...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]));
-            keys.forEach((key, i) => (shown[key] = defaults[i]));
-        }
-        const item = (value: unknown) =>
-            typeof value === "object" && value !== null
-                ? `{${Object.entries(value)
-                      .map(([k, v]) => `${k}: ${v}`)
-                      .join(", ")}}`
-                : String(value);
-        const asShown = (value: unknown) => (Array.isArray(value) ? `[${value.map(item).join(", ")}]` : String(value));
-        for (const [key, value] of Object.entries(DEFAULTS).filter(([, v]) => typeof v !== "object" || Array.isArray(v))) {
-            assert.equal(shown[key], asShown(value), `README row for ${key}`);
-        }
+        assert.equal(declared.ipAddresses, JSON.stringify(CONFIG_KEYS.ipAddresses.default));
     });
 
     it("reads image references as settings, defaulting to today's pins, and names a bad one's key", () => {
-        assert.deepEqual(parseStackConfig({}).images, DEFAULTS.images);
+        // The registry's and the mirror's with the Distribution version their tags tell.
+        assert.deepEqual(parseStackConfig({}).images, {
+            registry: { reference: DEFAULT_IMAGES.registry, major: 3 },
+            ui: DEFAULT_IMAGES.ui,
+            edge: DEFAULT_IMAGES.edge,
+            mirror: { reference: DEFAULT_IMAGES.mirror, major: 3 },
+        });
         const acr = "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
         const digest = `nginx:1.28.0-alpine@sha256:${"a".repeat(64)}`;
         const images = parseStackConfig({
             images: JSON.stringify({ registry: acr, edge: digest, mirror: "localhost:5000/mirror:3@sha256:" + "0".repeat(64) }),
         }).images;
         assert.deepEqual(images, {
-            registry: acr,
-            ui: DEFAULTS.images.ui,
+            registry: { reference: acr, major: 2 },
+            ui: DEFAULT_IMAGES.ui,
             edge: digest,
-            mirror: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}`,
+            mirror: { reference: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}`, major: 3 },
         });
-        for (const ok of Object.values(DEFAULTS.images)) assert.ok(isPinnedImageReference(ok), ok);
+        for (const ok of Object.values(DEFAULT_IMAGES)) assert.ok(isPinnedImageReference(ok), ok);
         for (const bad of ["nginx", "Nginx:1", "nginx:", "registry:2.8.3@sha256:abc", "a//b:1", "-x/y:1", "x:1 y", "x:.1"]) {
             assert.ok(!isPinnedImageReference(bad), bad);
         }
@@ -417,8 +417,8 @@ describe("stack config", () => {
     });
 
     it("tells the registry's and the mirror's Distribution version from the tag, and names the key when it cannot", () => {
-        assert.equal(distributionMajor(DEFAULTS.images.registry), 3, "Distribution 3 by default");
-        assert.equal(distributionMajor(DEFAULTS.images.mirror), 3);
+        assert.equal(distributionMajor(DEFAULT_IMAGES.registry), 3, "Distribution 3 by default");
+        assert.equal(distributionMajor(DEFAULT_IMAGES.mirror), 3);
         const majors: [string, 2 | 3 | undefined][] = [
             ["registry:3.1.1", 3],
             ["registry:3", 3],
@@ -438,9 +438,9 @@ describe("stack config", () => {
             ["my/registry:prod", undefined],
         ];
         for (const [image, major] of majors) assert.equal(distributionMajor(image), major, image);
-        assert.equal(
+        assert.deepEqual(
             parseStackConfig({ images: '{"registry":"registry:2.8.3","mirror":"registry:2.8.3"}' }).images.registry,
-            "registry:2.8.3",
+            { reference: "registry:2.8.3", major: 2 },
             "2.8 stays selectable",
         );
         const form =
@@ -461,9 +461,13 @@ describe("stack config", () => {
 
     it("reads gc: a cron or @every schedule in UTC, deleteUntagged only with Distribution 3", () => {
         assert.equal(parseStackConfig({}).gc, undefined, "no schedule unless asked for");
-        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"30 3 * * 0"}' }).gc, { schedule: "30 3 * * 0", deleteUntagged: false });
+        // The schedule parsed once, here: what the supervisor checks.
+        assert.deepEqual(parseStackConfig({ gc: '{"schedule":"30 3 * * 0"}' }).gc, {
+            schedule: { kind: "cron", fields: ["30", "3", "*", "*", "0"] },
+            deleteUntagged: false,
+        });
         assert.deepEqual(parseStackConfig({ gc: '{"schedule":"@every 12h","deleteUntagged":true}' }).gc, {
-            schedule: "@every 12h",
+            schedule: { kind: "every", seconds: 43200 },
             deleteUntagged: true,
         });
         for (const ok of ["@daily", "@weekly", "@hourly", "*/15 * * * *", "0 2-4 1,15 * 1-5", "0 0 * * 7", "@every 10s", "@every 90m"]) {
@@ -508,7 +512,7 @@ describe("stack config", () => {
         );
         assert.deepEqual(
             parseStackConfig({ gc: '{"schedule":"@daily","deleteUntagged":false}', images: '{"registry":"registry:2.8.3"}' }).gc,
-            { schedule: "@daily", deleteUntagged: false },
+            { schedule: { kind: "cron", fields: ["0", "0", "*", "*", "*"] }, deleteUntagged: false },
             "2.8 collects, without --delete-untagged",
         );
     });
@@ -620,7 +624,7 @@ describe("stack config: storage", () => {
             false,
             "AWS itself: virtual-hosted style",
         );
-        assert.equal(DEFAULTS.storage.redirect, false);
+        assert.equal(CONFIG_KEYS.storage.fields?.redirect.default, false);
     });
 
     it("refuses a secret key set in plain text, naming the key and never echoing the value", () => {
@@ -774,7 +778,7 @@ describe("stack config: values that used to pass and deploy something broken", (
                 /^private-registry:alicloud\.adminCidr must be an IPv4 CIDR .*\(no open default; the security group rule takes IPv4 only\); got/,
             );
         }
-        assert.equal(parseStackConfig(alicloud({ adminCidr: "198.51.100.0/24" })).alicloud?.adminCidr, "198.51.100.0/24");
+        assert.equal(parsedIn("alicloud", alicloud({ adminCidr: "198.51.100.0/24" })).alicloud.adminCidr, "198.51.100.0/24");
     });
 
     it("checks the alicloud region's form and that the vSwitch lies inside the VPC", () => {
@@ -782,7 +786,7 @@ describe("stack config: values that used to pass and deploy something broken", (
             alicloud({ region: "Hong Kong" }),
             /^private-registry:alicloud\.region must be an Alibaba Cloud region ID, e\.g\. "cn-hongkong" or "ap-southeast-1"; got "Hong Kong"$/,
         );
-        assert.equal(parseStackConfig(alicloud({ region: "ap-southeast-1" })).alicloud?.region, "ap-southeast-1");
+        assert.equal(parsedIn("alicloud", alicloud({ region: "ap-southeast-1" })).alicloud.region, "ap-southeast-1");
         assertRejected(
             alicloud({ vswitchCidr: "10.1.0.0/24" }),
             /^private-registry:alicloud\.vswitchCidr must lie inside private-registry:alicloud\.vpcCidr "172\.31\.0\.0\/16"; got "10\.1\.0\.0\/24"$/,
@@ -790,7 +794,7 @@ describe("stack config: values that used to pass and deploy something broken", (
         assertRejected(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.0.0/8" }), /vswitchCidr must lie inside/);
         assertRejected(alicloud({ vpcCidr: "fd00::/48" }), /^private-registry:alicloud\.vpcCidr must be an IPv4 CIDR/);
         assert.equal(
-            parseStackConfig(alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.3.0/24" })).alicloud?.vswitchCidr,
+            parsedIn("alicloud", alicloud({ vpcCidr: "10.0.0.0/16", vswitchCidr: "10.0.3.0/24" })).alicloud.vswitchCidr,
             "10.0.3.0/24",
         );
     });
@@ -801,7 +805,7 @@ describe("stack config: values that used to pass and deploy something broken", (
             /^private-registry:ssh\.user must be a login name: .*not starting with - or \.; got "-oProxyCommand=id"$/,
         );
         assertRejected({ ...ssh, ssh: '{"host":"192.168.1.5","user":"deb ian"}' }, /ssh\.user must be a login name/);
-        assert.equal(parseStackConfig({ ...ssh, ssh: '{"host":"192.168.1.5","user":"ci_deploy"}' }).ssh?.user, "ci_deploy");
+        assert.equal(parsedIn("ssh", { ...ssh, ssh: '{"host":"192.168.1.5","user":"ci_deploy"}' }).ssh.user, "ci_deploy");
     });
 
     it("takes dockerHost only as a Docker host URL, and only in local mode", () => {
@@ -811,7 +815,7 @@ describe("stack config: values that used to pass and deploy something broken", (
         );
         assertRejected({ dockerHost: "http://127.0.0.1:2375" }, /dockerHost must be a Docker host URL/);
         for (const ok of ["unix:///run/docker.sock", "tcp://127.0.0.1:2376", "ssh://me@build.lan", "npipe:////./pipe/docker_engine"])
-            assert.equal(parseStackConfig({ dockerHost: ok }).dockerHost, ok);
+            assert.equal(parsedIn("local", { dockerHost: ok }).dockerHost, ok);
         assertRejected(
             { ...ssh, ssh: '{"host":"192.168.1.5"}', dockerHost: "unix:///run/docker.sock" },
             /^private-registry:dockerHost applies to local mode only/,
@@ -832,5 +836,88 @@ describe("stack config: values that used to pass and deploy something broken", (
             /^private-registry:certificateValidityDays must be an integer number of days, 1-825 \(Apple clients refuse TLS server certificates valid longer\); got "826"$/,
         );
         assert.equal(parseStackConfig({ certificateValidityDays: "825" }).certificateValidityDays, 825);
+    });
+});
+
+/** One declaration read alone, as a field or key named `key`: its value and the problems it records. */
+function readAlone(declaration: Declaration, raw: unknown, key = "key"): { value: unknown; problems: string[] } {
+    const reader = new Reader({ [key]: raw }, { [key]: declaration } as Declarations, { naming: (path) => path });
+    return { value: reader.read(key), problems: reader.problems };
+}
+
+/** Every declaration with its path: the top-level keys, then each object key's fields. */
+function everyDeclaration(): [string, Declaration][] {
+    return Object.entries(CONFIG_KEYS as Declarations).flatMap(([key, declaration]): [string, Declaration][] => [
+        [key, declaration],
+        ...Object.entries(declaration.fields ?? {}).map(([field, d]): [string, Declaration] => [`${key}.${field}`, d]),
+    ]);
+}
+
+describe("config keys, each declared once (components/config/keys.ts)", () => {
+    it("README's configuration and outputs tables and Pulumi.yaml's config section are generated from the declarations (npm run docs:config)", () => {
+        const files = readGeneratedFiles();
+        const expected = regenerated(files);
+        assert.equal(files.pulumiYaml, expected.pulumiYaml, "Pulumi.yaml's config section is stale: run npm run docs:config");
+        assert.equal(files.readme, expected.readme, "README.md's tables are stale: run npm run docs:config");
+    });
+
+    it("says of every key what it must be, what it is for, and whether Pulumi.yaml declares it or why not", () => {
+        for (const [key, declaration] of Object.entries(CONFIG_KEYS as Declarations)) {
+            assert.ok(declaration.form.length > 10, `${key}: form`);
+            assert.ok((declaration.description ?? "").length > 10, `${key}: description`);
+            assert.ok(declaration.pulumi !== undefined, `${key}: Pulumi.yaml's type, or why it has none`);
+        }
+        for (const [path, declaration] of everyDeclaration()) assert.ok(declaration.form.length > 5, `${path}: form`);
+    });
+
+    it("reads an unset key or field as its declared default, and accepts every default it declares", () => {
+        let checked = 0;
+        for (const [path, declaration] of everyDeclaration()) {
+            if (declaration.default === undefined) continue;
+            const unset = readAlone(declaration, undefined);
+            const given = readAlone(
+                declaration,
+                typeof declaration.default === "string" ? declaration.default : JSON.stringify(declaration.default),
+            );
+            assert.deepEqual(unset.problems, [], path);
+            assert.deepEqual(given.problems, [], `${path}: its own default is refused`);
+            assert.deepEqual(given.value, unset.value, `${path}: the default written out reads as leaving it unset`);
+            if (declaration.fields === undefined) assert.deepEqual(unset.value, declaration.default, path);
+            checked++;
+        }
+        assert.ok(checked >= 30, `${checked} defaults checked`);
+        // The stack as a whole: every top-level default is the value an empty stack gets.
+        const empty = parseStackConfig({}) as unknown as Record<string, unknown>;
+        for (const [key, declaration] of Object.entries(CONFIG_KEYS as Declarations)) {
+            if (declaration.default === undefined || declaration.shownDefault !== undefined || declaration.fields !== undefined) continue;
+            assert.deepEqual(empty[key], declaration.default, key);
+        }
+    });
+
+    it("accepts every integer key and field at both ends of its declared range, and refuses one past each with the form", () => {
+        const integers = everyDeclaration().filter(([, d]) => d.range !== undefined);
+        assert.ok(integers.length >= 10);
+        for (const [path, declaration] of integers) {
+            const [min, max] = declaration.range!;
+            for (const ok of [min, max])
+                assert.deepEqual(readAlone(declaration, String(ok), path), { value: ok, problems: [] }, `${path}: ${ok}`);
+            for (const bad of [min - 1, max + 1].filter((n) => n >= 0)) {
+                assert.deepEqual(
+                    readAlone(declaration, String(bad), path).problems,
+                    [`${path} must be ${declaration.form}; got "${bad}"`],
+                    `${path}: ${bad}`,
+                );
+            }
+            // The form tells users the range, except where a tighter bound is the one that matters.
+            if (path !== "certificateRenewBeforeDays")
+                assert.ok(declaration.form.includes(`${min}-${max}`), `${path}: ${declaration.form}`);
+        }
+    });
+
+    it("names a key the way its users write it: the stack's namespace, or the caller's own naming", () => {
+        assert.equal(keyName("ssh.port"), "private-registry:ssh.port");
+        const reader = new Reader({ ssh: { host: "h.lan", port: 0 } }, CONFIG_KEYS, { naming: (path) => `args.${path}` });
+        reader.read("ssh");
+        assert.deepEqual(reader.problems, ['args.ssh.port must be an integer port 1-65535; got "0"']);
     });
 });

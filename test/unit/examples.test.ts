@@ -8,9 +8,10 @@ import { describe, it } from "node:test";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
-import { CONFIG_NAMESPACE, parseStackConfig } from "../../components/config/parse";
+import { CONFIG_NAMESPACE } from "../../components/config/keys";
+import { parseStackConfig } from "../../components/config/parse";
 import { affectedStacks, ciStacks } from "../../scripts/affected-stacks";
-import { makeTempDir, runCleanups } from "../support/processes";
+import { makeTempDir, runCleanups } from "../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../..");
 const EXAMPLES = join(ROOT, "docs/examples");

@@ -12,13 +12,13 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
-import { renderK3sSnippet } from "../../components/render/clientSnippets";
+import { renderK3sSnippet } from "../../components/render/snippets/clientSnippets";
 import {
     renderContainerdMirrorSnippet,
     renderDockerMirrorSnippet,
     renderK3sMirrorSnippet,
     renderMirrorHostsToml,
-} from "../../components/render/mirrorSnippets";
+} from "../../components/render/snippets/mirrorSnippets";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 const input = {

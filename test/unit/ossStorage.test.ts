@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { FakeProviders } from "../harness/fakeProviders";
+import { FakeProviders } from "../../scripts/lib/program/fakeProviders";
 import {
     OSS_BUCKET_ACTIONS,
     OSS_OBJECT_ACTIONS,
@@ -21,14 +21,19 @@ const providers = new FakeProviders();
 const value = <T>(output: pulumi.Input<T>) => new Promise<T>((done) => pulumi.output(output).apply((v) => done(v as T)));
 
 describe("OSS storage for the registry", () => {
-    let storage: import("../../components/contracts").RegistryStorage;
+    let storage: import("../../components/config/types").RegistryStorage;
     before(async () => {
         await pulumi.runtime.setMocks(providers, "private-registry", "dev", false, "organization");
         // Imported after the mocks are set: the component's module binds the runtime on load.
         const { OssRegistryStorage } = await import("../../components/storage/ossStorage");
         const provider = new alicloud.Provider("test-provider", { region: "cn-hongkong" });
-        storage = new OssRegistryStorage("storage", { bucketName: "private-registry-0123456789ab", region: "cn-hongkong", provider })
-            .storage;
+        storage = new OssRegistryStorage("storage", {
+            bucketName: "private-registry-0123456789ab",
+            region: "cn-hongkong",
+            provider,
+            namePrefix: "private-registry",
+            retainDataOnDestroy: true,
+        }).storage;
         if (storage.kind !== "s3") throw new Error("expected kind s3");
         await value(storage.secretAccessKey);
     });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { ConfigError, parseStackConfig } from "../../components/config/parse";
-import { devStackConfig, evaluateProgram, EvaluationResult } from "../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { assertSecretsStayHidden, CONTAINER, Inputs, inputsOf, isolateHome, upload } from "../harness/inspect";
 
 isolateHome("pr-rotation-");

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
-import { devStackConfig, evaluateProgram, EvaluationResult, findResource } from "../harness/evaluate";
+import { devStackConfig, evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 import { assertSecretsStayHidden, CONTAINER, envOf, Inputs, inputsOf, upload, VOLUME } from "../harness/inspect";
 import { REGISTRY_CORE_RESOURCES } from "../support/fixtures";
 

@@ -1,8 +1,16 @@
-/** CONTRIBUTING.md's layout section names every directory a newcomer finds in the tree, and only those. */
+/**
+ * CONTRIBUTING.md's layout section names every directory a newcomer finds in the tree, and only
+ * those; the README's marked blocks are where the tests that read them look; its outputs table
+ * (generated from components/outputs.ts, test/unit/config.test.ts checks it is not stale) names
+ * what the program really exports.
+ */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { existsSync, readdirSync, readFileSync } from "fs";
 import { join, resolve } from "path";
+import { STACK_OUTPUTS } from "../../components/outputs";
+import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
+import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -59,5 +67,40 @@ describe("README's marked blocks", () => {
             assert.ok(begin >= 0 && end > begin, `README.md has <!-- ${table}:begin --> before <!-- ${table}:end -->`);
             assert.match(readme.slice(begin, end), /\n\|[^\n]+\|\n\|[-| ]+\|\n/, `a table between the ${table} markers`);
         }
+    });
+});
+
+describe("README outputs (components/outputs.ts)", () => {
+    /** The outputs an evaluation exports with a value, `clientSnippets.MEMBER` for the snippets, each with whether it is secret. */
+    function exported(result: EvaluationResult): Record<string, boolean> {
+        assert.equal(result.error, undefined);
+        const found: Record<string, boolean> = {};
+        for (const [name, output] of Object.entries(result.outputs)) {
+            if (output.value === undefined || output.value === null) continue;
+            if (name !== "clientSnippets") found[name] = output.secret;
+            else {
+                const members = output.secretChildren as Record<string, boolean>;
+                for (const member of Object.keys(output.value as object)) found[`${name}.${member}`] = members[member];
+            }
+        }
+        return found;
+    }
+
+    /** The declared outputs present when the stack is in these cases (`when`), with whether each is secret. */
+    const declared = (...cases: string[]) =>
+        Object.fromEntries(
+            STACK_OUTPUTS.filter((o) => o.when === undefined || cases.includes(o.when)).map((o) => [o.name, o.secret === true]),
+        );
+
+    it("the program exports exactly the declared outputs, each secret where the table says so", async () => {
+        const [local, alicloud] = await Promise.all([
+            evaluateProgram({ config: { ...devStackConfig(), mirror: {} } }),
+            evaluateProgram({ config: MINIMAL_ALICLOUD_CONFIG }),
+        ]);
+        assert.deepEqual(exported(local), declared("with `mirror`", "without `acme`"));
+        assert.deepEqual(exported(alicloud), declared("alicloud mode"));
+        // Every export is declared, set or not.
+        const names = new Set(STACK_OUTPUTS.map((o) => o.name.split(".")[0]));
+        assert.deepEqual(new Set(Object.keys(local.outputs)), names);
     });
 });

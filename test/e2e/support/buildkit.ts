@@ -12,7 +12,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { run } from "../../support/processes";
+import { run } from "../../../scripts/lib/processes";
 import type { PrivateDockerd } from "./dockerd";
 import { importImage, RootFs } from "./standins";
 
@@ -28,7 +28,7 @@ export interface BuildkitTools {
     buildx: string;
 }
 
-/** scripts/build-tools.sh's cached builds (the first call builds them: minutes, see docs/real-engine.md). */
+/** scripts/build-tools.sh's cached builds (the first call builds them: minutes, see docs/testing.md). */
 export async function buildkitTools(): Promise<BuildkitTools> {
     const built = await run("bash", [join(ROOT, "scripts/build-tools.sh"), "buildkit", "buildx"], { timeoutMs: 3_600_000 });
     const bin = built.stdout.trim().split("\n").pop()!;

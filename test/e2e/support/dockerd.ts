@@ -43,7 +43,7 @@ import {
     sleepSync,
     startDaemon,
     waitFor,
-} from "../../support/processes";
+} from "../../../scripts/lib/processes";
 import type { NetworkNamespace } from "../../support/netns";
 
 /** The Debian client matches the Debian daemon (API 1.41); /usr/local/bin/docker is a newer, unrelated build. */

@@ -4,8 +4,8 @@
  * port included. Fixed ports would meet another stack's on this machine (another suite, another
  * engineer's run): each stack takes its own.
  */
-import { devStackConfig } from "../../harness/evaluate";
-import { freePort } from "../../support/loopbackServers";
+import { devStackConfig } from "../../../scripts/lib/program/evaluate";
+import { freePort } from "../../../scripts/lib/loopbackServers";
 
 export interface StackPorts {
     https: number;

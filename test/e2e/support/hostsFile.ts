@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "fs";
-import { registerCleanup } from "../../support/processes";
+import { registerCleanup } from "../../../scripts/lib/processes";
 
 const HOSTS = "/etc/hosts";
 /** Taken (created exclusively) around each edit: test files of one phase may run at once. */

@@ -9,9 +9,10 @@
  */
 import { createReadStream, mkdirSync, rmSync, writeFileSync } from "fs";
 import { dirname, join } from "path";
-import type { RecordedResource } from "../../harness/fakeProviders";
-import type { EvaluationResult } from "../../harness/evaluate";
-import { run, waitFor } from "../../support/processes";
+import { shellWord } from "../../../components/render/shell/quote";
+import type { RecordedResource } from "../../../scripts/lib/program/fakeProviders";
+import type { EvaluationResult } from "../../../scripts/lib/program/evaluate";
+import { run, waitFor } from "../../../scripts/lib/processes";
 import { DOCKER_CLI, PrivateDockerd } from "./dockerd";
 
 const CONTAINER = "docker:index/container:Container";
@@ -85,10 +86,6 @@ function neverStarted(inputs: Record<string, any>): boolean {
     return inputs.start === false;
 }
 
-function quoteForShell(arg: string): string {
-    return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The image tag behind a recorded image ID (the RemoteImage the container points at). */
 function imageName(result: EvaluationResult, imageId: string): string {
     const image = result.resources.find((r) => r.type === IMAGE && r.state.imageId === imageId);
@@ -133,7 +130,7 @@ function createArgs(result: EvaluationResult, inputs: Record<string, any>): stri
     if (health) {
         const [kind, ...command] = health.tests;
         // The CLI only sets CMD-SHELL checks; the exec form runs the same command through sh.
-        const shellCommand = kind === "CMD" ? command.map(quoteForShell).join(" ") : command.join(" ");
+        const shellCommand = kind === "CMD" ? command.map(shellWord).join(" ") : command.join(" ");
         args.push("--health-cmd", shellCommand);
         if (health.interval) args.push("--health-interval", health.interval);
         if (health.timeout) args.push("--health-timeout", health.timeout);

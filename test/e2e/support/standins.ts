@@ -28,7 +28,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import type { PrivateDockerd } from "./dockerd";
-import { run } from "../../support/processes";
+import { run } from "../../../scripts/lib/processes";
 import { registry3Binary } from "../../support/registry3";
 import { distributionMajor } from "../../../components/config/distribution";
 import { buildUiStandIn } from "./uiStandin";

@@ -1,8 +1,9 @@
 /**
  * The joxit registry UI stand-in, built from the real thing: joxit/docker-registry-ui 2.5.7's
  * built single-page app (`dist/`), its nginx `default.conf` and its entrypoint hook
- * `90-docker-registry-ui.sh`, from the upstream snapshot in shared/vendor (unpacked at test time,
- * never copied into this repository), on Debian's nginx laid out like nginx:alpine-slim.
+ * `90-docker-registry-ui.sh`, from its upstream source at the pinned commit (scripts/upstream.sh,
+ * unpacked at test time, never copied into this repository), on Debian's nginx laid out like
+ * nginx:alpine-slim.
  *
  * The image's Dockerfile is reproduced by hand: WORKDIR /usr/share/nginx/html (the hook edits
  * `index.html` by a relative path), its three ENV defaults, `default.conf` in conf.d, the hook in
@@ -13,40 +14,23 @@
  * entrypoint hooks (IPv6 listen tweak, envsubst templates), which do nothing to joxit's
  * `default.conf` (the IPv6 hook skips a default.conf it did not ship).
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PrivateDockerd } from "./dockerd";
 import { importImage, nginxBase, NGINX_CHANGES, RootFs } from "./standins";
-import { run } from "../../support/processes";
+import { run } from "../../../scripts/lib/processes";
 
-export const UI_VENDOR_TARBALL = "docker-registry-ui-2.5.7.tar.gz";
-
-/**
- * shared/vendor beside the clone (CI: `$REPO/../shared`); from a git worktree elsewhere, beside
- * the main checkout the worktree belongs to.
- */
-export function vendorDir(): string {
-    const repo = path.resolve(__dirname, "../../..");
-    const candidates = [path.join(repo, "../shared/vendor")];
-    try {
-        const common = execFileSync("git", ["-C", repo, "rev-parse", "--path-format=absolute", "--git-common-dir"], {
-            encoding: "utf8",
-        }).trim();
-        candidates.push(path.join(path.dirname(common), "../shared/vendor"));
-    } catch {
-        // Not a git checkout: only the first candidate applies.
-    }
-    const found = candidates.find((dir) => fs.existsSync(path.join(dir, UI_VENDOR_TARBALL)));
-    if (!found) throw new Error(`${UI_VENDOR_TARBALL} not found in ${candidates.join(" or ")}: shared/vendor must sit beside the clone`);
-    return found;
+/** The UI's upstream source (its built `dist/` included), from scripts/upstream.sh: a local snapshot or a git fetch at the pinned commit. */
+async function uiSource(): Promise<string> {
+    const { stdout } = await run("bash", [path.resolve(__dirname, "../../../scripts/upstream.sh"), "ui"], { timeoutMs: 600_000 });
+    return stdout.trim().split("\n").pop() ?? "";
 }
 
 /** Builds the UI stand-in under `name`, working in `dir` (the caller removes it). */
 export async function buildUiStandIn(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
     const unpacked = path.join(dir, "vendor");
     fs.mkdirSync(unpacked, { recursive: true });
-    await run("tar", ["-xzf", path.join(vendorDir(), UI_VENDOR_TARBALL), "-C", unpacked], { timeoutMs: 60_000 });
+    await run("tar", ["-xzf", await uiSource(), "-C", unpacked], { timeoutMs: 60_000 });
     const upstream = path.join(unpacked, "docker-registry-ui");
 
     const rootfs = new RootFs(path.join(dir, "rootfs"));

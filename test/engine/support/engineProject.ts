@@ -1,18 +1,20 @@
 /**
- * A copy of this project run by the real Pulumi engine (scripts/build-engine.sh's build), with a
- * private file backend and PULUMI_HOME, its plugins linked in, and no plugin downloads; and a
- * private dockerd with the stand-in images, for it to deploy to. Shared by the engine tests.
+ * A copy of this project run by the real Pulumi engine, with a private file backend and
+ * PULUMI_HOME; and a private dockerd with the stand-in images, for it to deploy to. Shared by the
+ * engine tests. The engine is the one scripts/select-engine.sh picks (see docs/testing.md): a
+ * Pulumi CLI installed on PATH with the plugins it acquires as usual, or scripts/build-engine.sh's
+ * build with its own plugins and no downloads.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "fs";
+import { homedir } from "os";
 import { join, resolve } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { EDGE_IMAGE } from "../../../components/services/edge";
-import { REGISTRY_IMAGE } from "../../../components/services/registry";
-import { REGISTRY_UI_IMAGE } from "../../../components/services/registryUi";
+import { DEFAULT_IMAGES } from "../../../components/config/keys";
 import { DockerdOptions, PrivateDockerd, startDockerd } from "../../e2e/support/dockerd";
 import { buildStandInImages } from "../../e2e/support/standins";
-import { registerCleanup, run, RunResult } from "../../support/processes";
+import { registerCleanup, run, RunResult } from "../../../scripts/lib/processes";
 
 const ROOT = resolve(__dirname, "../../..");
 const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json"];
@@ -38,14 +40,47 @@ export interface EngineProjectOptions {
     env?: NodeJS.ProcessEnv;
 }
 
-/** The engine's bin dir (PULUMI_ENGINE_BIN), checked: the engine tests cannot run without it. */
+/** The Pulumi engine the tests run. */
+export interface Engine {
+    /**
+     * `installed`: a Pulumi CLI found on PATH, with the plugins it acquires as it normally does
+     * (`pulumi plugin install`, automatic acquisition) in the user's plugin directory; `built`:
+     * scripts/build-engine.sh's build, with exactly its plugins and no downloads.
+     */
+    kind: "installed" | "built";
+    /** The directory holding `pulumi`, put first on PATH. */
+    bin: string;
+}
+
+/** The last line a script printed on stdout (its progress goes to stderr, shown as it runs). */
+function lastLine(script: string): string {
+    const out = execFileSync("bash", [join(ROOT, "scripts", script)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    return out.trim().split("\n").pop() ?? "";
+}
+
+let selected: Engine | undefined;
+/**
+ * The engine: `npm test` exports its choice (PULUMI_ENGINE_BIN and PRIVATE_REGISTRY_ENGINE =
+ * installed or build); a test file run on its own asks scripts/select-engine.sh, and builds the
+ * engine if that says so. PULUMI_ENGINE_BIN alone names a build (`$(scripts/build-engine.sh)`).
+ */
+export function selectedEngine(): Engine {
+    if (selected) return selected;
+    let bin = process.env.PULUMI_ENGINE_BIN;
+    let kind: Engine["kind"] = process.env.PRIVATE_REGISTRY_ENGINE === "installed" ? "installed" : "built";
+    if (!bin) {
+        const [choice, ...dir] = lastLine("select-engine.sh").split(" ");
+        kind = choice === "installed" ? "installed" : "built";
+        bin = kind === "installed" ? dir.join(" ") : lastLine("build-engine.sh");
+    }
+    assert.ok(existsSync(join(bin, "pulumi")), `no pulumi in ${bin} (the ${kind} engine's bin dir)`);
+    selected = { kind, bin };
+    return selected;
+}
+
+/** The engine's bin dir. */
 export function engineBin(): string {
-    const bin = process.env.PULUMI_ENGINE_BIN;
-    assert.ok(
-        bin && existsSync(join(bin, "pulumi")),
-        "PULUMI_ENGINE_BIN must name the engine's bin dir: run `npm test` (it runs scripts/build-engine.sh) or export PULUMI_ENGINE_BIN=$(scripts/build-engine.sh)",
-    );
-    return bin;
+    return selectedEngine().bin;
 }
 
 /** This project's files copied to `work/project`, node_modules linked; returns that directory. */
@@ -57,26 +92,41 @@ export function copyProject(work: string): string {
     return project;
 }
 
+/** Where an installed CLI keeps the plugins it acquires: $PULUMI_HOME/plugins, by default ~/.pulumi/plugins. */
+export function userPluginDir(env: NodeJS.ProcessEnv = process.env): string {
+    return join(env.PULUMI_HOME || join(homedir(), ".pulumi"), "plugins");
+}
+
 /**
  * The environment `pulumi` runs with: the engine first on PATH, a file backend and PULUMI_HOME
- * under `work`, no update check, no plugin download, no plugin but the engine's own (installed
- * into that PULUMI_HOME here). `extra` wins over the process's environment, not over these.
+ * under `work`, no update check. With the built engine: no plugin download and no plugin but the
+ * engine's own (installed into that PULUMI_HOME here). With an installed CLI: that PULUMI_HOME's
+ * `plugins` is the user's plugin directory, and the CLI acquires what is missing as it always
+ * does. `extra` wins over the process's environment, not over these.
  */
 export async function engineEnvironment(work: string, extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
+    const engine = selectedEngine();
+    const home = join(work, "pulumi-home");
     const env: NodeJS.ProcessEnv = {
         ...process.env,
         ...extra,
-        PATH: `${engineBin()}:${process.env.PATH}`,
-        PULUMI_HOME: join(work, "pulumi-home"),
+        PATH: `${engine.bin}:${process.env.PATH}`,
+        PULUMI_HOME: home,
         PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
         PULUMI_CONFIG_PASSPHRASE: "engine-test",
         PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
         PULUMI_SKIP_CONFIRMATIONS: "true",
+        ...(engine.kind === "built" ? { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_IGNORE_AMBIENT_PLUGINS: "true" } : {}),
     };
     mkdirSync(join(work, "state"));
-    await run("bash", [join(ROOT, "scripts/build-engine.sh"), "--install-plugins"], { env, timeoutMs: 60_000 });
+    if (engine.kind === "built") {
+        await run("bash", [join(ROOT, "scripts/build-engine.sh"), "--install-plugins"], { env, timeoutMs: 60_000 });
+    } else {
+        const plugins = userPluginDir();
+        mkdirSync(plugins, { recursive: true });
+        mkdirSync(home, { recursive: true });
+        symlinkSync(plugins, join(home, "plugins"));
+    }
     return env;
 }
 
@@ -118,7 +168,7 @@ export async function createEngineProject(options: EngineProjectOptions): Promis
 /** A private dockerd (see test/e2e/support/dockerd.ts) with the stand-ins tagged as the images the stack pulls. */
 export async function startDockerdWithStandIns(work: string, options: DockerdOptions = {}): Promise<PrivateDockerd> {
     const dockerd = await startDockerd(join(work, "d"), options);
-    await buildStandInImages(dockerd, { registry: REGISTRY_IMAGE, ui: REGISTRY_UI_IMAGE, edge: EDGE_IMAGE }, work);
+    await buildStandInImages(dockerd, { registry: DEFAULT_IMAGES.registry, ui: DEFAULT_IMAGES.ui, edge: DEFAULT_IMAGES.edge }, work);
     return dockerd;
 }
 

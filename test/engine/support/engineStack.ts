@@ -7,8 +7,8 @@
 import { existsSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
-import { freePorts } from "../../support/loopbackServers";
-import { makeTempDir, RunResult } from "../../support/processes";
+import { freePorts } from "../../../scripts/lib/loopbackServers";
+import { makeTempDir, RunResult } from "../../../scripts/lib/processes";
 import { PrivateDockerd } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";
 import { createEngineProject, startDockerdWithStandIns } from "./engineProject";

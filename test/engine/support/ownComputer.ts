@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync } from "fs";
 import { join } from "path";
 import type { NetworkNamespace } from "../../support/netns";
-import { run, RunOptions, RunResult, startDaemon, waitFor } from "../../support/processes";
+import { run, RunOptions, RunResult, startDaemon, waitFor } from "../../../scripts/lib/processes";
 
 const NSENTER = "/usr/bin/nsenter";
 /** The directories the overlays cover: a user's home (root's) and the system's configuration. */

@@ -2,13 +2,13 @@
  * What a reviewer sees: the typical changes to a deployed stack, each previewed by the real engine
  * (`pulumi preview --diff` for the text a pull request comment shows, `pulumi preview --json` for
  * which resource is replaced and why), and the secrets of that stack, to prove none appears.
- * Used by test/engine/reviewing.test.ts (asserts) and scripts/docs-reviewing.ts (docs/reviewing.md).
+ * Used by test/engine/reviewing.test.ts, which asserts on them and renders docs/reviewing.md from them (reviewingDoc.ts).
  */
 import { writeFileSync } from "fs";
 import { join } from "path";
-import { REGISTRY_IMAGE } from "../../../components/services/registry";
+import { DEFAULT_IMAGES } from "../../../components/config/keys";
 import { StackSecrets } from "../../harness/secretLeaks";
-import { freePort } from "../../support/loopbackServers";
+import { freePort } from "../../../scripts/lib/loopbackServers";
 import { EngineStack, prepareEngineStack } from "./engineStack";
 
 export const REVIEW_HOSTNAME = "registry-review.test";
@@ -111,11 +111,11 @@ export const REVIEW_SCENARIOS: ReviewScenario[] = [
     {
         id: "registry-image",
         title: "Bump the registry image",
-        change: `\`images: {registry: ${REGISTRY_IMAGE}}\` (default) → \`images: {registry: ${BUMPED_REGISTRY_IMAGE}}\``,
+        change: `\`images: {registry: ${DEFAULT_IMAGES.registry}}\` (default) → \`images: {registry: ${BUMPED_REGISTRY_IMAGE}}\``,
         apply: async (stack) => {
             stack.setConfig({ images: { registry: BUMPED_REGISTRY_IMAGE } });
             // Preview resolves no image, but tag the stand-in anyway, as a real bump would find it.
-            await stack.docker(["tag", REGISTRY_IMAGE, BUMPED_REGISTRY_IMAGE]);
+            await stack.docker(["tag", DEFAULT_IMAGES.registry, BUMPED_REGISTRY_IMAGE]);
         },
         revert: async (stack, { baseConfig }) => stack.replaceConfig(baseConfig),
     },

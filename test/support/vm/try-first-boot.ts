@@ -7,11 +7,11 @@
  *   node --import tsx test/support/vm/try-first-boot.ts [WORK_DIR]   # QEMU (TCG unless PRIVATE_REGISTRY_VM_ACCEL=kvm)
  */
 import { mkdirSync, writeFileSync } from "fs";
-import { evaluateProgram, findResource } from "../../harness/evaluate";
+import { evaluateProgram, findResource } from "../../../scripts/lib/program/evaluate";
 import { debianImage, createRootDisk, createBlankDisk, createSeedDisk, bootVm, waitForSsh, onVm } from "../debianVm";
 import { alicloudDiskSerial } from "../../../components/render/cloudInit";
 import { knownHostsLine } from "../../../components/render/sshAccess";
-import { freePort } from "../loopbackServers";
+import { freePort } from "../../../scripts/lib/loopbackServers";
 (async () => {
     const w = process.argv[2] ?? "/tmp/private-registry-first-boot";
     mkdirSync(w, { recursive: true });
