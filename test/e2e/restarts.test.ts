@@ -5,7 +5,8 @@
  *
  * - the registry's process killed (the OOM killer): Docker's restart policy starts it again, and
  *   the edge meanwhile drops the builder's requests (444): Docker's own retry against it;
- * - dockerd stopped (`systemctl restart docker`: SIGTERM, then started again);
+ * - dockerd stopped (`systemctl restart docker`: SIGTERM, then started again), and stopped for
+ *   longer than docker push retries (it gives up; run again, the push completes);
  * - dockerd killed (SIGKILL: a crash), then started again as its service manager would;
  * - a power cut: dockerd, its containerd, the shims and every container process SIGKILLed at
  *   once, what a reboot clears cleared (mounts, the exec root under /run, the whole network
@@ -14,7 +15,9 @@
  * After each: every service back by itself (running, healthy; the test never starts one), the
  * edge's /readyz 200, every image pushed before pulling with its digests, the in-flight push
  * completed by the client's own retry, and what it took (figures printed at the end, recorded in
- * docs/reliability.md).
+ * docs/reliability.md). Beside the stack, two containers show what the policy decides: after the
+ * crash one with `unless-stopped` stays down (why the stack's services restart `always`), and
+ * one with `always` that was stopped by hand comes back with Docker.
  *
  * Two hosts on one LAN segment, both network namespaces of the test's own joined by a veth pair
  * (test/support/netns.ts: no route out): the registry host (its dockerd with a bridge and
@@ -49,6 +52,7 @@ import { buildStandInImages, buildTestImage } from "./support/standins";
 const NAME = "registry-restarts.test";
 const PREFIX = "pr-restarts";
 const SERVICES = ["registry", "ui", "edge"] as const;
+const NGINX = ["nginx", "-g", "daemon off;"];
 const MIB = 1024 * 1024;
 /** The in-flight push: one random (incompressible) layer, cut once this much of it is in the registry's upload file. */
 const LAYER_BYTES = 128 * MIB;
@@ -110,6 +114,8 @@ describe("restarts: the declared stack when the registry is killed, dockerd rest
     const figures: Record<string, Figures> = {};
 
     const container = (role: string) => `${PREFIX}-${role}`;
+    /** The edge's image, for a container beside the stack that only has to run: nginx in the foreground. */
+    const edgeImage = () => imageNames(declared)["registry-edge-image"];
     const hostDocker = (args: string[], timeoutMs = 120_000) => host.docker(args, { timeoutMs });
     /** A client on the builder. */
     const onBuilder = (command: string, args: string[], options: { allowFailure?: boolean; timeoutMs?: number; input?: string } = {}) =>
@@ -448,6 +454,10 @@ describe("restarts: the declared stack when the registry is killed, dockerd rest
     });
 
     it("dockerd stopped (systemctl restart docker) mid-push: every service back by itself, the push retried to completion", async () => {
+        // Beside the stack, a container of the same policy stopped by hand (as for maintenance).
+        const stoppedByHand = `${PREFIX}-stopped-by-hand`;
+        await hostDocker(["run", "-d", "--name", stoppedByHand, "--restart", "always", "--network", "none", edgeImage(), ...NGINX]);
+        await hostDocker(["stop", stoppedByHand]);
         const figures = await pushThrough("dockerd-stopped", async () => {
             const stopAt = Date.now();
             await host.end("stop");
@@ -455,6 +465,9 @@ describe("restarts: the declared stack when the registry is killed, dockerd rest
             return { ...(await startHostDockerd()), daemonExitMs };
         });
         for (const role of SERVICES) assert.equal(figures.restarted[role], true, `${role} was started again by the restart policy`);
+        // `always` also starts what was stopped by hand, at Docker's next start.
+        assert.equal((await hostDocker(["inspect", "-f", "{{.State.Status}}", stoppedByHand])).stdout.trim(), "running");
+        await hostDocker(["rm", "-f", stoppedByHand]);
     });
 
     it("dockerd stopped for longer than docker push retries: the push fails, and run again once the registry is back, completes", async () => {
@@ -475,21 +488,7 @@ describe("restarts: the declared stack when the registry is killed, dockerd rest
     it("dockerd killed (SIGKILL) mid-push, then started again: every service back by itself, the push retried to completion", async () => {
         // Beside the stack, a container with the other policy: what `unless-stopped` would do.
         const sentinel = `${PREFIX}-unless-stopped`;
-        const edgeImage = imageNames(declared)["registry-edge-image"];
-        await hostDocker([
-            "run",
-            "-d",
-            "--name",
-            sentinel,
-            "--restart",
-            "unless-stopped",
-            "--network",
-            "none",
-            edgeImage,
-            "nginx",
-            "-g",
-            "daemon off;",
-        ]);
+        await hostDocker(["run", "-d", "--name", sentinel, "--restart", "unless-stopped", "--network", "none", edgeImage(), ...NGINX]);
         const figures = await pushThrough("dockerd-killed", async () => {
             await host.end("kill");
             return startHostDockerd();
