@@ -43,6 +43,7 @@ import {
     NetworkNamespace,
 } from "../support/netns";
 import { isAlive, makeTempDir, registerCleanup, RunResult, runCleanups, waitFor } from "../../scripts/lib/processes";
+import { skopeoPullArgs } from "../support/skopeo";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
 import { freeStackPorts, StackPorts } from "./support/hostStack";
 import { addHostsEntry } from "./support/hostsFile";
@@ -227,15 +228,7 @@ describe("restarts: the declared stack when the registry is killed, dockerd rest
         mkdirSync(into, { recursive: true });
         const copied = await onBuilder(
             "skopeo",
-            [
-                "copy",
-                "--src-cert-dir",
-                caDir,
-                "--src-creds",
-                `${admin.username}:${admin.password}`,
-                `docker://${endpoint}/e2e/${repo}@${digest}`,
-                `dir:${into}`,
-            ],
+            skopeoPullArgs(`${endpoint}/e2e/${repo}@${digest}`, into, { certDir: caDir, creds: `${admin.username}:${admin.password}` }),
             { timeoutMs: 300_000 },
         );
         assert.equal(copied.code, 0, `${repo}@${digest}: ${copied.stderr}`);
