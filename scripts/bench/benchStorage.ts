@@ -17,7 +17,7 @@ import { EDGE_HOST, REGISTRY, ReplicaSet, startReplicaSet } from "../lib/s3Repli
 import { startS3Server } from "../lib/s3Server";
 import { Endpoint, Outcome, pullBlobs, pullConcurrently, pushBlobs } from "./registryClient";
 import { formatSpread, GIB, MIB, mibPerSecond, spread } from "./stats";
-import { BlobFile, writeRandomBlob } from "./workload";
+import { BlobFile, writeRandomBlob } from "../lib/randomBlob";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const SIZES = QUICK

@@ -7,7 +7,7 @@
 import { existsSync } from "fs";
 import { join } from "path";
 import { run, startDaemon } from "../lib/processes";
-import { processTree } from "./procStats";
+import { processTree } from "../lib/procStats";
 
 export interface ProfileRow {
     /** Process name (`nginx`, `docker-registry`) and where in it: `[kernel.kallsyms]`, `libcrypto.so.3`, … */

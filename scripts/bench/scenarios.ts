@@ -3,7 +3,7 @@
  * along each time), so a neighbour's test suite slowing the machine lands on all of them alike.
  */
 import { pullBlobs, pullConcurrently, pushBlobs, Endpoint, Outcome } from "./registryClient";
-import { ResourceUse, watchWhile } from "./procStats";
+import { ResourceUse, watchWhile } from "../lib/procStats";
 import { mibPerSecond } from "./stats";
 import type { NginxServer } from "./servers";
 import type { BlobFile } from "./workload";

@@ -8,7 +8,7 @@ import { readFileSync } from "fs";
 import { basename, dirname, join } from "path";
 import { freePort } from "../lib/loopbackServers";
 import { run } from "../lib/processes";
-import { clientCpuSeconds, treeCpuSeconds, watchWhile } from "./procStats";
+import { clientCpuSeconds, treeCpuSeconds, watchWhile } from "../lib/procStats";
 import { Endpoint, pullBlobs, pullConcurrently, pushBlobs } from "./registryClient";
 import { HOST, NginxServer, nginxDir, Pki, ProxyUnderTest, startNginxAt, tlsEndpoint } from "./servers";
 import { MIB, mibPerSecond, spread, Spread } from "./stats";

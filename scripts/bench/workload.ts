@@ -1,32 +1,9 @@
-/** The blobs the bench pushes and pulls: random bytes on disk, with their sha256 digests. */
-import { createHash, randomFillSync } from "crypto";
-import { closeSync, mkdirSync, openSync, writeSync } from "fs";
+/** The blobs the bench pushes and pulls: random layers on disk (scripts/lib/randomBlob.ts). */
+import { mkdirSync } from "fs";
 import { join } from "path";
+import { BlobFile, writeRandomBlob } from "../lib/randomBlob";
 
-export interface BlobFile {
-    path: string;
-    /** `sha256:<hex>`, as the registry API names blobs. */
-    digest: string;
-    size: number;
-}
-
-/** Random, so no layer of the stack could compress or deduplicate it. */
-export function writeRandomBlob(path: string, size: number): BlobFile {
-    const chunk = Buffer.alloc(Math.min(size, 4 * 1024 * 1024));
-    const hash = createHash("sha256");
-    const fd = openSync(path, "w");
-    try {
-        for (let written = 0; written < size; written += chunk.length) {
-            const piece = chunk.subarray(0, Math.min(chunk.length, size - written));
-            randomFillSync(piece);
-            hash.update(piece);
-            writeSync(fd, piece);
-        }
-    } finally {
-        closeSync(fd);
-    }
-    return { path, digest: `sha256:${hash.digest("hex")}`, size };
-}
+export type { BlobFile };
 
 export interface Workload {
     /** Scenario 1: one big layer. */

@@ -29,7 +29,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import type { PrivateDockerd } from "./dockerd";
 import { run } from "../../../scripts/lib/processes";
-import { registry3Binary } from "../../support/registry3";
+import { registry3Binary } from "../../../scripts/lib/registry3";
 import { distributionMajor } from "../../../components/config/distribution";
 import { buildUiStandIn } from "./uiStandin";
 

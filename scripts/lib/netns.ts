@@ -1,6 +1,7 @@
 /**
- * A network namespace of the test's own, for what this machine's tests may not do on its real
- * network: a dockerd with a real bridge, iptables rules and published ports.
+ * A network namespace of a test's or the benchmark's own, for what they may not do on the
+ * machine's real network: a dockerd with a real bridge, iptables rules and published ports; the
+ * benchmark's bridge between a client and its servers.
  *
  * The namespace starts with only `lo` and gets no veth to the host and no route out, so every
  * packet a daemon or client sends from inside it stays inside it (Docker's bridges and the
@@ -13,7 +14,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "../../scripts/lib/processes";
+import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "./processes";
 
 const NETNS_DIR = "/var/run/netns";
 
