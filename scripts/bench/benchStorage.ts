@@ -27,7 +27,7 @@ const progress = (text: string) => process.stderr.write(`[bench:storage ${new Da
 
 function endpoint(set: ReplicaSet, redirect: boolean): Endpoint {
     // -L: follow the 307 to the bucket; curl sends no credentials to another host, the URL is signed.
-    return { baseUrl: set.edgeUrl, curlOptions: [...set.curlOptions, ...(redirect ? ["-L"] : [])] };
+    return { baseUrl: set.edgeUrl, curlOptions: [...set.curlOptions, ...(redirect ? ["-L"] : [])], client: [] };
 }
 
 function must(outcome: Outcome, what: string): number {

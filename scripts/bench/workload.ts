@@ -3,16 +3,15 @@ import { mkdirSync } from "fs";
 import { join } from "path";
 import { BlobFile, writeRandomBlob } from "../lib/randomBlob";
 
-export type { BlobFile };
-
 export interface Workload {
-    /** Scenario 1: one big layer. */
+    /** One big layer. */
     bigLayer: BlobFile;
-    /** Scenario 2: many small layers, where round trips and per-request costs dominate. */
+    /** Many small layers, where round trips and per-request costs dominate. */
     smallLayers: BlobFile[];
-    /** Scenario 3: the layer many nodes pull at once. */
+    /** The layer many nodes pull at once. */
     sharedLayer: BlobFile;
-    /** The settings table's concurrent pulls: smaller, so a dozen edges fit in the time. */
+    /** The settings table's layer, and the smaller one it pulls concurrently. */
+    sweepLayer: BlobFile;
     sweepConcurrentLayer: BlobFile;
 }
 
@@ -21,18 +20,21 @@ export interface WorkloadSizes {
     smallLayerCount: number;
     smallLayerBytes: number;
     sharedLayerBytes: number;
+    sweepLayerBytes: number;
     sweepConcurrentLayerBytes: number;
 }
 
+/** Every blob in `dir/layers` (one directory: a TLS-only server serves them as files). */
 export function writeWorkload(dir: string, sizes: WorkloadSizes): Workload {
-    const smallDir = join(dir, "small");
-    mkdirSync(smallDir, { recursive: true });
+    const layers = join(dir, "layers");
+    mkdirSync(join(layers, "small"), { recursive: true, mode: 0o755 });
     return {
-        bigLayer: writeRandomBlob(join(dir, "big.bin"), sizes.bigLayerBytes),
+        bigLayer: writeRandomBlob(join(layers, "big.bin"), sizes.bigLayerBytes),
         smallLayers: Array.from({ length: sizes.smallLayerCount }, (_, i) =>
-            writeRandomBlob(join(smallDir, `${i}.bin`), sizes.smallLayerBytes),
+            writeRandomBlob(join(layers, "small", `${i}.bin`), sizes.smallLayerBytes),
         ),
-        sharedLayer: writeRandomBlob(join(dir, "shared.bin"), sizes.sharedLayerBytes),
-        sweepConcurrentLayer: writeRandomBlob(join(dir, "sweep-concurrent.bin"), sizes.sweepConcurrentLayerBytes),
+        sharedLayer: writeRandomBlob(join(layers, "shared.bin"), sizes.sharedLayerBytes),
+        sweepLayer: writeRandomBlob(join(layers, "sweep.bin"), sizes.sweepLayerBytes),
+        sweepConcurrentLayer: writeRandomBlob(join(layers, "sweep-concurrent.bin"), sizes.sweepConcurrentLayerBytes),
     };
 }

@@ -31,6 +31,8 @@ export interface NetworkNamespace {
     name: string;
     /** `/var/run/netns/NAME`: what `nsenter --net=` takes. */
     path: string;
+    /** The argv prefix that runs what follows it inside the namespace: `nsenter --net=PATH --`. */
+    enter: string[];
     /** The command line that runs `command` inside the namespace. */
     command(command: string, args: string[]): { command: string; args: string[] };
     /** `run()` inside the namespace. */
@@ -93,7 +95,8 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
     await run("ip", ["netns", "add", name]);
     const nsIdentity = identity(nsPath);
 
-    const inside = (command: string, args: string[]) => ({ command: NSENTER, args: [`--net=${nsPath}`, "--", command, ...args] });
+    const enter = [NSENTER, `--net=${nsPath}`, "--"];
+    const inside = (command: string, args: string[]) => ({ command: enter[0], args: [...enter.slice(1), command, ...args] });
     const runInside = (command: string, args: string[], options?: RunOptions) => {
         const line = inside(command, args);
         return run(line.command, line.args, options);
@@ -131,6 +134,7 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
     return {
         name,
         path: nsPath,
+        enter,
         command: inside,
         run: runInside,
         wrapper(dir: string, executable: string): string {
