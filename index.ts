@@ -9,6 +9,7 @@ import { SelfSignedCertificate } from "./components/certificates/selfSignedCerti
 import {
     AlicloudStackConfig,
     readMirrorPassword,
+    readNotificationHeaders,
     readRegistryStorage,
     readSshPrivateKey,
     readStackConfig,
@@ -134,6 +135,7 @@ const registryArgs: Omit<PrivateRegistryArgs, "host"> = {
     certificate: serverCertificate(config),
     storage: target.storage,
     mirrorPassword: config.mirror?.hasPassword ? readMirrorPassword() : undefined,
+    notificationHeaders: readNotificationHeaders(config.notifications),
 };
 const registry = new PrivateRegistry("registry", { ...registryArgs, host: target.host }, followingDaemon(target.replacesDaemon));
 // Replicas 2..N: the same registry and edge on each VM, with the first one's users and http.secret.

@@ -10,6 +10,7 @@ import { dockerNames } from "./services/dockerNames";
 import { ContainerNetworking } from "./services/networking";
 import { Registry } from "./services/registry";
 import { RegistryUi } from "./services/registryUi";
+import { Retention } from "./services/retention";
 import {
     ClientSnippet,
     ContainerdSnippet,
@@ -40,6 +41,11 @@ export interface PrivateRegistryArgs {
     storage: RegistryStorage;
     /** Secret: the mirror's upstream password (`mirror.password`), with `settings.mirror`. Default: none. */
     mirrorPassword?: pulumi.Input<string>;
+    /**
+     * Secret: each webhook's headers, index by index with `settings.notifications`
+     * (`notifications[i].headers`). Default: none.
+     */
+    notificationHeaders?: pulumi.Input<Record<string, string>[]>;
     /** Namespace written into the imagePullSecret manifest. Default: `default`. */
     pullSecretNamespace?: string;
     /** nginx knobs. Default: the benchmarked ones. */
@@ -113,6 +119,28 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             args.sharedCredentials ??
             new RegistryCredentials(`${name}-credentials`, { users, rotation: settings.passwordRotation }, { parent: this });
         this.registryCredentials = credentials;
+        // Retention runs before each collection (the config rules require gc with it), as the first push user.
+        const retention =
+            settings.retention.length === 0 || settings.gc === undefined
+                ? undefined
+                : new Retention(
+                      `${name}-retention`,
+                      {
+                          provider,
+                          namePrefix,
+                          image: images.retention,
+                          host: clientHost,
+                          httpsPort,
+                          caCertificate: args.certificate.caCertificatePem,
+                          username: builderUser(users).name,
+                          password: pulumi.secret(
+                              credentials.users.apply((all) => all.find((u) => u.username === builderUser(users).name)!.password),
+                          ),
+                          policies: settings.retention,
+                          dependsOn: args.host.ready,
+                      },
+                      { parent: this },
+                  );
         const registry = new Registry(
             `${name}-registry`,
             {
@@ -129,6 +157,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 dataVolumeDriverOpts: args.host.dataVolumeDriverOpts,
                 image: images.registry,
                 gc: settings.gc,
+                retentionHandshake: retention?.handshake,
+                notifications: settings.notifications,
+                notificationHeaders: args.notificationHeaders,
                 dependsOn: args.host.ready,
             },
             { parent: this },

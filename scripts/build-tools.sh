@@ -5,13 +5,13 @@
 # virtualenv of its own in the cache, with every package pinned.
 #
 #   scripts/build-tools.sh [--force] TOOL...      TOOL: pebble crictl containerd2 actionlint registry3 versitygw
-#                                                     buildkit buildx sslyze
+#                                                     buildkit buildx cosign regclient sslyze
 #   scripts/build-tools.sh --list
 #
 # Last line on stdout: a bin dir holding exactly the requested tools' binaries, under their
 # upstream names (pebble + pebble-challtestsrv, crictl, containerd + ctr + containerd-shim-runc-v2,
 # actionlint, registry, versitygw, buildkitd + buildctl, buildx (the Docker CLI plugin: link it as
-# cli-plugins/docker-buildx), sslyze). Use absolute paths, or put it first on PATH for the process that needs it:
+# cli-plugins/docker-buildx), cosign, regctl, sslyze). Use absolute paths, or put it first on PATH for the process that needs it:
 # containerd and ctr would shadow Debian's. Everything else goes to stderr. docs/testing.md
 # lists the versions and build times.
 set -euo pipefail
@@ -29,6 +29,10 @@ TOOLS=(
   # osusergo netgo, as upstream's images: static binaries, so a stand-in image needs no libc for them.
   "buildkit|github.com/moby/buildkit|v0.34.2|1|buildkitd buildctl|./cmd/buildkitd ./cmd/buildctl|osusergo,netgo|-X github.com/moby/buildkit/version.Version=VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
   "buildx|github.com/docker/buildx|v0.38.2|1|buildx|./cmd/buildx|osusergo,netgo|-X github.com/docker/buildx/version.Version=VERSION -X github.com/docker/buildx/version.Package=github.com/docker/buildx"
+  # Signing and verifying images (test/e2e/signatures.test.ts), with a key pair: no Fulcio, no Rekor.
+  "cosign|github.com/sigstore/cosign/v3|v3.1.3|1|cosign|./cmd/cosign||-X sigs.k8s.io/release-utils/version.gitVersion=VERSION"
+  # regctl, the retention job's client; static, as upstream's image, for the stand-in image of it.
+  "regclient|github.com/regclient/regclient|v0.11.7|1|regctl|./cmd/regctl|osusergo,netgo|-X github.com/regclient/regclient/internal/version.vcsTag=VERSION"
 )
 # name|version|recipe|binaries|requirements (pip's form, every package pinned, the tool's own first):
 # installed with the python3 on PATH into <cache>/<name>/<version>_py<X.Y>_..., needing python3-venv.
@@ -41,7 +45,7 @@ usage() {
   cat >&2 <<'EOF'
 Usage: scripts/build-tools.sh [--force] TOOL...
        scripts/build-tools.sh --list
-  TOOL        one or more of: pebble crictl containerd2 actionlint registry3 versitygw buildkit buildx sslyze
+  TOOL        one or more of: pebble crictl containerd2 actionlint registry3 versitygw buildkit buildx cosign regclient sslyze
   --force     rebuild the named tools, ignoring the cache.
   --list      print the tools, their modules and versions.
 Environment: PULUMI_ENGINE_CACHE, PULUMI_ENGINE_JOBS, PULUMI_ENGINE_KEEP_WORK, GOPROXY, GO, as

@@ -7,7 +7,7 @@
  * until `registry garbage-collect` sweeps what no manifest references. Distribution requires that
  * nothing writes meanwhile (a blob uploaded during the mark phase would be swept), so the registry
  * container is stopped for the collection and started again afterwards, also on failure, as for a
- * backup (scripts/backup.ts says why stopped rather than read-only, and how it waits for the
+ * backup (scripts/backup.ts says why stopped rather than read-only; scripts/lib/registryTarget.ts how it waits for the
  * registry to answer again before returning). The collector runs in a
  * throwaway container of the registry's own image with the data volume and the container's own
  * config.yml (copied out of the stopped container), so it sees the storage exactly as the registry
@@ -31,7 +31,7 @@ import {
     Target,
     targetFromArgs,
     withRegistryStopped,
-} from "./backup";
+} from "./lib/registryTarget";
 
 /** Where the registry container reads its config.yml, and so which Distribution it runs. */
 async function containerConfig(target: Target, container: string): Promise<{ path: string; major: DistributionMajor }> {

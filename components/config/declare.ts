@@ -45,7 +45,11 @@ export function choice<C extends string>(spec: Docs & { choices: readonly C[]; d
 }
 
 /** A whole number in `range`; the form must say the range the way users read it. */
-export function integer(spec: Docs & { form: string; range: readonly [number, number]; default: number }): Declaration<number> {
+export function integer(spec: Docs & { form: string; range: readonly [number, number]; default: number }): Declaration<number>;
+export function integer(spec: Docs & { form: string; range: readonly [number, number] }): Declaration<number | undefined>;
+export function integer(
+    spec: Docs & { form: string; range: readonly [number, number]; default?: number },
+): Declaration<number | undefined> {
     return declaration(spec, "integer", (value) => value.integer(spec.range) ?? spec.default);
 }
 
@@ -104,6 +108,22 @@ export function object<F extends Declarations, T>(
             const fields = value.object(spec.fields, spec.default);
             return fields === undefined ? undefined : spec.read(fields);
         }),
+        fields: spec.fields,
+    };
+}
+
+/**
+ * A list of objects, each with the fields `fields` declares (errors name them `key[i].field`);
+ * `read` makes one entry's typed value, checking what involves several fields. Unset: none.
+ * Pulumi.yaml cannot declare it, so `undeclared` says so.
+ */
+export function objects<F extends Declarations, T>(
+    spec: Docs & { form: string; fields: F; undeclared: string; read: (entry: Reader<F>) => T | undefined },
+): Declaration<T[]> {
+    return {
+        ...declaration({ ...spec, default: [] }, undefined, (value) =>
+            (value.objects(spec.fields) ?? []).map(spec.read).filter((entry): entry is T => entry !== undefined),
+        ),
         fields: spec.fields,
     };
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, keyName } from "./keys";
 import { ConfigError, parseStackConfig } from "./parse";
-import type { RegistryStorage, StackConfig, StorageSettings } from "./types";
+import type { NotificationEndpoint, RegistryStorage, StackConfig, StorageSettings } from "./types";
 
 export * from "./parse";
 export * from "./types";
@@ -51,6 +51,21 @@ export function readSshPrivateKey(): pulumi.Output<string> {
 export function readMirrorPassword(): pulumi.Output<string> | undefined {
     const mirror = new pulumi.Config(CONFIG_NAMESPACE).getSecretObject<{ password?: unknown }>("mirror");
     return mirror?.apply((value) => (typeof value.password === "string" ? value.password : ""));
+}
+
+/**
+ * Each webhook's headers (`notifications[i].headers`), index by index, kept secret from the moment
+ * they are read: the validator has refused headers that are not a secret config value.
+ * Undefined when no webhook has any.
+ */
+export function readNotificationHeaders(endpoints: NotificationEndpoint[]): pulumi.Output<Record<string, string>[]> | undefined {
+    if (!endpoints.some((endpoint) => endpoint.headerNames.length > 0)) return undefined;
+    const notifications = new pulumi.Config(CONFIG_NAMESPACE).requireSecretObject<{ headers?: Record<string, unknown> }[]>("notifications");
+    return notifications.apply((list) =>
+        endpoints.map((endpoint, i) =>
+            Object.fromEntries(endpoint.headerNames.map((name) => [name, String(list[i]?.headers?.[name] ?? "")])),
+        ),
+    );
 }
 
 /**

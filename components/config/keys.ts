@@ -13,7 +13,7 @@
  *
  * Pure: no `@pulumi/*` import.
  */
-import { choice, custom, flag, integer, list, object, port, PORT_FORM, secret, text } from "./declare";
+import { choice, custom, flag, integer, list, object, objects, port, PORT_FORM, secret, text } from "./declare";
 import { DISTRIBUTION_TAG_FORM, distributionMajor } from "./distribution";
 import { GC_SCHEDULE_FORM, GcTiming, parseGcSchedule } from "./gcSchedule";
 import type { Reader, Value } from "./reader";
@@ -27,6 +27,8 @@ import {
     isDockerHost,
     isEmail,
     isHostname,
+    isHttpHeaderName,
+    isHttpHeaderValue,
     isHttpsUrl,
     isIpAddress,
     isLegoDnsProvider,
@@ -35,11 +37,13 @@ import {
     isNameserver,
     isPinnedImageReference,
     isRe2Pattern,
+    isRepositoryGlob,
     isS3Bucket,
     isS3Endpoint,
     isS3Region,
     isS3RootDirectory,
     isSshPublicKey,
+    isWebhookUrl,
     looksLikeIpAddress,
     parseIpv4Cidr,
 } from "./syntax";
@@ -51,6 +55,9 @@ import type {
     HostMode,
     ImageSettings,
     MirrorSettings,
+    NotificationEndpoint,
+    NotificationEvent,
+    RetentionPolicy,
     SshConnection,
     StorageSettings,
 } from "./types";
@@ -88,6 +95,8 @@ export const DEFAULT_IMAGES = {
     ui: "joxit/docker-registry-ui:2.5.7",
     edge: "nginx:1.28.0-alpine",
     mirror: "registry:3.1.1",
+    // regclient's alpine variant: regctl and a shell for the retention job's loop.
+    retention: "regclient/regctl:v0.11.7-alpine",
 } as const;
 
 const imageField = (image: string) => text({ form: IMAGE_REFERENCE, default: image, valid: isPinnedImageReference });
@@ -97,6 +106,7 @@ const IMAGE_FIELDS = {
     ui: imageField(DEFAULT_IMAGES.ui),
     edge: imageField(DEFAULT_IMAGES.edge),
     mirror: imageField(DEFAULT_IMAGES.mirror),
+    retention: imageField(DEFAULT_IMAGES.retention),
 };
 
 /** `images` as read: the major version is undefined where the tag does not tell it (a problem names the key). */
@@ -115,7 +125,13 @@ function readImages(images: Reader<typeof IMAGE_FIELDS>): ImagesValue {
             );
         return { reference, ...(major === undefined ? {} : { major }) };
     };
-    return { registry: distribution("registry"), ui: images.read("ui"), edge: images.read("edge"), mirror: distribution("mirror") };
+    return {
+        registry: distribution("registry"),
+        ui: images.read("ui"),
+        edge: images.read("edge"),
+        mirror: distribution("mirror"),
+        retention: images.read("retention"),
+    };
 }
 
 const GC_FIELDS = {
@@ -132,6 +148,91 @@ const GC_FIELDS = {
 
 /** What `gc` reads before the rules: `deleteUntagged` is checked against the registry's version even when the schedule is bad. */
 export type GcValue = { schedule?: GcTiming; deleteUntagged: boolean };
+
+const RETENTION_FIELDS = {
+    repositories: text({
+        form: "a glob over repository names: a-z 0-9 . _ - / with * and ? within a path segment and ** for any number of segments, e.g. team/* or **",
+        required: true,
+        valid: isRepositoryGlob,
+    }),
+    keepLast: integer({ form: "an integer number of tags, 0-100000: the newest, by their image's creation time", range: [0, 100000] }),
+    keepWithinDays: integer({ form: "an integer number of days, 0-36500: tags whose image was created since", range: [0, 36500] }),
+    keepTags: custom({
+        form: 'a Go regular expression matched against the whole tag, e.g. "v[0-9]+(\\.[0-9]+)*|latest"',
+        read: (value) => value.matching(isRe2Pattern),
+    }),
+};
+
+/** One `retention` entry: a policy must say what it keeps (`keepLast: 0` alone deletes every tag, explicitly). */
+function readRetentionPolicy(policy: Reader<typeof RETENTION_FIELDS>): RetentionPolicy | undefined {
+    const repositories = policy.read("repositories");
+    const keepLast = policy.read("keepLast");
+    const keepWithinDays = policy.read("keepWithinDays");
+    const keepTags = policy.read("keepTags");
+    const said = ["keepLast", "keepWithinDays", "keepTags"].some((field) => policy.value(field).text() !== undefined);
+    if (!said)
+        policy.fail(
+            "repositories",
+            `needs at least one of ${policy.name("keepLast")}, ${policy.name("keepWithinDays")}, ${policy.name("keepTags")}: without them every tag would be deleted (say keepLast: 0 to mean that)`,
+        );
+    if (repositories === undefined || !said) return undefined;
+    return {
+        repositories,
+        ...(keepLast === undefined ? {} : { keepLast }),
+        ...(keepWithinDays === undefined ? {} : { keepWithinDays }),
+        ...(keepTags === undefined ? {} : { keepTags }),
+    };
+}
+
+const NOTIFICATION_EVENTS: readonly NotificationEvent[] = ["push", "delete", "pull"];
+
+const NOTIFICATION_FIELDS = {
+    url: text({
+        form: "an http:// or https:// URL without credentials, query or fragment (secrets go in headers), e.g. http://deployer.lan:8080/registry-events",
+        required: true,
+        valid: isWebhookUrl,
+    }),
+    headers: custom({
+        form: 'an object {NAME: VALUE} of HTTP headers sent with each event, e.g. {"Authorization": "Bearer ..."}, set as a secret: pulumi config set --secret --path \'notifications[0].headers.Authorization\' ...',
+        read: readHeaderNames,
+    }),
+    events: list({
+        form: 'a list of "push", "delete", "pull"',
+        default: ["push", "delete"],
+        valid: (event) => (NOTIFICATION_EVENTS as readonly string[]).includes(event),
+    }),
+};
+
+/** The headers' names; their values are secrets, read apart (components/config/index.ts), never copied here. */
+function readHeaderNames(value: Value): string[] | undefined {
+    const headers = value.json();
+    if (headers === undefined) return undefined;
+    const entries = typeof headers === "object" && headers !== null && !Array.isArray(headers) ? Object.entries(headers) : undefined;
+    // The value is not repeated in the error: it is a secret.
+    if (entries === undefined) return value.fail(`must be ${value.form}`);
+    const badName = entries.find(([name]) => !isHttpHeaderName(name));
+    if (badName !== undefined) return value.fail(`has ${JSON.stringify(badName[0])}, which is not an HTTP header name`);
+    const badValue = entries.find(([, v]) => typeof v !== "string" || !isHttpHeaderValue(v));
+    if (badValue !== undefined)
+        return value.fail(
+            `has a value for ${JSON.stringify(badValue[0])} that is not 1-4096 printable characters on one line (not shown: it is a secret)`,
+        );
+    return entries.map(([name]) => name);
+}
+
+/** One `notifications` entry; headers must be secret, so that no plain copy of them is in Pulumi.<stack>.yaml. */
+function readNotification(endpoint: Reader<typeof NOTIFICATION_FIELDS>): NotificationEndpoint | undefined {
+    const url = endpoint.read("url");
+    const headerNames = endpoint.read("headers") ?? [];
+    if (headerNames.length > 0 && !endpoint.secret)
+        endpoint.fail(
+            "headers",
+            `must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path '${endpoint.name("headers")}.${headerNames[0]}' ...`,
+        );
+    const events = endpoint.read("events") as NotificationEvent[];
+    if (events.length === 0) endpoint.fail("events", `must name at least one event: ${endpoint.form("events")}`);
+    return url === undefined ? undefined : { url, events, headerNames };
+}
 
 const MIRROR_FIELDS = {
     upstream: text({
@@ -485,7 +586,7 @@ export const CONFIG_KEYS = {
         valid: isDockerHost,
     }),
     images: object({
-        form: "an object {registry?, ui?, edge?, mirror?}, each a pinned image reference",
+        form: "an object {registry?, ui?, edge?, mirror?, retention?}, each a pinned image reference",
         fields: IMAGE_FIELDS,
         default: {},
         undeclared: OBJECT,
@@ -503,6 +604,22 @@ export const CONFIG_KEYS = {
             const schedule = gc.read("schedule");
             return { ...(schedule === undefined ? {} : { schedule }), deleteUntagged: gc.read("deleteUntagged") };
         },
+    }),
+    retention: objects({
+        form: "a list of {repositories, keepLast?, keepWithinDays?, keepTags?}",
+        fields: RETENTION_FIELDS,
+        undeclared: OBJECT,
+        description:
+            "tags to delete right before each garbage collection (needs `gc` and `deleteEnabled`): in the repositories `repositories` matches (the first policy that matches applies), a tag stays if it is among the `keepLast` newest, its image is younger than `keepWithinDays`, or `keepTags` matches it; the rest, with their signatures, go ([docs/operations.md](docs/operations.md#retention-keep-the-newest-tags-gc-and-retention))",
+        read: readRetentionPolicy,
+    }),
+    notifications: objects({
+        form: 'a list of {url, headers? (--secret), events?: ["push", "delete", "pull"]}',
+        fields: NOTIFICATION_FIELDS,
+        undeclared: OBJECT,
+        description:
+            "webhooks the registry POSTs its events to (Distribution's `notifications`), one per entry: pushes and deletes of images by default, pulls when asked; best effort, a missed event is not sent again ([docs/webhooks.md](docs/webhooks.md))",
+        read: readNotification,
     }),
     hostRegistryMirrors: list({
         form: "a list of https:// URLs of registry mirrors, e.g. [https://xxxx.mirror.aliyuncs.com]",

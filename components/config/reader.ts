@@ -79,9 +79,9 @@ export class Reader<D extends Declarations = Declarations> {
         return this.reading.problems;
     }
 
-    /** The fields of an object key set with `--secret` (a secret field makes the whole object secret). */
+    /** The fields of an object key (or of a list entry) set with `--secret`: a secret field makes the whole top-level key secret. */
     get secret(): boolean {
-        return this.path !== "" && this.reading.secretKeys.includes(this.path.slice(0, -1));
+        return this.path !== "" && this.reading.secretKeys.includes(this.path.split(/[.[]/)[0]);
     }
 
     /** The key as a user writes it: `private-registry:ssh.port`. */
@@ -254,6 +254,18 @@ export class Value {
         if (repeated.length > 0)
             this.fail(`must not repeat an entry; ${repeated.map((r) => JSON.stringify(r)).join(", ")} is listed twice`);
         return bad.length > 0 || repeated.length > 0 ? undefined : items;
+    }
+
+    /**
+     * A list of objects, each with the fields `fields` declares: one level per entry, whose
+     * problems name it `key[i].field` (as `pulumi config set --path` writes it); undefined when unset.
+     */
+    objects<F extends Declarations>(fields: F): Reader<F>[] | undefined {
+        const value = this.json();
+        if (value === undefined) return undefined;
+        const isObject = (entry: unknown) => typeof entry === "object" && entry !== null && !Array.isArray(entry);
+        if (!Array.isArray(value) || !value.every(isObject)) return this.invalid(value);
+        return value.map((entry, i) => this.level.nested(`${this.key}[${i}]`, entry as Record<string, unknown>, fields));
     }
 
     /** An object whose fields `fields` declares; `unset` stands for an unset value (undefined: none). */

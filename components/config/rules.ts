@@ -30,6 +30,7 @@ export function applyRules(values: KeyValues, read: Keys): StackConfig | undefin
     checkDistributionVersions(values, read);
     const passwordRotation = rotationOfKnownUsers(values, read);
     checkRenewalWindow(values, read);
+    checkRetention(values, read);
 
     // Both majors are known unless a problem names the image.
     const { registry, mirror } = values.images;
@@ -214,6 +215,15 @@ function checkDistributionVersions(values: KeyValues, read: Keys): void {
             `needs Distribution 3 (${read.name("images")}.registry ${JSON.stringify(registry.reference)} is 2.x, whose --delete-untagged deletes the platform manifests of every multi-arch image: distribution issues 3004, 3178); use a registry:3 image or leave it false`,
         );
     }
+    const withHeaders = values.notifications.findIndex((endpoint) => endpoint.headerNames.length > 0);
+    if (withHeaders >= 0 && registry.major !== 3) {
+        // Headers are secrets: they reach the registry as REGISTRY_NOTIFICATIONS_ENDPOINTS_<i>_HEADERS,
+        // an environment variable naming a list entry, which 2.8's config parser cannot apply.
+        read.fail(
+            `notifications[${withHeaders}].headers`,
+            `needs Distribution 3: ${read.name("images")}.registry ${JSON.stringify(registry.reference)} is 2.x, which cannot take a webhook's headers from the environment, and they must stay out of config.yml; use a registry:3 image`,
+        );
+    }
     if (values.storage.kind === "oss" && registry.major === 2) {
         // 2.8's s3 driver forces path-style requests once an endpoint is set; OSS answers only
         // virtual-hosted ones (docs/scale.md). 3.x reaches OSS through s3 without path style.
@@ -234,6 +244,25 @@ function rotationOfKnownUsers(values: KeyValues, read: Keys): Record<string, str
     if (strangers.length === 0) return values.passwordRotation;
     read.fail("passwordRotation", `names ${strangers.map((s) => JSON.stringify(s)).join(", ")}, not in ${read.name("users")}`);
     return {};
+}
+
+/**
+ * Retention runs right before each garbage collection, on `gc.schedule`: without `gc` it would have
+ * no schedule, and the space of what it deletes would never come back. It deletes through the
+ * registry's API, which refuses deletes unless `deleteEnabled`.
+ */
+function checkRetention(values: KeyValues, read: Keys): void {
+    if (values.retention.length === 0) return;
+    if (values.gc === undefined)
+        read.fail(
+            "retention",
+            `needs ${read.name("gc")}: it runs right before each collection, on gc.schedule, and only a collection gives the deleted images' space back; set gc, e.g. {"schedule": "@daily"}`,
+        );
+    if (!values.deleteEnabled)
+        read.fail(
+            "retention",
+            `needs ${read.name("deleteEnabled")} true: it deletes tags through the registry's API, which refuses deletes otherwise`,
+        );
 }
 
 /** The certificate is renewed before it expires; with ACME, inside a window Let's Encrypt's lifetimes and a weekly job allow. */

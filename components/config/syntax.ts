@@ -142,6 +142,29 @@ export function isHttpsUrl(value: string): boolean {
     return plainUrl(value, ["https:"]) !== undefined;
 }
 
+/** `http(s)://host[:port][/path]`, no credentials, query or fragment: where the registry POSTs its events. */
+export function isWebhookUrl(value: string): boolean {
+    return plainUrl(value, ["https:", "http:"]) !== undefined;
+}
+
+/** An HTTP header name (RFC 9110's token). */
+export const isHttpHeaderName = matching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/);
+/** A header value on one line: printable characters and spaces, 1-4096 of them. */
+export const isHttpHeaderValue = matching(/^[\x21-\x7e]([\x20-\x7e]{0,4094}[\x21-\x7e])?$/);
+
+/**
+ * A repository glob: path segments of repository-name characters (a-z 0-9 . _ -) and wildcards,
+ * `*` and `?` within a segment, `**` as a whole segment for any number of them (`team/**`, `**`).
+ */
+export function isRepositoryGlob(value: string): boolean {
+    const segments = value.split("/");
+    return (
+        value.length <= 255 &&
+        segments.every((segment) => segment === "**" || /^(?:[a-z0-9._-]|\*|\?)+$/.test(segment)) &&
+        segments.every((segment) => segment === "**" || !segment.includes("**"))
+    );
+}
+
 /** k3s compiles each pattern with Go's regexp (RE2): no lookaround, no backreferences. */
 export function isRe2Pattern(pattern: string): boolean {
     if (pattern === "" || /\(\?[=!<]|\\[1-9]/.test(pattern)) return false;

@@ -90,6 +90,8 @@ export interface ImageSettings {
     ui: string;
     edge: string;
     mirror: DistributionImage;
+    /** regctl (regclient's alpine image: a shell beside it), for `retention`. */
+    retention: string;
 }
 
 /** Scheduled garbage collection of the registry's blobs (docs/operations.md). */
@@ -98,6 +100,38 @@ export interface GcSettings {
     schedule: GcTiming;
     /** Also delete manifests no tag points at (Distribution 3 only: 2.8 deletes multi-arch images' platform manifests). */
     deleteUntagged: boolean;
+}
+
+/**
+ * One retention policy: in the repositories its glob matches (the first policy that matches a
+ * repository applies), which tags stay; every other tag is deleted before a garbage collection
+ * (docs/operations.md). A tag stays when any of the set rules keeps it.
+ */
+export interface RetentionPolicy {
+    /** A glob over repository names: `*` and `?` within a path segment, `**` for any number of segments. */
+    repositories: string;
+    /** Keep the newest this many tags, by their image's creation time (`created`). */
+    keepLast?: number;
+    /** Keep tags whose image was created within this many days. */
+    keepWithinDays?: number;
+    /** Keep tags this Go regular expression matches (the whole tag). */
+    keepTags?: string;
+}
+
+/** What the registry tells a webhook about: pushes, deletes, pulls (of manifests: images, indexes, signatures). */
+export type NotificationEvent = "push" | "delete" | "pull";
+
+/**
+ * One webhook the registry POSTs its events to (Distribution's `notifications.endpoints`). The
+ * headers' values are secrets, read apart (readNotificationHeaders); only their names are here.
+ */
+export interface NotificationEndpoint {
+    /** `http(s)://host[:port][/path]`. */
+    url: string;
+    /** The events sent; the others are ignored. */
+    events: NotificationEvent[];
+    /** Names of the headers sent with each POST (their values are secret). */
+    headerNames: string[];
 }
 
 /** The opt-in pull-through mirror: a second Distribution in proxy mode behind the same edge. */
@@ -195,6 +229,10 @@ export interface RegistrySettings {
     mirror?: MirrorSettings;
     /** Set: the registry collects its garbage on this schedule, read-only meanwhile. */
     gc?: GcSettings;
+    /** Tags deleted right before each garbage collection (needs `gc`); empty: none. */
+    retention: RetentionPolicy[];
+    /** Webhooks told of pushes and deletes (and pulls, when asked); empty: none. */
+    notifications: NotificationEndpoint[];
 }
 
 /** What every mode reads. */

@@ -62,6 +62,13 @@ export interface GcSupervisorInput {
     deleteUntagged: boolean;
     /** File mode mask the registry runs under (the socket's permissions). Default: `000`, so the edge's workers may connect. */
     umask?: string;
+    /**
+     * Retention first (`retention`, retentionScript.ts): before each collection, while the
+     * registry still takes deletes, the retention container is asked to run through files in
+     * `handshakeDir` and waited for: `startSeconds` for it to start, `runSeconds` to finish; the
+     * collection runs either way. Default: none.
+     */
+    retention?: { handshakeDir: string; startSeconds: number; runSeconds: number };
 }
 
 /** Lines the supervisor logs start with this, so `docker logs` can be grepped for collections. */
@@ -84,6 +91,9 @@ export function renderGcSupervisor(input: GcSupervisorInput): string {
         `GC_FLAGS=${shellQuote(input.deleteUntagged ? "--delete-untagged" : "")}`,
         timing.kind === "cron" ? `CRON=${shellQuote(timing.fields.join(" "))}` : `EVERY_SECONDS=${timing.seconds}`,
         `LOG_PREFIX=${shellQuote(GC_LOG_PREFIX)}`,
+        `RETENTION_DIR=${shellQuote(input.retention?.handshakeDir ?? "")}`,
+        `RETENTION_START_SECONDS=${input.retention?.startSeconds ?? 0}`,
+        `RETENTION_RUN_SECONDS=${input.retention?.runSeconds ?? 0}`,
     ];
     return `#!/bin/sh
 # Rendered by private-registry (components/render/gcSupervisor.ts): serves the registry and
@@ -166,12 +176,43 @@ stop_all() {
 }
 trap 'stop_all; exit 0' TERM INT
 
+# Waits up to LIMIT seconds until FILE's first line is ID: await_answer FILE ID LIMIT.
+await_answer() {
+    waited=0
+    until [ "$(head -n 1 "$1" 2>/dev/null)" = "$2" ]; do
+        [ "$waited" -lt "$3" ] || return 1
+        sleep 1
+        waited=$((waited + 1))
+    done
+}
+# Retention (retentionScript.ts) runs right before a collection, while the registry takes deletes:
+# its container is asked through RETENTION_DIR (request: an id; it answers started, then done with
+# the id and its summary) and waited for, within limits: the collection runs either way (a delete
+# it sends once the registry is read-only is refused, and retried at the next run).
+RETENTION_RUNS=0
+retain() {
+    [ -n "$RETENTION_DIR" ] || return 0
+    RETENTION_RUNS=$((RETENTION_RUNS + 1))
+    id="$(date +%s)-$RETENTION_RUNS"
+    echo "$id" > "$RETENTION_DIR/request.tmp" && mv "$RETENTION_DIR/request.tmp" "$RETENTION_DIR/request"
+    if ! await_answer "$RETENTION_DIR/started" "$id" "$RETENTION_START_SECONDS"; then
+        log "retention did not start within $RETENTION_START_SECONDS s; collecting without it"
+        return 0
+    fi
+    if ! await_answer "$RETENTION_DIR/done" "$id" "$RETENTION_RUN_SECONDS"; then
+        log "retention still running after $RETENTION_RUN_SECONDS s; collecting now"
+        return 0
+    fi
+    log "retention $(sed -n 2p "$RETENTION_DIR/done")"
+}
+
 collect() {
     # Nothing pushed yet: the collector would fail on the missing repositories directory.
     if [ ! -d "$DATA_DIR/docker/registry/v2/repositories" ]; then
         log "skipped: no repositories yet"
         return 0
     fi
+    retain
     # The read-only registry answers before the normal one stops: the edge always has one.
     start_registry "$READONLY_CONFIG" "$READONLY_SOCKET"
     READONLY=$STARTED
@@ -211,6 +252,8 @@ collect() {
 
 # Left by a killed container, if at all: nothing listens there until a collection.
 rm -f "$READONLY_SOCKET"
+# The retention container runs as its image's user: it answers in this directory.
+[ -z "$RETENTION_DIR" ] || chmod 0777 "$RETENTION_DIR"
 start_registry "$CONFIG" "$SOCKET"
 SERVER=$STARTED
 last_minute=$(date -u +%Y%m%d%H%M)

@@ -1,6 +1,7 @@
 import { stringify } from "yaml";
 import type { DistributionMajor } from "../config/distribution";
 import type { BlobStorage } from "../config/types";
+import { notificationsSection, WebhookInput, webhookName } from "./notifications";
 
 export interface RegistryConfigInput {
     /**
@@ -36,6 +37,8 @@ export interface RegistryConfigInput {
      * Default: UPLOAD_PURGING (a week; daily).
      */
     uploadPurging?: { age: string; interval: string };
+    /** Webhooks told of the registry's events (`notifications.endpoints`), their headers apart (notifications.ts). Default: none. */
+    notifications?: readonly (WebhookInput & { headerNames?: readonly string[] })[];
 }
 
 /** What every deployed registry purges: uploads left unfinished for a week, checked daily (Distribution's own defaults). */
@@ -130,9 +133,17 @@ export function renderRegistryConfig(input: RegistryConfigInput): string {
         },
         auth: { htpasswd: { realm: input.realm, path: input.htpasswdPath } },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
+        ...(input.notifications?.length ? { notifications: notificationsSection(input.notifications) } : {}),
     };
     const major = input.distributionMajor ?? 3;
-    return `# Rendered by private-registry (components/render/registryConfig.ts) for Distribution ${major}.x (${REGISTRY_CONFIG_PATHS[major]}).\n${stringify(config)}`;
+    const headers = (input.notifications ?? [])
+        .map((webhook, i) => ({ names: webhook.headerNames ?? [], i }))
+        .filter(({ names }) => names.length > 0)
+        .map(
+            ({ names, i }) =>
+                `# ${webhookName(i)}'s headers (${names.join(", ")}): REGISTRY_NOTIFICATIONS_ENDPOINTS_${i}_HEADERS, a secret.\n`,
+        );
+    return `# Rendered by private-registry (components/render/registryConfig.ts) for Distribution ${major}.x (${REGISTRY_CONFIG_PATHS[major]}).\n${headers.join("")}${stringify(config)}`;
 }
 
 /** `unix:/path` (nginx's spelling, as the edge's upstream names it) or `host:port`. */

@@ -1,5 +1,5 @@
 /** The services of a stack, each run in one container named for it. */
-export type ServiceRole = "registry" | "ui" | "edge" | "mirror";
+export type ServiceRole = "registry" | "ui" | "edge" | "mirror" | "retention";
 
 /** The Docker object names of a stack (one `namePrefix`), as `dockerNames` makes them. */
 export interface DockerNames {
@@ -15,6 +15,8 @@ export interface DockerNames {
     registrySocket: string;
     /** The pull-through mirror's cache volume. */
     mirrorData: string;
+    /** With `retention`: the volume through which the collector's supervisor asks the retention job to run. */
+    retentionHandshake: string;
 }
 
 /**
@@ -30,5 +32,6 @@ export function dockerNames(namePrefix: string): DockerNames {
         registryData: `${namePrefix}-data`,
         registrySocket: `${namePrefix}-registry-socket`,
         mirrorData: `${namePrefix}-mirror-data`,
+        retentionHandshake: `${namePrefix}-retention-handshake`,
     };
 }

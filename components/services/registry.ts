@@ -1,12 +1,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DistributionMajor } from "../config/distribution";
-import type { BlobStorage, DistributionImage, GcSettings, RegistryStorage } from "../config/types";
+import type { BlobStorage, DistributionImage, GcSettings, NotificationEndpoint, RegistryStorage } from "../config/types";
 import { renderGcSupervisor } from "../render/gcSupervisor";
+import { webhookHeadersEnv } from "../render/notifications";
 import { ContainerNetworking, SocketMount } from "./networking";
 import { BACKUP_UPSTREAM_KEEPALIVE_SECONDS, Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_CONFIG_PATHS, REGISTRY_DATA_DIR, renderRegistryConfig, S3_CREDENTIAL_ENV } from "../render/registryConfig";
 import { dockerNames } from "./dockerNames";
+import { RETENTION_WAIT } from "./retention";
 import { ROLE_LABEL, serviceContainer } from "./serviceContainer";
 
 /** The htpasswd is a secret file: `serviceContainer` mounts it read-only here, apart from `config.yml`. */
@@ -70,6 +72,15 @@ export interface RegistryArgs {
      * `--delete-untagged` (Distribution 3 only). Default: none.
      */
     gc?: GcSettings;
+    /**
+     * With `gc`: the retention job's handshake volume (services/retention.ts), mounted here so the
+     * supervisor asks the job to run right before each collection. Default: none.
+     */
+    retentionHandshake?: SocketMount;
+    /** Webhooks told of pushes, deletes (and pulls, when asked). Default: none. */
+    notifications?: NotificationEndpoint[];
+    /** Secret: each webhook's headers, index by index (`notifications[i].headers`). Default: none. */
+    notificationHeaders?: pulumi.Input<Record<string, string>[]>;
     /** Resources to wait for (the host being ready). */
     dependsOn?: pulumi.Resource[];
 }
@@ -109,6 +120,7 @@ export class Registry extends pulumi.ComponentResource {
             debugAddress: metricsAddress,
             storage: storageConfig(storage),
             distributionMajor: major,
+            notifications: args.notifications,
         };
         const configYaml = renderRegistryConfig(configInput);
         const configPath = REGISTRY_CONFIG_PATHS[major];
@@ -120,6 +132,7 @@ export class Registry extends pulumi.ComponentResource {
                 : scheduledCollection(
                       args.gc,
                       configPath,
+                      args.retentionHandshake?.containerPath,
                       renderRegistryConfig({
                           ...configInput,
                           listenAddress: REGISTRY_READONLY_SOCKET,
@@ -143,6 +156,13 @@ export class Registry extends pulumi.ComponentResource {
                       },
                       { ...childOpts, retainOnDelete: args.retainDataOnDestroy, dependsOn: args.dependsOn },
                   );
+        // The headers are secrets: environment variables, never config.yml (render/notifications.ts).
+        const headers = args.notificationHeaders;
+        const webhookHeaders = (args.notifications ?? []).flatMap((endpoint, i) =>
+            endpoint.headerNames.length === 0 || headers === undefined
+                ? []
+                : [pulumi.secret(pulumi.output(headers).apply((all) => webhookHeadersEnv(i, all[i] ?? {})))],
+        );
         const s3Credentials =
             storage.kind !== "s3"
                 ? []
@@ -173,11 +193,17 @@ export class Registry extends pulumi.ComponentResource {
                 healthUrl: `http://${metricsLocal}/debug/health`,
                 settings: {
                     command: gc?.command ?? serveWithOpenSocket(configPath),
-                    envs: [pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`, ...s3Credentials, ...distributionEnv(major)],
+                    envs: [
+                        pulumi.interpolate`REGISTRY_HTTP_SECRET=${args.httpSecret}`,
+                        ...s3Credentials,
+                        ...webhookHeaders,
+                        ...distributionEnv(major),
+                    ],
                     uploads: [{ file: configPath, content: configYaml }, ...(gc?.uploads ?? [])],
                     volumes: [
                         ...(volume === undefined ? [] : [{ volumeName: volume.name, containerPath: REGISTRY_DATA_DIR }]),
                         { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
+                        ...(args.retentionHandshake === undefined ? [] : [args.retentionHandshake]),
                     ],
                 },
                 secretFiles: { directory: SECRETS_DIR, files: [{ name: "htpasswd", content: args.htpasswd }] },
@@ -213,7 +239,7 @@ export function distributionEnv(major: DistributionMajor): string[] {
  * entrypoint runs any command that is not a config file as given (`sh ...`), in the official
  * image and the stand-ins alike.
  */
-export function scheduledCollection(gc: GcSettings, configPath: string, readOnlyConfigYaml: string) {
+export function scheduledCollection(gc: GcSettings, configPath: string, retentionDir: string | undefined, readOnlyConfigYaml: string) {
     const directory = configPath.slice(0, configPath.lastIndexOf("/"));
     const readOnlyConfigPath = `${directory}/config-readonly.yml`;
     const supervisorPath = `${directory}/gc-supervisor.sh`;
@@ -227,6 +253,7 @@ export function scheduledCollection(gc: GcSettings, configPath: string, readOnly
         dataDir: REGISTRY_DATA_DIR,
         timing: gc.schedule,
         deleteUntagged: gc.deleteUntagged,
+        retention: retentionDir === undefined ? undefined : { handshakeDir: retentionDir, ...RETENTION_WAIT },
     });
     return {
         command: ["sh", supervisorPath],

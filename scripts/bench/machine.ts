@@ -2,7 +2,7 @@
 import { cpus, loadavg, release, totalmem } from "os";
 import { run } from "../lib/processes";
 import { NGINX } from "../lib/loopbackServers";
-import { registry3Binary } from "../lib/registry3";
+import { registry3Binary } from "../lib/builtTools";
 import { GIB } from "./stats";
 
 export interface Machine {

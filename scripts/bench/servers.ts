@@ -16,7 +16,7 @@ import { distributionEnv } from "../../components/services/registry";
 import { checkNginxConfig, loopbackEdgeInput, NGINX } from "../lib/loopbackServers";
 import { issueTestCertificates } from "../lib/program/fakeProviders";
 import { Daemon, run, startDaemon, waitFor } from "../lib/processes";
-import { registry3Binary } from "../lib/registry3";
+import { registry3Binary } from "../lib/builtTools";
 import type { Site } from "./network";
 import { launcher, Placement, Role } from "./placement";
 import type { Endpoint } from "./registryClient";

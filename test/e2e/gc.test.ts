@@ -19,10 +19,12 @@ import { join } from "path";
 import { GC_LOG_PREFIX } from "../../components/render/gcSupervisor";
 import { evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
 import { hostNetworkStackConfig } from "./support/hostStack";
-import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
+import { skopeoPullArgs, skopeoPushArgs } from "../support/skopeo";
+import { firstLayerDigest, SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, sleep, waitFor } from "../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
 import { addHostsEntry } from "./support/hostsFile";
+import { blobStored as blobStoredIn, containerOutput } from "./support/registryContainer";
 import { imageNames, replay } from "./support/replay";
 import { buildStandInImages } from "./support/standins";
 
@@ -37,43 +39,18 @@ describe("scheduled garbage collection in the registry container (Distribution 3
     let creds: string;
     const caDir = () => join(work, "ca");
 
-    const registryLogs = async () => {
-        const logs = await dockerd.docker(["logs", `${PREFIX}-registry`], { allowFailure: true });
-        return logs.stdout + logs.stderr;
-    };
+    const registryLogs = () => containerOutput(dockerd, `${PREFIX}-registry`);
     const count = (text: string, what: string) => text.split("\n").filter((line) => line.includes(`${GC_LOG_PREFIX} ${what}`)).length;
     const push = (layout: string, tag: string, reference: string, all = false) =>
-        run(
-            "skopeo",
-            [
-                "copy",
-                "--quiet",
-                ...(all ? ["--all"] : []),
-                "--dest-cert-dir",
-                caDir(),
-                "--dest-creds",
-                creds,
-                `oci:${layout}:${tag}`,
-                `docker://${endpoint}/${reference}`,
-            ],
-            { allowFailure: true, timeoutMs: 120_000 },
-        );
+        run("skopeo", skopeoPushArgs(layout, tag, `${endpoint}/${reference}`, { certDir: caDir(), creds }, all), {
+            allowFailure: true,
+            timeoutMs: 120_000,
+        });
     const pullByDigest = (repository: string, digest: string, into: string) =>
-        run(
-            "skopeo",
-            [
-                "copy",
-                "--quiet",
-                "--all",
-                "--src-cert-dir",
-                caDir(),
-                "--src-creds",
-                creds,
-                `docker://${endpoint}/${repository}@${digest}`,
-                `dir:${into}`,
-            ],
-            { allowFailure: true, timeoutMs: 120_000 },
-        );
+        run("skopeo", skopeoPullArgs(`${endpoint}/${repository}@${digest}`, into, { certDir: caDir(), creds }), {
+            allowFailure: true,
+            timeoutMs: 120_000,
+        });
     const manifestStatus = async (repository: string, digest: string) =>
         (
             await run("curl", [
@@ -91,25 +68,7 @@ describe("scheduled garbage collection in the registry container (Distribution 3
                 `https://${endpoint}/v2/${repository}/manifests/${digest}`,
             ])
         ).stdout;
-    /** Whether a blob's data file is in the volume. */
-    const blobStored = async (digest: string) =>
-        (
-            await dockerd.docker(
-                [
-                    "exec",
-                    `${PREFIX}-registry`,
-                    "test",
-                    "-e",
-                    `/var/lib/registry/docker/registry/v2/blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}/data`,
-                ],
-                { allowFailure: true },
-            )
-        ).code === 0;
-    /** The digest of a one-image layout's only layer. */
-    const layerOf = (layout: string) => {
-        const manifest = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")).manifests[0].digest as string;
-        return JSON.parse(readFileSync(join(layout, "blobs/sha256", manifest.slice(7)), "utf8")).layers[0].digest as string;
-    };
+    const blobStored = (digest: string) => blobStoredIn(dockerd, `${PREFIX}-registry`, digest);
     /** A step of the setup, retried: a scheduled collection may make the registry read-only for a moment. */
     const retried = async <T extends { code: number; stderr: string }>(
         what: string,
@@ -177,7 +136,7 @@ describe("scheduled garbage collection in the registry container (Distribution 3
         ] as const) {
             await retried(reference, () => push(join(layouts, layout), tag, reference, all));
         }
-        const [doomedLayer, oldLayer] = [layerOf(join(layouts, "doomed")), layerOf(join(layouts, "old"))];
+        const [doomedLayer, oldLayer] = [firstLayerDigest(join(layouts, "doomed")), firstLayerDigest(join(layouts, "old"))];
         assert.ok((await blobStored(doomedLayer)) && (await blobStored(oldLayer)));
         await retried(
             "DELETE the doomed manifest",

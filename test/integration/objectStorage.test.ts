@@ -15,7 +15,7 @@ import { join } from "path";
 import { writeRandomBlob } from "../../scripts/lib/randomBlob";
 import { writeOciLayout } from "../support/ociLayout";
 import { killGroup, makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
-import { cachedRegistry3, registry3Binary } from "../../scripts/lib/registry3";
+import { cachedRegistry3, registry3Binary } from "../../scripts/lib/builtTools";
 import { REGISTRY, Replica, ReplicaSet, startReplica, startReplicaSet, USER } from "../../scripts/lib/s3Replicas";
 import { S3Server, startS3Server } from "../../scripts/lib/s3Server";
 

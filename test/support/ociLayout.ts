@@ -1,13 +1,16 @@
 /** A small image written as an OCI layout, for tests that push one with skopeo. */
 import { createHash } from "crypto";
-import { mkdirSync, writeFileSync } from "fs";
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { gzipSync } from "zlib";
 
 const sha256 = (data: Buffer | string) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
-/** A one-layer linux/amd64 image as an OCI layout; returns its manifest digest. */
-export function writeOciLayout(dir: string, text = "pulled through containerd's CRI\n"): string {
+/**
+ * A one-layer linux/amd64 image as an OCI layout; returns its manifest digest. `created` (an RFC
+ * 3339 time) goes into its config, as a build writes it; unset, the config has none.
+ */
+export function writeOciLayout(dir: string, text = "pulled through containerd's CRI\n", created?: string): string {
     mkdirSync(join(dir, "blobs/sha256"), { recursive: true });
     const blob = (data: Buffer | string) => {
         const digest = sha256(data);
@@ -18,6 +21,7 @@ export function writeOciLayout(dir: string, text = "pulled through containerd's 
     const layer = blob(gzipSync(layerTar));
     const config = blob(
         JSON.stringify({
+            ...(created === undefined ? {} : { created }),
             architecture: "amd64",
             os: "linux",
             config: {},
@@ -105,6 +109,12 @@ export function writeOciIndexLayout(
         }),
     );
     return { index: index.digest, children };
+}
+
+/** The digest of the first layer of a one-image layout (writeOciLayout's), read back from its files. */
+export function firstLayerDigest(dir: string): string {
+    const manifest = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")).manifests[0].digest as string;
+    return JSON.parse(readFileSync(join(dir, "blobs/sha256", manifest.slice(7)), "utf8")).layers[0].digest as string;
 }
 
 /** A ustar archive holding one regular file (what `tar` would write, without depending on its version). */

@@ -393,6 +393,7 @@ describe("stack config", () => {
             ui: DEFAULT_IMAGES.ui,
             edge: DEFAULT_IMAGES.edge,
             mirror: { reference: DEFAULT_IMAGES.mirror, major: 3 },
+            retention: DEFAULT_IMAGES.retention,
         });
         const acr = "registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
         const digest = `nginx:1.28.0-alpine@sha256:${"a".repeat(64)}`;
@@ -404,6 +405,7 @@ describe("stack config", () => {
             ui: DEFAULT_IMAGES.ui,
             edge: digest,
             mirror: { reference: `localhost:5000/mirror:3@sha256:${"0".repeat(64)}`, major: 3 },
+            retention: DEFAULT_IMAGES.retention,
         });
         for (const ok of Object.values(DEFAULT_IMAGES)) assert.ok(isPinnedImageReference(ok), ok);
         for (const bad of ["nginx", "Nginx:1", "nginx:", "registry:2.8.3@sha256:abc", "a//b:1", "-x/y:1", "x:1 y", "x:.1"]) {
@@ -689,6 +691,159 @@ describe("stack config: storage", () => {
         assertRejected(
             { ...alicloud, storage: '{"kind":"oss"}', images: '{"registry":"registry:2.8.3"}' },
             /storage\.kind "oss" needs Distribution 3: private-registry:images\.registry "registry:2\.8\.3" is 2\.x/,
+        );
+    });
+});
+
+describe("stack config: retention and notifications", () => {
+    const withGc = { gc: JSON.stringify({ schedule: "@daily" }), deleteEnabled: "true" };
+    const retention = (policies: object[], extra: Record<string, string> = withGc) =>
+        parseStackConfig({ retention: JSON.stringify(policies), ...extra });
+    const notifications = (endpoints: object[], secret = false, extra: Record<string, string> = {}) =>
+        parseStackConfig({ notifications: JSON.stringify(endpoints), ...extra }, undefined, secret ? ["notifications"] : []);
+    const refused = (parse: () => unknown): string[] => {
+        try {
+            parse();
+        } catch (error) {
+            assert.ok(error instanceof ConfigError, String(error));
+            return error.problems;
+        }
+        assert.fail("accepted");
+    };
+
+    it("reads retention policies in order, each with only the rules it sets; none by default", () => {
+        assert.deepEqual(parseStackConfig({}).retention, []);
+        assert.deepEqual(
+            retention([
+                { repositories: "team/*", keepLast: 3, keepTags: "v[0-9]+(\\.[0-9]+)*|latest" },
+                { repositories: "**", keepWithinDays: 30 },
+                { repositories: "scratch/**", keepLast: 0 },
+            ]).retention,
+            [
+                { repositories: "team/*", keepLast: 3, keepTags: "v[0-9]+(\\.[0-9]+)*|latest" },
+                { repositories: "**", keepWithinDays: 30 },
+                { repositories: "scratch/**", keepLast: 0 },
+            ],
+        );
+    });
+
+    it("names each bad retention field by its path: a bad glob, negative counts, a pattern Go cannot compile", () => {
+        assert.deepEqual(
+            refused(() =>
+                retention([
+                    { repositories: "Team/*", keepLast: 3 },
+                    { repositories: "team/***", keepLast: -1 },
+                    { repositories: "team", keepWithinDays: -7 },
+                    { repositories: "team", keepTags: "(?=v)" },
+                    { repositories: "team" },
+                    { keepLast: 1 },
+                ]),
+            ),
+            [
+                'private-registry:retention[0].repositories must be a glob over repository names: a-z 0-9 . _ - / with * and ? within a path segment and ** for any number of segments, e.g. team/* or **; got "Team/*"',
+                'private-registry:retention[1].repositories must be a glob over repository names: a-z 0-9 . _ - / with * and ? within a path segment and ** for any number of segments, e.g. team/* or **; got "team/***"',
+                'private-registry:retention[1].keepLast must be an integer number of tags, 0-100000: the newest, by their image\'s creation time; got "-1"',
+                'private-registry:retention[2].keepWithinDays must be an integer number of days, 0-36500: tags whose image was created since; got "-7"',
+                'private-registry:retention[3].keepTags must be a Go regular expression matched against the whole tag, e.g. "v[0-9]+(\\.[0-9]+)*|latest"; got "(?=v)"',
+                "private-registry:retention[4].repositories needs at least one of private-registry:retention[4].keepLast, private-registry:retention[4].keepWithinDays, private-registry:retention[4].keepTags: without them every tag would be deleted (say keepLast: 0 to mean that)",
+                "private-registry:retention[5].repositories is required: a glob over repository names: a-z 0-9 . _ - / with * and ? within a path segment and ** for any number of segments, e.g. team/* or **",
+            ],
+        );
+        assert.deepEqual(
+            refused(() => retention([{ repositories: "team", kepLast: 1 }])),
+            [
+                "private-registry:retention[0].kepLast is not a known key (did you mean keepLast?)",
+                "private-registry:retention[0].repositories needs at least one of private-registry:retention[0].keepLast, private-registry:retention[0].keepWithinDays, private-registry:retention[0].keepTags: without them every tag would be deleted (say keepLast: 0 to mean that)",
+            ],
+        );
+        assertRejected(
+            { retention: '{"repositories": "team"}', ...withGc },
+            /^private-registry:retention must be a list of \{repositories/,
+        );
+    });
+
+    it("runs retention only with gc (its schedule, and the space back) and deleteEnabled (it deletes through the API)", () => {
+        const policy = [{ repositories: "**", keepLast: 5 }];
+        assert.deepEqual(
+            refused(() => retention(policy, {})),
+            [
+                'private-registry:retention needs private-registry:gc: it runs right before each collection, on gc.schedule, and only a collection gives the deleted images\' space back; set gc, e.g. {"schedule": "@daily"}',
+                "private-registry:retention needs private-registry:deleteEnabled true: it deletes tags through the registry's API, which refuses deletes otherwise",
+            ],
+        );
+        assert.equal(retention(policy).gc?.schedule.kind, "cron");
+    });
+
+    it("reads webhooks: push and delete by default, pull when asked; header names only, their values never", () => {
+        assert.deepEqual(parseStackConfig({}).notifications, []);
+        const config = notifications(
+            [
+                { url: "http://deployer.lan:8080/registry-events" },
+                {
+                    url: "https://audit.example.com/hook",
+                    events: ["push", "delete", "pull"],
+                    headers: { Authorization: "Bearer SECRET-TOKEN" },
+                },
+            ],
+            true,
+        );
+        assert.deepEqual(config.notifications, [
+            { url: "http://deployer.lan:8080/registry-events", events: ["push", "delete"], headerNames: [] },
+            { url: "https://audit.example.com/hook", events: ["push", "delete", "pull"], headerNames: ["Authorization"] },
+        ]);
+        assert.ok(!JSON.stringify(config).includes("SECRET-TOKEN"), "no plain copy of a header's value in the settings");
+    });
+
+    it("names each bad webhook field: a URL that is not http(s), a header value set without --secret, unknown events", () => {
+        assert.deepEqual(
+            refused(() =>
+                notifications([
+                    { url: "ftp://deployer.lan/events" },
+                    { url: "https://user:pw@deployer.lan/events" },
+                    { url: "https://deployer.lan/events", headers: { Authorization: "Bearer SECRET-TOKEN" } },
+                    { url: "https://deployer.lan/events", events: ["push", "tag"] },
+                    { url: "https://deployer.lan/events", events: [] },
+                    { headers: {} },
+                ]),
+            ),
+            [
+                'private-registry:notifications[0].url must be an http:// or https:// URL without credentials, query or fragment (secrets go in headers), e.g. http://deployer.lan:8080/registry-events; got "ftp://deployer.lan/events"',
+                'private-registry:notifications[1].url must be an http:// or https:// URL without credentials, query or fragment (secrets go in headers), e.g. http://deployer.lan:8080/registry-events; got "https://user:pw@deployer.lan/events"',
+                "private-registry:notifications[2].headers must be a secret config value, not plain text in Pulumi.<stack>.yaml: pulumi config set --secret --path 'private-registry:notifications[2].headers.Authorization' ...",
+                'private-registry:notifications[3].events must be a list of "push", "delete", "pull"; got ["push","tag"]',
+                'private-registry:notifications[4].events must name at least one event: a list of "push", "delete", "pull"',
+                "private-registry:notifications[5].url is required: an http:// or https:// URL without credentials, query or fragment (secrets go in headers), e.g. http://deployer.lan:8080/registry-events",
+            ],
+        );
+        const headerProblems = refused(() =>
+            notifications(
+                [
+                    { url: "https://a.lan/", headers: { "Bad Name": "x" } },
+                    { url: "https://a.lan/", headers: { "X-Token": "line\nbreak SECRET-TOKEN" } },
+                ],
+                true,
+            ),
+        );
+        assert.deepEqual(headerProblems, [
+            'private-registry:notifications[0].headers has "Bad Name", which is not an HTTP header name',
+            `private-registry:notifications[1].headers has a value for "X-Token" that is not 1-4096 printable characters on one line (not shown: it is a secret)`,
+        ]);
+        assert.ok(!headerProblems.join("").includes("SECRET-TOKEN"));
+    });
+
+    it("takes a webhook's headers with Distribution 3 only: 2.8 cannot read a list entry's headers from the environment", () => {
+        const endpoints = [{ url: "https://a.lan/", headers: { Authorization: "Bearer x" } }];
+        assert.deepEqual(
+            refused(() => notifications(endpoints, true, { images: JSON.stringify({ registry: "registry:2.8.3" }) })),
+            [
+                'private-registry:notifications[0].headers needs Distribution 3: private-registry:images.registry "registry:2.8.3" is 2.x, which cannot take a webhook\'s headers from the environment, and they must stay out of config.yml; use a registry:3 image',
+            ],
+        );
+        // Without headers 2.8 takes webhooks: they are all in config.yml.
+        assert.equal(
+            notifications([{ url: "https://a.lan/" }], false, { images: JSON.stringify({ registry: "registry:2.8.3" }) }).notifications
+                .length,
+            1,
         );
     });
 });

@@ -4,31 +4,30 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { mkdtempSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { renderGcSupervisor } from "../../components/render/gcSupervisor";
+import { GcSupervisorInput, renderGcSupervisor } from "../../components/render/gcSupervisor";
 import { run } from "../../scripts/lib/processes";
 
 const BUSYBOX = "/bin/busybox";
 
 describe("the supervisor script", () => {
     const dir = mkdtempSync(join(tmpdir(), "pr-gc-script-"));
+    /** The stack's paths for a 3.x registry; each test sets its timing. */
+    const input = (timing: GcSupervisorInput["timing"]): GcSupervisorInput => ({
+        configPath: "/etc/distribution/config.yml",
+        socketPath: "/run/registry/registry.sock",
+        readOnlyConfigPath: "/etc/distribution/config-readonly.yml",
+        readOnlySocketPath: "/run/registry/registry-readonly.sock",
+        drainSeconds: 2,
+        dataDir: "/var/lib/registry",
+        timing,
+        deleteUntagged: false,
+    });
     const scriptFor = (fields: string) => {
         const path = join(dir, `cron-${fields.replace(/\W/g, "_")}.sh`);
-        writeFileSync(
-            path,
-            renderGcSupervisor({
-                configPath: "/etc/distribution/config.yml",
-                socketPath: "/run/registry/registry.sock",
-                readOnlyConfigPath: "/etc/distribution/config-readonly.yml",
-                readOnlySocketPath: "/run/registry/registry-readonly.sock",
-                drainSeconds: 2,
-                dataDir: "/var/lib/registry",
-                timing: { kind: "cron", fields: fields.split(" ") },
-                deleteUntagged: false,
-            }),
-        );
+        writeFileSync(path, renderGcSupervisor(input({ kind: "cron", fields: fields.split(" ") })));
         return path;
     };
     /** Whether busybox's sh says the minute "MIN HOUR DAY MONTH WEEKDAY" is due. */
@@ -42,6 +41,23 @@ describe("the supervisor script", () => {
         const path = scriptFor("*/5 * * * *");
         await run(BUSYBOX, ["sh", "-n", path]);
         await run("sh", ["-n", path]);
+    });
+
+    it("with retention, asks the retention job before each collection and waits for it within limits (passes sh -n)", async () => {
+        const path = join(dir, "with-retention.sh");
+        const script = renderGcSupervisor({
+            ...input({ kind: "every", seconds: 3600 }),
+            retention: { handshakeDir: "/run/retention", startSeconds: 60, runSeconds: 3600 },
+        });
+        writeFileSync(path, script);
+        await run(BUSYBOX, ["sh", "-n", path]);
+        await run("sh", ["-n", path]);
+        assert.match(script, /^RETENTION_DIR='\/run\/retention'\nRETENTION_START_SECONDS=60\nRETENTION_RUN_SECONDS=3600$/m);
+        // Asked first, while the registry still takes deletes: before the read-only registry starts.
+        const collect = script.slice(script.indexOf("collect() {"));
+        assert.ok(collect.indexOf("    retain\n") < collect.indexOf('start_registry "$READONLY_CONFIG"'));
+        // Without retention the step does nothing.
+        assert.match(readFileSync(scriptFor("0 3 * * *"), "utf8"), /^RETENTION_DIR=''$/m);
     });
 
     it("matches cron times as cron does (UTC fields given)", async () => {

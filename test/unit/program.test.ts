@@ -458,6 +458,97 @@ describe("local mode variants", () => {
         assert.equal(plain.resources.filter((r) => r.type.startsWith("docker:")).length, 0, "nothing planned");
     });
 
+    it("retention: a regctl container the collector asks through a shared volume, reaching the endpoint on the host's network as the push user", async () => {
+        const result = await evaluateProgram({
+            config: {
+                ...devStackConfig(),
+                hostnames: ["registry.lan"],
+                deleteEnabled: true,
+                gc: { schedule: "@daily" },
+                retention: [{ repositories: "team/**", keepLast: 3, keepTags: "v[0-9]+" }],
+            },
+        });
+        assert.equal(result.error, undefined);
+        const job = inputsOf(result, CONTAINER, "registry-retention");
+        assert.equal(job.name, "private-registry-retention");
+        assert.equal(
+            result.resources.find((r) => r.type === "docker:index/remoteImage:RemoteImage" && r.name === "registry-retention-image")?.inputs
+                .name,
+            "regclient/regctl:v0.11.7-alpine",
+        );
+        assert.deepEqual(job.command, ["sh", "/etc/retention/retention.sh"]);
+        assert.equal(job.networkMode, "host", "it reaches the registry as a client on its host does");
+        assert.deepEqual(job.hosts, [{ host: "registry.lan", ip: "127.0.0.1" }], "the registry's name, pinned to the host");
+        assert.equal(job.ports, undefined, "it publishes nothing");
+        const [admin] = result.outputs.credentials.value as { username: string; password: string }[];
+        assert.deepEqual(envOf(job), { RETENTION_USER: "admin", RETENTION_PASSWORD: admin.password });
+        assert.ok(findResource(result, CONTAINER, "registry-retention").secretInputPaths.includes("envs"), "the password is secret");
+        assert.ok(!findResource(result, CONTAINER, "registry-retention").secretInputPaths.includes("uploads"), "the script stays readable");
+        const script = upload(job, "/etc/retention/retention.sh");
+        assert.match(script, /^REGISTRY='registry\.lan:8443'$/m);
+        assert.match(script, /^CA_FILE='\/etc\/retention\/ca\.crt'$/m);
+        assert.match(
+            script,
+            /matches '\^team\(\/\.\*\)\?\$' "\$1"; then POLICY='team\/\*\*' KEEP_LAST='3' KEEP_DAYS='' KEEP_TAGS='v\[0-9\]\+'/,
+        );
+        assert.equal(upload(job, "/etc/retention/ca.crt"), result.outputs.caCertificate.value);
+        const handshake = { volumeName: "private-registry-retention-handshake", containerPath: "/run/retention" };
+        assert.deepEqual(job.volumes, [handshake]);
+        assert.equal(inputsOf(result, VOLUME, "registry-retention-handshake").name, handshake.volumeName);
+        const registry = inputsOf(result, CONTAINER, "registry-registry");
+        assert.ok(
+            (registry.volumes as Inputs[]).some(
+                (v) => v.volumeName === handshake.volumeName && v.containerPath === handshake.containerPath,
+            ),
+            "the supervisor mounts the handshake volume",
+        );
+        assert.match(upload(registry, "/etc/distribution/gc-supervisor.sh"), /^RETENTION_DIR='\/run\/retention'$/m);
+        assertSecretsStayHidden(result);
+
+        const without = await evaluateProgram({ config: { ...devStackConfig(), retention: [{ repositories: "**", keepLast: 1 }] } });
+        assert.match(without.error ?? "", /private-registry:retention needs private-registry:gc/);
+        assert.match(without.error ?? "", /private-registry:retention needs private-registry:deleteEnabled true/);
+    });
+
+    it("notifications: endpoints readable in config.yml, each one's headers only in a secret environment variable; plain headers stop the preview", async () => {
+        const notifications = [
+            { url: "http://deployer.lan:8080/events", headers: { Authorization: "Bearer hook-Token-7" } },
+            { url: "https://audit.lan/hook", events: ["push", "delete", "pull"] },
+        ];
+        const result = await evaluateProgram({ config: { ...devStackConfig(), notifications }, secretKeys: ["notifications"] });
+        assert.equal(result.error, undefined);
+        const registry = inputsOf(result, CONTAINER, "registry-registry");
+        const configYaml = upload(registry, "/etc/distribution/config.yml");
+        assert.deepEqual(parseYaml(configYaml).notifications.endpoints, [
+            {
+                name: "webhook-1",
+                url: "http://deployer.lan:8080/events",
+                timeout: "5s",
+                threshold: 5,
+                backoff: "10s",
+                ignore: { mediatypes: ["application/octet-stream"], actions: ["pull"] },
+            },
+            {
+                name: "webhook-2",
+                url: "https://audit.lan/hook",
+                timeout: "5s",
+                threshold: 5,
+                backoff: "10s",
+                ignore: { mediatypes: ["application/octet-stream"], actions: [] },
+            },
+        ]);
+        assert.doesNotMatch(configYaml, /hook-Token-7/);
+        assert.equal(envOf(registry).REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS, '{"Authorization":["Bearer hook-Token-7"]}');
+        assert.equal(envOf(registry).REGISTRY_NOTIFICATIONS_ENDPOINTS_1_HEADERS, undefined);
+        assert.ok(findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("envs"));
+        assert.ok(!findResource(result, CONTAINER, "registry-registry").secretInputPaths.includes("uploads"), "config.yml stays readable");
+        assertSecretsStayHidden(result, { webhookHeader: "Bearer hook-Token-7" });
+
+        const plain = await evaluateProgram({ config: { ...devStackConfig(), notifications } });
+        assert.match(plain.error ?? "", /private-registry:notifications\[0\]\.headers must be a secret config value/);
+        assert.doesNotMatch(plain.error ?? "", /hook-Token-7/);
+    });
+
     it("stops at preview with the key named when the config is bad", async () => {
         const result = await evaluateProgram({ config: { ...devStackConfig(), httpsPort: "99999", mode: "moon" } });
         assert.match(result.error ?? "", /private-registry:mode must be one of "local", "ssh", "alicloud"; got "moon"/);

@@ -66,6 +66,7 @@ const HANDLED = new Set([
     "logOpts",
     "start",
     "mustRun",
+    "hosts",
 ]);
 /** Network inputs the replay turns into `docker network create` flags. */
 const HANDLED_NETWORK = new Set(["name", "driver"]);
@@ -115,6 +116,9 @@ function createArgs(result: EvaluationResult, inputs: Record<string, any>): stri
     // As the Docker provider creates a container: HostConfig.NetworkMode as given (Docker's
     // default bridge when unset), the ports with the provider's defaults (IPv4 0.0.0.0, tcp).
     if (inputs.networkMode) args.push("--network", inputs.networkMode);
+    // Extra /etc/hosts lines, as the provider's `hosts` sets HostConfig.ExtraHosts.
+    for (const host of (inputs.hosts as { host: string; ip: string }[] | undefined) ?? [])
+        args.push("--add-host", `${host.host}:${host.ip}`);
     for (const port of (inputs.ports as Port[] | undefined) ?? []) {
         args.push("--publish", `${port.ip ?? "0.0.0.0"}:${port.external ?? ""}:${port.internal}/${port.protocol ?? "tcp"}`);
     }

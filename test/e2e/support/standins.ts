@@ -29,7 +29,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import type { PrivateDockerd } from "./dockerd";
 import { run } from "../../../scripts/lib/processes";
-import { registry3Binary } from "../../../scripts/lib/registry3";
+import { regctlBinary, registry3Binary } from "../../../scripts/lib/builtTools";
 import { distributionMajor } from "../../../components/config/distribution";
 import { buildUiStandIn } from "./uiStandin";
 
@@ -37,6 +37,8 @@ export interface StandInNames {
     registry: string;
     edge: string;
     ui: string;
+    /** With `retention`: regclient's regctl image. */
+    retention?: string;
 }
 
 /** Paths of the host's Debian binaries the stand-ins are made from. */
@@ -77,6 +79,7 @@ export async function buildStandInImages(dockerd: PrivateDockerd, names: StandIn
         buildRegistry(dockerd, names.registry, path.join(root, "registry")),
         buildEdge(dockerd, names.edge, path.join(root, "edge")),
         buildUiStandIn(dockerd, names.ui, path.join(root, "ui")),
+        ...(names.retention === undefined ? [] : [buildRetention(dockerd, names.retention, path.join(root, "retention"))]),
     ]);
 }
 
@@ -110,6 +113,43 @@ export async function buildRegistry(dockerd: PrivateDockerd, name: string, dir: 
         "EXPOSE 5000/tcp",
         'ENTRYPOINT ["/entrypoint.sh"]',
         `CMD ["${standIn.configDir}/config.yml"]`,
+    ]);
+}
+
+/**
+ * Like regclient/regctl:*-alpine: regctl (v0.11.7, static, built by scripts/build-tools.sh
+ * regclient) in /usr/local/bin with busybox as the shell, the system's CA roots, run as appuser
+ * (1000) from its home, `regctl --help` by default. Unlike upstream's, the home is root's (`docker
+ * import` packs every file as root's); the retention script keeps regctl's settings under /tmp.
+ */
+export async function buildRetention(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
+    const rootfs = new RootFs(path.join(dir, "rootfs"));
+    await rootfs.base();
+    await rootfs.copyBinary(await regctlBinary(), "/usr/local/bin/regctl");
+    rootfs.file("/etc/passwd", standInFile("regctl/passwd"));
+    rootfs.file("/etc/group", standInFile("regctl/group"));
+    rootfs.copyFile("/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt", 0o644);
+    rootfs.mkdir("/home/appuser/.regctl");
+    await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
+        `ENV ${PATH_ENV}`,
+        "USER appuser",
+        "WORKDIR /home/appuser",
+        'CMD ["regctl", "--help"]',
+    ]);
+}
+
+/**
+ * A webhook receiver for the tests (not a stack image): busybox's httpd on port 8080 whose CGI
+ * `/cgi-bin/events` keeps each POST's body and Authorization header in /events.
+ */
+export async function buildWebhookReceiver(dockerd: PrivateDockerd, name: string, dir: string): Promise<void> {
+    const rootfs = new RootFs(path.join(dir, "rootfs"));
+    await rootfs.base();
+    rootfs.file("/www/cgi-bin/events", standInFile("receiver/events"), 0o755);
+    rootfs.mkdir("/events", 0o777);
+    await importImage(dockerd, rootfs, path.join(dir, "rootfs.tar"), name, [
+        `ENV ${PATH_ENV}`,
+        'CMD ["httpd", "-f", "-v", "-p", "8080", "-h", "/www"]',
     ]);
 }
 

@@ -168,7 +168,11 @@ export async function createEngineProject(options: EngineProjectOptions): Promis
 /** A private dockerd (see test/e2e/support/dockerd.ts) with the stand-ins tagged as the images the stack pulls. */
 export async function startDockerdWithStandIns(work: string, options: DockerdOptions = {}): Promise<PrivateDockerd> {
     const dockerd = await startDockerd(join(work, "d"), options);
-    await buildStandInImages(dockerd, { registry: DEFAULT_IMAGES.registry, ui: DEFAULT_IMAGES.ui, edge: DEFAULT_IMAGES.edge }, work);
+    await buildStandInImages(
+        dockerd,
+        { registry: DEFAULT_IMAGES.registry, ui: DEFAULT_IMAGES.ui, edge: DEFAULT_IMAGES.edge, retention: DEFAULT_IMAGES.retention },
+        work,
+    );
     return dockerd;
 }
 

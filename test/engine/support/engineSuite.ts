@@ -11,6 +11,10 @@
  *   published ports, at NAMESPACE_SERVICE_ADDRESS (see scripts/lib/netns.ts for why that one).
  *   Pulumi itself needs no network: it talks to the dockerd over its unix socket.
  *
+ * The bridge run then turns on what runs around the registry as a day-two change: `gc`,
+ * `retention` (its regctl container deployed by the real Docker provider) and a webhook whose header
+ * is a secret, heard by a receiver on the stack's network.
+ *
  * Differences from the dev stack, each forced by this machine: the daemon's private socket, free
  * ports, the test's name and address. Images cannot be pulled: stand-ins are pre-tagged.
  */
@@ -22,10 +26,11 @@ import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/snippets/clientSnippets";
 import { freePorts } from "../../../scripts/lib/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../../scripts/lib/netns";
-import { makeTempDir, registerCleanup, run, RunOptions, runCleanups } from "../../../scripts/lib/processes";
+import { makeTempDir, registerCleanup, run, RunOptions, runCleanups, waitFor } from "../../../scripts/lib/processes";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";
-import { buildTestImage } from "../../e2e/support/standins";
+import { buildTestImage, buildWebhookReceiver } from "../../e2e/support/standins";
+import { RETENTION_LOG_PREFIX } from "../../../components/render/retentionScript";
 import { changedSteps, createEngineProject, EngineProject, startDockerdWithStandIns } from "./engineProject";
 
 const ROOT = resolve(__dirname, "../../..");
@@ -229,6 +234,75 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
                 process.stdout.write(`# registry address on ${PREFIX}: ${before.address} before, ${after.address} after the replacement\n`);
             }
         });
+
+        if (bridge) {
+            it("a day-two change turns on gc, retention and a webhook with a secret header: readable in the preview without the header, deployed, heard, and no perpetual diff", async () => {
+                const token = "Bearer engine-hook-Token-5";
+                const receiver = `${PREFIX}-receiver`;
+                await buildWebhookReceiver(dockerd, "pr-engine-receiver:1", join(work, "receiver"));
+                await docker(["run", "-d", "--name", receiver, "--network", PREFIX, "--network-alias", "receiver", "pr-engine-receiver:1"]);
+                registerCleanup(`remove ${receiver}`, async () => {
+                    await dockerd.docker(["rm", "-f", receiver], { allowFailure: true });
+                });
+                engine.setConfig({
+                    deleteEnabled: true,
+                    gc: { schedule: "@every 1h" },
+                    retention: [{ repositories: "engine/**", keepLast: 0 }],
+                    notifications: [{ url: "http://receiver:8080/cgi-bin/events" }],
+                });
+                await pulumi(["config", "set", "--secret", "--path", "private-registry:notifications[0].headers.Authorization", token]);
+
+                const preview = await pulumi(["preview", "--diff", "--color", "never"]);
+                assert.doesNotMatch(preview.stdout + preview.stderr, /engine-hook-Token-5/, "the header's value is nowhere in the preview");
+                assert.match(preview.stdout, /\+ notifications\s*: \{/, "config.yml's new section, readable");
+                assert.match(preview.stdout, /url\s*: "http:\/\/receiver:8080\/cgi-bin\/events"/);
+                assert.match(preview.stdout, /\+ docker:index\/container:Container: \(create\)\n\s+\[urn=[^\]]*::registry-retention\]/);
+                const changed = changedSteps((await pulumi(["preview", "--json"])).stdout);
+                assert.ok(
+                    !changed.some((c) => c.endsWith("registry-registry-data")),
+                    `the data volume would change: ${changed.join(", ")}`,
+                );
+
+                await pulumi(["up", "--yes", "--skip-preview"]);
+                const job = JSON.parse((await docker(["inspect", `${PREFIX}-retention`])).stdout)[0];
+                assert.equal(job.HostConfig.NetworkMode, "host");
+                assert.deepEqual(job.HostConfig.ExtraHosts, [`${NAME}:127.0.0.1`], "the registry's name pinned to the host");
+                assert.deepEqual(job.HostConfig.PortBindings ?? {}, {}, "it publishes nothing");
+                const registryEnv = JSON.parse(
+                    (await docker(["inspect", "-f", "{{json .Config.Env}}", `${PREFIX}-registry`])).stdout,
+                ) as string[];
+                assert.ok(registryEnv.includes(`REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS={"Authorization":["${token}"]}`));
+                const state = (await pulumi(["stack", "export"])).stdout;
+                assert.doesNotMatch(state, /engine-hook-Token-5/, "the header is encrypted in the state");
+
+                // The retention job reaches the registry through the edge: its dry run sees the pushed image.
+                const dry = await docker(["exec", `${PREFIX}-retention`, "sh", "/etc/retention/retention.sh", "--dry-run"]);
+                assert.match(
+                    dry.stdout,
+                    new RegExp(`${RETENTION_LOG_PREFIX} would delete ${endpoint}/engine/hello@${digest} \\(tags: 1\\)`),
+                );
+                assert.match(dry.stdout, /dry run done: 1 tags would go, 0 kept, 0 repositories skipped/);
+
+                // A push is heard, with the header.
+                await docker(["tag", `${endpoint}/engine/hello:1`, `${endpoint}/engine/hello:2`]);
+                await docker(["push", `${endpoint}/engine/hello:2`], 300_000);
+                await waitFor(
+                    "the push at the receiver",
+                    async () =>
+                        (await docker(["exec", receiver, "sh", "-c", "cat /events/*.json 2>/dev/null || true"])).stdout.match(
+                            /"tag":\s*"2"/,
+                        ) !== null,
+                    60_000,
+                    500,
+                );
+                const headers = (await docker(["exec", receiver, "sh", "-c", "cat /events/*.authorization"])).stdout;
+                assert.ok(headers.includes(token), "the header reached the receiver");
+
+                const again = await pulumi(["preview", "--expect-no-changes", "--diff"], { allowFailure: true });
+                assert.equal(again.code, 0, `a second run would change something:\n${again.stdout}${again.stderr}`);
+                await docker(["rm", "-f", receiver]);
+            });
+        }
 
         it("pulumi destroy removes everything but the retained data volume", async () => {
             await pulumi(["destroy", "--yes"]);
