@@ -76,8 +76,9 @@ function goalsSection(outcome: BenchOutcome): string {
 function howSection(outcome: BenchOutcome): string {
     const { plan } = outcome;
     return `- **Cores**: ${describePlacement(outcome.placement)}. A setup's server side is one process or two
-  (nginx and the registry); on a host with two cores they run side by side, so each gets a core, as on such
-  a host, and the client takes only what the servers leave, as a client on another machine would.
+  (nginx and the registry); on a host with two cores they run side by side, so each gets a core (on one
+  core the edge's TLS would be added to the registry's work instead of overlapping it), and the client
+  takes only what the servers leave, as a client on another machine would.
 - **Rounds**: ${plan.rounds} alternating rounds; each visits every setup once, starting one further along each time.
   Every figure is the median (min–max) of the rounds; MiB/s = 2^20 bytes per second, by curl's own clock.
 - **Client**: curl, HTTP/1.1. Push: \`POST /v2/<name>/blobs/uploads/\`, then one \`PUT\` with the whole layer and its
@@ -134,11 +135,12 @@ ${table(
 
 nginx writes a push into the registry's Unix socket, which queues at most the kernel's default send
 buffer (\`net.core.wmem_default\`, 208 KiB) and wakes nginx to refill it once it is down to a quarter:
-a fraction of a millisecond of the registry's work. The edge writes in pieces of at most
-\`client_body_buffer_size\` (${DEFAULT_EDGE_TUNING.clientBodyBufferSize} by default), so a wake-up refills the queue at once; but when nginx cannot run that soon, the registry waits. A TCP connection grows its
-buffer to megabytes (\`net.ipv4.tcp_wmem\`). nginx has no directive for an upstream socket's buffer, and a
-container cannot raise \`net.core.wmem_default\` (outside the host's network namespace it is read-only and
-reads the host's value); the host can, for every container:
+a fraction of a millisecond of the registry's work. nginx writes in pieces of at most
+\`client_body_buffer_size\` (${DEFAULT_EDGE_TUNING.clientBodyBufferSize} by default), so a wake-up refills the queue at
+once; but when nginx cannot run that soon, the registry waits. A TCP connection grows its buffer to
+megabytes (\`net.ipv4.tcp_wmem\`). nginx has no directive for an upstream socket's buffer, and a
+container cannot raise \`net.core.wmem_default\` (outside the host's network namespace it is read-only
+and reads the host's value); the host can, for every container:
 \`sysctl -w net.core.wmem_default=${raised ?? 4194304}\` (and the same line in a file under /etc/sysctl.d/),
 then restart the edge.${raised === undefined ? "" : ` Measured above: "${raisedRow}".`}`;
 }

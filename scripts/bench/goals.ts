@@ -48,6 +48,7 @@ export function describeRatios(goal: Goal): string {
 /** One run's headline: every goal's ratios, by mode, as plain numbers. */
 export interface RunRecord {
     date: string;
+    /** A check run (toy sizes or fewer rounds): compared only with other check runs. */
     quick: boolean;
     /** Median 1-minute load average during the run. */
     load: number;

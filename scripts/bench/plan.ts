@@ -6,11 +6,14 @@ import { GIB, MIB } from "./stats";
 
 export const QUICK = process.env.BENCH_QUICK === "1";
 
+/** `BENCH_ROUNDS=1` checks the full sizes in one round (figures without a spread: not for docs/benchmarks.md). */
+const ROUNDS = process.env.BENCH_ROUNDS === undefined ? undefined : Number(process.env.BENCH_ROUNDS);
+
 /**
- * Every figure is a median of `rounds` alternating rounds; 5 keeps a full run near 25 minutes on
+ * Every figure is a median of `rounds` alternating rounds; 5 keeps a full run near 20 minutes on
  * two cores. `BENCH_QUICK=1` checks the script itself in a few minutes with toy sizes.
  */
-export const PLAN = QUICK
+const SIZES = QUICK
     ? {
           bigLayerBytes: 64 * MIB,
           smallLayerCount: 10,
@@ -35,7 +38,11 @@ export const PLAN = QUICK
           rounds: 5,
           evaluations: 5,
       };
+export const PLAN = { ...SIZES, rounds: ROUNDS ?? SIZES.rounds };
 export type Plan = typeof PLAN;
+
+/** Whether this run's figures may replace docs/benchmarks.md: full sizes, at least 5 rounds. */
+export const FOR_THE_DOCS = !QUICK && PLAN.rounds >= 5;
 
 /** How the edge reaches the registry: the stack's Unix socket, or TCP on the edge's loopback. */
 export type UpstreamTransport = "unix" | "tcp";
