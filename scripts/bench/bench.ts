@@ -21,7 +21,7 @@ import { FOR_THE_DOCS, PLAN, QUICK, SETTINGS, TARGETS } from "./plan";
 import { modeCases, timeEvaluations } from "./programEvaluation";
 import { startDistributionRecipe, startSeed000 } from "./recipes";
 import { Endpoint, repeatRequest } from "./registryClient";
-import type { AuthRow, ModeOutcome, SweepRow } from "./report";
+import type { AuthRow, BusyRow, ModeOutcome, SweepRow } from "./report";
 import { alternating, concurrentPull, Measurement, push, pushThenPull, Results, Target } from "./scenarios";
 import { Bench, prepareBench, ProxyUnderTest, RegistryServer, startRegistryServer, startStackEdge, writeCertificates } from "./servers";
 import { MIB, spread } from "./stats";
@@ -106,10 +106,13 @@ async function sweep(references: Target[], edges: Target[], workload: Workload):
     return targets.map((target) => rows.get(target.name)!);
 }
 
-/** The same big push with the client at normal priority on the edge's core: an edge sharing its core with other work. */
-async function busyEdgeCore(bench: Bench, host: NetworkMode, targets: Target[], workload: Workload): Promise<Map<string, Measurement>> {
+/**
+ * The same big push with the client at normal priority on the edge's core: an edge sharing its
+ * core with other work. Each row's ratio is to the registry alone in plain HTTP of the same rounds.
+ */
+async function busyEdgeCore(bench: Bench, host: NetworkMode, reference: Target, targets: Target[], workload: Workload): Promise<BusyRow[]> {
     const busyClient = [...host.client, ...launcher(bench.placement, "busy client")];
-    const busy = targets.map((target) => ({ ...target, endpoint: { ...target.endpoint, client: busyClient } }));
+    const busy = [reference, ...targets].map((target) => ({ ...target, endpoint: { ...target.endpoint, client: busyClient } }));
     const pushes = new Map(busy.map((target) => [target.name, new Measurement()]));
     await alternating(
         busy,
@@ -117,7 +120,8 @@ async function busyEdgeCore(bench: Bench, host: NetworkMode, targets: Target[], 
         (target, round) => push(target, round, `bench/${target.slug}/busy-${round}`, [workload.bigLayer], pushes.get(target.name)!),
         (text) => progress(`busy edge core: ${text}`),
     );
-    return pushes;
+    const base = pushes.get(reference.name)!;
+    return busy.map((target) => ({ name: target.name, push: pushes.get(target.name)!, reference: base }));
 }
 
 const WMEM_DEFAULT = "/proc/sys/net/core/wmem_default";
@@ -269,19 +273,22 @@ async function measureMode(bench: Bench, mode: NetworkMode, workload: Workload):
             settingEdges.push(proxyTarget(`${EDGE} + ${setting.label}`, `setting-${i}`, proxy));
         }
         outcome.sweep = await sweep([targets[0], { ...edgeTarget, name: `${EDGE} (defaults)` }], settingEdges, workload);
-        const busyTargets = [targets[0], targets[1], edgeTarget, ...settingEdges.filter((_, i) => SETTINGS[i].busyCheck)];
-        // Opt-in: the same edge with the host's default socket send buffer raised for the check's
-        // duration (a machine-wide setting, restored afterwards).
+        const busyTargets = [targets[1], edgeTarget, ...settingEdges.filter((_, i) => SETTINGS[i].busyCheck)];
+        outcome.busy = await busyEdgeCore(bench, mode, targets[0], busyTargets, workload);
+        // Opt-in: an edge whose connections to the registry were made with the host's default socket
+        // send buffer raised (a machine-wide setting, put back right after), in rounds of its own
+        // beside the registry alone, so no other edge's connection is made meanwhile.
         const raised = process.env.BENCH_WMEM_DEFAULT;
-        const restore = raised === undefined ? undefined : await raiseWmemDefault(Number(raised));
-        try {
-            if (raised !== undefined) {
+        if (raised !== undefined) {
+            const restore = await raiseWmemDefault(Number(raised));
+            try {
                 const proxy = keep(await startStackEdge(bench, "edge-wmem", edgeSite, { https: 12443, http: 12080 }, behindEdge, false));
-                busyTargets.push(proxyTarget(`${EDGE}, host's net.core.wmem_default ${raised}`, "edge-wmem", proxy));
+                const raisedEdge = proxyTarget(`${EDGE}, host's net.core.wmem_default ${raised}`, "edge-wmem", proxy);
+                const rows = await busyEdgeCore(bench, mode, { ...targets[0], slug: `${targets[0].slug}-again` }, [raisedEdge], workload);
+                outcome.busy.push(...rows.filter((row) => row.name === raisedEdge.name));
+            } finally {
+                await restore();
             }
-            outcome.busy = await busyEdgeCore(bench, mode, busyTargets, workload);
-        } finally {
-            await restore?.();
         }
         progress("per-request cost of auth");
         outcome.auth = await measureAuthCost([

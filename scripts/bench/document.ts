@@ -119,9 +119,7 @@ function limitsSection(outcome: BenchOutcome): string {
 function busySection(outcome: BenchOutcome): string {
     const busy = outcome.modes[0].busy;
     if (busy === undefined) return "";
-    const names = [...busy.keys()];
-    const plain = busy.get(TARGETS.plain);
-    const raisedRow = names.find((name) => name.includes("net.core.wmem_default"));
+    const raisedRow = busy.map((row) => row.name).find((name) => name.includes("net.core.wmem_default"));
     const raised = raisedRow?.split(" ").pop();
     return `## Pushes when the edge's core is busy
 
@@ -130,7 +128,7 @@ The ${formatSize(outcome.plan.bigLayerBytes)} push again, with the client at nor
 
 ${table(
     ["Setup", "MiB/s", "÷ registry alone, plain HTTP"],
-    names.map((name) => [name, rateCell(busy.get(name)), name === TARGETS.plain ? "1.00" : ratioCell(busy.get(name), plain)]),
+    busy.map((row) => [row.name, rateCell(row.push), row.push === row.reference ? "1.00" : ratioCell(row.push, row.reference)]),
 )}
 
 nginx writes a push into the registry's Unix socket, which queues at most the kernel's default send

@@ -19,7 +19,7 @@ export interface ModeOutcome {
     tlsLimit: TlsLimit;
     /** Host networking only: the settings table, the busy edge core, the cost of auth. */
     sweep?: SweepRow[];
-    busy?: Map<string, Measurement>;
+    busy?: BusyRow[];
     auth?: AuthRow[];
 }
 
@@ -28,6 +28,13 @@ export interface SweepRow {
     push: Measurement;
     pull: Measurement;
     concurrent: Measurement;
+}
+
+/** A push with the edge's core busy, and the registry alone's of the same rounds. */
+export interface BusyRow {
+    name: string;
+    push: Measurement;
+    reference: Measurement;
 }
 
 export interface AuthRow {
