@@ -10,7 +10,7 @@ export const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = process.env.BENCH_ROUNDS === undefined ? undefined : Number(process.env.BENCH_ROUNDS);
 
 /**
- * Every figure is a median of `rounds` alternating rounds; 5 keeps a full run near 20 minutes on
+ * Every figure is a median of `rounds` alternating rounds; 5 keeps a full run within 25 minutes on
  * two cores. `BENCH_QUICK=1` checks the script itself in a few minutes with toy sizes.
  */
 const SIZES = QUICK
