@@ -7,7 +7,7 @@
  * of two ways:
  * - On the host's network, with no bridge and no iptables rules: containers
  *   must run with `--network host`.
- * - Inside a network namespace of the test's own (test/support/netns.ts):
+ * - Inside a network namespace of the test's own (scripts/lib/netns.ts):
  *   with Docker's bridge, iptables rules and published ports, all inside the
  *   namespace. Clients that reach containers or published ports must run in
  *   it too (`runClient`); the API socket is reachable from anywhere.
@@ -44,7 +44,7 @@ import {
     startDaemon,
     waitFor,
 } from "../../../scripts/lib/processes";
-import type { NetworkNamespace } from "../../support/netns";
+import type { NetworkNamespace } from "../../../scripts/lib/netns";
 
 /** The Debian client matches the Debian daemon (API 1.41); /usr/local/bin/docker is a newer, unrelated build. */
 export const DOCKER_CLI = "/usr/bin/docker";

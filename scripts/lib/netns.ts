@@ -1,6 +1,7 @@
 /**
- * A network namespace of the test's own, for what this machine's tests may not do on its real
- * network: a dockerd with a real bridge, iptables rules and published ports.
+ * A network namespace of a test's or the benchmark's own, for what they may not do on the
+ * machine's real network: a dockerd with a real bridge, iptables rules and published ports; the
+ * benchmark's bridge between a client and its servers.
  *
  * The namespace starts with only `lo` and gets no veth to the host and no route out, so every
  * packet a daemon or client sends from inside it stays inside it (Docker's bridges and the
@@ -13,7 +14,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "../../scripts/lib/processes";
+import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "./processes";
 
 const NETNS_DIR = "/var/run/netns";
 
@@ -30,6 +31,8 @@ export interface NetworkNamespace {
     name: string;
     /** `/var/run/netns/NAME`: what `nsenter --net=` takes. */
     path: string;
+    /** The argv prefix that runs what follows it inside the namespace: `nsenter --net=PATH --`. */
+    enter: string[];
     /** The command line that runs `command` inside the namespace. */
     command(command: string, args: string[]): { command: string; args: string[] };
     /** `run()` inside the namespace. */
@@ -93,7 +96,8 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
     await run("ip", ["netns", "add", name]);
     const nsIdentity = identity(nsPath);
 
-    const inside = (command: string, args: string[]) => ({ command: NSENTER, args: [`--net=${nsPath}`, "--", command, ...args] });
+    const enter = [NSENTER, `--net=${nsPath}`, "--"];
+    const inside = (command: string, args: string[]) => ({ command: enter[0], args: [...enter.slice(1), command, ...args] });
     const runInside = (command: string, args: string[], options?: RunOptions) => {
         const line = inside(command, args);
         return run(line.command, line.args, options);
@@ -131,6 +135,7 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
     return {
         name,
         path: nsPath,
+        enter,
         command: inside,
         run: runInside,
         wrapper(dir: string, executable: string): string {
