@@ -41,7 +41,7 @@ import {
     moveLinkEnd,
     NAMESPACE_SERVICE_ADDRESS,
     NetworkNamespace,
-} from "../support/netns";
+} from "../../scripts/lib/netns";
 import { isAlive, makeTempDir, registerCleanup, RunResult, runCleanups, waitFor } from "../../scripts/lib/processes";
 import { skopeoPullArgs } from "../support/skopeo";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./support/dockerd";
