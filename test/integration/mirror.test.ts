@@ -14,7 +14,7 @@ import { stringify } from "yaml";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
 import { renderMirrorConfig } from "../../components/render/mirrorConfig";
-import { registry3Binary } from "../support/registry3";
+import { registry3Binary } from "../../scripts/lib/builtTools";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { freePort, RegistryProcess, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { writeOciLayout } from "../support/ociLayout";

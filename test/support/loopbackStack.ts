@@ -13,7 +13,7 @@ import { RegistryConfigInput, renderRegistryConfig } from "../../components/rend
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { freePorts, loopbackEdgeInput, RegistryProcess, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { Daemon, makeTempDir, run, RunOptions, RunResult } from "../../scripts/lib/processes";
-import { registry3Binary } from "./registry3";
+import { registry3Binary } from "../../scripts/lib/builtTools";
 
 export interface Credential {
     user: string;

@@ -10,7 +10,7 @@ import { join, resolve } from "path";
 import { makeTempDir } from "../../../scripts/lib/processes";
 import { PrivateDockerd } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";
-import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
+import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../../scripts/lib/netns";
 import { engineEnvironment, selectedEngine, startDockerdWithStandIns } from "./engineProject";
 
 const ROOT = resolve(__dirname, "../../..");
