@@ -3,11 +3,13 @@
  * to one key: its form and default are said once, and the declaration's `read` uses them (an
  * integer's range, a choice's choices), so a key's checks cannot drift from what its docs say.
  */
-import type { Declaration, Declarations, PulumiType, Reader, Value, ValueOf } from "./reader";
+import type { ArgType, Declaration, Declarations, PulumiType, Reader, Value, ValueOf } from "./reader";
 
 /** What every kind takes besides its own settings. */
 interface Docs {
     description?: string;
+    /** What a component's arg must be, where the form speaks of the stack's config (how to set a secret). */
+    argForm?: string;
     shownDefault?: string;
     /** Why Pulumi.yaml does not declare the key; unset: it declares it with the kind's type. */
     undeclared?: string;
@@ -19,15 +21,16 @@ interface Docs {
 export const PORT_FORM = "an integer port 1-65535";
 const BOOLEAN_FORM = "true or false";
 
-/** The declaration of one kind: what the spec says of the key, its Pulumi.yaml type and how the kind reads it. */
+/** The declaration of one kind: what the spec says of the key, its Pulumi.yaml type, its type as a component arg and how the kind reads it. */
 function declaration<T>(
     spec: Docs & { form: string; default?: unknown; range?: readonly [number, number] },
     type: PulumiType | undefined,
+    arg: ArgType | undefined,
     read: (value: Value) => T,
 ): Declaration<T> {
-    const { form, description, default: value, shownDefault, undeclared, secret, required, readIn, range } = spec;
+    const { form, argForm, description, default: value, shownDefault, undeclared, secret, required, readIn, range } = spec;
     const pulumi = undeclared !== undefined ? { undeclared } : type !== undefined ? { type } : undefined;
-    const declared = { form, description, default: value, shownDefault, pulumi, secret, required, readIn, range, read };
+    const declared = { form, argForm, description, default: value, shownDefault, pulumi, arg, secret, required, readIn, range, read };
     return Object.fromEntries(Object.entries(declared).filter(([, v]) => v !== undefined)) as unknown as Declaration<T>;
 }
 
@@ -35,13 +38,13 @@ function declaration<T>(
 export function text(spec: Docs & { form: string; default: string; valid?: (text: string) => boolean }): Declaration<string>;
 export function text(spec: Docs & { form: string; valid?: (text: string) => boolean }): Declaration<string | undefined>;
 export function text(spec: Docs & { form: string; default?: string; valid?: (text: string) => boolean }): Declaration<string | undefined> {
-    return declaration(spec, "string", (value) => value.matching(spec.valid ?? (() => true)) ?? spec.default);
+    return declaration(spec, "string", "string", (value) => value.matching(spec.valid ?? (() => true)) ?? spec.default);
 }
 
 /** One of a few strings; the form lists them unless it says more. */
 export function choice<C extends string>(spec: Docs & { choices: readonly C[]; default: C; form?: string }): Declaration<C> {
     const form = spec.form ?? `one of ${spec.choices.map((c) => JSON.stringify(c)).join(", ")}`;
-    return declaration({ ...spec, form }, "string", (value) => value.choice(spec.choices) ?? spec.default);
+    return declaration({ ...spec, form }, "string", "string", (value) => value.choice(spec.choices) ?? spec.default);
 }
 
 /** A whole number in `range`; the form must say the range the way users read it. */
@@ -50,7 +53,7 @@ export function integer(spec: Docs & { form: string; range: readonly [number, nu
 export function integer(
     spec: Docs & { form: string; range: readonly [number, number]; default?: number },
 ): Declaration<number | undefined> {
-    return declaration(spec, "integer", (value) => value.integer(spec.range) ?? spec.default);
+    return declaration(spec, "integer", "number", (value) => value.integer(spec.range) ?? spec.default);
 }
 
 /** A TCP port. */
@@ -61,7 +64,7 @@ export function port(spec: Docs & { default: number; form?: string }): Declarati
 export function flag(spec: Docs & { default: boolean; form?: string }): Declaration<boolean>;
 export function flag(spec: Docs & { form?: string }): Declaration<boolean | undefined>;
 export function flag(spec: Docs & { default?: boolean; form?: string }): Declaration<boolean | undefined> {
-    return declaration({ ...spec, form: spec.form ?? BOOLEAN_FORM }, "boolean", (value) => value.boolean() ?? spec.default);
+    return declaration({ ...spec, form: spec.form ?? BOOLEAN_FORM }, "boolean", "boolean", (value) => value.boolean() ?? spec.default);
 }
 
 /** A list of distinct strings (`list` of Value says what `explain` and `same` do). */
@@ -74,7 +77,7 @@ export function list(
         same?: (item: string) => string;
     },
 ): Declaration<string[]> {
-    return declaration(spec, "array", (value) => value.list(spec.valid, spec.explain, spec.same) ?? [...spec.default]);
+    return declaration(spec, "array", "string[]", (value) => value.list(spec.valid, spec.explain, spec.same) ?? [...spec.default]);
 }
 
 /**
@@ -104,7 +107,7 @@ export function object<F extends Declarations, T>(
     },
 ): Declaration<T | undefined> {
     return {
-        ...declaration(spec, undefined, (value) => {
+        ...declaration(spec, undefined, undefined, (value) => {
             const fields = value.object(spec.fields, spec.default);
             return fields === undefined ? undefined : spec.read(fields);
         }),
@@ -112,6 +115,7 @@ export function object<F extends Declarations, T>(
     };
 }
 
+/**
 /**
  * A list of objects, each with the fields `fields` declares (errors name them `key[i].field`);
  * `read` makes one entry's typed value, checking what involves several fields. Unset: none.
@@ -121,32 +125,37 @@ export function objects<F extends Declarations, T>(
     spec: Docs & { form: string; fields: F; undeclared: string; read: (entry: Reader<F>) => T | undefined },
 ): Declaration<T[]> {
     return {
-        ...declaration({ ...spec, default: [] }, undefined, (value) =>
+        ...declaration({ ...spec, default: [] }, undefined, "objects", (value) =>
             (value.objects(spec.fields) ?? []).map(spec.read).filter((entry): entry is T => entry !== undefined),
         ),
         fields: spec.fields,
     };
 }
 
-/** Any other value: `read` gives the typed value or undefined (unset, or a problem recorded), and the default stands in. */
+/**
+ * Any other value: `read` gives the typed value or undefined (unset, or a problem recorded), and
+ * the default stands in; `arg` says how a component's args write it.
+ */
 export function custom<T>(
-    spec: Docs & { form: string; default: T; type?: PulumiType; read: (value: Value) => T | undefined },
+    spec: Docs & { form: string; default: T; type?: PulumiType; arg: ArgType; read: (value: Value) => T | undefined },
 ): Declaration<T>;
 export function custom<T>(
-    spec: Docs & { form: string; type?: PulumiType; read: (value: Value) => T | undefined },
+    spec: Docs & { form: string; type?: PulumiType; arg: ArgType; read: (value: Value) => T | undefined },
 ): Declaration<T | undefined>;
 export function custom<T>(
-    spec: Docs & { form: string; default?: T; type?: PulumiType; read: (value: Value) => T | undefined },
+    spec: Docs & { form: string; default?: T; type?: PulumiType; arg: ArgType; read: (value: Value) => T | undefined },
 ): Declaration<T | undefined> {
-    return declaration(spec, spec.type, (value) => spec.read(value) ?? spec.default);
+    return declaration(spec, spec.type, spec.arg, (value) => spec.read(value) ?? spec.default);
 }
 
 /**
  * A secret: its value is read apart from the other keys (components/config/index.ts), so no plain
- * copy of it exists; what the validator reads is whether it is set.
+ * copy of it exists; what the validator reads is whether it is set. `set` says how a stack sets
+ * it (the form the stack's errors quote ends with it); a component's arg takes the value itself.
  */
-export function secret(spec: Docs & { form: string }): Declaration<boolean> {
-    return declaration({ ...spec, secret: true }, undefined, (value) => value.text() !== undefined);
+export function secret(spec: Docs & { form: string; set: string }): Declaration<boolean> {
+    const form = `${spec.form} (${spec.set})`;
+    return declaration({ ...spec, form, argForm: spec.form, secret: true }, undefined, "secret", (value) => value.text() !== undefined);
 }
 
 /** The typed values of a set of declarations. */

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, keyName } from "./keys";
 import { ConfigError, parseStackConfig } from "./parse";
-import type { NotificationEndpoint, RegistryStorage, StackConfig, StorageSettings } from "./types";
+import type { NotificationEndpoint, RegistryStorage, StackConfig, StackSecrets, StorageSettings } from "./types";
 
 export * from "./parse";
 export * from "./types";
@@ -15,7 +15,7 @@ export function readStackConfig(): StackConfig {
     const present = Object.keys(pulumi.runtime.allConfig())
         .filter((key) => key.startsWith(keyName("")))
         .map((key) => key.slice(keyName("").length));
-    // Secrets are read apart (readSshPrivateKey), so a raw key never lands in a plain value.
+    // Secrets are read apart (readStackSecrets), so a raw key never lands in a plain value.
     const readApart = (key: string) => (CONFIG_KEYS as Record<string, { secret?: boolean }>)[key]?.secret === true;
     const raw = Object.fromEntries(
         [...new Set([...Object.keys(CONFIG_KEYS), ...present])].filter((key) => !readApart(key)).map((key) => [key, config.get(key)]),
@@ -32,9 +32,28 @@ export function readStackConfig(): StackConfig {
     }
 }
 
-/** The SSH key for `ssh` mode, kept secret from the moment it is read. */
-export function readSshPrivateKey(): pulumi.Output<string> {
-    const key = new pulumi.Config(CONFIG_NAMESPACE).getSecret("sshPrivateKey");
+/**
+ * The stack's secrets the settings say it needs, each secret from the moment it is read: the SSH
+ * key in ssh mode, the mirror's upstream password, the S3 bucket's keys, the webhooks' headers.
+ */
+export function readStackSecrets(settings: StackConfig): StackSecrets {
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    // Set with `--secret --path`, a field makes its whole object key secret.
+    const secretField = (key: string, field: string) =>
+        config.requireSecretObject<Record<string, unknown>>(key).apply((value) => (typeof value[field] === "string" ? value[field] : ""));
+    return {
+        sshPrivateKey: settings.mode === "ssh" ? readSshPrivateKey(config) : undefined,
+        mirrorPassword: settings.mirror?.hasPassword ? secretField("mirror", "password") : undefined,
+        s3Keys:
+            settings.storage.kind === "s3"
+                ? { accessKeyId: secretField("storage", "accessKeyId"), secretAccessKey: secretField("storage", "secretAccessKey") }
+                : undefined,
+        notificationHeaders: readNotificationHeaders(settings.notifications),
+    };
+}
+
+function readSshPrivateKey(config: pulumi.Config): pulumi.Output<string> {
+    const key = config.getSecret("sshPrivateKey");
     if (key === undefined) {
         throw new pulumi.RunError(
             `${keyName("sshPrivateKey")} is required in ssh mode: ${CONFIG_KEYS.sshPrivateKey.form}, e.g. ` +
@@ -45,20 +64,12 @@ export function readSshPrivateKey(): pulumi.Output<string> {
 }
 
 /**
- * The mirror's upstream password (`mirror.password`), kept secret from the moment it is read:
- * set with `--secret --path`, it makes the whole `mirror` object secret in the stack's config.
- */
-export function readMirrorPassword(): pulumi.Output<string> | undefined {
-    const mirror = new pulumi.Config(CONFIG_NAMESPACE).getSecretObject<{ password?: unknown }>("mirror");
-    return mirror?.apply((value) => (typeof value.password === "string" ? value.password : ""));
-}
-
 /**
  * Each webhook's headers (`notifications[i].headers`), index by index, kept secret from the moment
  * they are read: the validator has refused headers that are not a secret config value.
  * Undefined when no webhook has any.
  */
-export function readNotificationHeaders(endpoints: NotificationEndpoint[]): pulumi.Output<Record<string, string>[]> | undefined {
+function readNotificationHeaders(endpoints: NotificationEndpoint[]): pulumi.Output<Record<string, string>[]> | undefined {
     if (!endpoints.some((endpoint) => endpoint.headerNames.length > 0)) return undefined;
     const notifications = new pulumi.Config(CONFIG_NAMESPACE).requireSecretObject<{ headers?: Record<string, unknown> }[]>("notifications");
     return notifications.apply((list) =>
@@ -81,15 +92,11 @@ function isConfigSecret(key: string): boolean {
 }
 
 /**
- * The registry's storage with its S3 credentials, secret from the moment they are read (the validator
- * has refused a `storage` object that is not a secret). `oss` is the alicloud host's to resolve
- * into an S3 bucket of its own; it has no value here.
+ * The registry's storage with the S3 bucket's keys (`oss` is the alicloud host's to resolve into
+ * a bucket of its own; it has no value here).
  */
-export function readRegistryStorage(settings: Exclude<StorageSettings, { kind: "oss" }>): RegistryStorage {
+export function registryStorage(settings: Exclude<StorageSettings, { kind: "oss" }>, keys: StackSecrets["s3Keys"]): RegistryStorage {
     if (settings.kind === "filesystem") return settings;
-    const storage = new pulumi.Config(CONFIG_NAMESPACE).requireSecretObject<{ accessKeyId?: unknown; secretAccessKey?: unknown }>(
-        "storage",
-    );
-    const field = (name: "accessKeyId" | "secretAccessKey") => storage.apply((value) => String(value[name] ?? ""));
-    return { ...settings, accessKeyId: field("accessKeyId"), secretAccessKey: field("secretAccessKey") };
+    if (keys === undefined) throw new Error("storage kind s3 without its keys: the validator requires them");
+    return { ...settings, ...keys };
 }

@@ -16,7 +16,7 @@
 import { choice, custom, flag, integer, list, object, objects, port, PORT_FORM, secret, text } from "./declare";
 import { DISTRIBUTION_TAG_FORM, distributionMajor } from "./distribution";
 import { GC_SCHEDULE_FORM, GcTiming, parseGcSchedule } from "./gcSchedule";
-import type { Reader, Value } from "./reader";
+import type { ArgList, Reader, Value } from "./reader";
 import {
     canonicalIp,
     cidrContains,
@@ -136,6 +136,7 @@ function readImages(images: Reader<typeof IMAGE_FIELDS>): ImagesValue {
 
 const GC_FIELDS = {
     schedule: custom({
+        arg: "string",
         form: GC_SCHEDULE_FORM,
         required: true,
         read: (value): GcTiming | undefined => {
@@ -158,6 +159,7 @@ const RETENTION_FIELDS = {
     keepLast: integer({ form: "an integer number of tags, 0-100000: the newest, by their image's creation time", range: [0, 100000] }),
     keepWithinDays: integer({ form: "an integer number of days, 0-36500: tags whose image was created since", range: [0, 36500] }),
     keepTags: custom({
+        arg: "string",
         form: 'a Go regular expression matched against the whole tag, e.g. "v[0-9]+(\\.[0-9]+)*|latest"',
         read: (value) => value.matching(isRe2Pattern),
     }),
@@ -193,6 +195,8 @@ const NOTIFICATION_FIELDS = {
         valid: isWebhookUrl,
     }),
     headers: custom({
+        arg: "secret map",
+        argForm: 'an object {NAME: VALUE} of HTTP headers sent with each event, e.g. {"Authorization": "Bearer ..."}',
         form: 'an object {NAME: VALUE} of HTTP headers sent with each event, e.g. {"Authorization": "Bearer ..."}, set as a secret: pulumi config set --secret --path \'notifications[0].headers.Authorization\' ...',
         read: readHeaderNames,
     }),
@@ -241,10 +245,11 @@ const MIRROR_FIELDS = {
         valid: isHttpsUrl,
     }),
     username: text({ form: "the upstream account's username" }),
-    password: secret({ form: "the upstream account's password or token (pulumi config set --secret --path mirror.password ...)" }),
+    password: secret({ form: "the upstream account's password or token", set: "pulumi config set --secret --path mirror.password ..." }),
     hostname: text({ form: "a DNS name for the mirror, e.g. mirror.example.com (added to the certificate)", valid: isHostname }),
     httpsPort: port({ form: `${PORT_FORM}, the edge port the mirror answers on when it has no hostname`, default: 5443 }),
     k3sRewrites: custom({
+        arg: "map",
         form: 'an object of Go regular expression -> replacement, e.g. {"^rancher/mirrored-(.*)": "riscv64/mirrored-$1"}',
         default: {},
         read: readRewrites,
@@ -285,6 +290,7 @@ const STORAGE_FIELDS = {
         form: '"filesystem" (the host\'s data volume), "s3" (an S3-compatible bucket you provide) or "oss" (alicloud mode: an OSS bucket the stack creates)',
     }),
     endpoint: custom({
+        arg: "string",
         form: "the S3 API's URL, http:// or https:// with a host and optional port, no path, e.g. https://minio.example.com:9000 (leave it out for AWS itself)",
         read: (value) => value.matching(isS3Endpoint)?.replace(/\/+$/, ""),
     }),
@@ -294,9 +300,10 @@ const STORAGE_FIELDS = {
         required: WITH_S3,
         valid: isS3Bucket,
     }),
-    accessKeyId: secret({ form: "the access key ID (pulumi config set --secret --path storage.accessKeyId ...)", required: WITH_S3 }),
+    accessKeyId: secret({ form: "the access key ID", set: "pulumi config set --secret --path storage.accessKeyId ...", required: WITH_S3 }),
     secretAccessKey: secret({
-        form: "the secret access key, set as a secret: pulumi config set --secret --path storage.secretAccessKey ...",
+        form: "the secret access key",
+        set: "pulumi config set --secret --path storage.secretAccessKey ...",
         required: WITH_S3,
     }),
     forcePathStyle: flag({
@@ -365,6 +372,7 @@ const SSH_FIELDS = {
     port: port({ default: 22 }),
     user: text({ form: "a login name: 1-32 of a-z A-Z 0-9 . _ -, not starting with - or .", default: "root", valid: isLoginName }),
     hostKey: custom({
+        arg: "string",
         form: 'a public key such as "ssh-ed25519 AAAA..." (what ssh-keyscan -t ed25519 HOST prints after the host name)',
         read: (value) => {
             const key = value.text()?.trim();
@@ -386,6 +394,7 @@ const isIpv4Cidr = (cidr: string) => parseIpv4Cidr(cidr) !== undefined;
 const ALICLOUD_FIELDS = {
     region: text({ form: 'an Alibaba Cloud region ID, e.g. "cn-hongkong" or "ap-southeast-1"', required: true, valid: isAlicloudRegion }),
     dnsZone: custom({
+        arg: "string",
         form: "the Alidns domain the registry names live under, e.g. example.com",
         required: true,
         read: (value) => {
@@ -441,6 +450,7 @@ function readAlicloud(ali: Reader<typeof ALICLOUD_FIELDS>): AlicloudSettings {
 const ACME_FIELDS = {
     email: text({ form: "an email address, the ACME account's contact, e.g. ops@example.com", required: true, valid: isEmail }),
     server: custom<AcmeServer>({
+        arg: "string",
         form: '"staging", "production" or an ACME directory URL starting with https://',
         default: "staging",
         read: (value) => value.matching(isAcmeServer) as AcmeServer | undefined,
@@ -463,6 +473,18 @@ function readAcme(acme: Reader<typeof ACME_FIELDS>): AcmeSettings | undefined {
     const disableCompletePropagation = acme.read("disableCompletePropagation");
     return email === undefined ? undefined : { email, server, dnsProvider, recursiveNameservers, disableCompletePropagation };
 }
+
+/**
+ * `users` as a component's arg: a list of {name, role} objects (a bare name, which the stack's
+ * config takes too, would make each entry a union, which Pulumi's component schemas cannot say).
+ */
+const USERS_ARG: ArgList = {
+    items: "User",
+    fields: {
+        name: { type: "string", required: true, doc: "1-64 of a-z A-Z 0-9 . _ -, starting with a letter or digit" },
+        role: { type: "string", required: true, doc: "`push` (pull and push) or `pull` (pull only)" },
+    },
+};
 
 /** `passwordRotation` as written; that each user it names exists is checked against `users` (rules.ts). */
 function readPasswordRotation(value: Value): Record<string, string> | undefined {
@@ -501,6 +523,7 @@ export const CONFIG_KEYS = {
         same: canonicalIp,
     }),
     uiHostname: custom({
+        arg: "string",
         form: "a DNS name of its own, e.g. registry-ui.example.com",
         type: "string",
         description:
@@ -519,6 +542,7 @@ export const CONFIG_KEYS = {
     httpPort: port({ default: 80, description: "the edge's public HTTP port; it only redirects to HTTPS" }),
     users: custom({
         form: USERS_FORM,
+        arg: USERS_ARG,
         default: DEFAULT_USERS,
         undeclared: "names and {name, role} objects, which a declared list type cannot say",
         description:
@@ -530,6 +554,7 @@ export const CONFIG_KEYS = {
         },
     }),
     passwordRotation: custom({
+        arg: "map",
         form: 'an object {USERNAME: KEEPER}, each USERNAME one of users, each KEEPER 1-64 printable characters, e.g. {"admin": "2026-11-29"}',
         default: {},
         undeclared: OBJECT,
@@ -654,7 +679,8 @@ export const CONFIG_KEYS = {
         read: readSsh,
     }),
     sshPrivateKey: secret({
-        form: "an OpenSSH or PEM private key (set with --secret)",
+        form: "an OpenSSH or PEM private key",
+        set: "set with --secret",
         undeclared: "a secret, needed in ssh mode only (a declared key needs a default)",
         description: "ssh mode: the key `ssh.user` logs in with (`pulumi config set --secret sshPrivateKey < KEYFILE`)",
     }),

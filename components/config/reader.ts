@@ -15,6 +15,21 @@ export type KeyNaming = (path: string) => string;
 export type PulumiType = "string" | "integer" | "boolean" | "array";
 
 /**
+ * How a key is written as an arg of the ContainerRegistry component (components/containerRegistryArgs.ts
+ * is generated from it): `secret` is a string the component keeps secret, `map` an object of
+ * strings, `secret map` one whose values are secrets, `objects` a list of its fields' objects, an
+ * `ArgList` a list of objects read by the key's own reader. An object key's type comes from its fields.
+ */
+export type ArgType = "string" | "number" | "boolean" | "secret" | "string[]" | "map" | "secret map" | "objects" | ArgList;
+
+/** A list of objects, each an interface of its own (the fields are read by the key's own reader). */
+export interface ArgList {
+    /** The interface's name. */
+    items: string;
+    fields: Record<string, { type: "string" | "number" | "boolean"; required?: true; doc: string }>;
+}
+
+/**
  * One config key (or one field of an object key), declared once: what it must be, its default,
  * what it is for, where Pulumi.yaml stands on it, and how its raw value is read into its typed
  * value. The validator, Pulumi.yaml's `config:` section and the README's table all come from it.
@@ -22,6 +37,8 @@ export type PulumiType = "string" | "integer" | "boolean" | "array";
 export interface Declaration<T = unknown> {
     /** What the key must be, completing "KEY must be ...": errors quote it, the README shows it. */
     form: string;
+    /** What a component's arg must be, where `form` says more (a secret's form says how a stack sets it). */
+    argForm?: string;
     /** What it is for, in the operators' words (Markdown), for the README and Pulumi.yaml. Fields may leave it out. */
     description?: string;
     /** The value an unset key takes, as a stack writes it; absent: none. */
@@ -30,6 +47,8 @@ export interface Declaration<T = unknown> {
     shownDefault?: string;
     /** Pulumi.yaml: the type it declares the key with, or why the key is left out (top-level keys only). */
     pulumi?: { type: PulumiType } | { undeclared: string };
+    /** Its type as a component arg; absent on object keys (their fields give it). */
+    arg?: ArgType;
     /** Its value is a secret, set with `--secret` and read apart, never into a plain value. */
     secret?: boolean;
     /** Integers: the values accepted, both ends included. */

@@ -140,7 +140,7 @@ export interface MirrorSettings {
     upstream: string;
     /** The upstream account (Docker Hub: raises the anonymous pull limit). */
     username?: string;
-    /** A password is set (`mirror.password`, a secret): read it with readMirrorPassword, never from here. */
+    /** A password is set (`mirror.password`, a secret): readStackSecrets reads it, never from here. */
     hasPassword: boolean;
     /** The mirror's own name at the edge (in the certificate); unset: its own port, `httpsPort`. */
     hostname?: string;
@@ -175,7 +175,22 @@ export interface S3Bucket {
     rootDirectory?: string;
 }
 
-/** Where the registry keeps blobs and manifests, with the S3 keys (secrets: readRegistryStorage, or the OSS bucket the stack creates). */
+/**
+ * The secrets a deployment needs, apart from the settings (which say only whether each is set):
+ * read from the stack's config (readStackSecrets) or taken from a component's args.
+ */
+export interface StackSecrets {
+    /** ssh mode: the key `ssh.user` logs in with. */
+    sshPrivateKey?: pulumi.Input<string>;
+    /** With `mirror.password`: the mirror's upstream password. */
+    mirrorPassword?: pulumi.Input<string>;
+    /** With `storage.kind: s3`: the bucket's keys. */
+    s3Keys?: { accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
+    /** With `notifications` that have headers: each webhook's, index by index (`notifications[i].headers`). */
+    notificationHeaders?: pulumi.Input<Record<string, string>[]>;
+}
+
+/** Where the registry keeps blobs and manifests, with the S3 keys (secrets: readStackSecrets, or the OSS bucket the stack creates). */
 export type RegistryStorage =
     | { kind: "filesystem" }
     | ({
@@ -188,7 +203,7 @@ export type RegistryStorage =
 
 /**
  * Where the registry keeps blobs (`storage`). The S3 credentials are not here: they are secrets,
- * read apart by readRegistryStorage (components/config/index.ts), so no plain copy exists.
+ * read apart by readStackSecrets (components/config/index.ts), so no plain copy exists.
  */
 export type StorageSettings =
     | BlobStorage

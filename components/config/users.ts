@@ -5,7 +5,9 @@
  * only (pull, list, browse the UI); for nodes, whose credentials sit on every board. The edge
  * enforces the difference (components/render/edgeConfig.ts, docs/roles.md).
  */
-export type UserRole = "push" | "pull";
+export const UserRole = { push: "push", pull: "pull" } as const;
+/** `push` or `pull` (an enum to Pulumi's component schemas, which take no other union). */
+export type UserRole = (typeof UserRole)[keyof typeof UserRole];
 
 export interface RegistryUser {
     name: string;

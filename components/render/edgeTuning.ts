@@ -21,9 +21,14 @@ export interface EdgeTuning {
     proxyBufferSize: string;
     /**
      * `client_body_buffer_size`: with request buffering off, the most nginx reads from a pushing
-     * client before relaying it to the registry. nginx's default is 16k; default `256k`: fewer,
-     * larger writes to the registry, ~10% less nginx CPU per pushed GiB. Allocated only while a
-     * request has a body.
+     * client before writing it on to the registry. The registry's Unix socket queues at most the
+     * kernel's default send buffer (`net.core.wmem_default`, 208 KiB) and wakes nginx to refill it
+     * only once it is down to a quarter; nginx then first writes what is left of its buffer, and
+     * reads (and decrypts) the next one before writing again. Default `32k`: one piece of the
+     * socket's queue, so a wake-up refills it at once and keeps it topped up in small steps, where
+     * with 256k (the default before) the registry waited while nginx decrypted its next 256 KiB
+     * (docs/benchmarks.md, "Pushes when the edge's core is busy"). nginx's own default is 16k.
+     * Allocated only while a request has a body.
      */
     clientBodyBufferSize: string;
     /** `ssl_buffer_size`; default `16k`, fewer TLS records for big blobs. */
@@ -63,7 +68,7 @@ export const DEFAULT_EDGE_TUNING: EdgeTuning = {
     workerProcesses: "auto",
     proxyBuffering: "memory",
     proxyBufferSize: "256k",
-    clientBodyBufferSize: "256k",
+    clientBodyBufferSize: "32k",
     sslBufferSize: "16k",
     tlsCipherOrder: "client",
     kernelTls: false,

@@ -81,8 +81,9 @@ export function proxyTarget(name: string, upstream: Upstream, uri = ""): NginxNo
  * When the registry cannot be reached or drops a request (killed, restarting: nginx's own 502,
  * or 504 after proxy_read_timeout), the edge closes the client's connection without an answer
  * (nginx's 444; logged as 444). Clients retry a dropped connection by themselves (docker's
- * per-layer retries, containers/image's `--retry-times`) but give up at once on a 502 status, so
- * a push or pull in flight completes once the registry is back instead of failing.
+ * per-layer retries, containers/image's `--retry-times`), and containers/image (skopeo, podman,
+ * buildah) gives up at once on a 502 status, so a push or pull in flight completes once the
+ * registry is back instead of failing (docker retries either: test/e2e/restarts.test.ts).
  */
 const REGISTRY_UNREACHABLE = "@registry_unreachable";
 export const registryUnreachable = (): NginxNodes => [directive("error_page", 502, 504, "=", REGISTRY_UNREACHABLE)];

@@ -5,7 +5,7 @@ import { isIpAddress } from "../config/syntax";
 import { renderRetentionScript, RETENTION_HEARTBEAT } from "../render/retentionScript";
 import { dockerNames } from "./dockerNames";
 import { SocketMount } from "./networking";
-import { CONTAINER_LOG_ROTATION, ROLE_LABEL } from "./serviceContainer";
+import { CONTAINER_LOG_ROTATION, ROLE_LABEL, SERVICE_RESTART_POLICY } from "./serviceContainer";
 
 const RETENTION_DIR = "/etc/retention";
 const SCRIPT_PATH = `${RETENTION_DIR}/retention.sh`;
@@ -86,7 +86,7 @@ export class Retention extends pulumi.ComponentResource {
             {
                 name: names.container("retention"),
                 image: image.imageId,
-                restart: "unless-stopped",
+                restart: SERVICE_RESTART_POLICY,
                 command: ["sh", SCRIPT_PATH],
                 envs: [`${USER_ENV}=${args.username}`, pulumi.interpolate`${PASSWORD_ENV}=${args.password}`],
                 uploads: [

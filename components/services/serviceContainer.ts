@@ -61,13 +61,23 @@ export interface ServiceContainerArgs {
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
+/**
+ * `always`, not `unless-stopped`: a dockerd that crashed (SIGKILL, the OOM killer, a panic) finds
+ * the containers still running when it starts again and, without live-restore, stops them; that
+ * stop counts as a user's, so `unless-stopped` would leave every service down until someone starts
+ * it by hand (moby's restore, from 20.10 to today; docker/for-linux#652). `always` starts them
+ * again then too. What else differs: a service someone stopped by hand comes back at Docker's next
+ * start, which a registry wants. test/e2e/restarts.test.ts shows both policies after a crash.
+ */
+export const SERVICE_RESTART_POLICY = "always";
+
 /** Label naming what a Docker object is for (`registry-data`, `edge-secrets`, ...). */
 export const ROLE_LABEL = "private-registry.role";
 
 /**
  * How every service here runs: its pinned image kept locally on destroy, a fixed container name
- * (so a replacement deletes the old one first), restarted unless stopped, health-checked, its
- * logs rotated, on the stack's network, and its `files` in holders' volumes mounted read-only.
+ * (so a replacement deletes the old one first), restarted always, health-checked, its logs
+ * rotated, on the stack's network, and its `files` in holders' volumes mounted read-only.
  * `name` names the Pulumi resources, children of `parent`.
  */
 export function serviceContainer(name: string, args: ServiceContainerArgs, parent: pulumi.Resource): docker.Container {
@@ -80,7 +90,7 @@ export function serviceContainer(name: string, args: ServiceContainerArgs, paren
             ...args.settings,
             name: dockerNames(args.namePrefix).container(args.role),
             image: image.imageId,
-            restart: "unless-stopped",
+            restart: SERVICE_RESTART_POLICY,
             healthcheck: httpHealthcheck(args.healthUrl),
             ...CONTAINER_LOG_ROTATION,
             volumes:

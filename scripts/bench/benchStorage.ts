@@ -17,7 +17,7 @@ import { EDGE_HOST, REGISTRY, ReplicaSet, startReplicaSet } from "../lib/s3Repli
 import { startS3Server } from "../lib/s3Server";
 import { Endpoint, Outcome, pullBlobs, pullConcurrently, pushBlobs } from "./registryClient";
 import { formatSpread, GIB, MIB, mibPerSecond, spread } from "./stats";
-import { BlobFile, writeRandomBlob } from "./workload";
+import { BlobFile, writeRandomBlob } from "../lib/randomBlob";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const SIZES = QUICK
@@ -27,7 +27,7 @@ const progress = (text: string) => process.stderr.write(`[bench:storage ${new Da
 
 function endpoint(set: ReplicaSet, redirect: boolean): Endpoint {
     // -L: follow the 307 to the bucket; curl sends no credentials to another host, the URL is signed.
-    return { baseUrl: set.edgeUrl, curlOptions: [...set.curlOptions, ...(redirect ? ["-L"] : [])] };
+    return { baseUrl: set.edgeUrl, curlOptions: [...set.curlOptions, ...(redirect ? ["-L"] : [])], client: [] };
 }
 
 function must(outcome: Outcome, what: string): number {

@@ -1,7 +1,8 @@
 /** The machine and the software versions a reader needs to compare their own figures. */
 import { cpus, loadavg, release, totalmem } from "os";
 import { run } from "../lib/processes";
-import { NGINX, REGISTRY } from "../lib/loopbackServers";
+import { NGINX } from "../lib/loopbackServers";
+import { registry3Binary } from "../lib/builtTools";
 import { GIB } from "./stats";
 
 export interface Machine {
@@ -14,7 +15,7 @@ export interface Machine {
     registry: string;
     curl: string;
     node: string;
-    /** 1-minute load when the bench started: others share these cores. */
+    /** 1-minute load when the bench started. */
     loadAtStart: number;
 }
 
@@ -24,6 +25,7 @@ async function firstLine(command: string, args: string[]): Promise<string> {
 }
 
 export async function describeMachine(): Promise<Machine> {
+    const registry = await registry3Binary();
     const nginx = await run(NGINX, ["-V"], { allowFailure: true });
     // "built with OpenSSL 3.0.x <date> (running with OpenSSL 3.0.y <date>)"
     const builtWith = (/built with (OpenSSL [^\n]+)/.exec(nginx.stderr)?.[1] ?? "")
@@ -36,7 +38,8 @@ export async function describeMachine(): Promise<Machine> {
         kernel: release(),
         nginx: `${/nginx version: (\S+)/.exec(nginx.stderr)?.[1] ?? "unknown"} (built with ${builtWith})`,
         openssl: (await firstLine("openssl", ["version"])).replace(/ \(Library.*$/, ""),
-        registry: (await firstLine(REGISTRY, ["--version"])).replace(/^\S*docker-registry /, "docker-registry "),
+        // "<path>/registry github.com/distribution/distribution/v3 v3.1.2"
+        registry: `Distribution ${(await firstLine(registry, ["--version"])).split(" ").pop()}`,
         curl: (await firstLine("curl", ["--version"])).split(" ").slice(0, 2).join(" "),
         node: process.version,
         loadAtStart: loadavg()[0],

@@ -4,9 +4,10 @@
  * upstream's address, the htpasswd path); the harness adds what it needs to run nginx outside
  * /etc and to measure it (pid, logs, temp dirs under the bench directory), marked as such.
  */
+import { writeFileSync } from "fs";
 import { join } from "path";
-import { freePort } from "../lib/loopbackServers";
-import { HOST, nginxDir, Pki, ProxyUnderTest, RegistryServer, startNginxAt, tlsEndpoint, User } from "./servers";
+import type { Site } from "./network";
+import { Bench, HOST, nginxDir, ProxyUnderTest, RegistryServer, startNginxAt, tlsEndpoint, USERS } from "./servers";
 
 /** Where every bench nginx writes: never /var/log/nginx or /var/lib/nginx. */
 function harnessHttpDirectives(dir: string): string {
@@ -25,7 +26,15 @@ function harnessHttpDirectives(dir: string): string {
  */
 export const SEED_ADDRESS = "127.0.0.2";
 
-function seedConf(dir: string, pki: Pki, registryPort: number): string {
+/** The certificate and key where a recipe's config names them. */
+function certificateFiles(bench: Bench, dir: string): { certificatePath: string; privateKeyPath: string } {
+    const paths = { certificatePath: join(dir, "server.crt"), privateKeyPath: join(dir, "server.key") };
+    writeFileSync(paths.certificatePath, bench.pki.certificatePem);
+    writeFileSync(paths.privateKeyPath, bench.pki.privateKeyPem, { mode: 0o600 });
+    return paths;
+}
+
+function seedConf(dir: string, pki: { certificatePath: string; privateKeyPath: string }, registry: string): string {
     return `# Debian 12's stock nginx.conf around seed 000's registry server block.
 worker_processes auto;
 pid ${join(dir, "nginx.pid")};
@@ -55,7 +64,7 @@ ${harnessHttpDirectives(dir)}
         ssl_certificate_key ${pki.privateKeyPath};
 
         location / {
-            proxy_pass http://127.0.0.1:${registryPort};
+            proxy_pass http://${registry};
 
             proxy_set_header Host $host;
             proxy_set_header X-Real-IP $remote_addr;
@@ -70,11 +79,17 @@ ${harnessHttpDirectives(dir)}
 `;
 }
 
-/** Seed 000's block in front of the registry with auth (its registry:2 runs with htpasswd). */
-export async function startSeed000(parent: string, pki: Pki, registry: RegistryServer, user: User): Promise<ProxyUnderTest> {
-    const dir = nginxDir(parent, "seed-000");
-    const nginx = await startNginxAt("seed-000", dir, seedConf(dir, pki, registry.port), SEED_ADDRESS, 443);
-    return { nginx, endpoint: tlsEndpoint(SEED_ADDRESS, 443, pki, user), registry, registryPid: registry.daemon.pid };
+/**
+ * Seed 000's block in front of the registry with auth (its registry:2 runs with htpasswd), in
+ * the host's namespace (`site`), where it gets 443 on an address of its own.
+ */
+export async function startSeed000(bench: Bench, site: Site, registry: RegistryServer): Promise<ProxyUnderTest> {
+    const dir = nginxDir(bench, "seed-000");
+    const conf = seedConf(dir, certificateFiles(bench, dir), registry.listen);
+    // Its block listens on 443 only: the readiness probe's plain HTTP gets a 400 there, an answer.
+    const nginx = await startNginxAt(bench, "seed-000", dir, conf, { ...site, address: SEED_ADDRESS }, 443);
+    const user = ["-u", `${USERS.recipe.username}:${USERS.recipe.password}`];
+    return { nginx, endpoint: tlsEndpoint(bench, SEED_ADDRESS, 443, user), registry };
 }
 
 /**
@@ -83,7 +98,13 @@ export async function startSeed000(parent: string, pki: Pki, registry: RegistryS
  * behind it has none. The compose file publishes 5043:443 and the config forwards
  * `$http_host`, so any port works.
  */
-function distributionRecipeConf(dir: string, pki: Pki, listenPort: number, registryPort: number, htpasswdPath: string): string {
+function distributionRecipeConf(
+    dir: string,
+    pki: { certificatePath: string; privateKeyPath: string },
+    listenPort: number,
+    registry: string,
+    htpasswdPath: string,
+): string {
     return `# Harness: pid and error log outside /run and /var/log.
 pid ${join(dir, "nginx.pid")};
 error_log stderr warn;
@@ -96,7 +117,7 @@ http {
 ${harnessHttpDirectives(dir)}
 
   upstream docker-registry {
-    server 127.0.0.1:${registryPort};
+    server ${registry};
   }
 
   ## Set a variable to help us decide if we need to add the
@@ -110,6 +131,8 @@ ${harnessHttpDirectives(dir)}
 
   server {
     listen 127.0.0.1:${listenPort} ssl;
+    # Harness: a plain-HTTP port for the readiness probe.
+    listen 127.0.0.1:${listenPort + 1};
     server_name ${HOST};
 
     # SSL
@@ -155,21 +178,11 @@ ${harnessHttpDirectives(dir)}
 `;
 }
 
-export async function startDistributionRecipe(
-    parent: string,
-    pki: Pki,
-    registry: RegistryServer,
-    user: User,
-    htpasswdPath: string,
-): Promise<ProxyUnderTest> {
-    const dir = nginxDir(parent, "distribution-recipe");
-    const port = await freePort();
-    const nginx = await startNginxAt(
-        "distribution-recipe",
-        dir,
-        distributionRecipeConf(dir, pki, port, registry.port, htpasswdPath),
-        "127.0.0.1",
-        port,
-    );
-    return { nginx, endpoint: tlsEndpoint("127.0.0.1", port, pki, user), registry, registryPid: registry.daemon.pid };
+/** The Distribution recipe in front of the registry without auth, in the host's namespace. */
+export async function startDistributionRecipe(bench: Bench, site: Site, registry: RegistryServer, port: number): Promise<ProxyUnderTest> {
+    const dir = nginxDir(bench, "distribution-recipe");
+    const conf = distributionRecipeConf(dir, certificateFiles(bench, dir), port, registry.listen, bench.nginxHtpasswdPath);
+    const nginx = await startNginxAt(bench, "distribution-recipe", dir, conf, site, port + 1);
+    const user = ["-u", `${USERS.recipe.username}:${USERS.recipe.password}`];
+    return { nginx, endpoint: tlsEndpoint(bench, "127.0.0.1", port, user), registry };
 }

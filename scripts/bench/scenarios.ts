@@ -1,12 +1,13 @@
 /**
- * The measurements, run interleaved: every run visits every target in turn (starting one further
- * along each time), so a neighbour's test suite slowing the machine lands on all of them alike.
+ * The measurements, run in alternating rounds: every round visits every target in turn (starting
+ * one further along each time), so whatever slows the machine for a while lands on all of them
+ * alike, and a ratio can be taken round by round as well as between medians.
  */
+import { ResourceUse, watchWhile } from "../lib/procStats";
+import type { BlobFile } from "../lib/randomBlob";
 import { pullBlobs, pullConcurrently, pushBlobs, Endpoint, Outcome } from "./registryClient";
-import { ResourceUse, watchWhile } from "./procStats";
-import { mibPerSecond } from "./stats";
 import type { NginxServer } from "./servers";
-import type { BlobFile } from "./workload";
+import { mibPerSecond, spread, Spread } from "./stats";
 
 export interface Target {
     /** Row or column label. */
@@ -15,28 +16,50 @@ export interface Target {
     slug: string;
     endpoint: Endpoint;
     /** The registry behind it, directly: where a blob goes when the target refuses the push. */
-    fallbackPush: Endpoint;
+    fallbackPush?: Endpoint;
     nginx?: NginxServer;
     registryPid: number;
 }
 
-/** One figure of one target: MiB/s per successful run, the failures, and resource use per run. */
+/** One figure of one target: MiB/s per round (undefined where it failed), the failures, resource use per round. */
 export class Measurement {
-    readonly rates: number[] = [];
+    readonly byRound: (number | undefined)[] = [];
     readonly failures: string[] = [];
     readonly uses: ResourceUse[] = [];
 
-    record(outcome: Outcome, bytes: number, use?: ResourceUse): void {
-        if (outcome.ok) this.rates.push(mibPerSecond(bytes, outcome.seconds));
-        else this.failures.push(outcome.reason);
+    record(round: number, outcome: Outcome, bytes: number, use?: ResourceUse): void {
+        this.byRound[round] = outcome.ok ? mibPerSecond(bytes, outcome.seconds) : undefined;
+        if (!outcome.ok) this.failures.push(outcome.reason);
         if (use !== undefined) this.uses.push(use);
     }
 
-    /** Highest value of one resource figure over the runs. */
+    get rates(): number[] {
+        return this.byRound.filter((rate): rate is number => rate !== undefined);
+    }
+
+    /** Highest value of one resource figure over the rounds. */
     peak(pick: (use: ResourceUse) => number | undefined): number | undefined {
         const values = this.uses.map(pick).filter((v): v is number => v !== undefined);
         return values.length === 0 ? undefined : Math.max(...values);
     }
+}
+
+/** A ratio of two figures: of their medians, and its spread over the rounds both completed. */
+export interface Ratio {
+    ofMedians: number;
+    byRound: Spread;
+}
+
+export function ratioOf(top: Measurement, bottom: Measurement): Ratio | undefined {
+    const a = spread(top.rates);
+    const b = spread(bottom.rates);
+    const rounds = top.byRound.flatMap((rate, i) => {
+        const base = bottom.byRound[i];
+        return rate === undefined || base === undefined ? [] : [rate / base];
+    });
+    const byRound = spread(rounds);
+    if (a === undefined || b === undefined || byRound === undefined) return undefined;
+    return { ofMedians: a.median / b.median, byRound };
 }
 
 export type Figure = "bigPush" | "bigPull" | "smallPush" | "smallPull" | "concurrentPull";
@@ -59,12 +82,12 @@ const presentKey = (target: Target, repository: string, blobs: BlobFile[]) =>
     `${target.slug} ${repository} ${blobs.map((b) => b.digest).join(",")}`;
 
 /** Makes sure `blobs` are in the target's repository, through the target or else its registry. */
-async function ensurePresent(target: Target, repository: string, blobs: BlobFile[]): Promise<void> {
+export async function ensurePresent(target: Target, repository: string, blobs: BlobFile[]): Promise<void> {
     const key = presentKey(target, repository, blobs);
     if (present.has(key)) return;
     const through = await pushBlobs(target.endpoint, repository, blobs);
     if (!through.ok) {
-        const direct = await pushBlobs(target.fallbackPush, repository, blobs);
+        const direct = target.fallbackPush === undefined ? through : await pushBlobs(target.fallbackPush, repository, blobs);
         if (!direct.ok) throw new Error(`could not put blobs into ${target.name}'s registry: ${direct.reason}`);
     }
     present.add(key);
@@ -80,21 +103,28 @@ const totalBytes = (blobs: BlobFile[]) => blobs.reduce((sum, blob) => sum + blob
 /** Push, then pull, of `blobs` (one big layer or many small ones), watching nginx and the registry. */
 export async function pushThenPull(
     target: Target,
+    round: number,
     repository: string,
     blobs: BlobFile[],
     push: Measurement,
     pull: Measurement,
 ): Promise<void> {
     const pushed = await watchWhile(watched(target), () => pushBlobs(target.endpoint, repository, blobs));
-    push.record(pushed.result, totalBytes(blobs), pushed.use);
+    push.record(round, pushed.result, totalBytes(blobs), pushed.use);
     if (pushed.result.ok) present.add(presentKey(target, repository, blobs));
     else await ensurePresent(target, repository, blobs);
     const pulled = await watchWhile(watched(target), () => pullBlobs(target.endpoint, repository, blobs));
-    pull.record(pulled.result, totalBytes(blobs), pulled.use);
+    pull.record(round, pulled.result, totalBytes(blobs), pulled.use);
+}
+
+export async function push(target: Target, round: number, repository: string, blobs: BlobFile[], into: Measurement): Promise<void> {
+    const pushed = await watchWhile(watched(target), () => pushBlobs(target.endpoint, repository, blobs));
+    into.record(round, pushed.result, totalBytes(blobs), pushed.use);
 }
 
 export async function concurrentPull(
     target: Target,
+    round: number,
     repository: string,
     blob: BlobFile,
     clients: number,
@@ -102,21 +132,21 @@ export async function concurrentPull(
 ): Promise<void> {
     await ensurePresent(target, repository, [blob]);
     const pulled = await watchWhile(watched(target), () => pullConcurrently(target.endpoint, repository, blob, clients));
-    into.record(pulled.result, blob.size * clients, pulled.use);
+    into.record(round, pulled.result, blob.size * clients, pulled.use);
 }
 
-/** `runs` rounds over all targets, each round starting one target further along. */
-export async function interleaved(
-    targets: Target[],
-    runs: number,
-    visit: (target: Target, run: number) => Promise<void>,
+/** `rounds` rounds over all targets, each round starting one target further along. */
+export async function alternating<T extends { name: string }>(
+    targets: T[],
+    rounds: number,
+    visit: (target: T, round: number) => Promise<void>,
     progress?: (text: string) => void,
 ): Promise<void> {
-    for (let run = 0; run < runs; run++) {
+    for (let round = 0; round < rounds; round++) {
         for (let i = 0; i < targets.length; i++) {
-            const target = targets[(i + run) % targets.length];
-            progress?.(`run ${run + 1}/${runs}: ${target.name}`);
-            await visit(target, run);
+            const target = targets[(i + round) % targets.length];
+            progress?.(`round ${round + 1}/${rounds}: ${target.name}`);
+            await visit(target, round);
         }
     }
 }

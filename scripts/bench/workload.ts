@@ -1,41 +1,17 @@
-/** The blobs the bench pushes and pulls: random bytes on disk, with their sha256 digests. */
-import { createHash, randomFillSync } from "crypto";
-import { closeSync, mkdirSync, openSync, writeSync } from "fs";
+/** The blobs the bench pushes and pulls: random layers on disk (scripts/lib/randomBlob.ts). */
+import { mkdirSync } from "fs";
 import { join } from "path";
-
-export interface BlobFile {
-    path: string;
-    /** `sha256:<hex>`, as the registry API names blobs. */
-    digest: string;
-    size: number;
-}
-
-/** Random, so no layer of the stack could compress or deduplicate it. */
-export function writeRandomBlob(path: string, size: number): BlobFile {
-    const chunk = Buffer.alloc(Math.min(size, 4 * 1024 * 1024));
-    const hash = createHash("sha256");
-    const fd = openSync(path, "w");
-    try {
-        for (let written = 0; written < size; written += chunk.length) {
-            const piece = chunk.subarray(0, Math.min(chunk.length, size - written));
-            randomFillSync(piece);
-            hash.update(piece);
-            writeSync(fd, piece);
-        }
-    } finally {
-        closeSync(fd);
-    }
-    return { path, digest: `sha256:${hash.digest("hex")}`, size };
-}
+import { BlobFile, writeRandomBlob } from "../lib/randomBlob";
 
 export interface Workload {
-    /** Scenario 1: one big layer. */
+    /** One big layer. */
     bigLayer: BlobFile;
-    /** Scenario 2: many small layers, where round trips and per-request costs dominate. */
+    /** Many small layers, where round trips and per-request costs dominate. */
     smallLayers: BlobFile[];
-    /** Scenario 3: the layer many nodes pull at once. */
+    /** The layer many nodes pull at once. */
     sharedLayer: BlobFile;
-    /** The settings table's concurrent pulls: smaller, so a dozen edges fit in the time. */
+    /** The settings table's layer, and the smaller one it pulls concurrently. */
+    sweepLayer: BlobFile;
     sweepConcurrentLayer: BlobFile;
 }
 
@@ -44,18 +20,21 @@ export interface WorkloadSizes {
     smallLayerCount: number;
     smallLayerBytes: number;
     sharedLayerBytes: number;
+    sweepLayerBytes: number;
     sweepConcurrentLayerBytes: number;
 }
 
+/** Every blob in `dir/layers` (one directory: a TLS-only server serves them as files). */
 export function writeWorkload(dir: string, sizes: WorkloadSizes): Workload {
-    const smallDir = join(dir, "small");
-    mkdirSync(smallDir, { recursive: true });
+    const layers = join(dir, "layers");
+    mkdirSync(join(layers, "small"), { recursive: true, mode: 0o755 });
     return {
-        bigLayer: writeRandomBlob(join(dir, "big.bin"), sizes.bigLayerBytes),
+        bigLayer: writeRandomBlob(join(layers, "big.bin"), sizes.bigLayerBytes),
         smallLayers: Array.from({ length: sizes.smallLayerCount }, (_, i) =>
-            writeRandomBlob(join(smallDir, `${i}.bin`), sizes.smallLayerBytes),
+            writeRandomBlob(join(layers, "small", `${i}.bin`), sizes.smallLayerBytes),
         ),
-        sharedLayer: writeRandomBlob(join(dir, "shared.bin"), sizes.sharedLayerBytes),
-        sweepConcurrentLayer: writeRandomBlob(join(dir, "sweep-concurrent.bin"), sizes.sweepConcurrentLayerBytes),
+        sharedLayer: writeRandomBlob(join(layers, "shared.bin"), sizes.sharedLayerBytes),
+        sweepLayer: writeRandomBlob(join(layers, "sweep.bin"), sizes.sweepLayerBytes),
+        sweepConcurrentLayer: writeRandomBlob(join(layers, "sweep-concurrent.bin"), sizes.sweepConcurrentLayerBytes),
     };
 }

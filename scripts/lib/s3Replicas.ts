@@ -5,8 +5,8 @@
  * with every replica as a server of its registry upstream. Shared by the integration test and the
  * storage bench. Everything started here is stopped by PID at cleanup.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
-import { join, resolve } from "path";
+import { mkdirSync, writeFileSync } from "fs";
+import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { EdgeTuning } from "../../components/render/edgeTuning";
 import { bcryptWithSalt, renderHtpasswd } from "../../components/render/htpasswd";
@@ -16,35 +16,10 @@ import { freePort, freePorts, loopbackEdgeInput, REGISTRY, startNginx } from "./
 import { Daemon, run, startDaemon, waitFor } from "./processes";
 import { S3Server } from "./s3Server";
 
-const ROOT = resolve(__dirname, "../..");
 export const EDGE_HOST = "registry.test";
 export const USER = { username: "admin", password: "s3-replicas-Passw0rd" };
 /** What every replica shares with the others, as the stack's `http.secret` is shared. */
 const HTTP_SECRET = "shared-http-secret-for-every-replica";
-
-/**
- * Distribution 3's `registry` (scripts/build-tools.sh registry3, v3.1.2) if it is at hand:
- * REGISTRY3_BIN, else the cached build (scripts/engine/lib.sh's cache layout). A cold build costs
- * 4 to 7 minutes on 2 cores, which a cold CI run cannot spare: buildRegistry3() makes one.
- */
-export function cachedRegistry3(): string | undefined {
-    if (process.env.REGISTRY3_BIN) return process.env.REGISTRY3_BIN;
-    const root = join(process.env.PULUMI_ENGINE_CACHE ?? "/var/cache/private-registry/engine", "registry3");
-    const builds = existsSync(root)
-        ? readdirSync(root)
-              .filter((d) => d.startsWith("v3.1.2_"))
-              .map((d) => join(root, d))
-        : [];
-    const ok = (d: string) =>
-        existsSync(join(d, "bin/registry")) && existsSync(join(d, "status")) && readFileSync(join(d, "status"), "utf8").startsWith("ok");
-    const cached = builds.find(ok);
-    return cached === undefined ? undefined : join(cached, "bin/registry");
-}
-
-export async function buildRegistry3(): Promise<string> {
-    const built = await run("bash", [join(ROOT, "scripts/build-tools.sh"), "registry3"], { timeoutMs: 1_800_000 });
-    return join(built.stdout.trim().split("\n").pop() ?? "", "registry");
-}
 
 export interface Replica {
     name: string;
@@ -69,7 +44,7 @@ export interface ReplicaSetOptions {
     dir: string;
     s3: S3Server;
     bucket: string;
-    /** The registry binary of each replica: REGISTRY (Debian's 2.8) or registry3Binary(). */
+    /** The registry binary of each replica: REGISTRY (Debian's 2.8) or registry3Binary() (registry3.ts). */
     binaries: string[];
     redirect: boolean;
     tuning?: Partial<EdgeTuning>;

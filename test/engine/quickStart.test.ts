@@ -23,7 +23,7 @@ import { after, before, describe, it } from "node:test";
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "fs";
 import { dirname, join, resolve } from "path";
 import { execFileSync } from "child_process";
-import { createNetworkNamespace, NetworkNamespace } from "../support/netns";
+import { createNetworkNamespace, NetworkNamespace } from "../../scripts/lib/netns";
 import { makeTempDir, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { DOCKER_CLI, PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "../e2e/support/dockerd";
 import { engineEnvironment, startDockerdWithStandIns } from "./support/engineProject";

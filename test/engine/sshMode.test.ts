@@ -28,7 +28,7 @@ import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { DEFAULT_IMAGES } from "../../components/config/keys";
 import type { ClientSnippet, ContainerdSnippet } from "../../components/render/snippets/clientSnippets";
 import { freePort } from "../../scripts/lib/loopbackServers";
-import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../support/netns";
+import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../scripts/lib/netns";
 import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { hostMountsUnder, SshServer, startSshServer } from "../support/sshServer";
 import { PrivateDockerd, startDockerd } from "../e2e/support/dockerd";

@@ -41,7 +41,7 @@ import {
 } from "../../scripts/lib/loopbackServers";
 import { SEED_PLATFORMS, writeOciIndexLayout, writeOciLayout } from "../support/ociLayout";
 import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
-import { registry3Binary } from "../support/registry3";
+import { registry3Binary } from "../../scripts/lib/builtTools";
 
 const PASSWORD = "distribution3-test-password";
 const CREDS = `admin:${PASSWORD}`;

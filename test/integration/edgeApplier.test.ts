@@ -29,7 +29,7 @@ import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { freePorts, startRegistry, writeFileSets } from "../../scripts/lib/loopbackServers";
 import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
 import { LoadConfig, readLoadLog, windowStats } from "../../scripts/lib/registryLoad";
-import { registry3Binary } from "../support/registry3";
+import { registry3Binary } from "../../scripts/lib/builtTools";
 
 const ROOT = resolve(__dirname, "../..");
 const REALM = "applier-test";

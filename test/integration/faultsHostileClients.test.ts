@@ -22,7 +22,7 @@ import { connect as netConnect } from "net";
 import { connect, TLSSocket } from "tls";
 import { join } from "path";
 import { CLIENT_HEADER_TIMEOUT } from "../../components/render/edgeConfig";
-import { treeRss } from "../../scripts/bench/procStats";
+import { treeRss } from "../../scripts/lib/procStats";
 import { creds, LoopbackStack, PULL_USER, PUSH_USER, startLoopbackStack } from "../support/loopbackStack";
 import { writeOciImage } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from "crypto";
 import { readFileSync } from "fs";
 import { Agent, request } from "https";
 import { join } from "path";
-import { treeRss } from "../../scripts/bench/procStats";
+import { treeRss } from "../../scripts/lib/procStats";
 import { creds, LoopbackStack, PULL_USER, PUSH_USER, startLoopbackStack } from "../support/loopbackStack";
 import { OciImage, writeOciImage } from "../support/ociLayout";
 import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";

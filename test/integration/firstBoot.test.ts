@@ -35,7 +35,7 @@ import { parse as parseYaml } from "yaml";
 import { alicloudDiskSerial } from "../../components/render/cloudInit";
 import { PREPARE_DATA_DISK_PATH, renderReleaseDataDiskScript, renderWaitUntilReadyScript } from "../../components/render/hostScripts";
 import { evaluateProgram, findResource } from "../../scripts/lib/program/evaluate";
-import { createNetworkNamespace, NetworkNamespace } from "../support/netns";
+import { createNetworkNamespace, NetworkNamespace } from "../../scripts/lib/netns";
 import { makeTempDir, registerCleanup, run, RunResult, runCleanups } from "../../scripts/lib/processes";
 import { serverRootfs } from "../support/sshServer";
 import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";

@@ -13,7 +13,7 @@ import { join } from "path";
 import { stringify } from "yaml";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { renderMirrorConfig } from "../../components/render/mirrorConfig";
-import { registry3Binary } from "../support/registry3";
+import { registry3Binary } from "../../scripts/lib/builtTools";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import {
     freePort,

@@ -18,7 +18,7 @@ import { BLOB_MEDIA_TYPE, webhookHeadersEnv } from "../../components/render/noti
 import { freePort } from "../../scripts/lib/loopbackServers";
 import { makeTempDir, registerCleanup, run, runCleanups, startDaemon, waitFor } from "../../scripts/lib/processes";
 import { writeOciLayout } from "../support/ociLayout";
-import { registry3Binary } from "../support/registry3";
+import { registry3Binary } from "../../scripts/lib/builtTools";
 
 const PASSWORD = "notifications-test-password";
 const CREDS = `admin:${PASSWORD}`;

@@ -12,19 +12,11 @@ import { after, before, describe, it } from "node:test";
 import { createHash } from "crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
-import { writeRandomBlob } from "../../scripts/bench/workload";
+import { writeRandomBlob } from "../../scripts/lib/randomBlob";
 import { writeOciLayout } from "../support/ociLayout";
 import { killGroup, makeTempDir, run, runCleanups, waitFor } from "../../scripts/lib/processes";
-import {
-    buildRegistry3,
-    cachedRegistry3,
-    REGISTRY,
-    Replica,
-    ReplicaSet,
-    startReplica,
-    startReplicaSet,
-    USER,
-} from "../../scripts/lib/s3Replicas";
+import { cachedRegistry3, registry3Binary } from "../../scripts/lib/builtTools";
+import { REGISTRY, Replica, ReplicaSet, startReplica, startReplicaSet, USER } from "../../scripts/lib/s3Replicas";
 import { S3Server, startS3Server } from "../../scripts/lib/s3Server";
 
 const MIB = 1024 * 1024;
@@ -103,7 +95,7 @@ for (const version of ["2.8", "3"] as const) {
             dir = makeTempDir(`pr-s3-${version}-`);
             s3 = await startS3Server(join(dir, "s3"));
             await s3.createBucket(BUCKET);
-            binary = version === "2.8" ? REGISTRY : (registry3 ?? (await buildRegistry3()));
+            binary = version === "2.8" ? REGISTRY : (registry3 ?? (await registry3Binary()));
             // One worker: nginx's round robin is per worker, so consecutive requests alternate.
             set = await startReplicaSet({
                 dir,

@@ -19,7 +19,7 @@ import {
     writeEdgeAccess,
 } from "../../scripts/lib/loopbackServers";
 import { Daemon, makeTempDir, run, RunOptions, RunResult } from "../../scripts/lib/processes";
-import { registry3Binary } from "./registry3";
+import { registry3Binary } from "../../scripts/lib/builtTools";
 
 export interface Credential {
     user: string;

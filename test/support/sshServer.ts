@@ -1,7 +1,7 @@
 /**
  * A Debian 12 "server" for ssh mode without a VM: the cached userland of
  * test/support/sshServer/build-rootfs.sh (openssh-server, docker.io, sudo, iproute2), run in a
- * network namespace the test made (test/support/netns.ts) and in a mount and PID namespace of
+ * network namespace the test made (scripts/lib/netns.ts) and in a mount and PID namespace of
  * its own, chrooted.
  *
  * - Files: an overlay of the cached rootfs (read-only lower) with a per-server upper dir, so the
@@ -21,7 +21,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { resolve } from "node:path";
-import type { NetworkNamespace } from "./netns";
+import type { NetworkNamespace } from "../../scripts/lib/netns";
 import { registerCleanup, run, RunOptions, RunResult, startDaemon, waitFor } from "../../scripts/lib/processes";
 
 const BUILD_SCRIPT = resolve(__dirname, "sshServer/build-rootfs.sh");

@@ -86,7 +86,7 @@ describe("local mode, dev stack", () => {
                 true,
                 `${name}: fixed name needs delete-before-replace`,
             );
-            assert.equal(inputsOf(first, CONTAINER, name).restart, "unless-stopped");
+            assert.equal(inputsOf(first, CONTAINER, name).restart, "always");
             assert.ok(inputsOf(first, CONTAINER, name).healthcheck.tests.length > 0, `${name} has a health check`);
         }
     });
@@ -524,6 +524,7 @@ describe("local mode variants", () => {
             "regclient/regctl:v0.11.7-alpine",
         );
         assert.deepEqual(job.command, ["sh", "/etc/retention/retention.sh"]);
+        assert.equal(job.restart, "always", "back after a Docker crash, as the services are");
         assert.equal(job.networkMode, "host", "it reaches the registry as a client on its host does");
         assert.deepEqual(job.hosts, [{ host: "registry.lan", ip: "127.0.0.1" }], "the registry's name, pinned to the host");
         assert.equal(job.ports, undefined, "it publishes nothing");

@@ -19,9 +19,10 @@ export interface ContainerdSnippet extends ClientSnippet {
      * without it is read as version 1, which ignores this table). 2.x needs the line too: its
      * built-in default, `/etc/containerd/certs.d:/etc/docker/certs.d`, is a list its default pull
      * path (the transfer service) takes as one directory name, finding nothing (containerd issue
-     * 12808). In an existing config, set `config_path` in its table of this name.
+     * 12808). In an existing config, set `config_path` in its table of this name. Keyed
+     * `containerd-1.x` and `containerd-2.x` (a map: Pulumi's component schemas name no field so).
      */
-    configPathToml: { "containerd-1.x": string; "containerd-2.x": string };
+    configPathToml: Record<string, string>;
 }
 
 export interface TrustInput {

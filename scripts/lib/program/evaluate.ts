@@ -10,6 +10,8 @@ import { promisify } from "util";
 import type { ProviderState, RecordedResource } from "./fakeProviders";
 
 export interface EvaluationJob {
+    /** The program, relative to the repository: default the stack's, index.ts. */
+    program?: string;
     /** Config keys without the `private-registry:` prefix; lists and objects as values. */
     config: Record<string, unknown>;
     secretKeys?: string[];
@@ -50,7 +52,7 @@ export interface EvaluationResult {
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, "../../..");
 
-/** Evaluates index.ts in a fresh process under the fake providers. */
+/** Evaluates the program (index.ts unless the job names another) in a fresh process under the fake providers. */
 export async function evaluateProgram(job: EvaluationJob): Promise<EvaluationResult> {
     const dir = mkdtempSync(join(tmpdir(), "pr-eval-"));
     try {

@@ -1,5 +1,5 @@
 /**
- * Child process entry: evaluates the Pulumi program (index.ts) once under FakeProviders and
+ * Child process entry: evaluates a Pulumi program (index.ts, or the job's) once under FakeProviders and
  * writes what it registered and exported to a JSON file. One process per evaluation, because the
  * Pulumi runtime keeps global state that a second evaluation in the same process would see.
  *
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
                 return undefined;
             });
             const started = process.hrtime.bigint();
-            exports = await import(resolve(__dirname, "../../../index.ts"));
+            exports = await import(resolve(__dirname, "../../..", job.program ?? "index.ts"));
             result.importMs = Number(process.hrtime.bigint() - started) / 1e6;
             return exports;
         });

@@ -7,7 +7,7 @@
  * of two ways:
  * - On the host's network, with no bridge and no iptables rules: containers
  *   must run with `--network host`.
- * - Inside a network namespace of the test's own (test/support/netns.ts):
+ * - Inside a network namespace of the test's own (scripts/lib/netns.ts):
  *   with Docker's bridge, iptables rules and published ports, all inside the
  *   namespace. Clients that reach containers or published ports must run in
  *   it too (`runClient`); the API socket is reachable from anywhere.
@@ -39,11 +39,12 @@ import {
     run,
     runCleanups,
     runSync,
+    sleep,
     sleepSync,
     startDaemon,
     waitFor,
 } from "../../../scripts/lib/processes";
-import type { NetworkNamespace } from "../../support/netns";
+import type { NetworkNamespace } from "../../../scripts/lib/netns";
 
 /** The Debian client matches the Debian daemon (API 1.41); /usr/local/bin/docker is a newer, unrelated build. */
 export const DOCKER_CLI = "/usr/bin/docker";
@@ -73,7 +74,24 @@ export interface PrivateDockerd {
     docker(args: string[], options?: RunOptions): Promise<RunResult>;
     /** Removes all containers, stops dockerd and its containerd, and undoes the mounts it leaves behind. */
     stop(): Promise<void>;
+    /**
+     * Ends dockerd as the host would, removing nothing, so that the next startDockerd on the same
+     * workDir finds its data root as a restarted daemon or a rebooted host does:
+     * - "stop": SIGTERM to dockerd alone, what `systemctl stop docker` sends: it stops its
+     *   containers itself (a daemon shutdown is not a user's stop: their restart policy starts
+     *   them again at its next start), then exits.
+     * - "kill": SIGKILL to dockerd alone (a crash, the OOM killer): its containers keep running
+     *   in their shims.
+     * - "power-cut": SIGKILL at once to dockerd, its containerd, the shims, every container
+     *   process and whatever else runs in its namespace (docker-proxy); then what a reboot clears:
+     *   the mounts under workDir and the exec root (under /run, a tmpfs, on a host).
+     * Resolves once dockerd is gone. The handle is dead then; until the next start on workDir,
+     * the registered cleanup sweeps whatever the daemon left running.
+     */
+    end(how: DockerdEnd): Promise<void>;
 }
+
+export type DockerdEnd = "stop" | "kill" | "power-cut";
 
 /** Unix socket paths are limited to 107 bytes, and containerd's sits deepest. */
 const MAX_SOCKET_PATH = 107;
@@ -102,13 +120,24 @@ export async function startDockerd(workDir: string, options: DockerdOptions = {}
     const dockerConfig = path.join(workDir, "client-config");
     const configFile = path.join(workDir, "daemon.json");
     const logFile = path.join(workDir, "dockerd.log");
+    const pidFile = path.join(workDir, "docker.pid");
     if (Buffer.byteLength(containerdSocket) > MAX_SOCKET_PATH) {
         throw new Error(`work dir ${workDir} is too deep: ${containerdSocket} exceeds the unix socket path limit`);
     }
     for (const dir of [dataRoot, execRoot, dockerConfig]) fs.mkdirSync(dir, { recursive: true });
     // Without a config file of its own, dockerd would read /etc/docker/daemon.json and write /etc/docker/key.json.
     fs.writeFileSync(configFile, JSON.stringify({ "deprecated-key-path": path.join(workDir, "key.json") }, null, 2));
-    fs.writeFileSync(path.join(dockerConfig, "config.json"), "{}\n");
+    // Kept when there: a daemon started again on the same workDir keeps its client's logins.
+    if (!fs.existsSync(path.join(dockerConfig, "config.json"))) fs.writeFileSync(path.join(dockerConfig, "config.json"), "{}\n");
+    // A dockerd's containerd dies with it (it gets SIGKILL when its parent dies) and, orphaned,
+    // stays a zombie where PID 1 does not reap orphans (systemd does; this machine's init does
+    // not). Its pid file would make the next dockerd wait for it forever ("containerd is still
+    // running"): a dead PID's file goes, as it would after a reap.
+    const staleContainerd = containerdPid(execRoot);
+    if (staleContainerd !== undefined && !isAlive(staleContainerd)) fs.rmSync(path.join(execRoot, CONTAINERD_PID_FILE));
+    // This start takes over from a daemon ended on workDir (end()): its stop() sweeps from now on.
+    sweepsAfterEnd.get(workDir)?.();
+    sweepsAfterEnd.delete(workDir);
 
     const globalDirs = ["/run/docker/plugins", "/run/docker", "/run/containerd/s", "/run/containerd"].filter((dir) => !fs.existsSync(dir));
 
@@ -120,7 +149,7 @@ export async function startDockerd(workDir: string, options: DockerdOptions = {}
         `--host=unix://${socket}`,
         `--data-root=${dataRoot}`,
         `--exec-root=${execRoot}`,
-        `--pidfile=${path.join(workDir, "docker.pid")}`,
+        `--pidfile=${pidFile}`,
         ...(options.extraArgs ?? []),
     ];
     // nsenter execs dockerd in place: the PID (and process group) stays dockerd's.
@@ -165,6 +194,35 @@ export async function startDockerd(workDir: string, options: DockerdOptions = {}
         sweep(workDir, containerdSocket, globalDirs);
     });
 
+    const end = async (how: DockerdEnd): Promise<void> => {
+        if (stopping) throw new Error(`dockerd in ${workDir} was already stopped`);
+        stopping = Promise.resolve();
+        unregister();
+        const sweepLeftovers = () => sweep(workDir, containerdSocket, globalDirs);
+        sweepsAfterEnd.set(workDir, registerCleanup(`sweep what the ended dockerd in ${workDir} left`, sweepLeftovers, sweepLeftovers));
+        if (how === "power-cut") {
+            // Every PID first, then the signals in one loop: nothing gets to react to another's end.
+            const victims = [daemon.pid, ...daemonProcesses(containerdSocket), ...(namespace?.processesInside() ?? [])];
+            for (const pid of new Set(victims)) signal(pid, "SIGKILL");
+        } else {
+            signal(daemon.pid, how === "stop" ? "SIGTERM" : "SIGKILL");
+        }
+        // dockerd waits up to its shutdown timeout (15 s) for the containers' own stop timeouts.
+        const exited = await Promise.race([daemon.exited.then(() => true), sleep(60_000).then(() => false)]);
+        if (!exited) throw new Error(`dockerd (pid ${daemon.pid}) did not exit within 60 s of ${how}; log: ${logFile}`);
+        await daemon.stop();
+        // Its containerd ends with it (on "kill", by the SIGKILL it gets when its parent dies).
+        const containerd = containerdPid(execRoot);
+        if (containerd !== undefined)
+            await waitFor(`dockerd's containerd (pid ${containerd}) to end`, () => !isAlive(containerd), 30_000, 20);
+        if (how === "power-cut") {
+            sweepLeftovers();
+            // On a host these are under /run, a tmpfs: a boot starts without them.
+            fs.rmSync(execRoot, { recursive: true, force: true });
+            fs.rmSync(pidFile, { force: true });
+        }
+    };
+
     try {
         await waitFor(
             `dockerd to answer on ${socket} (log: ${logFile})`,
@@ -193,7 +251,31 @@ export async function startDockerd(workDir: string, options: DockerdOptions = {}
         runClient,
         docker,
         stop,
+        end,
     };
+}
+
+/** Where dockerd's own containerd writes its PID, under the exec root. */
+const CONTAINERD_PID_FILE = "containerd/containerd.pid";
+
+function containerdPid(execRoot: string): number | undefined {
+    try {
+        const pid = Number(fs.readFileSync(path.join(execRoot, CONTAINERD_PID_FILE), "utf8").trim());
+        return pid > 0 ? pid : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The sweeps registered by end(), by workDir, until the next start on it takes over. */
+const sweepsAfterEnd = new Map<string, () => void>();
+
+function signal(pid: number, name: NodeJS.Signals): void {
+    try {
+        process.kill(pid, name);
+    } catch {
+        // already gone
+    }
 }
 
 /**
@@ -239,21 +321,9 @@ function listContainerIdsSync(socket: string): string[] {
  * it does not always unmount). Without this, removing workDir fails with EBUSY.
  */
 function sweep(workDir: string, containerdSocket: string, globalDirs: string[]): void {
-    const processes = listProcesses();
-    const containerdConfig = path.join(path.dirname(containerdSocket), "containerd.toml");
-    // Shims name our containerd's socket in -address; our containerd names its config.
-    const ours = processes.filter((p) => p.cmdline.includes(containerdSocket) || p.cmdline.includes(containerdConfig));
-    const ourPids = new Set(ours.map((p) => p.pid));
-    // A container's init is a shim's child; SIGKILL to it ends the container's whole PID namespace.
-    const containerInits = processes.filter((p) => ourPids.has(p.ppid) && !ourPids.has(p.pid));
-    for (const p of [...containerInits, ...ours]) {
-        try {
-            process.kill(p.pid, "SIGKILL");
-        } catch {
-            // already gone
-        }
-    }
-    for (let waited = 0; waited < 5_000 && ours.some((p) => isAlive(p.pid)); waited += 100) sleepSync(100);
+    const ours = daemonProcesses(containerdSocket);
+    for (const pid of ours) signal(pid, "SIGKILL");
+    for (let waited = 0; waited < 5_000 && ours.some(isAlive); waited += 100) sleepSync(100);
 
     for (const mountPoint of mountsUnder(workDir)) runSync("umount", ["-l", mountPoint], 10_000);
 
@@ -264,6 +334,20 @@ function sweep(workDir: string, containerdSocket: string, globalDirs: string[]):
             // not empty (someone else uses it) or already gone: leave it
         }
     }
+}
+
+/**
+ * The processes a dockerd's containers live in, container processes first: its containerd, the
+ * shims (they name our containerd's socket in -address; our containerd names its config) and each
+ * shim's child, a container's init (SIGKILL to it ends the container's whole PID namespace).
+ */
+function daemonProcesses(containerdSocket: string): number[] {
+    const processes = listProcesses();
+    const containerdConfig = path.join(path.dirname(containerdSocket), "containerd.toml");
+    const ours = processes.filter((p) => p.cmdline.includes(containerdSocket) || p.cmdline.includes(containerdConfig));
+    const ourPids = new Set(ours.map((p) => p.pid));
+    const containerInits = processes.filter((p) => ourPids.has(p.ppid) && !ourPids.has(p.pid));
+    return [...containerInits, ...ours].map((p) => p.pid);
 }
 
 interface ProcessInfo {

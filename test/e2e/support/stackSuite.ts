@@ -9,7 +9,7 @@
  * - `bridge` (the default every user gets): the dockerd runs in a network namespace the test
  *   creates, with a real bridge, iptables and published ports; every client runs in that
  *   namespace too. The name resolves to NAMESPACE_SERVICE_ADDRESS, which the test puts on the
- *   namespace's `lo` (see test/support/netns.ts for why that address).
+ *   namespace's `lo` (see scripts/lib/netns.ts for why that address).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -19,7 +19,7 @@ import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/snippets/clientSnippets";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../../scripts/lib/program/evaluate";
 import { freeStackPorts, StackPorts } from "./hostStack";
-import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
+import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../../scripts/lib/netns";
 import { makeTempDir, registerCleanup, RunOptions, runCleanups, waitFor } from "../../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./dockerd";
 import { addHostsEntry } from "./hostsFile";

@@ -29,8 +29,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import type { PrivateDockerd } from "./dockerd";
 import { run } from "../../../scripts/lib/processes";
-import { registry3Binary } from "../../support/registry3";
-import { regctlBinary } from "../../support/builtTools";
+import { regctlBinary, registry3Binary } from "../../../scripts/lib/builtTools";
 import { distributionMajor } from "../../../components/config/distribution";
 import { buildUiStandIn } from "./uiStandin";
 

@@ -29,7 +29,7 @@ import { freePorts, REGISTRY } from "../../../scripts/lib/loopbackServers";
 import { issueTestCertificates } from "../../../scripts/lib/program/fakeProviders";
 import { Daemon, makeTempDir, runCleanups, startDaemon, waitFor } from "../../../scripts/lib/processes";
 import { LoadConfig, readLoadLog, windowStats } from "../../../scripts/lib/registryLoad";
-import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
+import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../../scripts/lib/netns";
 import { writeOciLayout } from "../../support/ociLayout";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";

@@ -8,7 +8,7 @@
  *   ::1 (dockerd skips TLS checks for 127.0.0.0/8 registries).
  * - `bridge` (the default): the dockerd runs in a network namespace the test creates, with a real
  *   bridge and iptables; the clients run in that namespace and reach the edge through its
- *   published ports, at NAMESPACE_SERVICE_ADDRESS (see test/support/netns.ts for why that one).
+ *   published ports, at NAMESPACE_SERVICE_ADDRESS (see scripts/lib/netns.ts for why that one).
  *   Pulumi itself needs no network: it talks to the dockerd over its unix socket.
  *
  * The bridge run then turns on what runs around the registry as a day-two change: `gc`,
@@ -25,7 +25,7 @@ import { join, resolve } from "path";
 import { parse as parseYaml } from "yaml";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/snippets/clientSnippets";
 import { freePorts } from "../../../scripts/lib/loopbackServers";
-import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../support/netns";
+import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../../scripts/lib/netns";
 import { makeTempDir, registerCleanup, run, RunOptions, runCleanups, waitFor } from "../../../scripts/lib/processes";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";

@@ -3,14 +3,14 @@
  * `/root` and `/etc` are copy-on-write overlays of the real ones (what the commands write there,
  * `~/.pulumi`, `~/.docker`, `/etc/hosts`, `/etc/docker/certs.d`, lands in the test's work dir and
  * vanishes with it), joined, for what needs a network, with a network namespace of the test's
- * (test/support/netns.ts). Everything else, the work dir included, is the real filesystem.
+ * (scripts/lib/netns.ts). Everything else, the work dir included, is the real filesystem.
  *
  * The mount namespace is held by a `sleep` started with `unshare --mount`, stopped by its PID;
  * commands enter it with `nsenter --target PID --mount`.
  */
 import { existsSync, mkdirSync } from "fs";
 import { join } from "path";
-import type { NetworkNamespace } from "../../support/netns";
+import type { NetworkNamespace } from "../../../scripts/lib/netns";
 import { run, RunOptions, RunResult, startDaemon, waitFor } from "../../../scripts/lib/processes";
 
 const NSENTER = "/usr/bin/nsenter";

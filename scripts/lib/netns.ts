@@ -1,6 +1,7 @@
 /**
- * A network namespace of the test's own, for what this machine's tests may not do on its real
- * network: a dockerd with a real bridge, iptables rules and published ports.
+ * A network namespace of a test's or the benchmark's own, for what they may not do on the
+ * machine's real network: a dockerd with a real bridge, iptables rules and published ports; the
+ * benchmark's bridge between a client and its servers.
  *
  * The namespace starts with only `lo` and gets no veth to the host and no route out, so every
  * packet a daemon or client sends from inside it stays inside it (Docker's bridges and the
@@ -13,7 +14,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "../../scripts/lib/processes";
+import { isAlive, registerCleanup, run, RunOptions, RunResult, runSync, sleep, sleepSync } from "./processes";
 
 const NETNS_DIR = "/var/run/netns";
 
@@ -30,6 +31,8 @@ export interface NetworkNamespace {
     name: string;
     /** `/var/run/netns/NAME`: what `nsenter --net=` takes. */
     path: string;
+    /** The argv prefix that runs what follows it inside the namespace: `nsenter --net=PATH --`. */
+    enter: string[];
     /** The command line that runs `command` inside the namespace. */
     command(command: string, args: string[]): { command: string; args: string[] };
     /** `run()` inside the namespace. */
@@ -42,10 +45,11 @@ export interface NetworkNamespace {
     /** PIDs of the processes whose network namespace this is. */
     processesInside(): number[];
     /**
-     * Throws unless the namespace can send nothing out: its links are `lo` and what Docker made
-     * (bridges and veths), and no route, IPv4 or IPv6, leads anywhere but into them.
+     * Throws unless the namespace can send nothing out: its links are `lo`, what Docker made
+     * (bridges and veths) and `joined` (links into the test's other namespaces: joinNamespaces),
+     * and no route, IPv4 or IPv6, leads anywhere but into them.
      */
-    assertNoRouteOut(): Promise<void>;
+    assertNoRouteOut(joined?: string[]): Promise<void>;
     /** SIGKILLs what still runs inside (by PID), then `ip netns del`. Safe to call twice. */
     remove(): Promise<void>;
 }
@@ -92,7 +96,8 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
     await run("ip", ["netns", "add", name]);
     const nsIdentity = identity(nsPath);
 
-    const inside = (command: string, args: string[]) => ({ command: NSENTER, args: [`--net=${nsPath}`, "--", command, ...args] });
+    const enter = [NSENTER, `--net=${nsPath}`, "--"];
+    const inside = (command: string, args: string[]) => ({ command: enter[0], args: [...enter.slice(1), command, ...args] });
     const runInside = (command: string, args: string[], options?: RunOptions) => {
         const line = inside(command, args);
         return run(line.command, line.args, options);
@@ -130,6 +135,7 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
     return {
         name,
         path: nsPath,
+        enter,
         command: inside,
         run: runInside,
         wrapper(dir: string, executable: string): string {
@@ -137,8 +143,9 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
             fs.writeFileSync(file, `#!/bin/sh\nexec ${NSENTER} --net=${nsPath} -- ${executable} "$@"\n`, { mode: 0o755 });
             return file;
         },
-        processesInside: () => processesIn(nsIdentity),
-        async assertNoRouteOut(): Promise<void> {
+        // Once deleted, its inode may name another test's new namespace: nothing is inside a namespace that is gone.
+        processesInside: () => (identity(nsPath) === nsIdentity ? processesIn(nsIdentity) : []),
+        async assertNoRouteOut(joined: string[] = []): Promise<void> {
             const links = JSON.parse((await runInside("ip", ["-j", "-d", "link", "show"])).stdout) as {
                 ifname: string;
                 link_type: string;
@@ -149,6 +156,7 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
             // Docker's veths are ports of its bridges; their other ends sit in the containers.
             const ours = (link: (typeof links)[number]) =>
                 link.link_type === "loopback" ||
+                joined.includes(link.ifname) ||
                 bridges.has(link.ifname) ||
                 (link.linkinfo?.info_kind === "veth" && link.master !== undefined && bridges.has(link.master));
             const foreign = links.filter((link) => !ours(link));
@@ -170,4 +178,34 @@ export async function createNetworkNamespace(prefix: string): Promise<NetworkNam
         },
         remove,
     };
+}
+
+/** One end of a link between two of the test's namespaces: its name there and its address (CIDR). */
+export interface LinkEnd {
+    link: string;
+    address: string;
+}
+
+/**
+ * Joins two namespaces by a veth pair, like two hosts on one LAN segment: each end with its
+ * address, on-link (no gateway), so packets go from one namespace to the other and nowhere else.
+ */
+export async function joinNamespaces(a: NetworkNamespace, aEnd: LinkEnd, b: NetworkNamespace, bEnd: LinkEnd): Promise<void> {
+    await a.run("ip", ["link", "add", aEnd.link, "type", "veth", "peer", "name", bEnd.link, "netns", b.name]);
+    await addressAndUp(a, aEnd);
+    await addressAndUp(b, bEnd);
+}
+
+/**
+ * Moves one end of a joinNamespaces pair from `from` into `to`, where it is addressed and set up
+ * again (a link moved to another namespace loses its addresses); its peer stays where it is.
+ */
+export async function moveLinkEnd(from: NetworkNamespace, to: NetworkNamespace, end: LinkEnd): Promise<void> {
+    await from.run("ip", ["link", "set", end.link, "netns", to.name]);
+    await addressAndUp(to, end);
+}
+
+async function addressAndUp(namespace: NetworkNamespace, end: LinkEnd): Promise<void> {
+    await namespace.run("ip", ["address", "add", end.address, "dev", end.link]);
+    await namespace.run("ip", ["link", "set", end.link, "up"]);
 }
