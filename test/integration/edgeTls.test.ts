@@ -136,7 +136,7 @@ describe("the edge's TLS against Mozilla's intermediate profile (sslyze)", () =>
             const declared = await evaluateProgram({ config: { ...devStackConfig(), hostnames: [HOST] } });
             assert.equal(declared.error, undefined, declared.error);
             const uploads = (name: string) => findResource(declared, CONTAINER, name).inputs.uploads as { file: string; content: string }[];
-            chainPem = uploads("registry-edge").find((upload) => upload.file.endsWith("/server.crt"))!.content;
+            chainPem = uploads("registry-edge-files").find((upload) => upload.file.endsWith("/server.crt"))!.content;
             keyPem = uploads("registry-edge-secrets").find((upload) => upload.file.endsWith("/server.key"))!.content;
             served = await serveEdge("private", chainPem, keyPem);
             caFile = join(served.dir, "ca.crt");
