@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
+import { parse as parseYaml } from "yaml";
 import { base64Aligned, leakedSecrets, privateKeyComponents } from "../harness/secretLeaks";
 import { run, runCleanups } from "../../scripts/lib/processes";
 import { ROOT } from "./support/engineStack";
@@ -23,6 +24,7 @@ import {
     REVIEW_SCENARIOS,
     ReviewCapture,
     SECOND_HOSTNAME,
+    UNKNOWN,
 } from "./support/reviewPreviews";
 import { DEFAULT_IMAGES } from "../../components/config/keys";
 
@@ -52,6 +54,17 @@ function resourceBlock(text: string, name: string): string {
     );
     return lines.slice(urnLine - 2, end < 0 ? undefined : end).join("\n");
 }
+
+/** Where the registry's and the edge's readable files are (their files holders' uploads). */
+const REGISTRY_FILES = "/etc/private-registry/files";
+const EDGE_FILES = "/etc/nginx/files";
+
+/** A container's uploads by file, before and after (from `preview --json`). */
+const uploadsOf = (steps: PreviewStep[], name: string) =>
+    steps.find((s) => s.name === name)?.uploads ?? assert.fail(`no uploads of ${name} in the preview`);
+
+/** An upload's `file` line in the text: its own, or paired by position with another's (`"old" => "new"`). */
+const uploadFile = (path: string) => new RegExp(`file\\s*: (?:"[^"]*" => )?"${path.replace(/[./]/g, "\\$&")}"`);
 
 const outputsSection = (text: string) => text.slice(text.indexOf("--outputs:--"), text.indexOf("\nResources:"));
 
@@ -127,9 +140,15 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         assert.deepEqual(replaced(steps), ["registry-registry-files", "registry-ui"]);
         assert.deepEqual(reasons(steps, "registry-registry-files"), ["uploads"]);
         assert.deepEqual(reasons(steps, "registry-ui"), ["envs"]);
+        const files = uploadsOf(steps, "registry-registry-files");
+        const deleteEnabled = (content: string) =>
+            (parseYaml(content) as { storage: { delete: { enabled: boolean } } }).storage.delete.enabled;
+        assert.equal(deleteEnabled(files.old[`${REGISTRY_FILES}/config.yml`]), false);
+        assert.equal(deleteEnabled(files.new[`${REGISTRY_FILES}/config.yml`]), true);
         const registry = resourceBlock(text, "registry-registry-files");
-        assert.match(registry, /~ delete\s*: \{\s*\n\s*~ enabled: false => true/, "config.yml's storage.delete.enabled, as a YAML diff");
-        assert.match(registry, /file\s*: "\/etc\/private-registry\/files\/config.yml"/);
+        // config.yml's line, as a YAML diff when the engine pairs it with its old self, else as a new line.
+        assert.match(registry, /~ enabled: false => true|^\s+\+\s+delete:\n\s+\+\s+enabled: true$/m, "config.yml's storage.delete.enabled");
+        assert.match(registry, uploadFile(`${REGISTRY_FILES}/config.yml`));
         assert.ok(!/\[secret\]/.test(registry), "nothing in the registry's diff is hidden");
         const ui = resourceBlock(text, "registry-ui");
         assert.match(ui, /- \[\d+\]: "DELETE_IMAGES=false"/);
@@ -139,8 +158,12 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
     it("turn on a collection schedule: the registry's files holder (the read-only config, the schedule) is replaced, nothing restarts", () => {
         const { steps, text } = preview("gc-schedule");
         assert.deepEqual(replaced(steps), ["registry-registry-files"]);
+        const files = uploadsOf(steps, "registry-registry-files");
+        assert.ok(!(`${REGISTRY_FILES}/config-readonly.yml` in files.old), "no read-only config without a schedule");
+        assert.match(files.new[`${REGISTRY_FILES}/config-readonly.yml`], /readonly:\s*\n\s*enabled: true/);
+        assert.match(files.new[`${REGISTRY_FILES}/schedule`], /GC_CRON='30 3 \* \* 0'/);
         const registry = resourceBlock(text, "registry-registry-files");
-        assert.match(registry, /file\s*: "\/etc\/private-registry\/files\/config-readonly.yml"/);
+        assert.match(registry, uploadFile(`${REGISTRY_FILES}/config-readonly.yml`));
         assert.match(registry, /GC_CRON='30 3 \* \* 0'/);
     });
 
@@ -156,17 +179,12 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         const { steps, text } = preview("certificate-renewal");
         assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets", "tls-server"]);
         assert.deepEqual(reasons(steps, "tls-server"), ["readyForRenewal"]);
-        const edge = resourceBlock(text, "registry-edge-files");
-        assert.match(
-            edge,
-            /~ content\s*: "-----BEGIN CERTIFICATE-----[^"]*" => \[unknown\]\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/files\/server.crt"/,
-            "the certificate file is the one changing",
-        );
-        assert.match(
-            edge,
-            /^\s{20}content\s*: "# Rendered by private-registry[^"]*"\n(\s+- \w+\s*: .*\n)*\s+file\s*: "\/etc\/nginx\/files\/nginx.conf"/m,
-            "nginx.conf unchanged (no ~)",
-        );
+        const files = uploadsOf(steps, "registry-edge-files");
+        assert.match(files.old[`${EDGE_FILES}/server.crt`], /^-----BEGIN CERTIFICATE-----/);
+        assert.equal(files.new[`${EDGE_FILES}/server.crt`], UNKNOWN, "the certificate file is the one changing");
+        assert.equal(files.new[`${EDGE_FILES}/nginx.conf`], files.old[`${EDGE_FILES}/nginx.conf`], "nginx.conf unchanged: no reload");
+        assert.equal(files.new[`${EDGE_FILES}/push-users`], files.old[`${EDGE_FILES}/push-users`]);
+        assert.match(resourceBlock(text, "registry-edge-files"), uploadFile(`${EDGE_FILES}/server.crt`));
     });
 
     it("bump the registry image: the image and the registry container are replaced (a restart), nothing else", () => {

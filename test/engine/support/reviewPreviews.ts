@@ -24,7 +24,16 @@ export interface PreviewStep {
     type: string;
     replaceReasons: string[];
     diffReasons: string[];
+    /**
+     * A container's uploads by file, before (its state) and after (the program's inputs), as
+     * `preview --json` gives them: `[secret]` for a secret, UNKNOWN for a value known only at
+     * `pulumi up`. By file, because the engine's text pairs them by position (reviewingDoc.ts).
+     */
+    uploads?: { old: Record<string, string>; new: Record<string, string> };
 }
+
+/** How `preview --json` writes a value known only during `pulumi up`. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export interface ReviewScenario {
     id: string;
@@ -128,16 +137,38 @@ export const REVIEW_SCENARIOS: ReviewScenario[] = [
     },
 ];
 
+type Uploads = { file: string; content?: unknown }[] | unknown;
+/** A secret or unknown list of uploads (not an array in the JSON) has no files to tell apart. */
+const byFile = (uploads: Uploads): Record<string, string> =>
+    Object.fromEntries(
+        (Array.isArray(uploads) ? (uploads as { file: string; content?: unknown }[]) : []).map((u) => [
+            u.file,
+            typeof u.content === "string" ? u.content : JSON.stringify(u.content),
+        ]),
+    );
+
 function parseSteps(json: string): PreviewStep[] {
-    const parsed = JSON.parse(json) as { steps: { op: string; urn: string; replaceReasons?: string[]; diffReasons?: string[] }[] };
+    const parsed = JSON.parse(json) as {
+        steps: {
+            op: string;
+            urn: string;
+            replaceReasons?: string[];
+            diffReasons?: string[];
+            oldState?: { outputs?: { uploads?: Uploads } };
+            newState?: { inputs?: { uploads?: Uploads } };
+        }[];
+    };
     return parsed.steps.map((step) => {
         const [type, name] = step.urn.split("::").slice(-2);
+        const olds = step.oldState?.outputs?.uploads;
+        const news = step.newState?.inputs?.uploads;
         return {
             op: step.op,
             name,
             type: type.split("$").pop()!,
             replaceReasons: step.replaceReasons ?? [],
             diffReasons: step.diffReasons ?? [],
+            ...(olds === undefined && news === undefined ? {} : { uploads: { old: byFile(olds), new: byFile(news) } }),
         };
     });
 }

@@ -108,8 +108,12 @@ same way. Provider and Docker ID lines are left out, each URN is cut to the reso
   is deleted first, and clients meet a few seconds without that service. The summary's second
   column says which. The data volume \`registry-registry-data\` holds every image and is never
   replaced by these changes.
-- \`config.yml\` is shown by the engine as a YAML diff (\`~ enabled: false => true\`), nginx.conf and
-  the client snippets as line diffs (\`-\`/\`+\` lines with context).
+- Read a holder's uploads by their \`file\`. The Docker provider keeps a container's uploads in an
+  order of its own, and the engine pairs the old and new ones by position: a file may show
+  against another one (\`~ file: ".../manifest" => ".../config.yml"\`), its old lines as \`-\` and
+  its new ones as \`+\`. Paired with its old self, \`config.yml\` shows as a YAML diff
+  (\`~ enabled: false => true\`) and nginx.conf as a line diff; the client snippets in the outputs
+  always show as line diffs.
 - Each holder's last upload is its \`manifest\`: the SHA-256 of each of its files and the set's name,
   an HMAC of every file of the service (both holders) under a random key kept secret in the state.
   Its \`# set\` line changes whenever any file does, secret ones too, and reveals nothing about
