@@ -8,7 +8,7 @@ import type * as pulumi from "@pulumi/pulumi";
 /** What the registry is and where it runs: one arg per key of the stack's configuration, checked the same way (every error at once, each naming the arg, e.g. `args.ssh.port`), with the same defaults. */
 export interface ContainerRegistryArgs {
     /**
-     * where the registry runs: `local` (this Docker daemon), `ssh` (your server), `alicloud` (a new ECS VM)
+     * where the registry runs: `local` (the Docker daemon `dockerHost` names, by default the one on the machine that runs `pulumi up`), `ssh` (your server), `alicloud` (a new ECS VM)
      *
      * Must be one of "local", "ssh", "alicloud". Default: `local`.
      */

@@ -84,7 +84,7 @@ const IMAGE_REFERENCE =
     "a pinned Docker image reference, NAME:TAG or NAME[:TAG]@sha256:DIGEST, e.g. registry.cn-hangzhou.aliyuncs.com/team/registry:2.8.3";
 
 /**
- * What each container runs when `images` does not say: today's pins on Docker Hub, by tag only (no
+ * What each container runs when `images` does not say: this release's pins on Docker Hub, by tag only (no
  * digest could be established from a machine that cannot pull; docs/mainland-china.md says how
  * to pin one).
  */
@@ -502,7 +502,8 @@ export const CONFIG_KEYS = {
     mode: choice<HostMode>({
         choices: ["local", "ssh", "alicloud"],
         default: "local",
-        description: "where the registry runs: `local` (this Docker daemon), `ssh` (your server), `alicloud` (a new ECS VM)",
+        description:
+            "where the registry runs: `local` (the Docker daemon `dockerHost` names, by default the one on the machine that runs `pulumi up`), `ssh` (your server), `alicloud` (a new ECS VM)",
     }),
     hostnames: list({
         form: "a list of DNS names, e.g. [registry.example.com]",

@@ -55,8 +55,11 @@ export interface LoopbackStack {
     nginx: Daemon;
     /** The rendered config.yml the registry serves. */
     registryConfig: string;
-    /** Starts the registry again with the same config and data (what Docker's restart policy does). */
-    startRegistry(): Promise<RegistryProcess>;
+    /**
+     * Starts the registry again with the same data (what Docker's restart policy does), and the same
+     * config unless `registry` changes some of it (as a changed stack would).
+     */
+    startRegistry(registry?: Partial<RegistryConfigInput>): Promise<RegistryProcess>;
     /** curl against the edge: `-sS`, the CA, `--max-time 60`, then `args`. */
     curl(args: string[], options?: RunOptions): Promise<RunResult>;
     /** `https://127.0.0.1:<port><path>` */
@@ -86,14 +89,17 @@ export async function startLoopbackStack(options: LoopbackStackOptions = {}): Pr
         { name: PUSH_USER.user, password: PUSH_USER.password, role: "push" },
         { name: PULL_USER.user, password: PULL_USER.password, role: "pull" },
     ]);
-    const registryConfig = renderRegistryConfig({
-        listenAddress: `unix:${socket}`,
-        deleteEnabled: false,
-        distributionMajor: 3,
-        ...options.registry,
-    });
+    const configFor = (changes?: Partial<RegistryConfigInput>) =>
+        renderRegistryConfig({
+            listenAddress: `unix:${socket}`,
+            deleteEnabled: false,
+            distributionMajor: 3,
+            ...options.registry,
+            ...changes,
+        });
     const binary = await registry3Binary();
-    const start = () => startRegistry(dir, registryConfig, socket, { OTEL_TRACES_EXPORTER: "none" }, binary);
+    const start = (config: string) => startRegistry(dir, config, socket, { OTEL_TRACES_EXPORTER: "none" }, binary);
+    const registryConfig = configFor();
     const stack: LoopbackStack = {
         dir,
         dataDir,
@@ -102,7 +108,7 @@ export async function startLoopbackStack(options: LoopbackStackOptions = {}): Pr
         httpPort,
         certDir,
         caFile,
-        registry: await start(),
+        registry: await start(registryConfig),
         nginx: await startNginx(
             dir,
             renderEdgeConfig(
@@ -119,8 +125,9 @@ export async function startLoopbackStack(options: LoopbackStackOptions = {}): Pr
             httpPort,
         ),
         registryConfig,
-        startRegistry: async () => {
-            stack.registry = await start();
+        startRegistry: async (changes) => {
+            if (changes) stack.registryConfig = configFor(changes);
+            stack.registry = await start(stack.registryConfig);
             return stack.registry;
         },
         curl: (args, runOptions) =>
