@@ -20,7 +20,7 @@
  * one with `always` that was stopped by hand comes back with Docker.
  *
  * Two hosts on one LAN segment, both network namespaces of the test's own joined by a veth pair
- * (test/support/netns.ts: no route out): the registry host (its dockerd with a bridge and
+ * (scripts/lib/netns.ts: no route out): the registry host (its dockerd with a bridge and
  * iptables, the stack's published ports at NAMESPACE_SERVICE_ADDRESS) and the builder (a dockerd
  * of its own that is never restarted, the clients). The builder's packets reach the edge as a
  * remote client's do (PREROUTING DNAT), and the power cut is silent, as a real one is: the
