@@ -12,6 +12,9 @@
 #    for a passphrase that encrypts the stack's secrets (and again on later commands), unless
 #    PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE is set.
 # 4. Runs `pulumi up --yes` on it: the preview is printed, then applied without a question.
+# 5. Waits until the running edge serves the files that `pulumi up` just wrote (a new certificate,
+#    users, nginx.conf): `pulumi up` ends once they are written, and the edge takes a complete set
+#    within about a second (docs/operations.md). The next command then meets the new files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,3 +36,12 @@ if [ -z "${PULUMI_BACKEND_URL:-}" ] && ! pulumi whoami --non-interactive >/dev/n
 fi
 pulumi stack select --create dev
 pulumi up --yes --stack dev "$@"
+
+# The edge's files holder names its set in its manifest; the edge's `live` link names the set it serves.
+edge="$(pulumi config get --stack dev namePrefix 2>/dev/null || echo registry)-edge"
+written=$(docker exec "$edge" sed -n 's/^# set //p' /etc/nginx/files/manifest)
+for _ in $(seq 1 300); do
+    [ "$(docker exec "$edge" readlink /run/edge/live 2>/dev/null)" = "$written" ] && exit 0
+    sleep 0.2
+done
+fail "the edge ($edge) did not take the files of set $written within 60 s: docker logs $edge says why"
