@@ -24,7 +24,7 @@ import { after, before, describe, it } from "node:test";
 import { X509Certificate } from "crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
-import { parse as parseYaml, stringify } from "yaml";
+import { stringify } from "yaml";
 import { freePorts, REGISTRY } from "../../../scripts/lib/loopbackServers";
 import { issueTestCertificates } from "../../../scripts/lib/program/fakeProviders";
 import { Daemon, makeTempDir, runCleanups, startDaemon, waitFor } from "../../../scripts/lib/processes";
@@ -34,7 +34,7 @@ import { writeOciLayout } from "../../support/ociLayout";
 import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";
 import { DEFAULT_IMAGES } from "../../../components/config/keys";
-import { createEngineProject, EngineProject, startDockerdWithStandIns, updateRecord } from "./engineProject";
+import { createEngineProject, EngineProject, startDockerdWithStandIns, updateRecord, devStackConfig } from "./engineProject";
 
 const ROOT = resolve(__dirname, "../../..");
 /** The services' containers: a step that replaces one restarts it. */
@@ -256,9 +256,8 @@ export function describeDayTwo(network: "host" | "bridge"): void {
             mirrorPort = mirror;
             hubs = [await startHub("hub-a", hubA, hubPki), await startHub("hub-b", hubB, hubPki)];
             engine = await createEngineProject({ stack: "day2", work });
-            const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
             engine.setConfig({
-                ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
+                ...devStackConfig(),
                 hostnames: [NAME],
                 ipAddresses: [address],
                 containerNetwork: network,

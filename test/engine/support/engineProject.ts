@@ -19,6 +19,12 @@ import { registerCleanup, run, RunResult } from "../../../scripts/lib/processes"
 const ROOT = resolve(__dirname, "../../..");
 const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json"];
 
+/** Pulumi.dev.yaml's config, its keys without the project's prefix: what `setConfig` takes, for a stack that starts from the dev stack. */
+export function devStackConfig(): Record<string, unknown> {
+    const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(dev).map(([key, value]) => [key.replace(/^private-registry:/, ""), value]));
+}
+
 export interface EngineProject {
     /** The test's scratch directory (the project, state and PULUMI_HOME live under it). */
     work: string;

@@ -11,7 +11,7 @@ import { freePorts } from "../../../scripts/lib/loopbackServers";
 import { makeTempDir, RunResult } from "../../../scripts/lib/processes";
 import { PrivateDockerd } from "../../e2e/support/dockerd";
 import { addHostsEntry } from "../../e2e/support/hostsFile";
-import { createEngineProject, startDockerdWithStandIns } from "./engineProject";
+import { createEngineProject, startDockerdWithStandIns, devStackConfig } from "./engineProject";
 
 export const ROOT = resolve(__dirname, "../../..");
 
@@ -49,9 +49,8 @@ export async function prepareEngineStack(options: EngineStackOptions): Promise<E
     const readStack = () => (existsSync(stackFile) ? parseYaml(readFileSync(stackFile, "utf8")) : null) ?? {};
     // The registry's metrics listener too: its default loopback port may be taken by another stack.
     const [httpsPort, httpPort, uiPort, metricsPort] = await freePorts(4);
-    const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
     engine.setConfig({
-        ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
+        ...devStackConfig(),
         hostnames: [options.hostname],
         ipAddresses: ["::1"],
         containerNetwork: "host",

@@ -20,9 +20,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { readFileSync, rmSync, writeFileSync } from "fs";
-import { join, resolve } from "path";
-import { parse as parseYaml } from "yaml";
+import { rmSync, writeFileSync } from "fs";
+import { join } from "path";
 import type { ClientSnippet, ContainerdSnippet } from "../../../components/render/snippets/clientSnippets";
 import { freePorts } from "../../../scripts/lib/loopbackServers";
 import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } from "../../../scripts/lib/netns";
@@ -31,9 +30,8 @@ import { PrivateDockerd, stopAndAssertNothingLeft } from "../../e2e/support/dock
 import { addHostsEntry } from "../../e2e/support/hostsFile";
 import { buildTestImage, buildWebhookReceiver } from "../../e2e/support/standins";
 import { RETENTION_LOG_PREFIX } from "../../../components/render/retentionScript";
-import { changedSteps, createEngineProject, EngineProject, startDockerdWithStandIns } from "./engineProject";
+import { changedSteps, createEngineProject, EngineProject, startDockerdWithStandIns, devStackConfig } from "./engineProject";
 
-const ROOT = resolve(__dirname, "../../..");
 const STACK = "engine";
 
 interface StackOutputs {
@@ -88,9 +86,8 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
             engine = await createEngineProject({ stack: STACK, work });
             const [httpsPort, httpPort, uiPort, metricsPort] = await freePorts(4);
             const ports = { httpsPort, httpPort, ...(bridge ? {} : { uiPort, metricsPort }) };
-            const dev = parseYaml(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
             engine.setConfig({
-                ...Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^private-registry:/, ""), v])),
+                ...devStackConfig(),
                 hostnames: [NAME],
                 ipAddresses: [address],
                 containerNetwork: network,
