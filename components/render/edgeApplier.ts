@@ -3,12 +3,13 @@
  * stand-in) that runs nginx and takes each new set of the edge's files (fileSet.ts) without
  * restarting it, and for what changes often without even reloading it. Pure: text in, text out.
  *
- * The files: nginx.conf, the certificate chain and the push users (the plain holder), the private
- * key and the users' password hashes (the secret holder). Every second the script looks at both
- * holders' manifests; a new set naming the same set in both is copied into its own directory on
- * a tmpfs, checked (each file's SHA-256; the key against the chain and nginx.conf's syntax by
- * `nginx -t`), and made live by pointing one symlink, `live`, at it: one rename, so every path
- * through it switches at once and nginx never reads half a set.
+ * The files: nginx.conf, the certificate chain and the push users (the plain volume, one holder
+ * per file), the private key and the users' password hashes (the secret volume, one holder).
+ * Every second the script looks at both volumes' manifests; a new set naming the same set in
+ * both is copied into its own directory on a tmpfs, checked (each file's SHA-256; the key against
+ * the chain and nginx.conf's syntax by `nginx -t`), and made live by pointing one symlink,
+ * `live`, at it: one rename, so every path through it switches at once and nginx never reads
+ * half a set.
  *
  * What nginx reads through `live`, and when:
  * - `users` (htpasswd) on every request, `push-users.d/<name>` (one empty file per push user) on
@@ -49,9 +50,9 @@ export const EDGE_SET_FILES = {
 export const EDGE_LOG_PREFIX = "private-registry edge:";
 
 export interface EdgeApplierInput {
-    /** The plain holder's volume, mounted read-only. */
+    /** The plain files' volume (their holders'), mounted read-only. */
     filesDir: string;
-    /** The secret holder's volume, mounted read-only. */
+    /** The secret files' volume (their holder's), mounted read-only. */
     secretsDir: string;
     /**
      * A tmpfs where each set gets its own directory, and `live` (edgeLiveDir) points at the one

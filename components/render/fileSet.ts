@@ -1,21 +1,22 @@
 /**
- * A service's files as one set, changed without replacing the service: a holder container writes
- * them into a volume (components/services/serviceFiles.ts), the service mounts the volume
- * read-only, and its own command (edgeApplier.ts, registrySupervisor.ts) takes a new set only
- * once every file of it has arrived whole. Docker writes an upload in place, one file after the
- * other, so at any moment a volume may hold a file half written or files of two sets; the
- * manifest, written last, names the set and each file's SHA-256, and the command copies the
- * files, checks each copy against the manifest, and otherwise waits for the next look. Pure:
- * text in, text out.
+ * A service's files as one set, changed without replacing the service: never-started holder
+ * containers write them into a volume (components/services/serviceContainer.ts: one holder per
+ * plain file, one for all the secret files), the service mounts the volume read-only, and its
+ * own command (edgeApplier.ts, registrySupervisor.ts) takes a new set only once every file of it
+ * has arrived whole. Docker writes an upload in place, one file after the other, so at any
+ * moment a volume may hold a file half written or files of two sets; the manifest, written
+ * last, names the set and each file's SHA-256, and the command copies the files, checks each
+ * copy against the manifest, and otherwise waits for the next look. Pure: text in, text out.
  *
- * A service with secret files has two holders (a diff shows the plain files line by line, the
- * secret ones as `[secret]`); both manifests name the same set, an HMAC of every file of both
- * under a key kept secret in state, so the plain manifest reveals nothing of the secret files and
- * the command never mixes a plain half of one set with a secret half of another.
+ * A service with secret files has two volumes, each with its manifest (a diff shows the plain
+ * files line by line, the secret ones as `[secret]`); both manifests name the same set, an HMAC
+ * of every file of both under a key kept secret in state, so the plain manifest reveals nothing
+ * of the secret files and the command never mixes a plain half of one set with a secret half of
+ * another.
  */
 import { createHash, createHmac } from "crypto";
 
-/** The manifest's name in each holder's volume. */
+/** The manifest's name in each volume of a set. */
 export const MANIFEST = "manifest";
 
 export interface SetFile {
@@ -28,7 +29,7 @@ const FILE_NAME = /^[A-Za-z0-9._-]+$/;
 
 /**
  * The set's name: HMAC-SHA256 under `key` over each file's name and content (every file of
- * every holder), or without a key (no secret file in the set) their SHA-256.
+ * every volume), or without a key (no secret file in the set) their SHA-256.
  */
 export function fileSetId(files: SetFile[], key?: string): string {
     const hash = key === undefined ? createHash("sha256") : createHmac("sha256", key);
@@ -37,7 +38,7 @@ export function fileSetId(files: SetFile[], key?: string): string {
     return hash.digest("hex").slice(0, 32);
 }
 
-/** A holder's manifest: the set's name, then `SHA-256  name` per file (`sha256sum`'s format). */
+/** A volume's manifest: the set's name, then `SHA-256  name` per file (`sha256sum`'s format). */
 export function renderManifest(setId: string, files: SetFile[]): string {
     for (const file of files)
         if (!FILE_NAME.test(file.name) || file.name === MANIFEST) throw new Error(`not a set file name: ${file.name}`);
@@ -55,7 +56,7 @@ export function renderManifest(setId: string, files: SetFile[]): string {
  * - `set_of MANIFEST`: the set a manifest names, empty if none (or no manifest yet);
  * - `copy_set FROM TO LABEL SET`: copies the manifest of FROM (as TO/LABEL.manifest) and every
  *   file it lists into TO, and succeeds only if that manifest names SET and each copy has its
- *   SHA-256: TO then holds that set's files whole, whatever the holder writes meanwhile.
+ *   SHA-256: TO then holds that set's files whole, whatever the holders write meanwhile.
  */
 export const FILE_SET_FUNCTIONS = `# The set a manifest names (empty: none yet).
 set_of() { sed -n 's/^# set //p' "$1" 2>/dev/null | head -n 1; }

@@ -58,7 +58,7 @@ export const REGISTRY_SET_FILES = {
 } as const;
 
 /**
- * Where the registry's and the mirror's container has its plain files (their holder's volume,
+ * Where the registry's and the mirror's container has its plain files (their holders' volume,
  * mounted read-only): config.yml among them, which the operator scripts read (scripts/gc.ts).
  */
 export const DISTRIBUTION_FILES_DIR = "/etc/private-registry/files";
@@ -71,9 +71,9 @@ export const supervisorLogPrefix = (service: string) => `private-registry ${serv
 export interface RegistrySupervisorInput {
     /** `registry` or `mirror`: names the log lines. */
     service: string;
-    /** The plain holder's volume, mounted read-only. */
+    /** The plain files' volume (their holders'), mounted read-only. */
     filesDir: string;
-    /** The secret holder's volume (the mirror's upstream password). Default: none. */
+    /** The secret files' volume (their holder's; the mirror's upstream password). Default: none. */
     secretsDir?: string;
     /** Where each set gets its own directory: the container's own (a tmpfs). */
     setsDir: string;

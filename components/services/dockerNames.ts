@@ -7,8 +7,10 @@ export interface DockerNames {
     network: string;
     /** A service's container. */
     container(role: ServiceRole): string;
-    /** The volume (and the never-started holder container) carrying a service's plain files. */
+    /** The volume carrying a service's plain files (each written by its own holder: `fileHolder`). */
     files(role: ServiceRole): string;
+    /** The never-started container carrying one plain file of a service (or its manifest) into `files`. */
+    fileHolder(role: ServiceRole, file: string): string;
     /** The volume (and the never-started holder container) carrying a service's secret files. */
     secrets(role: ServiceRole): string;
     /** The registry's data volume: every image. */
@@ -33,6 +35,7 @@ export function dockerNames(namePrefix: string): DockerNames {
         network: namePrefix,
         container: (role) => `${namePrefix}-${role}`,
         files: (role) => `${namePrefix}-${role}-files`,
+        fileHolder: (role, file) => `${namePrefix}-${role}-files-${file}`,
         secrets: (role) => `${namePrefix}-${role}-secrets`,
         registryData: `${namePrefix}-data`,
         registrySocket: `${namePrefix}-registry-socket`,

@@ -9,7 +9,7 @@ import { Upstream } from "../render/edgeUpstreams";
 import { REGISTRY_DATA_DIR } from "../render/registryConfig";
 import { serviceContainer } from "./serviceContainer";
 
-/** The edge's set of files (edgeApplier.ts), each holder's volume mounted read-only here. */
+/** The edge's set of files (edgeApplier.ts), the plain and the secret volume mounted read-only here. */
 const FILES_DIR = "/etc/nginx/files";
 const SECRETS_DIR = "/etc/nginx/secrets";
 /** A tmpfs: each set's directory, and `live`, through which nginx.conf names the files it reads. */
@@ -68,9 +68,10 @@ export interface EdgeUsers {
  * The only container reachable from outside: nginx terminating TLS, checking every request's
  * password and role, and routing `/v2/` to the registry and `/` to the UI. What changes while it
  * runs is a set of files (components/render/edgeApplier.ts): nginx.conf, the certificate chain
- * and the push users in one holder, the private key and the password hashes in another (so a
- * diff shows the plain ones line by line); the container's command takes each new set without a
- * restart. Replaced (restarted) only for its image, its published ports and its mounts.
+ * and the push users in one volume (each written by a holder of its own), the private key and
+ * the password hashes in another (so a diff shows each plain one line by line); the container's
+ * command takes each new set without a restart. Replaced (restarted) only for its image, its
+ * published ports and its mounts.
  */
 export class Edge extends pulumi.ComponentResource {
     readonly container: docker.Container;

@@ -18,7 +18,7 @@ export type ServiceSettings = Omit<
  */
 export const CONTAINER_LOG_ROTATION = { logDriver: "json-file", logOpts: { "max-size": "10m", "max-file": "5" } };
 
-/** One file of a service's set: a name in its holder's directory, and the content. */
+/** One file of a service's set: a name in its directory, and the content. */
 export interface ServiceFile {
     /** A plain file name (letters, digits, `.`, `_`, `-`). */
     name: string;
@@ -27,11 +27,12 @@ export interface ServiceFile {
 
 /**
  * The files a service takes while it runs (components/render/fileSet.ts): each change is a new
- * set the service's own command picks up, never a replacement of the service. Plain files and
- * secret files travel in separate holders, so that a diff shows the plain ones line by line.
+ * set the service's own command picks up, never a replacement of the service. Each plain file
+ * travels in a holder of its own and the secret files in one more, so that a diff shows each
+ * changed plain file line by line against its old self.
  */
 export interface ServiceFiles {
-    /** Where the service reads the plain files (their holder's volume, mounted read-only). */
+    /** Where the service reads the plain files (their holders' volume, mounted read-only). */
     directory: string;
     /** Plain files, e.g. nginx.conf: never secret, or they would hide each other in a diff. */
     plain: ServiceFile[];
@@ -83,7 +84,7 @@ export const ROLE_LABEL = "private-registry.role";
 export function serviceContainer(name: string, args: ServiceContainerArgs, parent: pulumi.Resource): docker.Container {
     const childOpts = { parent, provider: args.provider };
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, childOpts);
-    const holders = args.files === undefined ? [] : fileHolders(name, args, args.files, image, parent);
+    const holders = args.files === undefined ? { containers: [], mounts: [] } : fileHolders(name, args, args.files, image, parent);
     return new docker.Container(
         name,
         {
@@ -94,36 +95,45 @@ export function serviceContainer(name: string, args: ServiceContainerArgs, paren
             healthcheck: httpHealthcheck(args.healthUrl),
             ...CONTAINER_LOG_ROTATION,
             volumes:
-                holders.length === 0
+                holders.mounts.length === 0
                     ? args.settings.volumes
                     : pulumi.output(args.settings.volumes ?? []).apply((volumes) => [
                           ...(volumes ?? []),
-                          ...holders.map((holder) => ({
-                              volumeName: holder.volumeName,
-                              containerPath: holder.directory,
+                          ...holders.mounts.map((mount) => ({
+                              volumeName: mount.volumeName,
+                              containerPath: mount.directory,
                               readOnly: true,
                           })),
                       ]),
             ...containerNetworkArgs(args.networking, args.role),
         },
-        { ...childOpts, deleteBeforeReplace: true, dependsOn: [...(args.dependsOn ?? []), ...holders.map((h) => h.container)] },
+        { ...childOpts, deleteBeforeReplace: true, dependsOn: [...(args.dependsOn ?? []), ...holders.containers] },
     );
 }
 
 /**
- * The holders of a service's files: each a container created and never started, whose one mount
- * is a dedicated volume at the directory the service reads, and whose uploads are the files
- * (`docker cp` into a mounted path writes into the volume), the manifest last. A changed file
- * replaces its holder (its uploads changed), which rewrites the files in the volume; the service
- * mounts the volume read-only and stays. Secret files have their own holder because the engine
- * shows a list input as `[secret]` as soon as one element is secret: one secret upload beside
- * nginx.conf would hide its line diff. Both manifests name the set by an HMAC of every file under
- * a random key kept secret in state (fileSet.ts), so the plain manifest reveals nothing.
+ * The holders of a service's files, each a container created and never started whose one mount
+ * is a volume at the directory the service reads, and whose uploads are files (`docker cp` into a
+ * mounted path writes into the volume). A changed file replaces its holder (its uploads changed),
+ * which rewrites the file in the volume; the service mounts the volume read-only and stays.
+ *
+ * Each plain file has a holder of its own (`<service>-files-<file>`), and the plain manifest one
+ * more (`<service>-files-manifest`), written after them; all share the `files` volume. One upload
+ * per holder, because the engine pairs a list's old and new elements by position while the Docker
+ * provider keeps uploads in an order of its own: with two changed uploads in one holder, a file
+ * could show against another one instead of its old self. So a diff shows each changed file as a
+ * line diff of its own, and no holder of an unchanged file. Secret files share one holder (and
+ * its manifest) in a volume of their own: the engine shows a list as `[secret]` as soon as one
+ * element is secret, so their diff says `[secret]` whatever the order. Both manifests name the
+ * set by an HMAC of every file under a random key kept secret in state (fileSet.ts), so the plain
+ * manifest reveals nothing.
  */
 function fileHolders(name: string, args: ServiceContainerArgs, files: ServiceFiles, image: docker.RemoteImage, parent: pulumi.Resource) {
     const secret = files.secret ?? [];
     if (secret.length > 0 && files.secretDirectory === undefined) throw new Error(`${name}: secret files need a secretDirectory`);
+    if (files.plain.some((file) => file.name === MANIFEST)) throw new Error(`${name}: a plain file may not be named ${MANIFEST}`);
     const names = dockerNames(args.namePrefix);
+    const childOpts = { parent, provider: args.provider };
     const contents = (list: ServiceFile[]) => pulumi.all(list.map((file) => file.content));
     const key =
         secret.length === 0
@@ -143,26 +153,33 @@ function fileHolders(name: string, args: ServiceContainerArgs, files: ServiceFil
                 ),
             ),
     );
-    const holder = (suffix: "files" | "secrets", objectName: string, directory: string, list: ServiceFile[], isSecret: boolean) => {
-        const childOpts = { parent, provider: args.provider };
-        const label = [{ label: ROLE_LABEL, value: `${args.role}-${suffix}` }];
-        const volume = new docker.Volume(
-            `${name}-${suffix}`,
-            { name: objectName, labels: label },
-            { ...childOpts, dependsOn: args.dependsOn },
-        );
-        const manifest = pulumi.all([setId, contents(list)]).apply(([id, texts]) =>
+    const manifestOf = (list: ServiceFile[]) =>
+        pulumi.all([setId, contents(list)]).apply(([id, texts]) =>
             renderManifest(
                 id,
                 list.map((f, i): SetFile => ({ name: f.name, content: texts[i] })),
             ),
         );
-        const uploads = [
-            ...list.map((file) => ({ file: `${directory}/${file.name}`, content: isSecret ? pulumi.secret(file.content) : file.content })),
-            { file: `${directory}/${MANIFEST}`, content: isSecret ? pulumi.secret(manifest) : pulumi.unsecret(manifest) },
-        ];
-        const container = new docker.Container(
+    const volume = (suffix: "files" | "secrets", objectName: string, directory: string) => {
+        const created = new docker.Volume(
             `${name}-${suffix}`,
+            { name: objectName, labels: [{ label: ROLE_LABEL, value: `${args.role}-${suffix}` }] },
+            { ...childOpts, dependsOn: args.dependsOn },
+        );
+        return { suffix, volumeName: created.name, directory };
+    };
+    type Mount = ReturnType<typeof volume>;
+    const holder = (
+        resourceName: string,
+        objectName: string,
+        mount: Mount,
+        list: ServiceFile[],
+        isSecret: boolean,
+        dependsOn: pulumi.Input<pulumi.Resource>[],
+    ) => {
+        const label = [{ label: ROLE_LABEL, value: `${args.role}-${mount.suffix}` }];
+        return new docker.Container(
+            resourceName,
             {
                 name: objectName,
                 image: image.imageId,
@@ -172,22 +189,44 @@ function fileHolders(name: string, args: ServiceContainerArgs, files: ServiceFil
                 mustRun: false,
                 networkMode: "none",
                 labels: label,
-                volumes: [{ volumeName: volume.name, containerPath: directory }],
-                uploads: uploads.map((upload) => ({ ...upload, permissions: isSecret ? "0600" : "0644" })),
+                volumes: [{ volumeName: mount.volumeName, containerPath: mount.directory }],
+                uploads: list.map((file) => ({
+                    file: `${mount.directory}/${file.name}`,
+                    content: isSecret ? pulumi.secret(file.content) : file.content,
+                    permissions: isSecret ? "0600" : "0644",
+                })),
             },
             {
                 ...childOpts,
                 deleteBeforeReplace: true,
-                dependsOn: args.dependsOn,
+                dependsOn,
                 // It never runs, so a new service image is no reason to rewrite the files (nor to show a
                 // second replacement in the diff of an image bump); it takes the new image when replaced.
                 ignoreChanges: ["image"],
             },
         );
-        return { container, volumeName: volume.name, directory };
     };
-    return [
-        holder("files", names.files(args.role), files.directory, files.plain, false),
-        ...(secret.length === 0 ? [] : [holder("secrets", names.secrets(args.role), files.secretDirectory!, secret, true)]),
-    ];
+
+    const plainMount = volume("files", names.files(args.role), files.directory);
+    const plainHolders = files.plain.map((file) =>
+        holder(`${name}-files-${file.name}`, names.fileHolder(args.role, file.name), plainMount, [file], false, args.dependsOn ?? []),
+    );
+    const plainManifest = holder(
+        `${name}-files-${MANIFEST}`,
+        names.fileHolder(args.role, MANIFEST),
+        plainMount,
+        [{ name: MANIFEST, content: pulumi.unsecret(manifestOf(files.plain)) }],
+        false,
+        [...(args.dependsOn ?? []), ...plainHolders],
+    );
+    const containers = [...plainHolders, plainManifest];
+    const mounts = [plainMount];
+    if (secret.length > 0) {
+        const secretMount = volume("secrets", names.secrets(args.role), files.secretDirectory!);
+        // The manifest last: a look between two uploads finds the old one, which the new files fail.
+        const list = [...secret, { name: MANIFEST, content: manifestOf(secret) }];
+        containers.push(holder(`${name}-secrets`, names.secrets(args.role), secretMount, list, true, args.dependsOn ?? []));
+        mounts.push(secretMount);
+    }
+    return { containers, mounts };
 }

@@ -32,6 +32,33 @@ export function upload(container: Inputs, file: string): string {
     return found.content;
 }
 
+/** One file a container gets uploaded: where, what, and its mode. */
+export interface Upload {
+    file: string;
+    content: string;
+    permissions?: string;
+}
+
+/**
+ * The holders of a service's plain files (`service` as its container's resource, e.g.
+ * `registry-edge`): its `<service>-files-<file>` containers, the manifest's included, by name
+ * (components/services/serviceContainer.ts). Each carries exactly one upload, or this fails.
+ */
+export function plainHolders(result: EvaluationResult, service: string): Record<string, Inputs> {
+    const holders = result.resources.filter((r) => r.type === CONTAINER && r.name.startsWith(`${service}-files-`));
+    assert.ok(holders.length > 0, `no plain file holder of ${service}`);
+    for (const holder of holders) assert.equal((holder.inputs as Inputs).uploads?.length, 1, `${holder.name} carries one file`);
+    return Object.fromEntries(holders.map((holder) => [holder.name, holder.inputs as Inputs]));
+}
+
+/** A service's plain files as its holders carry them: each holder's one upload. */
+export const plainUploads = (result: EvaluationResult, service: string): Upload[] =>
+    Object.values(plainHolders(result, service)).map((holder) => holder.uploads[0] as Upload);
+
+/** The content of a service's plain file at `file` (e.g. `/etc/nginx/files/nginx.conf`). */
+export const plainFile = (result: EvaluationResult, service: string, file: string): string =>
+    upload({ uploads: plainUploads(result, service) }, file);
+
 /** A container's `envs` as a map. */
 export function envOf(container: Inputs): Record<string, string> {
     return Object.fromEntries((container.envs as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));

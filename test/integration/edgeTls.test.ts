@@ -28,6 +28,7 @@ import { freePorts, loopbackEdgeInput, startNginx } from "../../scripts/lib/loop
 import { startPebble } from "../support/pebble";
 import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
 import { scanTls, TlsScan } from "../support/sslyze";
+import { plainFile } from "../harness/inspect";
 
 const HOST = "registry-tls.test";
 const CONTAINER = "docker:index/container:Container";
@@ -136,7 +137,7 @@ describe("the edge's TLS against Mozilla's intermediate profile (sslyze)", () =>
             const declared = await evaluateProgram({ config: { ...devStackConfig(), hostnames: [HOST] } });
             assert.equal(declared.error, undefined, declared.error);
             const uploads = (name: string) => findResource(declared, CONTAINER, name).inputs.uploads as { file: string; content: string }[];
-            chainPem = uploads("registry-edge-files").find((upload) => upload.file.endsWith("/server.crt"))!.content;
+            chainPem = plainFile(declared, "registry-edge", "/etc/nginx/files/server.crt");
             keyPem = uploads("registry-edge-secrets").find((upload) => upload.file.endsWith("/server.key"))!.content;
             served = await serveEdge("private", chainPem, keyPem);
             caFile = join(served.dir, "ca.crt");

@@ -12,7 +12,7 @@ import { join } from "path";
 import { renderEdgeConfig } from "../../components/render/edgeConfig";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
-import { CONTAINER, inputsOf, isolateHome, upload } from "../harness/inspect";
+import { CONTAINER, inputsOf, isolateHome, plainFile, upload } from "../harness/inspect";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { freePort, installEdgeAccess, loopbackEdgeInput, startNginx, startRegistry } from "../../scripts/lib/loopbackServers";
 import { makeTempDir, run, runCleanups } from "../../scripts/lib/processes";
@@ -25,9 +25,7 @@ const passwordsOf = (result: EvaluationResult): Record<string, string> =>
 /** The edge's files as the program renders them: every user's hash, and who may push. */
 const usersOf = (result: EvaluationResult) => ({
     htpasswd: upload(inputsOf(result, CONTAINER, "registry-edge-secrets"), "/etc/nginx/secrets/users"),
-    pushUsers: upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/push-users")
-        .split("\n")
-        .filter(Boolean),
+    pushUsers: plainFile(result, "registry-edge", "/etc/nginx/files/push-users").split("\n").filter(Boolean),
 });
 
 describe("password rotation, real registry behind the real edge", () => {

@@ -30,10 +30,15 @@ export const BRIDGE_EDGE: EdgeConfigInput = {
 /** What PrivateRegistry declares in every mode (`type name`): host and certificate come on top. */
 export const REGISTRY_CORE_RESOURCES = [
     "docker:index/container:Container registry-edge",
-    "docker:index/container:Container registry-edge-files",
+    "docker:index/container:Container registry-edge-files-manifest",
+    "docker:index/container:Container registry-edge-files-nginx.conf",
+    "docker:index/container:Container registry-edge-files-push-users",
+    "docker:index/container:Container registry-edge-files-server.crt",
     "docker:index/container:Container registry-edge-secrets",
     "docker:index/container:Container registry-registry",
-    "docker:index/container:Container registry-registry-files",
+    "docker:index/container:Container registry-registry-files-config.yml",
+    "docker:index/container:Container registry-registry-files-manifest",
+    "docker:index/container:Container registry-registry-files-schedule",
     "docker:index/container:Container registry-ui",
     "docker:index/network:Network registry-network",
     "docker:index/remoteImage:RemoteImage registry-edge-image",

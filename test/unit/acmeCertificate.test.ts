@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { ACME_DIRECTORIES, acmeDirectoryUrl, acmeServerLabel } from "../../components/certificates/acmeCertificate";
 import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
+import { plainFile } from "../harness/inspect";
 
 type Inputs = Record<string, any>;
 
@@ -63,10 +64,7 @@ describe("acme in local mode: another CA by URL, a lego DNS provider by name", (
         assert.ok(!result.resources.some((r) => r.type.startsWith("alicloud:")));
         assert.equal(result.outputs.caCertificate.value ?? null, null);
         const issued = findResource(result, "acme:index/certificate:Certificate").state as Inputs;
-        const edgeFiles = findResource(result, "docker:index/container:Container", "registry-edge-files").inputs as Inputs;
-        const chain = (edgeFiles.uploads as { file: string; content: string }[]).find(
-            (u) => u.file === "/etc/nginx/files/server.crt",
-        )?.content;
+        const chain = plainFile(result, "registry-edge", "/etc/nginx/files/server.crt");
         assert.equal(chain, `${issued.certificatePem.trimEnd()}\n${issued.issuerPem.trimEnd()}\n`);
     });
 

@@ -26,6 +26,8 @@ import {
     Inputs,
     inputsOf,
     isolateHome,
+    plainFile,
+    plainHolders,
     PRIVATE_KEY,
     secretsOf,
     stateOf,
@@ -257,17 +259,21 @@ describe("alicloud mode", () => {
 
     it("hands the edge the leaf plus issuer chain and the certificate's key, as a secret", () => {
         const issued = stateOf(result, ACME_CERTIFICATE);
-        const edgeFiles = findResource(result, CONTAINER, "registry-edge-files");
         assert.equal(
-            upload(edgeFiles.inputs as Inputs, "/etc/nginx/files/server.crt"),
+            plainFile(result, "registry-edge", "/etc/nginx/files/server.crt"),
             `${issued.certificatePem.trimEnd()}\n${issued.issuerPem.trimEnd()}\n`,
         );
         const edgeSecrets = findResource(result, CONTAINER, "registry-edge-secrets");
         assert.equal(upload(edgeSecrets.inputs as Inputs, "/etc/nginx/secrets/server.key"), issued.privateKeyPem);
         assert.deepEqual(edgeSecrets.secretInputPaths, ["uploads"]);
-        assert.deepEqual(edgeFiles.secretInputPaths, [], "the certificate and nginx.conf stay readable");
+        for (const name of Object.keys(plainHolders(result, "registry-edge")))
+            assert.deepEqual(
+                findResource(result, CONTAINER, name).secretInputPaths,
+                [],
+                `${name}: the certificate and nginx.conf stay readable`,
+            );
         // The UI on its own name (the stack's uiHostname): the one name nginx.conf routes by.
-        assert.match(upload(edgeFiles.inputs as Inputs, "/etc/nginx/files/nginx.conf"), /server_name ui\.example\.com;/);
+        assert.match(plainFile(result, "registry-edge", "/etc/nginx/files/nginx.conf"), /server_name ui\.example\.com;/);
     });
 
     it("exports public endpoints and snippets with no CA file, and no secret in any plain output", () => {

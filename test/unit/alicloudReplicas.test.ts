@@ -12,7 +12,18 @@ import { ConfigError, parseStackConfig } from "../../components/config/parse";
 import { renderWaitUntilReadyScript } from "../../components/render/hostScripts";
 import { evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
 import { resourceGraph } from "../harness/graph";
-import { assertSecretsStayHidden, CONTAINER, declared, envOf, Inputs, inputsOf, isolateHome, secretsOf, stateOf } from "../harness/inspect";
+import {
+    assertSecretsStayHidden,
+    CONTAINER,
+    declared,
+    envOf,
+    Inputs,
+    inputsOf,
+    isolateHome,
+    plainFile,
+    secretsOf,
+    stateOf,
+} from "../harness/inspect";
 import { MINIMAL_ALICLOUD_CONFIG } from "../support/fixtures";
 
 const HOME = isolateHome("pr-replicas-home-");
@@ -119,11 +130,7 @@ describe("alicloud: three replicas behind a load balancer", () => {
         }
         const edge = inputsOf(three, CONTAINER, "registry-edge");
         assert.match(JSON.stringify(edge.healthcheck?.tests ?? []), /\/healthz/, "the same path the edge's own health check uses");
-        assert.match(
-            JSON.stringify(inputsOf(three, CONTAINER, "registry-edge-files").uploads),
-            /location = \/healthz/,
-            "and nginx.conf serves it",
-        );
+        assert.match(plainFile(three, "registry-edge", "/etc/nginx/files/nginx.conf"), /location = \/healthz/, "and nginx.conf serves it");
     });
 
     it("points every DNS record at the load balancer, none at a VM", () => {
@@ -307,11 +314,14 @@ describe("alicloud: what `pulumi up` changes when replicas grow and shrink", () 
 });
 
 describe("alicloud: day-two changes on three replicas reload in place on each VM", () => {
-    /** Every Docker container whose inputs differ between two evaluations (the second with the first's state). */
+    /** Every Docker container new or whose inputs differ between two evaluations (the second with the first's state). */
     const changedContainers = (before: EvaluationResult, after: EvaluationResult) =>
         after.resources
             .filter((r) => r.type === CONTAINER)
-            .filter((r) => JSON.stringify(findResource(before, CONTAINER, r.name).inputs) !== JSON.stringify(r.inputs))
+            .filter((r) => {
+                const old = before.resources.find((o) => o.type === CONTAINER && o.name === r.name);
+                return JSON.stringify(old?.inputs) !== JSON.stringify(r.inputs);
+            })
             .map((r) => r.name)
             .sort();
     const replicaNames = (suffix: string) => ["registry", "registry-2", "registry-3"].map((replica) => `${replica}-${suffix}`);
@@ -326,8 +336,8 @@ describe("alicloud: day-two changes on three replicas reload in place on each VM
         assert.equal(users.error, undefined);
         assert.deepEqual(
             changedContainers(base, users),
-            [...replicaNames("edge-files"), ...replicaNames("edge-secrets")].sort(),
-            "each VM's edge takes the new users' files; no container restarts",
+            [...replicaNames("edge-files-manifest"), ...replicaNames("edge-files-push-users"), ...replicaNames("edge-secrets")].sort(),
+            "each VM's edge takes the new users' files (the push users, the manifest, the secret files); no container restarts",
         );
         const registryConfig = await evaluateProgram({
             config: withReplicas(3, { gc: { schedule: "@daily" } }),
@@ -336,8 +346,13 @@ describe("alicloud: day-two changes on three replicas reload in place on each VM
         assert.equal(registryConfig.error, undefined);
         assert.deepEqual(
             changedContainers(base, registryConfig),
-            [...replicaNames("registry-files"), ...replicaNames("registry-secrets")].sort(),
-            "each VM's registry takes its new set (both its holders name it: the bucket's keys are in the secret one)",
+            [
+                ...replicaNames("registry-files-config-readonly.yml"),
+                ...replicaNames("registry-files-manifest"),
+                ...replicaNames("registry-files-schedule"),
+                ...replicaNames("registry-secrets"),
+            ].sort(),
+            "each VM's registry takes its new set: the read-only config (new), the schedule, both manifests (the bucket's keys are in the secret set)",
         );
     });
 });

@@ -7,14 +7,29 @@ import { before, describe, it } from "node:test";
 import { createHash } from "crypto";
 import { parse as parseYaml } from "yaml";
 import { devStackConfig, evaluateProgram, EvaluationResult, findResource } from "../../scripts/lib/program/evaluate";
-import { assertSecretsStayHidden, CONTAINER, envOf, Inputs, inputsOf, upload, VOLUME } from "../harness/inspect";
+import {
+    assertSecretsStayHidden,
+    CONTAINER,
+    envOf,
+    Inputs,
+    inputsOf,
+    plainFile,
+    plainHolders,
+    plainUploads,
+    upload,
+    Upload,
+    VOLUME,
+} from "../harness/inspect";
 import { REGISTRY_CORE_RESOURCES } from "../support/fixtures";
 
 /** A file a holder carries into a service's volume: what the service reads there. */
 const held = (result: EvaluationResult, holder: string, file: string) => upload(inputsOf(result, CONTAINER, holder), file);
 const registryConfig = (result: EvaluationResult) =>
-    parseYaml(held(result, "registry-registry-files", "/etc/private-registry/files/config.yml"));
-const edgeConf = (result: EvaluationResult) => held(result, "registry-edge-files", "/etc/nginx/files/nginx.conf");
+    parseYaml(plainFile(result, "registry-registry", "/etc/private-registry/files/config.yml"));
+const edgeConf = (result: EvaluationResult) => plainFile(result, "registry-edge", "/etc/nginx/files/nginx.conf");
+/** The inputs kept secret in any holder of a service's plain files: none, so a diff shows them. */
+const plainSecretInputs = (result: EvaluationResult, service: string) =>
+    Object.keys(plainHolders(result, service)).flatMap((name) => findResource(result, CONTAINER, name).secretInputPaths);
 
 describe("local mode, dev stack", () => {
     let first: EvaluationResult;
@@ -93,7 +108,11 @@ describe("local mode, dev stack", () => {
 
     it("rotates every container's logs, so a busy registry cannot fill the disk", () => {
         const containers = first.resources.filter((r) => r.type === CONTAINER);
-        assert.equal(containers.length, 6, "three services, three file holders");
+        assert.equal(
+            containers.length,
+            11,
+            "three services; eight file holders: the registry's two files, the edge's three, their manifests, the edge's secrets",
+        );
         for (const container of containers) {
             const inputs = container.inputs as Inputs;
             assert.equal(inputs.logDriver, "json-file", container.name);
@@ -149,7 +168,7 @@ describe("local mode, dev stack", () => {
             /^admin:\{SSHA\}[A-Za-z0-9+/]{56}\nnode:\{SSHA\}[A-Za-z0-9+/]{56}\n$/,
             "{SSHA}: SHA-1 and a 22-byte salt, checked by nginx in microseconds",
         );
-        assert.equal(held(first, "registry-edge-files", "/etc/nginx/files/push-users"), "admin\n", "node, the pull user, may not write");
+        assert.equal(plainFile(first, "registry-edge", "/etc/nginx/files/push-users"), "admin\n", "node, the pull user, may not write");
         assert.deepEqual(
             registry.uploads.map((u: Inputs) => u.file),
             ["/usr/local/bin/private-registry-supervisor"],
@@ -211,36 +230,65 @@ describe("local mode, dev stack", () => {
 
         const secretInputs = (name: string) => findResource(first, CONTAINER, name).secretInputPaths.sort();
         assert.deepEqual(secretInputs("registry-registry"), ["envs"], "the http secret is secret");
-        assert.deepEqual(secretInputs("registry-registry-files"), [], "config.yml stays readable");
+        assert.deepEqual(plainSecretInputs(first, "registry-registry"), [], "config.yml stays readable");
         assert.deepEqual(secretInputs("registry-edge"), []);
-        assert.deepEqual(secretInputs("registry-edge-files"), [], "nginx.conf, the certificate and the push users stay readable");
+        assert.deepEqual(plainSecretInputs(first, "registry-edge"), [], "nginx.conf, the certificate and the push users stay readable");
         assert.deepEqual(secretInputs("registry-edge-secrets"), ["uploads"], "the TLS key and the users' hashes are secret");
     });
 
-    it("delivers each service's files through never-started holders and read-only volumes, each manifest naming the set by an HMAC that reveals nothing", () => {
-        const manifests: Record<string, string> = {};
-        for (const [holder, volume, directory, files, permissions] of [
-            [
-                "registry-registry-files",
-                "private-registry-registry-files",
-                "/etc/private-registry/files",
-                ["config.yml", "schedule"],
-                "0644",
-            ],
-            ["registry-edge-files", "private-registry-edge-files", "/etc/nginx/files", ["nginx.conf", "server.crt", "push-users"], "0644"],
-            ["registry-edge-secrets", "private-registry-edge-secrets", "/etc/nginx/secrets", ["server.key", "users"], "0600"],
-        ] as const) {
+    it("delivers each service's files through never-started holders and read-only volumes, a holder per plain file, each manifest naming the set by an HMAC that reveals nothing", () => {
+        // Each holder: its resource, its container's name, the volume it writes at the directory, its files (the manifest last), their mode.
+        const holders: [string, string, string, string, string[], string][] = [];
+        const plainSets = [
+            ["registry-registry", "private-registry-registry-files", "/etc/private-registry/files", ["config.yml", "schedule"]],
+            ["registry-edge", "private-registry-edge-files", "/etc/nginx/files", ["nginx.conf", "server.crt", "push-users"]],
+        ] as const;
+        for (const [service, volume, directory, files] of plainSets) {
+            const names = [...files, "manifest"];
+            assert.deepEqual(
+                Object.keys(plainHolders(first, service)).sort(),
+                names.map((file) => `${service}-files-${file}`).sort(),
+                `${service}: a holder per plain file, and one for the manifest`,
+            );
+            assert.equal(inputsOf(first, VOLUME, `${service}-files`).name, volume, `${service}: the holders share one volume`);
+            for (const file of names) holders.push([`${service}-files-${file}`, `${volume}-${file}`, volume, directory, [file], "0644"]);
+        }
+        holders.push([
+            "registry-edge-secrets",
+            "private-registry-edge-secrets",
+            "private-registry-edge-secrets",
+            "/etc/nginx/secrets",
+            ["server.key", "users", "manifest"],
+            "0600",
+        ]);
+        for (const [holder, name, volume, directory, files, permissions] of holders) {
             const inputs = inputsOf(first, CONTAINER, holder);
+            assert.equal(inputs.name, name);
             assert.equal(inputs.start, false, `${holder} is never started`);
             assert.equal(inputs.mustRun, false);
             assert.equal(inputs.networkMode, "none");
+            assert.equal(first.options[`${CONTAINER}::${holder}`].deleteBeforeReplace, true, `${holder}: fixed name`);
             assert.deepEqual(inputs.volumes, [{ volumeName: volume, containerPath: directory }]);
             assert.deepEqual(
                 inputs.uploads.map((u: Inputs) => [u.file, u.permissions]),
-                [...files, "manifest"].map((file) => [`${directory}/${file}`, permissions]),
-                `${holder}: its files, the manifest last`,
+                files.map((file) => [`${directory}/${file}`, permissions]),
+                `${holder}: ${files.join(", ")}`,
             );
-            const manifest = upload(inputs, `${directory}/manifest`);
+        }
+
+        const manifests: Record<string, string> = {};
+        for (const [set, directory, files, uploads] of [
+            ...plainSets.map(
+                ([service, , directory, files]) => [`${service}-files`, directory, files, plainUploads(first, service)] as const,
+            ),
+            [
+                "registry-edge-secrets",
+                "/etc/nginx/secrets",
+                ["server.key", "users"],
+                inputsOf(first, CONTAINER, "registry-edge-secrets").uploads as Upload[],
+            ] as const,
+        ]) {
+            const manifest = upload({ uploads }, `${directory}/manifest`);
             const lines = manifest.trim().split("\n");
             assert.match(lines[1], /^# set [0-9a-f]{32}$/);
             assert.deepEqual(
@@ -249,16 +297,16 @@ describe("local mode, dev stack", () => {
             );
             for (const file of files) {
                 const sha = createHash("sha256")
-                    .update(upload(inputs, `${directory}/${file}`))
+                    .update(upload({ uploads }, `${directory}/${file}`))
                     .digest("hex");
-                assert.ok(manifest.includes(`${sha}  ${file}`), `${holder}: ${file}'s SHA-256`);
+                assert.ok(manifest.includes(`${sha}  ${file}`), `${set}: ${file}'s SHA-256`);
             }
-            manifests[holder] = lines[1];
+            manifests[set] = lines[1];
         }
-        assert.equal(manifests["registry-edge-files"], manifests["registry-edge-secrets"], "both edge holders name the same set");
+        assert.equal(manifests["registry-edge-files"], manifests["registry-edge-secrets"], "both edge manifests name the same set");
         assert.notEqual(manifests["registry-registry-files"], manifests["registry-edge-files"]);
         // The plain manifest carries no piece of a secret file (only its name and the set's HMAC).
-        const plain = upload(inputsOf(first, CONTAINER, "registry-edge-files"), "/etc/nginx/files/manifest");
+        const plain = plainFile(first, "registry-edge", "/etc/nginx/files/manifest");
         for (const file of ["server.key", "users"]) {
             const secret = held(first, "registry-edge-secrets", `/etc/nginx/secrets/${file}`);
             for (const piece of secret.split(/[\s:{}]+/).filter((p) => p.length >= 12))
@@ -355,7 +403,7 @@ describe("local mode variants", () => {
         ]);
         assert.equal(result.options[`${VOLUME}::registry-registry-data`].retainOnDelete, false);
         assert.match(held(result, "registry-edge-secrets", "/etc/nginx/secrets/users"), /^ci:\{SSHA\}.*\nalice:\{SSHA\}.*\n$/);
-        assert.equal(held(result, "registry-edge-files", "/etc/nginx/files/push-users"), "ci\nalice\n");
+        assert.equal(plainFile(result, "registry-edge", "/etc/nginx/files/push-users"), "ci\nalice\n");
         assert.equal(result.outputs.uiEndpoint.value, "https://ui.registry.lan:8443/");
     });
 
@@ -382,7 +430,7 @@ describe("local mode variants", () => {
         assert.deepEqual(names, [images.edge, images.mirror, images.registry, images.ui].sort());
         const mirror = inputsOf(result, CONTAINER, "registry-mirror");
         assert.equal(mirror.name, "private-registry-mirror");
-        const config = parseYaml(held(result, "registry-mirror-files", "/etc/private-registry/files/config.yml"));
+        const config = parseYaml(plainFile(result, "registry-mirror", "/etc/private-registry/files/config.yml"));
         assert.deepEqual(config.proxy, { remoteurl: "https://registry-1.docker.io", username: "hub-bot" });
         assert.deepEqual([config.http.net, config.http.addr], ["unix", "/run/mirror/mirror.sock"], "reachable only through the edge");
         assert.equal(config.auth, undefined, "the edge checks the users' passwords");
@@ -482,7 +530,7 @@ describe("local mode variants", () => {
             ["uploads"],
             "the keys are secret in state",
         );
-        assert.deepEqual(findResource(result, CONTAINER, "registry-registry-files").secretInputPaths, [], "config.yml stays readable");
+        assert.deepEqual(plainSecretInputs(result, "registry-registry"), [], "config.yml stays readable");
         assert.equal(
             result.resources.some((r) => r.type === VOLUME && r.name === "registry-registry-data"),
             false,
@@ -565,7 +613,7 @@ describe("local mode variants", () => {
         ];
         const result = await evaluateProgram({ config: { ...devStackConfig(), notifications }, secretKeys: ["notifications"] });
         assert.equal(result.error, undefined);
-        const configYaml = held(result, "registry-registry-files", "/etc/private-registry/files/config.yml");
+        const configYaml = plainFile(result, "registry-registry", "/etc/private-registry/files/config.yml");
         assert.deepEqual(parseYaml(configYaml).notifications.endpoints, [
             {
                 name: "webhook-1",
@@ -592,7 +640,7 @@ describe("local mode variants", () => {
         );
         assert.equal(envOf(inputsOf(result, CONTAINER, "registry-registry")).REGISTRY_NOTIFICATIONS_ENDPOINTS_0_HEADERS, undefined);
         assert.deepEqual(findResource(result, CONTAINER, "registry-registry-secrets").secretInputPaths, ["uploads"]);
-        assert.deepEqual(findResource(result, CONTAINER, "registry-registry-files").secretInputPaths, [], "config.yml stays readable");
+        assert.deepEqual(plainSecretInputs(result, "registry-registry"), [], "config.yml stays readable");
         assertSecretsStayHidden(result, { webhookHeader: "Bearer hook-Token-7" });
 
         const plain = await evaluateProgram({ config: { ...devStackConfig(), notifications } });

@@ -10,15 +10,15 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { devStackConfig, evaluateProgram, EvaluationResult } from "../../scripts/lib/program/evaluate";
-import { CONTAINER, envOf, Inputs, inputsOf, isolateHome, upload } from "../harness/inspect";
+import { CONTAINER, envOf, inputsOf, isolateHome, plainFile, plainUploads, upload } from "../harness/inspect";
 
 isolateHome("pr-registry-");
 
 const FILES = "/etc/private-registry/files";
 const registry = (result: EvaluationResult) => inputsOf(result, CONTAINER, "registry-registry");
-const holder = (result: EvaluationResult, service = "registry") => inputsOf(result, CONTAINER, `registry-${service}-files`);
-const files = (container: Inputs) => (container.uploads as Inputs[]).map((u) => u.file);
-const held = (result: EvaluationResult, file: string, service = "registry") => upload(holder(result, service), `${FILES}/${file}`);
+/** The plain files of the registry's set, as its holders carry them (one holder each). */
+const files = (result: EvaluationResult) => plainUploads(result, "registry-registry").map((u) => u.file);
+const held = (result: EvaluationResult, file: string, service = "registry") => plainFile(result, `registry-${service}`, `${FILES}/${file}`);
 
 describe("the registry's Distribution version and scheduled garbage collection, under mocks", () => {
     let v3: EvaluationResult;
@@ -35,7 +35,7 @@ describe("the registry's Distribution version and scheduled garbage collection, 
 
     it("3.x by default: config.yml for 3.x, OpenTelemetry export off, the supervisor as the command, no collection scheduled", () => {
         assert.equal(inputsOf(v3, "docker:index/remoteImage:RemoteImage", "registry-registry-image").name, "registry:3.1.1");
-        assert.deepEqual(files(holder(v3)), [`${FILES}/config.yml`, `${FILES}/schedule`, `${FILES}/manifest`]);
+        assert.deepEqual(files(v3), [`${FILES}/config.yml`, `${FILES}/schedule`, `${FILES}/manifest`]);
         assert.equal(envOf(registry(v3)).OTEL_TRACES_EXPORTER, "none");
         assert.match(held(v3, "config.yml"), /^# Rendered by private-registry .* for Distribution 3\.x\./);
         assert.deepEqual(registry(v3).command, ["sh", "/usr/local/bin/private-registry-supervisor"]);
@@ -48,12 +48,7 @@ describe("the registry's Distribution version and scheduled garbage collection, 
     });
 
     it("with gc: the read-only copy of config.yml beside it in the set, differing in read-only alone, and the schedule", async () => {
-        assert.deepEqual(files(holder(v3gc)), [
-            `${FILES}/config.yml`,
-            `${FILES}/config-readonly.yml`,
-            `${FILES}/schedule`,
-            `${FILES}/manifest`,
-        ]);
+        assert.deepEqual(files(v3gc), [`${FILES}/config.yml`, `${FILES}/config-readonly.yml`, `${FILES}/schedule`, `${FILES}/manifest`]);
         const normal = parseYaml(held(v3gc, "config.yml"));
         const readOnly = parseYaml(held(v3gc, "config-readonly.yml"));
         assert.equal(normal.storage.maintenance.readonly, undefined);
@@ -74,7 +69,7 @@ describe("the registry's Distribution version and scheduled garbage collection, 
     it("the edge's upstream for the registry: its socket, kept-alive connections retired within a second for the handovers", () => {
         for (const result of [v3, v3gc]) {
             assert.match(
-                upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/nginx.conf"),
+                plainFile(result, "registry-edge", "/etc/nginx/files/nginx.conf"),
                 /upstream registry_backend \{\n\s+server unix:\/run\/registry\/registry\.sock;\n\s+keepalive 32;\n\s+keepalive_time 1s;\n\s+keepalive_timeout 1s;\n\s+\}/,
             );
         }
@@ -144,7 +139,7 @@ describe("registry metrics and health", () => {
                     `${container.name} publishes no metrics port`,
                 );
             }
-            const nginx = upload(inputsOf(result, CONTAINER, "registry-edge-files"), "/etc/nginx/files/nginx.conf");
+            const nginx = plainFile(result, "registry-edge", "/etc/nginx/files/nginx.conf");
             assert.doesNotMatch(nginx, /5002|metrics|debug/, "the edge has no route to the metrics listener");
         }
     });

@@ -23,7 +23,7 @@ import { createNetworkNamespace, NAMESPACE_SERVICE_ADDRESS, NetworkNamespace } f
 import { makeTempDir, registerCleanup, RunOptions, runCleanups, waitFor } from "../../../scripts/lib/processes";
 import { PrivateDockerd, startDockerd, stopAndAssertNothingLeft } from "./dockerd";
 import { addHostsEntry } from "./hostsFile";
-import { containerInputs, imageNames, replaceContainer, replaceHolder, replay } from "./replay";
+import { containerInputs, containers, imageNames, replaceContainer, replaceHolder, replay } from "./replay";
 import { buildStandInImages, buildTestImage } from "./standins";
 
 const OUTPUT_DIR = resolve(__dirname, "../../../test-output");
@@ -159,9 +159,10 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
         });
 
         it("hands each service its files through the holders' volumes, read-only, never running a holder", async () => {
+            // A holder per plain file, one for the secret files.
             for (const [role, holder, path] of [
-                ["registry", "files", "/etc/private-registry/files/config.yml"],
-                ["edge", "files", "/etc/nginx/files/nginx.conf"],
+                ["registry", "files-config.yml", "/etc/private-registry/files/config.yml"],
+                ["edge", "files-nginx.conf", "/etc/nginx/files/nginx.conf"],
                 ["edge", "secrets", "/etc/nginx/secrets/server.key"],
                 ["edge", "secrets", "/etc/nginx/secrets/users"],
             ]) {
@@ -441,11 +442,17 @@ export function describeStackEndToEnd(options: StackSuiteOptions): void {
                     `${role} stays`,
                 );
             const edgeId = (await docker(["inspect", "-f", "{{.Id}}", `${PREFIX}-edge`])).stdout.trim();
-            // As pulumi up replaces them: the holders whose inputs changed.
-            for (const holder of [`${PREFIX}-edge-files`, `${PREFIX}-edge-secrets`]) {
-                assert.notDeepEqual(containerInputs(changed, holder).uploads, containerInputs(declared, holder).uploads, holder);
-                await replaceHolder(dockerd, changed, holder, work);
-            }
+            // As pulumi up replaces them: the holders whose inputs changed, in declaration order (the plain manifest after the plain files).
+            const before = new Map(containers(declared).map((c) => [c.inputs.name as string, JSON.stringify(c.inputs)]));
+            const holders = containers(changed)
+                .filter((c) => c.inputs.start === false && before.get(c.inputs.name as string) !== JSON.stringify(c.inputs))
+                .map((c) => c.inputs.name as string);
+            assert.deepEqual(
+                [...holders].sort(),
+                [`${PREFIX}-edge-files-manifest`, `${PREFIX}-edge-files-push-users`, `${PREFIX}-edge-secrets`],
+                "the push users, the plain manifest and the secret files",
+            );
+            for (const holder of holders) await replaceHolder(dockerd, changed, holder, work);
             const release = (changed.outputs.credentials.value as Credential[]).find((c) => c.username === "release")!;
             await waitFor(
                 "the release user let in",
