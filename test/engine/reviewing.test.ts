@@ -55,16 +55,19 @@ function resourceBlock(text: string, name: string): string {
     return lines.slice(urnLine - 2, end < 0 ? undefined : end).join("\n");
 }
 
-/** Where the registry's and the edge's readable files are (their files holders' uploads). */
+/** Where the registry's and the edge's readable files are (each in its own holder's upload). */
 const REGISTRY_FILES = "/etc/private-registry/files";
 const EDGE_FILES = "/etc/nginx/files";
+/** A plain file's holder (components/services/serviceContainer.ts): `<service>-files-<file>`, the manifest's included. */
+const PLAIN_HOLDER = /^registry-(?:registry|edge|mirror)-files-(.+)$/;
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 /** A container's uploads by file, before and after (from `preview --json`). */
 const uploadsOf = (steps: PreviewStep[], name: string) =>
     steps.find((s) => s.name === name)?.uploads ?? assert.fail(`no uploads of ${name} in the preview`);
 
-/** An upload's `file` line in the text: its own, or paired by position with another's (`"old" => "new"`). */
-const uploadFile = (path: string) => new RegExp(`file\\s*: (?:"[^"]*" => )?"${path.replace(/[./]/g, "\\$&")}"`);
+/** An upload's `file` line in the text, the file against itself (no `"old" => "new"`). */
+const uploadFile = (path: string) => new RegExp(`^\\s+file\\s*: "${escaped(path)}"$`, "m");
 
 const outputsSection = (text: string) => text.slice(text.indexOf("--outputs:--"), text.indexOf("\nResources:"));
 
@@ -98,26 +101,57 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         }
     });
 
-    it("add a user: only the edge's two file holders are replaced (a reload), the push users' new line readable", () => {
+    it("each changed plain file shows against its old self in a holder of its own; unchanged files' holders stay out of the diff", () => {
+        const deployed = capture.deployedResources.filter((name) => PLAIN_HOLDER.test(name));
+        assert.ok(deployed.length >= 7, `the plain files' holders deployed: ${deployed.join(", ")}`);
+        let shown = 0;
+        let hidden = 0;
+        for (const { scenario, steps, text } of capture.previews) {
+            // `preview --json` lists no step for what stays the same.
+            for (const name of deployed.filter((n) => !steps.some((s) => s.name === n && s.op !== "same"))) {
+                assert.ok(!text.includes(`::${name}]`), `${scenario.id}: ${name} is unchanged, yet in the diff`);
+                hidden++;
+            }
+            for (const step of steps.filter((s) => PLAIN_HOLDER.test(s.name) && s.op !== "same")) {
+                const where = `${scenario.id}: ${step.name}`;
+                assert.ok(["replace", "create"].includes(step.op), `${where}: ${step.op}`);
+                const file = PLAIN_HOLDER.exec(step.name)![1];
+                const { old, new: next } = uploadsOf(steps, step.name);
+                assert.equal(Object.keys(next).length, 1, `${where} carries one file`);
+                const path = Object.keys(next)[0];
+                assert.ok(path.endsWith(`/${file}`), `${where} carries ${path}`);
+                assert.deepEqual(Object.keys(old), step.op === "create" ? [] : [path], `${where}: its old upload is the same file`);
+                const block = resourceBlock(text, step.name);
+                assert.match(block, uploadFile(path), `${where}: the file against itself`);
+                assert.doesNotMatch(block, /file\s*: "[^"]*" => /, `${where}: no file paired with another`);
+                assert.ok(!/\[secret\]/.test(block), `${where}: nothing hidden`);
+                shown++;
+            }
+        }
+        assert.ok(shown >= 10, `${shown} changed plain files`);
+        assert.ok(hidden >= 20, `${hidden} unchanged plain files`);
+    });
+
+    it("add a user: the edge's push users, its manifests and its secret files are replaced (a reload), the push users' new line readable", () => {
         const { steps, text } = preview("add-user");
-        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets"]);
-        assert.deepEqual(reasons(steps, "registry-edge-files"), ["uploads"]);
-        assert.deepEqual(reasons(steps, "registry-edge-secrets"), ["uploads"]);
+        assert.deepEqual(replaced(steps), ["registry-edge-files-manifest", "registry-edge-files-push-users", "registry-edge-secrets"]);
+        for (const name of replaced(steps)) assert.deepEqual(reasons(steps, name), ["uploads"], name);
         assert.ok(changes(steps).includes("create registry-credentials-ci"));
-        const files = resourceBlock(text, "registry-edge-files");
-        assert.match(files, /file\s*: "\/etc\/nginx\/files\/push-users"/);
-        assert.match(files, /ci/, "the push users' file shows ci");
+        const pushUsers = uploadsOf(steps, "registry-edge-files-push-users");
+        assert.equal(pushUsers.old[`${EDGE_FILES}/push-users`], "admin\n");
+        assert.equal(pushUsers.new[`${EDGE_FILES}/push-users`], "admin\nci\n");
+        assert.match(resourceBlock(text, "registry-edge-files-push-users"), /^\s+\+ +ci$/m, "the push users' file shows ci added");
         assert.match(resourceBlock(text, "registry-edge-secrets"), /~ uploads: \[secret\] => \[secret\]/);
     });
 
-    it("change httpsPort (host networking): the edge's files holder is replaced, nginx.conf and the snippets show the changed lines; the edge reloads", () => {
+    it("change httpsPort (host networking): nginx.conf's holder is replaced, nginx.conf and the snippets show the changed lines; the edge reloads", () => {
         const { steps, text } = preview("https-port");
-        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets"]);
-        const edge = resourceBlock(text, "registry-edge-files");
+        assert.deepEqual(replaced(steps), ["registry-edge-files-manifest", "registry-edge-files-nginx.conf", "registry-edge-secrets"]);
+        const edge = resourceBlock(text, "registry-edge-files-nginx.conf");
         assert.match(edge, new RegExp(`^\\s+- +listen \\[::\\]:${httpsPort()} ssl default_server;$`, "m"));
         assert.match(edge, new RegExp(`^\\s+\\+ +listen \\[::\\]:${newHttpsPort()} ssl default_server;$`, "m"));
         assert.match(edge, new RegExp(`^\\s+\\+ +return 301 https://\\$host:${newHttpsPort()}\\$request_uri;$`, "m"));
-        assert.match(edge, /file\s*: "\/etc\/nginx\/files\/nginx.conf"/);
+        assert.match(edge, uploadFile(`${EDGE_FILES}/nginx.conf`));
         const outputs = outputsSection(text);
         assert.match(
             outputs,
@@ -135,56 +169,71 @@ describe("reviewing: the real engine's preview --diff of typical changes", () =>
         );
     });
 
-    it("turn on deleteEnabled: the registry's files holder (config.yml, readable) is replaced, a handover; the UI (env) restarts", () => {
+    it("turn on deleteEnabled: config.yml's holder is replaced, config.yml a YAML diff of the one setting, a handover; the UI (env) restarts", () => {
         const { steps, text } = preview("delete-enabled");
-        assert.deepEqual(replaced(steps), ["registry-registry-files", "registry-ui"]);
-        assert.deepEqual(reasons(steps, "registry-registry-files"), ["uploads"]);
+        assert.deepEqual(replaced(steps), ["registry-registry-files-config.yml", "registry-registry-files-manifest", "registry-ui"]);
+        assert.deepEqual(reasons(steps, "registry-registry-files-config.yml"), ["uploads"]);
         assert.deepEqual(reasons(steps, "registry-ui"), ["envs"]);
-        const files = uploadsOf(steps, "registry-registry-files");
+        const files = uploadsOf(steps, "registry-registry-files-config.yml");
         const deleteEnabled = (content: string) =>
             (parseYaml(content) as { storage: { delete: { enabled: boolean } } }).storage.delete.enabled;
         assert.equal(deleteEnabled(files.old[`${REGISTRY_FILES}/config.yml`]), false);
         assert.equal(deleteEnabled(files.new[`${REGISTRY_FILES}/config.yml`]), true);
-        const registry = resourceBlock(text, "registry-registry-files");
-        // config.yml's line, as a YAML diff when the engine pairs it with its old self, else as a new line.
-        assert.match(registry, /~ enabled: false => true|^\s+\+\s+delete:\n\s+\+\s+enabled: true$/m, "config.yml's storage.delete.enabled");
-        assert.match(registry, uploadFile(`${REGISTRY_FILES}/config.yml`));
-        assert.ok(!/\[secret\]/.test(registry), "nothing in the registry's diff is hidden");
+        const config = resourceBlock(text, "registry-registry-files-config.yml");
+        assert.match(config, /~ enabled: false => true/, "config.yml's storage.delete.enabled, as a YAML diff");
+        assert.match(config, uploadFile(`${REGISTRY_FILES}/config.yml`));
+        assert.doesNotMatch(config, /# set |[0-9a-f]{64} {2}/, "none of the manifest's lines");
+        assert.doesNotMatch(config, /^\s+[-+] +(version|log|storage|http):/m, "no whole config.yml as added or removed lines");
         const ui = resourceBlock(text, "registry-ui");
         assert.match(ui, /- \[\d+\]: "DELETE_IMAGES=false"/);
         assert.match(ui, /\+ \[\d+\]: "DELETE_IMAGES=true"/);
     });
 
-    it("turn on a collection schedule: the registry's files holder (the read-only config, the schedule) is replaced, nothing restarts", () => {
+    it("turn on a collection schedule: the read-only config's holder is created, the schedule's replaced, nothing restarts", () => {
         const { steps, text } = preview("gc-schedule");
-        assert.deepEqual(replaced(steps), ["registry-registry-files"]);
-        const files = uploadsOf(steps, "registry-registry-files");
-        assert.ok(!(`${REGISTRY_FILES}/config-readonly.yml` in files.old), "no read-only config without a schedule");
-        assert.match(files.new[`${REGISTRY_FILES}/config-readonly.yml`], /readonly:\s*\n\s*enabled: true/);
-        assert.match(files.new[`${REGISTRY_FILES}/schedule`], /GC_CRON='30 3 \* \* 0'/);
-        const registry = resourceBlock(text, "registry-registry-files");
-        assert.match(registry, uploadFile(`${REGISTRY_FILES}/config-readonly.yml`));
-        assert.match(registry, /GC_CRON='30 3 \* \* 0'/);
+        assert.deepEqual(replaced(steps), ["registry-registry-files-manifest", "registry-registry-files-schedule"]);
+        assert.ok(changes(steps).includes("create registry-registry-files-config-readonly.yml"), changes(steps).join(", "));
+        const readOnly = uploadsOf(steps, "registry-registry-files-config-readonly.yml");
+        assert.deepEqual(readOnly.old, {}, "no read-only config without a schedule");
+        assert.match(readOnly.new[`${REGISTRY_FILES}/config-readonly.yml`], /readonly:\s*\n\s*enabled: true/);
+        const schedule = uploadsOf(steps, "registry-registry-files-schedule");
+        assert.match(schedule.new[`${REGISTRY_FILES}/schedule`], /GC_CRON='30 3 \* \* 0'/);
+        assert.match(
+            resourceBlock(text, "registry-registry-files-config-readonly.yml"),
+            uploadFile(`${REGISTRY_FILES}/config-readonly.yml`),
+        );
+        assert.match(resourceBlock(text, "registry-registry-files-schedule"), /^\s+\+ +GC_CRON='30 3 \* \* 0'$/m);
     });
 
-    it("add a hostname: a new server certificate, the edge's files holder replaced (the chain); the edge takes it per handshake", () => {
+    it("add a hostname: a new server certificate, the certificate's holder replaced (the chain); the edge takes it per handshake", () => {
         const { steps, text } = preview("add-hostname");
-        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets", "tls-server", "tls-server-csr"]);
+        assert.deepEqual(replaced(steps), [
+            "registry-edge-files-manifest",
+            "registry-edge-files-server.crt",
+            "registry-edge-secrets",
+            "tls-server",
+            "tls-server-csr",
+        ]);
         assert.deepEqual(reasons(steps, "tls-server-csr"), ["dnsNames"]);
         assert.match(resourceBlock(text, "tls-server-csr"), new RegExp(`\\+ \\[1\\]: "${SECOND_HOSTNAME.replace(/\./g, "\\.")}"`));
         assert.ok(!changes(steps).some((c) => /tls-server-key|tls-ca/.test(c)), "the key and the CA stay: clients keep trusting it");
     });
 
-    it("certificate renewal: the certificate is replaced because it is ready for renewal, then the edge's files holder; key and CA stay", () => {
+    it("certificate renewal: the certificate is replaced because it is ready for renewal, then its holder; nginx.conf's stays; key and CA stay", () => {
         const { steps, text } = preview("certificate-renewal");
-        assert.deepEqual(replaced(steps), ["registry-edge-files", "registry-edge-secrets", "tls-server"]);
+        assert.deepEqual(replaced(steps), [
+            "registry-edge-files-manifest",
+            "registry-edge-files-server.crt",
+            "registry-edge-secrets",
+            "tls-server",
+        ]);
         assert.deepEqual(reasons(steps, "tls-server"), ["readyForRenewal"]);
-        const files = uploadsOf(steps, "registry-edge-files");
-        assert.match(files.old[`${EDGE_FILES}/server.crt`], /^-----BEGIN CERTIFICATE-----/);
-        assert.equal(files.new[`${EDGE_FILES}/server.crt`], UNKNOWN, "the certificate file is the one changing");
-        assert.equal(files.new[`${EDGE_FILES}/nginx.conf`], files.old[`${EDGE_FILES}/nginx.conf`], "nginx.conf unchanged: no reload");
-        assert.equal(files.new[`${EDGE_FILES}/push-users`], files.old[`${EDGE_FILES}/push-users`]);
-        assert.match(resourceBlock(text, "registry-edge-files"), uploadFile(`${EDGE_FILES}/server.crt`));
+        const chain = uploadsOf(steps, "registry-edge-files-server.crt");
+        assert.match(chain.old[`${EDGE_FILES}/server.crt`], /^-----BEGIN CERTIFICATE-----/);
+        assert.equal(chain.new[`${EDGE_FILES}/server.crt`], UNKNOWN, "the certificate file is the one changing");
+        for (const name of ["registry-edge-files-nginx.conf", "registry-edge-files-push-users"])
+            assert.ok(!changes(steps).some((c) => c.endsWith(` ${name}`)), `${name}: unchanged, no reload`);
+        assert.match(resourceBlock(text, "registry-edge-files-server.crt"), uploadFile(`${EDGE_FILES}/server.crt`));
     });
 
     it("bump the registry image: the image and the registry container are replaced (a restart), nothing else", () => {

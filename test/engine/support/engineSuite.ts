@@ -189,7 +189,7 @@ export function describeEngineDeploy(network: "host" | "bridge"): void {
             assert.ok(changed.includes("create registry-credentials-ci"), changed.join(", "));
             assert.deepEqual(
                 changed.filter((c) => /^(replace|create-replacement) /.test(c)),
-                ["replace registry-edge-files", "replace registry-edge-secrets"],
+                ["replace registry-edge-files-manifest", "replace registry-edge-files-push-users", "replace registry-edge-secrets"],
                 changed.join(", "),
             );
             const containerId = async (role: string) => (await docker(["inspect", "-f", "{{.Id}}", `${PREFIX}-${role}`])).stdout.trim();

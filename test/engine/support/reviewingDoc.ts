@@ -98,9 +98,10 @@ same way. Provider and Docker ID lines are left out, each URN is cut to the reso
 
 - **Reload or restart.** \`+-\` is a replacement. A service's files (nginx.conf, the certificate,
   the users, config.yml, the collection schedule...) are carried by never-started holder
-  containers, \`<service>-files\` (readable) and \`<service>-secrets\` (\`[secret]\`), into volumes
-  the running service reads (components/services/serviceContainer.ts): replacing a holder
-  rewrites the files, and the service takes them without a restart (docs/operations.md: users,
+  containers into volumes the running service reads (components/services/serviceContainer.ts):
+  one per plain file, \`<service>-files-<file>\` (\`registry-edge-files-nginx.conf\`, readable),
+  and one for all the secret files, \`<service>-secrets\` (\`[secret]\`). Replacing a holder
+  rewrites its files, and the service takes them without a restart (docs/operations.md: users,
   passwords and certificates at the next request or connection, nginx.conf by a graceful reload,
   config.yml by a handover to a new registry process). Clients notice nothing. Replacing a
   service's own container, \`registry-registry\`, \`registry-edge\`, \`registry-ui\` or
@@ -108,16 +109,17 @@ same way. Provider and Docker ID lines are left out, each URN is cut to the reso
   is deleted first, and clients meet a few seconds without that service. The summary's second
   column says which. The data volume \`registry-registry-data\` holds every image and is never
   replaced by these changes.
-- Read a holder's uploads by their \`file\`. The Docker provider keeps a container's uploads in an
-  order of its own, and the engine pairs the old and new ones by position: a file may show
-  against another one (\`~ file: ".../manifest" => ".../config.yml"\`), its old lines as \`-\` and
-  its new ones as \`+\`. Paired with its old self, \`config.yml\` shows as a YAML diff
-  (\`~ enabled: false => true\`) and nginx.conf as a line diff; the client snippets in the outputs
-  always show as line diffs.
-- Each holder's last upload is its \`manifest\`: the SHA-256 of each of its files and the set's name,
-  an HMAC of every file of the service (both holders) under a random key kept secret in the state.
-  Its \`# set\` line changes whenever any file does, secret ones too, and reveals nothing about
-  them; the service takes a new set only once both holders' files match their manifests.
+- **One file per plain holder.** A changed file's holder shows that file against its old self:
+  \`config.yml\` as a YAML diff (\`~ enabled: false => true\`), nginx.conf, the certificate and the
+  push users as line diffs (\`-\` an old line, \`+\` a new one). The holders of unchanged files do
+  not appear at all. The client snippets in the outputs show as line diffs too.
+- **The manifests.** The plain files' manifest has a holder of its own,
+  \`<service>-files-manifest\`, written after the files; the secret holder's last upload is its
+  own. A manifest lists the SHA-256 of each file beside it and the set's name, an HMAC of every
+  file of the service (plain and secret) under a random key kept secret in the state. Its
+  \`# set\` line changes whenever any file does, secret ones too, so the manifest's holder is
+  replaced with every change, and it reveals nothing about them; the service takes a new set
+  only once both volumes' files match their manifests.
 - \`[unknown]\` is a value only known during \`pulumi up\`: a new password (hence a new set name),
   a certificate not issued yet, the ID of an image not pulled yet.
 - Lines such as \`+ __defaults: []\` or \`- contentBase64: ""\` inside a changed upload are the
