@@ -11,7 +11,8 @@
 #                Pulumi CLI on PATH, else (or with PRIVATE_REGISTRY_ENGINE=build) scripts/build-engine.sh's
 #                build (long the first time, cached afterwards); PULUMI_ENGINE_BIN and
 #                PRIVATE_REGISTRY_ENGINE (installed or build) tell the tests which
-#   (e2e and engine run two files at a time: PR_E2E_TEST_CONCURRENCY, PR_ENGINE_TEST_CONCURRENCY)
+#   (integration, e2e and engine run two files at a time: PR_INTEGRATION_TEST_CONCURRENCY,
+#   PR_E2E_TEST_CONCURRENCY, PR_ENGINE_TEST_CONCURRENCY)
 #
 # First a preflight: what the chosen phases need (scripts/requirements.sh) and, for the engine
 # phase, the engine choice; anything missing stops the run there, before any phase, with what to
@@ -86,15 +87,17 @@ SUMMARY=() FAILED=0 PASS=0 FAIL=0 SKIP=0
 
 banner() { printf '\n=== %s ===\n' "$*"; }
 
-# How many test files of a phase run at once. The e2e and engine tests spend most of their time
-# waiting on dockerd, the engine and the providers, each file with its own dockerd, ports, work
-# dir, network namespace and host name (/etc/hosts edits take a lock and replace the file in one
-# step): two at once use the cores that one leaves idle (e2e 212 s instead of 358, engine 240 s
-# instead of about 430). Unit and integration run one file at a time.
+# How many test files of a phase run at once. The integration, e2e and engine tests spend most of
+# their time waiting on daemons, dockerd, the engine and the providers, each file with its own
+# daemons, ports, work dir, network namespace and host name (/etc/hosts edits take a lock and
+# replace the file in one step; a tool build takes its cache entry's lock): two at once use the
+# cores that one leaves idle (e2e 212 s instead of 358, engine 240 s instead of about 430). Unit
+# tests run one file at a time.
 concurrency_of() {
     case "$1" in
         engine) echo "${PR_ENGINE_TEST_CONCURRENCY:-2}" ;;
         e2e) echo "${PR_E2E_TEST_CONCURRENCY:-2}" ;;
+        integration) echo "${PR_INTEGRATION_TEST_CONCURRENCY:-2}" ;;
         *) echo 1 ;;
     esac
 }

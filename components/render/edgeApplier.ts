@@ -118,12 +118,13 @@ NGINX=
 apply() {
     id=$(set_of "$FILES/${MANIFEST}")
     [ -n "$id" ] && [ "$id" != "$APPLIED" ] && [ "$id" != "$REFUSED" ] || return 1
-    [ "$(set_of "$SECRETS/${MANIFEST}")" = "$id" ] || return 1
+    secret_id=$(set_of "$SECRETS/${MANIFEST}")
+    [ "$secret_id" = "$id" ] || { not_taken "$id" "the secret files name set \${secret_id:-none}"; return 1; }
     build_set "$id"
     case $? in
         0) ;;
         2) REFUSED=$id; rm -rf "\${SETS:?}/$id"; return 1 ;;
-        *) return 1 ;;
+        *) not_taken "$id" "a file is not (yet) what its manifest says"; return 1 ;;
     esac
     previous=$APPLIED
     reload=yes

@@ -56,7 +56,9 @@ export function renderManifest(setId: string, files: SetFile[]): string {
  * - `set_of MANIFEST`: the set a manifest names, empty if none (or no manifest yet);
  * - `copy_set FROM TO LABEL SET`: copies the manifest of FROM (as TO/LABEL.manifest) and every
  *   file it lists into TO, and succeeds only if that manifest names SET and each copy has its
- *   SHA-256: TO then holds that set's files whole, whatever the holders write meanwhile.
+ *   SHA-256: TO then holds that set's files whole, whatever the holders write meanwhile;
+ * - `not_taken SET REASON`: logs (with the script's `log`) why SET is not taken yet, once, and again
+ *   only when the set or the reason changes: an operator (and a test) sees what a set waits for.
  */
 export const FILE_SET_FUNCTIONS = `# The set a manifest names (empty: none yet).
 set_of() { sed -n 's/^# set //p' "$1" 2>/dev/null | head -n 1; }
@@ -69,4 +71,11 @@ copy_set() {
         cp "$1/$name" "$2/$name" 2>/dev/null || return 1
         [ "$(sha256sum "$2/$name" | cut -d' ' -f1)" = "$sum" ] || return 1
     done <"$2/$3.manifest"
+}
+# Says once why a set is not taken yet.
+NOT_TAKEN=
+not_taken() {
+    [ "$NOT_TAKEN" != "$1: $2" ] || return 0
+    NOT_TAKEN="$1: $2"
+    log "set $1 not taken yet: $2"
 }`;

@@ -220,12 +220,16 @@ NEXT_RUN=0
 take_set() {
     id=$(set_of "$FILES/${MANIFEST}")
     [ -n "$id" ] && [ "$id" != "$CURRENT" ] || return 1
-    [ -z "$SECRETS" ] || [ "$(set_of "$SECRETS/${MANIFEST}")" = "$id" ] || return 1
+    if [ -n "$SECRETS" ]; then
+        secret_id=$(set_of "$SECRETS/${MANIFEST}")
+        [ "$secret_id" = "$id" ] || { not_taken "$id" "the secret files name set \${secret_id:-none}"; return 1; }
+    fi
     dir="$SETS/$id"
     rm -rf "$dir"
     mkdir -p "$dir" || return 1
     if ! copy_set "$FILES" "$dir" files "$id" || { [ -n "$SECRETS" ] && ! copy_set "$SECRETS" "$dir" secrets "$id"; }; then
         rm -rf "$dir"
+        not_taken "$id" "a file is not (yet) what its manifest says"
         return 1
     fi
     CURRENT=$id

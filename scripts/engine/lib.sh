@@ -137,6 +137,8 @@ link_set() {
   for src in "$@"; do
     for f in "$src"/*; do
       [ -f "$f" ] || continue
+      # Already this file: left alone, so a process starting it from DIR meanwhile never finds it missing.
+      [ "$f" -ef "$dir/${f##*/}" ] && continue
       ln -f "$f" "$dir/" 2>/dev/null || cp -f "$f" "$dir/"
     done
   done

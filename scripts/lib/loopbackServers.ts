@@ -115,18 +115,32 @@ export function writeFileSet(dir: string, files: SetFile[], manifestFiles = file
     return id;
 }
 
+/** One holder's part of a set, for `writeFileSets`. */
+export interface HolderFiles {
+    dir: string;
+    /** The holder's files of the set: what its manifest names. */
+    files: SetFile[];
+    /**
+     * What is written instead, to stage a holder caught mid-way: `"nothing"` leaves the holder's
+     * directory as it is (manifest included); a list is written in place of `files`, before the
+     * manifest that names `files`. Default: `files`.
+     */
+    written?: SetFile[] | "nothing";
+}
+
 /**
  * Writes one set across holders as a service's holders do (a plain one and a secret one): each
  * holder's files in place, then its manifest, all naming the set by an HMAC under `key` over
  * every holder's files. Returns the set's name.
  */
-export function writeFileSets(holders: { dir: string; files: SetFile[] }[], key: string): string {
+export function writeFileSets(holders: HolderFiles[], key: string): string {
     const id = fileSetId(
         holders.flatMap((h) => h.files),
         key,
     );
     for (const holder of holders) {
-        for (const file of holder.files) writeFileSync(join(holder.dir, file.name), file.content);
+        if (holder.written === "nothing") continue;
+        for (const file of holder.written ?? holder.files) writeFileSync(join(holder.dir, file.name), file.content);
         writeFileSync(join(holder.dir, MANIFEST), renderManifest(id, holder.files));
     }
     return id;

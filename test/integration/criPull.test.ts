@@ -7,7 +7,7 @@
  * edge. k3s's own pull path (wharfie) pulls the same image with the merged registries.yaml.
  *
  * Nothing outside the test changes: the registry's name resolves to 127.0.0.1 through an
- * /etc/hosts bind-mounted in a private mount namespace, where the node script's scratch
+ * /etc/hosts of the test's own in a private mount namespace, where the node script's scratch
  * /etc/containerd is bind-mounted over the real one, so containerd reads exactly the paths the
  * script and the snippet name.
  */
@@ -39,7 +39,7 @@ const IMAGE_PATH = "cri/small:1";
 interface Registry {
     endpoint: string;
     caPem: string;
-    /** An /etc/hosts mapping HOST to 127.0.0.1, bind-mounted only inside namespaces the test makes. */
+    /** An /etc/hosts mapping HOST to 127.0.0.1, in place only inside namespaces the test makes. */
     hostsFile: string;
 }
 
@@ -47,6 +47,9 @@ interface Registry {
  * `command args` in a private mount namespace where /etc/hosts, and /etc/containerd if given, are
  * ours; with `daemonState`, /run, /var/lib and /opt are empty tmpfs there, so what containerd
  * writes by a stock config's own paths (the NRI socket, the opt plugin's dirs) never reaches them.
+ * /etc/hosts comes from an overlay on /etc (its upper dir beside `hostsFile`), not a bind mount of
+ * the file: a mount on /etc/hosts is detached as soon as another process replaces the real one by
+ * a rename (as tests that add a host name do), and the name stops resolving mid-test.
  */
 function inPrivateMounts(
     hostsFile: string,
@@ -56,7 +59,8 @@ function inPrivateMounts(
     daemonState = false,
 ): [string, string[]] {
     const state = daemonState ? "mount -t tmpfs none /run && mount -t tmpfs none /var/lib && mount -t tmpfs none /opt && " : "";
-    const script = `${state}mount --bind "$1" /etc/hosts && { [ -z "$2" ] || mount --bind "$2" /etc/containerd; } && shift 2 && exec "$@"`;
+    const etc = `o=$(mktemp -d "$1.XXXXXX") && mkdir "$o/upper" "$o/work" && cp "$1" "$o/upper/hosts" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$o/upper,workdir=$o/work" /etc`;
+    const script = `${state}${etc} && { [ -z "$2" ] || mount --bind "$2" /etc/containerd; } && shift 2 && exec "$@"`;
     return ["unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", hostsFile, etcContainerd ?? "", command, ...args]];
 }
 

@@ -27,7 +27,7 @@ import { renderHtpasswd, sshaWithSalt } from "../../components/render/htpasswd";
 import { renderRegistryConfig } from "../../components/render/registryConfig";
 import { issueTestCertificates } from "../../scripts/lib/program/fakeProviders";
 import { freePorts, startRegistry, writeFileSets } from "../../scripts/lib/loopbackServers";
-import { Daemon, makeTempDir, run, runCleanups, sleep, startDaemon, waitFor } from "../../scripts/lib/processes";
+import { Daemon, makeTempDir, run, runCleanups, startDaemon, waitFor } from "../../scripts/lib/processes";
 import { LoadConfig, readLoadLog, windowStats } from "../../scripts/lib/registryLoad";
 import { registry3Binary } from "../../scripts/lib/builtTools";
 
@@ -58,8 +58,14 @@ describe("the edge's applier: new users, passwords and certificates under load, 
     const applied = () => (log().match(new RegExp(`${EDGE_LOG_PREFIX} set [0-9a-f]+ live`, "g")) ?? []).length;
     const control = (value: { hold: boolean; stop?: boolean }) => writeFileSync(loadConfig.controlFile, JSON.stringify(value));
 
-    /** The set as the edge's holders carry it, written as they write it; returns its name. */
-    const writeSet = (options: { conf?: string; chain?: string; key?: string; secretsOf?: string } = {}) => {
+    /**
+     * The set as the edge's holders carry it, written as they write it; returns its name.
+     * `midway` stages the holders caught mid-way: the secret holder not written yet, or the plain
+     * holder's chain still another one than its manifest names.
+     */
+    const writeSet = (
+        options: { conf?: string; chain?: string; key?: string; secretsOf?: string; midway?: { secrets?: "nothing"; chain?: string } } = {},
+    ) => {
         const plain = [
             { name: EDGE_SET_FILES.nginxConf, content: options.conf ?? renderEdgeConfig(edgeInput) },
             { name: EDGE_SET_FILES.chain, content: options.chain ?? pki.certificatePem },
@@ -78,10 +84,18 @@ describe("the edge's applier: new users, passwords and certificates under load, 
                 content: renderHtpasswd(users.map((u) => ({ username: u.name, hash: sshaWithSalt(u.password, `salt-of-${u.name}`) }))),
             },
         ];
+        const stale = options.midway?.chain;
         return writeFileSets(
             [
-                { dir: filesDir, files: plain },
-                { dir: secretsDir, files: secret },
+                {
+                    dir: filesDir,
+                    files: plain,
+                    written:
+                        stale === undefined
+                            ? undefined
+                            : plain.map((f) => (f.name === EDGE_SET_FILES.chain ? { ...f, content: stale } : f)),
+                },
+                { dir: secretsDir, files: secret, written: options.midway?.secrets },
             ],
             options.secretsOf ?? "the set's key",
         );
@@ -195,9 +209,9 @@ describe("the edge's applier: new users, passwords and certificates under load, 
 
     it("starts nginx once a whole set is there, not before", async () => {
         // Only the plain half: the secret half names no set yet.
-        const plainOnly = writeSet();
-        writeFileSync(join(secretsDir, "manifest"), "# set none\n");
-        await sleep(2_500);
+        const plainOnly = writeSet({ midway: { secrets: "nothing" } });
+        const seen = `set ${plainOnly} not taken yet: the secret files name set none`;
+        await waitFor("the applier saw the plain half alone", async () => log().includes(seen), 20_000, 100);
         assert.equal(await nginxPid(), "", "no nginx while the set is incomplete");
         assert.match(log(), /waiting for a complete set/);
         assert.equal(writeSet(), plainOnly);
@@ -299,21 +313,21 @@ describe("the edge's applier: new users, passwords and certificates under load, 
     it("never takes half a set, nor one nginx refuses; the previous one keeps serving", async () => {
         const taken = applied();
         const serial = await servedSerial();
-        const secretManifest = readFileSync(join(secretsDir, "manifest"), "utf8");
+        const current = readFileSync(join(secretsDir, "manifest"), "utf8").match(/^# set (\S+)$/m)![1];
         // The plain half of a new set beside the secret half of the current one: two sets named.
         const renewed = issueTestCertificates(["registry.test"], ["127.0.0.1"], {
             caPem: pki.caPem,
             caKeyPem: pki.caKeyPem,
             keyPem: pki.privateKeyPem,
         });
-        writeSet({ chain: renewed.certificatePem });
-        writeFileSync(join(secretsDir, "manifest"), secretManifest);
-        await sleep(2_500);
+        const next = writeSet({ chain: renewed.certificatePem, midway: { secrets: "nothing" } });
+        const halves = `set ${next} not taken yet: the secret files name set ${current}`;
+        await waitFor("the applier saw the halves name two sets", async () => log().includes(halves), 20_000, 100);
         assert.equal(applied(), taken, "no set taken while the halves name different sets");
         // Both manifests name the new set, but a file is not what its manifest says (still being written).
-        writeSet({ chain: renewed.certificatePem });
-        writeFileSync(join(filesDir, EDGE_SET_FILES.chain), pki.certificatePem);
-        await sleep(2_500);
+        assert.equal(writeSet({ chain: renewed.certificatePem, midway: { chain: pki.certificatePem } }), next);
+        const mismatch = `set ${next} not taken yet: a file is not (yet) what its manifest says`;
+        await waitFor("the applier saw a file unlike its manifest", async () => log().includes(mismatch), 20_000, 100);
         assert.equal(applied(), taken, "no set taken while a file does not match its manifest");
         assert.equal(await servedSerial(), serial);
         const wrongKey = issueTestCertificates(["registry.test"], ["127.0.0.1"], { caPem: pki.caPem, caKeyPem: pki.caKeyPem });

@@ -59,7 +59,11 @@ describe("the registry's supervisor behind the edge: new configs and collections
             .split("\n")
             .filter((line) => line.includes(`${prefix} ${what}`)).length;
     const gcCount = (what: string) => count(GC_LOG_PREFIX, what);
-    const supervisorCount = (what: string) => count(supervisorLogPrefix("registry"), what);
+    /** How many sets the supervisor took (its `set ID taken` lines). */
+    const setsTaken = () =>
+        log()
+            .split("\n")
+            .filter((line) => line.includes(`${supervisorLogPrefix("registry")} set `) && line.endsWith(" taken")).length;
 
     const writeSet = (files: SetFile[], manifestFiles = files) => writeFileSet(filesDir, files, manifestFiles);
     const setOf = (deleteEnabled: boolean, collect = true): SetFile[] => {
@@ -303,13 +307,14 @@ describe("the registry's supervisor behind the edge: new configs and collections
     });
 
     it("never takes a set whose files do not match its manifest (a holder still writing)", async () => {
-        const taken = supervisorCount("set ");
+        const taken = setsTaken();
         const complete = setOf(true, false);
         // The manifest of the next set, over files of another one: incomplete.
-        writeSet(setOf(false, false), complete);
-        await sleep(3_000);
-        assert.equal(supervisorCount("set "), taken, "nothing taken");
-        const id = writeSet(complete);
+        const id = writeSet(setOf(false, false), complete);
+        const seen = `set ${id} not taken yet: a file is not (yet) what its manifest says`;
+        await waitFor("the supervisor saw a file unlike its manifest", async () => log().includes(seen), 20_000, 100);
+        assert.equal(setsTaken(), taken, "nothing taken");
+        assert.equal(writeSet(complete), id);
         await waitFor(`set ${id} taken`, async () => log().includes(`set ${id} taken`), 20_000, 100);
     });
 
