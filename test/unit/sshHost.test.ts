@@ -70,10 +70,24 @@ describe("ssh mode", () => {
                 "pulumi:pulumi:Stack private-registry-dev",
             ],
         );
-        assert.equal(
-            declared(selfSigned).filter((d) => d.startsWith("docker:index/container:Container")).length,
-            6,
-            "three services, three file holders",
+        assert.deepEqual(
+            declared(selfSigned)
+                .filter((d) => d.startsWith("docker:index/container:Container"))
+                .map((d) => d.split(" ")[1]),
+            [
+                "registry-edge",
+                "registry-edge-files-manifest",
+                "registry-edge-files-nginx.conf",
+                "registry-edge-files-push-users",
+                "registry-edge-files-server.crt",
+                "registry-edge-secrets",
+                "registry-registry",
+                "registry-registry-files-config.yml",
+                "registry-registry-files-manifest",
+                "registry-registry-files-schedule",
+                "registry-ui",
+            ],
+            "three services; a holder per plain file, one for the plain manifest, one for the secret files",
         );
 
         const install = findResource(selfSigned, COMMAND, "ssh-install-docker");
